@@ -1,0 +1,106 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/*
+ * sensor-agent: the internal decoder interface.
+ *
+ * Each backend under decoders/<backend>/ turns one trace buffer into the
+ * flow of <sensor/flow.h>: ranges of executed instructions and gaps.  It
+ * is a pull iterator, in the style of libipt's pt_blk_next():
+ *
+ *	dec = sa_ipt__new(&cfg, &ei);
+ *	while ((err = sa_dec_next(dec, &elem)) > 0)
+ *		sa_hist_builder_add(b, &elem);
+ *	sa_dec__free(dec);
+ *
+ * A backend resynchronises by itself after an error (at the next PSB, the
+ * next A-sync, ...) and reports what it skipped as an SA_GAP_ERROR element
+ * with the trace offset and the bytes lost, so one error never ends the
+ * window.  A negative return means the decoder cannot go on at all (out of
+ * memory, broken configuration).
+ *
+ * The decoder borrows the trace buffer and the image: the caller keeps
+ * both alive until sa_dec__free().
+ *
+ * A faster backend (for example one that walks a precomputed control-flow
+ * graph, as Honeybee and libxdc do) implements the same two operations and
+ * must produce the same elements for the same trace.
+ *
+ * Nothing outside decoders/ includes libipt or OpenCSD headers.
+ */
+#ifndef SA_DECODERS_DECODER_H
+#define SA_DECODERS_DECODER_H
+
+#include <stdint.h>
+
+#include "sensor/error.h"
+#include "sensor/flow.h"
+#include "sensor/image.h"
+
+struct sa_dec;
+
+/* Counters kept by every backend. */
+struct sa_dec_stats {
+	uint64_t trace_bytes;	/* size of the buffer */
+	uint64_t insns;		/* instructions in all ranges */
+	uint64_t ranges;
+	uint64_t errors;	/* decode errors (each a SA_GAP_ERROR) */
+	uint64_t lost_bytes;	/* trace bytes skipped after errors */
+	uint64_t overflows;	/* OVF packets / overflow elements */
+	uint64_t syncs;		/* synchronisation points used */
+};
+
+struct sa_dec_ops {
+	const char *name;
+	/* Returns 1 with @e filled, 0 at the end of the buffer, < 0 when the
+	 * decoder cannot continue.
+	 */
+	int (*next)(struct sa_dec *dec, struct sa_elem *e);
+	void (*free)(struct sa_dec *dec);
+};
+
+/* Backends embed this as their first member. */
+struct sa_dec {
+	const struct sa_dec_ops *ops;
+	struct sa_dec_stats stats;
+};
+
+static inline int sa_dec_next(struct sa_dec *dec, struct sa_elem *e)
+{
+	return dec->ops->next(dec, e);
+}
+
+static inline void sa_dec__free(struct sa_dec *dec)
+{
+	if (dec)
+		dec->ops->free(dec);
+}
+
+static inline const struct sa_dec_stats *sa_dec_stats(const struct sa_dec *dec)
+{
+	return &dec->stats;
+}
+
+/*
+ * Intel PT (decoders/ipt, libipt).
+ */
+struct sa_ipt_config {
+	const uint8_t *buf;	/* borrowed trace bytes */
+	size_t len;
+	uint64_t base_offset;	/* file offset of buf[0], for messages */
+	struct sa_image *image;	/* borrowed; all memory reads go here */
+	/* CPU identification for errata workarounds; 0/0/0 = none. */
+	uint16_t family;
+	uint8_t model, stepping;
+	/* Timing parameters (from the perf AUXTRACE_INFO / attr), 0 when
+	 * unknown: MTC frequency, nominal frequency, TSC:CTC ratio.
+	 */
+	uint8_t mtc_freq;
+	uint8_t nom_freq;
+	uint32_t cpuid_0x15_eax, cpuid_0x15_ebx;
+	/* Return compression is on unless the perf attr had noretcomp. */
+	int noretcomp;
+};
+
+struct sa_dec *sa_ipt__new(const struct sa_ipt_config *cfg,
+			   struct sa_errinfo *ei);
+
+#endif /* SA_DECODERS_DECODER_H */

@@ -1,0 +1,146 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/*
+ * sensor-agent: per-function branch-decision histories.
+ *
+ * A history says, for each function a trace window touched: how often it
+ * was called and returned, and for each branch site which way it went and
+ * how often (conditional branches), or where it went (indirect branches).
+ * It also keeps what the decode lost.  Histories of several windows merge
+ * by summing.
+ *
+ * Functions and branches are keyed by binary (build-id, else path),
+ * function name and offset in the binary, so histories of runs with
+ * different load addresses (ASLR) merge correctly.
+ */
+#ifndef SENSOR_HIST_H
+#define SENSOR_HIST_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "sensor/flow.h"
+#include "sensor/image.h"
+#include "sensor/sites.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* JSON schema version of sa_hist_write_json(); see docs/histories.md. */
+#define SA_HIST_SCHEMA_VERSION 1
+
+struct sa_hist;
+struct sa_hist_builder;
+
+struct sa_hist_target {
+	uint64_t addr;		/* runtime address */
+	uint64_t offset;	/* address in the binary's ELF addresses */
+	const char *sym;	/* function name, or NULL */
+	const char *binary;	/* or NULL */
+	uint64_t count;
+};
+
+struct sa_hist_branch {
+	uint64_t addr;		/* runtime address (last window seen) */
+	uint64_t offset;	/* ELF virtual address in the binary */
+	uint8_t iclass;		/* enum sa_iclass */
+	uint64_t target;	/* direct target (runtime), 0 if indirect */
+	uint64_t fallthrough;
+	const char *file;	/* may be NULL */
+	int line;		/* 0 when unknown */
+	const char *insn;	/* instruction text */
+	uint64_t executed;	/* times the instruction ran */
+	uint64_t taken;		/* conditional: taken */
+	uint64_t not_taken;	/* conditional: fell through */
+	size_t nr_targets;	/* indirect branches: observed targets */
+	const struct sa_hist_target *targets;
+};
+
+struct sa_hist_func {
+	const char *name;
+	const char *binary;	/* path of the binary, or "[unknown]" */
+	const char *build_id;	/* hex, "" when unknown */
+	uint64_t entry;		/* runtime address */
+	uint64_t entry_offset;	/* ELF virtual address */
+	uint64_t calls;		/* call instructions that entered it */
+	uint64_t returns;	/* return instructions executed in it */
+	uint64_t insns;		/* instructions executed in it */
+	size_t nr_branches;	/* sorted by address */
+	const struct sa_hist_branch *branches;
+};
+
+struct sa_hist_error {
+	uint64_t offset;	/* trace byte offset */
+	int code;		/* negative error */
+	uint16_t reason;	/* enum sa_gap_reason */
+};
+
+#define SA_HIST_MAX_ERRORS 64
+
+struct sa_hist_decode {
+	uint64_t windows;
+	uint64_t trace_bytes;
+	uint64_t instructions;
+	uint64_t errors;	/* decode errors */
+	uint64_t lost_bytes;	/* trace bytes skipped or lost */
+	uint64_t overflows;	/* OVF / overflow */
+	uint64_t aux_truncated;	/* PERF_RECORD_AUX flags seen */
+	uint64_t aux_partial;
+	uint64_t aux_collision;
+	uint64_t lost_records;	/* PERF_RECORD_LOST events */
+	uint64_t unknown_taken;	/* conditional outcomes lost to a gap */
+	uint64_t unmapped;	/* ranges outside any binary */
+	size_t nr_error_list;	/* first SA_HIST_MAX_ERRORS errors */
+	struct sa_hist_error error_list[SA_HIST_MAX_ERRORS];
+};
+
+/* Called for every taken branch in trace order (--branches). */
+typedef void (*sa_branch_fn)(void *ctx, uint64_t from, uint64_t to,
+			     enum sa_iclass kind);
+
+struct sa_hist *sa_hist__new(void);
+void sa_hist__free(struct sa_hist *h);
+
+/* Adds every count of @src to @dst.  Returns 0 or -ENOMEM. */
+int sa_hist_merge(struct sa_hist *dst, const struct sa_hist *src);
+
+size_t sa_hist_nr_functions(const struct sa_hist *h);
+/* Functions in insertion order; sa_hist_sort() orders them busiest first
+ * (instructions, then calls, then name).
+ */
+const struct sa_hist_func *sa_hist_function(const struct sa_hist *h,
+					    size_t idx);
+void sa_hist_sort(struct sa_hist *h);
+const struct sa_hist_func *sa_hist_find(const struct sa_hist *h,
+					const char *name);
+const struct sa_hist_decode *sa_hist_decode(const struct sa_hist *h);
+struct sa_hist_decode *sa_hist_decode_mut(struct sa_hist *h);
+
+/* Records a decode error or loss in @h's decode counters. */
+void sa_hist_note_error(struct sa_hist *h, uint64_t offset, int code,
+			enum sa_gap_reason reason, uint64_t lost_bytes);
+
+/* Builds a history from decoder elements.  @img and @sites are borrowed. */
+struct sa_hist_builder *sa_hist_builder__new(struct sa_hist *h,
+					     struct sa_image *img,
+					     struct sa_sitemap *sites);
+void sa_hist_builder__free(struct sa_hist_builder *b);
+void sa_hist_builder_set_branch_fn(struct sa_hist_builder *b,
+				   sa_branch_fn fn, void *ctx);
+/* Feeds one element.  Returns 0 or a negative error (-ENOMEM). */
+int sa_hist_builder_add(struct sa_hist_builder *b, const struct sa_elem *e);
+/* Ends the current buffer: the last range's outcome becomes unknown. */
+int sa_hist_builder_flush(struct sa_hist_builder *b);
+
+/* Output. */
+#define SA_HIST_OUT_TARGETS 0x1		/* list indirect targets */
+int sa_hist_write_json(const struct sa_hist *h, FILE *f, unsigned flags);
+int sa_hist_write_text(const struct sa_hist *h, FILE *f, unsigned flags);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* SENSOR_HIST_H */

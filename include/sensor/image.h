@@ -1,0 +1,150 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/*
+ * sensor-agent: the traced process image, its binaries and symbols.
+ *
+ * An image is the address space of one traced process: a set of sections,
+ * each mapping bytes of a file (an ELF binary, a flat raw file, a memory
+ * dump) or of a caller-owned buffer at a runtime address.  Every
+ * target-memory read of every decoder goes through sa_image_read(), so
+ * tests can give fixture memory (as libipt's read_memory_callback_t).
+ *
+ * ELF sections also bring symbols (symtab and dynsym), the load bias of
+ * PIE and shared objects, the build-id, and file:line from DWARF (libdw).
+ */
+#ifndef SENSOR_IMAGE_H
+#define SENSOR_IMAGE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "sensor/error.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+struct sa_image;
+
+#define SA_BUILD_ID_MAX 20
+
+enum sa_arch {
+	SA_ARCH_UNKNOWN = 0,
+	SA_ARCH_X86_64,
+	SA_ARCH_X86,
+	SA_ARCH_AARCH64,
+	SA_ARCH_ARM,
+};
+
+/* One binary (an ELF file) loaded into the image.  Owned by the image. */
+struct sa_dso {
+	const char *path;	/* the path the trace names (MMAP2 filename) */
+	const char *file;	/* the file actually read (after --symfs) */
+	enum sa_arch arch;
+	bool pie;		/* ET_DYN: addresses are biased */
+	uint64_t bias;		/* runtime address - ELF virtual address */
+	uint8_t build_id[SA_BUILD_ID_MAX];
+	uint8_t build_id_len;	/* 0 when the file has none */
+	bool build_id_mismatch; /* the trace expected another build-id */
+};
+
+/* A function symbol.  Owned by the image. */
+struct sa_sym {
+	const char *name;
+	uint64_t start;		/* runtime address */
+	uint64_t size;		/* 0 for labels: extends to the next symbol */
+	const struct sa_dso *dso;
+};
+
+/* Creates an empty image for @arch (SA_ARCH_UNKNOWN: taken from the first
+ * ELF added).  Returns NULL and sets errno on failure.
+ */
+struct sa_image *sa_image__new(enum sa_arch arch);
+
+/* Frees @img and every section, dso and symbol.  Accepts NULL. */
+void sa_image__free(struct sa_image *img);
+
+enum sa_arch sa_image_arch(const struct sa_image *img);
+
+/* Sets a directory under which every ELF path is looked up first, like
+ * perf's --symfs.  @dir is copied.  NULL clears it.
+ */
+int sa_image_set_symfs(struct sa_image *img, const char *dir);
+
+/* Maps the bytes [@pgoff, @pgoff + @len) of the ELF file @path at the
+ * runtime address @start, as an MMAP/MMAP2 record describes it.  Computes
+ * the load bias from the PT_LOAD segment that holds @pgoff.  Symbols,
+ * build-id and DWARF of the file become available to lookups.
+ *
+ * @build_id (may be NULL, @build_id_len 0) is the build-id the trace
+ * expects.  When the file's differs, a warning names both, the dso is
+ * marked, and the mapping is still used (the user may know better).
+ *
+ * Returns 0, or a negative error with @ei filled: -ENOENT when the file
+ * is missing, -SA_ERR_FORMAT when it is not ELF.
+ */
+int sa_image_add_elf(struct sa_image *img, const char *path, uint64_t start,
+		     uint64_t len, uint64_t pgoff, const uint8_t *build_id,
+		     size_t build_id_len, struct sa_errinfo *ei);
+
+/* Loads every PT_LOAD segment of the ELF @path, as a loader would, with
+ * the first segment's ELF address placed at @base (for ET_EXEC pass the
+ * ELF's own address or UINT64_MAX for "as linked").  Used for
+ * `--binary PATH[@ADDR]` when the trace has no MMAP records for it.
+ */
+int sa_image_load_elf(struct sa_image *img, const char *path, uint64_t base,
+		      struct sa_errinfo *ei);
+
+/* Maps @size bytes of the file @path, from @offset, at @addr: ptxed's
+ * `--raw file[:from[-to]]:addr`, and memory dumps of Arm snapshots.
+ * @size 0 maps to the end of the file.
+ */
+int sa_image_add_raw(struct sa_image *img, const char *path, uint64_t offset,
+		     uint64_t size, uint64_t addr, struct sa_errinfo *ei);
+
+/* Maps a caller-owned buffer at @addr.  The buffer must outlive @img. */
+int sa_image_add_buffer(struct sa_image *img, const void *buf, size_t len,
+			uint64_t addr);
+
+/* Reads up to @len bytes at @addr into @buf.  Stops at the end of the
+ * section that holds @addr.  Returns the number of bytes read (> 0), or
+ * -SA_ERR_NOMAP when @addr is not mapped.
+ */
+int sa_image_read(const struct sa_image *img, uint64_t addr, void *buf,
+		  size_t len);
+
+/* Returns the function symbol that contains @addr, or NULL.  A symbol of
+ * size 0 (an assembler label) covers up to the next symbol or the end of
+ * its section.  Both STT_FUNC and STT_NOTYPE symbols in executable
+ * sections count, as in perf.
+ */
+const struct sa_sym *sa_image_symbolize(const struct sa_image *img,
+					uint64_t addr);
+
+/* Returns the symbol called @name (first match over the dsos in load
+ * order), or NULL.
+ */
+const struct sa_sym *sa_image_find_symbol(const struct sa_image *img,
+					  const char *name);
+
+/* Returns the dso that maps @addr, or NULL. */
+const struct sa_dso *sa_image_dso(const struct sa_image *img, uint64_t addr);
+
+/* Looks up the source position of the instruction at @addr in DWARF line
+ * tables.  On success sets *@file (owned by the image) and *@line and
+ * returns 0; returns -SA_ERR_NOTFOUND when there is no line information.
+ */
+int sa_image_srcline(struct sa_image *img, uint64_t addr, const char **file,
+		     int *line);
+
+/* Iterates the dsos in load order; returns NULL past the end. */
+const struct sa_dso *sa_image_dso_at(const struct sa_image *img, size_t idx);
+
+/* Formats a build-id as lowercase hex into @buf (at least 41 bytes). */
+char *sa_build_id_str(const uint8_t *id, size_t len, char *buf, size_t size);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* SENSOR_IMAGE_H */
