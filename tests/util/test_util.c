@@ -1,0 +1,102 @@
+// SPDX-License-Identifier: BSD-2-Clause
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "sensor/error.h"
+#include "sensor/log.h"
+#include "json.h"
+#include "testutil.h"
+
+START_TEST(test_strerror)
+{
+	ck_assert_str_eq(sa_strerror(-SA_ERR_TRUNCATED), "input is truncated");
+	ck_assert_str_eq(sa_strerror(SA_ERR_FORMAT),
+			 "input is not in the expected format");
+	ck_assert_str_eq(sa_strerror(-ENOENT), strerror(ENOENT));
+	ck_assert_str_eq(sa_strerror(-SA_ERR_MAX), "unknown error");
+	ck_assert_str_eq(sa_strerror(-99999), "unknown error");
+}
+END_TEST
+
+START_TEST(test_errinfo)
+{
+	struct sa_errinfo ei;
+
+	sa_errinfo_clear(&ei);
+	ck_assert_int_eq(ei.code, 0);
+	ck_assert_int_eq(sa_errinfo_set(&ei, -SA_ERR_CORRUPT, 0x40,
+					"%s: bad record at %#x", "f", 0x40),
+			 -SA_ERR_CORRUPT);
+	ck_assert_str_eq(ei.msg, "f: bad record at 0x40");
+	ck_assert_uint_eq(ei.offset, 0x40);
+	/* A NULL errinfo still passes the code through. */
+	ck_assert_int_eq(sa_errinfo_set(NULL, -EIO, 0, "x"), -EIO);
+}
+END_TEST
+
+static char logged[256];
+
+static int capture_print(enum sa_log_level level, const char *fmt, va_list ap)
+{
+	return vsnprintf(logged, sizeof(logged), fmt, ap);
+}
+
+START_TEST(test_log_levels)
+{
+	sa_print_fn old = sa_set_print(capture_print);
+
+	logged[0] = '\0';
+	sa_info("hidden %d", 1);
+	ck_assert_str_eq(logged, "");
+	sa_warn("shown %d", 2);
+	ck_assert_str_eq(logged, "shown 2");
+	sa_set_log_level(SA_LOG_DEBUG);
+	sa_debug("dbg %s", "x");
+	ck_assert_str_eq(logged, "dbg x");
+	sa_set_log_level(SA_LOG_WARN);
+	sa_set_print(NULL);
+	logged[0] = '\0';
+	sa_warn("silenced");
+	ck_assert_str_eq(logged, "");
+	sa_set_print(old);
+}
+END_TEST
+
+START_TEST(test_json_escape)
+{
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+	struct sa_json j;
+
+	sa_json_init(&j, f, false);
+	sa_json_obj_begin(&j, NULL);
+	sa_json_str(&j, "s", "a\"b\\c\n\x01");
+	sa_json_hex(&j, "addr", 0x401000);
+	sa_json_arr_begin(&j, "a");
+	sa_json_u64(&j, NULL, 1);
+	sa_json_u64(&j, NULL, 2);
+	sa_json_arr_end(&j);
+	sa_json_dbl(&j, "nan", 0.0 / 0.0);
+	sa_json_obj_end(&j);
+	fclose(f);
+	ck_assert_str_eq(buf, "{\"s\":\"a\\\"b\\\\c\\n\\u0001\","
+			      "\"addr\":\"0x401000\",\"a\":[1,2],\"nan\":null}");
+	free(buf);
+}
+END_TEST
+
+int main(void)
+{
+	Suite *s = suite_create("util");
+	TCase *tc = tcase_create("core");
+
+	tcase_add_test(tc, test_strerror);
+	tcase_add_test(tc, test_errinfo);
+	tcase_add_test(tc, test_log_levels);
+	tcase_add_test(tc, test_json_escape);
+	suite_add_tcase(s, tc);
+	return sa_test_run(s);
+}
