@@ -75,6 +75,8 @@ struct sa_elem {
 	uint8_t last_size;	/* size in bytes of the last instruction */
 	uint8_t flags;		/* SA_RANGE_* */
 	uint16_t gap_reason;	/* SA_GAP: enum sa_gap_reason */
+	uint16_t stream;	/* decoder-defined flow (CoreSight trace ID,
+				 * CPU); the builder keeps state per stream */
 	uint32_t ninsn;		/* instructions in the range */
 	int32_t error;		/* SA_GAP_ERROR: -SA_ERR_* or backend code */
 	uint64_t start;		/* address of the first instruction */

@@ -1,0 +1,90 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/*
+ * sensor-agent: decoding a saved trace window into a history.
+ *
+ * A session ties the modules together: it reads the input (perf.data, a
+ * raw Intel PT stream with flat images, a CoreSight snapshot directory or
+ * raw dump), builds the process image from the sideband and the user's
+ * options, runs the backend decoder on every trace buffer and feeds the
+ * flow to the history builder.
+ */
+#ifndef SENSOR_SESSION_H
+#define SENSOR_SESSION_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "sensor/error.h"
+#include "sensor/hist.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define SA_ADDR_NONE UINT64_MAX
+
+/* --binary PATH[@ADDR] */
+struct sa_binary_opt {
+	const char *path;
+	uint64_t addr;		/* SA_ADDR_NONE: from MMAP records or as linked */
+};
+
+/* --image FILE[:OFFSET[-END]]@ADDR (ptxed's --raw) */
+struct sa_raw_image {
+	const char *path;
+	uint64_t offset;
+	uint64_t size;		/* 0: to the end of the file */
+	uint64_t addr;
+};
+
+typedef void (*sa_progress_fn)(void *ctx, uint64_t done, uint64_t total);
+
+struct sa_cs_raw_opts;	/* <sensor/coresight.h> */
+
+struct sa_decode_opts {
+	const char *symfs;			/* --symfs DIR */
+	size_t nr_binaries;
+	const struct sa_binary_opt *binaries;	/* --binary */
+	/* Raw Intel PT input (--pt FILE --image ... --cpu F/M/S). */
+	const char *pt_file;
+	size_t nr_images;
+	const struct sa_raw_image *images;
+	uint16_t cpu_family;
+	uint8_t cpu_model, cpu_stepping;
+	/* Raw CoreSight input; see <sensor/coresight.h>. */
+	const struct sa_cs_raw_opts *cs_raw;
+	/* Only decode the trace of this pid / tid (0: all). */
+	pid_t pid, tid;
+	/* Taken branches in trace order (--branches). */
+	sa_branch_fn branch_fn;
+	void *branch_ctx;
+	/* Progress on long inputs, called at most every 64 KiB of trace. */
+	sa_progress_fn progress_fn;
+	void *progress_ctx;
+};
+
+enum sa_input_kind {
+	SA_INPUT_UNKNOWN = 0,
+	SA_INPUT_PERF_DATA,	/* PERFILE2 */
+	SA_INPUT_SNAPSHOT,	/* Arm snapshot directory (snapshot.ini) */
+	SA_INPUT_RAW_PT,	/* options: --pt */
+	SA_INPUT_RAW_ETM,	/* options: CoreSight raw dump */
+};
+
+/* Says what @path is, by its content (not its name). */
+enum sa_input_kind sa_detect_input(const char *path);
+
+/* Decodes @path (or the raw input named in @o when @path is NULL) and
+ * adds to @h.  Returns 0 when something was decoded (the losses are in
+ * sa_hist_decode(h)), or a negative error with @ei filled when nothing
+ * could be: not perf.data, no AUX data, missing binary, ...
+ */
+int sa_decode_file(const char *path, const struct sa_decode_opts *o,
+		   struct sa_hist *h, struct sa_errinfo *ei);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* SENSOR_SESSION_H */
