@@ -55,7 +55,12 @@ struct sa_hist_branch {
 	uint64_t taken;		/* conditional: taken */
 	uint64_t not_taken;	/* conditional: fell through */
 	size_t nr_targets;	/* indirect branches: observed targets */
-	const struct sa_hist_target *targets;
+	struct sa_hist_target *targets;
+	/* Error origins: times this decision (taken / not taken) was the
+	 * last conditional decision before control entered an error sink.
+	 */
+	uint64_t sink_taken;
+	uint64_t sink_not_taken;
 };
 
 struct sa_hist_func {
@@ -67,8 +72,10 @@ struct sa_hist_func {
 	uint64_t calls;		/* call instructions that entered it */
 	uint64_t returns;	/* return instructions executed in it */
 	uint64_t insns;		/* instructions executed in it */
-	size_t nr_branches;	/* sorted by address */
-	const struct sa_hist_branch *branches;
+	uint64_t sink_entries;	/* error sinks entered from it */
+	bool is_sink;		/* it is an error sink itself */
+	size_t nr_branches;	/* sorted by offset */
+	struct sa_hist_branch *branches;
 };
 
 struct sa_hist_error {
@@ -117,6 +124,34 @@ const struct sa_hist_func *sa_hist_find(const struct sa_hist *h,
 					const char *name);
 const struct sa_hist_decode *sa_hist_decode(const struct sa_hist *h);
 struct sa_hist_decode *sa_hist_decode_mut(struct sa_hist *h);
+
+/* Direct construction, for merging, importing and tests.
+ *
+ * sa_hist_get_func() finds the function with the key of @k (binary
+ * build-id, else path; name; entry offset) or adds it; strings are copied.
+ * sa_hist_get_branch() finds the branch at @offset in @f or adds it with
+ * the fields of @tmpl (strings copied; counts ignored).  Returned pointers
+ * stay valid until the next sa_hist_get_branch() on the same function or
+ * sa_hist_sort()/sa_hist_merge() on @h.  Both return NULL (errno ENOMEM)
+ * on failure.
+ */
+struct sa_hist_func *sa_hist_get_func(struct sa_hist *h,
+				      const struct sa_hist_func *k);
+struct sa_hist_branch *sa_hist_get_branch(struct sa_hist *h,
+					  struct sa_hist_func *f,
+					  const struct sa_hist_branch *tmpl);
+int sa_hist_add_target(struct sa_hist *h, struct sa_hist_branch *b,
+		       const struct sa_hist_target *t, uint64_t count);
+
+/* Error sinks: calls into these functions end an "error path".  The
+ * builder attributes each entry to the last conditional decision before
+ * it (sink_taken / sink_not_taken) and counts sink_entries of the caller.
+ * sa_hist_default_sinks() lists the built-in names (abort,
+ * __assert_fail, __stack_chk_fail, __cxa_throw, _Unwind_RaiseException,
+ * perror, strerror, and every "*.cold" function).
+ */
+const char *const *sa_hist_default_sinks(void);
+int sa_hist_builder_add_sink(struct sa_hist_builder *b, const char *name);
 
 /* Records a decode error or loss in @h's decode counters. */
 void sa_hist_note_error(struct sa_hist *h, uint64_t offset, int code,
