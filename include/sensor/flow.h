@@ -63,6 +63,19 @@ enum sa_gap_reason {
 	SA_GAP_END,		/* end of the trace buffer */
 };
 
+/*
+ * The range contract, which every backend keeps:
+ * - the instructions of a range are contiguous in memory: each one starts
+ *   where the previous one ends, from @start to @last;
+ * - only the last instruction may transfer control elsewhere: a taken
+ *   branch of any kind (conditional, direct call or jump, indirect) ends
+ *   the range (libipt: end_on_call and end_on_jump set);
+ * - so every conditional branch before @last fell through (not taken).
+ * A range may also end for other reasons (an event, a section boundary);
+ * then @last_class says what the last instruction is and @last_taken is 0
+ * or -1.
+ */
+
 /* Flags of a range. */
 #define SA_RANGE_TRUNCATED 0x1	/* the last instruction is not complete */
 
