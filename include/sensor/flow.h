@@ -96,8 +96,11 @@ struct sa_elem {
 	uint64_t last;		/* address of the last instruction */
 	uint64_t offset;	/* trace byte offset where this was decoded */
 	uint64_t lost_bytes;	/* SA_GAP: trace bytes skipped */
-	uint64_t ip;		/* SA_GAP: the address where the flow stopped
-				 * or resumes when known, else 0 */
+	uint64_t ip;		/* SA_GAP_DISABLED, SA_GAP_ASYNC: the address of
+				 * the next instruction in program order after
+				 * the last range (TIP.PGD target, FUP of an
+				 * interrupt), 0 when not known (suppressed);
+				 * SA_GAP_START: where the trace resumes */
 };
 
 #ifdef __cplusplus

@@ -115,11 +115,11 @@ int sa_hist_merge(struct sa_hist *dst, const struct sa_hist *src);
 
 size_t sa_hist_nr_functions(const struct sa_hist *h);
 /* Functions in insertion order; sa_hist_sort() orders them busiest first
- * (instructions, then calls, then name).
+ * (instructions, then calls, then address) and returns 0 or -ENOMEM.
  */
 const struct sa_hist_func *sa_hist_function(const struct sa_hist *h,
 					    size_t idx);
-void sa_hist_sort(struct sa_hist *h);
+int sa_hist_sort(struct sa_hist *h);
 const struct sa_hist_func *sa_hist_find(const struct sa_hist *h,
 					const char *name);
 const struct sa_hist_decode *sa_hist_decode(const struct sa_hist *h);
