@@ -1,0 +1,232 @@
+// SPDX-License-Identifier: BSD-2-Clause
+/*
+ * History output: the versioned JSON document (docs/histories.md) and the
+ * text table for a person.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "hist_int.h"
+#include "json.h"
+
+static const char *const sa_ic_names[SA_IC_MAX] = {
+	[SA_IC_OTHER] = "other",
+	[SA_IC_COND] = "jcc",
+	[SA_IC_JUMP] = "jmp",
+	[SA_IC_CALL] = "call",
+	[SA_IC_IND_JUMP] = "ind_jmp",
+	[SA_IC_IND_CALL] = "ind_call",
+	[SA_IC_RET] = "return",
+	[SA_IC_SYSCALL] = "syscall",
+	[SA_IC_FAR] = "far",
+	[SA_IC_UNKNOWN] = "unknown",
+};
+
+const char *sa_iclass_name(enum sa_iclass ic)
+{
+	if ((unsigned)ic < SA_IC_MAX && sa_ic_names[ic])
+		return sa_ic_names[ic];
+	return "unknown";
+}
+
+static const char *const sa_gap_names[] = {
+	[SA_GAP_START] = "start",
+	[SA_GAP_DISABLED] = "disabled",
+	[SA_GAP_ASYNC] = "async",
+	[SA_GAP_OVERFLOW] = "overflow",
+	[SA_GAP_ERROR] = "error",
+	[SA_GAP_LOST] = "lost",
+	[SA_GAP_END] = "end",
+};
+
+static const char *sa_gap_name(unsigned r)
+{
+	if (r < sizeof(sa_gap_names) / sizeof(sa_gap_names[0]) &&
+	    sa_gap_names[r])
+		return sa_gap_names[r];
+	return "unknown";
+}
+
+static void sa_json_decode(struct sa_json *j, const struct sa_hist_decode *d)
+{
+	size_t i;
+
+	sa_json_obj_begin(j, "decode");
+	sa_json_u64(j, "windows", d->windows);
+	sa_json_u64(j, "trace_bytes", d->trace_bytes);
+	sa_json_u64(j, "instructions", d->instructions);
+	sa_json_u64(j, "errors", d->errors);
+	sa_json_u64(j, "lost_bytes", d->lost_bytes);
+	sa_json_u64(j, "overflows", d->overflows);
+	sa_json_u64(j, "aux_truncated", d->aux_truncated);
+	sa_json_u64(j, "aux_partial", d->aux_partial);
+	sa_json_u64(j, "aux_collision", d->aux_collision);
+	sa_json_u64(j, "lost_records", d->lost_records);
+	sa_json_u64(j, "unknown_outcomes", d->unknown_taken);
+	sa_json_u64(j, "unmapped_ranges", d->unmapped);
+	sa_json_arr_begin(j, "error_list");
+	for (i = 0; i < d->nr_error_list; i++) {
+		sa_json_obj_begin(j, NULL);
+		sa_json_hex(j, "offset", d->error_list[i].offset);
+		sa_json_str(j, "reason", sa_gap_name(d->error_list[i].reason));
+		sa_json_i64(j, "code", d->error_list[i].code);
+		sa_json_str(j, "message", sa_strerror(d->error_list[i].code));
+		sa_json_obj_end(j);
+	}
+	sa_json_arr_end(j);
+	sa_json_obj_end(j);
+}
+
+static void sa_json_branch(struct sa_json *j, const struct sa_hist_branch *b,
+			   unsigned flags)
+{
+	size_t i;
+
+	sa_json_obj_begin(j, NULL);
+	sa_json_hex(j, "address", b->addr);
+	sa_json_hex(j, "offset", b->offset);
+	sa_json_str(j, "kind", sa_iclass_name((enum sa_iclass)b->iclass));
+	sa_json_str(j, "file", b->file);
+	if (b->line)
+		sa_json_i64(j, "line", b->line);
+	else
+		sa_json_null(j, "line");
+	sa_json_str(j, "insn", b->insn);
+	if (b->target)
+		sa_json_hex(j, "target", b->target);
+	if (b->fallthrough)
+		sa_json_hex(j, "fallthrough", b->fallthrough);
+	sa_json_u64(j, "executed", b->executed);
+	sa_json_u64(j, "taken", b->taken);
+	sa_json_u64(j, "not_taken", b->not_taken);
+	if (b->sink_taken || b->sink_not_taken) {
+		sa_json_u64(j, "error_path_taken", b->sink_taken);
+		sa_json_u64(j, "error_path_not_taken", b->sink_not_taken);
+	}
+	if (b->nr_targets) {
+		sa_json_arr_begin(j, "targets");
+		for (i = 0; i < b->nr_targets; i++) {
+			const struct sa_hist_target *t = &b->targets[i];
+
+			sa_json_obj_begin(j, NULL);
+			sa_json_hex(j, "address", t->addr);
+			sa_json_hex(j, "offset", t->offset);
+			sa_json_str(j, "symbol", t->sym);
+			sa_json_str(j, "binary", t->binary);
+			sa_json_u64(j, "count", t->count);
+			sa_json_obj_end(j);
+		}
+		sa_json_arr_end(j);
+	}
+	(void)flags;
+	sa_json_obj_end(j);
+}
+
+int sa_hist_write_json(const struct sa_hist *h, FILE *f, unsigned flags)
+{
+	struct sa_json j;
+	size_t i, k;
+
+	sa_json_init(&j, f, true);
+	sa_json_obj_begin(&j, NULL);
+	sa_json_str(&j, "schema", "sensor-agent/histories");
+	sa_json_u64(&j, "version", SA_HIST_SCHEMA_VERSION);
+	sa_json_decode(&j, &h->dec);
+	sa_json_arr_begin(&j, "functions");
+	for (i = 0; i < h->nr_funcs; i++) {
+		const struct sa_hist_func *fn = h->funcs[i];
+
+		sa_json_obj_begin(&j, NULL);
+		sa_json_str(&j, "name", fn->name);
+		sa_json_str(&j, "binary", fn->binary);
+		sa_json_str(&j, "build_id", fn->build_id);
+		sa_json_hex(&j, "entry", fn->entry);
+		sa_json_hex(&j, "entry_offset", fn->entry_offset);
+		sa_json_u64(&j, "calls", fn->calls);
+		sa_json_u64(&j, "returns", fn->returns);
+		sa_json_u64(&j, "instructions", fn->insns);
+		sa_json_bool(&j, "error_sink", fn->is_sink);
+		sa_json_u64(&j, "error_sink_entries", fn->sink_entries);
+		sa_json_arr_begin(&j, "branches");
+		for (k = 0; k < fn->nr_branches; k++)
+			sa_json_branch(&j, &fn->branches[k], flags);
+		sa_json_arr_end(&j);
+		sa_json_obj_end(&j);
+	}
+	sa_json_arr_end(&j);
+	sa_json_obj_end(&j);
+	fputc('\n', f);
+	return ferror(f) ? -EIO : 0;
+}
+
+static const char *sa_basename(const char *p)
+{
+	const char *s = p ? strrchr(p, '/') : NULL;
+
+	return s ? s + 1 : (p ? p : "");
+}
+
+int sa_hist_write_text(const struct sa_hist *h, FILE *f, unsigned flags)
+{
+	const struct sa_hist_decode *d = &h->dec;
+	size_t i, k, t;
+
+	fprintf(f, "decode: %" PRIu64 " instructions, %" PRIu64
+		   " trace bytes, %" PRIu64 " errors, %" PRIu64
+		   " lost bytes, %" PRIu64 " overflows, %" PRIu64
+		   " unknown outcomes\n",
+		d->instructions, d->trace_bytes, d->errors, d->lost_bytes,
+		d->overflows, d->unknown_taken);
+	for (i = 0; i < d->nr_error_list; i++)
+		fprintf(f, "  %s at trace offset %#" PRIx64 ": %s\n",
+			sa_gap_name(d->error_list[i].reason),
+			d->error_list[i].offset,
+			sa_strerror(d->error_list[i].code));
+	for (i = 0; i < h->nr_funcs; i++) {
+		const struct sa_hist_func *fn = h->funcs[i];
+
+		if (!fn->insns && !fn->calls)
+			continue;
+		fprintf(f, "\n%s (%s) entry %#" PRIx64 ": %" PRIu64
+			   " calls, %" PRIu64 " returns, %" PRIu64
+			   " instructions%s\n",
+			fn->name, sa_basename(fn->binary), fn->entry, fn->calls,
+			fn->returns, fn->insns,
+			fn->is_sink ? ", error sink" : "");
+		if (!fn->nr_branches)
+			continue;
+		fprintf(f, "  %-18s %-24s %-32s %10s %10s %7s\n", "address",
+			"source", "instruction", "taken", "not-taken", "taken%");
+		for (k = 0; k < fn->nr_branches; k++) {
+			const struct sa_hist_branch *b = &fn->branches[k];
+			char src[64];
+			uint64_t n = b->taken + b->not_taken;
+
+			if (b->file)
+				snprintf(src, sizeof(src), "%s:%d",
+					 sa_basename(b->file), b->line);
+			else
+				snprintf(src, sizeof(src), "?");
+			fprintf(f, "  %#-18" PRIx64 " %-24s %-32s %10" PRIu64
+				   " %10" PRIu64,
+				b->addr, src, b->insn ? b->insn : "?", b->taken,
+				b->not_taken);
+			if (n)
+				fprintf(f, " %6.1f%%\n", 100.0 * b->taken / n);
+			else
+				fprintf(f, " %7s\n", "-");
+			if (!(flags & SA_HIST_OUT_TARGETS))
+				continue;
+			for (t = 0; t < b->nr_targets; t++)
+				fprintf(f, "      -> %#" PRIx64 " %s: %" PRIu64
+					   "\n",
+					b->targets[t].addr,
+					b->targets[t].sym ? b->targets[t].sym :
+							    "?",
+					b->targets[t].count);
+		}
+	}
+	return ferror(f) ? -EIO : 0;
+}

@@ -1,0 +1,492 @@
+// SPDX-License-Identifier: BSD-2-Clause
+/*
+ * perf.data sessions: the sideband builds the process image, every AUX
+ * stream is decoded by the backend its AUXTRACE_INFO names.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+
+#include "session_int.h"
+#ifdef SA_HAVE_CORESIGHT
+#include "sensor/coresight.h"
+#endif
+#include "sensor/log.h"
+#include "sensor/perfdata.h"
+
+/* perf's PERF_RECORD_MISC_MMAP_DATA: a non-executable mapping. */
+#ifndef PERF_RECORD_MISC_MMAP_DATA
+#define PERF_RECORD_MISC_MMAP_DATA (1 << 13)
+#endif
+
+/* Total AUX bytes one session may copy into contiguous streams. */
+#define SA_MAX_STREAM_BYTES (1ull << 32)
+
+struct sa_aux_piece {
+	const uint8_t *data;
+	uint64_t size, offset, file_offset;
+	uint32_t idx, cpu, tid;
+	size_t order;
+};
+
+struct sa_mmap_rec {
+	uint32_t pid;
+	uint64_t start, len, pgoff, file_offset;
+	const char *filename;
+	uint8_t build_id[20];		/* MMAP2 with a build-id */
+	uint8_t build_id_len;
+};
+
+struct sa_perf_session {
+	struct sa_session s;
+	struct sa_pd *pd;
+	uint32_t aux_type;
+	const uint64_t *priv;
+	size_t nr_priv;
+	struct sa_aux_piece *aux;
+	size_t nr_aux;
+	struct sa_mmap_rec *maps;
+	size_t nr_maps;
+	int64_t pid;			/* traced process, -1 unknown */
+	unsigned missing;		/* binaries not found */
+	const char *first_missing;
+};
+
+static int sa_grow(void **p, size_t *nr, size_t elem)
+{
+	size_t n = *nr + 1;
+	void *q;
+
+	/* powers of two: reallocate only when the count reaches one */
+	if (*nr && (*nr & (*nr - 1)))
+		return 0;
+	q = realloc(*p, (n < 16 ? 16 : 2 * n) * elem);
+	if (!q)
+		return -ENOMEM;
+	*p = q;
+	return 0;
+}
+
+static bool sa_skip_mapping(const char *name)
+{
+	return !name || !name[0] || name[0] == '[' ||
+	       !strncmp(name, "//anon", 6) || !strncmp(name, "/dev/", 5) ||
+	       !strncmp(name, "/memfd:", 7) || !strncmp(name, "anon_inode:", 11);
+}
+
+static int sa_collect(struct sa_perf_session *ps, struct sa_errinfo *ei)
+{
+	struct sa_hist_decode *d = &ps->s.h->dec;
+	struct sa_pd_event ev;
+	int err;
+
+	while ((err = sa_pd_next(ps->pd, &ev, ei)) > 0) {
+		switch (ev.type) {
+		case SA_PD_AUXTRACE_INFO:
+			if (ps->priv) {
+				sa_warn("%s: more than one AUXTRACE_INFO "
+					"record (offset %#" PRIx64
+					"); using the first\n",
+					ps->s.name, ev.file_offset);
+				break;
+			}
+			ps->aux_type = ev.auxtrace_info.type;
+			ps->priv = ev.auxtrace_info.priv;
+			ps->nr_priv = ev.auxtrace_info.nr_priv;
+			break;
+		case SA_PD_AUXTRACE: {
+			struct sa_aux_piece *a;
+
+			if (!ev.auxtrace.size)
+				break;
+			if (sa_grow((void **)&ps->aux, &ps->nr_aux,
+				    sizeof(*ps->aux)))
+				return -ENOMEM;
+			a = &ps->aux[ps->nr_aux];
+			a->data = ev.auxtrace.data;
+			a->size = ev.auxtrace.size;
+			a->offset = ev.auxtrace.offset;
+			a->file_offset = ev.auxtrace.data_file_offset;
+			a->idx = ev.auxtrace.idx;
+			a->cpu = ev.auxtrace.cpu;
+			a->tid = ev.auxtrace.tid;
+			a->order = ps->nr_aux++;
+			break;
+		}
+		case PERF_RECORD_MMAP:
+		case PERF_RECORD_MMAP2: {
+			struct sa_mmap_rec *m;
+
+			if (ev.misc & PERF_RECORD_MISC_MMAP_DATA)
+				break;
+			if (ev.type == PERF_RECORD_MMAP2 &&
+			    !(ev.mmap.prot & 4 /* PROT_EXEC */))
+				break;
+			if ((ev.misc & PERF_RECORD_MISC_CPUMODE_MASK) ==
+			    PERF_RECORD_MISC_KERNEL)
+				break;
+			if (sa_skip_mapping(ev.mmap.filename))
+				break;
+			if (sa_grow((void **)&ps->maps, &ps->nr_maps,
+				    sizeof(*ps->maps)))
+				return -ENOMEM;
+			m = &ps->maps[ps->nr_maps++];
+			m->pid = ev.mmap.pid;
+			m->start = ev.mmap.start;
+			m->len = ev.mmap.len;
+			m->pgoff = ev.mmap.pgoff;
+			m->filename = ev.mmap.filename;
+			m->file_offset = ev.file_offset;
+			m->build_id_len = ev.mmap.build_id_size;
+			if (m->build_id_len > sizeof(m->build_id))
+				m->build_id_len = sizeof(m->build_id);
+			memcpy(m->build_id, ev.mmap.build_id, m->build_id_len);
+			break;
+		}
+		case PERF_RECORD_ITRACE_START:
+			if (ps->pid < 0)
+				ps->pid = ev.itrace_start.pid;
+			break;
+		case PERF_RECORD_COMM:
+			if (ev.comm.exec && ps->pid < 0)
+				ps->pid = ev.comm.pid;
+			break;
+		case PERF_RECORD_AUX:
+			if (ev.aux.flags & PERF_AUX_FLAG_TRUNCATED)
+				d->aux_truncated++;
+			if (ev.aux.flags & PERF_AUX_FLAG_PARTIAL)
+				d->aux_partial++;
+			if (ev.aux.flags & PERF_AUX_FLAG_COLLISION)
+				d->aux_collision++;
+			break;
+		case PERF_RECORD_LOST:
+			d->lost_records += ev.lost.lost;
+			break;
+		default:
+			break;
+		}
+	}
+	return err;
+}
+
+/* The user's --binary for a recorded path: same path or same basename. */
+static const struct sa_binary_opt *sa_user_binary(const struct sa_decode_opts *o,
+						  const char *recorded)
+{
+	const char *rb = strrchr(recorded, '/');
+	size_t i;
+
+	rb = rb ? rb + 1 : recorded;
+	for (i = 0; i < o->nr_binaries; i++) {
+		const char *p = o->binaries[i].path;
+		const char *ub = strrchr(p, '/');
+
+		ub = ub ? ub + 1 : p;
+		if (o->binaries[i].addr != SA_ADDR_NONE)
+			continue;
+		if (!strcmp(p, recorded) || !strcmp(ub, rb))
+			return &o->binaries[i];
+	}
+	return NULL;
+}
+
+static int sa_build_image(struct sa_perf_session *ps, struct sa_errinfo *ei)
+{
+	const struct sa_decode_opts *o = ps->s.o;
+	bool *used = NULL;
+	size_t i;
+	int err = 0;
+
+	if (o->pid)
+		ps->pid = o->pid;
+	if (ps->pid < 0 && ps->nr_maps)
+		ps->pid = ps->maps[0].pid;
+	if (o->nr_binaries) {
+		used = calloc(o->nr_binaries, sizeof(*used));
+		if (!used)
+			return -ENOMEM;
+	}
+	for (i = 0; i < ps->nr_maps; i++) {
+		const struct sa_mmap_rec *m = &ps->maps[i];
+		const struct sa_binary_opt *ub;
+		const struct sa_pd_build_id *bid;
+		struct sa_errinfo mei;
+		const char *path = m->filename;
+
+		if (ps->pid >= 0 && m->pid != (uint32_t)ps->pid)
+			continue;
+		ub = sa_user_binary(o, m->filename);
+		if (ub) {
+			path = ub->path;
+			used[ub - o->binaries] = true;
+		}
+		bid = sa_pd_find_build_id(ps->pd, m->filename);
+		if (m->build_id_len)
+			err = sa_image_add_elf(ps->s.img, path, m->start,
+					       m->len, m->pgoff, m->build_id,
+					       m->build_id_len, &mei);
+		else
+			err = sa_image_add_elf(ps->s.img, path, m->start,
+					       m->len, m->pgoff,
+					       bid ? bid->id : NULL,
+					       bid ? bid->size : 0, &mei);
+		if (!err)
+			continue;
+		if (err == -ENOMEM)
+			goto out;
+		if (!ps->missing++)
+			ps->first_missing = m->filename;
+		sa_warn("%s: MMAP record at offset %#" PRIx64 ": %s\n",
+			ps->s.name, m->file_offset, mei.msg);
+		err = 0;
+	}
+	/* --binary PATH@ADDR, and binaries no MMAP record named */
+	for (i = 0; i < o->nr_binaries; i++) {
+		if (used && used[i])
+			continue;
+		err = sa_image_load_elf(ps->s.img, o->binaries[i].path,
+					o->binaries[i].addr, ei);
+		if (err)
+			goto out;
+	}
+out:
+	free(used);
+	return err;
+}
+
+static int sa_cmp_piece(const void *pa, const void *pb)
+{
+	const struct sa_aux_piece *a = pa, *b = pb;
+
+	if (a->idx != b->idx)
+		return a->idx < b->idx ? -1 : 1;
+	return a->order < b->order ? -1 : (a->order > b->order);
+}
+
+static bool sa_parse_cpuid(const char *cpuid, struct sa_ipt_config *cfg)
+{
+	unsigned f, m, s;
+
+	/* "GenuineIntel,6,94,3" */
+	if (!cpuid || strncmp(cpuid, "GenuineIntel,", 13))
+		return false;
+	if (sscanf(cpuid + 13, "%u,%u,%u", &f, &m, &s) != 3)
+		return false;
+	cfg->family = (uint16_t)f;
+	cfg->model = (uint8_t)m;
+	cfg->stepping = (uint8_t)s;
+	return true;
+}
+
+static uint64_t sa_priv(const struct sa_perf_session *ps, size_t i)
+{
+	return i < ps->nr_priv ? ps->priv[i] : 0;
+}
+
+static void sa_ipt_from_perf(const struct sa_perf_session *ps,
+			     struct sa_ipt_config *cfg)
+{
+	const struct perf_event_attr *attr = NULL;
+	uint64_t type = sa_priv(ps, SA_PD_INTEL_PT_PMU_TYPE);
+	size_t i;
+
+	sa_parse_cpuid(sa_pd_cpuid(ps->pd), cfg);
+	for (i = 0; i < sa_pd_nr_attrs(ps->pd); i++) {
+		if (sa_pd_attr(ps->pd, i)->attr.type == type) {
+			attr = &sa_pd_attr(ps->pd, i)->attr;
+			break;
+		}
+	}
+	cfg->cpuid_0x15_eax = (uint32_t)sa_priv(ps, SA_PD_INTEL_PT_TSC_CTC_D);
+	cfg->cpuid_0x15_ebx = (uint32_t)sa_priv(ps, SA_PD_INTEL_PT_TSC_CTC_N);
+	cfg->nom_freq = (uint8_t)sa_priv(ps, SA_PD_INTEL_PT_MAX_NONTURBO_RATIO);
+	if (attr) {
+		uint64_t bits = sa_priv(ps, SA_PD_INTEL_PT_MTC_FREQ_BITS);
+		uint64_t nrc = sa_priv(ps, SA_PD_INTEL_PT_NORETCOMP_BIT);
+
+		if (bits < 60)
+			cfg->mtc_freq = (uint8_t)((attr->config >> bits) & 0xf);
+		if (nrc && nrc < 64)
+			cfg->noretcomp = !!(attr->config & (1ull << nrc));
+	}
+}
+
+/* Decodes one AUX stream: pieces [lo, hi) of one ring, already sorted.
+ * Pieces that follow each other without a hole are joined, since a packet
+ * may straddle two AUXTRACE records; a hole is lost trace.
+ */
+static int sa_decode_stream(struct sa_perf_session *ps, size_t lo, size_t hi,
+			    struct sa_errinfo *ei)
+{
+	bool snapshot = ps->aux_type == SA_PD_AUXTRACE_INTEL_PT &&
+			sa_priv(ps, SA_PD_INTEL_PT_SNAPSHOT_MODE);
+	size_t i = lo;
+	int err = 0;
+
+	while (i < hi) {
+		size_t j = i + 1, k;
+		uint64_t total = ps->aux[i].size;
+		const uint8_t *buf = ps->aux[i].data;
+		uint8_t *joined = NULL;
+		struct sa_ipt_config cfg;
+		struct sa_dec *dec = NULL;
+
+		while (!snapshot && j < hi &&
+		       ps->aux[j].offset == ps->aux[j - 1].offset +
+						    ps->aux[j - 1].size &&
+		       total + ps->aux[j].size <= SA_MAX_STREAM_BYTES)
+			total += ps->aux[j++].size;
+		if (j < hi && !snapshot &&
+		    ps->aux[j].offset > ps->aux[j - 1].offset +
+					       ps->aux[j - 1].size) {
+			uint64_t hole = ps->aux[j].offset -
+					(ps->aux[j - 1].offset +
+					 ps->aux[j - 1].size);
+
+			sa_hist_note_error(ps->s.h, ps->aux[j].file_offset,
+					   -SA_ERR_TRUNCATED, SA_GAP_LOST,
+					   hole);
+		}
+		if (j - i > 1) {
+			uint64_t pos = 0;
+
+			joined = malloc(total);
+			if (!joined)
+				return -ENOMEM;
+			for (k = i; k < j; k++) {
+				memcpy(joined + pos, ps->aux[k].data,
+				       ps->aux[k].size);
+				pos += ps->aux[k].size;
+			}
+			buf = joined;
+		}
+		ps->s.h->dec.windows++;
+		switch (ps->aux_type) {
+		case SA_PD_AUXTRACE_INTEL_PT:
+			memset(&cfg, 0, sizeof(cfg));
+			cfg.buf = buf;
+			cfg.len = total;
+			cfg.base_offset = ps->aux[i].file_offset;
+			cfg.image = ps->s.img;
+			sa_ipt_from_perf(ps, &cfg);
+			dec = sa_ipt__new(&cfg, ei);
+			break;
+#ifdef SA_HAVE_CORESIGHT
+		case SA_PD_AUXTRACE_CS_ETM:
+			dec = sa_cs_perf_decoder__new(ps->priv, ps->nr_priv,
+						      ps->aux[i].cpu, buf,
+						      total,
+						      ps->aux[i].file_offset,
+						      ps->s.img, ei);
+			break;
+#endif
+		default:
+			break;
+		}
+		if (!dec) {
+			err = ei && ei->code ? ei->code : -errno;
+			free(joined);
+			return err;
+		}
+		err = sa_session_run(&ps->s, dec, ps->aux[i].file_offset);
+		sa_dec__free(dec);
+		free(joined);
+		if (err)
+			return err;
+		i = j;
+	}
+	return 0;
+}
+
+static enum sa_arch sa_arch_of(const char *uname_m)
+{
+	if (!uname_m)
+		return SA_ARCH_UNKNOWN;
+	if (!strcmp(uname_m, "x86_64"))
+		return SA_ARCH_X86_64;
+	if (!strcmp(uname_m, "aarch64") || !strcmp(uname_m, "arm64"))
+		return SA_ARCH_AARCH64;
+	if (!strncmp(uname_m, "arm", 3))
+		return SA_ARCH_ARM;
+	if (uname_m[0] == 'i' && strstr(uname_m, "86"))
+		return SA_ARCH_X86;
+	return SA_ARCH_UNKNOWN;
+}
+
+int sa_decode_perf_data(const char *path, const struct sa_decode_opts *o,
+			struct sa_hist *h, struct sa_errinfo *ei)
+{
+	struct sa_perf_session ps;
+	size_t i, lo;
+	int err;
+
+	memset(&ps, 0, sizeof(ps));
+	ps.pid = -1;
+	ps.pd = sa_pd__open(path, ei);
+	if (!ps.pd)
+		return ei && ei->code ? ei->code : -errno;
+	err = sa_session_init(&ps.s, path, o, h,
+			      sa_arch_of(sa_pd_arch(ps.pd)));
+	if (err) {
+		sa_errinfo_set(ei, err, SA_NO_OFFSET, "out of memory");
+		goto out;
+	}
+	err = sa_collect(&ps, ei);
+	if (err < 0)
+		goto out;
+	if (!ps.nr_aux) {
+		err = sa_errinfo_set(ei, -SA_ERR_NODATA, SA_NO_OFFSET,
+				     "%s: no AUX area trace data (no AUXTRACE "
+				     "record): record with `perf record -e "
+				     "intel_pt//u` or `-e cs_etm//u`", path);
+		goto out;
+	}
+	if (ps.aux_type != SA_PD_AUXTRACE_INTEL_PT &&
+	    ps.aux_type != SA_PD_AUXTRACE_CS_ETM) {
+		err = sa_errinfo_set(ei, -SA_ERR_UNSUPPORTED, SA_NO_OFFSET,
+				     "%s: AUX trace type %u is not supported "
+				     "(Intel PT and CoreSight ETM are)",
+				     path, ps.aux_type);
+		goto out;
+	}
+	err = sa_build_image(&ps, ei);
+	if (err)
+		goto out;
+	err = sa_session_start(&ps.s);
+	if (err) {
+		sa_errinfo_set(ei, err, SA_NO_OFFSET, "out of memory");
+		goto out;
+	}
+	ps.s.total = sa_pd_data_size(ps.pd);
+	qsort(ps.aux, ps.nr_aux, sizeof(*ps.aux), sa_cmp_piece);
+	for (lo = 0, i = 1; i <= ps.nr_aux; i++) {
+		if (i < ps.nr_aux && ps.aux[i].idx == ps.aux[lo].idx)
+			continue;
+		err = sa_decode_stream(&ps, lo, i, ei);
+		if (err) {
+			if (!ei || !ei->msg[0])
+				sa_errinfo_set(ei, err, ps.aux[lo].file_offset,
+					       "%s: AUX stream %u: %s", path,
+					       ps.aux[lo].idx,
+					       sa_strerror(err));
+			goto out;
+		}
+		lo = i;
+	}
+	err = sa_session_check_result(&ps.s, ei);
+	if (err && ps.missing)
+		err = sa_errinfo_set(ei, -ENOENT, SA_NO_OFFSET,
+				     "%s: nothing could be decoded: %u traced "
+				     "binaries are missing, first %s: give "
+				     "--binary PATH or --symfs DIR",
+				     path, ps.missing, ps.first_missing);
+out:
+	sa_session_fini(&ps.s);
+	free(ps.aux);
+	free(ps.maps);
+	sa_pd__close(ps.pd);
+	return err;
+}

@@ -1,0 +1,291 @@
+// SPDX-License-Identifier: BSD-2-Clause
+/*
+ * Decoding sessions: from an input (perf.data, raw Intel PT, CoreSight
+ * snapshot or dump) to a history.
+ *
+ *   perf.data --sa_pd--> sideband (MMAP2, COMM, ...) --> sa_image
+ *             \--------> AUXTRACE buffers --> backend decoder (sa_dec)
+ *                                              --> sa_elem flow
+ *                                              --> sa_hist_builder --> sa_hist
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "decoder.h"
+#include "session_int.h"
+#ifdef SA_HAVE_CORESIGHT
+#include "sensor/coresight.h"
+#endif
+#include "sensor/log.h"
+#include "sensor/perfdata.h"
+#include "sensor/session.h"
+
+#define SA_PROGRESS_STEP (64 * 1024)
+
+enum sa_input_kind sa_detect_input(const char *path)
+{
+	char magic[8];
+	struct stat st;
+	char ini[4096];
+	ssize_t n;
+	int fd;
+
+	if (!path || stat(path, &st))
+		return SA_INPUT_UNKNOWN;
+	if (S_ISDIR(st.st_mode)) {
+		snprintf(ini, sizeof(ini), "%s/snapshot.ini", path);
+		return access(ini, R_OK) ? SA_INPUT_UNKNOWN :
+					   SA_INPUT_SNAPSHOT;
+	}
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return SA_INPUT_UNKNOWN;
+	n = read(fd, magic, sizeof(magic));
+	close(fd);
+	if (n == (ssize_t)sizeof(magic) && !memcmp(magic, "PERFILE2", 8))
+		return SA_INPUT_PERF_DATA;
+	return SA_INPUT_UNKNOWN;
+}
+
+void sa_session_progress(struct sa_session *s, uint64_t done)
+{
+	if (!s->o->progress_fn || done < s->next_progress)
+		return;
+	s->next_progress = done + SA_PROGRESS_STEP;
+	s->o->progress_fn(s->o->progress_ctx, done, s->total);
+}
+
+/* Runs @dec to the end, feeding the builder.  The decoder's counters go
+ * into the history; an error from the decoder ends this buffer only.
+ */
+int sa_session_run(struct sa_session *s, struct sa_dec *dec,
+		   uint64_t base_offset)
+{
+	const struct sa_dec_stats *st;
+	struct sa_elem e;
+	int err;
+
+	while ((err = sa_dec_next(dec, &e)) > 0) {
+		err = sa_hist_builder_add(s->b, &e);
+		if (err)
+			return err;
+		if (e.kind == SA_ELEM_RANGE || e.kind == SA_ELEM_GAP)
+			sa_session_progress(s, base_offset + e.offset);
+	}
+	st = sa_dec_stats(dec);
+	s->h->dec.trace_bytes += st->trace_bytes;
+	if (err < 0) {
+		sa_warn("%s: the %s decoder stopped at trace offset %#" PRIx64
+			": %s\n", s->name, dec->ops->name, base_offset,
+			sa_strerror(err));
+		sa_hist_note_error(s->h, base_offset, err, SA_GAP_ERROR, 0);
+	}
+	return sa_hist_builder_flush(s->b);
+}
+
+int sa_session_init(struct sa_session *s, const char *name,
+		    const struct sa_decode_opts *o, struct sa_hist *h,
+		    enum sa_arch arch)
+{
+	memset(s, 0, sizeof(*s));
+	s->name = name;
+	s->o = o;
+	s->h = h;
+	s->img = sa_image__new(arch);
+	if (!s->img)
+		return -errno;
+	if (o->symfs && sa_image_set_symfs(s->img, o->symfs))
+		return -ENOMEM;
+	return 0;
+}
+
+/* The builder is made once the image is complete. */
+int sa_session_start(struct sa_session *s)
+{
+	s->sites = sa_sitemap__new(s->img);
+	if (!s->sites)
+		return -errno;
+	s->b = sa_hist_builder__new(s->h, s->img, s->sites);
+	if (!s->b)
+		return -errno;
+	sa_hist_builder_set_branch_fn(s->b, s->o->branch_fn, s->o->branch_ctx);
+	return 0;
+}
+
+void sa_session_fini(struct sa_session *s)
+{
+	sa_hist_builder__free(s->b);
+	sa_sitemap__free(s->sites);
+	sa_image__free(s->img);
+	memset(s, 0, sizeof(*s));
+}
+
+/* Maps a whole file read-only; *@len gets its size. */
+static void *sa_map_file(const char *path, size_t *len, struct sa_errinfo *ei)
+{
+	struct stat st;
+	void *p;
+	int fd;
+
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		sa_errinfo_set(ei, -errno, SA_NO_OFFSET, "%s: %s", path,
+			       strerror(errno));
+		return NULL;
+	}
+	if (fstat(fd, &st) || !S_ISREG(st.st_mode)) {
+		sa_errinfo_set(ei, -SA_ERR_FORMAT, SA_NO_OFFSET,
+			       "%s: not a regular file", path);
+		close(fd);
+		return NULL;
+	}
+	if (st.st_size == 0) {
+		sa_errinfo_set(ei, -SA_ERR_NODATA, 0, "%s: the file is empty",
+			       path);
+		close(fd);
+		return NULL;
+	}
+	p = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
+	close(fd);
+	if (p == MAP_FAILED) {
+		sa_errinfo_set(ei, -errno, SA_NO_OFFSET, "%s: mmap: %s", path,
+			       strerror(errno));
+		return NULL;
+	}
+	*len = (size_t)st.st_size;
+	return p;
+}
+
+/* --pt FILE --image FILE[:OFF[-END]]@ADDR ... [--cpu F/M/S], as ptxed. */
+static int sa_decode_raw_pt(const struct sa_decode_opts *o, struct sa_hist *h,
+			    struct sa_errinfo *ei)
+{
+	struct sa_ipt_config cfg;
+	struct sa_session s;
+	struct sa_dec *dec = NULL;
+	void *buf = NULL;
+	size_t len = 0, i;
+	int err;
+
+	err = sa_session_init(&s, o->pt_file, o, h, SA_ARCH_X86_64);
+	if (err) {
+		sa_errinfo_set(ei, err, SA_NO_OFFSET, "out of memory");
+		goto out;
+	}
+	for (i = 0; i < o->nr_images; i++) {
+		const struct sa_raw_image *ri = &o->images[i];
+
+		err = sa_image_add_raw(s.img, ri->path, ri->offset, ri->size,
+				       ri->addr, ei);
+		if (err)
+			goto out;
+	}
+	for (i = 0; i < o->nr_binaries; i++) {
+		err = sa_image_load_elf(s.img, o->binaries[i].path,
+					o->binaries[i].addr, ei);
+		if (err)
+			goto out;
+	}
+	buf = sa_map_file(o->pt_file, &len, ei);
+	if (!buf) {
+		err = ei ? ei->code : -EIO;
+		goto out;
+	}
+	err = sa_session_start(&s);
+	if (err) {
+		sa_errinfo_set(ei, err, SA_NO_OFFSET, "out of memory");
+		goto out;
+	}
+	memset(&cfg, 0, sizeof(cfg));
+	cfg.buf = buf;
+	cfg.len = len;
+	cfg.image = s.img;
+	cfg.family = o->cpu_family;
+	cfg.model = o->cpu_model;
+	cfg.stepping = o->cpu_stepping;
+	s.total = len;
+	dec = sa_ipt__new(&cfg, ei);
+	if (!dec) {
+		err = ei ? ei->code : -errno;
+		goto out;
+	}
+	h->dec.windows++;
+	err = sa_session_run(&s, dec, 0);
+	if (err) {
+		sa_errinfo_set(ei, err, SA_NO_OFFSET, "%s: %s", o->pt_file,
+			       sa_strerror(err));
+		goto out;
+	}
+	err = sa_session_check_result(&s, ei);
+out:
+	sa_dec__free(dec);
+	if (buf)
+		munmap(buf, len);
+	sa_session_fini(&s);
+	return err;
+}
+
+/* Nothing decoded but errors: say so rather than print empty numbers. */
+int sa_session_check_result(struct sa_session *s, struct sa_errinfo *ei)
+{
+	const struct sa_hist_decode *d = sa_hist_decode(s->h);
+
+	if (d->instructions)
+		return 0;
+	if (d->nr_error_list)
+		return sa_errinfo_set(ei, -SA_ERR_DECODE,
+				      d->error_list[0].offset,
+				      "%s: no instruction could be decoded: "
+				      "%s at trace offset %#" PRIx64
+				      " (check that the binaries match the "
+				      "trace: --binary, --symfs)",
+				      s->name,
+				      sa_strerror(d->error_list[0].code),
+				      d->error_list[0].offset);
+	return sa_errinfo_set(ei, -SA_ERR_NODATA, SA_NO_OFFSET,
+			      "%s: the trace holds no executed instructions",
+			      s->name);
+}
+
+int sa_decode_file(const char *path, const struct sa_decode_opts *o,
+		   struct sa_hist *h, struct sa_errinfo *ei)
+{
+	static const struct sa_decode_opts none;
+
+	sa_errinfo_clear(ei);
+	if (!o)
+		o = &none;
+	if (!path) {
+		if (o->pt_file)
+			return sa_decode_raw_pt(o, h, ei);
+#ifdef SA_HAVE_CORESIGHT
+		if (o->cs_raw)
+			return sa_cs_decode_raw(o, h, ei);
+#endif
+		return sa_errinfo_set(ei, -SA_ERR_INVAL, SA_NO_OFFSET,
+				      "no input: give a perf.data file, a "
+				      "snapshot directory, or --pt");
+	}
+	if (access(path, R_OK))
+		return sa_errinfo_set(ei, -errno, SA_NO_OFFSET, "%s: %s", path,
+				      strerror(errno));
+	switch (sa_detect_input(path)) {
+	case SA_INPUT_PERF_DATA:
+		return sa_decode_perf_data(path, o, h, ei);
+#ifdef SA_HAVE_CORESIGHT
+	case SA_INPUT_SNAPSHOT:
+		return sa_cs_decode_snapshot(path, o, h, ei);
+#endif
+	default:
+		break;
+	}
+	/* Let the perf.data reader say precisely what is wrong. */
+	return sa_decode_perf_data(path, o, h, ei);
+}

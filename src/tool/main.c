@@ -1,0 +1,156 @@
+// SPDX-License-Identifier: BSD-2-Clause
+/*
+ * sensor-agent: command table and global options (bpftool style).
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "sensor/log.h"
+#include "tool.h"
+
+#ifndef SA_VERSION
+#define SA_VERSION "unknown"
+#endif
+
+const char *sa_prog = "sensor-agent";
+int sa_verbose;
+
+struct sa_cmd {
+	const char *name;
+	int (*fn)(int argc, char **argv);
+	const char *help;
+};
+
+static const struct sa_cmd sa_cmds[] = {
+	{ "decode", cmd_decode,
+	  "decode a saved trace window into branch-decision histories" },
+#ifdef SA_HAVE_RECORD
+	{ "record", cmd_record,
+	  "run a command under the emulated Intel PT sensor" },
+#endif
+#ifdef SA_HAVE_CAPTURE
+	{ "capture", cmd_capture,
+	  "capture one trace window (or an incident snapshot) of a process" },
+	{ "trigger", cmd_trigger,
+	  "tell a running snapshot capture to dump its buffer" },
+#endif
+#ifdef SA_HAVE_ANOMALY
+	{ "baseline", cmd_baseline,
+	  "add windows to a baseline database, list or diff builds" },
+	{ "analyze", cmd_analyze,
+	  "compare windows with a baseline and rank the anomalies" },
+#endif
+	{ NULL, NULL, NULL },
+};
+
+static void sa_usage(FILE *f)
+{
+	const struct sa_cmd *c;
+
+	fprintf(f,
+		"Usage: %s [-v] COMMAND [OPTIONS]\n"
+#ifdef SA_HAVE_LIVE
+		"       %s [-v] --pid PID [OPTIONS]   "
+		"(watch a process: see --pid --help)\n"
+#endif
+		"\nA runtime code sensor built on hardware branch tracing "
+		"(Intel PT,\nArm CoreSight).  It shows which decision inside "
+		"which function changed.\n\nCommands:\n",
+		sa_prog
+#ifdef SA_HAVE_LIVE
+		, sa_prog
+#endif
+		);
+	for (c = sa_cmds; c->name; c++)
+		fprintf(f, "  %-10s %s\n", c->name, c->help);
+	fprintf(f,
+		"\nGlobal options:\n"
+		"  -v, --verbose   more messages (repeat for debug)\n"
+		"  -h, --help      this help; COMMAND --help for a command\n"
+		"  -V, --version   print the version\n"
+		"\nSee docs/cli.md, or `%s COMMAND --help`.\n", sa_prog);
+}
+
+bool sa_parse_u64(const char *s, uint64_t *v)
+{
+	char *end;
+	unsigned long long x;
+
+	if (!s || !*s || *s == '-')
+		return false;
+	errno = 0;
+	x = strtoull(s, &end, 0);
+	if (errno || *end)
+		return false;
+	*v = x;
+	return true;
+}
+
+void sa_err(const char *fmt, ...)
+{
+	va_list ap;
+
+	fprintf(stderr, "%s: ", sa_prog);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+}
+
+static int sa_tool_print(enum sa_log_level level, const char *fmt, va_list ap)
+{
+	fprintf(stderr, "%s: %s", sa_prog,
+		level == SA_LOG_WARN ? "warning: " : "");
+	return vfprintf(stderr, fmt, ap);
+}
+
+int main(int argc, char **argv)
+{
+	const struct sa_cmd *c;
+	int i = 1;
+
+	sa_set_print(sa_tool_print);
+	for (; i < argc && argv[i][0] == '-'; i++) {
+		const char *a = argv[i];
+
+		if (!strcmp(a, "-v") || !strcmp(a, "--verbose")) {
+			sa_verbose++;
+		} else if (!strcmp(a, "-vv")) {
+			sa_verbose += 2;
+		} else if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
+			sa_usage(stdout);
+			return SA_EXIT_OK;
+		} else if (!strcmp(a, "-V") || !strcmp(a, "--version")) {
+			printf("%s %s\n", sa_prog, SA_VERSION);
+			return SA_EXIT_OK;
+#ifdef SA_HAVE_LIVE
+		} else if (!strcmp(a, "--pid") || !strncmp(a, "--pid=", 6)) {
+			break;	/* the live sensor takes it from here */
+#endif
+		} else {
+			sa_err("unknown option '%s'", a);
+			sa_usage(stderr);
+			return SA_EXIT_USAGE;
+		}
+	}
+	if (sa_verbose)
+		sa_set_log_level(sa_verbose > 1 ? SA_LOG_DEBUG : SA_LOG_INFO);
+#ifdef SA_HAVE_LIVE
+	if (i < argc && (!strcmp(argv[i], "--pid") ||
+			 !strncmp(argv[i], "--pid=", 6)))
+		return cmd_live(argc - i + 1, argv + i - 1);
+#endif
+	if (i >= argc) {
+		sa_usage(stderr);
+		return SA_EXIT_USAGE;
+	}
+	for (c = sa_cmds; c->name; c++)
+		if (!strcmp(c->name, argv[i]))
+			return c->fn(argc - i, argv + i);
+	sa_err("unknown command '%s'", argv[i]);
+	sa_usage(stderr);
+	return SA_EXIT_USAGE;
+}

@@ -1,0 +1,34 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/*
+ * The sensor-agent command-line tool.  One file per subcommand; each
+ * returns the process exit status: 0 success, 1 failure, 2 usage error.
+ * The tool uses only the public headers in include/sensor/.
+ */
+#ifndef SA_TOOL_H
+#define SA_TOOL_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#define SA_EXIT_OK 0
+#define SA_EXIT_FAIL 1
+#define SA_EXIT_USAGE 2
+
+extern const char *sa_prog;	/* "sensor-agent" */
+extern int sa_verbose;
+
+int cmd_decode(int argc, char **argv);
+int cmd_record(int argc, char **argv);
+int cmd_capture(int argc, char **argv);
+int cmd_trigger(int argc, char **argv);
+int cmd_baseline(int argc, char **argv);
+int cmd_analyze(int argc, char **argv);
+int cmd_live(int argc, char **argv);
+
+/* Parses a decimal or 0x-hex unsigned number; false on junk or overflow. */
+bool sa_parse_u64(const char *s, uint64_t *v);
+
+/* Prints "sensor-agent: <fmt>\n" to stderr. */
+void sa_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+#endif /* SA_TOOL_H */

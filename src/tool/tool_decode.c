@@ -1,0 +1,306 @@
+// SPDX-License-Identifier: BSD-2-Clause
+/*
+ * sensor-agent decode: a saved trace window to branch-decision histories.
+ */
+#include <getopt.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "sensor/error.h"
+#include "sensor/hist.h"
+#include "sensor/image.h"
+#include "sensor/session.h"
+#include "tool.h"
+
+#define SA_MAX_OPT_FILES 256
+
+static void decode_usage(FILE *f)
+{
+	fprintf(f,
+"Usage: %s decode [OPTIONS] FILE\n"
+"       %s decode [OPTIONS] --pt TRACE --image FILE[:OFF[-END]]@ADDR... [--cpu F/M/S]\n"
+"\n"
+"Decodes a saved trace window into per-function branch-decision histories:\n"
+"how often each function was called, and which way each conditional branch\n"
+"went and how often.  FILE is a perf.data file (perf record -e intel_pt//u\n"
+"or cs_etm//u, simpleperf, or sensor-agent record/capture) or an Arm\n"
+"CoreSight snapshot directory (snapshot.ini).\n"
+"\n"
+"Options:\n"
+"  -f, --format text|json   output format (default text); json follows\n"
+"                           docs/histories.md\n"
+"  -o, --output FILE        write there instead of standard output\n"
+"  -b, --binary PATH[@ADDR] use PATH for the binary of the same name in the\n"
+"                           trace, or load it at ADDR; repeatable\n"
+"      --symfs DIR          look up every binary under DIR first\n"
+"      --pid PID            only the process PID (default: the traced one)\n"
+"      --branches           print the taken branches in trace order\n"
+"                           (from, to, kind) instead of the histories\n"
+"      --targets            text: list the targets of indirect branches\n"
+"      --progress           report progress on standard error\n"
+"  Raw Intel PT, as ptxed takes it:\n"
+"      --pt FILE            raw Intel PT packet stream\n"
+"      --image FILE[:OFF[-END]]@ADDR\n"
+"                           map bytes OFF..END of FILE at ADDR; repeatable\n"
+"      --cpu F/M/S          CPU family/model/stepping, for errata\n"
+"  -h, --help               this help\n"
+"\n"
+"Exit status: 0 when something was decoded (losses are reported in the\n"
+"output), 1 when nothing could be, 2 on a usage error.\n",
+		sa_prog, sa_prog);
+}
+
+enum {
+	OPT_SYMFS = 256, OPT_PID, OPT_BRANCHES, OPT_TARGETS, OPT_PROGRESS,
+	OPT_PT, OPT_IMAGE, OPT_CPU,
+};
+
+/* PATH[@ADDR] */
+static bool parse_binary(char *arg, struct sa_binary_opt *b)
+{
+	char *at = strrchr(arg, '@');
+
+	b->path = arg;
+	b->addr = SA_ADDR_NONE;
+	if (!at)
+		return true;
+	*at = '\0';
+	return sa_parse_u64(at + 1, &b->addr);
+}
+
+/* FILE[:OFF[-END]]@ADDR */
+static bool parse_image(char *arg, struct sa_raw_image *ri)
+{
+	char *at = strrchr(arg, '@'), *colon, *dash;
+	uint64_t end;
+
+	if (!at)
+		return false;
+	*at = '\0';
+	if (!sa_parse_u64(at + 1, &ri->addr))
+		return false;
+	ri->path = arg;
+	ri->offset = 0;
+	ri->size = 0;
+	colon = strrchr(arg, ':');
+	if (!colon)
+		return true;
+	*colon = '\0';
+	dash = strchr(colon + 1, '-');
+	if (dash)
+		*dash = '\0';
+	if (!sa_parse_u64(colon + 1, &ri->offset))
+		return false;
+	if (dash) {
+		if (!sa_parse_u64(dash + 1, &end) || end <= ri->offset)
+			return false;
+		ri->size = end - ri->offset;
+	}
+	return true;
+}
+
+struct branch_printer {
+	FILE *f;
+	struct sa_hist *h;
+	uint64_t n;
+};
+
+static void print_branch(void *ctx, uint64_t from, uint64_t to,
+			 enum sa_iclass kind)
+{
+	struct branch_printer *bp = ctx;
+
+	fprintf(bp->f, "%-8s %#18" PRIx64 " => %#18" PRIx64 "\n",
+		sa_iclass_name(kind), from, to);
+	bp->n++;
+}
+
+static void print_progress(void *ctx, uint64_t done, uint64_t total)
+{
+	if (total)
+		fprintf(stderr, "\r%s: decoding %s: %3u%%", sa_prog,
+			(const char *)ctx,
+			(unsigned)(done > total ? 100 : 100 * done / total));
+}
+
+int cmd_decode(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "format", required_argument, NULL, 'f' },
+		{ "output", required_argument, NULL, 'o' },
+		{ "binary", required_argument, NULL, 'b' },
+		{ "symfs", required_argument, NULL, OPT_SYMFS },
+		{ "pid", required_argument, NULL, OPT_PID },
+		{ "branches", no_argument, NULL, OPT_BRANCHES },
+		{ "targets", no_argument, NULL, OPT_TARGETS },
+		{ "progress", no_argument, NULL, OPT_PROGRESS },
+		{ "pt", required_argument, NULL, OPT_PT },
+		{ "image", required_argument, NULL, OPT_IMAGE },
+		{ "cpu", required_argument, NULL, OPT_CPU },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct sa_binary_opt binaries[SA_MAX_OPT_FILES];
+	struct sa_raw_image images[SA_MAX_OPT_FILES];
+	struct sa_decode_opts o;
+	struct branch_printer bp = { 0 };
+	struct sa_errinfo ei;
+	struct sa_hist *h = NULL;
+	const char *format = "text", *output = NULL, *input = NULL;
+	bool branches = false, json;
+	unsigned out_flags = 0;
+	FILE *out = stdout;
+	uint64_t v;
+	int c, err, ret = SA_EXIT_FAIL;
+	unsigned f, m, s;
+
+	memset(&o, 0, sizeof(o));
+	o.binaries = binaries;
+	o.images = images;
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "f:o:b:h", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'f':
+			format = optarg;
+			break;
+		case 'o':
+			output = optarg;
+			break;
+		case 'b':
+			if (o.nr_binaries >= SA_MAX_OPT_FILES ||
+			    !parse_binary(optarg, &binaries[o.nr_binaries])) {
+				sa_err("decode: bad --binary '%s': expected "
+				       "PATH or PATH@ADDR", optarg);
+				return SA_EXIT_USAGE;
+			}
+			o.nr_binaries++;
+			break;
+		case OPT_SYMFS:
+			o.symfs = optarg;
+			break;
+		case OPT_PID:
+			if (!sa_parse_u64(optarg, &v) || !v || v > INT32_MAX) {
+				sa_err("decode: bad --pid '%s'", optarg);
+				return SA_EXIT_USAGE;
+			}
+			o.pid = (pid_t)v;
+			break;
+		case OPT_BRANCHES:
+			branches = true;
+			break;
+		case OPT_TARGETS:
+			out_flags |= SA_HIST_OUT_TARGETS;
+			break;
+		case OPT_PROGRESS:
+			o.progress_fn = print_progress;
+			break;
+		case OPT_PT:
+			o.pt_file = optarg;
+			break;
+		case OPT_IMAGE:
+			if (o.nr_images >= SA_MAX_OPT_FILES ||
+			    !parse_image(optarg, &images[o.nr_images])) {
+				sa_err("decode: bad --image '%s': expected "
+				       "FILE[:OFFSET[-END]]@ADDR", optarg);
+				return SA_EXIT_USAGE;
+			}
+			o.nr_images++;
+			break;
+		case OPT_CPU:
+			if (sscanf(optarg, "%u/%u/%u", &f, &m, &s) != 3 ||
+			    f > 0xffff || m > 0xff || s > 0xff) {
+				sa_err("decode: bad --cpu '%s': expected "
+				       "FAMILY/MODEL/STEPPING, e.g. 6/94/3",
+				       optarg);
+				return SA_EXIT_USAGE;
+			}
+			o.cpu_family = (uint16_t)f;
+			o.cpu_model = (uint8_t)m;
+			o.cpu_stepping = (uint8_t)s;
+			break;
+		case 'h':
+			decode_usage(stdout);
+			return SA_EXIT_OK;
+		default:
+			decode_usage(stderr);
+			return SA_EXIT_USAGE;
+		}
+	}
+	if (strcmp(format, "text") && strcmp(format, "json")) {
+		sa_err("decode: unknown --format '%s': use text or json",
+		       format);
+		return SA_EXIT_USAGE;
+	}
+	json = !strcmp(format, "json");
+	if (optind < argc)
+		input = argv[optind++];
+	if (optind < argc) {
+		sa_err("decode: one input at a time ('%s' is extra)",
+		       argv[optind]);
+		return SA_EXIT_USAGE;
+	}
+	if (!input && !o.pt_file) {
+		sa_err("decode: no input: give a perf.data file, a snapshot "
+		       "directory, or --pt FILE --image FILE@ADDR");
+		decode_usage(stderr);
+		return SA_EXIT_USAGE;
+	}
+	if (input && o.pt_file) {
+		sa_err("decode: give either FILE or --pt, not both");
+		return SA_EXIT_USAGE;
+	}
+	if (o.pt_file && !o.nr_images && !o.nr_binaries) {
+		sa_err("decode: --pt needs the code: --image FILE@ADDR or "
+		       "--binary PATH[@ADDR]");
+		return SA_EXIT_USAGE;
+	}
+	if (output) {
+		out = fopen(output, "w");
+		if (!out) {
+			sa_err("decode: cannot write %s: %m", output);
+			return SA_EXIT_FAIL;
+		}
+	}
+	o.progress_ctx = (void *)(input ? input : o.pt_file);
+	if (branches) {
+		bp.f = out;
+		o.branch_fn = print_branch;
+		o.branch_ctx = &bp;
+	}
+	h = sa_hist__new();
+	if (!h) {
+		sa_err("decode: out of memory");
+		goto out;
+	}
+	err = sa_decode_file(input, &o, h, &ei);
+	if (o.progress_fn)
+		fputc('\n', stderr);
+	if (err) {
+		sa_err("%s", ei.msg[0] ? ei.msg : sa_strerror(err));
+		goto out;
+	}
+	if (!branches) {
+		if (sa_hist_sort(h)) {
+			sa_err("decode: out of memory");
+			goto out;
+		}
+		err = json ? sa_hist_write_json(h, out, out_flags) :
+			     sa_hist_write_text(h, out, out_flags);
+		if (err) {
+			sa_err("decode: writing the output: %s",
+			       sa_strerror(err));
+			goto out;
+		}
+	}
+	ret = SA_EXIT_OK;
+out:
+	if (out != stdout && fclose(out) && ret == SA_EXIT_OK) {
+		sa_err("decode: writing %s: %m", output);
+		ret = SA_EXIT_FAIL;
+	}
+	sa_hist__free(h);
+	return ret;
+}
