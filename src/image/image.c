@@ -1,0 +1,1498 @@
+// SPDX-License-Identifier: BSD-2-Clause
+/*
+ * The traced process image: sections of file bytes at runtime addresses,
+ * the ELF binaries behind them, their symbols, build-ids and line tables.
+ *
+ * Files are mapped read-only-private with mmap and every ELF header value
+ * that points into the file is checked against the file size before use:
+ * the binaries come from the user or from a trace and may be anything.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <gelf.h>
+#include <inttypes.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <libelf.h>
+#include <dwarf.h>
+#include <elfutils/libdw.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "sensor/image.h"
+#include "sensor/log.h"
+#include "image_priv.h"
+
+/* Caps on what one image may grow to (every growing buffer has one). */
+#define SA_IMAGE_FILE_MAX	(1ULL << 30)	/* bytes of one mapped file */
+#define SA_IMAGE_SECTIONS_MAX	(1U << 16)
+#define SA_IMAGE_DSOS_MAX	4096U
+#define SA_IMAGE_SYMS_MAX	(1U << 22)	/* per dso */
+#define SA_IMAGE_LINES_MAX	(1U << 20)	/* srcline cache entries */
+#define SA_IMAGE_PATHS_MAX	(1U << 14)	/* source files per dso */
+
+#ifndef NT_GNU_BUILD_ID
+#define NT_GNU_BUILD_ID 3
+#endif
+
+/* A symbol with what the lookups need beyond the public part. */
+struct sa_isym {
+	struct sa_sym pub;
+	uint64_t end;
+	uint8_t bind;
+	uint8_t type;
+	bool thumb;
+};
+
+/* One mapped file (an ELF binary or a raw file); unmapped on free. */
+struct sa_filemap {
+	void *base;
+	size_t size;
+};
+
+struct sa_path {
+	const char *name;	/* libdw's */
+	char *full;
+};
+
+struct sa_idso {
+	struct sa_dso pub;
+	char *path;
+	char *file;
+	int fd;
+	struct sa_filemap fm;
+	Elf *elf;
+	GElf_Ehdr ehdr;
+	Dwarf *dw;
+	bool dw_tried;
+	Dwarf_Die *cus;		/* CU DIEs, for files without .debug_aranges */
+	size_t nr_cus;
+	bool cus_tried;
+	struct sa_path *paths;	/* line-table names joined to comp_dir */
+	size_t nr_paths, cap_paths;
+	struct sa_isym *syms;	/* sorted by start */
+	size_t nr_syms;
+};
+
+struct sa_section {
+	uint64_t start, end;	/* [start, end) */
+	const uint8_t *data;	/* the byte at start */
+	struct sa_idso *dso;	/* NULL for raw files and buffers */
+};
+
+struct sa_line {
+	uint64_t addr;		/* 0: empty slot */
+	const char *file;	/* NULL: no line information */
+	int line;
+};
+
+struct sa_image {
+	enum sa_arch arch;
+	char *symfs;
+	struct sa_section *secs;	/* sorted by start, disjoint */
+	size_t nr_secs, cap_secs;
+	struct sa_idso **dsos;		/* load order */
+	size_t nr_dsos, cap_dsos;
+	struct sa_filemap *raws;
+	size_t nr_raws, cap_raws;
+	struct sa_line *lines;		/* open addressing, power of two */
+	size_t nr_lines, cap_lines;
+};
+
+static bool sa_elf_ready;
+
+static const struct sa_isym *to_isym(const struct sa_sym *s)
+{
+	return (const struct sa_isym *)((const char *)s -
+					offsetof(struct sa_isym, pub));
+}
+
+uint64_t sa_sym_end(const struct sa_sym *sym)
+{
+	return to_isym(sym)->end;
+}
+
+bool sa_sym_thumb(const struct sa_sym *sym)
+{
+	return to_isym(sym)->thumb;
+}
+
+struct sa_image *sa_image__new(enum sa_arch arch)
+{
+	struct sa_image *img;
+
+	if (!sa_elf_ready) {
+		if (elf_version(EV_CURRENT) == EV_NONE) {
+			errno = ENOSYS;
+			return NULL;
+		}
+		sa_elf_ready = true;
+	}
+	img = calloc(1, sizeof(*img));
+	if (!img)
+		return NULL;
+	img->arch = arch;
+	return img;
+}
+
+static void sa_filemap_fini(struct sa_filemap *fm)
+{
+	if (fm->base && fm->size)
+		munmap(fm->base, fm->size);
+	fm->base = NULL;
+	fm->size = 0;
+}
+
+static void sa_idso__free(struct sa_idso *d)
+{
+	if (!d)
+		return;
+	if (d->dw)
+		dwarf_end(d->dw);
+	free(d->cus);
+	for (size_t i = 0; i < d->nr_paths; i++)
+		free(d->paths[i].full);
+	free(d->paths);
+	if (d->elf)
+		elf_end(d->elf);
+	sa_filemap_fini(&d->fm);
+	if (d->fd >= 0)
+		close(d->fd);
+	free(d->syms);
+	free(d->path);
+	free(d->file);
+	free(d);
+}
+
+void sa_image__free(struct sa_image *img)
+{
+	size_t i;
+
+	if (!img)
+		return;
+	for (i = 0; i < img->nr_dsos; i++)
+		sa_idso__free(img->dsos[i]);
+	for (i = 0; i < img->nr_raws; i++)
+		sa_filemap_fini(&img->raws[i]);
+	free(img->dsos);
+	free(img->raws);
+	free(img->secs);
+	free(img->lines);
+	free(img->symfs);
+	free(img);
+}
+
+enum sa_arch sa_image_arch(const struct sa_image *img)
+{
+	return img ? img->arch : SA_ARCH_UNKNOWN;
+}
+
+int sa_image_set_symfs(struct sa_image *img, const char *dir)
+{
+	char *copy = NULL;
+
+	if (!img)
+		return -EINVAL;
+	if (dir) {
+		copy = strdup(dir);
+		if (!copy)
+			return -ENOMEM;
+	}
+	free(img->symfs);
+	img->symfs = copy;
+	return 0;
+}
+
+/* Grows *@arr to hold one more element of @esz bytes, up to @max. */
+static int sa_grow(void **arr, size_t *cap, size_t nr, size_t esz, size_t max)
+{
+	size_t ncap;
+	void *p;
+
+	if (nr < *cap)
+		return 0;
+	if (nr >= max)
+		return -SA_ERR_TOOBIG;
+	ncap = *cap ? *cap * 2 : 16;
+	if (ncap > max)
+		ncap = max;
+	p = reallocarray(*arr, ncap, esz);
+	if (!p)
+		return -ENOMEM;
+	*arr = p;
+	*cap = ncap;
+	return 0;
+}
+
+/* Index of the first section whose end is above @addr. */
+static size_t sa_sec_search(const struct sa_image *img, uint64_t addr)
+{
+	size_t lo = 0, hi = img->nr_secs;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (img->secs[mid].end <= addr)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+static const struct sa_section *sa_sec_find(const struct sa_image *img,
+					    uint64_t addr)
+{
+	size_t i = sa_sec_search(img, addr);
+
+	if (i < img->nr_secs && img->secs[i].start <= addr)
+		return &img->secs[i];
+	return NULL;
+}
+
+/*
+ * Adds [start, start + len) and cuts what it overlaps out of the older
+ * sections, so that the newest mapping wins as in the kernel (and as in
+ * libipt's image): a later MMAP over an older one replaces it.
+ */
+static int sa_sec_add(struct sa_image *img, uint64_t start, uint64_t len,
+		      const uint8_t *data, struct sa_idso *dso)
+{
+	uint64_t end = start + len;
+	struct sa_section *out;
+	size_t i, n = 0, cap;
+
+	if (!len)
+		return 0;
+	if (end < start) {	/* wraps: keep what fits below 2^64 */
+		end = UINT64_MAX;
+	}
+	cap = img->nr_secs + 2;
+	if (cap > SA_IMAGE_SECTIONS_MAX)
+		return -SA_ERR_TOOBIG;
+	out = calloc(cap, sizeof(*out));
+	if (!out)
+		return -ENOMEM;
+	for (i = 0; i < img->nr_secs; i++) {
+		struct sa_section s = img->secs[i];
+
+		if (s.end <= start || s.start >= end) {
+			out[n++] = s;
+			continue;
+		}
+		if (s.start < start) {
+			out[n] = s;
+			out[n++].end = start;
+		}
+		if (s.end > end) {
+			out[n] = s;
+			out[n].data = s.data + (end - s.start);
+			out[n++].start = end;
+		}
+	}
+	/* insert in order */
+	for (i = n; i > 0 && out[i - 1].start > start; i--)
+		out[i] = out[i - 1];
+	out[i].start = start;
+	out[i].end = end;
+	out[i].data = data;
+	out[i].dso = dso;
+	n++;
+	free(img->secs);
+	img->secs = out;
+	img->nr_secs = n;
+	img->cap_secs = cap;
+	return 0;
+}
+
+int sa_image_add_buffer(struct sa_image *img, const void *buf, size_t len,
+			uint64_t addr)
+{
+	if (!img || (!buf && len))
+		return -EINVAL;
+	return sa_sec_add(img, addr, len, buf, NULL);
+}
+
+int sa_image_read(const struct sa_image *img, uint64_t addr, void *buf,
+		  size_t len)
+{
+	const struct sa_section *s;
+	uint64_t avail;
+
+	if (!img || (!buf && len))
+		return -EINVAL;
+	s = sa_sec_find(img, addr);
+	if (!s)
+		return -SA_ERR_NOMAP;
+	avail = s->end - addr;
+	if (len > avail)
+		len = avail;
+	if (len > INT32_MAX)
+		len = INT32_MAX;
+	memcpy(buf, s->data + (addr - s->start), len);
+	return (int)len;
+}
+
+int sa_image_section_bounds(const struct sa_image *img, uint64_t addr,
+			    uint64_t *start, uint64_t *end)
+{
+	const struct sa_section *s = sa_sec_find(img, addr);
+	size_t i;
+
+	if (!s)
+		return -SA_ERR_NOMAP;
+	/* Sections split by later mappings may still be adjacent. */
+	i = s - img->secs;
+	*start = s->start;
+	*end = s->end;
+	while (i + 1 < img->nr_secs && img->secs[i + 1].start == *end &&
+	       img->secs[i + 1].data == s->data + (*end - s->start)) {
+		i++;
+		*end = img->secs[i].end;
+	}
+	return 0;
+}
+
+/*
+ * Opens @path and maps it whole.  On error fills @ei naming @what (the
+ * path the user or the trace gave).
+ */
+static int sa_map_file(const char *path, int *fdp, struct sa_filemap *fm,
+		       struct sa_errinfo *ei)
+{
+	struct stat st;
+	void *p;
+	int fd, err;
+
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		err = -errno;
+		return sa_errinfo_set(ei, err, SA_NO_OFFSET,
+				      "%s: %s%s", path, strerror(-err),
+				      err == -ENOENT ?
+				      " (give the binary with --binary "
+				      "PATH[@ADDR] or its root with --symfs "
+				      "DIR)" : "");
+	}
+	if (fstat(fd, &st) < 0) {
+		err = -errno;
+		close(fd);
+		return sa_errinfo_set(ei, err, SA_NO_OFFSET, "%s: %s", path,
+				      strerror(-err));
+	}
+	if (!S_ISREG(st.st_mode)) {
+		close(fd);
+		return sa_errinfo_set(ei, -SA_ERR_FORMAT, SA_NO_OFFSET,
+				      "%s: not a regular file", path);
+	}
+	if ((uint64_t)st.st_size > SA_IMAGE_FILE_MAX) {
+		close(fd);
+		return sa_errinfo_set(ei, -SA_ERR_TOOBIG, SA_NO_OFFSET,
+				      "%s: %" PRIu64 " bytes, more than the "
+				      "%llu-byte limit of one image file",
+				      path, (uint64_t)st.st_size,
+				      SA_IMAGE_FILE_MAX);
+	}
+	fm->size = st.st_size;
+	fm->base = NULL;
+	if (fm->size) {
+		/*
+		 * Private and writable: libelf may convert foreign-endian
+		 * headers in place; the file itself is never written.
+		 */
+		p = mmap(NULL, fm->size, PROT_READ | PROT_WRITE, MAP_PRIVATE,
+			 fd, 0);
+		if (p == MAP_FAILED) {
+			err = -errno;
+			close(fd);
+			return sa_errinfo_set(ei, err, SA_NO_OFFSET,
+					      "%s: mmap: %s", path,
+					      strerror(-err));
+		}
+		fm->base = p;
+	}
+	*fdp = fd;
+	return 0;
+}
+
+int sa_image_add_raw(struct sa_image *img, const char *path, uint64_t offset,
+		     uint64_t size, uint64_t addr, struct sa_errinfo *ei)
+{
+	struct sa_filemap fm;
+	int fd, err;
+
+	sa_errinfo_clear(ei);
+	if (!img || !path)
+		return sa_errinfo_set(ei, -EINVAL, SA_NO_OFFSET,
+				      "raw image: no path");
+	err = sa_grow((void **)&img->raws, &img->cap_raws, img->nr_raws,
+		      sizeof(*img->raws), SA_IMAGE_SECTIONS_MAX);
+	if (err)
+		return sa_errinfo_set(ei, err, SA_NO_OFFSET, "%s: %s", path,
+				      sa_strerror(err));
+	err = sa_map_file(path, &fd, &fm, ei);
+	if (err)
+		return err;
+	close(fd);
+	if (offset > fm.size) {
+		sa_filemap_fini(&fm);
+		return sa_errinfo_set(ei, -SA_ERR_INVAL, offset,
+				      "%s: offset 0x%" PRIx64 " is past the "
+				      "end of the file (%zu bytes)", path,
+				      offset, fm.size);
+	}
+	if (!size)
+		size = fm.size - offset;
+	if (size > fm.size - offset) {
+		sa_filemap_fini(&fm);
+		return sa_errinfo_set(ei, -SA_ERR_INVAL, offset,
+				      "%s: 0x%" PRIx64 " bytes from offset "
+				      "0x%" PRIx64 " go past the end of the "
+				      "file (%zu bytes)", path, size, offset,
+				      fm.size);
+	}
+	err = sa_sec_add(img, addr, size, (uint8_t *)fm.base + offset, NULL);
+	if (err) {
+		sa_filemap_fini(&fm);
+		return sa_errinfo_set(ei, err, SA_NO_OFFSET, "%s: %s", path,
+				      sa_strerror(err));
+	}
+	img->raws[img->nr_raws++] = fm;
+	return 0;
+}
+
+static enum sa_arch sa_arch_of(unsigned int machine)
+{
+	switch (machine) {
+	case EM_X86_64:
+		return SA_ARCH_X86_64;
+	case EM_386:
+		return SA_ARCH_X86;
+	case EM_AARCH64:
+		return SA_ARCH_AARCH64;
+	case EM_ARM:
+		return SA_ARCH_ARM;
+	default:
+		return SA_ARCH_UNKNOWN;
+	}
+}
+
+static const char *sa_arch_name(enum sa_arch a)
+{
+	switch (a) {
+	case SA_ARCH_X86_64:
+		return "x86-64";
+	case SA_ARCH_X86:
+		return "i386";
+	case SA_ARCH_AARCH64:
+		return "aarch64";
+	case SA_ARCH_ARM:
+		return "arm";
+	default:
+		return "unknown";
+	}
+}
+
+char *sa_build_id_str(const uint8_t *id, size_t len, char *buf, size_t size)
+{
+	static const char hex[] = "0123456789abcdef";
+	size_t i, o = 0;
+
+	if (!buf || !size)
+		return buf;
+	for (i = 0; i < len && o + 2 < size; i++) {
+		buf[o++] = hex[id[i] >> 4];
+		buf[o++] = hex[id[i] & 0xf];
+	}
+	buf[o] = '\0';
+	return buf;
+}
+
+/* Reads the build-id note of @d, from PT_NOTE segments or SHT_NOTE
+ * sections (some files have only one of the two).
+ */
+static void sa_dso_read_build_id(struct sa_idso *d)
+{
+	size_t i, nph = 0;
+	Elf_Scn *scn = NULL;
+
+	if (elf_getphdrnum(d->elf, &nph) < 0)
+		nph = 0;
+	for (i = 0; i < nph; i++) {
+		GElf_Phdr ph;
+		Elf_Data *data;
+		GElf_Nhdr nh;
+		size_t off = 0, noff, doff;
+
+		if (!gelf_getphdr(d->elf, i, &ph) || ph.p_type != PT_NOTE)
+			continue;
+		if (ph.p_offset > d->fm.size ||
+		    ph.p_filesz > d->fm.size - ph.p_offset)
+			continue;
+		data = elf_getdata_rawchunk(d->elf, ph.p_offset, ph.p_filesz,
+					    ph.p_align == 8 ? ELF_T_NHDR8 :
+					    ELF_T_NHDR);
+		if (!data)
+			continue;
+		while ((off = gelf_getnote(data, off, &nh, &noff, &doff)) > 0) {
+			if (nh.n_type == NT_GNU_BUILD_ID && nh.n_namesz == 4 &&
+			    !memcmp((char *)data->d_buf + noff, "GNU", 4) &&
+			    nh.n_descsz > 0) {
+				size_t n = nh.n_descsz;
+
+				if (n > SA_BUILD_ID_MAX)
+					n = SA_BUILD_ID_MAX;
+				memcpy(d->pub.build_id,
+				       (char *)data->d_buf + doff, n);
+				d->pub.build_id_len = n;
+				return;
+			}
+		}
+	}
+	while ((scn = elf_nextscn(d->elf, scn))) {
+		GElf_Shdr sh;
+		Elf_Data *data;
+		GElf_Nhdr nh;
+		size_t off = 0, noff, doff;
+
+		if (!gelf_getshdr(scn, &sh) || sh.sh_type != SHT_NOTE)
+			continue;
+		if (sh.sh_offset > d->fm.size ||
+		    sh.sh_size > d->fm.size - sh.sh_offset)
+			continue;
+		data = elf_getdata(scn, NULL);
+		if (!data)
+			continue;
+		while ((off = gelf_getnote(data, off, &nh, &noff, &doff)) > 0) {
+			if (nh.n_type == NT_GNU_BUILD_ID && nh.n_namesz == 4 &&
+			    !memcmp((char *)data->d_buf + noff, "GNU", 4) &&
+			    nh.n_descsz > 0) {
+				size_t n = nh.n_descsz;
+
+				if (n > SA_BUILD_ID_MAX)
+					n = SA_BUILD_ID_MAX;
+				memcpy(d->pub.build_id,
+				       (char *)data->d_buf + doff, n);
+				d->pub.build_id_len = n;
+				return;
+			}
+		}
+	}
+}
+
+/*
+ * perf's choose_best_symbol() (tools/perf/util/symbol.c), so that where
+ * two symbols share an address we name the function as perf does.
+ * Returns true when @a should be kept over @b.
+ */
+static size_t sa_underscores(const char *s)
+{
+	size_t n = 0;
+
+	while (s[n] == '_')
+		n++;
+	return n;
+}
+
+static bool sa_sym_better(const struct sa_isym *a, const struct sa_isym *b)
+{
+	size_t na, nb;
+
+	if (a->pub.size && !b->pub.size)
+		return true;
+	if (!a->pub.size && b->pub.size)
+		return false;
+	if ((a->bind == STB_WEAK) != (b->bind == STB_WEAK))
+		return b->bind == STB_WEAK;
+	if ((a->bind == STB_GLOBAL) != (b->bind == STB_GLOBAL))
+		return a->bind == STB_GLOBAL;
+	na = sa_underscores(a->pub.name);
+	nb = sa_underscores(b->pub.name);
+	if (na != nb)
+		return na < nb;
+	na = strlen(a->pub.name);
+	nb = strlen(b->pub.name);
+	if (na != nb)
+		return na > nb;
+	return true;
+}
+
+static int sa_isym_cmp(const void *pa, const void *pb)
+{
+	const struct sa_isym *a = pa, *b = pb;
+
+	if (a->pub.start != b->pub.start)
+		return a->pub.start < b->pub.start ? -1 : 1;
+	/* the better symbol first, so deduplication keeps it */
+	if (sa_sym_better(a, b) && !sa_sym_better(b, a))
+		return -1;
+	if (sa_sym_better(b, a) && !sa_sym_better(a, b))
+		return 1;
+	return strcmp(a->pub.name, b->pub.name);
+}
+
+/* Arm mapping symbols ($a, $t, $d, $x and their "$x.123" forms) mark
+ * code and data inside functions; they are not functions.
+ */
+static bool sa_is_mapping_sym(const char *name)
+{
+	return name[0] == '$' && strchr("atdx", name[1]) &&
+	       (name[2] == '\0' || name[2] == '.');
+}
+
+/* Reads the function symbols of one symbol table into d->syms. */
+static int sa_dso_read_symtab(struct sa_idso *d, Elf_Scn *scn,
+			      const GElf_Shdr *sh, size_t *cap)
+{
+	size_t i, n, shnum = 0;
+	Elf_Data *data;
+	bool arm = d->pub.arch == SA_ARCH_ARM;
+
+	if (sh->sh_entsize == 0 || sh->sh_type == SHT_NOBITS ||
+	    sh->sh_offset > d->fm.size ||
+	    sh->sh_size > d->fm.size - sh->sh_offset) {
+		sa_warn("%s: symbol table at offset 0x%" PRIx64 " goes past "
+			"the end of the file; symbols ignored\n", d->file,
+			(uint64_t)sh->sh_offset);
+		return 0;
+	}
+	data = elf_getdata(scn, NULL);
+	if (!data)
+		return 0;
+	if (elf_getshdrnum(d->elf, &shnum) < 0)
+		return 0;
+	n = sh->sh_size / sh->sh_entsize;
+	for (i = 1; i < n; i++) {
+		GElf_Sym sym;
+		GElf_Shdr tsh;
+		Elf_Scn *tscn;
+		struct sa_isym *s;
+		const char *name;
+		int type;
+		uint64_t value;
+
+		if (!gelf_getsym(data, i, &sym))
+			break;
+		type = GELF_ST_TYPE(sym.st_info);
+		if (type != STT_FUNC && type != STT_GNU_IFUNC &&
+		    type != STT_NOTYPE)
+			continue;
+		if (sym.st_shndx == SHN_UNDEF || sym.st_shndx >= SHN_LORESERVE ||
+		    sym.st_shndx >= shnum)
+			continue;
+		tscn = elf_getscn(d->elf, sym.st_shndx);
+		if (!tscn || !gelf_getshdr(tscn, &tsh) ||
+		    !(tsh.sh_flags & SHF_EXECINSTR) || !(tsh.sh_flags & SHF_ALLOC))
+			continue;
+		name = elf_strptr(d->elf, sh->sh_link, sym.st_name);
+		if (!name || !name[0] || sa_is_mapping_sym(name))
+			continue;
+		value = sym.st_value;
+		if (d->nr_syms >= *cap) {
+			size_t ncap = *cap ? *cap * 2 : 256;
+			void *p;
+
+			if (d->nr_syms >= SA_IMAGE_SYMS_MAX) {
+				sa_warn("%s: more than %u symbols; the rest "
+					"are ignored\n", d->file,
+					SA_IMAGE_SYMS_MAX);
+				return 0;
+			}
+			p = reallocarray(d->syms, ncap, sizeof(*d->syms));
+			if (!p)
+				return -ENOMEM;
+			d->syms = p;
+			*cap = ncap;
+		}
+		s = &d->syms[d->nr_syms++];
+		memset(s, 0, sizeof(*s));
+		s->thumb = arm && type == STT_FUNC && (value & 1);
+		if (arm)
+			value &= ~1ULL;
+		s->pub.name = name;
+		s->pub.start = value;	/* ELF address; biased later */
+		s->pub.size = sym.st_size;
+		s->pub.dso = &d->pub;
+		s->bind = GELF_ST_BIND(sym.st_info);
+		s->type = type;
+		/* the end of the section bounds a label */
+		s->end = tsh.sh_addr + tsh.sh_size;
+	}
+	return 0;
+}
+
+static int sa_dso_read_syms(struct sa_idso *d)
+{
+	Elf_Scn *scn = NULL;
+	size_t cap = 0, i, n;
+	int err;
+
+	while ((scn = elf_nextscn(d->elf, scn))) {
+		GElf_Shdr sh;
+
+		if (!gelf_getshdr(scn, &sh))
+			continue;
+		if (sh.sh_type != SHT_SYMTAB && sh.sh_type != SHT_DYNSYM)
+			continue;
+		err = sa_dso_read_symtab(d, scn, &sh, &cap);
+		if (err)
+			return err;
+	}
+	if (!d->nr_syms)
+		return 0;
+	qsort(d->syms, d->nr_syms, sizeof(*d->syms), sa_isym_cmp);
+	/* one symbol per address: the first is the best (see the sort) */
+	for (i = 1, n = 1; i < d->nr_syms; i++) {
+		if (d->syms[i].pub.start == d->syms[n - 1].pub.start)
+			continue;
+		d->syms[n++] = d->syms[i];
+	}
+	d->nr_syms = n;
+	for (i = 0; i < n; i++) {
+		struct sa_isym *s = &d->syms[i];
+		uint64_t next = i + 1 < n ? d->syms[i + 1].pub.start :
+					    UINT64_MAX;
+
+		if (s->pub.size) {
+			s->end = s->pub.start + s->pub.size;
+			if (s->end < s->pub.start)
+				s->end = UINT64_MAX;
+		} else if (next < s->end) {
+			s->end = next;
+		}
+		if (s->end < s->pub.start)	/* value outside its section */
+			s->end = s->pub.start + 1;
+		s->pub.start += d->pub.bias;
+		s->end += d->pub.bias;
+	}
+	return 0;
+}
+
+/*
+ * Zeroes e_shoff, e_shnum and e_shstrndx in the private mapping of an ELF
+ * file.  Returns false when the header is too short to hold them.
+ */
+static bool sa_forget_shdrs(struct sa_filemap *fm)
+{
+	uint8_t *h = fm->base;
+
+	if (fm->size < EI_NIDENT)
+		return false;
+	if (h[EI_CLASS] == ELFCLASS64 && fm->size >= sizeof(Elf64_Ehdr)) {
+		memset(h + offsetof(Elf64_Ehdr, e_shoff), 0, 8);
+		memset(h + offsetof(Elf64_Ehdr, e_shnum), 0, 4);
+		return true;
+	}
+	if (h[EI_CLASS] == ELFCLASS32 && fm->size >= sizeof(Elf32_Ehdr)) {
+		memset(h + offsetof(Elf32_Ehdr, e_shoff), 0, 4);
+		memset(h + offsetof(Elf32_Ehdr, e_shnum), 0, 4);
+		return true;
+	}
+	return false;
+}
+
+/* Opens @path (under symfs first) as an ELF file and reads its headers. */
+static int sa_dso_open(struct sa_image *img, const char *path,
+		       struct sa_idso **out, struct sa_errinfo *ei)
+{
+	struct sa_idso *d;
+	char *file = NULL;
+	int err;
+
+	d = calloc(1, sizeof(*d));
+	if (!d)
+		return sa_errinfo_set(ei, -ENOMEM, SA_NO_OFFSET, "%s: %s",
+				      path, strerror(ENOMEM));
+	d->fd = -1;
+	d->path = strdup(path);
+	if (!d->path) {
+		err = sa_errinfo_set(ei, -ENOMEM, SA_NO_OFFSET, "%s: %s",
+				     path, strerror(ENOMEM));
+		goto err_free;
+	}
+	err = -ENOENT;
+	if (img->symfs) {
+		if (asprintf(&file, "%s%s%s", img->symfs,
+			     path[0] == '/' ? "" : "/", path) < 0) {
+			file = NULL;
+			err = sa_errinfo_set(ei, -ENOMEM, SA_NO_OFFSET,
+					     "%s: %s", path, strerror(ENOMEM));
+			goto err_free;
+		}
+		err = sa_map_file(file, &d->fd, &d->fm, NULL);
+		if (err)
+			free(file);
+	}
+	if (err) {
+		file = strdup(path);
+		if (!file) {
+			err = sa_errinfo_set(ei, -ENOMEM, SA_NO_OFFSET,
+					     "%s: %s", path, strerror(ENOMEM));
+			goto err_free;
+		}
+		err = sa_map_file(file, &d->fd, &d->fm, ei);
+		if (err) {
+			if (err == -ENOENT && img->symfs)
+				sa_errinfo_set(ei, err, SA_NO_OFFSET,
+					       "%s: not found, neither under "
+					       "--symfs %s nor as given (give "
+					       "the binary with --binary "
+					       "PATH[@ADDR] or fix --symfs)",
+					       path, img->symfs);
+			free(file);
+			goto err_free;
+		}
+	}
+	d->file = file;
+	d->pub.path = d->path;
+	d->pub.file = d->file;
+
+	if (d->fm.size < EI_NIDENT ||
+	    memcmp(d->fm.base, ELFMAG, SELFMAG) != 0) {
+		err = sa_errinfo_set(ei, -SA_ERR_FORMAT, 0,
+				     "%s: not an ELF file (no ELF magic)",
+				     d->file);
+		goto err_free;
+	}
+	d->elf = elf_memory(d->fm.base, d->fm.size);
+	if (!d->elf || elf_kind(d->elf) != ELF_K_ELF ||
+	    !gelf_getehdr(d->elf, &d->ehdr)) {
+		/*
+		 * libelf refuses a file whose section headers lie past its
+		 * end.  The segments may still be good: forget the section
+		 * headers (in our private copy of the page) and try again.
+		 */
+		if (d->elf)
+			elf_end(d->elf);
+		d->elf = NULL;
+		if (sa_forget_shdrs(&d->fm)) {
+			d->elf = elf_memory(d->fm.base, d->fm.size);
+			if (d->elf && elf_kind(d->elf) == ELF_K_ELF &&
+			    gelf_getehdr(d->elf, &d->ehdr)) {
+				sa_warn("%s: section headers go past the end "
+					"of the file (%zu bytes); no symbols or "
+					"line information from it\n", d->file,
+					d->fm.size);
+				d->dw_tried = true;
+			} else if (d->elf) {
+				elf_end(d->elf);
+				d->elf = NULL;
+			}
+		}
+	}
+	if (d->elf && d->ehdr.e_shoff &&
+	    (d->ehdr.e_shoff > d->fm.size ||
+	     (uint64_t)d->ehdr.e_shnum * d->ehdr.e_shentsize >
+	     d->fm.size - d->ehdr.e_shoff)) {
+		/* libelf accepted it but would fail on each section later */
+		elf_end(d->elf);
+		d->elf = NULL;
+		if (sa_forget_shdrs(&d->fm)) {
+			d->elf = elf_memory(d->fm.base, d->fm.size);
+			if (d->elf && (elf_kind(d->elf) != ELF_K_ELF ||
+				       !gelf_getehdr(d->elf, &d->ehdr))) {
+				elf_end(d->elf);
+				d->elf = NULL;
+			}
+		}
+		if (d->elf) {
+			sa_warn("%s: section headers go past the end of the "
+				"file (%zu bytes); no symbols or line "
+				"information from it\n", d->file, d->fm.size);
+			d->dw_tried = true;
+		}
+	}
+	if (!d->elf) {
+		err = sa_errinfo_set(ei, -SA_ERR_TRUNCATED, 0,
+				     "%s: ELF header unreadable (%zu bytes): "
+				     "%s", d->file, d->fm.size,
+				     elf_errmsg(-1));
+		goto err_free;
+	}
+	if (d->ehdr.e_phnum &&
+	    (d->ehdr.e_phoff > d->fm.size ||
+	     (uint64_t)d->ehdr.e_phnum * d->ehdr.e_phentsize >
+	     d->fm.size - d->ehdr.e_phoff)) {
+		err = sa_errinfo_set(ei, -SA_ERR_TRUNCATED, d->ehdr.e_phoff,
+				     "%s: program headers at offset 0x%" PRIx64
+				     " go past the end of the file (%zu "
+				     "bytes)", d->file,
+				     (uint64_t)d->ehdr.e_phoff, d->fm.size);
+		goto err_free;
+	}
+	d->pub.arch = sa_arch_of(d->ehdr.e_machine);
+	if (d->pub.arch == SA_ARCH_UNKNOWN) {
+		err = sa_errinfo_set(ei, -SA_ERR_UNSUPPORTED, 0,
+				     "%s: ELF machine %u is not supported "
+				     "(x86-64, i386, aarch64 and arm are)",
+				     d->file, d->ehdr.e_machine);
+		goto err_free;
+	}
+	if (d->ehdr.e_type != ET_EXEC && d->ehdr.e_type != ET_DYN) {
+		err = sa_errinfo_set(ei, -SA_ERR_FORMAT, 0,
+				     "%s: ELF type %u is neither an executable "
+				     "nor a shared object", d->file,
+				     d->ehdr.e_type);
+		goto err_free;
+	}
+	if (img->arch == SA_ARCH_UNKNOWN) {
+		img->arch = d->pub.arch;
+	} else if (img->arch != d->pub.arch) {
+		err = sa_errinfo_set(ei, -SA_ERR_UNSUPPORTED, 0,
+				     "%s: %s binary in a %s image", d->file,
+				     sa_arch_name(d->pub.arch),
+				     sa_arch_name(img->arch));
+		goto err_free;
+	}
+	d->pub.pie = d->ehdr.e_type == ET_DYN;
+	sa_dso_read_build_id(d);
+	*out = d;
+	return 0;
+
+err_free:
+	sa_idso__free(d);
+	return err;
+}
+
+static bool sa_build_id_equal(const struct sa_dso *d, const uint8_t *id,
+			      size_t len)
+{
+	size_t i, n = d->build_id_len;
+
+	/* perf pads build-ids to 20 bytes with zeros */
+	if (len < n)
+		return false;
+	if (memcmp(d->build_id, id, n))
+		return false;
+	for (i = n; i < len; i++)
+		if (id[i])
+			return false;
+	return true;
+}
+
+static void sa_dso_check_build_id(struct sa_idso *d, const uint8_t *id,
+				  size_t len)
+{
+	char want[2 * SA_BUILD_ID_MAX + 1], have[2 * SA_BUILD_ID_MAX + 1];
+
+	if (!id || !len)
+		return;
+	if (len > SA_BUILD_ID_MAX)
+		len = SA_BUILD_ID_MAX;
+	if (sa_build_id_equal(&d->pub, id, len))
+		return;
+	d->pub.build_id_mismatch = true;
+	sa_warn("%s: build-id mismatch: the trace expects %s, the file %s has "
+		"%s; using it anyway, symbols and branches may be wrong\n",
+		d->path, sa_build_id_str(id, len, want, sizeof(want)), d->file,
+		d->pub.build_id_len ?
+		sa_build_id_str(d->pub.build_id, d->pub.build_id_len, have,
+				sizeof(have)) : "none");
+}
+
+static int sa_image_add_dso(struct sa_image *img, struct sa_idso *d,
+			    struct sa_errinfo *ei)
+{
+	int err;
+
+	err = sa_grow((void **)&img->dsos, &img->cap_dsos, img->nr_dsos,
+		      sizeof(*img->dsos), SA_IMAGE_DSOS_MAX);
+	if (!err)
+		err = sa_dso_read_syms(d);
+	if (err)
+		return sa_errinfo_set(ei, err, SA_NO_OFFSET, "%s: %s", d->file,
+				      sa_strerror(err));
+	img->dsos[img->nr_dsos++] = d;
+	return 0;
+}
+
+/*
+ * Picks the PT_LOAD segment that an mmap of the file at @pgoff maps.
+ * The mmap offset is page aligned and p_offset need not be, so a segment
+ * matches when pgoff falls in [p_offset rounded down to p_align (or the
+ * page size), p_offset + p_filesz).  Several may match in old binaries
+ * whose data segment shares a file page with the text: an executable one
+ * is preferred, since the bias is used for the symbols of the code.
+ */
+static int sa_pick_load(Elf *elf, uint64_t pgoff, GElf_Phdr *out)
+{
+	size_t i, nph = 0;
+	bool found = false;
+
+	if (elf_getphdrnum(elf, &nph) < 0)
+		return -SA_ERR_FORMAT;
+	for (i = 0; i < nph; i++) {
+		GElf_Phdr ph;
+		uint64_t align, lo;
+
+		if (!gelf_getphdr(elf, i, &ph) || ph.p_type != PT_LOAD)
+			continue;
+		align = ph.p_align > 1 && !(ph.p_align & (ph.p_align - 1)) ?
+			ph.p_align : 4096;
+		if (align > 4096)
+			align = 4096;	/* mmap offsets are page multiples */
+		lo = ph.p_offset & ~(align - 1);
+		if (pgoff < lo || pgoff >= ph.p_offset + ph.p_filesz)
+			continue;
+		if (!found || ((ph.p_flags & PF_X) && !(out->p_flags & PF_X))) {
+			*out = ph;
+			found = true;
+		}
+	}
+	return found ? 0 : -SA_ERR_NOTFOUND;
+}
+
+/* The dso already loaded from @path with @bias, if any. */
+static struct sa_idso *sa_image_find_dso(struct sa_image *img,
+					 const char *path, uint64_t bias,
+					 bool any_bias)
+{
+	size_t i;
+
+	for (i = 0; i < img->nr_dsos; i++) {
+		struct sa_idso *d = img->dsos[i];
+
+		if (strcmp(d->path, path))
+			continue;
+		if (any_bias || d->pub.bias == bias)
+			return d;
+	}
+	return NULL;
+}
+
+int sa_image_add_elf(struct sa_image *img, const char *path, uint64_t start,
+		     uint64_t len, uint64_t pgoff, const uint8_t *build_id,
+		     size_t build_id_len, struct sa_errinfo *ei)
+{
+	struct sa_idso *d, *nd = NULL;
+	GElf_Phdr ph;
+	uint64_t bias, avail;
+	bool exec;
+	int err;
+
+	sa_errinfo_clear(ei);
+	if (!img || !path)
+		return sa_errinfo_set(ei, -EINVAL, SA_NO_OFFSET,
+				      "ELF mapping: no path");
+	d = sa_image_find_dso(img, path, 0, true);
+	if (!d) {
+		err = sa_dso_open(img, path, &nd, ei);
+		if (err)
+			return err;
+		d = nd;
+	}
+	if (pgoff > d->fm.size) {
+		err = sa_errinfo_set(ei, -SA_ERR_INVAL, pgoff,
+				     "%s: mapping offset 0x%" PRIx64 " is past "
+				     "the end of the file %s (%zu bytes)",
+				     path, pgoff, d->file, d->fm.size);
+		goto err_free;
+	}
+	err = sa_pick_load(d->elf, pgoff, &ph);
+	if (err) {
+		/* Not code of the file (e.g. a mapping of its tail): map the
+		 * bytes, but it gives no bias.
+		 */
+		bias = d->pub.bias;
+		exec = false;
+	} else {
+		bias = start - pgoff + ph.p_offset - ph.p_vaddr;
+		exec = ph.p_flags & PF_X;
+	}
+	if (d->ehdr.e_type == ET_EXEC && bias && exec) {
+		sa_warn("%s: executable (ET_EXEC) mapped at 0x%" PRIx64 " with "
+			"offset 0x%" PRIx64 ", not where it was linked (load "
+			"bias 0x%" PRIx64 "); symbols are moved with it\n",
+			path, start, pgoff, bias);
+	}
+	if (nd) {
+		nd->pub.bias = bias;
+		sa_dso_check_build_id(nd, build_id, build_id_len);
+		err = sa_image_add_dso(img, nd, ei);
+		if (err)
+			goto err_free;
+		nd = NULL;
+	} else if (exec && bias != d->pub.bias) {
+		/* The same file at another address: a dso of its own. */
+		struct sa_idso *other = sa_image_find_dso(img, path, bias,
+							  false);
+
+		if (!other) {
+			err = sa_dso_open(img, path, &nd, ei);
+			if (err)
+				return err;
+			nd->pub.bias = bias;
+			sa_dso_check_build_id(nd, build_id, build_id_len);
+			err = sa_image_add_dso(img, nd, ei);
+			if (err)
+				goto err_free;
+			other = nd;
+			nd = NULL;
+		}
+		d = other;
+	} else if (build_id_len && !d->pub.build_id_mismatch) {
+		sa_dso_check_build_id(d, build_id, build_id_len);
+	}
+	avail = d->fm.size - pgoff;
+	if (len > avail)
+		len = avail;	/* the rest is bss or past EOF: no bytes */
+	err = sa_sec_add(img, start, len, (uint8_t *)d->fm.base + pgoff, d);
+	if (err)
+		return sa_errinfo_set(ei, err, SA_NO_OFFSET, "%s: %s", path,
+				      sa_strerror(err));
+	return 0;
+
+err_free:
+	sa_idso__free(nd);
+	return err;
+}
+
+int sa_image_load_elf(struct sa_image *img, const char *path, uint64_t base,
+		      struct sa_errinfo *ei)
+{
+	struct sa_idso *d;
+	size_t i, nph = 0;
+	uint64_t first = UINT64_MAX, bias;
+	bool mapped = false;
+	int err;
+
+	sa_errinfo_clear(ei);
+	if (!img || !path)
+		return sa_errinfo_set(ei, -EINVAL, SA_NO_OFFSET,
+				      "ELF binary: no path");
+	err = sa_dso_open(img, path, &d, ei);
+	if (err)
+		return err;
+	if (elf_getphdrnum(d->elf, &nph) < 0)
+		nph = 0;
+	for (i = 0; i < nph; i++) {
+		GElf_Phdr ph;
+
+		if (gelf_getphdr(d->elf, i, &ph) && ph.p_type == PT_LOAD &&
+		    ph.p_vaddr < first)
+			first = ph.p_vaddr;
+	}
+	if (first == UINT64_MAX) {
+		err = sa_errinfo_set(ei, -SA_ERR_FORMAT, d->ehdr.e_phoff,
+				     "%s: no PT_LOAD segment to map", path);
+		goto err_free;
+	}
+	if (base == UINT64_MAX)
+		base = d->ehdr.e_type == ET_EXEC ? first : 0;
+	bias = base - first;
+	d->pub.bias = bias;
+	err = sa_image_add_dso(img, d, ei);
+	if (err)
+		goto err_free;
+	/* from here on the image owns d */
+	for (i = 0; i < nph; i++) {
+		GElf_Phdr ph;
+		uint64_t fsz;
+
+		if (!gelf_getphdr(d->elf, i, &ph) || ph.p_type != PT_LOAD)
+			continue;
+		if (ph.p_offset > d->fm.size) {
+			sa_warn("%s: PT_LOAD at offset 0x%" PRIx64 " is past "
+				"the end of the file; not mapped\n", path,
+				(uint64_t)ph.p_offset);
+			continue;
+		}
+		fsz = ph.p_filesz;
+		if (fsz > d->fm.size - ph.p_offset) {
+			sa_warn("%s: PT_LOAD at offset 0x%" PRIx64 " is cut "
+				"by the end of the file\n", path,
+				(uint64_t)ph.p_offset);
+			fsz = d->fm.size - ph.p_offset;
+		}
+		err = sa_sec_add(img, ph.p_vaddr + bias, fsz,
+				 (uint8_t *)d->fm.base + ph.p_offset, d);
+		if (err)
+			return sa_errinfo_set(ei, err, ph.p_offset, "%s: %s",
+					      path, sa_strerror(err));
+		mapped = true;
+	}
+	if (!mapped)
+		return sa_errinfo_set(ei, -SA_ERR_TRUNCATED, SA_NO_OFFSET,
+				      "%s: no segment could be mapped", path);
+	return 0;
+
+err_free:
+	sa_idso__free(d);
+	return err;
+}
+
+/* The last symbol of @d starting at or below @addr, or NULL. */
+static const struct sa_isym *sa_dso_sym_below(const struct sa_idso *d,
+					      uint64_t addr)
+{
+	size_t lo = 0, hi = d->nr_syms;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (d->syms[mid].pub.start <= addr)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo ? &d->syms[lo - 1] : NULL;
+}
+
+const struct sa_sym *sa_image_symbolize(const struct sa_image *img,
+					uint64_t addr)
+{
+	const struct sa_section *s;
+	const struct sa_isym *sym;
+
+	if (!img)
+		return NULL;
+	s = sa_sec_find(img, addr);
+	if (!s || !s->dso)
+		return NULL;
+	sym = sa_dso_sym_below(s->dso, addr);
+	if (!sym || addr >= sym->end)
+		return NULL;
+	return &sym->pub;
+}
+
+uint64_t sa_image_next_sym_start(const struct sa_image *img, uint64_t addr)
+{
+	const struct sa_section *s = sa_sec_find(img, addr);
+	const struct sa_isym *sym;
+	size_t i;
+
+	if (!s || !s->dso || !s->dso->nr_syms)
+		return UINT64_MAX;
+	sym = sa_dso_sym_below(s->dso, addr);
+	i = sym ? (size_t)(sym - s->dso->syms) + 1 : 0;
+	return i < s->dso->nr_syms ? s->dso->syms[i].pub.start : UINT64_MAX;
+}
+
+const struct sa_sym *sa_image_find_symbol(const struct sa_image *img,
+					  const char *name)
+{
+	size_t i, j;
+
+	if (!img || !name)
+		return NULL;
+	for (i = 0; i < img->nr_dsos; i++) {
+		const struct sa_idso *d = img->dsos[i];
+
+		for (j = 0; j < d->nr_syms; j++)
+			if (!strcmp(d->syms[j].pub.name, name))
+				return &d->syms[j].pub;
+	}
+	return NULL;
+}
+
+const struct sa_dso *sa_image_dso(const struct sa_image *img, uint64_t addr)
+{
+	const struct sa_section *s;
+
+	if (!img)
+		return NULL;
+	s = sa_sec_find(img, addr);
+	return s && s->dso ? &s->dso->pub : NULL;
+}
+
+const struct sa_dso *sa_image_dso_at(const struct sa_image *img, size_t idx)
+{
+	if (!img || idx >= img->nr_dsos)
+		return NULL;
+	return &img->dsos[idx]->pub;
+}
+
+/* The whole CU list, for files whose line lookup cannot use aranges. */
+static void sa_dso_read_cus(struct sa_idso *d)
+{
+	Dwarf_Off off = 0, next;
+	size_t hsize, cap = 0;
+
+	d->cus_tried = true;
+	while (dwarf_nextcu(d->dw, off, &next, &hsize, NULL, NULL, NULL) == 0) {
+		Dwarf_Die die;
+
+		if (dwarf_offdie(d->dw, off + hsize, &die)) {
+			if (d->nr_cus >= cap) {
+				size_t ncap = cap ? cap * 2 : 64;
+				void *p;
+
+				if (ncap > SA_IMAGE_LINES_MAX)
+					break;
+				p = reallocarray(d->cus, ncap,
+						 sizeof(*d->cus));
+				if (!p)
+					break;
+				d->cus = p;
+				cap = ncap;
+			}
+			d->cus[d->nr_cus++] = die;
+		}
+		off = next;
+	}
+}
+
+/*
+ * A relative name of the line table is relative to the CU's compilation
+ * directory: join them as addr2line does (without normalising "..").
+ * The joined strings are kept per dso, keyed by libdw's pointer.
+ */
+static const char *sa_dso_full_path(struct sa_idso *d, Dwarf_Die *cu,
+				    const char *name)
+{
+	Dwarf_Attribute attr;
+	const char *dir;
+	char *full;
+	size_t i;
+
+	for (i = 0; i < d->nr_paths; i++)
+		if (d->paths[i].name == name)
+			return d->paths[i].full;
+	dir = dwarf_formstring(dwarf_attr(cu, DW_AT_comp_dir, &attr));
+	if (!dir || !dir[0])
+		return name;
+	if (d->nr_paths >= d->cap_paths) {
+		size_t ncap = d->cap_paths ? d->cap_paths * 2 : 16;
+		void *p;
+
+		if (ncap > SA_IMAGE_PATHS_MAX)
+			return name;
+		p = reallocarray(d->paths, ncap, sizeof(*d->paths));
+		if (!p)
+			return name;
+		d->paths = p;
+		d->cap_paths = ncap;
+	}
+	if (asprintf(&full, "%s/%s", dir, name) < 0)
+		return name;
+	d->paths[d->nr_paths].name = name;
+	d->paths[d->nr_paths++].full = full;
+	return full;
+}
+
+static int sa_dso_srcline(struct sa_idso *d, uint64_t addr,
+			  const char **file, int *line)
+{
+	Dwarf_Die cudie, *cu = NULL;
+	Dwarf_Line *l;
+	uint64_t eaddr = addr - d->pub.bias;
+	int lineno = 0;
+	size_t i;
+
+	if (!d->dw_tried) {
+		d->dw_tried = true;
+		d->dw = dwarf_begin_elf(d->elf, DWARF_C_READ, NULL);
+	}
+	if (!d->dw)
+		return -SA_ERR_NOTFOUND;
+	if (dwarf_addrdie(d->dw, eaddr, &cudie)) {
+		cu = &cudie;
+	} else {
+		/* no .debug_aranges (clang, some linkers): scan the CUs */
+		if (!d->cus_tried)
+			sa_dso_read_cus(d);
+		for (i = 0; i < d->nr_cus; i++) {
+			if (dwarf_haspc(&d->cus[i], eaddr) > 0) {
+				cu = &d->cus[i];
+				break;
+			}
+		}
+	}
+	if (!cu)
+		return -SA_ERR_NOTFOUND;
+	l = dwarf_getsrc_die(cu, eaddr);
+	if (!l)
+		return -SA_ERR_NOTFOUND;
+	*file = dwarf_linesrc(l, NULL, NULL);
+	if (!*file || dwarf_lineno(l, &lineno) != 0)
+		return -SA_ERR_NOTFOUND;
+	if ((*file)[0] != '/')
+		*file = sa_dso_full_path(d, cu, *file);
+	*line = lineno;
+	return 0;
+}
+
+static size_t sa_line_hash(uint64_t addr, size_t mask)
+{
+	return (size_t)((addr * 0x9e3779b97f4a7c15ULL) >> 17) & mask;
+}
+
+static void sa_line_put(struct sa_image *img, uint64_t addr, const char *file,
+			int line)
+{
+	size_t i, mask;
+
+	if (!addr)
+		return;
+	if ((img->nr_lines + 1) * 2 > img->cap_lines) {
+		size_t ncap = img->cap_lines ? img->cap_lines * 2 : 1024;
+		struct sa_line *n;
+
+		if (ncap > SA_IMAGE_LINES_MAX * 2)
+			return;	/* cache full: look up every time */
+		n = calloc(ncap, sizeof(*n));
+		if (!n)
+			return;
+		for (i = 0; i < img->cap_lines; i++) {
+			struct sa_line *o = &img->lines[i];
+			size_t j;
+
+			if (!o->addr)
+				continue;
+			j = sa_line_hash(o->addr, ncap - 1);
+			while (n[j].addr)
+				j = (j + 1) & (ncap - 1);
+			n[j] = *o;
+		}
+		free(img->lines);
+		img->lines = n;
+		img->cap_lines = ncap;
+	}
+	mask = img->cap_lines - 1;
+	i = sa_line_hash(addr, mask);
+	while (img->lines[i].addr && img->lines[i].addr != addr)
+		i = (i + 1) & mask;
+	if (!img->lines[i].addr)
+		img->nr_lines++;
+	img->lines[i].addr = addr;
+	img->lines[i].file = file;
+	img->lines[i].line = line;
+}
+
+int sa_image_srcline(struct sa_image *img, uint64_t addr, const char **file,
+		     int *line)
+{
+	const struct sa_section *s;
+	const char *f = NULL;
+	int l = 0, err;
+
+	if (!img || !file || !line)
+		return -EINVAL;
+	if (img->cap_lines && addr) {
+		size_t mask = img->cap_lines - 1, i = sa_line_hash(addr, mask);
+
+		while (img->lines[i].addr) {
+			if (img->lines[i].addr == addr) {
+				if (!img->lines[i].file)
+					return -SA_ERR_NOTFOUND;
+				*file = img->lines[i].file;
+				*line = img->lines[i].line;
+				return 0;
+			}
+			i = (i + 1) & mask;
+		}
+	}
+	s = sa_sec_find(img, addr);
+	if (!s || !s->dso)
+		return -SA_ERR_NOTFOUND;
+	err = sa_dso_srcline(s->dso, addr, &f, &l);
+	sa_line_put(img, addr, err ? NULL : f, l);
+	if (err)
+		return err;
+	*file = f;
+	*line = l;
+	return 0;
+}

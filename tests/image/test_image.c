@@ -1,0 +1,764 @@
+// SPDX-License-Identifier: BSD-2-Clause
+/*
+ * The image suite: sections and reads, ELF loading (non-PIE, PIE with a
+ * bias, static), symbols against readelf, file:line against addr2line,
+ * build-id checks and bad input.  The test programs are built by meson
+ * and passed as arguments: PIE, non-PIE, static.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <unistd.h>
+
+#include "sensor/image.h"
+#include "sensor/log.h"
+#include "testutil.h"
+#include "peer.h"
+
+static const char *prog_pie, *prog_nopie, *prog_static;
+
+/* ---- peers: readelf ---- */
+
+struct peer_sec {
+	uint64_t addr, off, size;
+	bool exec;
+};
+
+struct peer_sym {
+	uint64_t addr;
+	char name[128];
+};
+
+/* Sections of @path indexed by number (readelf -SW). */
+static size_t peer_sections(const char *path, struct peer_sec *v, size_t max)
+{
+	char cmd[600], *text, *line, *nl;
+	size_t n = 0;
+
+	snprintf(cmd, sizeof(cmd), "readelf -SW '%s'", path);
+	text = peer_run(cmd);
+	for (line = text; line && *line; line = nl) {
+		char *rb, *tok[12];
+		unsigned int idx;
+		int nt = 0;
+
+		nl = strchr(line, '\n');
+		if (nl)
+			*nl++ = '\0';
+		rb = strchr(line, ']');
+		if (sscanf(line, " [%u]", &idx) != 1 || !rb || idx >= max)
+			continue;
+		for (char *p = rb + 1; *p && nt < 12;) {
+			while (*p == ' ')
+				p++;
+			if (!*p)
+				break;
+			tok[nt++] = p;
+			while (*p && *p != ' ')
+				p++;
+			if (*p)
+				*p++ = '\0';
+		}
+		if (idx == 0 || nt < 9)
+			continue;
+		/* Name Type Address Off Size ES [Flg] Lk Inf Al */
+		v[idx].addr = strtoull(tok[2], NULL, 16);
+		v[idx].off = strtoull(tok[3], NULL, 16);
+		v[idx].size = strtoull(tok[4], NULL, 16);
+		v[idx].exec = nt == 10 && strchr(tok[6], 'X') &&
+			      strchr(tok[6], 'A');
+		if (idx + 1 > n)
+			n = idx + 1;
+	}
+	free(text);
+	return n;
+}
+
+/* Function symbols by the rule of docs/image.md, from readelf -sW. */
+static size_t peer_func_syms(const char *path, struct peer_sym **out)
+{
+	static struct peer_sec secs[256];
+	char cmd[600], *text, *line, *nl;
+	size_t n = 0, cap = 1024, nsec;
+	struct peer_sym *v = malloc(cap * sizeof(*v));
+
+	memset(secs, 0, sizeof(secs));
+	nsec = peer_sections(path, secs, 256);
+	snprintf(cmd, sizeof(cmd), "readelf -sW '%s'", path);
+	text = peer_run(cmd);
+	for (line = text; line && *line; line = nl) {
+		char value[32], size[32], type[16], bind[16], vis[16];
+		char ndx[16], name[256];
+		unsigned int num, sh;
+		uint64_t a;
+		char *at;
+
+		nl = strchr(line, '\n');
+		if (nl)
+			*nl++ = '\0';
+		name[0] = '\0';
+		if (sscanf(line, " %u: %31s %31s %15s %15s %15s %15s %255s",
+			   &num, value, size, type, bind, vis, ndx,
+			   name) != 8)
+			continue;
+		if (strcmp(type, "FUNC") && strcmp(type, "IFUNC") &&
+		    strcmp(type, "NOTYPE"))
+			continue;
+		if (sscanf(ndx, "%u", &sh) != 1 || sh >= nsec ||
+		    !secs[sh].exec)
+			continue;
+		if (name[0] == '$')
+			continue;
+		at = strchr(name, '@');
+		if (at)
+			*at = '\0';
+		a = strtoull(value, NULL, 16);
+		if (a < secs[sh].addr || a >= secs[sh].addr + secs[sh].size)
+			continue;
+		if (n == cap) {
+			cap *= 2;
+			v = realloc(v, cap * sizeof(*v));
+		}
+		v[n].addr = a;
+		snprintf(v[n].name, sizeof(v[n].name), "%s", name);
+		n++;
+	}
+	free(text);
+	*out = v;
+	return n;
+}
+
+static int cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* Compares every function symbol of @path with readelf; @bias is ours. */
+static void check_symbols(struct sa_image *img, const char *path,
+			  uint64_t bias)
+{
+	static struct peer_sec secs[256];
+	struct peer_sym *ps;
+	size_t n = peer_func_syms(path, &ps), i, nsec, nuniq = 0;
+	uint64_t *addrs = malloc((n + 1) * sizeof(*addrs));
+
+	ck_assert_msg(n > 0, "%s: readelf lists no function symbols", path);
+	for (i = 0; i < n; i++) {
+		const struct sa_sym *s = sa_image_symbolize(img,
+							    ps[i].addr + bias);
+		bool named = false;
+
+		ck_assert_msg(s, "%s: no symbol at 0x%" PRIx64 " (%s)", path,
+			      ps[i].addr, ps[i].name);
+		ck_assert_msg(s->start == ps[i].addr + bias,
+			      "%s: %s at 0x%" PRIx64 ": we say %s at 0x%"
+			      PRIx64, path, ps[i].name, ps[i].addr, s->name,
+			      s->start - bias);
+		for (size_t j = 0; j < n; j++)
+			if (ps[j].addr == ps[i].addr &&
+			    !strcmp(ps[j].name, s->name))
+				named = true;
+		ck_assert_msg(named, "%s: 0x%" PRIx64 " named %s, not a name "
+			      "readelf gives there", path, ps[i].addr,
+			      s->name);
+		addrs[i] = ps[i].addr + bias;
+	}
+	qsort(addrs, n, sizeof(*addrs), cmp_u64);
+	for (i = 0; i < n; i++)
+		if (!nuniq || addrs[nuniq - 1] != addrs[i])
+			addrs[nuniq++] = addrs[i];
+	/* no symbol of ours that readelf does not have */
+	memset(secs, 0, sizeof(secs));
+	nsec = peer_sections(path, secs, 256);
+	for (i = 0; i < nsec; i++) {
+		if (!secs[i].exec)
+			continue;
+		for (uint64_t a = secs[i].addr;
+		     a < secs[i].addr + secs[i].size; a++) {
+			const struct sa_sym *s = sa_image_symbolize(img,
+								    a + bias);
+
+			if (!s)
+				continue;
+			ck_assert_msg(bsearch(&s->start, addrs, nuniq,
+					      sizeof(*addrs), cmp_u64),
+				      "%s: symbol %s at 0x%" PRIx64 " is not "
+				      "in readelf", path, s->name,
+				      s->start - bias);
+		}
+	}
+	free(addrs);
+	free(ps);
+}
+
+/* Compares our file:line with addr2line for every instruction of @func. */
+static void check_srclines(struct sa_image *img, const char *path,
+			   const char *func, uint64_t bias)
+{
+	struct peer_insn *pi;
+	size_t n = peer_objdump_func("objdump", path, func, &pi), i, len;
+	char *cmd, *out, *line, *nl;
+	int matched = 0;
+
+	ck_assert_msg(n > 3, "%s: objdump shows no %s", path, func);
+	len = 64 + strlen(path) + n * 20;
+	cmd = malloc(len);
+	i = snprintf(cmd, len, "addr2line -e '%s'", path);
+	for (size_t k = 0; k < n; k++)
+		i += snprintf(cmd + i, len - i, " %" PRIx64, pi[k].addr);
+	out = peer_run(cmd);
+	line = out;
+	for (i = 0; i < n && line && *line; i++, line = nl) {
+		const char *file = NULL;
+		char *colon;
+		int l = 0, err, want;
+
+		nl = strchr(line, '\n');
+		if (nl)
+			*nl++ = '\0';
+		colon = strrchr(line, ':');
+		ck_assert(colon);
+		*colon = '\0';
+		err = sa_image_srcline(img, pi[i].addr + bias, &file, &l);
+		if (!strcmp(line, "??")) {
+			ck_assert_msg(err == -SA_ERR_NOTFOUND, "%s+0x%" PRIx64
+				      ": addr2line has no line, we say %s:%d",
+				      func, pi[i].addr, file, l);
+			continue;
+		}
+		want = (int)strtol(colon + 1, NULL, 10);
+		ck_assert_msg(err == 0, "%s 0x%" PRIx64 ": no line, addr2line "
+			      "says %s:%d", func, pi[i].addr, line, want);
+		ck_assert_msg(!strcmp(file, line) && l == want,
+			      "0x%" PRIx64 ": we say %s:%d, addr2line %s:%d",
+			      pi[i].addr, file, l, line, want);
+		matched++;
+	}
+	ck_assert_int_eq(i, n);
+	ck_assert_msg(matched > 3, "%s: too few lines compared", func);
+	free(out);
+	free(cmd);
+	free(pi);
+}
+
+/* ---- sections and reads ---- */
+
+START_TEST(t_buffer)
+{
+	struct sa_image *img = sa_image__new(SA_ARCH_X86_64);
+	uint8_t a[64], b[16], out[128];
+	int i;
+
+	ck_assert(img);
+	for (i = 0; i < 64; i++)
+		a[i] = i;
+	memset(b, 0xee, sizeof(b));
+	ck_assert_int_eq(sa_image_add_buffer(img, a, sizeof(a), 0x1000), 0);
+	ck_assert_int_eq(sa_image_read(img, 0x1000, out, 8), 8);
+	ck_assert_int_eq(out[7], 7);
+	/* stops at the end of the section */
+	ck_assert_int_eq(sa_image_read(img, 0x1038, out, 100), 8);
+	ck_assert_int_eq(out[0], 0x38);
+	ck_assert_int_eq(sa_image_read(img, 0x1040, out, 1), -SA_ERR_NOMAP);
+	ck_assert_int_eq(sa_image_read(img, 0xfff, out, 1), -SA_ERR_NOMAP);
+	/* a newer mapping replaces the middle of an older one */
+	ck_assert_int_eq(sa_image_add_buffer(img, b, sizeof(b), 0x1010), 0);
+	ck_assert_int_eq(sa_image_read(img, 0x1000, out, 100), 16);
+	ck_assert_int_eq(out[15], 15);
+	ck_assert_int_eq(sa_image_read(img, 0x1010, out, 100), 16);
+	ck_assert_int_eq(out[0], 0xee);
+	ck_assert_int_eq(sa_image_read(img, 0x1020, out, 100), 32);
+	ck_assert_int_eq(out[0], 0x20);
+	ck_assert_ptr_null(sa_image_symbolize(img, 0x1000));
+	ck_assert_ptr_null(sa_image_dso(img, 0x1000));
+	sa_image__free(img);
+	sa_image__free(NULL);
+}
+END_TEST
+
+START_TEST(t_raw)
+{
+	char path[4200];
+	struct sa_image *img = sa_image__new(SA_ARCH_UNKNOWN);
+	struct sa_errinfo ei;
+	uint8_t data[256], out[256];
+	FILE *f;
+	int i;
+
+	for (i = 0; i < 256; i++)
+		data[i] = 255 - i;
+	snprintf(path, sizeof(path), "%s/raw.bin", sa_test_tmpdir());
+	f = fopen(path, "wb");
+	ck_assert(f && fwrite(data, 1, 256, f) == 256 && !fclose(f));
+	ck_assert_int_eq(sa_image_add_raw(img, path, 16, 32, 0x400000, &ei),
+			 0);
+	ck_assert_int_eq(sa_image_read(img, 0x400000, out, 256), 32);
+	ck_assert_int_eq(memcmp(out, data + 16, 32), 0);
+	ck_assert_int_eq(sa_image_add_raw(img, path, 0, 0, 0x500000, &ei), 0);
+	ck_assert_int_eq(sa_image_read(img, 0x500000, out, 256), 256);
+	ck_assert_int_eq(memcmp(out, data, 256), 0);
+	/* past the end of the file */
+	ck_assert_int_eq(sa_image_add_raw(img, path, 200, 100, 0, &ei),
+			 -SA_ERR_INVAL);
+	ck_assert(strstr(ei.msg, "raw.bin"));
+	ck_assert_int_eq(sa_image_add_raw(img, "/nonexistent/x.bin", 0, 0, 0,
+					  &ei), -ENOENT);
+	ck_assert(strstr(ei.msg, "/nonexistent/x.bin"));
+	sa_image__free(img);
+}
+END_TEST
+
+/* ---- ELF ---- */
+
+/* Bytes of @path at file offset @off. */
+static void file_bytes(const char *path, uint64_t off, void *buf, size_t n)
+{
+	int fd = open(path, O_RDONLY);
+
+	ck_assert(fd >= 0);
+	ck_assert_int_eq(pread(fd, buf, n, off), (ssize_t)n);
+	close(fd);
+}
+
+/* .text of @path from readelf. */
+static struct peer_sec text_of(const char *path)
+{
+	char cmd[600], *out, *p;
+	struct peer_sec s = { 0 };
+
+	snprintf(cmd, sizeof(cmd), "readelf -SW '%s' | grep ' .text '",
+		 path);
+	out = peer_run(cmd);
+	p = strstr(out, "PROGBITS");
+	ck_assert(p);
+	ck_assert(sscanf(p + 8, " %" SCNx64 " %" SCNx64 " %" SCNx64, &s.addr,
+			 &s.off, &s.size) == 3);
+	free(out);
+	return s;
+}
+
+/* nm's address of @name in @path. */
+static uint64_t nm_addr(const char *path, const char *name)
+{
+	char cmd[700], *out;
+	uint64_t a;
+
+	snprintf(cmd, sizeof(cmd), "nm '%s' | grep ' %s$' | head -1", path,
+		 name);
+	out = peer_run(cmd);
+	ck_assert_msg(out[0], "nm: no %s in %s", name, path);
+	a = strtoull(out, NULL, 16);
+	free(out);
+	return a;
+}
+
+START_TEST(t_load_nopie)
+{
+	struct sa_image *img = sa_image__new(SA_ARCH_UNKNOWN);
+	struct sa_errinfo ei;
+	struct peer_sec text = text_of(prog_nopie);
+	uint8_t want[64], got[64];
+	const struct sa_sym *s;
+	const struct sa_dso *d;
+	uint64_t main_addr = nm_addr(prog_nopie, "main");
+
+	ck_assert_int_eq(sa_image_load_elf(img, prog_nopie, UINT64_MAX, &ei),
+			 0);
+	ck_assert_int_eq(sa_image_arch(img), SA_ARCH_X86_64);
+	file_bytes(prog_nopie, text.off, want, sizeof(want));
+	ck_assert_int_eq(sa_image_read(img, text.addr, got, sizeof(got)), 64);
+	ck_assert_int_eq(memcmp(want, got, 64), 0);
+	s = sa_image_symbolize(img, main_addr + 1);
+	ck_assert(s && !strcmp(s->name, "main") && s->start == main_addr);
+	d = sa_image_dso(img, main_addr);
+	ck_assert(d && !d->pie && d->bias == 0 && d->build_id_len == 20);
+	ck_assert_ptr_eq(sa_image_dso_at(img, 0), d);
+	ck_assert_ptr_null(sa_image_dso_at(img, 1));
+	s = sa_image_find_symbol(img, "classify");
+	ck_assert(s && s->start == nm_addr(prog_nopie, "classify"));
+	check_symbols(img, prog_nopie, 0);
+	check_srclines(img, prog_nopie, "sum_loop", 0);
+	check_srclines(img, prog_nopie, "dispatch", 0);
+	sa_image__free(img);
+}
+END_TEST
+
+/* The PT_LOAD with flags @flg ("R E") of @path from readelf -lW. */
+static void load_seg(const char *path, const char *flg, uint64_t *off,
+		     uint64_t *vaddr, uint64_t *filesz)
+{
+	char cmd[700], *out;
+
+	snprintf(cmd, sizeof(cmd), "readelf -lW '%s' | grep 'LOAD.*%s'",
+		 path, flg);
+	out = peer_run(cmd);
+	ck_assert(sscanf(out, " LOAD 0x%" SCNx64 " 0x%" SCNx64 " 0x%*x 0x%"
+			 SCNx64, off, vaddr, filesz) == 3);
+	free(out);
+}
+
+START_TEST(t_pie_bias)
+{
+	const uint64_t base = 0x555555554000ULL;
+	struct sa_image *img = sa_image__new(SA_ARCH_X86_64);
+	struct sa_errinfo ei;
+	struct peer_sec text = text_of(prog_pie);
+	uint64_t off, vaddr, fsz, main_addr = nm_addr(prog_pie, "main");
+	uint8_t want[32], got[32];
+	const struct sa_sym *s;
+	const struct sa_dso *d;
+	struct stat st;
+
+	/* as perf's MMAP2 for the text: only the executable segment */
+	load_seg(prog_pie, "R E", &off, &vaddr, &fsz);
+	ck_assert_int_eq(off & 0xfff, 0);
+	ck_assert_int_eq(sa_image_add_elf(img, prog_pie, base + vaddr,
+					  (fsz + 0xfff) & ~0xfffULL, off,
+					  NULL, 0, &ei), 0);
+	d = sa_image_dso(img, base + main_addr);
+	ck_assert(d && d->pie);
+	ck_assert_uint_eq(d->bias, base);
+	s = sa_image_symbolize(img, base + main_addr);
+	ck_assert(s && !strcmp(s->name, "main"));
+	file_bytes(prog_pie, text.off, want, sizeof(want));
+	ck_assert_int_eq(sa_image_read(img, base + text.addr, got, 32), 32);
+	ck_assert_int_eq(memcmp(want, got, 32), 0);
+	/* ELF header page not mapped by this record */
+	ck_assert_int_eq(sa_image_read(img, base, got, 1), -SA_ERR_NOMAP);
+	/* a second MMAP2 of the same file (the whole of it) shares the dso */
+	ck_assert(stat(prog_pie, &st) == 0);
+	ck_assert_int_eq(sa_image_add_elf(img, prog_pie, base, 0x1000, 0,
+					  NULL, 0, &ei), 0);
+	ck_assert_ptr_null(sa_image_dso_at(img, 1));
+	ck_assert_int_eq(sa_image_read(img, base, got, 4), 4);
+	ck_assert_int_eq(memcmp(got, "\177ELF", 4), 0);
+	check_symbols(img, prog_pie, base);
+	check_srclines(img, prog_pie, "classify", base);
+	sa_image__free(img);
+
+	/* --binary PATH@ADDR: ET_DYN at the address given, 0 without one */
+	img = sa_image__new(SA_ARCH_UNKNOWN);
+	ck_assert_int_eq(sa_image_load_elf(img, prog_pie, 0x7f0000000000ULL,
+					   &ei), 0);
+	s = sa_image_symbolize(img, 0x7f0000000000ULL + main_addr);
+	ck_assert(s && !strcmp(s->name, "main"));
+	sa_image__free(img);
+	img = sa_image__new(SA_ARCH_UNKNOWN);
+	ck_assert_int_eq(sa_image_load_elf(img, prog_pie, UINT64_MAX, &ei), 0);
+	s = sa_image_symbolize(img, main_addr);
+	ck_assert(s && !strcmp(s->name, "main"));
+	sa_image__free(img);
+}
+END_TEST
+
+START_TEST(t_static)
+{
+	struct sa_image *img = sa_image__new(SA_ARCH_UNKNOWN);
+	struct sa_errinfo ei;
+
+	ck_assert_int_eq(sa_image_load_elf(img, prog_static, UINT64_MAX, &ei),
+			 0);
+	check_symbols(img, prog_static, 0);
+	check_srclines(img, prog_static, "dispatch", 0);
+	sa_image__free(img);
+}
+END_TEST
+
+/* The alias rule: two global sized symbols at one address, perf keeps
+ * the longer name (choose_best_symbol); a global beats a local.
+ */
+START_TEST(t_sym_choice)
+{
+	struct sa_image *img = sa_image__new(SA_ARCH_UNKNOWN);
+	struct sa_errinfo ei;
+	const struct sa_sym *s;
+
+	ck_assert_int_eq(sa_image_load_elf(img, prog_nopie, UINT64_MAX, &ei),
+			 0);
+	s = sa_image_symbolize(img, nm_addr(prog_nopie, "sum_loop"));
+	ck_assert(s && !strcmp(s->name, "sum_loop_alias"));
+	sa_image__free(img);
+}
+END_TEST
+
+/* hase's loopy: asm labels _start, again, exit are symbols for perf. */
+START_TEST(t_loopy_labels)
+{
+	const char *p = sa_test_shared("traces/intel-pt/hase/loopy/loopy");
+	struct sa_image *img;
+	struct sa_errinfo ei;
+	const char *names[] = { "_start", "again", "exit" };
+
+	if (!p)
+		return;	/* the image-traces suite reports the skip */
+	img = sa_image__new(SA_ARCH_UNKNOWN);
+	ck_assert_int_eq(sa_image_load_elf(img, p, UINT64_MAX, &ei), 0);
+	for (int i = 0; i < 3; i++) {
+		uint64_t a = nm_addr(p, names[i]);
+		const struct sa_sym *s = sa_image_symbolize(img, a);
+
+		ck_assert_msg(s && !strcmp(s->name, names[i]) &&
+			      s->size == 0, "loopy: %s", names[i]);
+	}
+	check_symbols(img, p, 0);
+	sa_image__free(img);
+}
+END_TEST
+
+/* ---- bad input ---- */
+
+static char warn_buf[2048];
+
+static int capture_print(enum sa_log_level level, const char *fmt,
+			 va_list ap)
+{
+	size_t n = strlen(warn_buf);
+
+	if (level == SA_LOG_WARN && n < sizeof(warn_buf) - 1)
+		vsnprintf(warn_buf + n, sizeof(warn_buf) - n, fmt, ap);
+	return 0;
+}
+
+START_TEST(t_missing)
+{
+	struct sa_image *img = sa_image__new(SA_ARCH_UNKNOWN);
+	struct sa_errinfo ei;
+	char dir[4200];
+
+	ck_assert_int_eq(sa_image_add_elf(img, "/no/such/binary", 0x400000,
+					  0x1000, 0, NULL, 0, &ei), -ENOENT);
+	ck_assert(strstr(ei.msg, "/no/such/binary"));
+	ck_assert(strstr(ei.msg, "--symfs") && strstr(ei.msg, "--binary"));
+	ck_assert_int_eq(sa_image_load_elf(img, "/no/such/binary", 0, &ei),
+			 -ENOENT);
+	snprintf(dir, sizeof(dir), "%s", sa_test_tmpdir());
+	ck_assert_int_eq(sa_image_set_symfs(img, dir), 0);
+	ck_assert_int_eq(sa_image_add_elf(img, "/no/such/binary", 0x400000,
+					  0x1000, 0, NULL, 0, &ei), -ENOENT);
+	ck_assert(strstr(ei.msg, dir));
+	ck_assert_int_eq(sa_image_read(img, 0x400000, dir, 1), -SA_ERR_NOMAP);
+	sa_image__free(img);
+}
+END_TEST
+
+START_TEST(t_symfs)
+{
+	struct sa_image *img = sa_image__new(SA_ARCH_UNKNOWN);
+	struct sa_errinfo ei;
+	char dir[4200], cmd[9000];
+	const struct sa_dso *d;
+
+	snprintf(dir, sizeof(dir), "%s/symfs", sa_test_tmpdir());
+	snprintf(cmd, sizeof(cmd), "mkdir -p '%s/opt/app' && cp '%s' "
+		 "'%s/opt/app/prog'", dir, prog_nopie, dir);
+	ck_assert_int_eq(system(cmd), 0);
+	ck_assert_int_eq(sa_image_set_symfs(img, dir), 0);
+	ck_assert_int_eq(sa_image_add_elf(img, "/opt/app/prog", 0x400000,
+					  0x1000, 0, NULL, 0, &ei), 0);
+	d = sa_image_dso_at(img, 0);
+	ck_assert(d && !strcmp(d->path, "/opt/app/prog"));
+	ck_assert(strstr(d->file, "symfs/opt/app/prog"));
+	sa_image__free(img);
+}
+END_TEST
+
+START_TEST(t_not_elf)
+{
+	struct sa_image *img = sa_image__new(SA_ARCH_UNKNOWN);
+	struct sa_errinfo ei;
+	char path[4200];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/notelf.txt", sa_test_tmpdir());
+	f = fopen(path, "w");
+	ck_assert(f);
+	fputs("#!/bin/sh\necho this is not an ELF file\n", f);
+	fclose(f);
+	ck_assert_int_eq(sa_image_load_elf(img, path, 0, &ei), -SA_ERR_FORMAT);
+	ck_assert(strstr(ei.msg, "notelf.txt") && strstr(ei.msg, "ELF"));
+	ck_assert_int_eq(sa_image_add_elf(img, path, 0, 100, 0, NULL, 0, &ei),
+			 -SA_ERR_FORMAT);
+	/* an empty file and a directory */
+	f = fopen(path, "w");
+	fclose(f);
+	ck_assert_int_eq(sa_image_load_elf(img, path, 0, &ei), -SA_ERR_FORMAT);
+	ck_assert_int_eq(sa_image_load_elf(img, sa_test_tmpdir(), 0, &ei),
+			 -SA_ERR_FORMAT);
+	sa_image__free(img);
+}
+END_TEST
+
+/* Every prefix of a real binary: an error or a usable image, no crash. */
+START_TEST(t_truncated)
+{
+	char path[4200];
+	struct stat st;
+	uint8_t *data;
+	int fd, ok = 0, bad = 0;
+	sa_print_fn old = sa_set_print(NULL);
+
+	ck_assert(stat(prog_nopie, &st) == 0);
+	data = malloc(st.st_size);
+	file_bytes(prog_nopie, 0, data, st.st_size);
+	snprintf(path, sizeof(path), "%s/trunc.elf", sa_test_tmpdir());
+	for (off_t len = 0; len < st.st_size;
+	     len += len < 256 ? 1 : len < 8192 ? 61 : 997) {
+		struct sa_image *img = sa_image__new(SA_ARCH_UNKNOWN);
+		struct sa_errinfo ei;
+		uint8_t b[16];
+		int err;
+
+		fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+		ck_assert(fd >= 0 && write(fd, data, len) == len);
+		close(fd);
+		err = sa_image_load_elf(img, path, UINT64_MAX, &ei);
+		if (err) {
+			ck_assert_msg(err == -SA_ERR_FORMAT ||
+				      err == -SA_ERR_TRUNCATED,
+				      "len %lld: %d %s", (long long)len, err,
+				      ei.msg);
+			ck_assert(strstr(ei.msg, "trunc.elf"));
+			bad++;
+		} else {
+			/* whatever is mapped reads, and nothing more */
+			const struct sa_sym *s;
+
+			for (uint64_t a = 0x400000; a < 0x420000; a += 64)
+				(void)sa_image_read(img, a, b, sizeof(b));
+			s = sa_image_symbolize(img, nm_addr(prog_nopie,
+							    "main"));
+			(void)s;
+			ok++;
+		}
+		err = sa_image_add_elf(img, path, 0x400000, 0x1000, 0, NULL, 0,
+				       &ei);
+		ck_assert(err == 0 || err == -SA_ERR_FORMAT ||
+			  err == -SA_ERR_TRUNCATED || err == -SA_ERR_INVAL);
+		sa_image__free(img);
+	}
+	/* short prefixes must fail: no program headers */
+	ck_assert(bad > 64);
+	free(data);
+	sa_set_print(old);
+}
+END_TEST
+
+/* Section headers past the end of the file: still loads the segments. */
+START_TEST(t_shdrs_past_eof)
+{
+	struct sa_image *img = sa_image__new(SA_ARCH_UNKNOWN);
+	struct sa_errinfo ei;
+	char path[4200], cmd[9000];
+	struct peer_sec text = text_of(prog_nopie);
+	uint8_t want[16], got[16];
+	sa_print_fn old;
+	char *out;
+	uint64_t shoff;
+
+	snprintf(cmd, sizeof(cmd), "readelf -hW '%s' | grep 'Start of "
+		 "section headers' | tr -dc 0-9", prog_nopie);
+	out = peer_run(cmd);
+	shoff = strtoull(out, NULL, 10);
+	free(out);
+	ck_assert(shoff > 0);
+	snprintf(path, sizeof(path), "%s/noshdr.elf", sa_test_tmpdir());
+	snprintf(cmd, sizeof(cmd), "head -c %" PRIu64 " '%s' > '%s'",
+		 shoff + 10, prog_nopie, path);
+	ck_assert_int_eq(system(cmd), 0);
+	warn_buf[0] = '\0';
+	old = sa_set_print(capture_print);
+	ck_assert_int_eq(sa_image_load_elf(img, path, UINT64_MAX, &ei), 0);
+	sa_set_print(old);
+	ck_assert_msg(strstr(warn_buf, "noshdr.elf") &&
+		      strstr(warn_buf, "section headers"), "%s", warn_buf);
+	file_bytes(prog_nopie, text.off, want, sizeof(want));
+	ck_assert_int_eq(sa_image_read(img, text.addr, got, 16), 16);
+	ck_assert_int_eq(memcmp(want, got, 16), 0);
+	ck_assert_ptr_null(sa_image_symbolize(img, text.addr));
+	sa_image__free(img);
+}
+END_TEST
+
+START_TEST(t_build_id)
+{
+	struct sa_image *img = sa_image__new(SA_ARCH_UNKNOWN);
+	struct sa_errinfo ei;
+	uint8_t id[20], wrong[20] = { 0xde, 0xad, 0xbe, 0xef };
+	char cmd[700], *out, *p, hex[41], mine[41];
+	const struct sa_dso *d;
+	sa_print_fn old;
+	int i = 0;
+
+	/* readelf -n: "Build ID: 0123abcd..." */
+	snprintf(cmd, sizeof(cmd), "readelf -n '%s' | grep 'Build ID'",
+		 prog_pie);
+	out = peer_run(cmd);
+	p = strstr(out, "Build ID: ");
+	ck_assert(p);
+	p += 10;
+	while (i < 20 && sscanf(p + 2 * i, "%2hhx", &id[i]) == 1)
+		i++;
+	ck_assert_int_eq(i, 20);
+	snprintf(hex, sizeof(hex), "%.40s", p);
+	free(out);
+
+	warn_buf[0] = '\0';
+	old = sa_set_print(capture_print);
+	ck_assert_int_eq(sa_image_add_elf(img, prog_pie, 0x10000000, 0x1000, 0,
+					  id, 20, &ei), 0);
+	ck_assert_str_eq(warn_buf, "");
+	d = sa_image_dso_at(img, 0);
+	ck_assert(!d->build_id_mismatch && d->build_id_len == 20);
+	ck_assert_str_eq(sa_build_id_str(d->build_id, 20, mine, 41), hex);
+	sa_image__free(img);
+
+	img = sa_image__new(SA_ARCH_UNKNOWN);
+	ck_assert_int_eq(sa_image_add_elf(img, prog_pie, 0x10000000, 0x1000, 0,
+					  wrong, 20, &ei), 0);
+	sa_set_print(old);
+	d = sa_image_dso_at(img, 0);
+	ck_assert(d->build_id_mismatch);
+	ck_assert_msg(strstr(warn_buf, prog_pie) && strstr(warn_buf, hex) &&
+		      strstr(warn_buf, "deadbeef") &&
+		      strstr(warn_buf, "mismatch"), "%s", warn_buf);
+	/* the mapping is kept */
+	ck_assert_int_eq(sa_image_read(img, 0x10000000, mine, 4), 4);
+	sa_image__free(img);
+}
+END_TEST
+
+static Suite *image_suite(void)
+{
+	Suite *s = suite_create("image");
+	TCase *tc = tcase_create("image");
+
+	tcase_add_test(tc, t_buffer);
+	tcase_add_test(tc, t_raw);
+	tcase_add_test(tc, t_load_nopie);
+	tcase_add_test(tc, t_pie_bias);
+	tcase_add_test(tc, t_static);
+	tcase_add_test(tc, t_sym_choice);
+	tcase_add_test(tc, t_loopy_labels);
+	tcase_add_test(tc, t_missing);
+	tcase_add_test(tc, t_symfs);
+	tcase_add_test(tc, t_not_elf);
+	tcase_add_test(tc, t_truncated);
+	tcase_add_test(tc, t_shdrs_past_eof);
+	tcase_add_test(tc, t_build_id);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int main(int argc, char **argv)
+{
+	if (argc < 4) {
+		fprintf(stderr, "usage: %s PIE NOPIE STATIC\n", argv[0]);
+		return 1;
+	}
+	prog_pie = argv[1];
+	prog_nopie = argv[2];
+	prog_static = argv[3];
+	return sa_test_run(image_suite());
+}
