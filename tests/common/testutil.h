@@ -73,3 +73,87 @@ static inline int sa_test_run(Suite *s)
 }
 
 #endif /* SA_TESTUTIL_H */
+
+#include <fcntl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+/* Runs @argv (NULL-terminated) with stdout and stderr sent to the files
+ * @out and @err (either may be NULL: /dev/null).  Returns the exit status,
+ * 128 + signal when killed, or -1 when it could not be started.
+ */
+static inline int sa_test_exec(char *const argv[], const char *out,
+			       const char *err)
+{
+	pid_t pid = fork();
+	int st;
+
+	if (pid < 0)
+		return -1;
+	if (pid == 0) {
+		int fo = open(out ? out : "/dev/null",
+			      O_WRONLY | O_CREAT | O_TRUNC, 0644);
+		int fe = open(err ? err : "/dev/null",
+			      O_WRONLY | O_CREAT | O_TRUNC, 0644);
+
+		if (fo < 0 || fe < 0)
+			_exit(126);
+		dup2(fo, 1);
+		dup2(fe, 2);
+		execvp(argv[0], argv);
+		_exit(127);
+	}
+	if (waitpid(pid, &st, 0) < 0)
+		return -1;
+	if (WIFSIGNALED(st))
+		return 128 + WTERMSIG(st);
+	return WEXITSTATUS(st);
+}
+
+/* Reads a whole file into a NUL-terminated heap buffer (NULL on error). */
+static inline char *sa_test_slurp(const char *path, size_t *len)
+{
+	FILE *f = fopen(path, "rb");
+	char *buf = NULL;
+	size_t n = 0, cap = 0, r;
+
+	if (!f)
+		return NULL;
+	do {
+		if (cap - n < 65536) {
+			cap = cap ? 2 * cap : 65536;
+			buf = realloc(buf, cap + 1);
+			if (!buf) {
+				fclose(f);
+				return NULL;
+			}
+		}
+		r = fread(buf + n, 1, cap - n, f);
+		n += r;
+	} while (r > 0);
+	fclose(f);
+	buf[n] = '\0';
+	if (len)
+		*len = n;
+	return buf;
+}
+
+/* Path of a new file in the test's temp directory. */
+static inline const char *sa_test_path(const char *name)
+{
+	static char paths[8][4096];
+	static int next;
+	char *p = paths[next++ & 7];
+
+	snprintf(p, 4096, "%s/%s", sa_test_tmpdir(), name);
+	return p;
+}
+
+/* Whether @prog is on PATH. */
+static inline int sa_test_have(const char *prog)
+{
+	char cmd[512];
+
+	snprintf(cmd, sizeof(cmd), "command -v %s >/dev/null 2>&1", prog);
+	return system(cmd) == 0;
+}
