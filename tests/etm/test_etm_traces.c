@@ -1,0 +1,373 @@
+// SPDX-License-Identifier: BSD-2-Clause
+/*
+ * CoreSight conformance on real silicon traces (../shared/traces).
+ *
+ * Expected values come from the peers, run here: trc_pkt_lister
+ * (libopencsd-bin) for the snapshots, perf script for the simpleperf
+ * perf.data.  Nothing is compared against output of our own code.
+ */
+#include <check.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "sensor/coresight.h"
+#include "sensor/image.h"
+#include "sensor/log.h"
+#include "decoder.h"
+#include "etm.h"
+#include "peer.h"
+#include "testutil.h"
+#ifdef SA_HAVE_HIST
+#include "sensor/hist.h"
+#include "sensor/sites.h"
+#endif
+
+static const char *const snapshots[] = {
+	"opencsd-snapshots/Snowball",
+	"opencsd-snapshots/TC2",
+	"opencsd-snapshots/a55-test-tpiu",
+	"opencsd-snapshots/a57_single_step",
+	"opencsd-snapshots/armv8_1m_branches",
+	"opencsd-snapshots/bugfix-exact-match",
+	"opencsd-snapshots/init-short-addr",
+	"opencsd-snapshots/juno-ret-stck",
+	"opencsd-snapshots/juno-uname-001",
+	"opencsd-snapshots/juno_r1_1",
+	"opencsd-snapshots/tc2-ptm-rstk-t32",
+	"opencsd-snapshots/trace_cov_a15",
+	"opencsd-snapshots-ete/001-ack_test",
+	"opencsd-snapshots-ete/002-ack_test_scr",
+	"opencsd-snapshots-ete/ete-bc-instr",
+	"opencsd-snapshots-ete/ete-ite-instr",
+	"opencsd-snapshots-ete/ete-wfet",
+	"opencsd-snapshots-ete/ete_mem",
+	"opencsd-snapshots-ete/ete_spec_1",
+	"opencsd-snapshots-ete/ete_spec_2",
+	"opencsd-snapshots-ete/ete_spec_3",
+	"opencsd-snapshots-ete/event_test",
+	"opencsd-snapshots-ete/feat_cmpbr",
+	"opencsd-snapshots-ete/infrastructure",
+	"opencsd-snapshots-ete/maxspec0_commopt1",
+	"opencsd-snapshots-ete/maxspec78_commopt0",
+	"opencsd-snapshots-ete/pauth_lr_Rm",
+	"opencsd-snapshots-ete/q_elem",
+	"opencsd-snapshots-ete/rme_test",
+	"opencsd-snapshots-ete/s_9001",
+	"opencsd-snapshots-ete/src_addr",
+	"opencsd-snapshots-ete/ss_ib_el1ns",
+	"opencsd-snapshots-ete/texit-poe2",
+	"opencsd-snapshots-ete/tme_simple",
+	"opencsd-snapshots-ete/tme_tcancel",
+	"opencsd-snapshots-ete/tme_test",
+	"opencsd-snapshots-ete/trace_file_vmid",
+	"opencsd-snapshots-ete/ts_bit64_set",
+	"opencsd-snapshots-ete/ts_marker",
+};
+#define NR_SNAPSHOTS (int)(sizeof(snapshots) / sizeof(snapshots[0]))
+
+static int quiet_print(enum sa_log_level l, const char *fmt, va_list ap)
+{
+	return 0;
+}
+
+static void setup(void)
+{
+	sa_set_print(quiet_print);
+}
+
+static const char *cs_path(const char *sub)
+{
+	static char p[PATH_MAX];
+
+	snprintf(p, sizeof(p), "%s/traces/coresight/%s",
+		 getenv("SA_SHARED_DIR") ? getenv("SA_SHARED_DIR") :
+					   "../shared", sub);
+	return p;
+}
+
+#ifdef SA_HAVE_HIST
+/* Conditional-branch outcome counts, keyed by address. */
+struct cond_count {
+	uint64_t addr, taken, not_taken;
+};
+
+struct cond_tab {
+	size_t nr, alloc;
+	struct cond_count *c;
+};
+
+static void cond_add(struct cond_tab *t, uint64_t addr, bool taken)
+{
+	size_t i;
+
+	for (i = 0; i < t->nr; i++)
+		if (t->c[i].addr == addr)
+			break;
+	if (i == t->nr) {
+		if (t->nr == t->alloc) {
+			t->alloc = t->alloc ? t->alloc * 2 : 64;
+			t->c = realloc(t->c, t->alloc * sizeof(*t->c));
+			ck_assert_ptr_nonnull(t->c);
+		}
+		memset(&t->c[t->nr++], 0, sizeof(*t->c));
+		t->c[i].addr = addr;
+	}
+	if (taken)
+		t->c[i].taken++;
+	else
+		t->c[i].not_taken++;
+}
+#endif
+
+/* Compares our flow for buffer @bi of snapshot @ss with trc_pkt_lister's
+ * listing of the same buffer.  Returns the number of ranges compared.
+ */
+static uint64_t compare_buffer(const char *name, const char *dir,
+			       struct sa_cs_snapshot *ss, size_t bi,
+			       struct sa_image *img)
+{
+	const char *bname = sa_cs_snapshot_buffer_name(ss, bi);
+	char out[PATH_MAX], line[1024];
+	char *argv[] = { "trc_pkt_lister", "-ss_dir", (char *)dir,
+			 "-decode_only", "-src_addr_n", "-src_name",
+			 (char *)bname, "-logfilename", out, NULL };
+	uint64_t nranges = 0, nnacc = 0;
+	bool peer_fatal = false;
+	struct sa_errinfo ei = { 0 };
+	struct sa_dec *dec;
+	struct sa_elem e;
+	FILE *f;
+	int rc;
+#ifdef SA_HAVE_HIST
+	struct cond_tab want = { 0 };
+	struct sa_hist *h = sa_hist__new();
+	struct sa_sitemap *sites = sa_sitemap__new(img);
+	struct sa_hist_builder *b = sa_hist_builder__new(h, img, sites);
+	size_t fi, bj, k;
+
+	ck_assert_ptr_nonnull(b);
+#endif
+
+	snprintf(out, sizeof(out) - 64, "%s/%s-%zu.ppl", sa_test_tmpdir(),
+		 strrchr(name, '/') + 1, bi);
+	rc = peer_run(argv, "/dev/null");
+	ck_assert_msg(rc == 0, "trc_pkt_lister failed (%d) on %s", rc, dir);
+	f = fopen(out, "r");
+	ck_assert_ptr_nonnull(f);
+
+	dec = sa_cs_snapshot_decoder(ss, bi, img, 0, &ei);
+	if (!dec) {
+		/* Only acceptable when the peer could not decode it
+		 * either (a core OpenCSD 1.3 does not know).
+		 */
+		ck_assert_int_eq(ei.code, -SA_ERR_UNSUPPORTED);
+		while (fgets(line, sizeof(line), f)) {
+			struct ppl_range r;
+
+			ck_assert_msg(ppl_parse(line, &r) != 1,
+				      "%s: peer decodes ranges, we refused: "
+				      "%s", name, ei.msg);
+		}
+		fclose(f);
+		goto out;
+	}
+
+	while (fgets(line, sizeof(line), f)) {
+		struct ppl_range r;
+		int kind = ppl_parse(line, &r), got;
+		bool branch;
+
+		if (strstr(line, "Data Path fatal error"))
+			peer_fatal = true;
+		if (!kind)
+			continue;
+		/* our next range or NACC gap */
+		for (;;) {
+			got = sa_dec_next(dec, &e);
+			ck_assert_msg(got == 1, "%s buf %zu: we end (%d) before "
+				      "the peer's line: %s", name, bi, got,
+				      line);
+#ifdef SA_HAVE_HIST
+			ck_assert_int_eq(sa_hist_builder_add(b, &e), 0);
+#endif
+			if (e.kind == SA_ELEM_RANGE)
+				break;
+			if (e.gap_reason == SA_GAP_LOST &&
+			    e.error == -SA_ERR_NOMAP)
+				break;
+		}
+		if (kind == 2) {
+			ck_assert_msg(e.kind == SA_ELEM_GAP,
+				      "%s: peer has ADDR_NACC at %" PRIu64
+				      ", we have a range at %#" PRIx64,
+				      name, r.idx, e.start);
+			ck_assert_uint_eq(e.offset, r.idx);
+			ck_assert_uint_eq(e.stream, r.id);
+			nnacc++;
+			continue;
+		}
+		ck_assert_msg(e.kind == SA_ELEM_RANGE,
+			      "%s: peer has a range at idx %" PRIu64 ", we "
+			      "have a NACC gap", name, r.idx);
+		ck_assert_msg(e.start == r.start &&
+			      e.last + e.last_size == r.end &&
+			      e.ninsn == r.ninsn && e.last_size == r.last_sz &&
+			      e.offset == r.idx && e.stream == r.id,
+			      "%s buf %zu range %" PRIu64 ": peer %s"
+			      "we 0x%" PRIx64 "-0x%" PRIx64 " n=%u sz=%u "
+			      "idx=%" PRIu64 " id=%x", name, bi, nranges,
+			      line, e.start, e.last + e.last_size, e.ninsn,
+			      e.last_size, e.offset, e.stream);
+		branch = !strcmp(r.type, "BR") || !strcmp(r.type, "iBR");
+		if (branch) {
+			enum sa_iclass want_ic;
+
+			if (!strcmp(r.type, "BR"))
+				want_ic = r.cond ? SA_IC_COND :
+					  r.link ? SA_IC_CALL : SA_IC_JUMP;
+			else
+				want_ic = r.ret ? SA_IC_RET :
+					  r.eret ? SA_IC_FAR :
+					  r.link ? SA_IC_IND_CALL :
+						   SA_IC_IND_JUMP;
+			ck_assert_msg(e.last_taken == (r.exec ? 1 : 0) &&
+				      e.last_class == want_ic,
+				      "%s range %" PRIu64 ": peer %s we "
+				      "taken=%d class=%d", name, nranges,
+				      line, e.last_taken, e.last_class);
+#ifdef SA_HAVE_HIST
+			if (want_ic == SA_IC_COND)
+				cond_add(&want, r.end - r.last_sz, r.exec);
+#endif
+		} else {
+			ck_assert_msg(e.last_taken == -1 &&
+				      e.last_class == SA_IC_OTHER,
+				      "%s range %" PRIu64 ": peer %s we "
+				      "taken=%d class=%d", name, nranges,
+				      line, e.last_taken, e.last_class);
+		}
+		nranges++;
+	}
+	fclose(f);
+	if (peer_fatal) {
+		/* trc_pkt_lister stops at a fatal data path error; we
+		 * count it, reset and go on.
+		 */
+		ck_assert_uint_ge(sa_etm_stats(dec)->fatal, 1);
+		while ((rc = sa_dec_next(dec, &e)) > 0)
+			;
+		ck_assert_int_eq(rc, 0);
+		ck_assert_uint_ge(sa_etm_stats(dec)->fatal, 1);
+		sa_dec__free(dec);
+		goto out;
+	}
+	/* nothing more from us but gaps */
+	while ((rc = sa_dec_next(dec, &e)) > 0) {
+		ck_assert_msg(e.kind == SA_ELEM_GAP &&
+			      e.error != -SA_ERR_NOMAP,
+			      "%s: we have more ranges than the peer (at "
+			      "%#" PRIx64 ")", name, e.start);
+#ifdef SA_HAVE_HIST
+		ck_assert_int_eq(sa_hist_builder_add(b, &e), 0);
+#endif
+	}
+	ck_assert_int_eq(rc, 0);
+	ck_assert_uint_eq(sa_dec_stats(dec)->ranges, nranges);
+	ck_assert_uint_eq(sa_etm_stats(dec)->nacc, nnacc);
+	sa_dec__free(dec);
+
+#ifdef SA_HAVE_HIST
+	/* The history's conditional counts equal those derived from the
+	 * peer's ranges.  Only branches inside a function the image knows
+	 * are in the history; every one of those must match, and every
+	 * history branch must be in the peer's table.
+	 */
+	ck_assert_int_eq(sa_hist_builder_flush(b), 0);
+	for (fi = 0; fi < sa_hist_nr_functions(h); fi++) {
+		const struct sa_hist_func *fn = sa_hist_function(h, fi);
+
+		for (bj = 0; bj < fn->nr_branches; bj++) {
+			const struct sa_hist_branch *br = &fn->branches[bj];
+
+			if (br->iclass != SA_IC_COND ||
+			    (!br->taken && !br->not_taken))
+				continue;
+			for (k = 0; k < want.nr; k++)
+				if (want.c[k].addr == br->addr)
+					break;
+			ck_assert_msg(k < want.nr, "%s: history has cond "
+				      "branch %#" PRIx64 " the peer never "
+				      "decides", name, br->addr);
+			ck_assert_msg(br->taken == want.c[k].taken &&
+				      br->not_taken == want.c[k].not_taken,
+				      "%s: branch %#" PRIx64 ": history "
+				      "%" PRIu64 "/%" PRIu64 ", peer %" PRIu64
+				      "/%" PRIu64, name, br->addr, br->taken,
+				      br->not_taken, want.c[k].taken,
+				      want.c[k].not_taken);
+		}
+	}
+#endif
+out:
+#ifdef SA_HAVE_HIST
+	sa_hist_builder__free(b);
+	sa_sitemap__free(sites);
+	sa_hist__free(h);
+	free(want.c);
+#endif
+	unlink(out);
+	return nranges;
+}
+
+START_TEST(test_snapshot_vs_trc_pkt_lister)
+{
+	const char *name = snapshots[_i];
+	char dir[PATH_MAX];
+	struct sa_errinfo ei = { 0 };
+	struct sa_cs_snapshot *ss;
+	struct sa_image *img;
+	size_t bi;
+	int err;
+
+	if (!peer_have("trc_pkt_lister")) {
+		fprintf(stderr, "SKIP-PART: trc_pkt_lister not installed\n");
+		return;
+	}
+	snprintf(dir, sizeof(dir), "%s", cs_path(name));
+	ss = sa_cs_snapshot__open(dir, &ei);
+	ck_assert_msg(ss != NULL, "%s: %s", name, ei.msg);
+	img = sa_image__new(SA_ARCH_UNKNOWN);
+	ck_assert_ptr_nonnull(img);
+	err = sa_cs_snapshot_load_image(ss, img, &ei);
+	ck_assert_msg(err >= 0, "%s: %s", name, ei.msg);
+	for (bi = 0; bi < sa_cs_snapshot_nr_buffers(ss); bi++) {
+		if (!sa_cs_snapshot_buffer_nr_sources(ss, bi))
+			continue;
+		compare_buffer(name, dir, ss, bi, img);
+	}
+	sa_image__free(img);
+	sa_cs_snapshot__free(ss);
+}
+END_TEST
+
+static Suite *etm_traces_suite(void)
+{
+	Suite *s = suite_create("etm-traces");
+	TCase *tc = tcase_create("snapshots");
+
+	tcase_add_checked_fixture(tc, setup, NULL);
+	tcase_add_loop_test(tc, test_snapshot_vs_trc_pkt_lister, 0,
+			    NR_SNAPSHOTS);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int main(void)
+{
+	sa_test_require_shared("traces/coresight");
+	return sa_test_run(etm_traces_suite());
+}
