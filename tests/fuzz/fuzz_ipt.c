@@ -1,0 +1,108 @@
+// SPDX-License-Identifier: BSD-2-Clause
+/*
+ * libFuzzer target for the Intel PT backend (decoders/ipt).
+ *
+ * Input: byte 0 = flags | n.  The next n (bits 0-6) bytes are x86-64 code
+ * mapped at 0x401000, so the fuzzer also explores what the block decoder
+ * does with odd code; the rest is the PT trace.  With bit 7 set the trace
+ * is prefixed with PSB, PSBEND, MODE.Exec (64-bit), TIP.PGE(0x401000), so
+ * that random inputs get past synchronisation without a seed corpus.
+ *
+ * Beyond "no crash", the decoder's accounting must hold: every error is
+ * one SA_GAP_ERROR, the lost bytes add up and never exceed the buffer,
+ * and the stream ends with exactly one SA_GAP_END.
+ */
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "decoder.h"
+#include "sensor/image.h"
+#include "sensor/log.h"
+
+#define FUZZ_CODE 0x401000ull
+
+static const uint8_t fuzz_prefix[] = {
+	0x02, 0x82, 0x02, 0x82, 0x02, 0x82, 0x02, 0x82,	/* PSB */
+	0x02, 0x82, 0x02, 0x82, 0x02, 0x82, 0x02, 0x82,
+	0x02, 0x23,					/* PSBEND */
+	0x99, 0x01,					/* MODE.Exec 64 */
+	0x71, 0x00, 0x10, 0x40, 0x00, 0x00, 0x00,	/* TIP.PGE */
+};
+
+/* Bounds the work per input: the decoder always ends, but a long trace
+ * over a tight loop yields many elements.
+ */
+#define FUZZ_MAX_ELEMS 200000
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	struct sa_ipt_config cfg = { 0 };
+	uint64_t errors = 0, lost = 0, insns = 0, ends = 0, n = 0;
+	const struct sa_dec_stats *st;
+	struct sa_image *img;
+	struct sa_dec *dec;
+	struct sa_elem e;
+	uint8_t *trace = NULL;
+	size_t ncode;
+	int ret = 0;
+
+	if (!size)
+		return 0;
+	sa_set_print(NULL);
+	ncode = data[0] & 0x7f;
+	if (ncode > size - 1)
+		ncode = size - 1;
+	img = sa_image__new(SA_ARCH_X86_64);
+	if (!img)
+		return 0;
+	if (ncode && sa_image_add_buffer(img, data + 1, ncode, FUZZ_CODE))
+		goto out_img;
+	cfg.buf = data + 1 + ncode;
+	cfg.len = size - 1 - ncode;
+	if (data[0] & 0x80) {
+		trace = malloc(sizeof(fuzz_prefix) + cfg.len);
+		if (!trace)
+			goto out_img;
+		memcpy(trace, fuzz_prefix, sizeof(fuzz_prefix));
+		memcpy(trace + sizeof(fuzz_prefix), cfg.buf, cfg.len);
+		cfg.buf = trace;
+		cfg.len += sizeof(fuzz_prefix);
+	}
+	cfg.image = img;
+	dec = sa_ipt__new(&cfg, NULL);
+	if (!dec)
+		goto out_trace;
+	while (n < FUZZ_MAX_ELEMS && (ret = sa_dec_next(dec, &e)) > 0) {
+		n++;
+		if (ends)
+			abort();	/* nothing after the end */
+		if (e.kind == SA_ELEM_RANGE) {
+			if (!e.ninsn || e.last < e.start)
+				abort();
+			insns += e.ninsn;
+		} else if (e.gap_reason == SA_GAP_ERROR) {
+			errors++;
+			lost += e.lost_bytes;
+		} else if (e.gap_reason == SA_GAP_END) {
+			ends++;
+		}
+	}
+	st = sa_dec_stats(dec);
+	if (n < FUZZ_MAX_ELEMS) {
+		if (ret != 0 || ends != 1 || errors != st->errors ||
+		    lost != st->lost_bytes || insns != st->insns)
+			abort();
+	}
+	if (st->lost_bytes > cfg.len)
+		abort();
+	sa_dec__free(dec);
+out_trace:
+	free(trace);
+out_img:
+	sa_image__free(img);
+	return 0;
+}
