@@ -1,0 +1,310 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/*
+ * sensor-agent: hardware trace capture through perf_event.
+ *
+ * The pieces below the window sources of <sensor/backend.h>:
+ *
+ *   PMU discovery   reads /sys/bus/event_source/devices/<pmu> (or a copy):
+ *                   type, format/, caps/, nr_addr_filters, cs_etm sinks/
+ *                   and cpuN/trcidr/, max_nonturbo_ratio, tsc_art_ratio.
+ *   attributes      builds perf_event_attr from perf-style config terms
+ *                   through the format/ bit positions and checks them
+ *                   against caps/ as perf and the kernel do.
+ *   filters         perf's --filter syntax to the kernel's
+ *                   PERF_EVENT_IOC_SET_FILTER string.
+ *   rings           the perf_event mmap data ring and AUX area, read with
+ *                   the kernel's head/tail protocol (libperf's read_init,
+ *                   read_event, consume, read_done), incl. AUX overwrite
+ *                   (snapshot) mode.
+ *   records         sideband records (MMAP2, COMM, FORK, EXIT, LOST, AUX,
+ *                   ITRACE_START) with their sample_id_all trailer.
+ *
+ * Nothing here needs the hardware: the ring reader works on any memory laid
+ * out as the kernel lays it out, and discovery takes its sysfs root as an
+ * argument.
+ */
+#ifndef SENSOR_CAPTURE_H
+#define SENSOR_CAPTURE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include <linux/perf_event.h>
+
+#include "sensor/error.h"
+#include "sensor/perfdata.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define SA_CAP_SYSFS_DEFAULT "/sys/bus/event_source/devices"
+
+/*
+ * PMU discovery.
+ */
+
+/* Which perf_event_attr field a format term lives in. */
+enum sa_cap_field {
+	SA_CAP_CONFIG = 0,
+	SA_CAP_CONFIG1,
+	SA_CAP_CONFIG2,
+	SA_CAP_CONFIG3,
+};
+
+#define SA_CAP_NAME_MAX 64
+
+struct sa_cap_format {
+	char name[SA_CAP_NAME_MAX];
+	enum sa_cap_field field;
+	uint64_t mask;		/* the bits of @field, as format/ says */
+};
+
+/* Parses a format/ file body: "config:13", "config:14-17",
+ * "config2:0-31", "config3:0-11", "config:0-3,7" (ranges joined by ',').
+ * Returns 0, or -SA_ERR_FORMAT with @ei naming @what and the offset.
+ */
+int sa_cap_format_parse(const char *spec, const char *what,
+			struct sa_cap_format *f, struct sa_errinfo *ei);
+
+/* Spreads @val over the set bits of @mask, lowest first (perf's
+ * pmu_format_value).  Returns -SA_ERR_INVAL when @val does not fit.
+ */
+int sa_cap_format_value(uint64_t mask, uint64_t val, uint64_t *out);
+
+/* CoreSight ETM registers of one CPU (cs_etm/cpuN/). */
+struct sa_cap_etm_cpu {
+	int cpu;
+	uint32_t trcidr[14];	/* trcidr/trcidrN, valid per @has_trcidr */
+	uint16_t has_trcidr;	/* bit N: trcidrN was read */
+	uint32_t trcauthstatus;	/* mgmt/trcauthstatus */
+	uint32_t traceid;	/* trctraceid or mgmt/trctraceid */
+	bool has_traceid;
+};
+
+struct sa_cap_pmu;
+
+/* Reads PMU @name ("intel_pt", "cs_etm") under @root (NULL: the real
+ * sysfs).  NULL + errno on failure: SA_ERR_NOHW when the directory is
+ * absent (@ei says why, see sa_cap_explain_nohw()), SA_ERR_FORMAT when a
+ * file does not parse (@ei names the file).
+ */
+struct sa_cap_pmu *sa_cap_pmu__open(const char *root, const char *name,
+				    struct sa_errinfo *ei);
+void sa_cap_pmu__free(struct sa_cap_pmu *p);
+
+const char *sa_cap_pmu_name(const struct sa_cap_pmu *p);
+uint32_t sa_cap_pmu_type(const struct sa_cap_pmu *p);
+/* nr_addr_filters, 0 when absent. */
+uint32_t sa_cap_pmu_nr_addr_filters(const struct sa_cap_pmu *p);
+
+size_t sa_cap_pmu_nr_formats(const struct sa_cap_pmu *p);
+const struct sa_cap_format *sa_cap_pmu_format_at(const struct sa_cap_pmu *p,
+						 size_t idx);
+/* The format term @name, or NULL. */
+const struct sa_cap_format *sa_cap_pmu_format(const struct sa_cap_pmu *p,
+					      const char *name);
+
+/* caps/@name, read as hex like perf ("%x").  0 or -SA_ERR_NOTFOUND. */
+int sa_cap_pmu_cap(const struct sa_cap_pmu *p, const char *name,
+		   uint64_t *val);
+
+/* cs_etm sinks/: names and config2 hashes. */
+size_t sa_cap_pmu_nr_sinks(const struct sa_cap_pmu *p);
+const char *sa_cap_pmu_sink_name(const struct sa_cap_pmu *p, size_t idx);
+int sa_cap_pmu_sink(const struct sa_cap_pmu *p, const char *name,
+		    uint64_t *hash);
+
+/* cs_etm cpuN/ directories, in CPU order. */
+size_t sa_cap_pmu_nr_etm_cpus(const struct sa_cap_pmu *p);
+const struct sa_cap_etm_cpu *sa_cap_pmu_etm_cpu(const struct sa_cap_pmu *p,
+						size_t idx);
+
+/* intel_pt timing files; -SA_ERR_NOTFOUND when absent. */
+int sa_cap_pmu_max_nonturbo_ratio(const struct sa_cap_pmu *p,
+				  uint32_t *ratio);
+int sa_cap_pmu_tsc_art_ratio(const struct sa_cap_pmu *p, uint32_t *num,
+			     uint32_t *den);
+
+/* Writes into @buf why no tracing PMU is usable and what to do, from the
+ * facts of this machine: the PMUs under @root, /proc/cpuinfo (vendor and
+ * the hypervisor flag), /proc/sys/kernel/perf_event_paranoid and
+ * CAP_PERFMON / CAP_SYS_ADMIN.  @proc is the procfs root (NULL:
+ * "/proc"), for tests.  Returns the SA_ERR_* code that fits (-SA_ERR_NOHW
+ * or -SA_ERR_PERM).
+ */
+int sa_cap_explain_nohw(const char *root, const char *proc,
+			const char *pmu_name, char *buf, size_t len);
+
+/*
+ * perf_event_attr.
+ */
+struct sa_cap_attr_opts {
+	/* Config terms, perf's syntax: "psb_period=3,mtc,cyc=0".  A bare
+	 * term means 1.  NULL or "": perf's defaults only.
+	 */
+	const char *terms;
+	const char *sink;	/* cs_etm: sinks/<name> -> sinkid */
+	bool kernel;		/* also trace the kernel */
+	bool per_cpu;		/* per-CPU event: PERF_SAMPLE_CPU, inherit */
+	bool no_defaults;	/* start from 0, not perf's default config */
+};
+
+/* Fills @attr for the trace event of @p: type, config/config1/2/3 from
+ * perf's default config and @o->terms, user space only unless
+ * @o->kernel, disabled, sample_id_all and the sample_type perf uses.
+ * Validates the terms against format/ and caps/ (and, for cs_etm, the
+ * ETM ID registers), as perf and the kernel would.  Returns 0 or
+ * -SA_ERR_INVAL with @ei naming the term and the valid values.
+ */
+int sa_cap_attr_build(const struct sa_cap_pmu *p,
+		      const struct sa_cap_attr_opts *o,
+		      struct perf_event_attr *attr, struct sa_errinfo *ei);
+
+/* Fills @attr for the sideband event: a software dummy event with mmap,
+ * mmap2, comm, comm_exec, task, context_switch and sample_id_all (TID,
+ * TIME, IDENTIFIER; CPU when @per_cpu).
+ */
+void sa_cap_attr_sideband(struct perf_event_attr *attr, bool kernel,
+			  bool per_cpu);
+
+/*
+ * Address filters.
+ */
+#define SA_CAP_FILTER_MAX 4096
+
+/* Turns perf --filter syntax into the string the kernel takes, as perf
+ * does (addr_filter__to_str): "filter 0x1000/0x200@/abs/path", filters
+ * joined by ','.  Accepts filter|start|stop|tracestop, numeric START
+ * [/SIZE] [@FILE]; a FILE without START ("filter @/bin/x" or just
+ * "/bin/x") means the whole file (0/file size, as perf's
+ * addr_filter__entire_dso).  FILE is made absolute with realpath(3).
+ * More filters than @max_filters is -SA_ERR_INVAL (perf: "number of
+ * address filters exceeds maximum"); @max_filters 0 means the PMU has
+ * none.
+ */
+int sa_cap_filter_parse(const char *spec, uint32_t max_filters, char *out,
+			size_t len, struct sa_errinfo *ei);
+
+/* The default filter: the main binary of @pid (the mapping of
+ * /proc/PID/exe in @proc/PID/maps), whole file.  @proc NULL: "/proc".
+ */
+int sa_cap_filter_default(const char *proc, pid_t pid, char *out,
+			  size_t len, struct sa_errinfo *ei);
+
+/*
+ * Sideband records.
+ */
+
+/* Bytes of the sample_id_all trailer for @sample_type. */
+size_t sa_cap_sample_id_size(uint64_t sample_type);
+
+/* Parses one ring record into @ev (struct from <sensor/perfdata.h>;
+ * strings point into @hdr).  @sample_type is the event's, for the
+ * sample_id_all trailer; @sample_id_all false means no trailer.
+ * Returns 0, -SA_ERR_UNSUPPORTED for a type it does not parse (@ev->type
+ * still set), or -SA_ERR_CORRUPT with @ei when the record is too short
+ * for its type or a string is not terminated.
+ */
+int sa_cap_parse_record(const struct perf_event_header *hdr,
+			uint64_t sample_type, bool sample_id_all,
+			struct sa_pd_event *ev, struct sa_errinfo *ei);
+
+/*
+ * Rings.
+ */
+
+/* Largest record the reader copies out when it wraps the ring. */
+#define SA_CAP_RECORD_MAX 65536
+
+struct sa_cap_ring;
+
+/* Wraps a mapping laid out as perf_event_open's: the user page
+ * (struct perf_event_mmap_page) at @base, the data ring at
+ * base + pc->data_offset (pc->data_size bytes, a power of two); when
+ * @aux is not NULL, the AUX area at @aux (pc->aux_size bytes) as mapped
+ * at pc->aux_offset.  @aux_overwrite: the AUX area was mapped read-only
+ * (snapshot mode).  The ring borrows both mappings.  NULL + errno
+ * (EINVAL with @ei when the user page's offsets or sizes are wrong).
+ */
+struct sa_cap_ring *sa_cap_ring__new(void *base, void *aux,
+				     bool aux_overwrite,
+				     struct sa_errinfo *ei);
+void sa_cap_ring__free(struct sa_cap_ring *r);
+
+/* libperf's protocol: read_init takes data_head (acquire); read_event
+ * returns the next record in [tail, head) (copied out when it wraps;
+ * valid until the next call); consume publishes the new tail (release)
+ * so the kernel can reuse the space; read_done ends the batch.
+ *
+ * read_init returns 0, or -SA_ERR_CORRUPT when head - tail exceeds the
+ * ring.  read_event returns 1 with @hdr set, 0 when the batch is
+ * empty, or -SA_ERR_CORRUPT with @ei (offset = ring position) when a
+ * record header is impossible; the reader then skips to head.
+ */
+int sa_cap_ring_read_init(struct sa_cap_ring *r, struct sa_errinfo *ei);
+int sa_cap_ring_read_event(struct sa_cap_ring *r,
+			   const struct perf_event_header **hdr,
+			   struct sa_errinfo *ei);
+void sa_cap_ring_consume(struct sa_cap_ring *r);
+void sa_cap_ring_read_done(struct sa_cap_ring *r);
+
+/* Bytes in the data ring not yet read. */
+uint64_t sa_cap_ring_pending(const struct sa_cap_ring *r);
+
+/* AUX data as at most two chunks of the area, oldest first.  @pos is
+ * the position of the first byte in the AUX byte stream (the kernel's
+ * aux_head counts).
+ */
+struct sa_cap_aux_chunk {
+	const uint8_t *data[2];
+	size_t len[2];
+	uint64_t pos;
+	bool wrapped;		/* snapshot: the buffer had wrapped */
+};
+
+/* Normal mode: the new AUX data [aux_tail, aux_head).  Returns the
+ * number of bytes (0: none), or -SA_ERR_CORRUPT when head - tail exceeds
+ * the area.  sa_cap_aux_consume() then moves aux_tail (release).
+ */
+int64_t sa_cap_aux_peek(struct sa_cap_ring *r, struct sa_cap_aux_chunk *c,
+			struct sa_errinfo *ei);
+void sa_cap_aux_consume(struct sa_cap_ring *r, uint64_t bytes);
+
+/* Snapshot (overwrite) mode: aux_head is the only valid pointer.  Finds
+ * the valid data the way perf's intel_pt_find_snapshot() does without
+ * reference buffers: once anything was written in the last 4 KiB of the
+ * area the buffer has wrapped, and the whole area, oldest first from
+ * head, is valid; before that, [0, head).  The AUX area must be zeroed
+ * when mapped (the kernel's AUX pages are).  Call with the trace event
+ * disabled.  Returns the bytes, or a negative error.
+ */
+int64_t sa_cap_aux_snapshot(struct sa_cap_ring *r,
+			    struct sa_cap_aux_chunk *c,
+			    struct sa_errinfo *ei);
+
+/* Counters of PERF_RECORD_AUX flags and LOST seen by
+ * sa_cap_ring_account().
+ */
+struct sa_cap_ring_stats {
+	uint64_t records;
+	uint64_t lost_records;		/* sum of LOST.lost */
+	uint64_t aux_records;
+	uint64_t aux_bytes;		/* sum of AUX.aux_size */
+	uint64_t aux_truncated;		/* PERF_AUX_FLAG_TRUNCATED */
+	uint64_t aux_overwrite;		/* PERF_AUX_FLAG_OVERWRITE */
+	uint64_t aux_partial;		/* PERF_AUX_FLAG_PARTIAL */
+	uint64_t aux_collision;		/* PERF_AUX_FLAG_COLLISION */
+	uint64_t itrace_start;
+};
+
+/* Adds a parsed record to @st. */
+void sa_cap_ring_account(struct sa_cap_ring_stats *st,
+			 const struct sa_pd_event *ev);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* SENSOR_CAPTURE_H */
