@@ -198,9 +198,22 @@ int sa_cs_perf_info_set_trace_id(struct sa_cs_perf_info *info, int cpu,
  * buffers (TRBE: @raw true) hold one CPU's trace: pass that @cpu.
  * Memory reads go to @img.  NULL, errno and @ei on error.
  */
-struct sa_dec *sa_cs_perf_decoder__new(const struct sa_cs_perf_info *info,
-				       const uint8_t *buf, size_t len,
-				       uint64_t file_offset, bool raw, int cpu,
+struct sa_dec *sa_cs_perf_info_decoder__new(const struct sa_cs_perf_info *info,
+					    const uint8_t *buf, size_t len,
+					    uint64_t file_offset, bool raw,
+					    int cpu, struct sa_image *img,
+					    struct sa_errinfo *ei);
+
+/* Shorthand for the session: parses @priv (@nr_priv u64s of the
+ * AUXTRACE_INFO record) and creates the decoder of a formatted AUXTRACE
+ * buffer (ETR/ETB, every CPU's trace ID; @cpu is only used in messages).
+ * For TRBE buffers (AUX flag PERF_AUX_FLAG_CORESIGHT_FORMAT_RAW, 0x100)
+ * and for perf 6.x trace IDs from AUX_OUTPUT_HW_ID, use
+ * sa_cs_perf_info_parse() and sa_cs_perf_info_decoder__new().
+ */
+struct sa_dec *sa_cs_perf_decoder__new(const uint64_t *priv, size_t nr_priv,
+				       int cpu, const uint8_t *buf, size_t len,
+				       uint64_t file_offset,
 				       struct sa_image *img,
 				       struct sa_errinfo *ei);
 

@@ -178,11 +178,11 @@ int sa_cs_perf_info_set_trace_id(struct sa_cs_perf_info *info, int cpu,
 	return -SA_ERR_NOTFOUND;
 }
 
-struct sa_dec *sa_cs_perf_decoder__new(const struct sa_cs_perf_info *info,
-				       const uint8_t *buf, size_t len,
-				       uint64_t file_offset, bool raw, int cpu,
-				       struct sa_image *img,
-				       struct sa_errinfo *ei)
+struct sa_dec *sa_cs_perf_info_decoder__new(const struct sa_cs_perf_info *info,
+					    const uint8_t *buf, size_t len,
+					    uint64_t file_offset, bool raw,
+					    int cpu, struct sa_image *img,
+					    struct sa_errinfo *ei)
 {
 	struct sa_etm_config cfg = { 0 };
 	struct sa_etm_source *srcs;
@@ -248,5 +248,26 @@ struct sa_dec *sa_cs_perf_decoder__new(const struct sa_cs_perf_info *info,
 	dec = sa_etm__new(&cfg, ei);
 	free(srcs);
 	(void)err;
+	return dec;
+}
+
+struct sa_dec *sa_cs_perf_decoder__new(const uint64_t *priv, size_t nr_priv,
+				       int cpu, const uint8_t *buf, size_t len,
+				       uint64_t file_offset,
+				       struct sa_image *img,
+				       struct sa_errinfo *ei)
+{
+	struct sa_cs_perf_info *info;
+	struct sa_dec *dec;
+	int err;
+
+	err = sa_cs_perf_info_parse(priv, nr_priv, &info, ei);
+	if (err) {
+		errno = err == -ENOMEM ? ENOMEM : EINVAL;
+		return NULL;
+	}
+	dec = sa_cs_perf_info_decoder__new(info, buf, len, file_offset, false,
+					   cpu, img, ei);
+	sa_cs_perf_info__free(info);
 	return dec;
 }

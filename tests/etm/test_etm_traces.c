@@ -13,10 +13,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "sensor/coresight.h"
 #include "sensor/image.h"
 #include "sensor/log.h"
+#include "sensor/perfdata.h"
 #include "decoder.h"
 #include "etm.h"
 #include "peer.h"
@@ -354,6 +357,174 @@ START_TEST(test_snapshot_vs_trc_pkt_lister)
 }
 END_TEST
 
+/* Taken branches in trace order: (from, to), to 0 when a gap follows. */
+struct branch_seq {
+	size_t nr, alloc;
+	uint64_t (*b)[2];
+};
+
+static void seq_add(struct branch_seq *q, uint64_t from, uint64_t to)
+{
+	if (q->nr == q->alloc) {
+		q->alloc = q->alloc ? q->alloc * 2 : 256;
+		q->b = realloc(q->b, q->alloc * sizeof(*q->b));
+		ck_assert_ptr_nonnull(q->b);
+	}
+	q->b[q->nr][0] = from;
+	q->b[q->nr][1] = to;
+	q->nr++;
+}
+
+/* Decodes every AUXTRACE buffer of the simpleperf perf.data with our
+ * decoder, memory from the MMAP records (binary under @symfs).
+ */
+static void our_perf_branches(const char *path, const char *symfs,
+			      struct branch_seq *q)
+{
+	struct sa_errinfo ei = { 0 };
+	struct sa_cs_perf_info *info = NULL;
+	struct sa_pd_event ev;
+	struct sa_image *img;
+	struct sa_pd *pd;
+	int rc, nbuf = 0;
+
+	pd = sa_pd__open(path, &ei);
+	ck_assert_msg(pd != NULL, "%s", ei.msg);
+	img = sa_image__new(SA_ARCH_AARCH64);
+	ck_assert_ptr_nonnull(img);
+	ck_assert_int_eq(sa_image_set_symfs(img, symfs), 0);
+	while ((rc = sa_pd_next(pd, &ev, &ei)) > 0) {
+		struct sa_dec *dec;
+		struct sa_elem e;
+		uint64_t pend = 0;
+		bool have = false;
+
+		switch (ev.type) {
+		case SA_PD_AUXTRACE_INFO:
+			ck_assert_uint_eq(ev.auxtrace_info.type,
+					  SA_PD_AUXTRACE_CS_ETM);
+			ck_assert_int_eq(sa_cs_perf_info_parse(
+				ev.auxtrace_info.priv,
+				ev.auxtrace_info.nr_priv, &info, &ei), 0);
+			break;
+		case PERF_RECORD_MMAP:
+		case PERF_RECORD_MMAP2:
+			/* kernel modules are absent: ignore failures */
+			sa_image_add_elf(img, ev.mmap.filename, ev.mmap.start,
+					 ev.mmap.len, ev.mmap.pgoff, NULL, 0,
+					 &ei);
+			break;
+		case SA_PD_AUXTRACE:
+			ck_assert_ptr_nonnull(info);
+			dec = sa_cs_perf_info_decoder__new(info,
+				ev.auxtrace.data, ev.auxtrace.size,
+				ev.auxtrace.data_file_offset, false,
+				(int)ev.auxtrace.cpu, img, &ei);
+			ck_assert_msg(dec != NULL, "%s", ei.msg);
+			while ((rc = sa_dec_next(dec, &e)) > 0) {
+				if (e.kind == SA_ELEM_RANGE) {
+					if (have)
+						seq_add(q, pend, e.start);
+					have = e.last_taken == 1;
+					pend = e.last;
+				} else if (e.gap_reason == SA_GAP_LOST &&
+					   e.error == -SA_ERR_NOMAP) {
+					/* perf ignores ADDR_NACC too */
+				} else if (e.gap_reason == SA_GAP_END) {
+					/* perf synthesises no branch at the
+					 * end of the buffer
+					 */
+					have = false;
+				} else if (have) {
+					/* perf: "tr end", target 0 */
+					seq_add(q, pend, 0);
+					have = false;
+				}
+			}
+			ck_assert_int_eq(rc, 0);
+			sa_dec__free(dec);
+			nbuf++;
+			break;
+		default:
+			break;
+		}
+	}
+	ck_assert_msg(rc == 0, "%s", ei.msg);
+	ck_assert_int_ge(nbuf, 1);
+	sa_cs_perf_info__free(info);
+	sa_image__free(img);
+	sa_pd__close(pd);
+}
+
+START_TEST(test_simpleperf_vs_perf_script)
+{
+	char perfdata[PATH_MAX], symfs[PATH_MAX], bin[PATH_MAX];
+	char link[PATH_MAX], out[PATH_MAX], line[512];
+	char *argv[] = { "perf", "script", "-i", perfdata, "--symfs", symfs,
+			 "-F", "flags,ip,addr", NULL };
+	struct branch_seq want = { 0 }, got = { 0 };
+	size_t i;
+	FILE *f;
+
+	if (!peer_have("perf")) {
+		fprintf(stderr, "SKIP-PART: perf not installed\n");
+		return;
+	}
+	snprintf(perfdata, sizeof(perfdata), "%s",
+		 cs_path("simpleperf/perf.data"));
+	snprintf(bin, sizeof(bin), "%s", cs_path("simpleperf/etm_test_loop"));
+	snprintf(symfs, sizeof(symfs), "%s/symfs", sa_test_tmpdir());
+	snprintf(link, sizeof(link), "%s/data", symfs);
+	mkdir(symfs, 0755);
+	mkdir(link, 0755);
+	snprintf(link, sizeof(link), "%s/data/local", symfs);
+	mkdir(link, 0755);
+	snprintf(link, sizeof(link), "%s/data/local/tmp", symfs);
+	mkdir(link, 0755);
+	snprintf(link, sizeof(link), "%s/data/local/tmp/etm_test_loop", symfs);
+	unlink(link);
+	ck_assert_int_eq(symlink(bin, link), 0);
+	snprintf(out, sizeof(out), "%s/perf-script.txt", sa_test_tmpdir());
+	ck_assert_int_eq(peer_run(argv, out), 0);
+
+	f = fopen(out, "r");
+	ck_assert_ptr_nonnull(f);
+	while (fgets(line, sizeof(line), f)) {
+		char *arrow = strstr(line, "=>"), *p;
+		unsigned long long from, to;
+
+		if (!arrow || strstr(line, "tr strt"))
+			continue;
+		*arrow = '\0';
+		p = strrchr(line, ' ');
+		while (p && p > line && p[1] == '\0') {
+			*p = '\0';
+			p = strrchr(line, ' ');
+		}
+		ck_assert_ptr_nonnull(p);
+		from = strtoull(p + 1, NULL, 16);
+		to = strtoull(arrow + 2, NULL, 16);
+		seq_add(&want, from, to);
+	}
+	fclose(f);
+	ck_assert_uint_gt(want.nr, 100);
+
+	our_perf_branches(perfdata, symfs, &got);
+	for (i = 0; i < want.nr && i < got.nr; i++)
+		ck_assert_msg(want.b[i][0] == got.b[i][0] &&
+			      want.b[i][1] == got.b[i][1],
+			      "taken branch %zu: perf %#" PRIx64 " => %#" PRIx64
+			      ", we %#" PRIx64 " => %#" PRIx64, i,
+			      want.b[i][0], want.b[i][1], got.b[i][0],
+			      got.b[i][1]);
+	ck_assert_uint_eq(got.nr, want.nr);
+	unlink(out);
+	unlink(link);
+	free(want.b);
+	free(got.b);
+}
+END_TEST
+
 static Suite *etm_traces_suite(void)
 {
 	Suite *s = suite_create("etm-traces");
@@ -362,6 +533,10 @@ static Suite *etm_traces_suite(void)
 	tcase_add_checked_fixture(tc, setup, NULL);
 	tcase_add_loop_test(tc, test_snapshot_vs_trc_pkt_lister, 0,
 			    NR_SNAPSHOTS);
+	suite_add_tcase(s, tc);
+	tc = tcase_create("perf");
+	tcase_add_checked_fixture(tc, setup, NULL);
+	tcase_add_test(tc, test_simpleperf_vs_perf_script);
 	suite_add_tcase(s, tc);
 	return s;
 }
