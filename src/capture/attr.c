@@ -658,7 +658,10 @@ int sa_cap_filter_parse(const char *spec, uint32_t max_filters, char *out,
 			n = strlen(filter_actions[i]);
 			if (!strncmp(s, filter_actions[i], n) &&
 			    (s[n] == ' ' || s[n] == '\t')) {
-				action = filter_actions[i];
+				/* The kernel knows "stop" only; perf
+				 * writes tracestop as stop.
+				 */
+				action = i == 3 ? "stop" : filter_actions[i];
 				s = skip_ws(s + n);
 				break;
 			}
