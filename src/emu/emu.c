@@ -1,0 +1,909 @@
+// SPDX-License-Identifier: BSD-2-Clause
+/*
+ * The emulated Intel PT sensor: target control and the window loop.
+ * emu_rec.c has the ptrace and memory primitives, emu_enc.c the encoder,
+ * emu_filter.c the address filter, emu_perf.c the perf.data output.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/ptrace.h>
+#include <sys/signalfd.h>
+#include <sys/user.h>
+#include <sys/wait.h>
+
+#include "sensor/emu.h"
+#include "sensor/log.h"
+#include "emu_rec.h"
+
+#define SA_EMU_DEFAULT_AUX (4ull << 20)
+#define SA_EMU_MAX_AUX (1ull << 30)
+#define SA_EMU_PTRACE_OPTS (PTRACE_O_TRACEEXEC | PTRACE_O_TRACESYSGOOD)
+
+static struct sa_emu *emu_alloc(void)
+{
+	struct sa_emu *emu = calloc(1, sizeof(*emu));
+	sigset_t chld;
+
+	if (!emu)
+		return NULL;
+	emu->mem_fd = -1;
+	emu->sig_fd = -1;
+	if (cs_open(CS_ARCH_X86, CS_MODE_64, &emu->cs) != CS_ERR_OK) {
+		free(emu);
+		errno = ENOMEM;
+		return NULL;
+	}
+	cs_option(emu->cs, CS_OPT_DETAIL, CS_OPT_ON);
+	emu->cs_insn = cs_malloc(emu->cs);
+	if (!emu->cs_insn) {
+		cs_close(&emu->cs);
+		free(emu);
+		errno = ENOMEM;
+		return NULL;
+	}
+	/* SIGCHLD through a signalfd lets the waits time out without a
+	 * signal handler.  Without it we fall back to short sleeps.
+	 */
+	sigemptyset(&chld);
+	sigaddset(&chld, SIGCHLD);
+	if (pthread_sigmask(SIG_BLOCK, &chld, &emu->old_mask) == 0) {
+		emu->mask_set = true;
+		emu->sig_fd = signalfd(-1, &chld, SFD_NONBLOCK | SFD_CLOEXEC);
+	}
+	return emu;
+}
+
+static void emu_release(struct sa_emu *emu)
+{
+	int i;
+
+	if (emu->mem_fd >= 0)
+		close(emu->mem_fd);
+	if (emu->sig_fd >= 0)
+		close(emu->sig_fd);
+	if (emu->mask_set)
+		pthread_sigmask(SIG_SETMASK, &emu->old_mask, NULL);
+	cs_free(emu->cs_insn, 1);
+	cs_close(&emu->cs);
+	sa_emu_maps_free(emu);
+	free(emu->aux);
+	for (i = 0; i < emu->argc; i++)
+		free(emu->argv[i]);
+	free(emu->argv);
+	free(emu->maps);
+	free(emu->frozen);
+	free(emu);
+}
+
+static int open_mem(struct sa_emu *emu, struct sa_errinfo *ei)
+{
+	char path[64];
+
+	snprintf(path, sizeof(path), "/proc/%d/mem", (int)emu->pid);
+	emu->mem_fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (emu->mem_fd < 0)
+		return sa_errinfo_set(ei, -errno, SA_NO_OFFSET,
+				      "emu: cannot open %s: %s", path,
+				      strerror(errno));
+	return 0;
+}
+
+static void read_comm(struct sa_emu *emu)
+{
+	char path[64];
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/%d/comm", (int)emu->pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return;
+	n = read(fd, emu->comm, sizeof(emu->comm) - 1);
+	close(fd);
+	if (n > 0) {
+		emu->comm[n] = '\0';
+		emu->comm[strcspn(emu->comm, "\n")] = '\0';
+	}
+}
+
+static int read_exe(struct sa_emu *emu)
+{
+	char path[64];
+	ssize_t n;
+
+	snprintf(path, sizeof(path), "/proc/%d/exe", (int)emu->pid);
+	n = readlink(path, emu->exe, sizeof(emu->exe) - 1);
+	if (n < 0)
+		return -errno;
+	emu->exe[n] = '\0';
+	read_comm(emu);
+	return 0;
+}
+
+static int copy_argv(struct sa_emu *emu, char *const argv[])
+{
+	int n = 0;
+
+	while (argv[n])
+		n++;
+	emu->argv = calloc((size_t)n + 1, sizeof(char *));
+	if (!emu->argv)
+		return -ENOMEM;
+	for (emu->argc = 0; emu->argc < n; emu->argc++) {
+		emu->argv[emu->argc] = strdup(argv[emu->argc]);
+		if (!emu->argv[emu->argc])
+			return -ENOMEM;
+	}
+	return 0;
+}
+
+struct sa_emu *sa_emu__spawn(char *const argv[], struct sa_errinfo *ei)
+{
+	struct sa_emu *emu;
+	int pfd[2], status, sig, kind, err = 0, child_errno = 0;
+	pid_t pid;
+
+	if (!argv || !argv[0]) {
+		sa_errinfo_set(ei, -SA_ERR_INVAL, SA_NO_OFFSET,
+			       "emu: no command to run");
+		errno = EINVAL;
+		return NULL;
+	}
+	emu = emu_alloc();
+	if (!emu) {
+		sa_errinfo_set(ei, -ENOMEM, SA_NO_OFFSET, "emu: out of memory");
+		return NULL;
+	}
+	err = copy_argv(emu, argv);
+	if (err)
+		goto out_err_msg;
+	if (pipe2(pfd, O_CLOEXEC) < 0) {
+		err = -errno;
+		goto out_err_msg;
+	}
+	pid = fork();
+	if (pid < 0) {
+		err = -errno;
+		close(pfd[0]);
+		close(pfd[1]);
+		goto out_err_msg;
+	}
+	if (pid == 0) {
+		int e;
+
+		close(pfd[0]);
+		pthread_sigmask(SIG_SETMASK, &emu->old_mask, NULL);
+		/* Stop so that the parent can PTRACE_SEIZE us: seized
+		 * tracees accept PTRACE_INTERRUPT, which ends windows on
+		 * time.
+		 */
+		raise(SIGSTOP);
+		execvp(argv[0], argv);
+		e = errno;
+		if (write(pfd[1], &e, sizeof(e)) < 0)
+			_exit(126);
+		_exit(127);
+	}
+	close(pfd[1]);
+	emu->pid = emu->tid = pid;
+	emu->spawned = true;
+	if (waitpid(pid, &status, WSTOPPED) < 0 || !WIFSTOPPED(status)) {
+		err = -ECHILD;
+		close(pfd[0]);
+		goto out_err_msg;
+	}
+	if (ptrace(PTRACE_SEIZE, pid, 0, SA_EMU_PTRACE_OPTS) < 0) {
+		err = -errno;
+		kill(pid, SIGKILL);
+		waitpid(pid, &status, 0);
+		close(pfd[0]);
+		sa_errinfo_set(ei, -SA_ERR_PERM, SA_NO_OFFSET,
+			       "emu: cannot ptrace the spawned %s: %s",
+			       argv[0], strerror(-err));
+		errno = EPERM;
+		emu_release(emu);
+		return NULL;
+	}
+	kill(pid, SIGCONT);
+	for (;;) {
+		if (waitpid(pid, &status, __WALL) < 0) {
+			if (errno == EINTR)
+				continue;
+			err = -errno;
+			break;
+		}
+		kind = sa_emu_stop_kind(status, &sig);
+		if (kind == SA_EMU_STOP_EXEC)
+			break;
+		if (kind == SA_EMU_STOP_EXIT) {
+			if (read(pfd[0], &child_errno, sizeof(child_errno)) !=
+			    (ssize_t)sizeof(child_errno))
+				child_errno = ENOEXEC;
+			err = -child_errno;
+			break;
+		}
+		/* The SIGSTOP group-stop and SIGCONT before the exec. */
+		if (kind == SA_EMU_STOP_SIGNAL && sig != SIGSTOP &&
+		    sig != SIGCONT)
+			ptrace(PTRACE_CONT, pid, 0, sig);
+		else
+			ptrace(PTRACE_CONT, pid, 0, 0);
+	}
+	close(pfd[0]);
+	if (err) {
+		sa_errinfo_set(ei, err, SA_NO_OFFSET,
+			       "emu: cannot run '%s': %s%s", argv[0],
+			       strerror(-err),
+			       err == -ENOENT ? " (not found on PATH)" : "");
+		errno = -err;
+		emu_release(emu);
+		return NULL;
+	}
+	err = open_mem(emu, ei);
+	if (!err)
+		err = read_exe(emu);
+	if (err) {
+		ptrace(PTRACE_DETACH, pid, 0, 0);
+		goto out_err_msg;
+	}
+	return emu;
+
+out_err_msg:
+	if (ei && !ei->msg[0])
+		sa_errinfo_set(ei, err, SA_NO_OFFSET, "emu: cannot start '%s': %s",
+			       argv[0], sa_strerror(err));
+	errno = err < 0 && err > -4000 ? -err : EINVAL;
+	emu_release(emu);
+	return NULL;
+}
+
+static int yama_scope(void)
+{
+	char buf[16] = "";
+	int fd = open("/proc/sys/kernel/yama/ptrace_scope", O_RDONLY);
+	ssize_t n;
+
+	if (fd < 0)
+		return -1;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return -1;
+	return buf[0] - '0';
+}
+
+static pid_t tgid_of(pid_t tid)
+{
+	char path[64], line[256];
+	FILE *f;
+	int tgid = -1;
+
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)tid);
+	f = fopen(path, "re");
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "Tgid: %d", &tgid) == 1)
+			break;
+	fclose(f);
+	return tgid;
+}
+
+static int seize_stop(pid_t tid, int *pending)
+{
+	int status, sig, kind;
+
+	if (ptrace(PTRACE_SEIZE, tid, 0, SA_EMU_PTRACE_OPTS) < 0)
+		return -errno;
+	if (ptrace(PTRACE_INTERRUPT, tid, 0, 0) < 0)
+		return -errno;
+	for (;;) {
+		if (waitpid(tid, &status, __WALL) < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		kind = sa_emu_stop_kind(status, &sig);
+		if (kind == SA_EMU_STOP_EXIT)
+			return -ESRCH;
+		if (kind == SA_EMU_STOP_GROUP)
+			return 0;
+		/* A signal arrived first: deliver it later. */
+		if (kind == SA_EMU_STOP_SIGNAL && pending && !*pending)
+			*pending = sig;
+	}
+}
+
+struct sa_emu *sa_emu__attach(pid_t tid, struct sa_errinfo *ei)
+{
+	struct sa_emu *emu;
+	pid_t tgid;
+	int err, scope;
+
+	if (tid <= 0) {
+		sa_errinfo_set(ei, -SA_ERR_INVAL, SA_NO_OFFSET,
+			       "emu: bad pid %d", (int)tid);
+		errno = EINVAL;
+		return NULL;
+	}
+	tgid = tgid_of(tid);
+	if (tgid < 0) {
+		sa_errinfo_set(ei, -SA_ERR_NOTFOUND, SA_NO_OFFSET,
+			       "emu: no process %d", (int)tid);
+		errno = ESRCH;
+		return NULL;
+	}
+	if (tgid == getpid()) {
+		sa_errinfo_set(ei, -SA_ERR_PERM, SA_NO_OFFSET,
+			       "emu: pid %d is the sensor itself", (int)tid);
+		errno = EPERM;
+		return NULL;
+	}
+	emu = emu_alloc();
+	if (!emu) {
+		sa_errinfo_set(ei, -ENOMEM, SA_NO_OFFSET, "emu: out of memory");
+		return NULL;
+	}
+	emu->pid = tgid;
+	emu->tid = tid;
+	err = seize_stop(tid, &emu->pending_sig);
+	if (err) {
+		scope = yama_scope();
+		if (err == -ESRCH && tgid_of(tid) < 0)
+			sa_errinfo_set(ei, -SA_ERR_NOTFOUND, SA_NO_OFFSET,
+				       "emu: no process %d", (int)tid);
+		else
+			sa_errinfo_set(ei, -SA_ERR_PERM, SA_NO_OFFSET,
+				       "emu: cannot ptrace pid %d: %s%s%s",
+				       (int)tid, strerror(-err),
+				       scope > 0 ?
+				       " (yama ptrace_scope is set in "
+				       "/proc/sys/kernel/yama/ptrace_scope: "
+				       "run as root or lower it)" : "",
+				       err == -EPERM ?
+				       "; is it a kernel thread, another "
+				       "user's process, or already traced?" :
+				       "");
+		errno = err == -ESRCH ? ESRCH : EPERM;
+		emu_release(emu);
+		return NULL;
+	}
+	err = open_mem(emu, ei);
+	if (!err)
+		err = read_exe(emu);
+	if (err) {
+		ptrace(PTRACE_DETACH, tid, 0, 0);
+		if (!ei || !ei->msg[0])
+			sa_errinfo_set(ei, err, SA_NO_OFFSET,
+				       "emu: cannot read pid %d: %s", (int)tid,
+				       sa_strerror(err));
+		errno = -err;
+		emu_release(emu);
+		return NULL;
+	}
+	return emu;
+}
+
+/* Stops the process's other threads for a window: they must not run into
+ * the filter's pages while these are not executable.
+ */
+static void freeze_others(struct sa_emu *emu)
+{
+	char path[64];
+	struct dirent *de;
+	DIR *d;
+
+	snprintf(path, sizeof(path), "/proc/%d/task", (int)emu->pid);
+	d = opendir(path);
+	if (!d)
+		return;
+	while ((de = readdir(d))) {
+		char *end;
+		long t = strtol(de->d_name, &end, 10);
+		pid_t *nf;
+
+		if (*end || t <= 0 || t == emu->tid)
+			continue;
+		if (emu->nr_frozen >= SA_EMU_MAX_THREADS)
+			break;
+		nf = realloc(emu->frozen,
+			     (emu->nr_frozen + 1) * sizeof(*nf));
+		if (!nf)
+			break;
+		emu->frozen = nf;
+		if (seize_stop((pid_t)t, NULL) == 0)
+			emu->frozen[emu->nr_frozen++] = (pid_t)t;
+		else
+			sa_warn("emu: could not stop thread %ld of pid %d "
+				"for the window\n", t, (int)emu->pid);
+	}
+	closedir(d);
+}
+
+static void thaw_others(struct sa_emu *emu)
+{
+	size_t i;
+
+	for (i = 0; i < emu->nr_frozen; i++)
+		ptrace(PTRACE_DETACH, emu->frozen[i], 0, 0);
+	emu->nr_frozen = 0;
+}
+
+static int get_ip(struct sa_emu *emu, uint64_t *ip)
+{
+	struct user_regs_struct regs;
+
+	if (ptrace(PTRACE_GETREGS, emu->tid, 0, &regs) < 0)
+		return -errno;
+	*ip = regs.rip;
+	return 0;
+}
+
+static bool in_ranges(const struct sa_emu_range *r, size_t n, uint64_t ip)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (ip >= r[i].lo && ip < r[i].hi)
+			return true;
+	return false;
+}
+
+static int save_maps(struct sa_emu *emu)
+{
+	size_t i, n = 0;
+
+	free(emu->maps);
+	emu->maps = calloc(emu->nr_vmas ? emu->nr_vmas : 1,
+			   sizeof(*emu->maps));
+	emu->nr_maps = 0;
+	if (!emu->maps)
+		return -ENOMEM;
+	for (i = 0; i < emu->nr_vmas; i++) {
+		const struct sa_emu_vma *v = &emu->vmas[i];
+
+		if (!(v->prot & 4) || !v->path || v->path[0] != '/')
+			continue;
+		emu->maps[n].start = v->start;
+		emu->maps[n].len = v->end - v->start;
+		emu->maps[n].pgoff = v->pgoff;
+		emu->maps[n].path = v->path;
+		n++;
+	}
+	emu->nr_maps = n;
+	return 0;
+}
+
+/* The core loop of a window: see the comment at the top of emu_rec.c. */
+static int record(struct sa_emu *emu, const struct sa_emu_opts *opts,
+		  struct sa_emu_enc *enc, struct sa_emu_stats *st,
+		  struct sa_errinfo *ei)
+{
+	uint64_t start = sa_emu_now_ns();
+	uint64_t deadline = opts->max_ms ? start + opts->max_ms * 1000000ull :
+					   0;
+	bool delivering = false;
+	struct sa_emu_insn in = { 0 };
+	uint64_t ip = 0, nip = 0;
+	int err, status, sig, kind;
+
+	err = get_ip(emu, &ip);
+	if (err)
+		return sa_errinfo_set(ei, err, SA_NO_OFFSET,
+				      "emu: cannot read registers of %d: %s",
+				      (int)emu->tid, strerror(-err));
+	for (;;) {
+		bool in_page = in_ranges(emu->pages, emu->nr_pages, ip);
+		bool in_filt = in_ranges(emu->filt, emu->nr_filt, ip);
+		int resume_sig = emu->pending_sig;
+
+		if (emu->stop_req) {
+			st->stopped_by_request = true;
+			break;
+		}
+		if (opts->max_insns && st->insns >= opts->max_insns)
+			break;
+		if (deadline && sa_emu_now_ns() >= deadline)
+			break;
+		emu->pending_sig = 0;
+
+		if (!in_page) {
+			/* Full speed until control comes back. */
+			if (!emu->protected_) {
+				err = sa_emu_protect(emu, true);
+				if (err)
+					goto fail;
+			}
+			if (ptrace(PTRACE_CONT, emu->tid, 0, resume_sig) < 0) {
+				err = -errno;
+				goto fail;
+			}
+			err = sa_emu_wait(emu, deadline, &status);
+			if (err)
+				goto fail;
+			kind = sa_emu_stop_kind(status, &sig);
+			if (kind == SA_EMU_STOP_EXIT) {
+				emu->exited = true;
+				emu->wstatus = status;
+				st->exited = true;
+				return 0;
+			}
+			if (kind == SA_EMU_STOP_EXEC) {
+				st->exec = true;
+				return 0;
+			}
+			err = get_ip(emu, &ip);
+			if (err)
+				goto fail;
+			if (kind == SA_EMU_STOP_SIGNAL && sig == SIGSEGV) {
+				siginfo_t si;
+
+				if (ptrace(PTRACE_GETSIGINFO, emu->tid, 0,
+					   &si) == 0 &&
+				    si.si_code == SEGV_ACCERR &&
+				    (uint64_t)(uintptr_t)si.si_addr == ip &&
+				    in_ranges(emu->pages, emu->nr_pages, ip))
+					continue;	/* our entry fault */
+			}
+			if (kind == SA_EMU_STOP_SIGNAL) {
+				emu->pending_sig = sig;
+				st->signals++;
+			}
+			continue;
+		}
+
+		if (emu->protected_) {
+			err = sa_emu_protect(emu, false);
+			if (err)
+				goto fail;
+		}
+		if (in_filt) {
+			if (!sa_emu_enc_enabled(enc) &&
+			    !sa_emu_enc_overflowed(enc)) {
+				err = sa_emu_enc_enter(enc, ip, start);
+				if (err)
+					goto fail;
+				st->entries++;
+			}
+			err = sa_emu_classify(emu, ip, &in);
+			if (err) {
+				sa_errinfo_set(ei, err, SA_NO_OFFSET,
+					       "emu: cannot decode the "
+					       "instruction at %#" PRIx64
+					       " in pid %d: %s", ip,
+					       (int)emu->pid, sa_strerror(err));
+				goto fail_msg;
+			}
+		}
+		if (resume_sig && sa_emu_sig_caught(emu, resume_sig)) {
+			/* The handler is entered before the instruction at
+			 * ip retires: hardware shows FUP(ip) + TIP.PGD.
+			 */
+			if (in_filt)
+				sa_emu_enc_async(enc, ip);
+			delivering = true;
+		}
+		if (ptrace(PTRACE_SINGLESTEP, emu->tid, 0, resume_sig) < 0) {
+			err = -errno;
+			goto fail;
+		}
+		st->steps++;
+		if (in_filt && in.iclass == SA_IC_SYSCALL && !delivering)
+			err = sa_emu_wait(emu, deadline, &status);
+		else
+			err = sa_emu_wait(emu, 0, &status);
+		if (err)
+			goto fail;
+		kind = sa_emu_stop_kind(status, &sig);
+		if (kind == SA_EMU_STOP_EXIT || kind == SA_EMU_STOP_EXEC) {
+			if (in_filt && !delivering) {
+				if (in.iclass == SA_IC_SYSCALL) {
+					if (emu->insn_fn)
+						emu->insn_fn(emu->insn_ctx, ip);
+					st->insns++;
+					st->syscalls++;
+					sa_emu_enc_retire(enc, ip, &in, 0,
+							  false);
+				} else {
+					sa_emu_enc_async(enc, ip);
+				}
+			}
+			if (kind == SA_EMU_STOP_EXIT) {
+				emu->exited = true;
+				emu->wstatus = status;
+				st->exited = true;
+			} else {
+				st->exec = true;
+			}
+			return 0;
+		}
+		err = get_ip(emu, &nip);
+		if (err)
+			goto fail;
+		if (kind == SA_EMU_STOP_GROUP) {
+			/* Interrupted (deadline) while in a syscall. */
+			if (in_filt && nip != ip && !delivering) {
+				if (emu->insn_fn)
+					emu->insn_fn(emu->insn_ctx, ip);
+				st->insns++;
+				st->syscalls++;
+				sa_emu_enc_retire(enc, ip, &in, nip,
+						  in_ranges(emu->filt,
+							    emu->nr_filt, nip));
+			}
+			ip = nip;
+			delivering = false;
+			continue;
+		}
+		if (kind == SA_EMU_STOP_SIGNAL && sig != SIGTRAP) {
+			/* A signal is about to be delivered.  A syscall that
+			 * it interrupted has completed: retire it first.
+			 */
+			if (in_filt && nip != ip && !delivering &&
+			    in.iclass == SA_IC_SYSCALL) {
+				if (emu->insn_fn)
+					emu->insn_fn(emu->insn_ctx, ip);
+				st->insns++;
+				st->syscalls++;
+				sa_emu_enc_retire(enc, ip, &in, nip, false);
+			}
+			emu->pending_sig = sig;
+			st->signals++;
+			ip = nip;
+			delivering = false;
+			continue;
+		}
+		/* The step is done. */
+		if (delivering) {
+			delivering = false;
+			ip = nip;
+			continue;
+		}
+		if (in_filt) {
+			if (nip == ip && (in.rep || (in.iclass != SA_IC_JUMP &&
+						     in.iclass != SA_IC_COND &&
+						     in.iclass != SA_IC_IND_JUMP)))
+				/* One more rep iteration, or the step trap that
+				 * a syscall exit reports before anything ran.
+				 */
+				continue;
+			if (emu->insn_fn)
+				emu->insn_fn(emu->insn_ctx, ip);
+			st->insns++;
+			if (in.iclass == SA_IC_SYSCALL)
+				st->syscalls++;
+			err = sa_emu_enc_retire(enc, ip, &in, nip,
+						in_ranges(emu->filt,
+							  emu->nr_filt, nip));
+			if (err)
+				goto fail;
+		}
+		ip = nip;
+	}
+	/* The window ends here: trace stops before the next instruction. */
+	if (sa_emu_enc_enabled(enc))
+		sa_emu_enc_async(enc, ip);
+	return 0;
+
+fail:
+	sa_errinfo_set(ei, err, SA_NO_OFFSET,
+		       "emu: tracing pid %d failed: %s", (int)emu->pid,
+		       sa_strerror(err));
+fail_msg:
+	return err;
+}
+
+int sa_emu_window(struct sa_emu *emu, const struct sa_emu_opts *opts,
+		  const char *path, struct sa_emu_stats *st,
+		  struct sa_errinfo *ei)
+{
+	struct sa_emu_opts o = opts ? *opts : (struct sa_emu_opts){ 0 };
+	struct sa_emu_stats local;
+	struct sa_emu_enc_cfg ecfg = { 0 };
+	struct sa_emu_enc *enc;
+	uint64_t t0 = sa_emu_now_ns();
+	int err, uerr;
+
+	if (!st)
+		st = &local;
+	memset(st, 0, sizeof(*st));
+	sa_errinfo_clear(ei);
+	if (emu->exited)
+		return sa_errinfo_set(ei, -ESRCH, SA_NO_OFFSET,
+				      "emu: pid %d has exited", (int)emu->pid);
+	if (!o.aux_size)
+		o.aux_size = SA_EMU_DEFAULT_AUX;
+	if (o.aux_size > SA_EMU_MAX_AUX)
+		return sa_errinfo_set(ei, -SA_ERR_TOOBIG, SA_NO_OFFSET,
+				      "emu: --aux-size %" PRIu64 " is over the "
+				      "cap of %llu bytes", o.aux_size,
+				      SA_EMU_MAX_AUX);
+	err = read_exe(emu);
+	if (!err)
+		err = sa_emu_maps_read(emu);
+	if (err)
+		return sa_errinfo_set(ei, err, SA_NO_OFFSET,
+				      "emu: cannot read the mappings of pid "
+				      "%d: %s", (int)emu->pid,
+				      sa_strerror(err));
+	err = sa_emu_filter_resolve(emu, o.filter, ei);
+	if (err)
+		return err;
+	free(emu->aux);
+	emu->aux_len = 0;
+	emu->aux = malloc(o.aux_size);
+	if (!emu->aux)
+		return sa_errinfo_set(ei, -ENOMEM, SA_NO_OFFSET,
+				      "emu: no memory for %" PRIu64
+				      " bytes of trace", o.aux_size);
+	ecfg.buf = emu->aux;
+	ecfg.size = o.aux_size;
+	ecfg.psb_period = o.psb_period;
+	ecfg.noretcomp = o.noretcomp;
+	ecfg.tsc = o.tsc;
+	enc = sa_emu_enc__new(&ecfg);
+	if (!enc)
+		return sa_errinfo_set(ei, -errno, SA_NO_OFFSET,
+				      "emu: cannot set up the PT encoder "
+				      "(--aux-size %" PRIu64 " too small?)",
+				      o.aux_size);
+	sa_emu_icache_clear(emu);
+	freeze_others(emu);
+	err = record(emu, &o, enc, st, ei);
+	if (emu->protected_ && !emu->exited) {
+		uerr = sa_emu_protect(emu, false);
+		if (uerr && !err)
+			err = sa_errinfo_set(ei, uerr, SA_NO_OFFSET,
+					     "emu: cannot restore the "
+					     "protection of pid %d's code: %s",
+					     (int)emu->pid, sa_strerror(uerr));
+	}
+	emu->protected_ = false;
+	thaw_others(emu);
+	emu->aux_len = sa_emu_enc_finish(enc);
+	st->overflow = sa_emu_enc_overflowed(enc);
+	st->trace_bytes = emu->aux_len;
+	sa_emu_enc__free(enc);
+	st->ns = sa_emu_now_ns() - t0;
+	if (!err)
+		err = save_maps(emu);
+	if (!err && path)
+		err = sa_emu_write_perf(emu, path, &o, st, ei);
+	return err;
+}
+
+int sa_emu_run_free(struct sa_emu *emu, uint64_t ms, struct sa_errinfo *ei)
+{
+	uint64_t deadline = sa_emu_now_ns() + ms * 1000000ull;
+	int status, sig, kind, err;
+
+	if (emu->exited)
+		return 1;
+	for (;;) {
+		int s = emu->pending_sig;
+
+		emu->pending_sig = 0;
+		if (ptrace(PTRACE_CONT, emu->tid, 0, s) < 0)
+			return sa_errinfo_set(ei, -errno, SA_NO_OFFSET,
+					      "emu: cannot resume pid %d: %s",
+					      (int)emu->pid, strerror(errno));
+		err = sa_emu_wait(emu, deadline, &status);
+		if (err)
+			return sa_errinfo_set(ei, err, SA_NO_OFFSET,
+					      "emu: waiting for pid %d: %s",
+					      (int)emu->pid, sa_strerror(err));
+		kind = sa_emu_stop_kind(status, &sig);
+		if (kind == SA_EMU_STOP_EXIT) {
+			emu->exited = true;
+			emu->wstatus = status;
+			return 1;
+		}
+		if (kind == SA_EMU_STOP_GROUP)
+			return 0;	/* our interrupt at the deadline */
+		if (kind == SA_EMU_STOP_SIGNAL)
+			emu->pending_sig = sig;
+	}
+}
+
+int sa_emu_loop(struct sa_emu *emu, const struct sa_emu_opts *opts,
+		uint64_t period_ms, unsigned int nr_windows,
+		const char *path_fmt, sa_emu_window_fn window_fn, void *ctx,
+		struct sa_errinfo *ei)
+{
+	unsigned int nr;
+	int err;
+
+	if (!opts || (!opts->max_insns && !opts->max_ms))
+		return sa_errinfo_set(ei, -SA_ERR_INVAL, SA_NO_OFFSET,
+				      "emu: a window needs a bound "
+				      "(instructions or ms)");
+	for (nr = 0; !nr_windows || nr < nr_windows; nr++) {
+		struct sa_emu_stats st;
+		char path[PATH_MAX];
+		int n;
+
+		n = snprintf(path, sizeof(path), path_fmt, nr);
+		if (n < 0 || (size_t)n >= sizeof(path))
+			return sa_errinfo_set(ei, -SA_ERR_INVAL, SA_NO_OFFSET,
+					      "emu: bad output pattern '%s'",
+					      path_fmt);
+		err = sa_emu_window(emu, opts, path, &st, ei);
+		if (err)
+			return err;
+		if (window_fn && window_fn(ctx, nr, path, &st))
+			return (int)nr + 1;
+		if (st.exited || st.exec || emu->stop_req)
+			return (int)nr + 1;
+		err = sa_emu_run_free(emu, period_ms, ei);
+		if (err < 0)
+			return err;
+		if (err == 1 || emu->stop_req)
+			return (int)nr + 1;
+	}
+	return (int)nr;
+}
+
+void sa_emu_request_stop(struct sa_emu *emu)
+{
+	if (emu)
+		emu->stop_req = 1;
+}
+
+pid_t sa_emu_pid(const struct sa_emu *emu)
+{
+	return emu->pid;
+}
+
+bool sa_emu_exited(const struct sa_emu *emu, int *wstatus)
+{
+	if (emu->exited && wstatus)
+		*wstatus = emu->wstatus;
+	return emu->exited;
+}
+
+const uint8_t *sa_emu_trace(const struct sa_emu *emu, size_t *len)
+{
+	*len = emu->aux_len;
+	return emu->aux;
+}
+
+size_t sa_emu_nr_maps(const struct sa_emu *emu)
+{
+	return emu->nr_maps;
+}
+
+const struct sa_emu_map *sa_emu_map(const struct sa_emu *emu, size_t idx)
+{
+	return idx < emu->nr_maps ? &emu->maps[idx] : NULL;
+}
+
+void sa_emu_set_insn_fn(struct sa_emu *emu, sa_emu_insn_fn fn, void *ctx)
+{
+	emu->insn_fn = fn;
+	emu->insn_ctx = ctx;
+}
+
+void sa_emu__free(struct sa_emu *emu)
+{
+	if (!emu)
+		return;
+	if (!emu->exited) {
+		if (emu->protected_)
+			sa_emu_protect(emu, false);
+		thaw_others(emu);
+		/* Detaching from a ptrace-stop resumes the thread, with the
+		 * signal it was about to get.
+		 */
+		ptrace(PTRACE_DETACH, emu->tid, 0, emu->pending_sig);
+	}
+	emu_release(emu);
+}

@@ -1,0 +1,253 @@
+// SPDX-License-Identifier: BSD-2-Clause
+/*
+ * One emulated window as perf.data, laid out like `perf record -e
+ * intel_pt//u --per-thread` writes it: the intel_pt attr, AUXTRACE_INFO
+ * with the Intel PT private array and the filter string, COMM and MMAP2
+ * sideband, ITRACE_START, the AUXTRACE record (indexed in
+ * HEADER_AUXTRACE), the AUX record, and the build-ids of the binaries.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <gelf.h>
+#include <libelf.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/mman.h>
+#include <sys/utsname.h>
+
+#include "sensor/log.h"
+#include "sensor/perfdata.h"
+#include "emu_rec.h"
+
+/* Bits of the intel_pt PMU's config (its sysfs "format" directory). */
+#define PT_CFG_PT (1ull << 0)
+#define PT_CFG_TSC (1ull << 10)
+#define PT_CFG_NORETCOMP (1ull << 11)
+#define PT_CFG_BRANCH (1ull << 13)
+#define PT_CFG_PSB_SHIFT 24
+
+/* The dynamic PMU type perf gives intel_pt when the machine has none. */
+#define PT_PMU_TYPE_FALLBACK 8
+
+#define EMU_SAMPLE_ID 1
+
+static uint32_t pt_pmu_type(void)
+{
+	char buf[32] = "";
+	unsigned long v;
+	char *end;
+	ssize_t n;
+	int fd;
+
+	fd = open("/sys/bus/event_source/devices/intel_pt/type",
+		  O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return PT_PMU_TYPE_FALLBACK;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return PT_PMU_TYPE_FALLBACK;
+	v = strtoul(buf, &end, 10);
+	return end != buf && v ? (uint32_t)v : PT_PMU_TYPE_FALLBACK;
+}
+
+/* The GNU build-id note of @path; 0 bytes when it has none. */
+static size_t elf_build_id(const char *path, uint8_t *id, size_t cap)
+{
+	Elf_Scn *scn = NULL;
+	size_t got = 0;
+	Elf *elf;
+	int fd;
+
+	elf_version(EV_CURRENT);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	elf = elf_begin(fd, ELF_C_READ, NULL);
+	while (elf && !got && (scn = elf_nextscn(elf, scn))) {
+		GElf_Shdr sh;
+		Elf_Data *d;
+		GElf_Nhdr nh;
+		size_t off = 0, noff, doff;
+
+		if (!gelf_getshdr(scn, &sh) || sh.sh_type != SHT_NOTE)
+			continue;
+		d = elf_getdata(scn, NULL);
+		while (d && (off = gelf_getnote(d, off, &nh, &noff, &doff))) {
+			if (nh.n_type == NT_GNU_BUILD_ID && nh.n_namesz == 4 &&
+			    memcmp((char *)d->d_buf + noff, "GNU", 4) == 0) {
+				got = nh.n_descsz < cap ? nh.n_descsz : cap;
+				memcpy(id, (char *)d->d_buf + doff, got);
+				break;
+			}
+		}
+	}
+	if (elf)
+		elf_end(elf);
+	close(fd);
+	return got;
+}
+
+int sa_emu_write_perf(struct sa_emu *emu, const char *path,
+		      const struct sa_emu_opts *opts,
+		      const struct sa_emu_stats *st, struct sa_errinfo *ei)
+{
+	struct perf_event_attr attr = { 0 };
+	struct sa_pd_sample_id sid = { 0 };
+	uint64_t priv[SA_PD_INTEL_PT_AUXTRACE_PRIV_MAX + SA_EMU_FILTER_MAX / 8 +
+		      1] = { 0 };
+	uint64_t id = EMU_SAMPLE_ID, psb_exp = 0, period;
+	size_t flen = strlen(emu->filter_str), nr_priv, i, j;
+	struct sa_pd_writer *w;
+	struct utsname un;
+	char *argv1[2] = { emu->exe, NULL };
+	int err;
+
+	w = sa_pd_writer__new(path, ei);
+	if (!w)
+		return ei && ei->code ? ei->code : -errno;
+
+	/* psb_period is log2(bytes) - 11 in the config. */
+	period = opts->psb_period ? opts->psb_period : 4096;
+	while ((2048ull << psb_exp) < period && psb_exp < 15)
+		psb_exp++;
+	attr.type = pt_pmu_type();
+	attr.config = PT_CFG_PT | PT_CFG_BRANCH |
+		      (opts->tsc ? PT_CFG_TSC : 0) |
+		      (opts->noretcomp ? PT_CFG_NORETCOMP : 0) |
+		      (psb_exp << PT_CFG_PSB_SHIFT);
+	attr.sample_type = PERF_SAMPLE_IP | PERF_SAMPLE_TID |
+			   PERF_SAMPLE_TIME | PERF_SAMPLE_CPU |
+			   PERF_SAMPLE_IDENTIFIER;
+	attr.sample_period = 1;
+	attr.sample_id_all = 1;
+	attr.exclude_kernel = 1;
+	attr.exclude_hv = 1;
+	attr.disabled = 1;
+	attr.enable_on_exec = emu->spawned ? 1 : 0;
+	attr.mmap = 1;
+	attr.comm = 1;
+	attr.mmap2 = 1;
+	attr.comm_exec = 1;
+	attr.aux_watermark = 0;
+	err = sa_pd_writer_add_attr(w, &attr, &id, 1, "intel_pt//u");
+	if (err)
+		goto out_free;
+
+	priv[SA_PD_INTEL_PT_PMU_TYPE] = attr.type;
+	priv[SA_PD_INTEL_PT_TIME_SHIFT] = 0;
+	priv[SA_PD_INTEL_PT_TIME_MULT] = 1;
+	priv[SA_PD_INTEL_PT_TIME_ZERO] = 0;
+	priv[SA_PD_INTEL_PT_CAP_USER_TIME_ZERO] = 0;
+	priv[SA_PD_INTEL_PT_TSC_BIT] = PT_CFG_TSC;
+	priv[SA_PD_INTEL_PT_NORETCOMP_BIT] = PT_CFG_NORETCOMP;
+	priv[SA_PD_INTEL_PT_HAVE_SCHED_SWITCH] = 0;
+	priv[SA_PD_INTEL_PT_SNAPSHOT_MODE] = 0;
+	priv[SA_PD_INTEL_PT_PER_CPU_MMAPS] = 0;
+	priv[SA_PD_INTEL_PT_MTC_BIT] = 1ull << 9;
+	priv[SA_PD_INTEL_PT_MTC_FREQ_BITS] = 0xfull << 14;
+	priv[SA_PD_INTEL_PT_TSC_CTC_N] = 0;
+	priv[SA_PD_INTEL_PT_TSC_CTC_D] = 0;
+	priv[SA_PD_INTEL_PT_CYC_BIT] = 1ull << 1;
+	priv[SA_PD_INTEL_PT_MAX_NONTURBO_RATIO] = 0;
+	priv[SA_PD_INTEL_PT_FILTER_STR_LEN] = flen;
+	nr_priv = SA_PD_INTEL_PT_AUXTRACE_PRIV_MAX;
+	/* The filter string follows, NUL-padded to 8 bytes (perf's
+	 * intel_pt_info_fill: len + 1 rounded up).
+	 */
+	if (flen) {
+		memcpy(&priv[nr_priv], emu->filter_str, flen);
+		nr_priv += (flen + 1 + 7) / 8;
+	}
+	err = sa_pd_writer_auxtrace_info(w, SA_PD_AUXTRACE_INTEL_PT, priv,
+					 nr_priv);
+	if (err)
+		goto out_free;
+
+	sid.valid = PERF_SAMPLE_TID | PERF_SAMPLE_TIME | PERF_SAMPLE_CPU |
+		    PERF_SAMPLE_IDENTIFIER;
+	sid.pid = (uint32_t)emu->pid;
+	sid.tid = (uint32_t)emu->tid;
+	sid.time = 1;
+	sid.id = id;
+	sid.cpu = 0;
+	err = sa_pd_writer_comm(w, (uint32_t)emu->pid, (uint32_t)emu->tid,
+				emu->comm[0] ? emu->comm : "target",
+				emu->spawned, &sid);
+	for (i = 0; !err && i < emu->nr_maps; i++) {
+		const struct sa_emu_map *m = &emu->maps[i];
+
+		err = sa_pd_writer_mmap2(w, (uint32_t)emu->pid,
+					 (uint32_t)emu->tid, m->start, m->len,
+					 m->pgoff, PROT_READ | PROT_EXEC,
+					 MAP_PRIVATE, m->path, &sid);
+	}
+	if (!err)
+		err = sa_pd_writer_itrace_start(w, (uint32_t)emu->pid,
+						(uint32_t)emu->tid, &sid);
+	if (!err)
+		err = sa_pd_writer_finished_round(w);
+	if (!err)
+		err = sa_pd_writer_auxtrace(w, emu->aux, emu->aux_len, 0,
+					    emu->aux_len, 0,
+					    (uint32_t)emu->tid, (uint32_t)-1);
+	sid.time = 2;
+	if (!err)
+		err = sa_pd_writer_aux(w, 0, emu->aux_len,
+				       st->overflow ? PERF_AUX_FLAG_TRUNCATED :
+						      0, &sid);
+	if (!err)
+		err = sa_pd_writer_finished_round(w);
+	if (err)
+		goto out_free;
+
+	/* Build-ids, one per binary. */
+	for (i = 0; i < emu->nr_maps; i++) {
+		uint8_t bid[20];
+		size_t n;
+		bool dup = false;
+
+		for (j = 0; j < i; j++)
+			dup |= strcmp(emu->maps[j].path,
+				      emu->maps[i].path) == 0;
+		if (dup)
+			continue;
+		n = elf_build_id(emu->maps[i].path, bid, sizeof(bid));
+		if (!n)
+			continue;
+		err = sa_pd_writer_add_build_id(w, (int32_t)emu->pid,
+						PERF_RECORD_MISC_USER, bid, n,
+						emu->maps[i].path);
+		if (err)
+			goto out_free;
+	}
+	if (emu->argc)
+		err = sa_pd_writer_set_cmdline(w, emu->argc, emu->argv);
+	else
+		err = sa_pd_writer_set_cmdline(w, 1, argv1);
+	/* perf's Intel PT decoder applies CPU errata by cpuid: claim a
+	 * model without PT errata that matter for user-space branches.
+	 */
+	if (!err)
+		err = sa_pd_writer_set_cpuid(w, "GenuineIntel,6,94,3");
+	if (!err)
+		err = sa_pd_writer_set_arch(w, "x86_64");
+	if (!err && uname(&un) == 0) {
+		err = sa_pd_writer_set_hostname(w, un.nodename);
+		if (!err)
+			err = sa_pd_writer_set_osrelease(w, un.release);
+	}
+	if (!err)
+		err = sa_pd_writer_set_nr_cpus(w, 1, 1);
+	if (err)
+		goto out_free;
+	return sa_pd_writer_close(w, ei);
+
+out_free:
+	sa_pd_writer__free(w);
+	return sa_errinfo_set(ei, err, SA_NO_OFFSET,
+			      "emu: writing %s failed: %s", path,
+			      sa_strerror(err));
+}

@@ -1,0 +1,67 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/*
+ * Private interfaces of the emulated Intel PT sensor: the PT encoder fed
+ * by the ptrace recorder, and the instruction classifier.
+ */
+#ifndef SA_EMU_PRIV_H
+#define SA_EMU_PRIV_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "sensor/flow.h"
+
+/* Instruction facts the encoder needs (from capstone). */
+struct sa_emu_insn {
+	uint8_t size;
+	uint8_t iclass;		/* enum sa_iclass */
+	bool rep;		/* rep-prefixed string instruction */
+};
+
+/*
+ * The encoder turns the recorder's events into Intel PT packets, in the
+ * order the hardware would emit them, into a buffer of a fixed capacity
+ * (the window's AUX size).  Packets that do not fit are lost: an OVF is
+ * emitted and the trace ends, as an AUX buffer that filled up.
+ */
+struct sa_emu_enc;
+
+struct sa_emu_enc_cfg {
+	uint8_t *buf;		/* borrowed, @size bytes */
+	size_t size;
+	uint32_t psb_period;
+	bool noretcomp;
+	bool tsc;
+};
+
+struct sa_emu_enc *sa_emu_enc__new(const struct sa_emu_enc_cfg *cfg);
+void sa_emu_enc__free(struct sa_emu_enc *enc);
+
+/* Control entered the filter at @ip: TIP.PGE.  @tsc is the timestamp to
+ * use when TSC packets are on.
+ */
+int sa_emu_enc_enter(struct sa_emu_enc *enc, uint64_t ip, uint64_t tsc);
+/* The instruction at @ip (@in facts) retired; the next instruction is at
+ * @next, which is inside the filter when @next_in is set.
+ */
+int sa_emu_enc_retire(struct sa_emu_enc *enc, uint64_t ip,
+		      const struct sa_emu_insn *in, uint64_t next,
+		      bool next_in);
+/* An asynchronous transfer (signal, exit, end of window) took control
+ * away from the filter before the instruction at @ip retired: FUP +
+ * TIP.PGD.
+ */
+int sa_emu_enc_async(struct sa_emu_enc *enc, uint64_t ip);
+/* Ends the trace: pending TNT bits are flushed.  Returns the number of
+ * bytes in the buffer.
+ */
+size_t sa_emu_enc_finish(struct sa_emu_enc *enc);
+bool sa_emu_enc_enabled(const struct sa_emu_enc *enc);
+bool sa_emu_enc_overflowed(const struct sa_emu_enc *enc);
+size_t sa_emu_enc_bytes(const struct sa_emu_enc *enc);
+
+/* Return-compression call stack depth, as libipt's pt_retstack. */
+#define SA_EMU_RETSTACK 64
+
+#endif /* SA_EMU_PRIV_H */

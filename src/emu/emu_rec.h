@@ -1,0 +1,121 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/*
+ * The emulated sensor's state (private).
+ */
+#ifndef SA_EMU_REC_H
+#define SA_EMU_REC_H
+
+#include <signal.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include <capstone/capstone.h>
+
+#include "sensor/emu.h"
+#include "emu_priv.h"
+
+#define SA_EMU_ICACHE (1u << 16)	/* instruction cache entries */
+#define SA_EMU_MAX_VMAS 65536		/* mappings read from /proc */
+#define SA_EMU_MAX_RANGES 64		/* filter ranges */
+#define SA_EMU_MAX_THREADS 4096		/* other threads frozen */
+#define SA_EMU_FILTER_MAX 4096		/* filter string bytes */
+
+struct sa_emu_icache_ent {
+	uint64_t ip;
+	struct sa_emu_insn in;
+};
+
+struct sa_emu_vma {
+	uint64_t start, end, pgoff, ino;
+	uint32_t maj, min;
+	int prot;
+	char *path;		/* NULL for anonymous */
+};
+
+struct sa_emu_range {
+	uint64_t lo, hi;	/* [lo, hi) runtime addresses */
+	int prot;		/* pages: protection to restore */
+};
+
+enum sa_emu_stop {
+	SA_EMU_STOP_EXIT = 1,
+	SA_EMU_STOP_EXEC,
+	SA_EMU_STOP_GROUP,	/* PTRACE_EVENT_STOP: interrupt, group-stop */
+	SA_EMU_STOP_SIGNAL,	/* signal-delivery-stop (SIGTRAP: a step) */
+	SA_EMU_STOP_OTHER,
+};
+
+struct sa_emu {
+	pid_t pid, tid;
+	bool spawned;
+	bool exited;
+	int wstatus;
+	bool protected_;
+	int pending_sig;	/* to deliver at the next resume */
+	volatile sig_atomic_t stop_req;
+	int mem_fd;		/* /proc/PID/mem */
+	int sig_fd;		/* signalfd for SIGCHLD, or -1 */
+	sigset_t old_mask;
+	bool mask_set;
+	uint64_t syscall_ip;	/* a "syscall" insn for injection */
+	char exe[4096];		/* /proc/PID/exe at the last window */
+	char comm[32];
+	char **argv;		/* spawned command line (for perf.data) */
+	int argc;
+
+	csh cs;
+	cs_insn *cs_insn;
+	struct sa_emu_icache_ent icache[SA_EMU_ICACHE];
+
+	struct sa_emu_vma *vmas;
+	size_t nr_vmas;
+
+	/* Filter of the current window. */
+	struct sa_emu_range filt[SA_EMU_MAX_RANGES];
+	size_t nr_filt;
+	struct sa_emu_range pages[SA_EMU_MAX_RANGES];
+	size_t nr_pages;
+	char filter_str[SA_EMU_FILTER_MAX];
+
+	/* Other threads stopped for the window. */
+	pid_t *frozen;
+	size_t nr_frozen;
+
+	/* Last window's output. */
+	uint8_t *aux;
+	size_t aux_len;
+	struct sa_emu_map *maps;
+	size_t nr_maps;
+
+	sa_emu_insn_fn insn_fn;
+	void *insn_ctx;
+};
+
+uint64_t sa_emu_now_ns(void);
+int sa_emu_read_mem(struct sa_emu *emu, uint64_t addr, void *buf,
+		    size_t len);
+int sa_emu_classify(struct sa_emu *emu, uint64_t ip,
+		    struct sa_emu_insn *out);
+void sa_emu_icache_clear(struct sa_emu *emu);
+int sa_emu_maps_read(struct sa_emu *emu);
+void sa_emu_maps_free(struct sa_emu *emu);
+const struct sa_emu_vma *sa_emu_vma_at(const struct sa_emu *emu,
+				       uint64_t addr);
+int sa_emu_wait(struct sa_emu *emu, uint64_t deadline_ns, int *status);
+int sa_emu_stop_kind(int status, int *sig);
+int sa_emu_inject_syscall(struct sa_emu *emu, long nr, uint64_t a1,
+			  uint64_t a2, uint64_t a3, long *ret);
+int sa_emu_protect(struct sa_emu *emu, bool protect);
+bool sa_emu_sig_caught(struct sa_emu *emu, int sig);
+
+/* emu_filter.c */
+int sa_emu_filter_resolve(struct sa_emu *emu, const char *filter,
+			  struct sa_errinfo *ei);
+
+/* emu_perf.c */
+int sa_emu_write_perf(struct sa_emu *emu, const char *path,
+		      const struct sa_emu_opts *opts,
+		      const struct sa_emu_stats *st, struct sa_errinfo *ei);
+
+#endif /* SA_EMU_REC_H */

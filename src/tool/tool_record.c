@@ -1,0 +1,273 @@
+// SPDX-License-Identifier: BSD-2-Clause
+/*
+ * sensor-agent record --emulate: run a command (or attach to a pid) under
+ * the emulated Intel PT sensor and write perf.data that `perf script`
+ * and `sensor-agent decode` read.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+
+#include "sensor/emu.h"
+#include "sensor/error.h"
+#include "tool.h"
+
+static struct sa_emu *record_emu;
+
+static void record_on_signal(int sig)
+{
+	(void)sig;
+	sa_emu_request_stop(record_emu);
+}
+
+static void record_usage(FILE *f)
+{
+	fprintf(f,
+		"Usage: %s record --emulate [OPTIONS] -- CMD [ARGS...]\n"
+		"       %s record --emulate --pid PID [OPTIONS]\n"
+		"\nRecords what a process executes as genuine Intel PT in "
+		"perf.data, without PT\nhardware: the thread is single-stepped"
+		" with ptrace inside the address filter\nand runs at full "
+		"speed outside it.\n"
+		"\nOptions:\n"
+		"  --emulate          use the emulated sensor (required: the "
+		"only backend here)\n"
+		"  --pid PID          attach to a running process (thread PID)"
+		" instead of CMD\n"
+		"  --filter FILTER    perf-style filter: 'filter SYM @ BIN', "
+		"'filter 0xADDR/SIZE @ BIN',\n"
+		"                     several joined by ','; default: the "
+		"main binary\n"
+		"  -o, --output FILE  perf.data path (default perf.data); "
+		"with --window,\n"
+		"                     FILE.000, FILE.001, ...\n"
+		"  --aux-size N       PT bytes per window; beyond, OVF and "
+		"the rest is lost\n"
+		"                     (default 4194304)\n"
+		"  --psb-period N     bytes between PSB+ (default 4096)\n"
+		"  --tsc              timestamps (TSC) in the trace\n"
+		"  --noretcomp        no return compression\n"
+		"  --window N[ms]     window length: N traced instructions, or"
+		" N ms with 'ms'\n"
+		"                     (default: the whole run in one window)\n"
+		"  --period MS        time between window starts with --window"
+		" (default 1000);\n"
+		"                     the target runs freely in between\n"
+		"  --windows N        stop after N windows (default: until "
+		"exit)\n"
+		"  -h, --help         this help\n"
+		"\nSIGINT/SIGTERM end the recording; the target is detached "
+		"and keeps running.\n", sa_prog, sa_prog);
+}
+
+struct record_ctx {
+	uint64_t insns, bytes;
+};
+
+static int record_window_done(void *ctx, unsigned int nr, const char *path,
+			      const struct sa_emu_stats *st)
+{
+	struct record_ctx *rc = ctx;
+
+	rc->insns += st->insns;
+	rc->bytes += st->trace_bytes;
+	fprintf(stderr, "%s: window %u: %s: %" PRIu64 " instructions, %"
+		PRIu64 " PT bytes%s%s\n", sa_prog, nr, path, st->insns,
+		st->trace_bytes, st->overflow ? ", OVF (AUX size reached)" :
+		"", st->exited ? ", target exited" : "");
+	return 0;
+}
+
+static bool parse_window(const char *s, struct sa_emu_opts *o)
+{
+	char buf[32];
+	size_t n = strlen(s);
+	uint64_t v;
+
+	if (n >= sizeof(buf) || !n)
+		return false;
+	memcpy(buf, s, n + 1);
+	if (n > 2 && strcmp(buf + n - 2, "ms") == 0) {
+		buf[n - 2] = '\0';
+		if (!sa_parse_u64(buf, &v) || !v)
+			return false;
+		o->max_ms = v;
+		return true;
+	}
+	if (buf[n - 1] == 'i')
+		buf[n - 1] = '\0';
+	if (!sa_parse_u64(buf, &v) || !v)
+		return false;
+	o->max_insns = v;
+	return true;
+}
+
+int cmd_record(int argc, char **argv)
+{
+	enum { OPT_EMULATE = 256, OPT_PID, OPT_FILTER, OPT_AUX, OPT_PSB,
+	       OPT_TSC, OPT_NORETCOMP, OPT_WINDOW, OPT_PERIOD, OPT_WINDOWS };
+	static const struct option longopts[] = {
+		{ "emulate", no_argument, NULL, OPT_EMULATE },
+		{ "pid", required_argument, NULL, OPT_PID },
+		{ "filter", required_argument, NULL, OPT_FILTER },
+		{ "output", required_argument, NULL, 'o' },
+		{ "aux-size", required_argument, NULL, OPT_AUX },
+		{ "psb-period", required_argument, NULL, OPT_PSB },
+		{ "tsc", no_argument, NULL, OPT_TSC },
+		{ "noretcomp", no_argument, NULL, OPT_NORETCOMP },
+		{ "window", required_argument, NULL, OPT_WINDOW },
+		{ "period", required_argument, NULL, OPT_PERIOD },
+		{ "windows", required_argument, NULL, OPT_WINDOWS },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct sa_emu_opts opts = { 0 };
+	const char *out = "perf.data";
+	uint64_t pid = 0, period = 1000, nwin = 0, v;
+	bool emulate = false, windowed = false;
+	struct sa_errinfo ei = { 0 };
+	struct sigaction sa = { 0 }, old_int, old_term;
+	struct record_ctx rc = { 0 };
+	struct sa_emu_stats st;
+	int c, ret = SA_EXIT_FAIL, err, wstatus;
+
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "+o:h", longopts, NULL)) != -1) {
+		switch (c) {
+		case OPT_EMULATE:
+			emulate = true;
+			break;
+		case OPT_PID:
+			if (!sa_parse_u64(optarg, &pid) || !pid ||
+			    pid > INT32_MAX) {
+				sa_err("record: bad --pid '%s'", optarg);
+				return SA_EXIT_USAGE;
+			}
+			break;
+		case OPT_FILTER:
+			opts.filter = optarg;
+			break;
+		case 'o':
+			out = optarg;
+			break;
+		case OPT_AUX:
+			if (!sa_parse_u64(optarg, &opts.aux_size) ||
+			    !opts.aux_size) {
+				sa_err("record: bad --aux-size '%s'", optarg);
+				return SA_EXIT_USAGE;
+			}
+			break;
+		case OPT_PSB:
+			if (!sa_parse_u64(optarg, &v) || v < 256 ||
+			    v > (1u << 26)) {
+				sa_err("record: bad --psb-period '%s' (256 to "
+				       "64 MiB)", optarg);
+				return SA_EXIT_USAGE;
+			}
+			opts.psb_period = (uint32_t)v;
+			break;
+		case OPT_TSC:
+			opts.tsc = true;
+			break;
+		case OPT_NORETCOMP:
+			opts.noretcomp = true;
+			break;
+		case OPT_WINDOW:
+			if (!parse_window(optarg, &opts)) {
+				sa_err("record: bad --window '%s' (N "
+				       "instructions or Nms)", optarg);
+				return SA_EXIT_USAGE;
+			}
+			windowed = true;
+			break;
+		case OPT_PERIOD:
+			if (!sa_parse_u64(optarg, &period)) {
+				sa_err("record: bad --period '%s'", optarg);
+				return SA_EXIT_USAGE;
+			}
+			break;
+		case OPT_WINDOWS:
+			if (!sa_parse_u64(optarg, &nwin) || nwin > 1000000) {
+				sa_err("record: bad --windows '%s'", optarg);
+				return SA_EXIT_USAGE;
+			}
+			break;
+		case 'h':
+			record_usage(stdout);
+			return SA_EXIT_OK;
+		default:
+			record_usage(stderr);
+			return SA_EXIT_USAGE;
+		}
+	}
+	if (!emulate) {
+		sa_err("record: only the emulated sensor records here: add "
+		       "--emulate (hardware capture is `%s capture`)",
+		       sa_prog);
+		return SA_EXIT_USAGE;
+	}
+	if (!pid == (optind >= argc)) {
+		sa_err("record: give either --pid PID or -- CMD [ARGS]");
+		record_usage(stderr);
+		return SA_EXIT_USAGE;
+	}
+
+	if (pid)
+		record_emu = sa_emu__attach((pid_t)pid, &ei);
+	else
+		record_emu = sa_emu__spawn(argv + optind, &ei);
+	if (!record_emu) {
+		sa_err("record: %s", ei.msg);
+		return SA_EXIT_FAIL;
+	}
+	/* No SA_RESTART: a signal must break the sensor's waits. */
+	sa.sa_handler = record_on_signal;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, &old_int);
+	sigaction(SIGTERM, &sa, &old_term);
+
+	if (windowed) {
+		char fmt[4096];
+		int n;
+
+		n = snprintf(fmt, sizeof(fmt), "%s.%%03u", out);
+		if (n < 0 || (size_t)n >= sizeof(fmt) ||
+		    strchr(out, '%')) {
+			sa_err("record: bad output name '%s'", out);
+			goto out;
+		}
+		err = sa_emu_loop(record_emu, &opts, period,
+				  (unsigned int)nwin, fmt, record_window_done,
+				  &rc, &ei);
+		if (err < 0) {
+			sa_err("record: %s", ei.msg);
+			goto out;
+		}
+	} else {
+		err = sa_emu_window(record_emu, &opts, out, &st, &ei);
+		if (err < 0) {
+			sa_err("record: %s", ei.msg);
+			goto out;
+		}
+		record_window_done(&rc, 0, out, &st);
+	}
+	if (rc.insns)
+		fprintf(stderr, "%s: %.2f PT bits per instruction\n", sa_prog,
+			8.0 * (double)rc.bytes / (double)rc.insns);
+	ret = SA_EXIT_OK;
+	if (sa_emu_exited(record_emu, &wstatus) && WIFEXITED(wstatus) &&
+	    WEXITSTATUS(wstatus))
+		fprintf(stderr, "%s: the command exited with status %d\n",
+			sa_prog, WEXITSTATUS(wstatus));
+out:
+	sa_emu__free(record_emu);
+	record_emu = NULL;
+	sigaction(SIGINT, &old_int, NULL);
+	sigaction(SIGTERM, &old_term, NULL);
+	return ret;
+}

@@ -1,0 +1,534 @@
+// SPDX-License-Identifier: BSD-2-Clause
+/*
+ * Suite 'emu': the emulated Intel PT sensor on the sample workloads.
+ *
+ * Exactness: the instruction sequence that libipt (a peer decoder, not our
+ * code) decodes from the emulated trace equals the ground truth that the
+ * recorder saw retire; the taken / not-taken counts of the workload's own
+ * counted branch, located with objdump at test time, equal the counts the
+ * workload printed.  Loss, bad input, and the target's fate on SIGTERM.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <sys/wait.h>
+
+#include <intel-pt.h>
+
+#include "sensor/emu.h"
+#include "sensor/error.h"
+#include "emu_check.h"
+
+struct dec_result {
+	uint64_t *ips;
+	size_t n;
+	int overflows;
+	int errors;
+	int last_err;
+	uint64_t err_offset;
+};
+
+/* Decodes with libipt's instruction flow decoder, as ptxed does. */
+static void ipt_decode(struct sa_emu *emu, struct dec_result *d)
+{
+	struct pt_config cfg;
+	struct pt_image *img;
+	struct pt_insn_decoder *dec;
+	const uint8_t *buf;
+	size_t len, i;
+	int st;
+
+	memset(d, 0, sizeof(*d));
+	d->ips = calloc(EMU_MAX_TRUTH, sizeof(*d->ips));
+	ck_assert_ptr_nonnull(d->ips);
+	buf = sa_emu_trace(emu, &len);
+	ck_assert_uint_gt(len, 0);
+	pt_config_init(&cfg);
+	cfg.begin = (uint8_t *)buf;
+	cfg.end = (uint8_t *)buf + len;
+	dec = pt_insn_alloc_decoder(&cfg);
+	ck_assert_ptr_nonnull(dec);
+	img = pt_insn_get_image(dec);
+	for (i = 0; i < sa_emu_nr_maps(emu); i++) {
+		const struct sa_emu_map *m = sa_emu_map(emu, i);
+
+		ck_assert_int_ge(pt_image_add_file(img, m->path, m->pgoff,
+						   m->len, NULL, m->start), 0);
+	}
+	for (;;) {
+		st = pt_insn_sync_forward(dec);
+		if (st < 0) {
+			if (st != -pte_eos) {
+				d->errors++;
+				d->last_err = st;
+			}
+			break;
+		}
+		for (;;) {
+			struct pt_insn insn;
+
+			while (st & pts_event_pending) {
+				struct pt_event ev;
+
+				st = pt_insn_event(dec, &ev, sizeof(ev));
+				if (st < 0)
+					break;
+				if (ev.type == ptev_overflow)
+					d->overflows++;
+			}
+			if (st < 0)
+				break;
+			if (st & pts_eos)
+				break;
+			st = pt_insn_next(dec, &insn, sizeof(insn));
+			if (st < 0)
+				break;
+			if (d->n < EMU_MAX_TRUTH && !insn.speculative)
+				d->ips[d->n++] = insn.ip;
+		}
+		if (st < 0 && st != -pte_eos) {
+			uint64_t off = 0;
+
+			pt_insn_get_offset(dec, &off);
+			d->errors++;
+			d->last_err = st;
+			d->err_offset = off;
+			continue;	/* resync at the next PSB */
+		}
+		if (st == -pte_eos || (st >= 0 && (st & pts_eos)))
+			break;
+	}
+	pt_insn_free_decoder(dec);
+}
+
+static void report_mismatch(const char *what, const uint64_t *a, size_t na,
+			    const uint64_t *b, size_t nb)
+{
+	size_t i, n = na < nb ? na : nb;
+
+	for (i = 0; i < n && a[i] == b[i]; i++)
+		;
+	fprintf(stderr, "%s: truth %zu insns, decoded %zu; first difference "
+		"at %zu: truth %#" PRIx64 " decoded %#" PRIx64 "\n", what, na,
+		nb, i, i < na ? a[i] : 0, i < nb ? b[i] : 0);
+}
+
+struct workload {
+	const char *name;	/* without the flavour */
+	const char *syms;	/* functions for the static filter */
+	const char *counted;	/* function with the counted jcc */
+	const char *fmt;	/* sscanf format of its counts */
+};
+
+static const struct workload workloads[] = {
+	{ "wl_branches", "main,decide,classify,add1,dbl,neg,fib", "decide",
+	  "decide: yes=%lu no=%lu" },
+	{ "wl_qsort", "main,cmp_int", "cmp_int", "cmp: less=%lu notless=%lu" },
+	{ "wl_signals", "main,deep,copy_rep,on_signal", NULL, NULL },
+};
+
+static const char *flavours[] = { "pie", "nopie", "static", "static-pie" };
+
+/* "filter a @ exe,filter b @ exe" for the static binaries: their whole
+ * libc is in the main binary, too much to single-step in a unit test.
+ */
+static void static_filter(char *buf, size_t size, const char *syms,
+			  const char *exe)
+{
+	char copy[256], *s, *next;
+	size_t len = 0;
+
+	snprintf(copy, sizeof(copy), "%s", syms);
+	buf[0] = '\0';
+	for (s = copy; s; s = next) {
+		next = strchr(s, ',');
+		if (next)
+			*next++ = '\0';
+		len += (size_t)snprintf(buf + len, size - len, "%sfilter %s @ %s",
+					len ? "," : "", s, exe);
+	}
+}
+
+/* The counted jcc of @fn in @exe, from objdump: its ELF address and its
+ * target.
+ */
+static bool find_jcc(const char *exe, const char *fn, uint64_t *addr,
+		     uint64_t *target)
+{
+	char cmd[8192];
+	const char *line;
+	unsigned long long a, t;
+
+	snprintf(cmd, sizeof(cmd),
+		 "objdump -d --no-show-raw-insn '%s' | awk '/<%s>:/,/^$/' | "
+		 "grep -m1 -E '\\sj[a-z]+ ' | grep -v jmp", exe, fn);
+	line = emu_sh(cmd);
+	if (sscanf(line, " %llx: %*s %llx", &a, &t) != 2)
+		return false;
+	*addr = a;
+	*target = t;
+	return true;
+}
+
+/* Load bias of @exe in the last window (0 for ET_EXEC). */
+static uint64_t exe_bias(struct sa_emu *emu, const char *exe, bool pie)
+{
+	size_t i;
+
+	if (!pie)
+		return 0;
+	/* Our PIE workloads are linked with vaddr == file offset, so the
+	 * bias is start - pgoff of any of their mappings.
+	 */
+	for (i = 0; i < sa_emu_nr_maps(emu); i++) {
+		const struct sa_emu_map *m = sa_emu_map(emu, i);
+		char rp[4096];
+
+		if (realpath(exe, rp) && strcmp(rp, m->path) == 0)
+			return m->start - m->pgoff;
+	}
+	ck_abort_msg("%s is not mapped", exe);
+	return 0;
+}
+
+START_TEST(test_roundtrip)
+{
+	const struct workload *w = &workloads[_i / 4];
+	const char *flavour = flavours[_i % 4];
+	bool is_static = strncmp(flavour, "static", 6) == 0;
+	bool pie = strstr(flavour, "pie") && strcmp(flavour, "nopie") != 0;
+	struct sa_emu_opts opts = { 0 };
+	struct sa_errinfo ei = { 0 };
+	struct emu_run r;
+	struct dec_result d;
+	char name[128], exe[4096], filter[2048];
+	char *argv[2];
+	int err;
+
+	snprintf(name, sizeof(name), "%s-%s", w->name, flavour);
+	snprintf(exe, sizeof(exe), "%s", emu_workload(name));
+	if (is_static) {
+		char rp[4096];
+
+		ck_assert_ptr_nonnull(realpath(exe, rp));
+		static_filter(filter, sizeof(filter), w->syms, rp);
+		opts.filter = filter;
+	}
+	argv[0] = exe;
+	argv[1] = NULL;
+	err = emu_run(&r, argv, &opts, NULL, &ei);
+	ck_assert_msg(err == 0, "%s: %s", name, ei.msg);
+	ck_assert(!r.truth_overflow);
+	ck_assert_uint_gt(r.nr_truth, 50);
+	ck_assert(!r.st.overflow);
+
+	ipt_decode(r.emu, &d);
+	ck_assert_msg(d.errors == 0, "%s: libipt error %s at %#" PRIx64, name,
+		      pt_errstr(pt_errcode(d.last_err)), d.err_offset);
+	if (d.n != r.nr_truth ||
+	    memcmp(d.ips, r.truth, d.n * sizeof(*d.ips)) != 0) {
+		report_mismatch(name, r.truth, r.nr_truth, d.ips, d.n);
+		ck_abort_msg("%s: libipt's sequence differs from the truth",
+			     name);
+	}
+
+	if (w->counted) {
+		unsigned long a = 0, b = 0, taken = 0, not_taken = 0;
+		uint64_t jcc, target, bias;
+		size_t i;
+
+		ck_assert_msg(sscanf(r.out, w->fmt, &a, &b) == 2,
+			      "%s printed '%s'", name, r.out);
+		ck_assert(find_jcc(exe, w->counted, &jcc, &target));
+		bias = exe_bias(r.emu, exe, pie);
+		for (i = 0; i + 1 < d.n; i++) {
+			if (d.ips[i] != jcc + bias)
+				continue;
+			if (d.ips[i + 1] == target + bias)
+				taken++;
+			else
+				not_taken++;
+		}
+		/* Which side is "taken" depends on how gcc laid the branch
+		 * out: the pair must match, and the total.
+		 */
+		ck_assert_msg((taken == a && not_taken == b) ||
+			      (taken == b && not_taken == a),
+			      "%s: decoded taken %lu not-taken %lu, the "
+			      "workload counted %lu / %lu", name, taken,
+			      not_taken, a, b);
+		ck_assert_uint_ne(a, b);
+	}
+	free(d.ips);
+	emu_run_free(&r);
+}
+END_TEST
+
+/* A window capped by its AUX size ends in OVF; what was decoded before is
+ * the start of the truth, exactly.
+ */
+START_TEST(test_overflow)
+{
+	struct sa_emu_opts opts = { .aux_size = 160 };
+	struct sa_errinfo ei = { 0 };
+	struct emu_run r;
+	struct dec_result d;
+	char *argv[] = { (char *)emu_workload("wl_branches-pie"), NULL };
+	int err;
+
+	err = emu_run(&r, argv, &opts, NULL, &ei);
+	ck_assert_msg(err == 0, "%s", ei.msg);
+	ck_assert(r.st.overflow);
+	ck_assert_uint_le(r.st.trace_bytes, 160);
+	ipt_decode(r.emu, &d);
+	ck_assert_int_eq(d.overflows, 1);
+	ck_assert_uint_gt(d.n, 0);
+	ck_assert_uint_lt(d.n, r.nr_truth);
+	ck_assert_msg(memcmp(d.ips, r.truth, d.n * sizeof(*d.ips)) == 0,
+		      "decoded instructions before the OVF differ from truth");
+	free(d.ips);
+	emu_run_free(&r);
+}
+END_TEST
+
+/* Bounded windows: the instruction bound holds, and two windows of the
+ * same process both decode exactly.
+ */
+START_TEST(test_windows)
+{
+	struct sa_emu_opts opts = { .max_insns = 300 };
+	struct sa_errinfo ei = { 0 };
+	char *argv[] = { (char *)emu_workload("wl_branches-pie"), "30000000",
+			 NULL };
+	struct emu_run r = { 0 };
+	struct sa_emu_stats st;
+	struct dec_result d;
+	int k, err;
+	pid_t pid;
+
+	r.truth = calloc(EMU_MAX_TRUTH, sizeof(*r.truth));
+	r.emu = sa_emu__spawn(argv, &ei);
+	ck_assert_msg(r.emu, "%s", ei.msg);
+	sa_emu_set_insn_fn(r.emu, emu_truth_fn, &r);
+	for (k = 0; k < 2; k++) {
+		r.nr_truth = 0;
+		err = sa_emu_window(r.emu, &opts, NULL, &st, &ei);
+		ck_assert_msg(err == 0, "%s", ei.msg);
+		ck_assert_uint_eq(st.insns, 300);
+		ck_assert_uint_eq(r.nr_truth, 300);
+		ipt_decode(r.emu, &d);
+		ck_assert_int_eq(d.errors, 0);
+		ck_assert_uint_eq(d.n, 300);
+		ck_assert(memcmp(d.ips, r.truth, 300 * sizeof(*d.ips)) == 0);
+		free(d.ips);
+		ck_assert_int_eq(sa_emu_run_free(r.emu, 1, &ei), 0);
+	}
+	pid = sa_emu_pid(r.emu);
+	emu_run_free(&r);
+	kill(pid, SIGKILL);
+	waitpid(pid, &k, 0);
+}
+END_TEST
+
+START_TEST(test_bad_command)
+{
+	struct sa_errinfo ei = { 0 };
+	char *argv[] = { "/nonexistent/sa-no-such-command", NULL };
+
+	ck_assert_ptr_null(sa_emu__spawn(argv, &ei));
+	ck_assert_int_eq(ei.code, -ENOENT);
+	ck_assert_ptr_nonnull(strstr(ei.msg, "sa-no-such-command"));
+}
+END_TEST
+
+START_TEST(test_bad_pid)
+{
+	struct sa_errinfo ei = { 0 };
+	pid_t pid = fork();
+	int status;
+
+	/* A pid that surely does not exist: a child we reaped. */
+	if (pid == 0)
+		_exit(0);
+	waitpid(pid, &status, 0);
+	ck_assert_ptr_null(sa_emu__attach(pid, &ei));
+	ck_assert_int_eq(ei.code, -SA_ERR_NOTFOUND);
+	ck_assert_ptr_nonnull(strstr(ei.msg, "no process"));
+
+	/* kthreadd (pid 2) is a kernel thread: ptrace refuses it. */
+	if (access("/proc/2/status", R_OK) == 0 &&
+	    strstr(emu_sh("grep -m1 Name /proc/2/status"), "kthreadd")) {
+		sa_errinfo_clear(&ei);
+		ck_assert_ptr_null(sa_emu__attach(2, &ei));
+		ck_assert_int_eq(ei.code, -SA_ERR_PERM);
+		ck_assert_ptr_nonnull(strstr(ei.msg, "cannot ptrace"));
+	}
+	/* Ourselves. */
+	sa_errinfo_clear(&ei);
+	ck_assert_ptr_null(sa_emu__attach(getpid(), &ei));
+	ck_assert_int_eq(ei.code, -SA_ERR_PERM);
+}
+END_TEST
+
+START_TEST(test_bad_filter)
+{
+	struct sa_errinfo ei = { 0 };
+	char exe[4096], filter[4200];
+	char *argv[] = { exe, NULL };
+	struct sa_emu_opts opts = { .filter = filter };
+	struct sa_emu *emu;
+	int wstatus = 0;
+
+	ck_assert_ptr_nonnull(realpath(emu_workload("wl_branches-pie"), exe));
+	snprintf(filter, sizeof(filter), "filter no_such_function @ %s", exe);
+	emu = sa_emu__spawn(argv, &ei);
+	ck_assert_msg(emu, "%s", ei.msg);
+	ck_assert_int_eq(sa_emu_window(emu, &opts, NULL, NULL, &ei),
+			 -SA_ERR_NOTFOUND);
+	ck_assert_ptr_nonnull(strstr(ei.msg, "no_such_function"));
+	/* Not a filter at all. */
+	opts.filter = "start main";
+	ck_assert_int_eq(sa_emu_window(emu, &opts, NULL, NULL, &ei),
+			 -SA_ERR_INVAL);
+	/* A binary that is not mapped. */
+	opts.filter = "filter main @ /bin/true";
+	ck_assert_int_eq(sa_emu_window(emu, &opts, NULL, NULL, &ei),
+			 -SA_ERR_NOTFOUND);
+	ck_assert_ptr_nonnull(strstr(ei.msg, "not mapped"));
+	/* The target still runs to its end once we let it go. */
+	while (sa_emu_run_free(emu, 2000, &ei) == 0)
+		;
+	ck_assert(sa_emu_exited(emu, &wstatus));
+	ck_assert(WIFEXITED(wstatus) && WEXITSTATUS(wstatus) == 0);
+	sa_emu__free(emu);
+}
+END_TEST
+
+static char proc_state(pid_t pid, int *tracer)
+{
+	char path[64], line[256];
+	char state = '?';
+	FILE *f;
+
+	*tracer = -1;
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+	f = fopen(path, "r");
+	if (!f)
+		return '?';
+	while (fgets(line, sizeof(line), f)) {
+		sscanf(line, "State: %c", &state);
+		sscanf(line, "TracerPid: %d", tracer);
+	}
+	fclose(f);
+	return state;
+}
+
+static struct sa_emu *sensor_emu;
+
+static void sensor_on_term(int sig)
+{
+	(void)sig;
+	sa_emu_request_stop(sensor_emu);
+}
+
+/* A sensor process that gets SIGTERM (or SIGINT) in the middle of a
+ * window leaves its target running, untraced, not stopped.
+ */
+static void check_signal_leaves_target(char *const target_argv[], int sig)
+{
+	struct sigaction sa = { 0 };
+	struct timespec ts = { 0, 300 * 1000 * 1000 };
+	pid_t target, sensor;
+	int status, tracer, i;
+	char st;
+
+	target = fork();
+	ck_assert_int_ge(target, 0);
+	if (target == 0) {
+		execv(target_argv[0], target_argv);
+		_exit(127);
+	}
+	nanosleep(&ts, NULL);
+	sensor = fork();
+	ck_assert_int_ge(sensor, 0);
+	if (sensor == 0) {
+		struct sa_errinfo ei = { 0 };
+		struct sa_emu_opts o = { 0 };
+
+		sensor_emu = sa_emu__attach(target, &ei);
+		if (!sensor_emu)
+			_exit(3);
+		sa.sa_handler = sensor_on_term;
+		sigaction(sig, &sa, NULL);
+		if (sa_emu_window(sensor_emu, &o, NULL, NULL, &ei))
+			_exit(4);
+		sa_emu__free(sensor_emu);
+		_exit(0);
+	}
+	nanosleep(&ts, NULL);
+	ck_assert_int_eq(kill(sensor, sig), 0);
+	ck_assert_int_eq(waitpid(sensor, &status, 0), sensor);
+	ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+		      "sensor status %#x", status);
+	/* The target: alive, not stopped, not traced. */
+	for (i = 0; i < 50; i++) {
+		st = proc_state(target, &tracer);
+		if (st != 't' && st != 'T')
+			break;
+		nanosleep(&(struct timespec){ 0, 10 * 1000 * 1000 }, NULL);
+	}
+	ck_assert_msg(st == 'R' || st == 'S', "target state %c", st);
+	ck_assert_int_eq(tracer, 0);
+	ck_assert_int_eq(waitpid(target, &status, WNOHANG), 0);
+	kill(target, SIGKILL);
+	waitpid(target, &status, 0);
+}
+
+START_TEST(test_sigterm_busy)
+{
+	/* Busy in the filter: the sensor is single-stepping it. */
+	char *argv[] = { (char *)emu_workload("wl_branches-pie"),
+			 "100000000", NULL };
+
+	check_signal_leaves_target(argv, SIGTERM);
+}
+END_TEST
+
+START_TEST(test_sigint_blocked)
+{
+	/* Blocked outside the filter (in libc's nanosleep). */
+	char *argv[] = { "/bin/sleep", "30", NULL };
+
+	check_signal_leaves_target(argv, SIGINT);
+}
+END_TEST
+
+static Suite *emu_suite(void)
+{
+	Suite *s = suite_create("emu");
+	TCase *tc = tcase_create("emu");
+
+	tcase_set_timeout(tc, 120);
+	tcase_add_loop_test(tc, test_roundtrip, 0,
+			    (int)(sizeof(workloads) / sizeof(workloads[0])) *
+				    4);
+	tcase_add_test(tc, test_overflow);
+	tcase_add_test(tc, test_windows);
+	tcase_add_test(tc, test_bad_command);
+	tcase_add_test(tc, test_bad_pid);
+	tcase_add_test(tc, test_bad_filter);
+	tcase_add_test(tc, test_sigterm_busy);
+	tcase_add_test(tc, test_sigint_blocked);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int main(void)
+{
+	return sa_test_run(emu_suite());
+}
