@@ -28,6 +28,7 @@ struct sa_etm {
 	struct sa_image *image;
 	char name[96];
 	bool framed;
+	size_t tail;			/* bytes of a last partial frame */
 	bool eot_sent;
 	bool done;
 	ocsd_datapath_resp_t prev;	/* last OpenCSD response */
@@ -325,6 +326,19 @@ static int sa_etm_fill(struct sa_etm *etm)
 						    etm->buf + etm->pos, &n);
 			if (!OCSD_DATA_RESP_IS_FATAL(resp))
 				etm->pos += n;
+		} else if (etm->tail) {
+			/* OpenCSD takes whole frames only: a buffer cut in
+			 * the middle of one loses the rest of it.
+			 */
+			struct sa_elem *e = sa_etm_push(etm);
+
+			sa_etm_gap(e, SA_GAP_LOST, 0);
+			e->error = -SA_ERR_TRUNCATED;
+			e->offset = etm->base + etm->len;
+			e->lost_bytes = etm->tail;
+			etm->dec.stats.lost_bytes += etm->tail;
+			etm->tail = 0;
+			continue;
 		} else if (!etm->eot_sent) {
 			etm->eot_sent = true;
 			resp = ocsd_dt_process_data(etm->tree, OCSD_OP_EOT,
@@ -511,6 +525,10 @@ struct sa_dec *sa_etm__new(const struct sa_etm_config *cfg,
 	etm->base = cfg->base_offset;
 	etm->image = cfg->image;
 	etm->framed = cfg->format == SA_ETM_FMT_FRAMED;
+	if (etm->framed) {
+		etm->tail = etm->len % 16;
+		etm->len -= etm->tail;
+	}
 	etm->prev = OCSD_RESP_CONT;
 	snprintf(etm->name, sizeof(etm->name), "%s",
 		 cfg->name ? cfg->name : "CoreSight trace");

@@ -83,8 +83,10 @@ int sa_cs_perf_info_parse(const uint64_t *priv, size_t nr,
 				np = 4;
 			else if (magic == CS_ETMV4_MAGIC)
 				np = 7;
-			else
+			else {
+				pos = start;
 				goto badmagic;
+			}
 		} else {
 			if (pos + 1 > nr)
 				goto trunc;

@@ -651,6 +651,117 @@ START_TEST(test_simpleperf_vs_perf_script)
 }
 END_TEST
 
+/* Decodes ricseclab trace1 (raw path, default registers) with @len bytes,
+ * trace ID @id and the binaries at the addresses of decoderargs.txt, the
+ * ones in @wrong moved by 0x1000 and @skip not loaded at all.
+ */
+static struct sa_dec_stats decode_fib1(size_t len, uint8_t id,
+				       const char *wrong, const char *skip,
+				       struct sa_etm_stats *est)
+{
+	static const struct {
+		const char *bin;
+		uint64_t addr;
+	} maps[] = {
+		{ "fib", 0xaaaadd370000ull },
+		{ "ld-2.31.so", 0xffff9d470000ull },
+		{ "libc-2.31.so", 0xffff9d2fd000ull },
+	};
+	struct sa_cs_raw_opts r = { .trace_id = id };
+	struct sa_errinfo ei = { 0 };
+	struct sa_dec_stats st;
+	struct sa_image *img;
+	struct sa_dec *dec;
+	struct sa_elem e;
+	char p[PATH_MAX];
+	uint8_t *buf;
+	size_t n, i;
+	FILE *f;
+	int rc;
+
+	img = sa_image__new(SA_ARCH_AARCH64);
+	ck_assert_ptr_nonnull(img);
+	for (i = 0; i < 3; i++) {
+		if (skip && !strcmp(skip, maps[i].bin))
+			continue;
+		snprintf(p, sizeof(p), "%s/%s", cs_path("ricseclab/fib"),
+			 maps[i].bin);
+		ck_assert_int_eq(sa_image_load_elf(img, p, maps[i].addr +
+				 (wrong && !strcmp(wrong, maps[i].bin) ?
+				  0x1000 : 0), &ei), 0);
+	}
+	snprintf(p, sizeof(p), "%s", cs_path("ricseclab/fib/trace1/cstrace.bin"));
+	f = fopen(p, "rb");
+	ck_assert_ptr_nonnull(f);
+	buf = malloc(1 << 20);
+	n = fread(buf, 1, 1 << 20, f);
+	fclose(f);
+	ck_assert_uint_ge(n, len);
+	r.trace_file = p;
+	dec = sa_cs_raw_decoder__new(&r, buf, len, img, &ei);
+	ck_assert_msg(dec != NULL, "%s", ei.msg);
+	while ((rc = sa_dec_next(dec, &e)) > 0)
+		;
+	ck_assert_int_eq(rc, 0);
+	st = *sa_dec_stats(dec);
+	*est = *sa_etm_stats(dec);
+	sa_dec__free(dec);
+	free(buf);
+	sa_image__free(img);
+	return st;
+}
+
+START_TEST(test_bad_real_input)
+{
+	struct sa_etm_stats est, est_full;
+	struct sa_dec_stats full, st;
+
+	full = decode_fib1(14464, 0x10, NULL, NULL, &est_full);
+	ck_assert_uint_gt(full.ranges, 10000);
+
+	/* wrong trace ID: nothing at all decodes */
+	st = decode_fib1(14464, 0x11, NULL, NULL, &est);
+	ck_assert_uint_eq(st.ranges, 0);
+	ck_assert_uint_eq(est.nacc, 0);
+
+	/* truncated in the middle of a frame: a prefix, then the end */
+	st = decode_fib1(7000 + 7, 0x10, NULL, NULL, &est);
+	ck_assert_uint_gt(st.ranges, 0);
+	ck_assert_uint_lt(st.ranges, full.ranges);
+
+	/* a binary missing from the image: counted as not accessible */
+	st = decode_fib1(14464, 0x10, NULL, "fib", &est);
+	ck_assert_uint_gt(est.nacc, est_full.nacc);
+	ck_assert_uint_lt(st.ranges, full.ranges);
+
+	/* an image that does not match (libc 4 KiB off): the decode
+	 * completes, and what it finds differs
+	 */
+	st = decode_fib1(14464, 0x10, "libc-2.31.so", NULL, &est);
+	ck_assert(st.ranges != full.ranges || est.nacc != est_full.nacc ||
+		  st.errors != full.errors);
+
+#ifdef SA_HAVE_HIST
+	{
+		struct sa_cs_raw_opts r = {
+			.trace_file = cs_path("ricseclab/fib/trace1/cstrace.bin"),
+			.trace_id = 0x11,
+		};
+		struct sa_decode_opts o = { .cs_raw = &r };
+		struct sa_errinfo ei = { 0 };
+		struct sa_hist *h = sa_hist__new();
+		char tf[PATH_MAX];
+
+		snprintf(tf, sizeof(tf), "%s", r.trace_file);
+		r.trace_file = tf;
+		ck_assert_int_eq(sa_cs_decode_raw(&o, h, &ei), -SA_ERR_NODATA);
+		ck_assert_msg(strstr(ei.msg, "0x11") != NULL, "%s", ei.msg);
+		sa_hist__free(h);
+	}
+#endif
+}
+END_TEST
+
 static Suite *etm_traces_suite(void)
 {
 	Suite *s = suite_create("etm-traces");
@@ -663,6 +774,10 @@ static Suite *etm_traces_suite(void)
 	tc = tcase_create("ricseclab");
 	tcase_add_checked_fixture(tc, setup, NULL);
 	tcase_add_loop_test(tc, test_ricseclab_fib, 0, 4);
+	suite_add_tcase(s, tc);
+	tc = tcase_create("bad-input");
+	tcase_add_checked_fixture(tc, setup, NULL);
+	tcase_add_test(tc, test_bad_real_input);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("perf");
 	tcase_add_checked_fixture(tc, setup, NULL);
