@@ -1,0 +1,281 @@
+// SPDX-License-Identifier: BSD-2-Clause
+/*
+ * sensor-agent analyze: compare trace windows with a baseline and print
+ * the ranked anomalies.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "sensor/anomaly.h"
+#include "sensor/baseline.h"
+#include "sensor/error.h"
+#include "sensor/hist.h"
+#include "sensor/session.h"
+#include "tool.h"
+
+#define SA_MAX_WINDOWS 4096
+#define SA_MAX_BINARIES 64
+
+static void analyze_usage(FILE *f)
+{
+	fprintf(f,
+"Usage: %s analyze --baseline FILE [OPTIONS] WINDOW...\n"
+"\n"
+"Decodes the trace windows (perf.data files) and compares them, as one\n"
+"group, with the baseline of the same build: bias shifts at branches, new\n"
+"and vanished edges, new and shifted indirect targets, call-rate shifts\n"
+"and decisions that lead into error paths, ranked most significant first.\n"
+"See docs/anomalies.md for the model and the JSON-lines schema.\n"
+"\n"
+"Options:\n"
+"      --baseline FILE      the baseline (sensor-agent baseline add)\n"
+"  -f, --format text|jsonl  output format (default text)\n"
+"      --jsonl FILE         also write JSON lines to FILE\n"
+"      --each               analyse every window on its own\n"
+"      --all                also list candidates below the threshold\n"
+"      --fdr Q              false-discovery level (default %g)\n"
+"      --min-support N      executions a site needs in the windows (%d)\n"
+"      --min-baseline N     executions a site needs in the baseline (%d)\n"
+"      --min-delta D        smallest bias change reported (%g)\n"
+"      --min-rate-ratio R   smallest call-rate factor reported (%g)\n"
+"  -b, --binary PATH[@ADDR] the binary to decode with; repeatable\n"
+"      --symfs DIR          look up binaries under DIR first\n"
+"      --pid PID            only this process of the windows\n"
+"  -h, --help               this help\n"
+"\n"
+"Exit status: 0 when the analysis ran (whether or not anomalies were\n"
+"found), 1 on failure (bad window, empty or foreign baseline), 2 on a\n"
+"usage error.\n",
+		sa_prog, SA_DETECT_DEF_FDR, SA_DETECT_DEF_MIN_SUPPORT,
+		SA_DETECT_DEF_MIN_BASELINE, SA_DETECT_DEF_MIN_DELTA,
+		SA_DETECT_DEF_MIN_RATE_RATIO);
+}
+
+enum { OPT_BASELINE = 256, OPT_JSONL, OPT_EACH, OPT_ALL, OPT_FDR,
+       OPT_MIN_SUPPORT, OPT_MIN_BASELINE, OPT_MIN_DELTA, OPT_MIN_RATE,
+       OPT_SYMFS, OPT_PID };
+
+static bool parse_double(const char *s, double *v)
+{
+	char *end;
+
+	*v = strtod(s, &end);
+	return end != s && !*end && isfinite(*v);
+}
+
+static bool parse_binary(char *arg, struct sa_binary_opt *b)
+{
+	char *at = strrchr(arg, '@');
+
+	b->path = arg;
+	b->addr = SA_ADDR_NONE;
+	if (!at)
+		return true;
+	*at = '\0';
+	return sa_parse_u64(at + 1, &b->addr);
+}
+
+struct analyze {
+	struct sa_baseline *bl;
+	struct sa_detect_opts dopts;
+	bool jsonl;
+	FILE *jf;
+	unsigned flags;
+};
+
+static int analyze_group(struct analyze *an, struct sa_hist **hists,
+			 size_t nr, const char *source)
+{
+	struct sa_anomaly_list *l = NULL;
+	struct sa_errinfo ei;
+	int err;
+
+	err = sa_anomaly_detect(an->bl, hists, nr, &an->dopts, &l, &ei);
+	if (err) {
+		sa_err("analyze: %s", ei.msg[0] ? ei.msg : sa_strerror(err));
+		return SA_EXIT_FAIL;
+	}
+	if (an->jsonl) {
+		err = sa_anomaly_write_jsonl(l, stdout, source, an->flags);
+	} else {
+		if (source)
+			printf("== %s\n", source);
+		err = sa_anomaly_write_text(l, stdout, an->flags);
+	}
+	if (!err && an->jf)
+		err = sa_anomaly_write_jsonl(l, an->jf, source, an->flags);
+	sa_anomaly_list__free(l);
+	if (err) {
+		sa_err("analyze: writing the output: %s", sa_strerror(err));
+		return SA_EXIT_FAIL;
+	}
+	return SA_EXIT_OK;
+}
+
+int cmd_analyze(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "baseline", required_argument, NULL, OPT_BASELINE },
+		{ "format", required_argument, NULL, 'f' },
+		{ "jsonl", required_argument, NULL, OPT_JSONL },
+		{ "each", no_argument, NULL, OPT_EACH },
+		{ "all", no_argument, NULL, OPT_ALL },
+		{ "fdr", required_argument, NULL, OPT_FDR },
+		{ "min-support", required_argument, NULL, OPT_MIN_SUPPORT },
+		{ "min-baseline", required_argument, NULL, OPT_MIN_BASELINE },
+		{ "min-delta", required_argument, NULL, OPT_MIN_DELTA },
+		{ "min-rate-ratio", required_argument, NULL, OPT_MIN_RATE },
+		{ "binary", required_argument, NULL, 'b' },
+		{ "symfs", required_argument, NULL, OPT_SYMFS },
+		{ "pid", required_argument, NULL, OPT_PID },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct sa_binary_opt binaries[SA_MAX_BINARIES];
+	struct analyze an = { 0 };
+	struct sa_decode_opts o;
+	struct sa_hist **hists = NULL;
+	struct sa_errinfo ei;
+	const char *db = NULL, *jpath = NULL;
+	bool each = false;
+	int c, i, nr, err, ret = SA_EXIT_FAIL;
+	double *dv;
+	uint64_t v;
+
+	memset(&o, 0, sizeof(o));
+	o.binaries = binaries;
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "f:b:h", longopts, NULL)) != -1) {
+		dv = NULL;
+		switch (c) {
+		case OPT_BASELINE:
+			db = optarg;
+			break;
+		case 'f':
+			if (!strcmp(optarg, "jsonl")) {
+				an.jsonl = true;
+			} else if (strcmp(optarg, "text")) {
+				sa_err("analyze: bad --format '%s': text or "
+				       "jsonl", optarg);
+				return SA_EXIT_USAGE;
+			}
+			break;
+		case OPT_JSONL:
+			jpath = optarg;
+			break;
+		case OPT_EACH:
+			each = true;
+			break;
+		case OPT_ALL:
+			an.flags |= SA_ANOM_OUT_ALL;
+			break;
+		case OPT_FDR:
+			dv = &an.dopts.fdr;
+			break;
+		case OPT_MIN_SUPPORT:
+			dv = &an.dopts.min_support;
+			break;
+		case OPT_MIN_BASELINE:
+			dv = &an.dopts.min_baseline;
+			break;
+		case OPT_MIN_DELTA:
+			dv = &an.dopts.min_delta;
+			break;
+		case OPT_MIN_RATE:
+			dv = &an.dopts.min_rate_ratio;
+			break;
+		case 'b':
+			if (o.nr_binaries >= SA_MAX_BINARIES ||
+			    !parse_binary(optarg, &binaries[o.nr_binaries])) {
+				sa_err("analyze: bad --binary '%s'", optarg);
+				return SA_EXIT_USAGE;
+			}
+			o.nr_binaries++;
+			break;
+		case OPT_SYMFS:
+			o.symfs = optarg;
+			break;
+		case OPT_PID:
+			if (!sa_parse_u64(optarg, &v) || !v || v > INT32_MAX) {
+				sa_err("analyze: bad --pid '%s'", optarg);
+				return SA_EXIT_USAGE;
+			}
+			o.pid = (pid_t)v;
+			break;
+		case 'h':
+			analyze_usage(stdout);
+			return SA_EXIT_OK;
+		default:
+			return SA_EXIT_USAGE;
+		}
+		if (dv && (!parse_double(optarg, dv) || *dv <= 0 ||
+			   (c == OPT_FDR && *dv >= 1))) {
+			sa_err("analyze: bad value '%s': a positive number "
+			       "(--fdr: below 1)", optarg);
+			return SA_EXIT_USAGE;
+		}
+	}
+	if (!db) {
+		sa_err("analyze: --baseline FILE is required");
+		return SA_EXIT_USAGE;
+	}
+	nr = argc - optind;
+	if (nr <= 0) {
+		sa_err("analyze: no WINDOW given");
+		return SA_EXIT_USAGE;
+	}
+	if (nr > SA_MAX_WINDOWS) {
+		sa_err("analyze: more than %d windows", SA_MAX_WINDOWS);
+		return SA_EXIT_USAGE;
+	}
+	an.bl = sa_baseline__open(db, SA_BASELINE_RDONLY, &ei);
+	if (!an.bl) {
+		sa_err("analyze: %s", ei.msg);
+		return SA_EXIT_FAIL;
+	}
+	if (jpath) {
+		an.jf = fopen(jpath, "w");
+		if (!an.jf) {
+			sa_err("analyze: cannot write %s: %s", jpath,
+			       strerror(errno));
+			goto out;
+		}
+	}
+	hists = calloc((size_t)nr, sizeof(*hists));
+	if (!hists)
+		goto out;
+	for (i = 0; i < nr; i++) {
+		hists[i] = sa_hist__new();
+		if (!hists[i])
+			goto out;
+		err = sa_decode_file(argv[optind + i], &o, hists[i], &ei);
+		if (err < 0) {
+			sa_err("analyze: %s", ei.msg[0] ? ei.msg :
+			       sa_strerror(err));
+			goto out;
+		}
+	}
+	ret = SA_EXIT_OK;
+	if (each) {
+		for (i = 0; i < nr && ret == SA_EXIT_OK; i++)
+			ret = analyze_group(&an, &hists[i], 1,
+					    argv[optind + i]);
+	} else {
+		ret = analyze_group(&an, hists, (size_t)nr,
+				    nr == 1 ? argv[optind] : NULL);
+	}
+out:
+	for (i = 0; hists && i < nr; i++)
+		sa_hist__free(hists[i]);
+	free(hists);
+	if (an.jf && fclose(an.jf) && ret == SA_EXIT_OK) {
+		sa_err("analyze: writing %s: %s", jpath, strerror(errno));
+		ret = SA_EXIT_FAIL;
+	}
+	sa_baseline__free(an.bl);
+	return ret;
+}

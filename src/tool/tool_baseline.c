@@ -1,0 +1,299 @@
+// SPDX-License-Identifier: BSD-2-Clause
+/*
+ * sensor-agent baseline: add windows to a baseline database, list its
+ * builds, diff two builds.
+ */
+#include <getopt.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "sensor/anomaly.h"
+#include "sensor/baseline.h"
+#include "sensor/error.h"
+#include "sensor/hist.h"
+#include "sensor/session.h"
+#include "tool.h"
+
+#define SA_MAX_WINDOWS 4096
+#define SA_MAX_BINARIES 64
+
+static void baseline_usage(FILE *f)
+{
+	fprintf(f,
+"Usage: %s baseline add --db FILE [OPTIONS] WINDOW...\n"
+"       %s baseline list --db FILE\n"
+"       %s baseline diff --db FILE [--format text|jsonl] [--all] BUILD_A BUILD_B\n"
+"\n"
+"A baseline keeps, per build of each binary, how often every function is\n"
+"called, which way every branch goes and where every indirect branch\n"
+"lands, summed over many trace windows of normal behaviour (SQLite, one\n"
+"file).  WINDOW is a perf.data file (sensor-agent record/capture, perf\n"
+"record -e intel_pt//u); each one is decoded and added as one window.\n"
+"\n"
+"add options:\n"
+"      --half-life N        age old windows out: every sum halves after N\n"
+"                           further windows of the same build (default\n"
+"                           %.0f, kept in the file; 0: never)\n"
+"  -b, --binary PATH[@ADDR] the binary to decode with; repeatable\n"
+"      --symfs DIR          look up binaries under DIR first\n"
+"      --pid PID            only this process of the windows\n"
+"diff: BUILD is a build-id (or its first 8+ hex digits), a key from\n"
+"`baseline list`, or a binary path (its latest build).  BUILD_B is\n"
+"compared with BUILD_A; branches are matched by function, file:line.\n"
+"      --format text|jsonl  (default text)\n"
+"      --all                also list changes below the threshold\n"
+"      --fdr Q              false-discovery level (default %g)\n"
+"\n"
+"Exit status: 0 success, 1 failure, 2 usage error.\n",
+		sa_prog, sa_prog, sa_prog, SA_BASELINE_DEF_HALF_LIFE,
+		SA_DETECT_DEF_FDR);
+}
+
+enum { OPT_DB = 256, OPT_HALF_LIFE, OPT_SYMFS, OPT_PID, OPT_FORMAT,
+       OPT_ALL, OPT_FDR };
+
+static bool parse_double(const char *s, double *v)
+{
+	char *end;
+
+	*v = strtod(s, &end);
+	return end != s && !*end && isfinite(*v);
+}
+
+static int baseline_list(struct sa_baseline *bl)
+{
+	struct sa_baseline_build b;
+	int n = sa_baseline_nr_builds(bl), i;
+
+	if (n < 0) {
+		sa_err("baseline %s: %s", sa_baseline_path(bl),
+		       sa_strerror(n));
+		return SA_EXIT_FAIL;
+	}
+	printf("baseline %s: %d build%s, decay half-life %g windows\n",
+	       sa_baseline_path(bl), n, n == 1 ? "" : "s",
+	       sa_baseline_half_life(bl));
+	for (i = 0; i < n; i++) {
+		char t[32];
+		time_t ts;
+
+		if (sa_baseline_build_at(bl, (size_t)i, &b))
+			return SA_EXIT_FAIL;
+		ts = (time_t)b.last_seen;
+		strftime(t, sizeof(t), "%Y-%m-%dT%H:%M:%SZ", gmtime(&ts));
+		printf("%s\n  build-id %s\n  %llu windows added (%.1f after "
+		       "decay), %llu functions, %llu branches, last %s\n",
+		       b.binary, b.build_id[0] ? b.build_id : "(none)",
+		       (unsigned long long)b.added, b.windows,
+		       (unsigned long long)b.functions,
+		       (unsigned long long)b.branches, t);
+	}
+	return SA_EXIT_OK;
+}
+
+static int baseline_add(struct sa_baseline *bl, const struct sa_decode_opts *o,
+			char **files, int nr)
+{
+	struct sa_hist **hists;
+	struct sa_errinfo ei;
+	int i, err, ret = SA_EXIT_FAIL;
+
+	hists = calloc((size_t)nr, sizeof(*hists));
+	if (!hists)
+		return SA_EXIT_FAIL;
+	for (i = 0; i < nr; i++) {
+		hists[i] = sa_hist__new();
+		if (!hists[i])
+			goto out;
+		err = sa_decode_file(files[i], o, hists[i], &ei);
+		if (err < 0) {
+			sa_err("baseline add: %s", ei.msg[0] ? ei.msg :
+			       sa_strerror(err));
+			goto out;
+		}
+	}
+	err = sa_baseline_add(bl, hists, (size_t)nr, &ei);
+	if (err) {
+		sa_err("baseline add: %s", ei.msg[0] ? ei.msg :
+		       sa_strerror(err));
+		goto out;
+	}
+	fprintf(stderr, "%s: added %d window%s to %s\n", sa_prog, nr,
+		nr == 1 ? "" : "s", sa_baseline_path(bl));
+	ret = SA_EXIT_OK;
+out:
+	for (i = 0; i < nr; i++)
+		sa_hist__free(hists[i]);
+	free(hists);
+	return ret;
+}
+
+static bool parse_binary(char *arg, struct sa_binary_opt *b)
+{
+	char *at = strrchr(arg, '@');
+
+	b->path = arg;
+	b->addr = SA_ADDR_NONE;
+	if (!at)
+		return true;
+	*at = '\0';
+	return sa_parse_u64(at + 1, &b->addr);
+}
+
+int cmd_baseline(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "db", required_argument, NULL, OPT_DB },
+		{ "half-life", required_argument, NULL, OPT_HALF_LIFE },
+		{ "binary", required_argument, NULL, 'b' },
+		{ "symfs", required_argument, NULL, OPT_SYMFS },
+		{ "pid", required_argument, NULL, OPT_PID },
+		{ "format", required_argument, NULL, OPT_FORMAT },
+		{ "all", no_argument, NULL, OPT_ALL },
+		{ "fdr", required_argument, NULL, OPT_FDR },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct sa_binary_opt binaries[SA_MAX_BINARIES];
+	struct sa_detect_opts dopts = { 0 };
+	struct sa_decode_opts o;
+	struct sa_baseline *bl;
+	struct sa_errinfo ei;
+	const char *db = NULL, *sub, *format = "text";
+	double half_life = -1;
+	unsigned flags = 0;
+	uint64_t v;
+	int c, ret;
+
+	if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
+		baseline_usage(argc < 2 ? stderr : stdout);
+		return argc < 2 ? SA_EXIT_USAGE : SA_EXIT_OK;
+	}
+	sub = argv[1];
+	if (strcmp(sub, "add") && strcmp(sub, "list") && strcmp(sub, "diff")) {
+		sa_err("baseline: unknown subcommand '%s' (add, list, diff)",
+		       sub);
+		return SA_EXIT_USAGE;
+	}
+	memset(&o, 0, sizeof(o));
+	o.binaries = binaries;
+	argc--;
+	argv++;
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "b:h", longopts, NULL)) != -1) {
+		switch (c) {
+		case OPT_DB:
+			db = optarg;
+			break;
+		case OPT_HALF_LIFE:
+			if (!parse_double(optarg, &half_life) || half_life < 0) {
+				sa_err("baseline: bad --half-life '%s': a "
+				       "number of windows >= 0", optarg);
+				return SA_EXIT_USAGE;
+			}
+			break;
+		case 'b':
+			if (o.nr_binaries >= SA_MAX_BINARIES ||
+			    !parse_binary(optarg, &binaries[o.nr_binaries])) {
+				sa_err("baseline: bad --binary '%s'", optarg);
+				return SA_EXIT_USAGE;
+			}
+			o.nr_binaries++;
+			break;
+		case OPT_SYMFS:
+			o.symfs = optarg;
+			break;
+		case OPT_PID:
+			if (!sa_parse_u64(optarg, &v) || !v || v > INT32_MAX) {
+				sa_err("baseline: bad --pid '%s'", optarg);
+				return SA_EXIT_USAGE;
+			}
+			o.pid = (pid_t)v;
+			break;
+		case OPT_FORMAT:
+			format = optarg;
+			if (strcmp(format, "text") && strcmp(format, "jsonl")) {
+				sa_err("baseline: bad --format '%s': text or "
+				       "jsonl", format);
+				return SA_EXIT_USAGE;
+			}
+			break;
+		case OPT_ALL:
+			flags |= SA_ANOM_OUT_ALL;
+			break;
+		case OPT_FDR:
+			if (!parse_double(optarg, &dopts.fdr) ||
+			    dopts.fdr <= 0 || dopts.fdr >= 1) {
+				sa_err("baseline: bad --fdr '%s': 0 < Q < 1",
+				       optarg);
+				return SA_EXIT_USAGE;
+			}
+			break;
+		case 'h':
+			baseline_usage(stdout);
+			return SA_EXIT_OK;
+		default:
+			return SA_EXIT_USAGE;
+		}
+	}
+	if (!db) {
+		sa_err("baseline %s: --db FILE is required", sub);
+		return SA_EXIT_USAGE;
+	}
+	if (!strcmp(sub, "add") && optind >= argc) {
+		sa_err("baseline add: no WINDOW given");
+		return SA_EXIT_USAGE;
+	}
+	if (!strcmp(sub, "diff") && argc - optind != 2) {
+		sa_err("baseline diff: give two builds, BUILD_A BUILD_B");
+		return SA_EXIT_USAGE;
+	}
+	if (!strcmp(sub, "list") && optind < argc) {
+		sa_err("baseline list: unexpected argument '%s'", argv[optind]);
+		return SA_EXIT_USAGE;
+	}
+
+	bl = sa_baseline__open(db, !strcmp(sub, "add") ? SA_BASELINE_CREATE :
+							SA_BASELINE_RDONLY,
+			       &ei);
+	if (!bl) {
+		sa_err("%s", ei.msg);
+		return SA_EXIT_FAIL;
+	}
+	if (!strcmp(sub, "list")) {
+		ret = baseline_list(bl);
+	} else if (!strcmp(sub, "add")) {
+		ret = SA_EXIT_OK;
+		if (half_life >= 0 && sa_baseline_set_half_life(bl, half_life)) {
+			sa_err("baseline add: cannot store the half-life in %s",
+			       db);
+			ret = SA_EXIT_FAIL;
+		}
+		if (!ret)
+			ret = baseline_add(bl, &o, argv + optind,
+					   argc - optind);
+	} else {
+		struct sa_anomaly_list *l = NULL;
+		int err = sa_anomaly_diff_builds(bl, argv[optind],
+						 argv[optind + 1], &dopts, &l,
+						 &ei);
+
+		if (err) {
+			sa_err("baseline diff: %s", ei.msg);
+			ret = SA_EXIT_FAIL;
+		} else {
+			if (!strcmp(format, "jsonl"))
+				err = sa_anomaly_write_jsonl(l, stdout, NULL,
+							     flags);
+			else
+				err = sa_anomaly_write_text(l, stdout, flags);
+			ret = err ? SA_EXIT_FAIL : SA_EXIT_OK;
+		}
+		sa_anomaly_list__free(l);
+	}
+	sa_baseline__free(bl);
+	return ret;
+}
