@@ -58,6 +58,12 @@ struct sa_path {
 	char *full;
 };
 
+/* Another name of a symbol kept at the same address. */
+struct sa_alias {
+	const char *name;
+	size_t sym;		/* index in syms */
+};
+
 struct sa_idso {
 	struct sa_dso pub;
 	char *path;
@@ -75,6 +81,8 @@ struct sa_idso {
 	size_t nr_paths, cap_paths;
 	struct sa_isym *syms;	/* sorted by start */
 	size_t nr_syms;
+	struct sa_alias *aliases; /* names dropped for a better one */
+	size_t nr_aliases;
 };
 
 struct sa_section {
@@ -162,6 +170,7 @@ static void sa_idso__free(struct sa_idso *d)
 	if (d->fd >= 0)
 		close(d->fd);
 	free(d->syms);
+	free(d->aliases);
 	free(d->path);
 	free(d->file);
 	free(d);
@@ -744,10 +753,22 @@ static int sa_dso_read_syms(struct sa_idso *d)
 	if (!d->nr_syms)
 		return 0;
 	qsort(d->syms, d->nr_syms, sizeof(*d->syms), sa_isym_cmp);
-	/* one symbol per address: the first is the best (see the sort) */
+	/* one symbol per address: the first is the best (see the sort);
+	 * the others stay findable by name
+	 */
+	d->aliases = calloc(d->nr_syms, sizeof(*d->aliases));
+	if (!d->aliases)
+		return -ENOMEM;
 	for (i = 1, n = 1; i < d->nr_syms; i++) {
-		if (d->syms[i].pub.start == d->syms[n - 1].pub.start)
+		if (d->syms[i].pub.start == d->syms[n - 1].pub.start) {
+			if (strcmp(d->syms[i].pub.name,
+				   d->syms[n - 1].pub.name)) {
+				d->aliases[d->nr_aliases].name =
+					d->syms[i].pub.name;
+				d->aliases[d->nr_aliases++].sym = n - 1;
+			}
 			continue;
+		}
 		d->syms[n++] = d->syms[i];
 	}
 	d->nr_syms = n;
@@ -1284,6 +1305,9 @@ const struct sa_sym *sa_image_find_symbol(const struct sa_image *img,
 		for (j = 0; j < d->nr_syms; j++)
 			if (!strcmp(d->syms[j].pub.name, name))
 				return &d->syms[j].pub;
+		for (j = 0; j < d->nr_aliases; j++)
+			if (!strcmp(d->aliases[j].name, name))
+				return &d->syms[d->aliases[j].sym].pub;
 	}
 	return NULL;
 }

@@ -68,8 +68,8 @@ static inline size_t peer_objdump_func(const char *objdump, const char *path,
 	struct peer_insn *v = malloc(cap * sizeof(*v));
 	bool in = false;
 
-	snprintf(cmd, sizeof(cmd), "%s -d --no-show-raw-insn -w '%s'",
-		 objdump, path);
+	snprintf(cmd, sizeof(cmd), "%s -d --no-show-raw-insn -w "
+		 "--disassemble='%s' '%s'", objdump, func, path);
 	snprintf(hdr, sizeof(hdr), "<%s>:", func);
 	text = peer_run(cmd);
 	for (line = text; line && *line; line = nl) {

@@ -1,0 +1,320 @@
+// SPDX-License-Identifier: BSD-2-Clause
+/*
+ * The sites suite (x86-64): site maps of the test programs and of glibc's
+ * AVX-512 functions (static build) against objdump, file:line against
+ * addr2line, lookups and anonymous regions.
+ */
+#include <errno.h>
+
+#include "sensor/image.h"
+#include "sensor/sites.h"
+#include "testutil.h"
+#include "classes.h"
+
+static const char *prog_pie, *prog_nopie, *prog_static;
+
+static struct sa_image *load(const char *path, uint64_t base)
+{
+	struct sa_image *img = sa_image__new(SA_ARCH_UNKNOWN);
+	struct sa_errinfo ei;
+
+	ck_assert(img);
+	ck_assert_msg(sa_image_load_elf(img, path, base, &ei) == 0, "%s",
+		      ei.msg);
+	return img;
+}
+
+static const char *const funcs[] = { "classify", "sum_loop", "dispatch",
+				     "main", "avx512_branches", NULL };
+
+START_TEST(t_prog_nopie)
+{
+	struct sa_image *img = load(prog_nopie, UINT64_MAX);
+	struct sa_sitemap *map = sa_sitemap__new(img);
+	size_t ncond = 0;
+
+	for (int i = 0; funcs[i]; i++)
+		ncond += check_func(map, "objdump", prog_nopie, funcs[i], 0,
+				    SA_ISA_UNKNOWN, x86_class);
+	ck_assert_uint_gt(ncond, 10);
+	sa_sitemap__free(map);
+	sa_image__free(img);
+}
+END_TEST
+
+START_TEST(t_prog_pie)
+{
+	const uint64_t base = 0x7f1234560000ULL;
+	struct sa_image *img = load(prog_pie, base);
+	struct sa_sitemap *map = sa_sitemap__new(img);
+
+	for (int i = 0; funcs[i]; i++)
+		check_func(map, "objdump", prog_pie, funcs[i], base,
+			   SA_ISA_X86_64, x86_class);
+	sa_sitemap__free(map);
+	sa_image__free(img);
+}
+END_TEST
+
+/* The AVX-512 function: capstone fails on most of it; every jcc found. */
+START_TEST(t_avx512)
+{
+	struct sa_image *img = load(prog_nopie, UINT64_MAX);
+	struct sa_sitemap *map = sa_sitemap__new(img);
+	const struct sa_sym *sym = sa_image_find_symbol(img,
+							"avx512_branches");
+	const struct sa_fmap *fm;
+	size_t i, ncond = 0;
+
+	ck_assert(sym);
+	ck_assert_uint_eq(check_func(map, "objdump", prog_nopie,
+				     "avx512_branches", 0, SA_ISA_X86_64,
+				     x86_class), 7);
+	fm = sa_sitemap_function(map, sym->start, SA_ISA_X86_64);
+	ck_assert(fm && fm->nr_undecodable > 0);
+	for (i = 0; i < fm->nr_sites; i++) {
+		ck_assert(fm->sites[i].iclass != SA_IC_UNKNOWN);
+		ncond += fm->sites[i].iclass == SA_IC_COND;
+	}
+	ck_assert_uint_eq(ncond, 7);
+	sa_sitemap__free(map);
+	sa_image__free(img);
+}
+END_TEST
+
+/* glibc's own AVX-512 string functions in the static program. */
+START_TEST(t_glibc_evex)
+{
+	struct sa_image *img = load(prog_static, UINT64_MAX);
+	struct sa_sitemap *map = sa_sitemap__new(img);
+	char cmd[700], *out, *line, *nl;
+	size_t nfunc = 0, ncond = 0, undec = 0;
+
+	/* the names objdump uses (one per address) */
+	snprintf(cmd, sizeof(cmd), "objdump -d --no-show-raw-insn '%s' | "
+		 "grep -E '^[0-9a-f]+ <__[a-z]+_(evex|avx512)[a-z_0-9]*>:$' | "
+		 "tr -d '<>:' | head -40", prog_static);
+	out = peer_run(cmd);
+	for (line = out; line && *line; line = nl) {
+		const struct sa_fmap *fm;
+		char *name;
+
+		nl = strchr(line, '\n');
+		if (nl)
+			*nl++ = '\0';
+		name = strrchr(line, ' ');
+		ck_assert(name);
+		name++;
+		ncond += check_func(map, "objdump", prog_static, name, 0,
+				    SA_ISA_X86_64, x86_class);
+		fm = sa_sitemap_function(map, strtoull(line, NULL, 16),
+					 SA_ISA_X86_64);
+		undec += fm->nr_undecodable;
+		nfunc++;
+	}
+	free(out);
+	if (nfunc == 0) {
+		/* a glibc without AVX-512 variants: nothing to compare */
+		sa_sitemap__free(map);
+		sa_image__free(img);
+		return;
+	}
+	ck_assert_uint_gt(ncond, nfunc);
+	ck_assert_uint_gt(undec, 0);
+	sa_sitemap__free(map);
+	sa_image__free(img);
+}
+END_TEST
+
+START_TEST(t_srclines)
+{
+	struct sa_image *img = load(prog_nopie, UINT64_MAX);
+	struct sa_sitemap *map = sa_sitemap__new(img);
+	const struct sa_sym *sym = sa_image_find_symbol(img, "dispatch");
+	const struct sa_fmap *fm = sa_sitemap_function(map, sym->start, 0);
+	char cmd[8192], *out, *line, *nl;
+	size_t i, o, checked = 0;
+
+	ck_assert(fm && fm->nr_sites > 2);
+	o = snprintf(cmd, sizeof(cmd), "addr2line -e '%s'", prog_nopie);
+	for (i = 0; i < fm->nr_sites && o < sizeof(cmd) - 20; i++)
+		o += snprintf(cmd + o, sizeof(cmd) - o, " %" PRIx64,
+			      fm->sites[i].addr);
+	out = peer_run(cmd);
+	for (i = 0, line = out; line && *line && i < fm->nr_sites;
+	     i++, line = nl) {
+		const struct sa_site *s = &fm->sites[i];
+		char want[600];
+
+		nl = strchr(line, '\n');
+		if (nl)
+			*nl++ = '\0';
+		if (strstr(line, " (discriminator"))
+			*strstr(line, " (discriminator") = '\0';
+		if (!strncmp(line, "??", 2)) {
+			ck_assert(!s->file);
+			continue;
+		}
+		ck_assert(s->file);
+		snprintf(want, sizeof(want), "%s:%d", s->file, s->line);
+		ck_assert_str_eq(want, line);
+		checked++;
+	}
+	ck_assert_uint_gt(checked, 2);
+	free(out);
+	sa_sitemap__free(map);
+	sa_image__free(img);
+}
+END_TEST
+
+START_TEST(t_lookup)
+{
+	struct sa_image *img = load(prog_nopie, UINT64_MAX);
+	struct sa_sitemap *map = sa_sitemap__new(img);
+	const struct sa_sym *sym = sa_image_find_symbol(img, "sum_loop");
+	const struct sa_fmap *fm, *fm2;
+	struct sa_site one;
+	size_t i;
+
+	fm = sa_sitemap_function(map, sym->start, SA_ISA_UNKNOWN);
+	ck_assert(fm && fm->isa == SA_ISA_X86_64);
+	ck_assert_uint_eq(fm->end, sym->start + sym->size);
+	fm2 = sa_sitemap_function(map, sym->start + sym->size - 1,
+				  SA_ISA_X86_64);
+	ck_assert_ptr_eq(fm, fm2);
+	/* another function and back: still the same cached maps */
+	fm2 = sa_sitemap_function(map, sa_image_find_symbol(img, "main")->start,
+				  SA_ISA_X86_64);
+	ck_assert(fm2 && fm2 != fm);
+	ck_assert_ptr_eq(sa_sitemap_function(map, sym->start + 1,
+					     SA_ISA_X86_64), fm);
+	ck_assert_uint_eq(sa_fmap_lower_bound(fm, 0), 0);
+	ck_assert_uint_eq(sa_fmap_lower_bound(fm, UINT64_MAX), fm->nr_sites);
+	for (i = 0; i < fm->nr_sites; i++) {
+		const struct sa_site *s = &fm->sites[i];
+
+		ck_assert_ptr_eq(sa_fmap_site(fm, s->addr), s);
+		ck_assert_uint_eq(sa_fmap_lower_bound(fm, s->addr), i);
+		ck_assert_ptr_null(sa_fmap_site(fm, s->addr + 1));
+		ck_assert_int_eq(sa_sitemap_decode_one(map, s->addr,
+						       SA_ISA_X86_64, &one),
+				 s->size);
+		ck_assert_int_eq(one.iclass, s->iclass);
+		ck_assert_str_eq(one.text, s->text);
+		ck_assert_uint_eq(one.target, s->target);
+	}
+	errno = 0;
+	ck_assert_ptr_null(sa_sitemap_function(map, 0x10, SA_ISA_X86_64));
+	ck_assert_int_ne(errno, 0);
+	ck_assert_int_eq(sa_sitemap_decode_one(map, 0x10, SA_ISA_X86_64,
+					       &one), -SA_ERR_NOMAP);
+	sa_sitemap__free(map);
+	sa_image__free(img);
+	sa_sitemap__free(NULL);
+}
+END_TEST
+
+/* Code without symbols: an anonymous region from the address given. */
+START_TEST(t_anonymous)
+{
+	/* 0: cmp $1,%edi; 3: je +4; 5: call *%rax; 7: nop x2; 9: nop;
+	 * a: nop; b: ret;  jrcxz back to 0 at c
+	 */
+	static const uint8_t code[] = {
+		0x83, 0xff, 0x01,	/* cmp $1, %edi */
+		0x74, 0x04,		/* je 0x1009 */
+		0xff, 0xd0,		/* call *%rax */
+		0x90, 0x90,		/* nop; nop */
+		0xc3,			/* ret */
+		0xe3, 0xf4,		/* jrcxz 0x1000 */
+		0x0f, 0x05,		/* syscall */
+	};
+	struct sa_image *img = sa_image__new(SA_ARCH_X86_64);
+	struct sa_sitemap *map = sa_sitemap__new(img);
+	const struct sa_fmap *fm, *fm2;
+	const struct sa_site *s;
+
+	ck_assert_int_eq(sa_image_add_buffer(img, code, sizeof(code), 0x1000),
+			 0);
+	fm = sa_sitemap_function(map, 0x1000, SA_ISA_UNKNOWN);
+	ck_assert(fm && !fm->sym && fm->start == 0x1000 &&
+		  fm->end == 0x1000 + sizeof(code));
+	ck_assert_uint_eq(fm->nr_sites, 5);
+	s = sa_fmap_site(fm, 0x1003);
+	ck_assert(s && s->iclass == SA_IC_COND && s->target == 0x1009 &&
+		  s->fallthrough == 0x1005 && !strcmp(s->text, "je 0x1009"));
+	ck_assert_int_eq(sa_fmap_site(fm, 0x1005)->iclass, SA_IC_IND_CALL);
+	ck_assert_int_eq(sa_fmap_site(fm, 0x1009)->iclass, SA_IC_RET);
+	s = sa_fmap_site(fm, 0x100a);
+	ck_assert(s && s->iclass == SA_IC_COND && s->target == 0x1000);
+	ck_assert_int_eq(sa_fmap_site(fm, 0x100c)->iclass, SA_IC_SYSCALL);
+	/* an instruction start inside: the same region */
+	ck_assert_ptr_eq(sa_sitemap_function(map, 0x1007, 0), fm);
+	/* not an instruction start of it (inside je): a region of its own */
+	fm2 = sa_sitemap_function(map, 0x1004, SA_ISA_X86_64);
+	ck_assert(fm2 && fm2 != fm && fm2->start == 0x1004);
+	sa_sitemap__free(map);
+	sa_image__free(img);
+}
+END_TEST
+
+/* Bytes capstone cannot decode and that are not VEX/EVEX: an UNKNOWN
+ * site, then the sweep resumes at the next known branch target.
+ */
+START_TEST(t_resync)
+{
+	static const uint8_t code[] = {
+		0x85, 0xc0,		/* 0: test %eax, %eax */
+		0x74, 0x03,		/* 2: je 0x7 */
+		0x0f, 0x0b,		/* 4: ud2 */
+		0x06,			/* 6: push %es, invalid in 64-bit */
+		0x31, 0xc0,		/* 7: xor %eax, %eax */
+		0x75, 0xf5,		/* 9: jne 0x0 */
+		0xc3,			/* b: ret */
+	};
+	struct sa_image *img = sa_image__new(SA_ARCH_X86_64);
+	struct sa_sitemap *map = sa_sitemap__new(img);
+	const struct sa_fmap *fm;
+
+	ck_assert_int_eq(sa_image_add_buffer(img, code, sizeof(code), 0x2000),
+			 0);
+	fm = sa_sitemap_function(map, 0x2000, SA_ISA_X86_64);
+	ck_assert(fm);
+	ck_assert_int_eq(sa_fmap_site(fm, 0x2006)->iclass, SA_IC_UNKNOWN);
+	ck_assert_int_eq(sa_fmap_site(fm, 0x2009)->iclass, SA_IC_COND);
+	ck_assert_int_eq(sa_fmap_site(fm, 0x200b)->iclass, SA_IC_RET);
+	ck_assert_uint_eq(fm->nr_undecodable, 1);
+	ck_assert_uint_eq(fm->nr_insns, 6);
+	sa_sitemap__free(map);
+	sa_image__free(img);
+}
+END_TEST
+
+static Suite *sites_suite(void)
+{
+	Suite *s = suite_create("sites");
+	TCase *tc = tcase_create("sites");
+
+	tcase_add_test(tc, t_prog_nopie);
+	tcase_add_test(tc, t_prog_pie);
+	tcase_add_test(tc, t_avx512);
+	tcase_add_test(tc, t_glibc_evex);
+	tcase_add_test(tc, t_srclines);
+	tcase_add_test(tc, t_lookup);
+	tcase_add_test(tc, t_anonymous);
+	tcase_add_test(tc, t_resync);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int main(int argc, char **argv)
+{
+	if (argc < 4) {
+		fprintf(stderr, "usage: %s PIE NOPIE STATIC\n", argv[0]);
+		return 1;
+	}
+	prog_pie = argv[1];
+	prog_nopie = argv[2];
+	prog_static = argv[3];
+	return sa_test_run(sites_suite());
+}
