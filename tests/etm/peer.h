@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -37,6 +38,47 @@ static inline int peer_run(char *const argv[], const char *out)
 		execvp(argv[0], argv);
 		_exit(127);
 	}
+	if (waitpid(pid, &st, 0) < 0)
+		return -1;
+	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+/* Starts argv[0] with its stdout on a pipe; returns the read end, and
+ * the child in *@pid.  NULL when it could not start.
+ */
+static inline FILE *peer_popen(char *const argv[], pid_t *pid)
+{
+	int fds[2];
+
+	if (pipe(fds) < 0)
+		return NULL;
+	*pid = fork();
+	if (*pid < 0)
+		return NULL;
+	if (!*pid) {
+		int nul = open("/dev/null", O_WRONLY);
+
+		dup2(fds[1], 1);
+		if (nul >= 0)
+			dup2(nul, 2);
+		close(fds[0]);
+		execvp(argv[0], argv);
+		_exit(127);
+	}
+	close(fds[1]);
+	return fdopen(fds[0], "r");
+}
+
+/* Closes @f; kills the child first when @stop.  Returns its exit status,
+ * or -1 (also when killed).
+ */
+static inline int peer_pclose(FILE *f, pid_t pid, bool stop)
+{
+	int st;
+
+	if (stop)
+		kill(pid, SIGKILL);
+	fclose(f);
 	if (waitpid(pid, &st, 0) < 0)
 		return -1;
 	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;

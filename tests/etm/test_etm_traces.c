@@ -70,6 +70,10 @@ static const char *const snapshots[] = {
 	"opencsd-snapshots-ete/ts_bit64_set",
 	"opencsd-snapshots-ete/ts_marker",
 };
+/* bugfix-exact-match has 1.74 million ranges (trc_pkt_lister alone takes
+ * 4.6 s and writes 216 MB): its first 200000 are compared.
+ */
+#define BIG_MAX_RANGES 200000
 #define NR_SNAPSHOTS (int)(sizeof(snapshots) / sizeof(snapshots[0]))
 
 static int quiet_print(enum sa_log_level l, const char *fmt, va_list ap)
@@ -132,14 +136,16 @@ static void cond_add(struct cond_tab *t, uint64_t addr, bool taken)
 static uint64_t compare_buffer(const char *name, const char *dir,
 			       struct sa_cs_snapshot *ss, size_t bi,
 			       struct sa_image *img, struct sa_dec *given,
-			       const char *given_buf)
+			       const char *given_buf, uint64_t max_ranges)
 {
 	const char *bname = given ? given_buf :
 				    sa_cs_snapshot_buffer_name(ss, bi);
-	char out[PATH_MAX], line[1024];
+	char line[1024];
 	char *argv[] = { "trc_pkt_lister", "-ss_dir", (char *)dir,
 			 "-decode_only", "-src_addr_n", "-src_name",
-			 (char *)bname, "-logfilename", out, NULL };
+			 (char *)bname, "-logstdout", NULL };
+	pid_t pid;
+	bool stopped = false;
 	uint64_t nranges = 0, nnacc = 0;
 	bool peer_fatal = false;
 	struct sa_errinfo ei = { 0 };
@@ -157,11 +163,7 @@ static uint64_t compare_buffer(const char *name, const char *dir,
 	ck_assert_ptr_nonnull(b);
 #endif
 
-	snprintf(out, sizeof(out) - 64, "%s/%s-%zu.ppl", sa_test_tmpdir(),
-		 strrchr(name, '/') + 1, bi);
-	rc = peer_run(argv, "/dev/null");
-	ck_assert_msg(rc == 0, "trc_pkt_lister failed (%d) on %s", rc, dir);
-	f = fopen(out, "r");
+	f = peer_popen(argv, &pid);
 	ck_assert_ptr_nonnull(f);
 
 	dec = given ? given : sa_cs_snapshot_decoder(ss, bi, img, 0, &ei);
@@ -177,7 +179,7 @@ static uint64_t compare_buffer(const char *name, const char *dir,
 				      "%s: peer decodes ranges, we refused: "
 				      "%s", name, ei.msg);
 		}
-		fclose(f);
+		ck_assert_int_eq(peer_pclose(f, pid, false), 0);
 		goto out;
 	}
 
@@ -190,6 +192,10 @@ static uint64_t compare_buffer(const char *name, const char *dir,
 			peer_fatal = true;
 		if (!kind)
 			continue;
+		if (max_ranges && nranges >= max_ranges) {
+			stopped = true;
+			break;
+		}
 		/* our next range or NACC gap */
 		for (;;) {
 			got = sa_dec_next(dec, &e);
@@ -257,7 +263,16 @@ static uint64_t compare_buffer(const char *name, const char *dir,
 		}
 		nranges++;
 	}
-	fclose(f);
+	rc = peer_pclose(f, pid, stopped);
+	ck_assert_msg(stopped || rc == 0, "trc_pkt_lister failed (%d) on %s",
+		      rc, dir);
+	if (stopped) {
+		/* the first max_ranges agree; that is what we check of a
+		 * large snapshot
+		 */
+		sa_dec__free(dec);
+		goto out;
+	}
 	if (peer_fatal) {
 		/* trc_pkt_lister stops at a fatal data path error; we
 		 * count it, reset and go on.
@@ -324,7 +339,6 @@ out:
 	sa_hist__free(h);
 	free(want.c);
 #endif
-	unlink(out);
 	return nranges;
 }
 
@@ -443,7 +457,7 @@ START_TEST(test_ricseclab_fib)
 	dec = sa_cs_raw_decoder__new(&r, buf, len, img, &ei);
 	ck_assert_msg(dec != NULL, "%s", ei.msg);
 	snprintf(tname, sizeof(tname), "ricseclab/fib%d", _i + 1);
-	ranges = compare_buffer(tname, dir, NULL, 0, img, dec, "ETR_0");
+	ranges = compare_buffer(tname, dir, NULL, 0, img, dec, "ETR_0", 0);
 	ck_assert_uint_gt(ranges, 1000);
 	n = 0;
 	(void)n;
@@ -476,7 +490,9 @@ START_TEST(test_snapshot_vs_trc_pkt_lister)
 	for (bi = 0; bi < sa_cs_snapshot_nr_buffers(ss); bi++) {
 		if (!sa_cs_snapshot_buffer_nr_sources(ss, bi))
 			continue;
-		compare_buffer(name, dir, ss, bi, img, NULL, NULL);
+		compare_buffer(name, dir, ss, bi, img, NULL, NULL,
+			       strstr(name, "bugfix-exact-match") ?
+			       BIG_MAX_RANGES : 0);
 	}
 	sa_image__free(img);
 	sa_cs_snapshot__free(ss);
