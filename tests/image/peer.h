@@ -54,51 +54,24 @@ struct peer_insn {
 	bool has_target;
 };
 
-/*
- * Parses `objdump -d --no-show-raw-insn` output for the function @func
- * (the "<func>:" block).  Returns the number of instructions put in
- * *@out (malloc'd).
+/* Parses one instruction line of objdump ("  401136:\tjne    40114a <f+0x14>").
+ * Returns false for other lines.
  */
-static inline size_t peer_objdump_func(const char *objdump, const char *path,
-				       const char *func,
-				       struct peer_insn **out)
+static inline bool peer_parse_insn(char *line, struct peer_insn *pi)
 {
-	char cmd[1024], hdr[256], *text, *line, *nl;
-	size_t n = 0, cap = 256;
-	struct peer_insn *v = malloc(cap * sizeof(*v));
-	bool in = false;
+	char *colon, *p, *end, *lt;
+	static const char *const pfx[] = { "bnd", "notrack", "repz", "rep",
+					   "cs", "ds", "data16", "addr32", NULL };
 
-	snprintf(cmd, sizeof(cmd), "%s -d --no-show-raw-insn -w "
-		 "--disassemble='%s' '%s'", objdump, func, path);
-	snprintf(hdr, sizeof(hdr), "<%s>:", func);
-	text = peer_run(cmd);
-	for (line = text; line && *line; line = nl) {
-		struct peer_insn *pi;
-		char *colon, *p, *end;
+	colon = strchr(line, ':');
+	if (line[0] != ' ' || !colon || colon[1] != '\t')
+		return false;
+	memset(pi, 0, sizeof(*pi));
+	pi->addr = strtoull(line, NULL, 16);
+	p = colon + 2;
+	for (;;) {
+		bool again = false;
 
-		nl = strchr(line, '\n');
-		if (nl)
-			*nl++ = '\0';
-
-		if (strstr(line, hdr) && line[0] != ' ') {
-			in = true;
-			continue;
-		}
-		if (!in)
-			continue;
-		if (line[0] != ' ')
-			break;		/* next function */
-		colon = strchr(line, ':');
-		if (!colon || colon[1] != '\t')
-			continue;
-		if (n == cap) {
-			cap *= 2;
-			v = realloc(v, cap * sizeof(*v));
-		}
-		pi = &v[n];
-		memset(pi, 0, sizeof(*pi));
-		pi->addr = strtoull(line, NULL, 16);
-		p = colon + 2;
 		while (*p == ' ' || *p == '\t')
 			p++;
 		end = p;
@@ -106,47 +79,121 @@ static inline size_t peer_objdump_func(const char *objdump, const char *path,
 			end++;
 		snprintf(pi->mnem, sizeof(pi->mnem), "%.*s", (int)(end - p), p);
 		/* "bnd jmp", "notrack jmp", "rep ret": keep the last word */
-		if (!strcmp(pi->mnem, "bnd") || !strcmp(pi->mnem, "notrack") ||
-		    !strcmp(pi->mnem, "repz") || !strcmp(pi->mnem, "rep") ||
-		    !strncmp(pi->mnem, "data16", 6) || !strcmp(pi->mnem, "cs")) {
-			p = end;
-			while (*p == ' ' || *p == '\t')
-				p++;
-			end = p;
-			while (*end && *end != ' ' && *end != '\t')
-				end++;
-			if (end > p)
-				snprintf(pi->mnem, sizeof(pi->mnem), "%.*s",
-					 (int)(end - p), p);
-		}
-		while (*end == ' ' || *end == '\t')
-			end++;
-		snprintf(pi->ops, sizeof(pi->ops), "%s", end);
-		/* direct targets: "401136 <f+0x6>" (x86) or "401136 <f>" */
-		p = pi->ops;
-		if (*p == '#')
-			p++;
-		{
-			char *lt = strchr(p, '<');
-			char *q = lt;
+		for (int k = 0; pfx[k]; k++)
+			if (!strcmp(pi->mnem, pfx[k]) && *end)
+				again = true;
+		if (!again)
+			break;
+		p = end;
+	}
+	while (*end == ' ' || *end == '\t')
+		end++;
+	snprintf(pi->ops, sizeof(pi->ops), "%s", end);
+	/* a direct target: the hex word before "<sym+off>" */
+	p = pi->ops;
+	lt = strchr(p, '<');
+	if (lt && lt > p) {
+		char *q = lt - 1;
 
-			if (lt && lt > p) {
-				q = lt - 1;
-				while (q > p && *q == ' ')
-					q--;
-				while (q > p && q[-1] != ' ' && q[-1] != ',' &&
-				       q[-1] != '#')
-					q--;
-				if (*q == '#')
-					q++;
-				pi->target = strtoull(q, &end, 16);
-				pi->has_target = end > q;
+		while (q > p && *q == ' ')
+			q--;
+		while (q > p && q[-1] != ' ' && q[-1] != ',' && q[-1] != '#' &&
+		       q[-1] != '\t')
+			q--;
+		pi->target = strtoull(q, &end, 16);
+		pi->has_target = end > q;
+	}
+	return true;
+}
+
+struct peer_func {
+	char name[128];
+	struct peer_insn *insns;
+	size_t n;
+};
+
+/*
+ * Runs `@objdump -d --no-show-raw-insn -w @args @path` and splits it into
+ * functions (the "<name>:" blocks).  Returns how many are in *@out.
+ */
+static inline size_t peer_objdump_all(const char *objdump, const char *args,
+				      const char *path,
+				      struct peer_func **out)
+{
+	char cmd[1200], *text, *line, *nl;
+	size_t nf = 0, capf = 64, capi = 0;
+	struct peer_func *v = calloc(capf, sizeof(*v)), *cur = NULL;
+
+	snprintf(cmd, sizeof(cmd), "%s -d --no-show-raw-insn -w %s '%s'",
+		 objdump, args, path);
+	text = peer_run(cmd);
+	for (line = text; line && *line; line = nl) {
+		char *lt, *gt;
+		struct peer_insn pi;
+
+		nl = strchr(line, '\n');
+		if (nl)
+			*nl++ = '\0';
+		lt = strchr(line, '<');
+		gt = lt ? strstr(lt, ">:") : NULL;
+		if (line[0] != ' ' && lt && gt && !gt[2]) {
+			if (nf == capf) {
+				capf *= 2;
+				v = realloc(v, capf * sizeof(*v));
 			}
+			cur = &v[nf++];
+			memset(cur, 0, sizeof(*cur));
+			snprintf(cur->name, sizeof(cur->name), "%.*s",
+				 (int)(gt - lt - 1), lt + 1);
+			capi = 0;
+			continue;
 		}
-		n++;
+		if (!cur || !peer_parse_insn(line, &pi)) {
+			if (line[0] != ' ')
+				cur = NULL;
+			continue;
+		}
+		if (cur->n == capi) {
+			capi = capi ? capi * 2 : 64;
+			cur->insns = realloc(cur->insns,
+					     capi * sizeof(*cur->insns));
+		}
+		cur->insns[cur->n++] = pi;
 	}
 	free(text);
 	*out = v;
+	return nf;
+}
+
+static inline void peer_funcs_free(struct peer_func *v, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		free(v[i].insns);
+	free(v);
+}
+
+/* The instructions of the one function @func (malloc'd in *@out). */
+static inline size_t peer_objdump_func(const char *objdump, const char *path,
+				       const char *func,
+				       struct peer_insn **out)
+{
+	char args[300];
+	struct peer_func *v;
+	size_t nf, i, n = 0;
+
+	snprintf(args, sizeof(args), "--disassemble='%s'", func);
+	nf = peer_objdump_all(objdump, args, path, &v);
+	*out = NULL;
+	for (i = 0; i < nf; i++) {
+		if (strcmp(v[i].name, func) || *out)
+			continue;
+		*out = v[i].insns;
+		n = v[i].n;
+		v[i].insns = NULL;
+	}
+	peer_funcs_free(v, nf);
+	if (!*out)
+		*out = malloc(sizeof(**out));
 	return n;
 }
 

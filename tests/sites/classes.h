@@ -124,14 +124,30 @@ static inline enum sa_iclass arm_class(const struct peer_insn *pi)
  * targets and fall-throughs, and the same instruction count.  @bias is
  * added to objdump's addresses.  Returns the number of COND sites.
  */
+static inline size_t check_insns(struct sa_sitemap *map, const char *path,
+				 const char *func, struct peer_insn *pi,
+				 size_t n, uint64_t bias, enum sa_isa isa,
+				 enum sa_iclass (*cls)(const struct peer_insn *));
+
 static inline size_t check_func(struct sa_sitemap *map, const char *tool,
 				const char *path, const char *func,
 				uint64_t bias, enum sa_isa isa,
 				enum sa_iclass (*cls)(const struct peer_insn *))
 {
 	struct peer_insn *pi;
-	size_t n = peer_objdump_func(tool, path, func, &pi), i, nsites = 0;
-	size_t ncond = 0, ninsn = 0;
+	size_t n = peer_objdump_func(tool, path, func, &pi), r;
+
+	r = check_insns(map, path, func, pi, n, bias, isa, cls);
+	free(pi);
+	return r;
+}
+
+static inline size_t check_insns(struct sa_sitemap *map, const char *path,
+				 const char *func, struct peer_insn *pi,
+				 size_t n, uint64_t bias, enum sa_isa isa,
+				 enum sa_iclass (*cls)(const struct peer_insn *))
+{
+	size_t i, nsites = 0, ncond = 0, ninsn = 0;
 	const struct sa_fmap *fm;
 
 	ck_assert_msg(n > 0, "%s: objdump shows no %s", path, func);
@@ -184,7 +200,6 @@ static inline size_t check_func(struct sa_sitemap *map, const char *tool,
 		      "%zu", path, func, fm->nr_sites, nsites);
 	ck_assert_msg(fm->nr_insns == ninsn, "%s %s: %zu instructions, "
 		      "objdump %zu", path, func, fm->nr_insns, ninsn);
-	free(pi);
 	return ncond;
 }
 
