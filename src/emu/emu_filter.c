@@ -3,13 +3,14 @@
  * Address filters for the emulated sensor, in perf's --filter syntax:
  *
  *	filter SYM [/SIZE] @ FILE
- *	filter ADDR [/SIZE] @ FILE	(ADDR: the ELF's virtual address)
+ *	filter OFF /SIZE @ FILE		(OFF: an offset in FILE, as the
+ *					 kernel's address filters take it)
  *	filter ADDR /SIZE		(a runtime address range)
  *
  * separated by ','.  They are resolved against the target's mappings to
  * runtime ranges, and written back in the canonical ADDR/SIZE @ FILE form
- * for the perf.data AUXTRACE_INFO filter string, which perf's decoder
- * reads.  With no filter, the main binary's executable segments.
+ * (file offsets) for the perf.data AUXTRACE_INFO filter string, which
+ * perf's decoder matches against file offsets.  With no filter, the main binary's executable segments.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -150,7 +151,7 @@ static bool file_mapped(const struct sa_emu *emu, const char *path)
 }
 
 static int add_range(struct sa_emu *emu, uint64_t lo, uint64_t hi,
-		     uint64_t vaddr, const char *file, struct sa_errinfo *ei)
+		     uint64_t off, const char *file, struct sa_errinfo *ei)
 {
 	size_t len = strlen(emu->filter_str);
 	int n;
@@ -166,7 +167,7 @@ static int add_range(struct sa_emu *emu, uint64_t lo, uint64_t hi,
 		n = snprintf(emu->filter_str + len,
 			     sizeof(emu->filter_str) - len,
 			     "%sfilter %#" PRIx64 "/%#" PRIx64 " @ %s",
-			     len ? "," : "", vaddr, hi - lo, file);
+			     len ? "," : "", off, hi - lo, file);
 	else
 		n = snprintf(emu->filter_str + len,
 			     sizeof(emu->filter_str) - len,
@@ -179,20 +180,36 @@ static int add_range(struct sa_emu *emu, uint64_t lo, uint64_t hi,
 	return 0;
 }
 
-/* Adds [vaddr, vaddr + size) of @file, resolved to runtime addresses. */
-static int add_file_range(struct sa_emu *emu, struct elf_file *ef,
-			  const char *file, uint64_t vaddr, uint64_t size,
-			  const char *what, struct sa_errinfo *ei)
+/* Adds [off, off + size) of @file (file offsets, as the kernel's address
+ * filters and perf's filter matching use them).
+ */
+static int add_file_range(struct sa_emu *emu, const char *file,
+			  uint64_t off, uint64_t size, const char *what,
+			  struct sa_errinfo *ei)
 {
-	uint64_t off, rt;
+	uint64_t rt;
 
-	if (elf_vaddr_off(ef, vaddr, &off) ||
-	    file_off_runtime(emu, file, off, &rt))
+	if (file_off_runtime(emu, file, off, &rt))
 		return sa_errinfo_set(ei, -SA_ERR_NOMAP, SA_NO_OFFSET,
-				      "filter: %s (%#" PRIx64 ") of %s is not "
-				      "mapped in pid %d", what, vaddr, file,
-				      (int)emu->pid);
-	return add_range(emu, rt, rt + size, vaddr, file, ei);
+				      "filter: %s (file offset %#" PRIx64
+				      ") of %s is not mapped in pid %d", what,
+				      off, file, (int)emu->pid);
+	return add_range(emu, rt, rt + size, off, file, ei);
+}
+
+/* Same, from an ELF virtual address (a symbol's). */
+static int add_vaddr_range(struct sa_emu *emu, struct elf_file *ef,
+			   const char *file, uint64_t vaddr, uint64_t size,
+			   const char *what, struct sa_errinfo *ei)
+{
+	uint64_t off;
+
+	if (elf_vaddr_off(ef, vaddr, &off))
+		return sa_errinfo_set(ei, -SA_ERR_NOMAP, SA_NO_OFFSET,
+				      "filter: %s (%#" PRIx64 ") is not in a "
+				      "loaded segment of %s", what, vaddr,
+				      file);
+	return add_file_range(emu, file, off, size, what, ei);
 }
 
 static int default_filter(struct sa_emu *emu, struct sa_errinfo *ei)
@@ -212,7 +229,7 @@ static int default_filter(struct sa_emu *emu, struct sa_errinfo *ei)
 		if (!gelf_getphdr(ef.elf, (int)i, &ph) ||
 		    ph.p_type != PT_LOAD || !(ph.p_flags & PF_X))
 			continue;
-		err = add_file_range(emu, &ef, emu->exe, ph.p_vaddr,
+		err = add_file_range(emu, emu->exe, ph.p_offset,
 				     ph.p_filesz, "executable segment", ei);
 	}
 	elf_close(&ef);
@@ -302,7 +319,7 @@ static int parse_one(struct sa_emu *emu, char *f, struct sa_errinfo *ei)
 					     "filter: address %s needs a /SIZE",
 					     what);
 		else
-			err = add_file_range(emu, &ef, file, addr, size,
+			err = add_file_range(emu, file, addr, size,
 					     "address", ei);
 	} else {
 		uint64_t ssize;
@@ -318,9 +335,9 @@ static int parse_one(struct sa_emu *emu, char *f, struct sa_errinfo *ei)
 					     "filter: symbol '%s' in %s has "
 					     "no size: give /SIZE", what, file);
 		else
-			err = add_file_range(emu, &ef, file, addr,
-					     have_size ? size : ssize, what,
-					     ei);
+			err = add_vaddr_range(emu, &ef, file, addr,
+					      have_size ? size : ssize, what,
+					      ei);
 	}
 	elf_close(&ef);
 	return err;

@@ -482,6 +482,10 @@ static void check_signal_leaves_target(char *const target_argv[], int sig)
 			break;
 		nanosleep(&(struct timespec){ 0, 10 * 1000 * 1000 }, NULL);
 	}
+	if (st == 'Z') {
+		waitpid(target, &status, 0);
+		ck_abort_msg("target exited: status %#x", status);
+	}
 	ck_assert_msg(st == 'R' || st == 'S', "target state %c", st);
 	ck_assert_int_eq(tracer, 0);
 	ck_assert_int_eq(waitpid(target, &status, WNOHANG), 0);
