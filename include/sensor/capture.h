@@ -303,6 +303,88 @@ struct sa_cap_ring_stats {
 void sa_cap_ring_account(struct sa_cap_ring_stats *st,
 			 const struct sa_pd_event *ev);
 
+
+/*
+ * A capture session: the perf events on one target and their rings.
+ *
+ * Per-thread mode (the default) opens, for every thread of @pid
+ * (/proc/PID/task, at most SA_CAP_MAX_THREADS), the trace event with its
+ * data ring and AUX area and a sideband dummy event whose records go to
+ * the same ring (PERF_EVENT_IOC_SET_OUTPUT), as perf record -p does.
+ * Per-CPU mode opens them on each CPU with pid = @pid and inherit.
+ * Without a trace attr the session is sideband only (no AUX), which is
+ * what this machine can run.
+ */
+#define SA_CAP_MAX_THREADS 256
+
+struct sa_cap_session_opts {
+	pid_t pid;
+	/* The trace event (from sa_cap_attr_build()), or NULL for a
+	 * sideband-only session.  Copied.
+	 */
+	const struct perf_event_attr *trace_attr;
+	const struct sa_cap_pmu *pmu;	/* for AUXTRACE_INFO; may be NULL */
+	const char *filter;	/* kernel filter string, or NULL */
+	uint64_t data_size;	/* bytes, power-of-two pages */
+	uint64_t aux_size;	/* bytes, power-of-two pages */
+	bool snapshot;		/* AUX overwrite: mapped read-only */
+	bool per_cpu;		/* one event per CPU (all online CPUs if
+				 * @cpu < 0) */
+	int cpu;
+	bool kernel;
+	/* Caps on what one window may hold in memory (0: 64 MiB). */
+	uint64_t max_mem;
+};
+
+struct sa_cap_session;
+
+/* Opens the events (disabled) and maps their rings.  NULL + errno and
+ * @ei: EACCES/EPERM (perf_event_paranoid, CAP_PERFMON: the message
+ * says which), ESRCH (no such pid), E2BIG / EINVAL (the kernel refused
+ * the attr or the filter: the message names it).
+ */
+struct sa_cap_session *sa_cap_session__open(
+	const struct sa_cap_session_opts *o, struct sa_errinfo *ei);
+void sa_cap_session__free(struct sa_cap_session *s);
+
+int sa_cap_session_enable(struct sa_cap_session *s);
+int sa_cap_session_disable(struct sa_cap_session *s);
+
+/* Moves what the rings hold into the session's window buffers: sideband
+ * records (kept raw, as perf.data stores them) and AUX data (normal mode:
+ * [aux_tail, aux_head); snapshot mode: the rolling buffer, oldest first).
+ * Parsed records go to @fn too when it is not NULL.  Over the memory cap
+ * the AUX data is dropped and counted (st.aux_dropped).  Returns the
+ * number of records, or a negative error.
+ */
+typedef int (*sa_cap_record_fn)(void *ctx, const struct sa_pd_event *ev);
+int sa_cap_session_drain(struct sa_cap_session *s, sa_cap_record_fn fn,
+			 void *ctx, struct sa_errinfo *ei);
+
+/* Writes the window buffers as perf.data at @path (attrs with their ids,
+ * AUXTRACE_INFO, synthesized COMM/MMAP2 of the target's mappings at the
+ * window start, the sideband, one AUXTRACE record per AUX piece) and
+ * empties them.  Returns 0 or a negative error with @ei.
+ */
+int sa_cap_session_write(struct sa_cap_session *s, const char *path,
+			 struct sa_errinfo *ei);
+
+/* Empties the window buffers without writing (a skipped window). */
+void sa_cap_session_discard(struct sa_cap_session *s);
+
+struct sa_cap_session_stats {
+	struct sa_cap_ring_stats ring;
+	uint64_t aux_bytes;		/* AUX bytes taken from the rings */
+	uint64_t aux_dropped;		/* over the memory cap */
+	uint64_t sideband_bytes;
+	uint64_t corrupt;		/* ring errors */
+};
+void sa_cap_session_stats(const struct sa_cap_session *s,
+			  struct sa_cap_session_stats *st);
+size_t sa_cap_session_nr_rings(const struct sa_cap_session *s);
+/* The pending window's buffered sizes. */
+uint64_t sa_cap_session_pending_aux(const struct sa_cap_session *s);
+
 #ifdef __cplusplus
 }
 #endif
