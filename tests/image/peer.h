@@ -120,7 +120,7 @@ static inline size_t peer_objdump_all(const char *objdump, const char *args,
 				      const char *path,
 				      struct peer_func **out)
 {
-	char cmd[1200], *text, *line, *nl;
+	char cmd[5000], *text, *line, *nl;
 	size_t nf = 0, capf = 64, capi = 0;
 	struct peer_func *v = calloc(capf, sizeof(*v)), *cur = NULL;
 
