@@ -93,8 +93,10 @@ struct sa_cs_snapshot *sa_cs_snapshot__open(const char *dir,
 void sa_cs_snapshot__free(struct sa_cs_snapshot *ss);
 
 /* Same from in-memory .ini texts (for the fuzzer and unit tests):
- * @files[i] holds the text of the file called @names[i]; snapshot.ini and
- * the files it names must be among them.
+ * @texts[i] (@lens[i] bytes) is the file called @names[i]; snapshot.ini
+ * and the files it names must be among them.  Such a snapshot reads no
+ * file: its dumps count as skipped and its decoders fail with
+ * -SA_ERR_NOTFOUND after the registers were checked.
  */
 struct sa_cs_snapshot *sa_cs_snapshot__parse_mem(size_t nr,
 						 const char *const *names,

@@ -47,6 +47,7 @@ struct sa_cs_pair {
 
 struct sa_cs_snapshot {
 	char *dir;
+	bool mem;		/* from memory: no files to read */
 	struct sa_cs_ini *snap, *trace;
 	size_t nr_devices;
 	struct sa_cs_device *devices;
@@ -320,10 +321,11 @@ static struct sa_cs_snapshot *sa_cs_snapshot_load(const struct sa_cs_loader *ld,
 	int err;
 
 	ss = calloc(1, sizeof(*ss));
-	if (!ss || !(ss->dir = strdup(ld->dir ? ld->dir : "."))) {
+	if (!ss || !(ss->dir = strdup(ld->dir ? ld->dir : "(memory)"))) {
 		err = -ENOMEM;
 		goto err;
 	}
+	ss->mem = !ld->dir;
 	err = sa_cs_load_ini(ld, "snapshot.ini", &ss->snap, ei);
 	if (err)
 		goto err;
@@ -495,6 +497,10 @@ int sa_cs_snapshot_load_image(struct sa_cs_snapshot *ss, struct sa_image *img,
 			}
 			if (dup)
 				continue;
+			if (ss->mem) {
+				skipped++;
+				continue;
+			}
 			if ((size_t)snprintf(path, sizeof(path), "%s/%s",
 					     ss->dir, d->file) >= sizeof(path))
 				return sa_errinfo_set(ei, -ENAMETOOLONG,
@@ -714,6 +720,12 @@ struct sa_dec *sa_cs_snapshot_decoder(struct sa_cs_snapshot *ss, size_t idx,
 		goto out;
 	}
 
+	if (!b->loaded && ss->mem) {
+		err = sa_errinfo_set(ei, -SA_ERR_NOTFOUND, SA_NO_OFFSET,
+				     "%s: a snapshot read from memory has no "
+				     "trace file", b->file);
+		goto out;
+	}
 	if (!b->loaded) {
 		if ((size_t)snprintf(path, sizeof(path), "%s/%s", ss->dir,
 				     b->file) >= sizeof(path)) {

@@ -185,12 +185,12 @@ START_TEST(test_snapshot_multi_session)
 	ck_assert_int_eq(ei.code, -SA_ERR_FORMAT);
 	ck_assert_msg(strstr(ei.msg, "ete_s2.ini:9") &&
 		      strstr(ei.msg, "TRCIDR2"), "%s", ei.msg);
-	/* The trace file of buffer 0 does not exist (dir "."). */
+	/* An in-memory snapshot has no trace file. */
 	dec = sa_cs_snapshot_decoder(ss, 0, img, 0, &ei);
 	ck_assert_ptr_null(dec);
-	ck_assert_int_eq(ei.code, -ENOENT);
+	ck_assert_int_eq(ei.code, -SA_ERR_NOTFOUND);
 	ck_assert_msg(strstr(ei.msg, "s1.bin") != NULL, "%s", ei.msg);
-	/* Missing dump file: best effort, counted, not an error. */
+	/* No dump file: best effort, counted, not an error. */
 	ck_assert_int_eq(sa_cs_snapshot_load_image(ss, img, &ei), 1);
 	sa_image__free(img);
 	sa_cs_snapshot__free(ss);
