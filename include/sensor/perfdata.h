@@ -110,7 +110,7 @@ struct sa_pd_build_id {
 /* One entry of the HEADER_AUXTRACE index. */
 struct sa_pd_auxtrace_index_entry {
 	uint64_t file_offset;		/* of the AUXTRACE record */
-	uint64_t size;			/* header + data */
+	uint64_t size;			/* record header size (48) */
 };
 
 /* One record.  Only the union member for .type is valid. */
