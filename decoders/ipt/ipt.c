@@ -27,12 +27,6 @@
 #define SA_IPT_ICACHE_BITS 12
 #define SA_IPT_ICACHE_SIZE (1u << SA_IPT_ICACHE_BITS)
 
-/* How many PSBs sync_forward may try after an error before the rest of
- * the buffer is given up: each failed try moves at least one PSB ahead,
- * so this only bounds a buffer full of broken PSB+ sequences.
- */
-#define SA_IPT_MAX_RESYNC 4096
-
 struct sa_ipt_insn {
 	uint64_t ip;		/* 0: empty slot */
 	uint64_t target;	/* direct branch target, 0 when none */
@@ -45,6 +39,7 @@ struct sa_ipt_insn {
 enum sa_ipt_state {
 	SA_IPT_SYNC,		/* looking for the first PSB */
 	SA_IPT_RUN,
+	SA_IPT_RESYNC,		/* after an error at err_off */
 	SA_IPT_DONE,		/* SA_GAP_END queued */
 };
 
@@ -58,6 +53,7 @@ struct sa_ipt {
 	int status;		/* pt_status_flag of the last libipt call */
 	uint64_t last_sync;	/* offset of the last PSB synced onto */
 	bool synced;
+	uint64_t err_off;	/* SA_IPT_RESYNC: offset of the error */
 
 	/* Output queue.  A range that ends in a conditional branch stays at
 	 * the tail until the next element tells which way it went.
@@ -426,43 +422,43 @@ static int sa_ipt_end(struct sa_ipt *d)
 	return sa_ipt_gap(d, SA_GAP_END, 0);
 }
 
-/* After decode error @err at trace offset @eoff (relative to the buffer):
- * queue the error gap, then move to the next PSB that libipt can sync
- * onto.  lost_bytes is what lies between the error and that PSB.
+/* Decode error @err at trace offset @eoff (relative to the buffer): the
+ * next step resynchronises and queues the error gap.
  */
 static int sa_ipt_error(struct sa_ipt *d, int err, uint64_t eoff)
 {
-	struct sa_elem *e;
-	uint64_t soff = 0;
-	int status = -pte_eos, tries;
-
 	sa_debug("ipt: decode error at trace offset %#" PRIx64 ": %s\n",
 		 d->base_offset + eoff, pt_errstr(pt_errcode(err)));
-	d->dec.stats.errors++;
+	d->state = SA_IPT_RESYNC;
+	d->err_off = eoff;
+	return 0;
+}
 
-	for (tries = 0; tries < SA_IPT_MAX_RESYNC; tries++) {
-		status = pt_blk_sync_forward(d->blk);
-		if (status == -pte_eos)
-			break;
-		if (pt_blk_get_sync_offset(d->blk, &soff) < 0)
-			soff = 0;
-		/* A sync that does not move past the last one would decode
-		 * the same bytes again: look further.
-		 */
-		if (d->synced && soff <= d->last_sync) {
-			status = -pte_eos;
-			continue;
-		}
-		if (status >= 0)
-			break;
-		/* A broken PSB+: try the next PSB. */
-		sa_debug("ipt: cannot sync at trace offset %#" PRIx64
-			 ": %s\n", d->base_offset + soff,
-			 pt_errstr(pt_errcode(status)));
-		d->last_sync = soff;
-		d->synced = true;
+/*
+ * Moves to the next PSB after the pending error and queues its
+ * SA_GAP_ERROR: lost_bytes is what lies between the error and that PSB.
+ * A PSB+ that fails to decode is one more error, from where libipt gave
+ * up, as ptxed reports it.  Each round moves at least one PSB forward,
+ * so this ends.
+ */
+static int sa_ipt_resync(struct sa_ipt *d)
+{
+	uint64_t eoff = d->err_off, soff = 0;
+	struct sa_elem *e;
+	int status;
+
+	status = pt_blk_sync_forward(d->blk);
+	if (status != -pte_eos && pt_blk_get_sync_offset(d->blk, &soff) < 0)
+		status = -pte_eos;
+	/* A sync that does not move past the last one would decode the
+	 * same bytes again: give up on the rest instead.
+	 */
+	if (status != -pte_eos && d->synced && soff <= d->last_sync) {
+		sa_debug("ipt: resync at %#" PRIx64 " does not advance\n",
+			 d->base_offset + soff);
+		status = -pte_eos;
 	}
-	if (status < 0)
+	if (status == -pte_eos)
 		soff = d->len;
 
 	e = sa_ipt_push(d);
@@ -473,14 +469,21 @@ static int sa_ipt_error(struct sa_ipt *d, int err, uint64_t eoff)
 	e->error = -SA_ERR_DECODE;
 	e->offset = d->base_offset + eoff;
 	e->lost_bytes = soff > eoff ? soff - eoff : 0;
+	d->dec.stats.errors++;
 	d->dec.stats.lost_bytes += e->lost_bytes;
 
-	if (status < 0)
+	if (status == -pte_eos)
 		return sa_ipt_end(d);
-	d->state = SA_IPT_RUN;
-	d->status = status;
 	d->last_sync = soff;
 	d->synced = true;
+	if (status < 0) {
+		uint64_t off = soff;
+
+		pt_blk_get_offset(d->blk, &off);
+		return sa_ipt_error(d, status, off > soff ? off : soff);
+	}
+	d->state = SA_IPT_RUN;
+	d->status = status;
 	d->dec.stats.syncs++;
 	if (!(status & pts_ip_suppressed))
 		return sa_ipt_gap(d, SA_GAP_START, 0);
@@ -581,8 +584,14 @@ static int sa_ipt_sync_first(struct sa_ipt *d)
 	}
 	if (status < 0) {
 		/* A PSB was found but its PSB+ is broken. */
-		pt_blk_get_offset(d->blk, &soff);
-		return sa_ipt_error(d, status, soff);
+		uint64_t eoff = 0;
+
+		if (pt_blk_get_sync_offset(d->blk, &soff) >= 0) {
+			d->last_sync = soff;
+			d->synced = true;
+		}
+		pt_blk_get_offset(d->blk, &eoff);
+		return sa_ipt_error(d, status, eoff);
 	}
 	pt_blk_get_sync_offset(d->blk, &soff);
 	if (soff)
@@ -602,6 +611,8 @@ static int sa_ipt_step(struct sa_ipt *d)
 {
 	if (d->state == SA_IPT_SYNC)
 		return sa_ipt_sync_first(d);
+	if (d->state == SA_IPT_RESYNC)
+		return sa_ipt_resync(d);
 	if (d->status & pts_event_pending)
 		return sa_ipt_event(d);
 	if (d->status & pts_eos)
