@@ -22,7 +22,12 @@
 
 #include "sensor/emu.h"
 #include "sensor/error.h"
+#include "sensor/flow.h"
+#include "sensor/image.h"
 #include "emu_check.h"
+#ifdef SA_EMU_HAVE_IPT_DEC
+#include "decoder.h"
+#endif
 
 struct dec_result {
 	uint64_t *ips;
@@ -512,6 +517,99 @@ START_TEST(test_sigint_blocked)
 }
 END_TEST
 
+#ifdef SA_EMU_HAVE_IPT_DEC
+/* The project's own decoder (decoders/ipt, libipt's block decoder behind
+ * decoder.h) on the emulated trace: the taken / not-taken counts of the
+ * counted jcc equal what the workload printed.
+ */
+START_TEST(test_decoder_counts)
+{
+	const struct workload *w = &workloads[_i / 4];
+	const char *flavour = flavours[_i % 4];
+	bool is_static = strncmp(flavour, "static", 6) == 0;
+	bool pie = strstr(flavour, "pie") && strcmp(flavour, "nopie") != 0;
+	struct sa_emu_opts opts = { 0 };
+	struct sa_errinfo ei = { 0 };
+	struct sa_ipt_config cfg = { 0 };
+	unsigned long a = 0, b = 0, taken = 0, not_taken = 0, unknown = 0;
+	uint64_t jcc, target, bias, insns = 0;
+	char name[128], exe[4096], filter[2048];
+	char *argv[2] = { exe, NULL };
+	struct sa_image *img;
+	struct sa_dec *dec;
+	struct sa_elem e;
+	struct emu_run r;
+	bool pending = false;
+	size_t i, len;
+	int err;
+
+	snprintf(name, sizeof(name), "%s-%s", w->name, flavour);
+	ck_assert_ptr_nonnull(realpath(emu_workload(name), exe));
+	if (is_static) {
+		static_filter(filter, sizeof(filter), w->syms, exe);
+		opts.filter = filter;
+	}
+	err = emu_run(&r, argv, &opts, NULL, &ei);
+	ck_assert_msg(err == 0, "%s: %s", name, ei.msg);
+	ck_assert_msg(sscanf(r.out, w->fmt, &a, &b) == 2, "%s printed '%s'",
+		      name, r.out);
+	ck_assert(find_jcc(exe, w->counted, &jcc, &target));
+	bias = exe_bias(r.emu, exe, pie);
+
+	img = sa_image__new(SA_ARCH_X86_64);
+	ck_assert_ptr_nonnull(img);
+	for (i = 0; i < sa_emu_nr_maps(r.emu); i++) {
+		const struct sa_emu_map *m = sa_emu_map(r.emu, i);
+
+		ck_assert_int_eq(sa_image_add_elf(img, m->path, m->start,
+						  m->len, m->pgoff, NULL, 0,
+						  &ei), 0);
+	}
+	cfg.buf = sa_emu_trace(r.emu, &len);
+	cfg.len = len;
+	cfg.image = img;
+	dec = sa_ipt__new(&cfg, &ei);
+	ck_assert_msg(dec, "%s", ei.msg);
+	while ((err = sa_dec_next(dec, &e)) > 0) {
+		if (e.kind != SA_ELEM_RANGE)
+			continue;
+		insns += e.ninsn;
+		if (pending) {
+			/* The last range ended on the jcc, outcome unknown:
+			 * where the next range starts says.
+			 */
+			if (e.start == target + bias)
+				taken++;
+			else
+				not_taken++;
+			pending = false;
+		}
+		if (e.last != jcc + bias || e.last_class != SA_IC_COND)
+			continue;
+		if (e.last_taken == 1)
+			taken++;
+		else if (e.last_taken == 0)
+			not_taken++;
+		else
+			pending = true;
+	}
+	ck_assert_int_eq(err, 0);
+	ck_assert_uint_eq(sa_dec_stats(dec)->errors, 0);
+	ck_assert_uint_eq(insns, r.nr_truth);
+	if (pending)
+		unknown++;
+	ck_assert_msg((taken == a && not_taken == b) ||
+		      (taken == b && not_taken == a),
+		      "%s: decoder says taken %lu not-taken %lu (unknown %lu),"
+		      " the workload counted %lu / %lu", name, taken,
+		      not_taken, unknown, a, b);
+	sa_dec__free(dec);
+	sa_image__free(img);
+	emu_run_free(&r);
+}
+END_TEST
+#endif
+
 static Suite *emu_suite(void)
 {
 	Suite *s = suite_create("emu");
@@ -521,6 +619,10 @@ static Suite *emu_suite(void)
 	tcase_add_loop_test(tc, test_roundtrip, 0,
 			    (int)(sizeof(workloads) / sizeof(workloads[0])) *
 				    4);
+#ifdef SA_EMU_HAVE_IPT_DEC
+	/* The workloads with a counted branch: the first two, 4 flavours. */
+	tcase_add_loop_test(tc, test_decoder_counts, 0, 8);
+#endif
 	tcase_add_test(tc, test_overflow);
 	tcase_add_test(tc, test_windows);
 	tcase_add_test(tc, test_bad_command);
