@@ -703,9 +703,9 @@ static struct sa_ifmap *sa_fmap_build(struct sa_sitemap *map,
 		return NULL;
 	}
 	fm = calloc(1, sizeof(*fm));
-	buf = malloc(len);
+	buf = malloc(len + 1);
 	memset(&sw, 0, sizeof(sw));
-	sw.seen = calloc(len, 1);
+	sw.seen = calloc(len + 1, 1);
 	sw.in = cs_malloc(*h);
 	if (!fm || !buf || !sw.seen || !sw.in)
 		goto out;
@@ -732,7 +732,8 @@ static struct sa_ifmap *sa_fmap_build(struct sa_sitemap *map,
 	err = sa_sweep_run(&sw);
 	if (err)
 		goto out;
-	qsort(sw.sites, sw.nr_sites, sizeof(*sw.sites), sa_site_cmp);
+	if (sw.nr_sites)
+		qsort(sw.sites, sw.nr_sites, sizeof(*sw.sites), sa_site_cmp);
 	for (i = 0, n = 0; i < sw.nr_sites; i++) {
 		struct sa_site *s = &sw.sites[i];
 
