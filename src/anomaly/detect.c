@@ -42,6 +42,7 @@ struct sa_anomaly_list {
 struct cand {
 	struct sa_anomaly a;
 	const struct sa_mbuild *build;	/* current side */
+	const struct sa_mbuild *base;	/* baseline side */
 	bool is_func;			/* site is a function, not a branch */
 	bool effect_ok;
 };
@@ -52,6 +53,7 @@ struct det {
 	size_t n, cap;
 	double confidence;
 	bool by_line;			/* diff: match by file:line */
+	const struct sa_mbuild *base;	/* baseline build being compared */
 	int err;
 };
 
@@ -164,6 +166,7 @@ static struct cand *cand_new(struct det *d, const struct sa_mbuild *b,
 	c = &d->c[d->n++];
 	memset(c, 0, sizeof(*c));
 	c->build = b;
+	c->base = d->base;
 	c->a.kind = kind;
 	c->a.binary = b->binary;
 	c->a.build_id = b->build_id;
@@ -519,8 +522,10 @@ static void compare_builds(struct det *d, const struct sa_mbuild *bb,
 			   const struct sa_mbuild *cb)
 {
 	struct sig *bs = NULL, *cs = NULL;
+	bool attributed = false;
 	size_t i, j;
 
+	d->base = bb;
 	if (d->by_line) {
 		bs = make_sigs(bb);
 		cs = make_sigs(cb);
@@ -545,25 +550,23 @@ static void compare_builds(struct det *d, const struct sa_mbuild *bb,
 			test_targets(d, cb, b, c);
 		}
 	}
+	/* When the history builder attributes sink entries to decisions,
+	 * error origins are tested at those decisions; the per-function
+	 * sink counts are only tested when no decision of the build carries
+	 * attribution (histories from builders that do not attribute).
+	 */
+	for (j = 0; j < bb->nr_branches && !attributed; j++)
+		attributed = bb->branches[j].sink_t + bb->branches[j].sink_nt > 0;
+	for (j = 0; j < cb->nr_branches && !attributed; j++)
+		attributed = cb->branches[j].sink_t + cb->branches[j].sink_nt > 0;
 	for (i = 0; i < bb->nr_funcs && !d->err; i++) {
 		const struct sa_mfunc *bf = &bb->funcs[i], *cf;
-		bool branch_sinks = false;
 
 		cf = d->by_line ? sa_mbuild_func_by_name(cb, bf->name) :
 				  sa_mbuild_func(cb, bf->entry, bf->name);
 		test_rate(d, bb, cb, bf, cf, false);
-		if (!bf->sink_entries && (!cf || !cf->sink_entries))
-			continue;
-		/* Sink entries already attributed to decisions of this
-		 * function are tested there; else test the function.
-		 */
-		for (j = 0; j < bb->nr_branches; j++)
-			if (bb->branches[j].func_entry == bf->entry &&
-			    bb->branches[j].sink_t + bb->branches[j].sink_nt) {
-				branch_sinks = true;
-				break;
-			}
-		if (!branch_sinks)
+		if (!attributed && (bf->sink_entries ||
+				    (cf && cf->sink_entries)))
 			test_rate(d, bb, cb, bf, cf, true);
 	}
 out:
@@ -619,34 +622,53 @@ static char *dup_or_null(const char *s, int *err)
  * function that has a significant decision anomaly: the decision is the
  * likelier cause, so it ranks first.
  */
-static void explain_rates(struct det *d, struct cand *v, size_t n)
+static bool calls_from_flagged(const struct sa_mbuild *b, const char *callee,
+			       const struct cand *v, size_t n,
+			       const struct sa_mbuild *cur, const char **who)
 {
-	size_t i, j, k;
+	size_t j, k;
+
+	for (j = 0; b && j < b->nr_branches; j++) {
+		const struct sa_mbranch *br = &b->branches[j];
+
+		if (br->iclass != SA_IC_CALL || !br->callee ||
+		    strcmp(br->callee, callee))
+			continue;
+		for (k = 0; k < n; k++) {
+			if (v[k].build != cur || v[k].is_func ||
+			    !v[k].a.significant ||
+			    strcmp(v[k].a.function, br->func))
+				continue;
+			*who = br->func;
+			return true;
+		}
+	}
+	return false;
+}
+
+/* Marks call-rate shifts whose function is called directly from a
+ * function that has a significant decision anomaly: the decision is the
+ * likelier cause, so it ranks first.  Call sites are looked up on both
+ * sides, since a call that stopped happening exists only in the baseline.
+ */
+static void explain_rates(struct cand *v, size_t n)
+{
+	size_t i;
 
 	for (i = 0; i < n; i++) {
 		struct cand *r = &v[i];
-		const struct sa_mbuild *b = r->build;
+		const char *who = NULL;
 
 		if (r->a.kind != SA_ANOM_CALL_RATE || !r->a.significant)
 			continue;
-		for (j = 0; j < b->nr_branches && !r->a.explained_by; j++) {
-			const struct sa_mbranch *br = &b->branches[j];
-
-			if (br->iclass != SA_IC_CALL || !br->callee ||
-			    strcmp(br->callee, r->a.function))
-				continue;
-			for (k = 0; k < n; k++) {
-				if (v[k].build != b || v[k].is_func ||
-				    !v[k].a.significant ||
-				    strcmp(v[k].a.function, br->func))
-					continue;
-				r->a.explained_by = br->func;
-				r->a.score *= SA_DETECT_EXPLAINED_FACTOR;
-				break;
-			}
+		if (calls_from_flagged(r->build, r->a.function, v, n, r->build,
+				       &who) ||
+		    calls_from_flagged(r->base, r->a.function, v, n, r->build,
+				       &who)) {
+			r->a.explained_by = who;
+			r->a.score *= SA_DETECT_EXPLAINED_FACTOR;
 		}
 	}
-	(void)d;
 }
 
 static int make_list(struct det *d, struct sa_anomaly_list **out)
@@ -696,7 +718,7 @@ static int make_list(struct det *d, struct sa_anomaly_list **out)
 		}
 		d->c[o++] = d->c[i];
 	}
-	explain_rates(d, d->c, o);
+	explain_rates(d->c, o);
 
 	l = calloc(1, sizeof(*l));
 	if (!l)
