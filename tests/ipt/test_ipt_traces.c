@@ -8,7 +8,10 @@
  *
  * prints one line per executed instruction.  Every range we decode must
  * cover exactly the next ninsn lines, from @start to @last, and the totals
- * must agree.
+ * must agree.  `--itrace=be -F flags,ip,addr` lists the taken branches and
+ * the trace starts and ends: the transfers between our ranges (the jcc
+ * outcomes the decoder resolved included) must be that list, and our
+ * START and DISABLED/ASYNC gaps as many as perf's "tr strt" and "tr end".
  *
  * The AUX data is located with a minimal PERFILE2 walk of our own (the
  * header's data section, records up to the first PERF_RECORD_AUXTRACE) so
@@ -20,6 +23,7 @@
 #include <gelf.h>
 #include <inttypes.h>
 #include <libelf.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -141,15 +145,105 @@ static void join(char *buf, size_t size, const char *a, const char *sep,
 		      sep, b);
 }
 
-/* Runs perf script on @t and returns the instruction addresses. */
-static size_t perf_insns(const struct trace *t, uint64_t *ips, size_t max)
+struct perf_br {
+	uint64_t from, to;
+};
+
+/* perf script's view of a trace. */
+struct perf_ref {
+	uint64_t *ips;			/* --itrace=i0nse: every instruction */
+	size_t nips;
+	struct perf_br *br;		/* --itrace=be: taken branches */
+	size_t nbr;
+	size_t strt, end;		/* "tr strt", "tr end" lines */
+};
+
+/* Runs `perf script -i PERF ITRACE -F FIELDS --symfs SYMFS` and calls
+ * @line_fn on each output line.
+ */
+static void perf_run(const char *perf, const char *symfs, const char *itrace,
+		     const char *fields, void (*line_fn)(char *, void *),
+		     void *ctx)
 {
-	char symfs[4096], link[4096], perf[4096], bin[4096], *p;
 	char line[512];
-	size_t n = 0;
 	int fds[2], status;
 	FILE *f;
 	pid_t pid;
+
+	ck_assert_int_eq(pipe(fds), 0);
+	pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (!pid) {
+		int null = open("/dev/null", O_WRONLY);
+
+		dup2(fds[1], 1);
+		if (null >= 0)
+			dup2(null, 2);
+		close(fds[0]);
+		execlp("perf", "perf", "script", "-i", perf, itrace, "-F",
+		       fields, "--symfs", symfs, (char *)NULL);
+		_exit(127);
+	}
+	close(fds[1]);
+	f = fdopen(fds[0], "r");
+	ck_assert_ptr_nonnull(f);
+	while (fgets(line, sizeof(line), f))
+		line_fn(line, ctx);
+	fclose(f);
+	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+	ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+		      "perf script %s failed (status %d): is linux-perf "
+		      "installed?", itrace, status);
+}
+
+static void insn_line(char *line, void *ctx)
+{
+	struct perf_ref *r = ctx;
+	char *end;
+	uint64_t ip = strtoull(line, &end, 16);
+
+	/* Only lines that are one address count. */
+	if (end == line || (*end != '\n' && *end != '\0'))
+		return;
+	ck_assert_uint_lt(r->nips, MAX_INSNS);
+	r->ips[r->nips++] = ip;
+}
+
+/* "  jcc     400117 =>     4000ec": flags, from, "=>", to. */
+static void branch_line(char *line, void *ctx)
+{
+	struct perf_ref *r = ctx;
+	char *arrow = strstr(line, "=>"), *p;
+	uint64_t from, to;
+
+	if (!arrow)
+		return;
+	if (strstr(line, "tr strt")) {
+		r->strt++;
+		return;
+	}
+	if (strstr(line, "tr end")) {
+		r->end++;
+		return;
+	}
+	/* The from address is the last word before "=>". */
+	for (p = arrow; p > line && p[-1] == ' '; p--)
+		;
+	*p = '\0';
+	p = strrchr(line, ' ');
+	ck_assert_ptr_nonnull(p);
+	from = strtoull(p + 1, NULL, 16);
+	to = strtoull(arrow + 2, NULL, 16);
+	ck_assert_uint_lt(r->nbr, MAX_INSNS);
+	r->br[r->nbr].from = from;
+	r->br[r->nbr].to = to;
+	r->nbr++;
+}
+
+/* Runs perf script on @t twice: instructions and branches. */
+static void perf_ref(const struct trace *t, struct perf_ref *r)
+{
+	char symfs[4096], link[4096], perf[4096], bin[4096], *p;
 
 	join(perf, sizeof(perf), sa_test_shared(HASE), "/", t->perf);
 	join(bin, sizeof(bin), sa_test_shared(HASE), "/", t->binary);
@@ -166,59 +260,50 @@ static size_t perf_insns(const struct trace *t, uint64_t *ips, size_t max)
 	if (symlink(bin, link) && errno != EEXIST)
 		ck_abort_msg("symlink %s: %s", link, strerror(errno));
 
-	ck_assert_int_eq(pipe(fds), 0);
-	pid = fork();
-	ck_assert_int_ge(pid, 0);
-	if (!pid) {
-		int null = open("/dev/null", O_WRONLY);
-
-		dup2(fds[1], 1);
-		if (null >= 0)
-			dup2(null, 2);
-		close(fds[0]);
-		execlp("perf", "perf", "script", "-i", perf, "--itrace=i0nse",
-		       "-F", "ip", "--symfs", symfs, (char *)NULL);
-		_exit(127);
-	}
-	close(fds[1]);
-	f = fdopen(fds[0], "r");
-	ck_assert_ptr_nonnull(f);
-	while (fgets(line, sizeof(line), f)) {
-		char *end;
-		uint64_t ip = strtoull(line, &end, 16);
-
-		/* Only lines that are one address count. */
-		if (end == line || (*end != '\n' && *end != '\0'))
-			continue;
-		ck_assert_uint_lt(n, max);
-		ips[n++] = ip;
-	}
-	fclose(f);
-	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
-	ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0,
-		      "perf script failed (status %d): is linux-perf "
-		      "installed?", status);
-	return n;
+	perf_run(perf, symfs, "--itrace=i0nse", "ip", insn_line, r);
+	perf_run(perf, symfs, "--itrace=be", "flags,ip,addr", branch_line, r);
 }
 
 static uint64_t perf_ips[MAX_INSNS];
+static struct perf_br perf_br[MAX_INSNS];
+
+/* Whether the last instruction of @r branched: unconditional transfers
+ * always do; a jcc as the decoder resolved it.
+ */
+static bool range_taken(const struct sa_elem *r)
+{
+	switch (r->last_class) {
+	case SA_IC_OTHER:
+		return false;
+	case SA_IC_COND:
+		ck_assert_msg(r->last_taken >= 0, "jcc at %#" PRIx64
+			      " unresolved", r->last);
+		return r->last_taken == 1;
+	default:
+		return true;
+	}
+}
 
 START_TEST(test_hase)
 {
 	const struct trace *t = &traces[_i];
+	struct perf_ref ref = { .ips = perf_ips, .br = perf_br };
 	struct sa_ipt_config cfg;
 	struct map pd, bin;
 	struct sa_errinfo ei;
 	struct sa_image *img;
 	struct sa_dec *dec;
-	struct sa_elem e;
+	struct sa_elem e, prev;
 	char path[4096];
-	size_t nperf, k = 0, ngaps = 0;
+	size_t k = 0, nb = 0, strt = 0, end = 0;
+	bool have_prev = false;
 	uint32_t j;
 	int ret;
 
-	nperf = perf_insns(t, perf_ips, MAX_INSNS);
-	ck_assert_uint_gt(nperf, 0);
+	memset(&prev, 0, sizeof(prev));
+	perf_ref(t, &ref);
+	ck_assert_uint_gt(ref.nips, 0);
+	ck_assert_uint_gt(ref.nbr, 0);
 
 	join(path, sizeof(path), sa_test_shared(HASE), "/", t->perf);
 	map_file(path, &pd);
@@ -240,16 +325,21 @@ START_TEST(test_hase)
 
 	while ((ret = sa_dec_next(dec, &e)) > 0) {
 		if (e.kind != SA_ELEM_RANGE) {
-			ngaps++;
 			ck_assert_msg(e.gap_reason != SA_GAP_ERROR,
 				      "decode error at offset %#" PRIx64,
 				      e.offset);
+			if (e.gap_reason == SA_GAP_START)
+				strt++;
+			if (e.gap_reason == SA_GAP_DISABLED ||
+			    e.gap_reason == SA_GAP_ASYNC)
+				end++;
+			have_prev = false;
 			continue;
 		}
-		ck_assert_msg(k + e.ninsn <= nperf,
+		ck_assert_msg(k + e.ninsn <= ref.nips,
 			      "range %#" PRIx64 "-%#" PRIx64 " runs past "
 			      "perf's %zu instructions", e.start, e.last,
-			      nperf);
+			      ref.nips);
 		ck_assert_msg(perf_ips[k] == e.start &&
 			      perf_ips[k + e.ninsn - 1] == e.last,
 			      "instruction %zu: range %#" PRIx64 "-%#" PRIx64
@@ -262,13 +352,33 @@ START_TEST(test_hase)
 		for (j = 1; j < e.ninsn; j++)
 			ck_assert_uint_gt(perf_ips[k + j], perf_ips[k + j - 1]);
 		k += e.ninsn;
+
+		/* The branch between two ranges is perf's next taken
+		 * branch, or there is none and the flow fell through.
+		 */
+		if (have_prev && range_taken(&prev)) {
+			ck_assert_uint_lt(nb, ref.nbr);
+			ck_assert_msg(perf_br[nb].from == prev.last &&
+				      perf_br[nb].to == e.start,
+				      "branch %zu: decoded %#" PRIx64 " => %#"
+				      PRIx64 ", perf %#" PRIx64 " => %#" PRIx64,
+				      nb, prev.last, e.start, perf_br[nb].from,
+				      perf_br[nb].to);
+			nb++;
+		} else if (have_prev) {
+			ck_assert_uint_eq(e.start, prev.last + prev.last_size);
+		}
+		prev = e;
+		have_prev = true;
 	}
 	ck_assert_int_eq(ret, 0);
-	ck_assert_uint_eq(k, nperf);
-	ck_assert_uint_eq(sa_dec_stats(dec)->insns, nperf);
+	ck_assert_uint_eq(k, ref.nips);
+	ck_assert_uint_eq(nb, ref.nbr);
+	ck_assert_uint_eq(strt, ref.strt);
+	ck_assert_uint_eq(end, ref.end);
+	ck_assert_uint_eq(sa_dec_stats(dec)->insns, ref.nips);
 	ck_assert_uint_eq(sa_dec_stats(dec)->errors, 0);
 	ck_assert_uint_eq(sa_dec_stats(dec)->trace_bytes, cfg.len);
-	ck_assert_uint_gt(ngaps, 0);
 
 	sa_dec__free(dec);
 	sa_image__free(img);
