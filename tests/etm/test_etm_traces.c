@@ -12,6 +12,7 @@
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <dirent.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -826,6 +827,135 @@ START_TEST(test_bad_real_input)
 }
 END_TEST
 
+#ifdef SA_HAVE_HIST
+/* Sum of num_i of trc_pkt_lister's ranges for the first buffer of @dir. */
+static uint64_t peer_insns(const char *dir)
+{
+	char *argv[] = { "trc_pkt_lister", "-ss_dir", (char *)dir,
+			 "-decode_only", "-src_addr_n", "-logstdout", NULL };
+	char line[1024];
+	uint64_t n = 0;
+	pid_t pid;
+	FILE *f = peer_popen(argv, &pid);
+
+	ck_assert_ptr_nonnull(f);
+	while (fgets(line, sizeof(line), f)) {
+		struct ppl_range r;
+
+		if (ppl_parse(line, &r) == 1)
+			n += r.ninsn;
+	}
+	ck_assert_int_eq(peer_pclose(f, pid, false), 0);
+	return n;
+}
+
+/* A copy of snapshot @src in the temporary directory: symlinks to every
+ * file but @drop (left out) and @corrupt (copied with a junk line 3).
+ */
+static const char *snapshot_copy(const char *src, const char *tag,
+				 const char *drop, const char *corrupt)
+{
+	static char dir[PATH_MAX];
+	struct dirent *de;
+	DIR *d;
+
+	snprintf(dir, sizeof(dir), "%s/%s", sa_test_tmpdir(), tag);
+	ck_assert_int_eq(mkdir(dir, 0755), 0);
+	d = opendir(src);
+	ck_assert_ptr_nonnull(d);
+	while ((de = readdir(d))) {
+		char from[PATH_MAX], to[PATH_MAX];
+
+		if (de->d_name[0] == '.' || (drop && !strcmp(de->d_name, drop)))
+			continue;
+		snprintf(from, sizeof(from), "%s/%s", src, de->d_name);
+		snprintf(to, sizeof(to), "%s/%s", dir, de->d_name);
+		if (corrupt && !strcmp(de->d_name, corrupt)) {
+			FILE *in = fopen(from, "r"), *out = fopen(to, "w");
+			char line[512];
+			int n = 0;
+
+			ck_assert_ptr_nonnull(in);
+			ck_assert_ptr_nonnull(out);
+			while (fgets(line, sizeof(line), in)) {
+				if (++n == 3)
+					fputs("this is not ini\n", out);
+				fputs(line, out);
+			}
+			fclose(in);
+			fclose(out);
+			continue;
+		}
+		ck_assert_int_eq(symlink(from, to), 0);
+	}
+	closedir(d);
+	return dir;
+}
+
+/* sa_cs_decode_snapshot(): the instruction count of the history equals
+ * the peer's; a corrupt .ini and a missing dump behave as documented.
+ */
+START_TEST(test_decode_snapshot_to_history)
+{
+	static const char *const which[] = {
+		"opencsd-snapshots/juno_r1_1", "opencsd-snapshots/TC2",
+		"opencsd-snapshots-ete/001-ack_test",
+	};
+	char dir[PATH_MAX];
+	struct sa_decode_opts o = { 0 };
+	struct sa_errinfo ei = { 0 };
+	const struct sa_hist_decode *hd;
+	struct sa_hist *h;
+	uint64_t want, full;
+	const char *copy;
+	int err;
+
+	if (!peer_have("trc_pkt_lister"))
+		return;
+	snprintf(dir, sizeof(dir), "%s", cs_path(which[_i]));
+	want = peer_insns(dir);
+	ck_assert_uint_gt(want, 0);
+	h = sa_hist__new();
+	err = sa_cs_decode_snapshot(dir, &o, h, &ei);
+	ck_assert_msg(err == 0, "%s", ei.msg);
+	hd = sa_hist_decode(h);
+	ck_assert_uint_eq(hd->instructions, want);
+	ck_assert_uint_ge(hd->windows, 1);
+	ck_assert_uint_gt(sa_hist_nr_functions(h), 0);
+	full = hd->instructions;
+	sa_hist__free(h);
+	if (_i)
+		return;
+
+	/* corrupt trace.ini: an error naming file and line */
+	copy = snapshot_copy(dir, "corrupt", NULL, "trace.ini");
+	h = sa_hist__new();
+	err = sa_cs_decode_snapshot(copy, &o, h, &ei);
+	ck_assert_int_eq(err, -SA_ERR_FORMAT);
+	ck_assert_msg(strstr(ei.msg, "trace.ini:3") != NULL, "%s", ei.msg);
+	sa_hist__free(h);
+
+	/* missing memory dump: best effort, the loss is counted */
+	copy = snapshot_copy(dir, "nodump", "kernel_dump.bin", NULL);
+	h = sa_hist__new();
+	err = sa_cs_decode_snapshot(copy, &o, h, &ei);
+	ck_assert_msg(err == 0, "%s", ei.msg);
+	hd = sa_hist_decode(h);
+	ck_assert_uint_lt(hd->instructions, full);
+	ck_assert_uint_gt(hd->errors + hd->lost_bytes + hd->nr_error_list, 0);
+	sa_hist__free(h);
+
+	/* missing trace buffer: a clear error */
+	copy = snapshot_copy(dir, "notrace", "cstrace.bin", NULL);
+	h = sa_hist__new();
+	err = sa_cs_decode_snapshot(copy, &o, h, &ei);
+	ck_assert_int_eq(err, -ENOENT);
+	ck_assert_msg(strstr(ei.msg, "cstrace.bin") != NULL, "%s", ei.msg);
+	sa_hist__free(h);
+}
+END_TEST
+#endif
+
 static Suite *etm_traces_suite(void)
 {
 	Suite *s = suite_create("etm-traces");
@@ -839,6 +969,12 @@ static Suite *etm_traces_suite(void)
 	tcase_add_checked_fixture(tc, setup, NULL);
 	tcase_add_loop_test(tc, test_ricseclab_fib, 0, 4);
 	suite_add_tcase(s, tc);
+#ifdef SA_HAVE_HIST
+	tc = tcase_create("history");
+	tcase_add_checked_fixture(tc, setup, NULL);
+	tcase_add_loop_test(tc, test_decode_snapshot_to_history, 0, 3);
+	suite_add_tcase(s, tc);
+#endif
 	tc = tcase_create("bad-input");
 	tcase_add_checked_fixture(tc, setup, NULL);
 	tcase_add_test(tc, test_bad_real_input);
