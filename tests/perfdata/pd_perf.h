@@ -133,6 +133,19 @@ static inline void pp_dump_file(const char *path, struct pp_dump *d)
 			last = r;
 			continue;
 		}
+		/* Without PERF_SAMPLE_CPU perf prints no cpu column. */
+		if (sscanf(line, "%" SCNu64 " 0x%" SCNx64
+			   " [0x%x]: PERF_RECORD_%31[A-Z_0-9]%n",
+			   &time, &off, &size, name, &n) == 4 && off) {
+			struct pp_rec *r = pp_get(d, off);
+
+			r->cpu = -1;
+			r->time = time;
+			snprintf(r->name, sizeof(r->name), "%s", name);
+			snprintf(r->rest, sizeof(r->rest), "%s", line + n);
+			last = r;
+			continue;
+		}
 		if (last && !strcmp(last->name, "TIME_CONV")) {
 			sscanf(line, "... Time Shift %" SCNu64, &last->tc[0]);
 			sscanf(line, "... Time Muliplier %" SCNu64,
