@@ -1,0 +1,530 @@
+// SPDX-License-Identifier: BSD-2-Clause
+/*
+ * Window sources: hardware (intel_pt, cs_etm) through a capture session,
+ * or the emulated sensor, behind one duty-cycle scheduler and budget.
+ *
+ * Scheduling: window k starts at start_0 + k * period + jitter_k, with
+ * jitter uniform in +-jitter_pct of the period, so that work the target
+ * does every N ms cannot line up with the windows for long.
+ *
+ * Budget: a token bucket of CPU time.  Every period adds
+ * period * cpu_permille / 1000 ns (capped at two periods' worth); every
+ * window takes its capture CPU time and the decode time the caller
+ * reports.  A window due while the bucket is empty is skipped and
+ * counted, so the sensor's average cost stays at the budget whatever
+ * the windows cost.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "sensor/backend.h"
+#include "sensor/capture.h"
+#include "sensor/log.h"
+#include "capture_int.h"
+#ifdef SA_HAVE_EMU
+#include "sensor/emu.h"
+#endif
+
+struct sa_backend {
+	enum sa_backend_kind kind;
+	struct sa_backend_opts o;
+	char *sysfs_root, *config, *sink, *filter_spec;
+	char note[SA_ERRMSG_MAX * 2];
+	bool has_note;
+	/* hardware */
+	struct sa_cap_pmu *pmu;
+	struct sa_cap_session *sess;
+	struct perf_event_attr attr;
+	char filter[SA_CAP_FILTER_MAX];
+	/* schedule and budget */
+	uint64_t index;
+	uint64_t next_ns;
+	uint64_t rng;
+	int64_t tokens_ns;
+	uint64_t last_refill_ns;
+	bool target_gone;
+	struct sa_backend_stats st;
+};
+
+static const char *const kind_names[] = {
+	[SA_BACKEND_AUTO] = "auto",
+	[SA_BACKEND_INTEL_PT] = "intel_pt",
+	[SA_BACKEND_CS_ETM] = "cs_etm",
+	[SA_BACKEND_EMULATE] = "emulate",
+};
+
+int sa_backend_kind_parse(const char *s, enum sa_backend_kind *kind,
+			  struct sa_errinfo *ei)
+{
+	size_t i;
+
+	for (i = 0; s && i < sizeof(kind_names) / sizeof(kind_names[0]);
+	     i++) {
+		if (!strcmp(s, kind_names[i])) {
+			*kind = (enum sa_backend_kind)i;
+			return 0;
+		}
+	}
+	return sa_errinfo_set(ei, -SA_ERR_INVAL, SA_NO_OFFSET,
+			      "--backend '%s': want auto, intel_pt, cs_etm or "
+			      "emulate", s ? s : "(null)");
+}
+
+const char *sa_backend_kind_name(enum sa_backend_kind kind)
+{
+	if ((unsigned int)kind < sizeof(kind_names) / sizeof(kind_names[0]))
+		return kind_names[kind];
+	return "unknown";
+}
+
+static char *dup_opt(const char *s)
+{
+	return s ? strdup(s) : NULL;
+}
+
+static void defaults(struct sa_backend_opts *o)
+{
+	if (!o->window_ms && !o->window_insns)
+		o->window_ms = SA_BACKEND_DEF_WINDOW_MS;
+	if (!o->period_ms)
+		o->period_ms = SA_BACKEND_DEF_PERIOD_MS;
+	if (!o->jitter_pct)
+		o->jitter_pct = 10;
+	if (o->jitter_pct > 50)
+		o->jitter_pct = 50;
+	if (!o->aux_size)
+		o->aux_size = SA_BACKEND_DEF_AUX_SIZE;
+	if (!o->data_size)
+		o->data_size = SA_BACKEND_DEF_DATA_SIZE;
+	if (!o->budget.cpu_permille)
+		o->budget.cpu_permille = SA_BACKEND_DEF_CPU_PERMILLE;
+	if (!o->budget.max_aux_size)
+		o->budget.max_aux_size = 64u << 20;
+	if (!o->budget.max_mem)
+		o->budget.max_mem = 128u << 20;
+	if (o->aux_size > o->budget.max_aux_size)
+		o->aux_size = o->budget.max_aux_size;
+}
+
+static uint64_t budget_per_period(const struct sa_backend *b)
+{
+	return b->o.period_ms * 1000000ull * b->o.budget.cpu_permille / 1000;
+}
+
+/* xorshift64*: jitter needs no quality beyond not being periodic. */
+static uint64_t next_rand(struct sa_backend *b)
+{
+	b->rng ^= b->rng >> 12;
+	b->rng ^= b->rng << 25;
+	b->rng ^= b->rng >> 27;
+	return b->rng * 0x2545F4914F6CDD1Dull;
+}
+
+static int open_hw(struct sa_backend *b, const char *pmu_name,
+		   struct sa_errinfo *ei)
+{
+	struct sa_cap_attr_opts ao = { 0 };
+	struct sa_cap_session_opts so = { 0 };
+	int err;
+
+	b->pmu = sa_cap_pmu__open(b->sysfs_root, pmu_name, ei);
+	if (!b->pmu)
+		return -errno;
+	ao.terms = b->config;
+	ao.sink = b->sink;
+	ao.kernel = b->o.kernel;
+	ao.per_cpu = b->o.per_cpu;
+	err = sa_cap_attr_build(b->pmu, &ao, &b->attr, ei);
+	if (err)
+		return err;
+	if (!b->filter_spec) {
+		err = sa_cap_filter_default(NULL, b->o.pid, b->filter,
+					    sizeof(b->filter), ei);
+	} else if (*b->filter_spec) {
+		err = sa_cap_filter_parse(b->filter_spec,
+					  sa_cap_pmu_nr_addr_filters(b->pmu),
+					  b->filter, sizeof(b->filter), ei);
+	} else {
+		b->filter[0] = '\0';
+		err = 0;
+	}
+	if (err < 0)
+		return err;
+	so.pid = b->o.pid;
+	so.trace_attr = &b->attr;
+	so.pmu = b->pmu;
+	so.filter = b->filter[0] ? b->filter : NULL;
+	so.data_size = b->o.data_size;
+	so.aux_size = b->o.aux_size;
+	so.per_cpu = b->o.per_cpu;
+	so.cpu = b->o.per_cpu ? b->o.cpu : -1;
+	so.kernel = b->o.kernel;
+	so.max_mem = b->o.budget.max_mem;
+	b->sess = sa_cap_session__open(&so, ei);
+	if (!b->sess)
+		return -errno;
+	return 0;
+}
+
+static void close_hw(struct sa_backend *b)
+{
+	sa_cap_session__free(b->sess);
+	b->sess = NULL;
+	sa_cap_pmu__free(b->pmu);
+	b->pmu = NULL;
+}
+
+static const char *native_pmu(void)
+{
+#if defined(__aarch64__) || defined(__arm__)
+	return "cs_etm";
+#else
+	return "intel_pt";
+#endif
+}
+
+static int open_emulate(struct sa_backend *b, struct sa_errinfo *ei)
+{
+#ifdef SA_HAVE_EMU
+	char path[64];
+
+	/* The emulated sensor attaches per window (so that the target runs
+	 * untraced and unstopped between windows); check now that the
+	 * target exists.
+	 */
+	snprintf(path, sizeof(path), "/proc/%d", (int)b->o.pid);
+	if (b->o.pid <= 0 || access(path, F_OK))
+		return sa_errinfo_set(ei, -ESRCH, SA_NO_OFFSET,
+				      "no process %d", (int)b->o.pid);
+	return 0;
+#else
+	return sa_errinfo_set(ei, -SA_ERR_UNSUPPORTED, SA_NO_OFFSET,
+			      "this build has no emulated sensor (src/emu)");
+#endif
+}
+
+struct sa_backend *sa_backend__new(const struct sa_backend_opts *o,
+				   struct sa_errinfo *ei)
+{
+	struct sa_errinfo hw_ei;
+	struct sa_backend *b;
+	int err = 0;
+
+	sa_errinfo_clear(&hw_ei);
+	if (o->pid <= 0) {
+		sa_errinfo_set(ei, -SA_ERR_INVAL, SA_NO_OFFSET,
+			       "a target pid is required (--pid)");
+		errno = SA_ERR_INVAL;
+		return NULL;
+	}
+	b = calloc(1, sizeof(*b));
+	if (!b) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	b->o = *o;
+	defaults(&b->o);
+	b->sysfs_root = dup_opt(o->sysfs_root);
+	b->config = dup_opt(o->config);
+	b->sink = dup_opt(o->sink);
+	b->filter_spec = dup_opt(o->filter);
+	if ((o->sysfs_root && !b->sysfs_root) || (o->config && !b->config) ||
+	    (o->sink && !b->sink) || (o->filter && !b->filter_spec)) {
+		err = -ENOMEM;
+		goto out_free;
+	}
+	b->rng = (uint64_t)getpid() * 0x9E3779B97F4A7C15ull ^ sa_cap_now_ns();
+	if (!b->rng)
+		b->rng = 1;
+
+	switch (o->kind) {
+	case SA_BACKEND_INTEL_PT:
+	case SA_BACKEND_CS_ETM:
+		err = open_hw(b, sa_backend_kind_name(o->kind), ei);
+		if (err)
+			goto out_free;
+		b->kind = o->kind;
+		break;
+	case SA_BACKEND_AUTO: {
+		const char *pmus[] = { "intel_pt", "cs_etm" };
+		size_t i;
+
+		for (i = 0; i < 2; i++) {
+			struct sa_cap_pmu *p;
+
+			p = sa_cap_pmu__open(b->sysfs_root, pmus[i], NULL);
+			if (!p)
+				continue;
+			sa_cap_pmu__free(p);
+			err = open_hw(b, pmus[i], &hw_ei);
+			if (!err) {
+				b->kind = i ? SA_BACKEND_CS_ETM :
+					      SA_BACKEND_INTEL_PT;
+				break;
+			}
+			close_hw(b);
+		}
+		if (b->sess)
+			break;
+		if (!hw_ei.msg[0]) {
+			char why[SA_ERRMSG_MAX];
+
+			sa_cap_explain_nohw(b->sysfs_root, NULL, native_pmu(),
+					    why, sizeof(why));
+			snprintf(hw_ei.msg, sizeof(hw_ei.msg), "%s", why);
+		}
+		snprintf(b->note, sizeof(b->note),
+			 "--backend auto: hardware tracing is not usable (%s); "
+			 "falling back to the emulated backend (ptrace, much "
+			 "slower; windows are shorter)", hw_ei.msg);
+		b->has_note = true;
+		sa_info("%s\n", b->note);
+	}
+		/* fall through */
+	case SA_BACKEND_EMULATE:
+		err = open_emulate(b, ei);
+		if (err)
+			goto out_free;
+		b->kind = SA_BACKEND_EMULATE;
+		break;
+	default:
+		err = sa_errinfo_set(ei, -SA_ERR_INVAL, SA_NO_OFFSET,
+				     "unknown backend kind %d", (int)o->kind);
+		goto out_free;
+	}
+	b->tokens_ns = (int64_t)budget_per_period(b);
+	b->last_refill_ns = sa_cap_now_ns();
+	b->next_ns = b->last_refill_ns;
+	return b;
+
+out_free:
+	sa_backend__free(b);
+	errno = err < 0 ? -err : EINVAL;
+	return NULL;
+}
+
+void sa_backend__free(struct sa_backend *b)
+{
+	if (!b)
+		return;
+	close_hw(b);
+	free(b->sysfs_root);
+	free(b->config);
+	free(b->sink);
+	free(b->filter_spec);
+	free(b);
+}
+
+const char *sa_backend_name(const struct sa_backend *b)
+{
+	return sa_backend_kind_name(b->kind);
+}
+
+enum sa_backend_kind sa_backend_kind(const struct sa_backend *b)
+{
+	return b->kind;
+}
+
+const char *sa_backend_note(const struct sa_backend *b)
+{
+	return b->has_note ? b->note : NULL;
+}
+
+/* Sleeps until @t (CLOCK_MONOTONIC).  -EINTR on a signal. */
+static int sleep_until(uint64_t t)
+{
+	struct timespec ts = {
+		.tv_sec = (time_t)(t / 1000000000ull),
+		.tv_nsec = (long)(t % 1000000000ull),
+	};
+	int err;
+
+	/* No retry on EINTR: a signal (SIGINT, SIGUSR2) must reach the
+	 * caller's loop at once.
+	 */
+	err = clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL);
+	return err ? -err : 0;
+}
+
+static void refill(struct sa_backend *b, uint64_t now)
+{
+	uint64_t per = budget_per_period(b);
+	uint64_t elapsed = now - b->last_refill_ns;
+	int64_t add;
+
+	add = (int64_t)(elapsed * per / (b->o.period_ms * 1000000ull));
+	b->tokens_ns += add;
+	if (b->tokens_ns > (int64_t)(2 * per))
+		b->tokens_ns = (int64_t)(2 * per);
+	b->last_refill_ns = now;
+}
+
+static void schedule_next(struct sa_backend *b, uint64_t start)
+{
+	uint64_t period = b->o.period_ms * 1000000ull;
+	uint64_t span = period * b->o.jitter_pct / 100;
+	int64_t j = 0;
+
+	if (span)
+		j = (int64_t)(next_rand(b) % (2 * span + 1)) - (int64_t)span;
+	b->next_ns = start + (uint64_t)((int64_t)period + j);
+}
+
+static bool target_alive(pid_t pid)
+{
+	return !kill(pid, 0) || errno != ESRCH;
+}
+
+static int capture_hw(struct sa_backend *b, const char *path,
+		      struct sa_window_info *wi, struct sa_errinfo *ei)
+{
+	struct sa_cap_session_stats before, after;
+	uint64_t end;
+	int err;
+
+	sa_cap_session_stats(b->sess, &before);
+	err = sa_cap_session_enable(b->sess);
+	if (err)
+		return sa_errinfo_set(ei, err, SA_NO_OFFSET,
+				      "PERF_EVENT_IOC_ENABLE: %s",
+				      strerror(-err));
+	wi->start_ns = sa_cap_now_ns();
+	end = wi->start_ns + b->o.window_ms * 1000000ull;
+	err = sleep_until(end);
+	sa_cap_session_disable(b->sess);
+	wi->end_ns = sa_cap_now_ns();
+	if (err == -EINTR) {
+		sa_cap_session_drain(b->sess, NULL, NULL, NULL);
+		sa_cap_session_discard(b->sess);
+		return sa_errinfo_set(ei, -EINTR, SA_NO_OFFSET,
+				      "window interrupted by a signal");
+	}
+	err = sa_cap_session_drain(b->sess, NULL, NULL, ei);
+	if (err < 0)
+		return err;
+	sa_cap_session_stats(b->sess, &after);
+	wi->aux_bytes = after.aux_bytes - before.aux_bytes;
+	wi->lost_records = after.ring.lost_records -
+			   before.ring.lost_records;
+	wi->nr_truncated = (uint32_t)(after.ring.aux_truncated -
+				      before.ring.aux_truncated);
+	wi->nr_partial = (uint32_t)(after.ring.aux_partial -
+				    before.ring.aux_partial);
+	wi->nr_collision = (uint32_t)(after.ring.aux_collision -
+				      before.ring.aux_collision);
+	wi->target_exited = !target_alive(b->o.pid);
+	return sa_cap_session_write(b->sess, path, ei);
+}
+
+#ifdef SA_HAVE_EMU
+static int capture_emu(struct sa_backend *b, const char *path,
+		       struct sa_window_info *wi, struct sa_errinfo *ei)
+{
+	struct sa_emu_opts eo = { 0 };
+	struct sa_emu_stats est = { 0 };
+	struct sa_emu *emu;
+	int err;
+
+	emu = sa_emu__attach(b->o.pid, ei);
+	if (!emu)
+		return -errno;
+	eo.filter = b->filter_spec && *b->filter_spec ? b->filter_spec : NULL;
+	eo.aux_size = b->o.aux_size;
+	eo.max_insns = b->o.window_insns;
+	eo.max_ms = b->o.window_ms;
+	wi->start_ns = sa_cap_now_ns();
+	err = sa_emu_window(emu, &eo, path, &est, ei);
+	wi->end_ns = sa_cap_now_ns();
+	sa_emu__free(emu);
+	if (err)
+		return err;
+	wi->aux_bytes = est.trace_bytes;
+	wi->nr_truncated = est.overflow ? 1 : 0;
+	wi->target_exited = est.exited;
+	return 0;
+}
+#endif
+
+int sa_backend_capture(struct sa_backend *b, const char *out_path,
+		       struct sa_window_info *wi, struct sa_errinfo *ei)
+{
+	struct sa_window_info local;
+	uint64_t now, cpu0;
+	int err;
+
+	if (!wi)
+		wi = &local;
+	memset(wi, 0, sizeof(*wi));
+	if (b->target_gone || !target_alive(b->o.pid)) {
+		b->target_gone = true;
+		return sa_errinfo_set(ei, -ESRCH, SA_NO_OFFSET,
+				      "target %d has exited", (int)b->o.pid);
+	}
+	if (!b->o.no_wait) {
+		err = sleep_until(b->next_ns);
+		if (err)
+			return sa_errinfo_set(ei, err, SA_NO_OFFSET,
+					      "waiting for the next window: %s",
+					      strerror(-err));
+	}
+	now = sa_cap_now_ns();
+	schedule_next(b, now > b->next_ns ? now : b->next_ns);
+	refill(b, now);
+	wi->index = b->index++;
+	if (b->tokens_ns <= 0) {
+		wi->skipped = true;
+		wi->start_ns = wi->end_ns = now;
+		b->st.windows_skipped++;
+		sa_debug("window %" PRIu64 " skipped: budget spent (%" PRId64
+			 " ns owed)\n", wi->index, -b->tokens_ns);
+		return 0;
+	}
+	cpu0 = sa_cap_thread_cpu_ns();
+	switch (b->kind) {
+	case SA_BACKEND_INTEL_PT:
+	case SA_BACKEND_CS_ETM:
+		err = capture_hw(b, out_path, wi, ei);
+		break;
+#ifdef SA_HAVE_EMU
+	case SA_BACKEND_EMULATE:
+		err = capture_emu(b, out_path, wi, ei);
+		break;
+#endif
+	default:
+		err = sa_errinfo_set(ei, -SA_ERR_UNSUPPORTED, SA_NO_OFFSET,
+				     "backend %s cannot capture",
+				     sa_backend_name(b));
+	}
+	wi->capture_cpu_ns = sa_cap_thread_cpu_ns() - cpu0;
+	b->tokens_ns -= (int64_t)wi->capture_cpu_ns;
+	b->st.capture_cpu_ns += wi->capture_cpu_ns;
+	if (wi->target_exited)
+		b->target_gone = true;
+	if (err == -ESRCH)
+		b->target_gone = true;
+	if (err)
+		return err;
+	b->st.windows++;
+	b->st.aux_bytes += wi->aux_bytes;
+	b->st.lost_records += wi->lost_records;
+	b->st.truncated += wi->nr_truncated;
+	return 1;
+}
+
+void sa_backend_account(struct sa_backend *b, uint64_t decode_cpu_ns)
+{
+	b->tokens_ns -= (int64_t)decode_cpu_ns;
+	b->st.decode_cpu_ns += decode_cpu_ns;
+}
+
+void sa_backend_stats(const struct sa_backend *b,
+		      struct sa_backend_stats *st)
+{
+	*st = b->st;
+}
