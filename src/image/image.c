@@ -656,9 +656,9 @@ static bool sa_is_mapping_sym(const char *name)
 static int sa_dso_read_symtab(struct sa_idso *d, Elf_Scn *scn,
 			      const GElf_Shdr *sh, size_t *cap)
 {
-	size_t i, n, shnum = 0;
+	size_t i, n, shnum = 0, shstrndx = 0;
 	Elf_Data *data;
-	bool arm = d->pub.arch == SA_ARCH_ARM;
+	bool arm = d->pub.arch == SA_ARCH_ARM, shstrndx_ok;
 
 	if (sh->sh_entsize == 0 || sh->sh_type == SHT_NOBITS ||
 	    sh->sh_offset > d->fm.size ||
@@ -673,6 +673,7 @@ static int sa_dso_read_symtab(struct sa_idso *d, Elf_Scn *scn,
 		return 0;
 	if (elf_getshdrnum(d->elf, &shnum) < 0)
 		return 0;
+	shstrndx_ok = elf_getshdrstrndx(d->elf, &shstrndx) == 0;
 	n = sh->sh_size / sh->sh_entsize;
 	for (i = 1; i < n; i++) {
 		GElf_Sym sym;
@@ -696,6 +697,21 @@ static int sa_dso_read_symtab(struct sa_idso *d, Elf_Scn *scn,
 		if (!tscn || !gelf_getshdr(tscn, &tsh) ||
 		    !(tsh.sh_flags & SHF_EXECINSTR) || !(tsh.sh_flags & SHF_ALLOC))
 			continue;
+		/*
+		 * perf takes a label (STT_NOTYPE) only when it is visible
+		 * and in a section named like "*text*" (elf_sym__is_label,
+		 * elf_sec__is_text): _init in .init is not a symbol to perf.
+		 */
+		if (type == STT_NOTYPE) {
+			const char *sname = shstrndx_ok ?
+				elf_strptr(d->elf, shstrndx, tsh.sh_name) :
+				NULL;
+			int vis = GELF_ST_VISIBILITY(sym.st_other);
+
+			if (!sname || !strstr(sname, "text") ||
+			    vis == STV_HIDDEN || vis == STV_INTERNAL)
+				continue;
+		}
 		name = elf_strptr(d->elf, sh->sh_link, sym.st_name);
 		if (!name || !name[0] || sa_is_mapping_sym(name))
 			continue;

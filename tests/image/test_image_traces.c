@@ -202,6 +202,105 @@ START_TEST(t_hase)
 }
 END_TEST
 
+/*
+ * perf's own view of the hase traces: for every instruction perf decodes
+ * (--itrace=i0nse), our symbol is perf's and our instruction length is
+ * perf's.  The binaries are mapped as the MMAP2 records say, found
+ * through a symfs of symlinks, as perf finds them.
+ */
+static void check_perf_symbols(const char *perfdata, const char *binary)
+{
+	char symfs[4400], cmd[16000], *out, *line, *nl, *lb, *p;
+	struct sa_image *img = sa_image__new(SA_ARCH_UNKNOWN);
+	struct sa_sitemap *map;
+	struct sa_errinfo ei;
+	uint64_t start, len, pgoff;
+	char path[1024];
+	size_t n = 0;
+
+	/* the r-xp MMAP2 of the binary */
+	snprintf(cmd, sizeof(cmd), "perf script -i '%s' --show-mmap-events "
+		 "2>/dev/null | grep 'MMAP2.*r-xp /' | head -1", perfdata);
+	out = peer_run(cmd);
+	lb = strstr(out, ": [0x");
+	ck_assert_msg(lb, "perf shows no MMAP2 in %s", perfdata);
+	lb += 2;
+	ck_assert(sscanf(lb, "[0x%" SCNx64 "(0x%" SCNx64 ") @ 0x%" SCNx64,
+			 &start, &len, &pgoff) == 3 ||
+		  sscanf(lb, "[0x%" SCNx64 "(0x%" SCNx64 ") @ %" SCNu64,
+			 &start, &len, &pgoff) == 3);
+	p = strstr(lb, "r-xp ");
+	ck_assert(p);
+	snprintf(path, sizeof(path), "%s", p + 5);
+	path[strcspn(path, "\n")] = '\0';
+	free(out);
+
+	snprintf(symfs, sizeof(symfs), "%s/symfs", sa_test_tmpdir());
+	snprintf(cmd, sizeof(cmd), "mkdir -p \"$(dirname '%s%s')\" && "
+		 "ln -sf '%s' '%s%s'", symfs, path, binary, symfs, path);
+	ck_assert_int_eq(system(cmd), 0);
+	ck_assert_int_eq(sa_image_set_symfs(img, symfs), 0);
+	ck_assert_msg(sa_image_add_elf(img, path, start, len, pgoff, NULL, 0,
+				       &ei) == 0, "%s", ei.msg);
+	map = sa_sitemap__new(img);
+
+	snprintf(cmd, sizeof(cmd), "perf script -i '%s' --symfs '%s' "
+		 "--itrace=i0nse -F ip,sym,insnlen 2>/dev/null", perfdata,
+		 symfs);
+	out = peer_run(cmd);
+	for (line = out; line && *line; line = nl) {
+		char sym[256];
+		uint64_t ip;
+		unsigned int ilen;
+		const struct sa_sym *s;
+		struct sa_site site;
+
+		nl = strchr(line, '\n');
+		if (nl)
+			*nl++ = '\0';
+		if (sscanf(line, " %" SCNx64 " %255s ilen: %u", &ip, sym,
+			   &ilen) != 3)
+			continue;
+		s = sa_image_symbolize(img, ip);
+		if (!strcmp(sym, "[unknown]"))
+			ck_assert_msg(!s, "0x%" PRIx64 ": perf has no symbol, "
+				      "we say %s", ip, s->name);
+		else
+			ck_assert_msg(s && !strcmp(s->name, sym), "0x%" PRIx64
+				      ": perf says %s, we say %s", ip, sym,
+				      s ? s->name : "nothing");
+		ck_assert_int_eq(sa_sitemap_decode_one(map, ip, SA_ISA_X86_64,
+						       &site), (int)ilen);
+		n++;
+	}
+	free(out);
+	/* README: 57 and 1092 instructions */
+	ck_assert_uint_ge(n, 57);
+	sa_sitemap__free(map);
+	sa_image__free(img);
+}
+
+START_TEST(t_hase_perf)
+{
+	char pd[4200];
+
+	snprintf(pd, sizeof(pd), "%s", sa_test_shared(HASE "loopy/loopy-"
+		 "20180404T162955.perf"));
+	check_perf_symbols(pd, sa_test_shared(HASE "loopy/loopy"));
+}
+END_TEST
+
+START_TEST(t_hase_perf_cf)
+{
+	char pd[4200];
+
+	snprintf(pd, sizeof(pd), "%s", sa_test_shared(HASE "control_flow/"
+		 "control_flow-20180404T163033.perf"));
+	check_perf_symbols(pd, sa_test_shared(HASE "control_flow/"
+					      "control_flow"));
+}
+END_TEST
+
 static Suite *traces_suite(void)
 {
 	Suite *s = suite_create("image-traces");
@@ -209,6 +308,13 @@ static Suite *traces_suite(void)
 
 	tcase_set_timeout(tc, 120);
 	tcase_add_test(tc, t_hase);
+	if (peer_have("perf")) {
+		tcase_add_test(tc, t_hase_perf);
+		tcase_add_test(tc, t_hase_perf_cf);
+	} else {
+		fprintf(stderr, "note: perf not installed (Debian package "
+			"linux-perf): perf symbol checks not run\n");
+	}
 	if (peer_have(A64_OBJDUMP)) {
 		tcase_add_test(tc, t_etm_test_loop);
 		tcase_add_test(tc, t_fib);
