@@ -483,6 +483,28 @@ static int save_maps(struct sa_emu *emu)
 	return 0;
 }
 
+/* Encoder calls of the recorder, logged for the benchmark when asked. */
+static int rec_enter(struct sa_emu *emu, struct sa_emu_enc *enc,
+		     uint64_t ip)
+{
+	sa_emu_evlog_add(emu->evlog, SA_EMU_EV_ENTER, ip, NULL, 0, false);
+	return sa_emu_enc_enter(enc, ip, sa_emu_now_ns());
+}
+
+static int rec_retire(struct sa_emu *emu, struct sa_emu_enc *enc,
+		      uint64_t ip, const struct sa_emu_insn *in, uint64_t next,
+		      bool next_in)
+{
+	sa_emu_evlog_add(emu->evlog, SA_EMU_EV_RETIRE, ip, in, next, next_in);
+	return sa_emu_enc_retire(enc, ip, in, next, next_in);
+}
+
+static int rec_async(struct sa_emu *emu, struct sa_emu_enc *enc, uint64_t ip)
+{
+	sa_emu_evlog_add(emu->evlog, SA_EMU_EV_ASYNC, ip, NULL, 0, false);
+	return sa_emu_enc_async(enc, ip);
+}
+
 /* The core loop of a window: see the comment at the top of emu_rec.c. */
 static int record(struct sa_emu *emu, const struct sa_emu_opts *opts,
 		  struct sa_emu_enc *enc, struct sa_emu_stats *st,
@@ -569,7 +591,7 @@ static int record(struct sa_emu *emu, const struct sa_emu_opts *opts,
 		if (in_filt) {
 			if (!sa_emu_enc_enabled(enc) &&
 			    !sa_emu_enc_overflowed(enc)) {
-				err = sa_emu_enc_enter(enc, ip, start);
+				err = rec_enter(emu, enc, ip);
 				if (err)
 					goto fail;
 				st->entries++;
@@ -589,7 +611,7 @@ static int record(struct sa_emu *emu, const struct sa_emu_opts *opts,
 			 * ip retires: hardware shows FUP(ip) + TIP.PGD.
 			 */
 			if (in_filt)
-				sa_emu_enc_async(enc, ip);
+				rec_async(emu, enc, ip);
 			delivering = true;
 		}
 		if (ptrace(PTRACE_SINGLESTEP, emu->tid, 0, resume_sig) < 0) {
@@ -611,10 +633,10 @@ static int record(struct sa_emu *emu, const struct sa_emu_opts *opts,
 						emu->insn_fn(emu->insn_ctx, ip);
 					st->insns++;
 					st->syscalls++;
-					sa_emu_enc_retire(enc, ip, &in, 0,
+					rec_retire(emu, enc, ip, &in, 0,
 							  false);
 				} else {
-					sa_emu_enc_async(enc, ip);
+					rec_async(emu, enc, ip);
 				}
 			}
 			if (kind == SA_EMU_STOP_EXIT) {
@@ -636,7 +658,7 @@ static int record(struct sa_emu *emu, const struct sa_emu_opts *opts,
 					emu->insn_fn(emu->insn_ctx, ip);
 				st->insns++;
 				st->syscalls++;
-				sa_emu_enc_retire(enc, ip, &in, nip,
+				rec_retire(emu, enc, ip, &in, nip,
 						  in_ranges(emu->filt,
 							    emu->nr_filt, nip));
 			}
@@ -654,7 +676,7 @@ static int record(struct sa_emu *emu, const struct sa_emu_opts *opts,
 					emu->insn_fn(emu->insn_ctx, ip);
 				st->insns++;
 				st->syscalls++;
-				sa_emu_enc_retire(enc, ip, &in, nip, false);
+				rec_retire(emu, enc, ip, &in, nip, false);
 			}
 			emu->pending_sig = sig;
 			st->signals++;
@@ -681,9 +703,9 @@ static int record(struct sa_emu *emu, const struct sa_emu_opts *opts,
 			st->insns++;
 			if (in.iclass == SA_IC_SYSCALL)
 				st->syscalls++;
-			err = sa_emu_enc_retire(enc, ip, &in, nip,
-						in_ranges(emu->filt,
-							  emu->nr_filt, nip));
+			err = rec_retire(emu, enc, ip, &in, nip,
+					 in_ranges(emu->filt, emu->nr_filt,
+						   nip));
 			if (err)
 				goto fail;
 		}
@@ -691,7 +713,7 @@ static int record(struct sa_emu *emu, const struct sa_emu_opts *opts,
 	}
 	/* The window ends here: trace stops before the next instruction. */
 	if (sa_emu_enc_enabled(enc))
-		sa_emu_enc_async(enc, ip);
+		rec_async(emu, enc, ip);
 	return 0;
 
 fail:

@@ -61,6 +61,45 @@ bool sa_emu_enc_enabled(const struct sa_emu_enc *enc);
 bool sa_emu_enc_overflowed(const struct sa_emu_enc *enc);
 size_t sa_emu_enc_bytes(const struct sa_emu_enc *enc);
 
+/* The encoder's input, kept for replay (scripts/bench-emu.sh measures
+ * the encoder alone on it).  Bounded: events past @cap are not kept.
+ */
+enum sa_emu_ev_kind { SA_EMU_EV_ENTER = 1, SA_EMU_EV_RETIRE, SA_EMU_EV_ASYNC };
+
+struct sa_emu_ev {
+	uint8_t kind;
+	bool next_in;
+	struct sa_emu_insn in;
+	uint64_t ip, next;
+};
+
+struct sa_emu_evlog {
+	struct sa_emu_ev *ev;
+	size_t n, cap;
+	bool truncated;
+};
+
+static inline void sa_emu_evlog_add(struct sa_emu_evlog *log, uint8_t kind,
+				    uint64_t ip, const struct sa_emu_insn *in,
+				    uint64_t next, bool next_in)
+{
+	struct sa_emu_ev *e;
+
+	if (!log)
+		return;
+	if (log->n >= log->cap) {
+		log->truncated = true;
+		return;
+	}
+	e = &log->ev[log->n++];
+	e->kind = kind;
+	e->ip = ip;
+	e->next = next;
+	e->next_in = next_in;
+	if (in)
+		e->in = *in;
+}
+
 /* Return-compression call stack depth, as libipt's pt_retstack. */
 #define SA_EMU_RETSTACK 64
 

@@ -90,6 +90,7 @@ struct sa_emu {
 
 	sa_emu_insn_fn insn_fn;
 	void *insn_ctx;
+	struct sa_emu_evlog *evlog;	/* bench hook, NULL normally */
 };
 
 uint64_t sa_emu_now_ns(void);

@@ -66,7 +66,7 @@ static void record_usage(FILE *f)
 }
 
 struct record_ctx {
-	uint64_t insns, bytes;
+	uint64_t insns, bytes, steps, ns;
 };
 
 static int record_window_done(void *ctx, unsigned int nr, const char *path,
@@ -76,6 +76,8 @@ static int record_window_done(void *ctx, unsigned int nr, const char *path,
 
 	rc->insns += st->insns;
 	rc->bytes += st->trace_bytes;
+	rc->steps += st->steps;
+	rc->ns += st->ns;
 	fprintf(stderr, "%s: window %u: %s: %" PRIu64 " instructions, %"
 		PRIu64 " PT bytes%s%s\n", sa_prog, nr, path, st->insns,
 		st->trace_bytes, st->overflow ? ", OVF (AUX size reached)" :
@@ -257,8 +259,15 @@ int cmd_record(int argc, char **argv)
 		record_window_done(&rc, 0, out, &st);
 	}
 	if (rc.insns)
-		fprintf(stderr, "%s: %.2f PT bits per instruction\n", sa_prog,
-			8.0 * (double)rc.bytes / (double)rc.insns);
+		fprintf(stderr, "%s: %.2f PT bits per instruction (%.0f bytes "
+			"per million)\n", sa_prog,
+			8.0 * (double)rc.bytes / (double)rc.insns,
+			1e6 * (double)rc.bytes / (double)rc.insns);
+	if (rc.ns)
+		fprintf(stderr, "%s: %" PRIu64 " single-steps in %.3f s of "
+			"windows: %.0f steps/s\n", sa_prog, rc.steps,
+			(double)rc.ns / 1e9,
+			(double)rc.steps * 1e9 / (double)rc.ns);
 	ret = SA_EXIT_OK;
 	if (sa_emu_exited(record_emu, &wstatus) && WIFEXITED(wstatus) &&
 	    WEXITSTATUS(wstatus))
