@@ -5,6 +5,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <stdarg.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,6 +13,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "sensor/log.h"
 #include "sensor/perfdata.h"
 #include "testutil.h"
 
@@ -701,6 +703,109 @@ START_TEST(test_open_mem_misaligned)
 }
 END_TEST
 
+/* A minimal file built by hand with an attr of @afs bytes (as perf from
+ * 2.6 to 6.x wrote them: 64 .. 136), so that the zero-extension into this
+ * build's struct perf_event_attr is checked for each ABI size.
+ */
+static size_t build_min(uint8_t *b, unsigned int afs, uint32_t size_field,
+			bool config3)
+{
+	uint64_t attrs = 104, ids = attrs + afs + 16, data = ids + 8;
+	uint64_t flags = 1ULL << 18;	/* sample_id_all */
+	uint32_t u;
+
+	memset(b, 0, 512);
+	memcpy(b, "PERFILE2", 8);
+	put64(b + 8, 104);
+	put64(b + 16, afs + 16);
+	put64(b + 24, attrs);
+	put64(b + 32, afs + 16);
+	put64(b + 40, data);
+	put64(b + 48, 32);
+	u = 6;
+	memcpy(b + attrs, &u, 4);
+	memcpy(b + attrs + 4, &size_field, 4);
+	put64(b + attrs + 8, 0x1234);				/* config */
+	put64(b + attrs + 24, PERF_SAMPLE_TID | PERF_SAMPLE_TIME);
+	put64(b + attrs + 40, flags);
+	if (config3)
+		b[attrs + 128] = 1;
+	put64(b + attrs + afs, ids);
+	put64(b + attrs + afs + 8, 8);
+	put64(b + ids, 5);
+	/* ITRACE_START pid 7 tid 8, trailer pid/tid 7/8, time 42. */
+	u = PERF_RECORD_ITRACE_START;
+	memcpy(b + data, &u, 4);
+	u = 32 << 16;
+	memcpy(b + data + 4, &u, 4);
+	u = 7;
+	memcpy(b + data + 8, &u, 4);
+	memcpy(b + data + 16, &u, 4);
+	u = 8;
+	memcpy(b + data + 12, &u, 4);
+	memcpy(b + data + 20, &u, 4);
+	put64(b + data + 24, 42);
+	return data + 32;
+}
+
+static char warned[512];
+
+static int capture_warn(enum sa_log_level level, const char *fmt, va_list ap)
+{
+	return vsnprintf(warned, sizeof(warned), fmt, ap);
+}
+
+START_TEST(test_attr_sizes)
+{
+	static const unsigned int sizes[] = { 64, 72, 80, 96, 104, 112, 120,
+					      128, 136 };
+	uint8_t b[512];
+	unsigned int i;
+	sa_print_fn old = sa_set_print(capture_warn);
+
+	for (i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
+		unsigned int afs = sizes[i];
+		int variant;
+
+		for (variant = 0; variant < 2; variant++) {
+			/* Size 0 means the first ABI (64 bytes). */
+			uint32_t field = variant && afs == 64 ? 0 : afs;
+			bool c3 = variant && afs > 128;
+			size_t len = build_min(b, afs, field, c3);
+			struct sa_errinfo ei;
+			struct sa_pd *pd;
+			const struct sa_pd_attr *a;
+			struct sa_pd_event ev;
+
+			warned[0] = '\0';
+			pd = sa_pd__open_mem(b, len, "min.data", &ei);
+			ck_assert_msg(pd, "attr size %u: %s", afs, ei.msg);
+			a = sa_pd_attr(pd, 0);
+			ck_assert_uint_eq(a->file_size, field);
+			ck_assert_uint_eq(a->attr.type, 6);
+			ck_assert_uint_eq(a->attr.config, 0x1234);
+			ck_assert(a->attr.sample_id_all);
+			ck_assert_uint_eq(a->attr.sig_data, 0);
+			if (afs <= 104)
+				ck_assert_uint_eq(a->attr.aux_watermark, 0);
+			ck_assert_uint_eq(a->nr_ids, 1);
+			ck_assert_uint_eq(a->ids[0], 5);
+			/* Fields past this build's struct are dropped
+			 * with a warning, never silently.
+			 */
+			ck_assert_int_eq(strstr(warned, "newer perf ABI") !=
+					 NULL, c3);
+			next_ok(pd, &ev, PERF_RECORD_ITRACE_START);
+			ck_assert_uint_eq(ev.itrace_start.pid, 7);
+			ck_assert_uint_eq(ev.sid.tid, 8);
+			ck_assert_uint_eq(ev.sid.time, 42);
+			sa_pd__close(pd);
+		}
+	}
+	sa_set_print(old);
+}
+END_TEST
+
 START_TEST(test_type_names)
 {
 	ck_assert_str_eq(sa_pd_type_name(PERF_RECORD_MMAP2), "MMAP2");
@@ -728,6 +833,7 @@ int main(void)
 	tcase_add_test(tc, test_truncations);
 	tcase_add_test(tc, test_mutations);
 	tcase_add_test(tc, test_open_mem_misaligned);
+	tcase_add_test(tc, test_attr_sizes);
 	tcase_add_test(tc, test_type_names);
 	suite_add_tcase(s, tc);
 	return sa_test_run(s);

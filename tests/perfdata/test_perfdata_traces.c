@@ -709,6 +709,29 @@ START_TEST(test_writer_synthetic_vs_perf)
 	ck_assert_int_eq(sa_pd_writer_auxtrace(w, payload, sizeof(payload),
 					       0x40, 0xabcdef, 0, 4243, 3), 0);
 	ck_assert_int_eq(sa_pd_writer_finished_round(w), 0);
+	/* Records without a typed writer go in raw: a SWITCH (out,
+	 * preempted) with its trailer, and an AUXTRACE_ERROR.
+	 */
+	{
+		uint32_t sw[10] = { PERF_RECORD_SWITCH,
+				    (40u << 16) |
+				    PERF_RECORD_MISC_SWITCH_OUT |
+				    PERF_RECORD_MISC_SWITCH_OUT_PREEMPT,
+				    4242, 4243, 1030, 0, 3, 0, 903, 0 };
+		uint8_t er[104] = { 0 };
+		uint32_t f[6] = { 1, 5, 3, 4242, 4243, 0 };
+		uint64_t ip = 0x401000;
+
+		ck_assert_int_eq(sa_pd_writer_raw(w, sw, sizeof(sw)), 0);
+		f[0] = SA_PD_AUXTRACE_ERROR;
+		memcpy(er, f, 4);
+		er[6] = sizeof(er);
+		f[0] = 1;
+		memcpy(er + 8, f, sizeof(f));
+		memcpy(er + 32, &ip, 8);
+		memcpy(er + 40, "Lost trace data", 16);
+		ck_assert_int_eq(sa_pd_writer_raw(w, er, sizeof(er)), 0);
+	}
 	sid.time++;
 	ck_assert_int_eq(sa_pd_writer_fork(w, true, 4242, 4242, 4243, 4243,
 					   2000, &sid), 0);
@@ -774,6 +797,9 @@ START_TEST(test_writer_synthetic_vs_perf)
 			     "r-xp /usr/bin/workload"), "%s", out);
 	ck_assert_msg(strstr(out, "PERF_RECORD_EXIT(4242:4243):(4242:4243)"),
 		      "%s", out);
+	ck_assert_msg(strstr(out, "instruction trace error type 1 time 0 "
+			     "cpu 3 pid 4242 tid 4243 ip 0x401000 code 5: "
+			     "Lost trace data"), "%s", out);
 	free(out);
 
 	snprintf(cmd, sizeof(cmd), "perf buildid-list -i '%s' 2>&1", path);
@@ -811,6 +837,30 @@ START_TEST(test_writer_synthetic_vs_perf)
 	compare_header(pd, path);
 	ck_assert_uint_eq(sa_pd_nr_build_ids(pd), 2);
 	ck_assert_uint_eq(sa_pd_build_id(pd, 1)->size, 16);
+	/* perf -D does not print AUXTRACE_ERROR fields; perf script's
+	 * line above shows what perf read, here is what we read.
+	 */
+	sa_pd_rewind(pd);
+	{
+		struct sa_pd_event ev;
+		int r, seen = 0;
+
+		while ((r = sa_pd_next(pd, &ev, &ei)) > 0) {
+			if (ev.type != SA_PD_AUXTRACE_ERROR)
+				continue;
+			ck_assert_uint_eq(ev.auxtrace_error.type, 1);
+			ck_assert_uint_eq(ev.auxtrace_error.code, 5);
+			ck_assert_uint_eq(ev.auxtrace_error.cpu, 3);
+			ck_assert_uint_eq(ev.auxtrace_error.pid, 4242);
+			ck_assert_uint_eq(ev.auxtrace_error.tid, 4243);
+			ck_assert_uint_eq(ev.auxtrace_error.ip, 0x401000);
+			ck_assert_str_eq(ev.auxtrace_error.msg,
+					 "Lost trace data");
+			seen++;
+		}
+		ck_assert_int_eq(r, 0);
+		ck_assert_int_eq(seen, 1);
+	}
 	sa_pd__close(pd);
 }
 END_TEST
