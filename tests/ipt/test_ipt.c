@@ -264,6 +264,9 @@ static void decode(const uint8_t *buf, size_t len, uint64_t base,
 	sa_image__free(img);
 }
 
+/* The isa every expected range has. */
+static int want_isa = SA_ISA_X86_64;
+
 static bool same(const struct sa_elem *e, const struct exp *x)
 {
 	if (e->kind != x->kind)
@@ -273,7 +276,7 @@ static bool same(const struct sa_elem *e, const struct exp *x)
 	return e->start == x->start && e->last == x->last &&
 	       e->ninsn == x->ninsn && e->last_class == x->what &&
 	       e->last_taken == x->taken && e->last_size == x->size &&
-	       e->isa == SA_ISA_X86_64 && !e->flags;
+	       e->isa == want_isa && !e->flags;
 }
 
 /* Compares the whole sequence and prints both sides when they differ. */
@@ -483,6 +486,110 @@ START_TEST(test_corrupt)
 END_TEST
 
 /* The buffer ends in the middle of the TIP of jmp rax. */
+/*
+ * An interrupt after the third jnz (FUP = the next instruction, 09) to a
+ * handler at 30 (TIP): the async gap's ip also tells that the jnz fell
+ * through.
+ */
+START_TEST(test_async)
+{
+	static const struct exp want[] = {
+		G(SA_GAP_START, CODE),
+		R(0x00, 0x07, 3, SA_IC_COND, 1, 2),
+		R(0x05, 0x07, 2, SA_IC_COND, 1, 2),
+		R(0x05, 0x07, 2, SA_IC_COND, 0, 2),
+		G(SA_GAP_ASYNC, CODE + 0x09),
+		R(0x30, 0x31, 2, SA_IC_IND_CALL, -1, 2),
+		R(0x20, 0x21, 2, SA_IC_RET, -1, 1),
+		R(0x33, 0x33, 1, SA_IC_IND_JUMP, -1, 2),
+		G(SA_GAP_DISABLED, 0),
+		G(SA_GAP_END, 0),
+	};
+	size_t len;
+
+	st_init(&st);
+	psb(&st);
+	mode64(&st);
+	pge(&st, CODE);
+	tnt(&st, 3, 0x6);	/* jnz T, T, N */
+	fup(&st, CODE + 0x09);
+	tip(&st, CODE + 0x30);
+	tip(&st, CODE + 0x20);	/* call rdx */
+	tnt(&st, 1, 1);		/* ret T */
+	pgd(&st);
+	len = st_done(&st);
+
+	dump("async", 0, code, sizeof(code), st.buf, len);
+	decode(st.buf, len, 0, &run);
+	check_seq(&run, want, sizeof(want) / sizeof(want[0]));
+	ck_assert_uint_eq(run.stats.insns, 12);
+}
+END_TEST
+
+/* The same interrupt with user-only tracing: FUP + TIP.PGD. */
+START_TEST(test_async_disabled)
+{
+	static const struct exp want[] = {
+		G(SA_GAP_START, CODE),
+		R(0x00, 0x07, 3, SA_IC_COND, 1, 2),
+		R(0x05, 0x07, 2, SA_IC_COND, 1, 2),
+		R(0x05, 0x07, 2, SA_IC_COND, 0, 2),
+		G(SA_GAP_DISABLED, CODE + 0x09),
+		G(SA_GAP_END, 0),
+	};
+	size_t len;
+
+	st_init(&st);
+	psb(&st);
+	mode64(&st);
+	pge(&st, CODE);
+	tnt(&st, 3, 0x6);
+	fup(&st, CODE + 0x09);
+	pgd(&st);
+	len = st_done(&st);
+
+	dump("async_disabled", 0, code, sizeof(code), st.buf, len);
+	decode(st.buf, len, 0, &run);
+	check_seq(&run, want, sizeof(want) / sizeof(want[0]));
+}
+END_TEST
+
+/* basic() in 32-bit mode: the same bytes mean the same instructions. */
+START_TEST(test_mode32)
+{
+	static const struct exp want[] = {
+		G(SA_GAP_START, CODE),
+		BODY_RANGES,
+		R(0x33, 0x33, 1, SA_IC_IND_JUMP, -1, 2),
+		G(SA_GAP_DISABLED, 0),
+		G(SA_GAP_END, 0),
+	};
+	struct pt_packet p;
+	size_t len;
+
+	st_init(&st);
+	psb(&st);
+	memset(&p, 0, sizeof(p));
+	p.type = ppt_mode;
+	p.payload.mode.leaf = pt_mol_exec;
+	p.payload.mode.bits.exec = pt_set_exec_mode(ptem_32bit);
+	put(&st, &p);
+	pge(&st, CODE);
+	tnt(&st, 4, 0xd);
+	tip(&st, CODE + 0x30);
+	tip(&st, CODE + 0x20);
+	tnt(&st, 1, 1);
+	pgd(&st);
+	len = st_done(&st);
+
+	dump("mode32", 0, code, sizeof(code), st.buf, len);
+	decode(st.buf, len, 0, &run);
+	want_isa = SA_ISA_X86_32;
+	check_seq(&run, want, sizeof(want) / sizeof(want[0]));
+	want_isa = SA_ISA_X86_64;
+}
+END_TEST
+
 START_TEST(test_truncated)
 {
 	static const struct exp want[] = {
@@ -1012,6 +1119,9 @@ static Suite *ipt_suite(void)
 	tcase_add_test(tc, test_pgd_pge);
 	tcase_add_test(tc, test_overflow);
 	tcase_add_test(tc, test_corrupt);
+	tcase_add_test(tc, test_async);
+	tcase_add_test(tc, test_async_disabled);
+	tcase_add_test(tc, test_mode32);
 	tcase_add_test(tc, test_truncated);
 	tcase_add_test(tc, test_empty);
 	tcase_add_test(tc, test_no_psb);
