@@ -551,6 +551,12 @@ static int sa_ipt_block(struct sa_ipt *d)
 		if (status == -pte_eos)
 			return sa_ipt_end(d);
 		pt_blk_get_offset(d->blk, &eoff);
+		/* With no instruction decoded, block.ip is where it failed:
+		 * for -pte_nomap the address the image lacks.
+		 */
+		if (!b.ninsn)
+			sa_debug("ipt: %s at ip %#" PRIx64 "\n",
+				 pt_errstr(pt_errcode(status)), b.ip);
 		return sa_ipt_error(d, status, eoff);
 	}
 	d->status = status;

@@ -590,6 +590,53 @@ START_TEST(test_mode32)
 }
 END_TEST
 
+/* The code is not where the trace runs (an image at the wrong address):
+ * one error, nothing decoded, the rest of the buffer lost.
+ */
+START_TEST(test_nomap)
+{
+	struct sa_ipt_config cfg;
+	struct sa_errinfo ei;
+	struct sa_image *img;
+	struct sa_dec *dec;
+	struct sa_elem e;
+	size_t len, nerr = 0, nrange = 0;
+	int ret;
+
+	st_init(&st);
+	psb(&st);
+	body(&st);
+	pgd(&st);
+	len = st_done(&st);
+
+	img = sa_image__new(SA_ARCH_X86_64);
+	ck_assert_ptr_nonnull(img);
+	ck_assert_int_eq(sa_image_add_buffer(img, code, sizeof(code),
+					     CODE + 0x10000), 0);
+	memset(&cfg, 0, sizeof(cfg));
+	cfg.buf = st.buf;
+	cfg.len = len;
+	cfg.image = img;
+	dec = sa_ipt__new(&cfg, &ei);
+	ck_assert_ptr_nonnull(dec);
+	while ((ret = sa_dec_next(dec, &e)) > 0) {
+		if (e.kind == SA_ELEM_RANGE)
+			nrange++;
+		else if (e.gap_reason == SA_GAP_ERROR) {
+			nerr++;
+			ck_assert_uint_eq(e.offset + e.lost_bytes, len);
+		}
+	}
+	ck_assert_int_eq(ret, 0);
+	ck_assert_uint_eq(nrange, 0);
+	ck_assert_uint_eq(nerr, 1);
+	ck_assert_uint_eq(sa_dec_stats(dec)->errors, 1);
+	ck_assert_uint_eq(sa_dec_stats(dec)->insns, 0);
+	sa_dec__free(dec);
+	sa_image__free(img);
+}
+END_TEST
+
 START_TEST(test_truncated)
 {
 	static const struct exp want[] = {
@@ -1122,6 +1169,7 @@ static Suite *ipt_suite(void)
 	tcase_add_test(tc, test_async);
 	tcase_add_test(tc, test_async_disabled);
 	tcase_add_test(tc, test_mode32);
+	tcase_add_test(tc, test_nomap);
 	tcase_add_test(tc, test_truncated);
 	tcase_add_test(tc, test_empty);
 	tcase_add_test(tc, test_no_psb);
