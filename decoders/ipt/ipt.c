@@ -28,12 +28,13 @@
 #define SA_IPT_ICACHE_SIZE (1u << SA_IPT_ICACHE_BITS)
 
 struct sa_ipt_insn {
-	uint64_t ip;		/* 0: empty slot */
+	uint64_t ip;
 	uint64_t target;	/* direct branch target, 0 when none */
 	uint8_t size;		/* 0 when the bytes could not be decoded */
 	uint8_t iclass;		/* enum sa_iclass */
 	uint8_t mode;		/* enum pt_exec_mode it was decoded in */
 	uint8_t ptclass;	/* enum pt_insn_class it was decoded with */
+	bool valid;		/* false: empty slot */
 };
 
 enum sa_ipt_state {
@@ -297,8 +298,8 @@ static void sa_ipt_last_insn(struct sa_ipt *d, const struct pt_block *b,
 
 	slot = &d->icache[(key ^ (key >> SA_IPT_ICACHE_BITS)) &
 			  (SA_IPT_ICACHE_SIZE - 1)];
-	if (!b->truncated && slot->ip == key && slot->mode == b->mode &&
-	    slot->ptclass == b->iclass) {
+	if (!b->truncated && slot->valid && slot->ip == key &&
+	    slot->mode == b->mode && slot->ptclass == b->iclass) {
 		*out = *slot;
 		return;
 	}
@@ -315,6 +316,7 @@ static void sa_ipt_last_insn(struct sa_ipt *d, const struct pt_block *b,
 		n = got > 0 ? (size_t)got : 0;
 	}
 	memset(slot, 0, sizeof(*slot));
+	slot->valid = true;
 	slot->ip = key;
 	slot->mode = b->mode;
 	slot->ptclass = b->iclass;
