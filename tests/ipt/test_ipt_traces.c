@@ -262,6 +262,15 @@ static void perf_ref(const struct trace *t, struct perf_ref *r)
 
 	perf_run(perf, symfs, "--itrace=i0nse", "ip", insn_line, r);
 	perf_run(perf, symfs, "--itrace=be", "flags,ip,addr", branch_line, r);
+
+	/* Leave nothing behind in $TMPDIR. */
+	unlink(link);
+	while ((p = strrchr(link, '/')) &&
+	       p > link + strlen(sa_test_tmpdir())) {
+		*p = '\0';
+		rmdir(link);
+	}
+	rmdir(sa_test_tmpdir());
 }
 
 static uint64_t perf_ips[MAX_INSNS];
