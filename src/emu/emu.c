@@ -438,6 +438,19 @@ static void thaw_others(struct sa_emu *emu)
 	emu->nr_frozen = 0;
 }
 
+/* After execve the address space is new: nothing of ours is protected
+ * there, the vDSO moved and /proc/PID/mem must be opened again.
+ */
+static int after_exec(struct sa_emu *emu)
+{
+	emu->protected_ = false;
+	emu->syscall_ip = 0;
+	if (emu->mem_fd >= 0)
+		close(emu->mem_fd);
+	emu->mem_fd = -1;
+	return open_mem(emu, NULL);
+}
+
 static int get_ip(struct sa_emu *emu, uint64_t *ip)
 {
 	struct user_regs_struct regs;
@@ -561,7 +574,7 @@ static int record(struct sa_emu *emu, const struct sa_emu_opts *opts,
 			}
 			if (kind == SA_EMU_STOP_EXEC) {
 				st->exec = true;
-				return 0;
+				return after_exec(emu);
 			}
 			err = get_ip(emu, &ip);
 			if (err)
@@ -645,6 +658,7 @@ static int record(struct sa_emu *emu, const struct sa_emu_opts *opts,
 				st->exited = true;
 			} else {
 				st->exec = true;
+				return after_exec(emu);
 			}
 			return 0;
 		}

@@ -9,6 +9,7 @@
  * workload printed.  Loss, bad input, and the target's fate on SIGTERM.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <signal.h>
 #include <stdio.h>
@@ -502,7 +503,7 @@ START_TEST(test_sigterm_busy)
 {
 	/* Busy in the filter: the sensor is single-stepping it. */
 	char *argv[] = { (char *)emu_workload("wl_branches-pie"),
-			 "100000000", NULL };
+			 "4000000000", NULL };
 
 	check_signal_leaves_target(argv, SIGTERM);
 }
@@ -610,6 +611,120 @@ START_TEST(test_decoder_counts)
 END_TEST
 #endif
 
+/* Attach to a process with two threads running the same code: windows on
+ * one thread decode exactly; the other is stopped meanwhile and neither
+ * is disturbed (the process ends normally with its own output).
+ */
+START_TEST(test_threads_attach)
+{
+	char out[4200], buf[256] = "";
+	char *argv[] = { (char *)emu_workload("wl_threads-pie"), "1.5", NULL };
+	struct sa_emu_opts opts = { .max_ms = 20 };
+	struct sa_errinfo ei = { 0 };
+	struct emu_run r = { 0 };
+	struct sa_emu_stats st;
+	struct dec_result d;
+	pid_t target;
+	int k, status, err;
+	FILE *f;
+
+	snprintf(out, sizeof(out), "%s/threads.out", sa_test_tmpdir());
+	target = fork();
+	ck_assert_int_ge(target, 0);
+	if (target == 0) {
+		if (!freopen(out, "w", stdout))
+			_exit(126);
+		execv(argv[0], argv);
+		_exit(127);
+	}
+	nanosleep(&(struct timespec){ 0, 200 * 1000 * 1000 }, NULL);
+	r.truth = calloc(EMU_MAX_TRUTH, sizeof(*r.truth));
+	r.emu = sa_emu__attach(target, &ei);
+	ck_assert_msg(r.emu, "%s", ei.msg);
+	sa_emu_set_insn_fn(r.emu, emu_truth_fn, &r);
+	for (k = 0; k < 3; k++) {
+		r.nr_truth = 0;
+		err = sa_emu_window(r.emu, &opts, NULL, &st, &ei);
+		ck_assert_msg(err == 0, "%s", ei.msg);
+		ck_assert(!st.exited);
+		ck_assert_uint_gt(st.insns, 10);
+		ipt_decode(r.emu, &d);
+		ck_assert_int_eq(d.errors, 0);
+		ck_assert_uint_eq(d.n, r.nr_truth);
+		ck_assert(memcmp(d.ips, r.truth, d.n * sizeof(*d.ips)) == 0);
+		free(d.ips);
+		ck_assert_int_eq(sa_emu_run_free(r.emu, 50, &ei), 0);
+	}
+	emu_run_free(&r);
+	ck_assert_int_eq(waitpid(target, &status, 0), target);
+	ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+		      "target status %#x", status);
+	f = fopen(out, "r");
+	ck_assert_ptr_nonnull(f);
+	ck_assert_ptr_nonnull(fgets(buf, sizeof(buf), f));
+	fclose(f);
+	ck_assert_str_eq(buf, "threads: ok\n");
+}
+END_TEST
+
+/* A window that meets execve ends there; the next traces the new image
+ * (its own filter: the new main binary) exactly.
+ */
+START_TEST(test_exec)
+{
+	char wl[4096];
+	char *argv[] = { (char *)NULL, wl, NULL };
+	char execer[4096];
+	struct sa_errinfo ei = { 0 };
+	struct emu_run r = { 0 };
+	struct sa_emu_stats st;
+	struct dec_result d;
+	int err, wstatus = 0, saved, fd;
+
+	snprintf(execer, sizeof(execer), "%s", emu_workload("wl_exec-pie"));
+	snprintf(wl, sizeof(wl), "%s", emu_workload("wl_branches-nopie"));
+	argv[0] = execer;
+	r.truth = calloc(EMU_MAX_TRUTH, sizeof(*r.truth));
+	fflush(stdout);
+	saved = dup(1);
+	fd = open("/dev/null", O_WRONLY);
+	dup2(fd, 1);
+	r.emu = sa_emu__spawn(argv, &ei);
+	dup2(saved, 1);
+	close(saved);
+	close(fd);
+	ck_assert_msg(r.emu, "%s", ei.msg);
+	sa_emu_set_insn_fn(r.emu, emu_truth_fn, &r);
+	err = sa_emu_window(r.emu, NULL, NULL, &st, &ei);
+	ck_assert_msg(err == 0, "%s", ei.msg);
+	ck_assert(st.exec);
+	ck_assert(!st.exited);
+	/* main() of wl_exec ran up to the call into libc's execv. */
+	ck_assert_uint_gt(r.nr_truth, 5);
+	ipt_decode(r.emu, &d);
+	ck_assert_uint_eq(d.n, r.nr_truth);
+	ck_assert(memcmp(d.ips, r.truth, d.n * sizeof(*d.ips)) == 0);
+	free(d.ips);
+
+	r.nr_truth = 0;
+	err = sa_emu_window(r.emu, NULL, NULL, &st, &ei);
+	ck_assert_msg(err == 0, "%s", ei.msg);
+	ck_assert(st.exited);
+	ck_assert_uint_gt(r.nr_truth, 500);
+	/* Non-PIE: the new image's code is at its link address. */
+	ck_assert_uint_ge(r.truth[0], 0x401000);
+	ck_assert_uint_lt(r.truth[0], 0x402000);
+	ipt_decode(r.emu, &d);
+	ck_assert_int_eq(d.errors, 0);
+	ck_assert_uint_eq(d.n, r.nr_truth);
+	ck_assert(memcmp(d.ips, r.truth, d.n * sizeof(*d.ips)) == 0);
+	free(d.ips);
+	ck_assert(sa_emu_exited(r.emu, &wstatus));
+	ck_assert(WIFEXITED(wstatus) && WEXITSTATUS(wstatus) == 0);
+	emu_run_free(&r);
+}
+END_TEST
+
 static Suite *emu_suite(void)
 {
 	Suite *s = suite_create("emu");
@@ -630,6 +745,8 @@ static Suite *emu_suite(void)
 	tcase_add_test(tc, test_bad_filter);
 	tcase_add_test(tc, test_sigterm_busy);
 	tcase_add_test(tc, test_sigint_blocked);
+	tcase_add_test(tc, test_threads_attach);
+	tcase_add_test(tc, test_exec);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -1,0 +1,54 @@
+// SPDX-License-Identifier: BSD-2-Clause
+/*
+ * Workload: two threads running the same function of this binary, for
+ * attach tests: a sensor that traces one thread must not disturb the
+ * other.  Runs for about the number of seconds given (default 2), then
+ * prints:
+ *   threads: ok
+ */
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <time.h>
+
+static volatile int stop;
+
+__attribute__((noinline)) unsigned long spin(unsigned long x)
+{
+	if (x & 1)
+		return x * 3 + 1;
+	return x / 2;
+}
+
+static void *worker(void *arg)
+{
+	unsigned long x = (unsigned long)(size_t)arg, n = 0;
+
+	while (!stop) {
+		x = spin(x) + 7;
+		n++;
+	}
+	return (void *)(size_t)(n > 0);
+}
+
+int main(int argc, char **argv)
+{
+	double secs = argc > 1 ? strtod(argv[1], NULL) : 2.0;
+	struct timespec t0, t;
+	pthread_t th;
+	void *ok = NULL;
+	unsigned long x = 27;
+
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	if (pthread_create(&th, NULL, worker, (void *)(size_t)31))
+		return 1;
+	do {
+		x = spin(x) + 5;
+		clock_gettime(CLOCK_MONOTONIC, &t);
+	} while ((double)(t.tv_sec - t0.tv_sec) +
+		 (double)(t.tv_nsec - t0.tv_nsec) / 1e9 < secs);
+	stop = 1;
+	pthread_join(th, &ok);
+	printf("threads: %s\n", ok ? "ok" : "worker did nothing");
+	return ok ? 0 : 1;
+}
