@@ -79,7 +79,7 @@ static bool sa_skip_mapping(const char *name)
 
 static int sa_collect(struct sa_perf_session *ps, struct sa_errinfo *ei)
 {
-	struct sa_hist_decode *d = &ps->s.h->dec;
+	struct sa_hist_decode *d = sa_hist_decode_mut(ps->s.h);
 	struct sa_pd_event ev;
 	int err;
 
@@ -363,7 +363,7 @@ static int sa_decode_stream(struct sa_perf_session *ps, size_t lo, size_t hi,
 			}
 			buf = joined;
 		}
-		ps->s.h->dec.windows++;
+		sa_hist_decode_mut(ps->s.h)->windows++;
 		switch (ps->aux_type) {
 		case SA_PD_AUXTRACE_INTEL_PT:
 			memset(&cfg, 0, sizeof(cfg));

@@ -80,7 +80,7 @@ int sa_session_run(struct sa_session *s, struct sa_dec *dec,
 			sa_session_progress(s, base_offset + e.offset);
 	}
 	st = sa_dec_stats(dec);
-	s->h->dec.trace_bytes += st->trace_bytes;
+	sa_hist_decode_mut(s->h)->trace_bytes += st->trace_bytes;
 	if (err < 0) {
 		sa_warn("%s: the %s decoder stopped at trace offset %#" PRIx64
 			": %s\n", s->name, dec->ops->name, base_offset,
@@ -216,7 +216,7 @@ static int sa_decode_raw_pt(const struct sa_decode_opts *o, struct sa_hist *h,
 		err = ei ? ei->code : -errno;
 		goto out;
 	}
-	h->dec.windows++;
+	sa_hist_decode_mut(h)->windows++;
 	err = sa_session_run(&s, dec, 0);
 	if (err) {
 		sa_errinfo_set(ei, err, SA_NO_OFFSET, "%s: %s", o->pt_file,

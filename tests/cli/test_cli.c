@@ -179,11 +179,11 @@ END_TEST
 /* Another program given as "loopy": the build-id check names both. */
 START_TEST(test_build_id_mismatch)
 {
-	char dir[4096], cmd[8192], bin[4096];
+	char dir[4096], cmd[8192], bin[4096], data[4096];
 	char *err;
-	char *args[] = { "decode", "--binary", bin,
-			 (char *)shared(LOOPY_DATA), NULL };
+	char *args[] = { "decode", "--binary", bin, data, NULL };
 
+	snprintf(data, sizeof(data), "%s", shared(LOOPY_DATA));
 	snprintf(dir, sizeof(dir), "%s/other", sa_test_tmpdir());
 	snprintf(bin, sizeof(bin), "%s/loopy", dir);
 	snprintf(cmd, sizeof(cmd), "mkdir -p '%s' && cp '%s' '%s'", dir,
@@ -219,7 +219,7 @@ START_TEST(test_image_wrong_address)
 		fclose(f);
 		free(buf);
 	}
-	snprintf(img, sizeof(img), "%s:0-0x1000@0x500000",
+	snprintf(img, sizeof(img), "%s@0x500000",
 		 shared(LOOPY "/loopy"));
 	ck_assert_int_eq(run(&err, args), 1);
 	ck_assert_msg(strstr(err, "no instruction could be decoded"), "%s",
