@@ -211,6 +211,20 @@ void sa_pd_writer__free(struct sa_pd_writer *w)
 	free(w);
 }
 
+static uint64_t attr_sid(const struct perf_event_attr *a)
+{
+	return a->sample_id_all ? (a->sample_type & SA_PDW_SID_MASK) : 0;
+}
+
+static bool sid_compatible(const struct perf_event_attr *first,
+			   const struct perf_event_attr *a)
+{
+	if (attr_sid(first) == attr_sid(a))
+		return true;
+	return (attr_sid(first) & PERF_SAMPLE_IDENTIFIER) &&
+	       (attr_sid(a) & PERF_SAMPLE_IDENTIFIER);
+}
+
 int sa_pd_writer_add_attr(struct sa_pd_writer *w,
 			  const struct perf_event_attr *attr,
 			  const uint64_t *ids, size_t nr_ids,
@@ -226,6 +240,11 @@ int sa_pd_writer_add_attr(struct sa_pd_writer *w,
 	if (w->nr_attrs >= SA_PDW_MAX_ATTRS ||
 	    nr_ids > SA_PDW_MAX_IDS - w->nr_ids)
 		return -SA_ERR_TOOBIG;
+	/* perf refuses files whose attrs disagree on the sample_id_all
+	 * trailer unless every trailer ends in PERF_SAMPLE_IDENTIFIER.
+	 */
+	if (w->nr_attrs && !sid_compatible(&w->attrs[0].attr, attr))
+		return -SA_ERR_INVAL;
 	n = realloc(w->attrs, (w->nr_attrs + 1) * sizeof(*w->attrs));
 	if (!n)
 		return -ENOMEM;

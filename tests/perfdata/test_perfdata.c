@@ -327,7 +327,7 @@ END_TEST
 START_TEST(test_writer_errors)
 {
 	char *path = tmp_path("err.data");
-	struct perf_event_attr a = { 0 };
+	struct perf_event_attr a = { 0 }, b = { 0 };
 	struct sa_errinfo ei;
 	struct sa_pd_writer *w;
 	uint8_t rec[8] = { 68, 0, 0, 0, 0, 0, 8, 0 };
@@ -347,6 +347,11 @@ START_TEST(test_writer_errors)
 	w = sa_pd_writer__new(path, &ei);
 	ck_assert_ptr_nonnull(w);
 	ck_assert_int_eq(sa_pd_writer_add_attr(w, &a, NULL, 0, NULL), 0);
+	/* A second attr with another trailer and no IDENTIFIER. */
+	b.sample_id_all = 1;
+	b.sample_type = PERF_SAMPLE_TIME;
+	ck_assert_int_eq(sa_pd_writer_add_attr(w, &b, NULL, 0, NULL),
+			 -SA_ERR_INVAL);
 	/* AUXTRACE before AUXTRACE_INFO: perf fails on it. */
 	ck_assert_int_eq(sa_pd_writer_auxtrace(w, payload, 4, 0, 0, 0, 0, 0),
 			 -SA_ERR_INVAL);
