@@ -610,6 +610,8 @@ static int record(struct sa_emu *emu, const struct sa_emu_opts *opts,
 				st->entries++;
 			}
 			err = sa_emu_classify(emu, ip, &in);
+			if (err > 0)
+				err = 0;	/* length from the step */
 			if (err) {
 				sa_errinfo_set(ei, err, SA_NO_OFFSET,
 					       "emu: cannot decode the "
@@ -703,6 +705,19 @@ static int record(struct sa_emu *emu, const struct sa_emu_opts *opts,
 			delivering = false;
 			ip = nip;
 			continue;
+		}
+		if (in_filt && !in.size) {
+			if (nip <= ip || nip - ip > 15) {
+				err = sa_errinfo_set(ei, -SA_ERR_DECODE,
+						     SA_NO_OFFSET,
+						     "emu: cannot decode the "
+						     "instruction at %#" PRIx64
+						     " in pid %d", ip,
+						     (int)emu->pid);
+				goto fail_msg;
+			}
+			in.size = (uint8_t)(nip - ip);
+			sa_emu_icache_set_size(emu, ip, in.size);
 		}
 		if (in_filt) {
 			if (nip == ip && (in.rep || (in.iclass != SA_IC_JUMP &&

@@ -141,8 +141,16 @@ int sa_emu_classify(struct sa_emu *emu, uint64_t ip, struct sa_emu_insn *out)
 	if (n <= 0)
 		return n < 0 ? n : -SA_ERR_NOMAP;
 	size = (size_t)n;
-	if (!cs_disasm_iter(emu->cs, &code, &size, &addr, ci))
-		return -SA_ERR_DECODE;
+	if (!cs_disasm_iter(emu->cs, &code, &size, &addr, ci)) {
+		/* capstone 4 does not know AVX-512 (EVEX) and some newer
+		 * encodings.  None of them transfers control, so the step
+		 * itself gives the length (sa_emu_icache_set_size()).
+		 */
+		out->size = 0;
+		out->iclass = SA_IC_OTHER;
+		out->rep = false;
+		return 1;
+	}
 	out->size = (uint8_t)ci->size;
 	out->iclass = (uint8_t)x86_iclass(emu->cs, ci);
 	out->rep = (ci->detail->x86.prefix[0] == X86_PREFIX_REP ||
@@ -153,6 +161,24 @@ int sa_emu_classify(struct sa_emu *emu, uint64_t ip, struct sa_emu_insn *out)
 	e->ip = ip;
 	e->in = *out;
 	return 0;
+}
+
+void sa_emu_icache_set_size(struct sa_emu *emu, uint64_t ip, uint8_t size)
+{
+	uint32_t h = cache_hash(ip) & (SA_EMU_ICACHE - 1), i;
+	struct sa_emu_icache_ent *e;
+
+	for (i = 0; i < 8; i++) {
+		e = &emu->icache[(h + i) & (SA_EMU_ICACHE - 1)];
+		if (!e->in.size || e->ip == ip)
+			break;
+	}
+	if (i == 8)
+		e = &emu->icache[h];
+	e->ip = ip;
+	e->in.size = size;
+	e->in.iclass = SA_IC_OTHER;
+	e->in.rep = false;
 }
 
 void sa_emu_icache_clear(struct sa_emu *emu)

@@ -96,9 +96,13 @@ struct sa_emu {
 uint64_t sa_emu_now_ns(void);
 int sa_emu_read_mem(struct sa_emu *emu, uint64_t addr, void *buf,
 		    size_t len);
+/* Returns 0, 1 when capstone cannot decode the instruction (then
+ * @out->size is 0: the length comes from the step), or < 0.
+ */
 int sa_emu_classify(struct sa_emu *emu, uint64_t ip,
 		    struct sa_emu_insn *out);
 void sa_emu_icache_clear(struct sa_emu *emu);
+void sa_emu_icache_set_size(struct sa_emu *emu, uint64_t ip, uint8_t size);
 int sa_emu_maps_read(struct sa_emu *emu);
 void sa_emu_maps_free(struct sa_emu *emu);
 const struct sa_emu_vma *sa_emu_vma_at(const struct sa_emu *emu,

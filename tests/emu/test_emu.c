@@ -275,6 +275,37 @@ START_TEST(test_roundtrip)
 }
 END_TEST
 
+/* The default filter on a static binary: all of libc is traced, with its
+ * syscalls (TIP.PGD/PGE around each), the signal restorer and
+ * rt_sigreturn, and instructions capstone 4 cannot decode (AVX-512).
+ */
+START_TEST(test_static_whole)
+{
+	struct sa_errinfo ei = { 0 };
+	struct emu_run r;
+	struct dec_result d;
+	char exe[4096];
+	char *argv[] = { exe, NULL };
+	int err;
+
+	ck_assert_ptr_nonnull(realpath(emu_workload("wl_signals-static"), exe));
+	err = emu_run(&r, argv, NULL, NULL, &ei);
+	ck_assert_msg(err == 0, "%s", ei.msg);
+	ck_assert_uint_gt(r.st.syscalls, 5);
+	ck_assert_uint_gt(r.st.signals, 0);
+	ipt_decode(r.emu, &d);
+	ck_assert_int_eq(d.errors, 0);
+	if (d.n != r.nr_truth ||
+	    memcmp(d.ips, r.truth, d.n * sizeof(*d.ips)) != 0) {
+		report_mismatch("wl_signals-static", r.truth, r.nr_truth,
+				d.ips, d.n);
+		ck_abort_msg("libipt's sequence differs from the truth");
+	}
+	free(d.ips);
+	emu_run_free(&r);
+}
+END_TEST
+
 /* A window capped by its AUX size ends in OVF; what was decoded before is
  * the start of the truth, exactly.
  */
@@ -739,6 +770,7 @@ static Suite *emu_suite(void)
 	tcase_add_loop_test(tc, test_decoder_counts, 0, 8);
 #endif
 	tcase_add_test(tc, test_overflow);
+	tcase_add_test(tc, test_static_whole);
 	tcase_add_test(tc, test_windows);
 	tcase_add_test(tc, test_bad_command);
 	tcase_add_test(tc, test_bad_pid);
