@@ -72,6 +72,10 @@ struct sa_idso {
 	struct sa_filemap fm;
 	Elf *elf;
 	GElf_Ehdr ehdr;
+	char *dbg_file;		/* separate debug file, if one was found */
+	int dbg_fd;
+	struct sa_filemap dbg_fm;
+	Elf *dbg_elf;
 	Dwarf *dw;
 	bool dw_tried;
 	Dwarf_Die *cus;		/* CU DIEs, for files without .debug_aranges */
@@ -166,6 +170,12 @@ static void sa_idso__free(struct sa_idso *d)
 	free(d->paths);
 	if (d->elf)
 		elf_end(d->elf);
+	if (d->dbg_elf)
+		elf_end(d->dbg_elf);
+	sa_filemap_fini(&d->dbg_fm);
+	if (d->dbg_fd >= 0)
+		close(d->dbg_fd);
+	free(d->dbg_file);
 	sa_filemap_fini(&d->fm);
 	if (d->fd >= 0)
 		close(d->fd);
@@ -520,75 +530,66 @@ char *sa_build_id_str(const uint8_t *id, size_t len, char *buf, size_t size)
 	return buf;
 }
 
-/* Reads the build-id note of @d, from PT_NOTE segments or SHT_NOTE
- * sections (some files have only one of the two).
+/* Copies the desc of a GNU build-id note in @data, if any. */
+static bool sa_note_build_id(Elf_Data *data, uint8_t *id, uint8_t *len)
+{
+	GElf_Nhdr nh;
+	size_t off = 0, noff, doff;
+
+	while ((off = gelf_getnote(data, off, &nh, &noff, &doff)) > 0) {
+		if (nh.n_type == NT_GNU_BUILD_ID && nh.n_namesz == 4 &&
+		    !memcmp((char *)data->d_buf + noff, "GNU", 4) &&
+		    nh.n_descsz > 0) {
+			size_t n = nh.n_descsz;
+
+			if (n > SA_BUILD_ID_MAX)
+				n = SA_BUILD_ID_MAX;
+			memcpy(id, (char *)data->d_buf + doff, n);
+			*len = n;
+			return true;
+		}
+	}
+	return false;
+}
+
+/* Reads the build-id note of @elf (@fsize bytes), from PT_NOTE segments
+ * or SHT_NOTE sections (some files have only one of the two; separate
+ * debug files have only the section).
  */
-static void sa_dso_read_build_id(struct sa_idso *d)
+static void sa_elf_build_id(Elf *elf, size_t fsize, uint8_t *id,
+			    uint8_t *len)
 {
 	size_t i, nph = 0;
 	Elf_Scn *scn = NULL;
 
-	if (elf_getphdrnum(d->elf, &nph) < 0)
+	*len = 0;
+	if (elf_getphdrnum(elf, &nph) < 0)
 		nph = 0;
 	for (i = 0; i < nph; i++) {
 		GElf_Phdr ph;
 		Elf_Data *data;
-		GElf_Nhdr nh;
-		size_t off = 0, noff, doff;
 
-		if (!gelf_getphdr(d->elf, i, &ph) || ph.p_type != PT_NOTE)
+		if (!gelf_getphdr(elf, i, &ph) || ph.p_type != PT_NOTE)
 			continue;
-		if (ph.p_offset > d->fm.size ||
-		    ph.p_filesz > d->fm.size - ph.p_offset)
+		if (ph.p_offset > fsize || ph.p_filesz > fsize - ph.p_offset)
 			continue;
-		data = elf_getdata_rawchunk(d->elf, ph.p_offset, ph.p_filesz,
+		data = elf_getdata_rawchunk(elf, ph.p_offset, ph.p_filesz,
 					    ph.p_align == 8 ? ELF_T_NHDR8 :
 					    ELF_T_NHDR);
-		if (!data)
-			continue;
-		while ((off = gelf_getnote(data, off, &nh, &noff, &doff)) > 0) {
-			if (nh.n_type == NT_GNU_BUILD_ID && nh.n_namesz == 4 &&
-			    !memcmp((char *)data->d_buf + noff, "GNU", 4) &&
-			    nh.n_descsz > 0) {
-				size_t n = nh.n_descsz;
-
-				if (n > SA_BUILD_ID_MAX)
-					n = SA_BUILD_ID_MAX;
-				memcpy(d->pub.build_id,
-				       (char *)data->d_buf + doff, n);
-				d->pub.build_id_len = n;
-				return;
-			}
-		}
+		if (data && sa_note_build_id(data, id, len))
+			return;
 	}
-	while ((scn = elf_nextscn(d->elf, scn))) {
+	while ((scn = elf_nextscn(elf, scn))) {
 		GElf_Shdr sh;
 		Elf_Data *data;
-		GElf_Nhdr nh;
-		size_t off = 0, noff, doff;
 
 		if (!gelf_getshdr(scn, &sh) || sh.sh_type != SHT_NOTE)
 			continue;
-		if (sh.sh_offset > d->fm.size ||
-		    sh.sh_size > d->fm.size - sh.sh_offset)
+		if (sh.sh_offset > fsize || sh.sh_size > fsize - sh.sh_offset)
 			continue;
 		data = elf_getdata(scn, NULL);
-		if (!data)
-			continue;
-		while ((off = gelf_getnote(data, off, &nh, &noff, &doff)) > 0) {
-			if (nh.n_type == NT_GNU_BUILD_ID && nh.n_namesz == 4 &&
-			    !memcmp((char *)data->d_buf + noff, "GNU", 4) &&
-			    nh.n_descsz > 0) {
-				size_t n = nh.n_descsz;
-
-				if (n > SA_BUILD_ID_MAX)
-					n = SA_BUILD_ID_MAX;
-				memcpy(d->pub.build_id,
-				       (char *)data->d_buf + doff, n);
-				d->pub.build_id_len = n;
-				return;
-			}
-		}
+		if (data && sa_note_build_id(data, id, len))
+			return;
 	}
 }
 
@@ -652,17 +653,19 @@ static bool sa_is_mapping_sym(const char *name)
 	       (name[2] == '\0' || name[2] == '.');
 }
 
-/* Reads the function symbols of one symbol table into d->syms. */
-static int sa_dso_read_symtab(struct sa_idso *d, Elf_Scn *scn,
-			      const GElf_Shdr *sh, size_t *cap)
+/* Reads the function symbols of one symbol table of @elf (the binary
+ * or its separate debug file, @fsize bytes) into d->syms.
+ */
+static int sa_dso_read_symtab(struct sa_idso *d, Elf *elf, size_t fsize,
+			      Elf_Scn *scn, const GElf_Shdr *sh, size_t *cap)
 {
 	size_t i, n, shnum = 0, shstrndx = 0;
 	Elf_Data *data;
 	bool arm = d->pub.arch == SA_ARCH_ARM, shstrndx_ok;
 
 	if (sh->sh_entsize == 0 || sh->sh_type == SHT_NOBITS ||
-	    sh->sh_offset > d->fm.size ||
-	    sh->sh_size > d->fm.size - sh->sh_offset) {
+	    sh->sh_offset > fsize ||
+	    sh->sh_size > fsize - sh->sh_offset) {
 		sa_warn("%s: symbol table at offset 0x%" PRIx64 " goes past "
 			"the end of the file; symbols ignored\n", d->file,
 			(uint64_t)sh->sh_offset);
@@ -671,9 +674,9 @@ static int sa_dso_read_symtab(struct sa_idso *d, Elf_Scn *scn,
 	data = elf_getdata(scn, NULL);
 	if (!data)
 		return 0;
-	if (elf_getshdrnum(d->elf, &shnum) < 0)
+	if (elf_getshdrnum(elf, &shnum) < 0)
 		return 0;
-	shstrndx_ok = elf_getshdrstrndx(d->elf, &shstrndx) == 0;
+	shstrndx_ok = elf_getshdrstrndx(elf, &shstrndx) == 0;
 	n = sh->sh_size / sh->sh_entsize;
 	for (i = 1; i < n; i++) {
 		GElf_Sym sym;
@@ -693,7 +696,7 @@ static int sa_dso_read_symtab(struct sa_idso *d, Elf_Scn *scn,
 		if (sym.st_shndx == SHN_UNDEF || sym.st_shndx >= SHN_LORESERVE ||
 		    sym.st_shndx >= shnum)
 			continue;
-		tscn = elf_getscn(d->elf, sym.st_shndx);
+		tscn = elf_getscn(elf, sym.st_shndx);
 		if (!tscn || !gelf_getshdr(tscn, &tsh) ||
 		    !(tsh.sh_flags & SHF_EXECINSTR) || !(tsh.sh_flags & SHF_ALLOC))
 			continue;
@@ -704,7 +707,7 @@ static int sa_dso_read_symtab(struct sa_idso *d, Elf_Scn *scn,
 		 */
 		if (type == STT_NOTYPE) {
 			const char *sname = shstrndx_ok ?
-				elf_strptr(d->elf, shstrndx, tsh.sh_name) :
+				elf_strptr(elf, shstrndx, tsh.sh_name) :
 				NULL;
 			int vis = GELF_ST_VISIBILITY(sym.st_other);
 
@@ -712,7 +715,7 @@ static int sa_dso_read_symtab(struct sa_idso *d, Elf_Scn *scn,
 			    vis == STV_HIDDEN || vis == STV_INTERNAL)
 				continue;
 		}
-		name = elf_strptr(d->elf, sh->sh_link, sym.st_name);
+		name = elf_strptr(elf, sh->sh_link, sym.st_name);
 		if (!name || !name[0] || sa_is_mapping_sym(name))
 			continue;
 		value = sym.st_value;
@@ -762,7 +765,19 @@ static int sa_dso_read_syms(struct sa_idso *d)
 			continue;
 		if (sh.sh_type != SHT_SYMTAB && sh.sh_type != SHT_DYNSYM)
 			continue;
-		err = sa_dso_read_symtab(d, scn, &sh, &cap);
+		err = sa_dso_read_symtab(d, d->elf, d->fm.size, scn, &sh,
+					 &cap);
+		if (err)
+			return err;
+	}
+	/* a stripped binary's full symbol table is in its debug file */
+	while (d->dbg_elf && (scn = elf_nextscn(d->dbg_elf, scn))) {
+		GElf_Shdr sh;
+
+		if (!gelf_getshdr(scn, &sh) || sh.sh_type != SHT_SYMTAB)
+			continue;
+		err = sa_dso_read_symtab(d, d->dbg_elf, d->dbg_fm.size, scn,
+					 &sh, &cap);
 		if (err)
 			return err;
 	}
@@ -844,6 +859,7 @@ static int sa_dso_open(struct sa_image *img, const char *path,
 		return sa_errinfo_set(ei, -ENOMEM, SA_NO_OFFSET, "%s: %s",
 				      path, strerror(ENOMEM));
 	d->fd = -1;
+	d->dbg_fd = -1;
 	d->path = strdup(path);
 	if (!d->path) {
 		err = sa_errinfo_set(ei, -ENOMEM, SA_NO_OFFSET, "%s: %s",
@@ -985,7 +1001,8 @@ static int sa_dso_open(struct sa_image *img, const char *path,
 		goto err_free;
 	}
 	d->pub.pie = d->ehdr.e_type == ET_DYN;
-	sa_dso_read_build_id(d);
+	sa_elf_build_id(d->elf, d->fm.size, d->pub.build_id,
+			&d->pub.build_id_len);
 	*out = d;
 	return 0;
 
@@ -1030,10 +1047,174 @@ static void sa_dso_check_build_id(struct sa_idso *d, const uint8_t *id,
 				sizeof(have)) : "none");
 }
 
+/* True when @elf has a section of type @type, or named @name. */
+static bool sa_elf_has(Elf *elf, unsigned int type, const char *name)
+{
+	Elf_Scn *scn = NULL;
+	size_t shstrndx;
+
+	if (elf_getshdrstrndx(elf, &shstrndx) < 0)
+		return false;
+	while ((scn = elf_nextscn(elf, scn))) {
+		GElf_Shdr sh;
+		const char *n;
+
+		if (!gelf_getshdr(scn, &sh))
+			continue;
+		if (type && sh.sh_type == type)
+			return true;
+		n = name ? elf_strptr(elf, shstrndx, sh.sh_name) : NULL;
+		if (n && !strcmp(n, name) && sh.sh_type != SHT_NOBITS)
+			return true;
+	}
+	return false;
+}
+
+/* The file name in .gnu_debuglink, or NULL. */
+static const char *sa_elf_debuglink(Elf *elf, size_t fsize)
+{
+	Elf_Scn *scn = NULL;
+	size_t shstrndx;
+
+	if (elf_getshdrstrndx(elf, &shstrndx) < 0)
+		return NULL;
+	while ((scn = elf_nextscn(elf, scn))) {
+		GElf_Shdr sh;
+		Elf_Data *data;
+		const char *n;
+
+		if (!gelf_getshdr(scn, &sh) || sh.sh_type != SHT_PROGBITS)
+			continue;
+		n = elf_strptr(elf, shstrndx, sh.sh_name);
+		if (!n || strcmp(n, ".gnu_debuglink"))
+			continue;
+		if (sh.sh_offset > fsize || sh.sh_size > fsize - sh.sh_offset)
+			return NULL;
+		data = elf_getdata(scn, NULL);
+		if (!data || !data->d_size ||
+		    !memchr(data->d_buf, '\0', data->d_size))
+			return NULL;
+		n = data->d_buf;
+		return n[0] && !strchr(n, '/') ? n : NULL;
+	}
+	return NULL;
+}
+
+/* Tries @cand as the debug file of @d: an ELF file of the same build-id
+ * (when both have one).  Returns true and keeps it on success.
+ */
+static bool sa_dso_try_debug(struct sa_idso *d, const char *cand)
+{
+	struct sa_filemap fm = { 0 };
+	uint8_t id[SA_BUILD_ID_MAX], len = 0;
+	Elf *elf;
+	int fd;
+
+	if (!strcmp(cand, d->file) || sa_map_file(cand, &fd, &fm, NULL))
+		return false;
+	if (fm.size < EI_NIDENT || memcmp(fm.base, ELFMAG, SELFMAG))
+		goto fail;
+	elf = elf_memory(fm.base, fm.size);
+	if (!elf)
+		goto fail;
+	sa_elf_build_id(elf, fm.size, id, &len);
+	if (elf_kind(elf) != ELF_K_ELF ||
+	    (len && d->pub.build_id_len &&
+	     (len != d->pub.build_id_len ||
+	      memcmp(id, d->pub.build_id, len)))) {
+		elf_end(elf);
+		goto fail;
+	}
+	d->dbg_file = strdup(cand);
+	if (!d->dbg_file) {
+		elf_end(elf);
+		goto fail;
+	}
+	d->dbg_elf = elf;
+	d->dbg_fm = fm;
+	d->dbg_fd = fd;
+	sa_debug("%s: debug information from %s\n", d->file, cand);
+	return true;
+fail:
+	sa_filemap_fini(&fm);
+	close(fd);
+	return false;
+}
+
+/*
+ * Finds the separate debug file of a binary that lacks .symtab or
+ * .debug_info, where gdb and perf look: by build-id under
+ * /usr/lib/debug/.build-id/, then by .gnu_debuglink beside the file, in
+ * its .debug/ directory and under /usr/lib/debug/<dir>/; each under
+ * --symfs first.
+ */
+static void sa_dso_find_debug(struct sa_image *img, struct sa_idso *d)
+{
+	const char *roots[2] = { img->symfs, "" };
+	const char *link;
+	char cand[4096], hex[2 * SA_BUILD_ID_MAX + 1], *dir, *slash;
+	int r;
+
+	if (!d->ehdr.e_shnum || d->dw_tried ||
+	    (sa_elf_has(d->elf, SHT_SYMTAB, NULL) &&
+	     sa_elf_has(d->elf, 0, ".debug_info")))
+		return;
+	sa_build_id_str(d->pub.build_id, d->pub.build_id_len, hex,
+			sizeof(hex));
+	for (r = 0; r < 2 && d->pub.build_id_len > 1; r++) {
+		if (!roots[r])
+			continue;
+		snprintf(cand, sizeof(cand), "%s/usr/lib/debug/.build-id/"
+			 "%.2s/%s.debug", roots[r], hex, hex + 2);
+		if (sa_dso_try_debug(d, cand))
+			return;
+	}
+	link = sa_elf_debuglink(d->elf, d->fm.size);
+	if (!link)
+		return;
+	dir = strdup(d->file);
+	if (!dir)
+		return;
+	slash = strrchr(dir, '/');
+	if (slash)
+		*slash = '\0';
+	else
+		dir[0] = '\0';
+	snprintf(cand, sizeof(cand), "%s%s%s", dir, dir[0] ? "/" : "", link);
+	if (sa_dso_try_debug(d, cand))
+		goto out;
+	snprintf(cand, sizeof(cand), "%s%s.debug/%s", dir, dir[0] ? "/" : "",
+		 link);
+	if (sa_dso_try_debug(d, cand))
+		goto out;
+	/* /usr/lib/debug + the directory the trace names */
+	free(dir);
+	dir = strdup(d->path);
+	if (!dir)
+		return;
+	slash = strrchr(dir, '/');
+	if (slash)
+		*slash = '\0';
+	else
+		dir[0] = '\0';
+	for (r = 0; r < 2; r++) {
+		if (!roots[r])
+			continue;
+		snprintf(cand, sizeof(cand), "%s/usr/lib/debug%s%s/%s",
+			 roots[r], dir[0] == '/' ? "" : "/", dir, link);
+		if (sa_dso_try_debug(d, cand))
+			goto out;
+	}
+out:
+	free(dir);
+}
+
 static int sa_image_add_dso(struct sa_image *img, struct sa_idso *d,
 			    struct sa_errinfo *ei)
 {
 	int err;
+
+	sa_dso_find_debug(img, d);
 
 	err = sa_grow((void **)&img->dsos, &img->cap_dsos, img->nr_dsos,
 		      sizeof(*img->dsos), SA_IMAGE_DSOS_MAX);
@@ -1425,6 +1606,9 @@ static int sa_dso_srcline(struct sa_idso *d, uint64_t addr,
 	if (!d->dw_tried) {
 		d->dw_tried = true;
 		d->dw = dwarf_begin_elf(d->elf, DWARF_C_READ, NULL);
+		if (!d->dw && d->dbg_elf)
+			d->dw = dwarf_begin_elf(d->dbg_elf, DWARF_C_READ,
+						NULL);
 	}
 	if (!d->dw)
 		return -SA_ERR_NOTFOUND;

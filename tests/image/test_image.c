@@ -736,6 +736,67 @@ START_TEST(t_build_id)
 }
 END_TEST
 
+/*
+ * Separate debug files: a stripped copy of the program finds its symbols
+ * and lines through .gnu_debuglink, or by build-id under a symfs; they
+ * must equal readelf's and addr2line's on the unstripped program.
+ */
+START_TEST(t_debug_file)
+{
+	char dir[4200], cmd[20000], stripped[4300], dbg[4300], bid[4300];
+	char *out;
+	struct sa_image *img;
+	struct sa_errinfo ei;
+	const struct sa_sym *s;
+	uint64_t a = nm_addr(prog_nopie, "classify");
+
+	snprintf(dir, sizeof(dir), "%s/dbg", sa_test_tmpdir());
+	snprintf(stripped, sizeof(stripped), "%s/prog", dir);
+	snprintf(dbg, sizeof(dbg), "%s/prog.debug", dir);
+	snprintf(cmd, sizeof(cmd), "mkdir -p '%s' && objcopy --only-keep-debug "
+		 "'%s' '%s' && objcopy --strip-all --add-gnu-debuglink='%s' "
+		 "'%s' '%s'", dir, prog_nopie, dbg, dbg, prog_nopie, stripped);
+	ck_assert_int_eq(system(cmd), 0);
+	/* the peer agrees the copy has no symbols of its own */
+	snprintf(cmd, sizeof(cmd), "nm '%s' 2>&1 | grep -c ' classify$' || "
+		 "true", stripped);
+	out = peer_run(cmd);
+	ck_assert_int_eq(strtol(out, NULL, 10), 0);
+	free(out);
+
+	img = sa_image__new(SA_ARCH_UNKNOWN);
+	ck_assert_int_eq(sa_image_load_elf(img, stripped, UINT64_MAX, &ei), 0);
+	s = sa_image_symbolize(img, a);
+	ck_assert(s && !strcmp(s->name, "classify"));
+	check_symbols(img, prog_nopie, 0);
+	check_srclines(img, prog_nopie, "sum_loop", 0);
+	sa_image__free(img);
+
+	/* by build-id: /usr/lib/debug/.build-id/xx/yyyy.debug in a symfs */
+	snprintf(cmd, sizeof(cmd), "readelf -n '%s' | sed -n 's/.*Build ID: "
+		 "//p'", prog_nopie);
+	out = peer_run(cmd);
+	out[strcspn(out, "\n")] = '\0';
+	snprintf(bid, sizeof(bid), "%s/symfs/usr/lib/debug/.build-id/%.2s",
+		 dir, out);
+	snprintf(cmd, sizeof(cmd), "mkdir -p '%s' && mv '%s' '%s/%s.debug' "
+		 "&& mkdir -p '%s/symfs/opt' && objcopy --strip-all '%s' "
+		 "'%s/symfs/opt/prog'", bid, dbg, bid, out + 2, dir,
+		 prog_nopie, dir);
+	free(out);
+	ck_assert_int_eq(system(cmd), 0);
+	img = sa_image__new(SA_ARCH_UNKNOWN);
+	snprintf(cmd, sizeof(cmd), "%s/symfs", dir);
+	ck_assert_int_eq(sa_image_set_symfs(img, cmd), 0);
+	ck_assert_int_eq(sa_image_add_elf(img, "/opt/prog", 0x400000, 0x10000,
+					  0, NULL, 0, &ei), 0);
+	s = sa_image_symbolize(img, a);
+	ck_assert(s && !strcmp(s->name, "classify"));
+	check_srclines(img, prog_nopie, "classify", 0);
+	sa_image__free(img);
+}
+END_TEST
+
 static Suite *image_suite(void)
 {
 	Suite *s = suite_create("image");
@@ -754,6 +815,7 @@ static Suite *image_suite(void)
 	tcase_add_test(tc, t_truncated);
 	tcase_add_test(tc, t_shdrs_past_eof);
 	tcase_add_test(tc, t_build_id);
+	tcase_add_test(tc, t_debug_file);
 	suite_add_tcase(s, tc);
 	return s;
 }
