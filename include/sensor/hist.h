@@ -99,6 +99,8 @@ struct sa_hist_decode {
 	uint64_t lost_records;	/* PERF_RECORD_LOST events */
 	uint64_t unknown_taken;	/* conditional outcomes lost to a gap */
 	uint64_t unmapped;	/* ranges outside any binary */
+	uint64_t missing_binaries;	/* traced binaries not found */
+	uint64_t build_id_mismatches;	/* binaries of another build */
 	size_t nr_error_list;	/* first SA_HIST_MAX_ERRORS errors */
 	struct sa_hist_error error_list[SA_HIST_MAX_ERRORS];
 };

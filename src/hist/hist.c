@@ -334,6 +334,8 @@ int sa_hist_merge(struct sa_hist *dst, const struct sa_hist *src)
 	dd->lost_records += sd->lost_records;
 	dd->unknown_taken += sd->unknown_taken;
 	dd->unmapped += sd->unmapped;
+	dd->missing_binaries += sd->missing_binaries;
+	dd->build_id_mismatches += sd->build_id_mismatches;
 	for (i = 0; i < sd->nr_error_list &&
 		    dd->nr_error_list < SA_HIST_MAX_ERRORS; i++)
 		dd->error_list[dd->nr_error_list++] = sd->error_list[i];

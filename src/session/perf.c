@@ -243,6 +243,7 @@ static int sa_build_image(struct sa_perf_session *ps, struct sa_errinfo *ei)
 			ps->s.name, m->file_offset, mei.msg);
 		err = 0;
 	}
+	sa_hist_decode_mut(ps->s.h)->missing_binaries += ps->missing;
 	/* --binary PATH@ADDR, and binaries no MMAP record named */
 	for (i = 0; i < o->nr_binaries; i++) {
 		if (used && used[i])

@@ -109,6 +109,12 @@ int sa_session_init(struct sa_session *s, const char *name,
 /* The builder is made once the image is complete. */
 int sa_session_start(struct sa_session *s)
 {
+	const struct sa_dso *dso;
+	size_t i;
+
+	for (i = 0; (dso = sa_image_dso_at(s->img, i)); i++)
+		if (dso->build_id_mismatch)
+			sa_hist_decode_mut(s->h)->build_id_mismatches++;
 	s->sites = sa_sitemap__new(s->img);
 	if (!s->sites)
 		return -errno;

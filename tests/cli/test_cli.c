@@ -176,21 +176,30 @@ START_TEST(test_missing_binary)
 }
 END_TEST
 
-/* Another program given as "loopy": the build-id check names both. */
+/* Another program given as the traced one: the build-id check names both.
+ * The trace is recorded here with the emulated sensor, which writes the
+ * build-ids into perf.data (the hase traces have none).
+ */
 START_TEST(test_build_id_mismatch)
 {
-	char dir[4096], cmd[8192], bin[4096], data[4096];
+	const char *wl = getenv("SA_WL_BRANCHES");
+	const char *other = getenv("SA_WL_QSORT");
+	const char *data = sa_test_path("bid.data");
+	char dir[4096], cmd[8192], bin[4096];
+	char *rec[] = { (char *)tool(), "record", "--emulate", "-o",
+			(char *)data, "--", (char *)wl, "3", NULL };
+	char *args[] = { "decode", "--binary", bin, (char *)data, NULL };
 	char *err;
-	char *args[] = { "decode", "--binary", bin, data, NULL };
+	const char *base = strrchr(wl, '/') + 1;
 
-	snprintf(data, sizeof(data), "%s", shared(LOOPY_DATA));
+	ck_assert_int_eq(sa_test_exec(rec, NULL, NULL), 0);
 	snprintf(dir, sizeof(dir), "%s/other", sa_test_tmpdir());
-	snprintf(bin, sizeof(bin), "%s/loopy", dir);
+	snprintf(bin, sizeof(bin), "%s/%s", dir, base);
 	snprintf(cmd, sizeof(cmd), "mkdir -p '%s' && cp '%s' '%s'", dir,
-		 shared("traces/intel-pt/hase/control_flow/control_flow"), bin);
+		 other, bin);
 	ck_assert_int_eq(system(cmd), 0);
 	run(&err, args);
-	ck_assert_msg(strstr(err, "build-id"), "%s", err);
+	ck_assert_msg(strstr(err, "build-id mismatch"), "%s", err);
 	ck_assert_msg(strstr(err, bin), "%s", err);
 	free(err);
 }
