@@ -245,7 +245,9 @@ int sa_pd_writer_add_attr(struct sa_pd_writer *w,
 			  const char *name);
 
 /* The sample_id_all trailer that typed writers append (per the first
- * attr's sample_type).  NULL writes none.
+ * attr's sample_type, when it has sample_id_all).  A NULL @sid writes a
+ * zeroed trailer naming the first attr's first id: perf would misparse a
+ * record without it.
  */
 int sa_pd_writer_mmap2(struct sa_pd_writer *w, uint32_t pid, uint32_t tid,
 		       uint64_t start, uint64_t len, uint64_t pgoff,
@@ -267,8 +269,10 @@ int sa_pd_writer_lost(struct sa_pd_writer *w, uint64_t id, uint64_t lost,
 		      const struct sa_pd_sample_id *sid);
 int sa_pd_writer_auxtrace_info(struct sa_pd_writer *w, uint32_t type,
 			       const uint64_t *priv, size_t nr_priv);
-/* Writes an AUXTRACE record followed by @size bytes of @data and adds it
- * to the HEADER_AUXTRACE index.
+/* Writes an AUXTRACE record followed by @size bytes of @data, zero-padded
+ * to 8 bytes with the padding counted in the record's size (as perf
+ * record does), and adds it to the HEADER_AUXTRACE index.  An AUXTRACE_INFO
+ * must come first (perf fails otherwise): -SA_ERR_INVAL.
  */
 int sa_pd_writer_auxtrace(struct sa_pd_writer *w, const void *data,
 			  uint64_t size, uint64_t offset, uint64_t reference,
