@@ -14,6 +14,8 @@ pkgs=(
 	# peers the tests compare with, and ground-truth tools
 	linux-perf libopencsd-bin binutils binutils-aarch64-linux-gnu
 	binutils-arm-linux-gnueabihf
+	# libFuzzer and the sanitizer runtimes (CI's fuzz smoke run)
+	clang libclang-rt-14-dev
 )
 missing=()
 for p in "${pkgs[@]}"; do
