@@ -103,7 +103,8 @@ int sa_emu_window(struct sa_emu *emu, const struct sa_emu_opts *opts,
 int sa_emu_run_free(struct sa_emu *emu, uint64_t ms, struct sa_errinfo *ei);
 
 /* The sampled-window loop: windows of @opts (bounded by max_insns and/or
- * max_ms) every @period_ms, written to the path that @path_fmt gives with
+ * max_ms) every @period_ms (start to start; the target runs freely for
+ * what is left of the period), written to the path that @path_fmt gives with
  * the window number ("w%03u.data"), until @nr_windows windows (0: until
  * the target exits or sa_emu_request_stop()).  @window_fn (may be NULL)
  * is called after each window; a non-zero return ends the loop.  Returns

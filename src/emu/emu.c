@@ -894,7 +894,10 @@ int sa_emu_loop(struct sa_emu *emu, const struct sa_emu_opts *opts,
 			return (int)nr + 1;
 		if (st.exited || st.exec || emu->stop_req)
 			return (int)nr + 1;
-		err = sa_emu_run_free(emu, period_ms, ei);
+		/* The period runs from window start to window start. */
+		err = sa_emu_run_free(emu, period_ms > st.ns / 1000000 ?
+					   period_ms - st.ns / 1000000 : 0,
+				      ei);
 		if (err < 0)
 			return err;
 		if (err == 1 || emu->stop_req)

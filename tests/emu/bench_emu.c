@@ -171,11 +171,7 @@ static int bench_duty(uint64_t win_ms, uint64_t period_ms, char **argv)
 		fprintf(stderr, "bench_emu: %s\n", ei.msg);
 		return 1;
 	}
-	/* The period counts from the end of one window to the start of the
-	 * next: P - W of free running.
-	 */
-	n = sa_emu_loop(emu, &opts, period_ms > win_ms ? period_ms - win_ms :
-			0, 0, fmt, duty_window, &d, &ei);
+	n = sa_emu_loop(emu, &opts, period_ms, 0, fmt, duty_window, &d, &ei);
 	wall = (double)(now_ns() - t0) / 1e9;
 	if (n < 0) {
 		fprintf(stderr, "bench_emu: %s\n", ei.msg);
