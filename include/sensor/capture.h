@@ -347,6 +347,16 @@ struct sa_cap_session *sa_cap_session__open(
 	const struct sa_cap_session_opts *o, struct sa_errinfo *ei);
 void sa_cap_session__free(struct sa_cap_session *s);
 
+/* A session over one ring the caller has laid out (the user page at
+ * @base, the AUX area at @aux), with no perf events behind it: for
+ * replaying a saved ring and for tests with an emulated kernel ring.
+ * @id and @sb_id are the sample ids the records carry; the ring's thread
+ * is @o->pid.  The mappings are borrowed.  enable/disable do nothing.
+ */
+struct sa_cap_session *sa_cap_session__wrap(
+	const struct sa_cap_session_opts *o, void *base, void *aux,
+	uint64_t id, uint64_t sb_id, struct sa_errinfo *ei);
+
 int sa_cap_session_enable(struct sa_cap_session *s);
 int sa_cap_session_disable(struct sa_cap_session *s);
 

@@ -44,6 +44,7 @@ struct cap_rb {
 	void *aux;
 	size_t aux_len;
 	struct sa_cap_ring *ring;
+	bool borrowed;		/* mappings are the caller's */
 };
 
 struct aux_piece {
@@ -222,9 +223,9 @@ static int open_rb(struct sa_cap_session *s, struct cap_rb *r, pid_t pid,
 static void close_rb(struct cap_rb *r)
 {
 	sa_cap_ring__free(r->ring);
-	if (r->aux)
+	if (r->aux && !r->borrowed)
 		munmap(r->aux, r->aux_len);
-	if (r->base)
+	if (r->base && !r->borrowed)
 		munmap(r->base, r->base_len);
 	if (r->sb_fd >= 0)
 		close(r->sb_fd);
@@ -237,6 +238,88 @@ static bool pow2_pages(uint64_t v)
 	size_t page = (size_t)sysconf(_SC_PAGESIZE);
 
 	return v >= page && !(v & (v - 1));
+}
+
+/* Shared by __open and __wrap: copies and checks the options. */
+static int session_init(struct sa_cap_session *s,
+			const struct sa_cap_session_opts *o,
+			struct sa_errinfo *ei)
+{
+	s->o = *o;
+	if (!s->o.data_size)
+		s->o.data_size = DEF_DATA_SIZE;
+	if (!s->o.aux_size)
+		s->o.aux_size = DEF_AUX_SIZE;
+	if (!s->o.max_mem)
+		s->o.max_mem = DEF_MAX_MEM;
+	if (!pow2_pages(s->o.data_size) ||
+	    (o->trace_attr && !pow2_pages(s->o.aux_size)))
+		return sa_errinfo_set(ei, -SA_ERR_INVAL, SA_NO_OFFSET,
+				      "ring sizes must be a power of two "
+				      "pages: data %" PRIu64 ", aux %" PRIu64,
+				      s->o.data_size, s->o.aux_size);
+	s->has_trace = o->trace_attr != NULL;
+	if (s->has_trace)
+		s->trace_attr = *o->trace_attr;
+	sa_cap_attr_sideband(&s->sb_attr, o->kernel, o->per_cpu);
+	/* One sample_id layout for the whole file. */
+	if (s->has_trace)
+		s->sb_attr.sample_type = s->trace_attr.sample_type;
+	s->sample_type = s->sb_attr.sample_type;
+	if (o->filter && *o->filter) {
+		s->filter = strdup(o->filter);
+		if (!s->filter)
+			return -ENOMEM;
+	}
+	s->o.filter = s->filter;
+	return 0;
+}
+
+struct sa_cap_session *sa_cap_session__wrap(
+	const struct sa_cap_session_opts *o, void *base, void *aux,
+	uint64_t id, uint64_t sb_id, struct sa_errinfo *ei)
+{
+	const struct perf_event_mmap_page *pc = base;
+	struct sa_cap_session *s;
+	struct cap_rb *r;
+	int err;
+
+	s = calloc(1, sizeof(*s));
+	if (!s) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	err = session_init(s, o, ei);
+	if (err)
+		goto out_free;
+	s->o.data_size = pc->data_size;
+	s->o.aux_size = aux ? pc->aux_size : s->o.aux_size;
+	s->rb = calloc(1, sizeof(*s->rb));
+	if (!s->rb) {
+		err = -ENOMEM;
+		goto out_free;
+	}
+	s->nr = 1;
+	r = &s->rb[0];
+	r->fd = r->sb_fd = -1;
+	r->borrowed = true;
+	r->tid = o->pid;
+	r->cpu = o->per_cpu ? o->cpu : -1;
+	r->id = id;
+	r->sb_id = sb_id;
+	r->base = base;
+	r->aux = s->has_trace ? aux : NULL;
+	r->ring = sa_cap_ring__new(base, r->aux, o->snapshot, ei);
+	if (!r->ring) {
+		err = -errno;
+		goto out_free;
+	}
+	return s;
+
+out_free:
+	sa_cap_session__free(s);
+	errno = err < 0 ? -err : EINVAL;
+	return NULL;
 }
 
 struct sa_cap_session *sa_cap_session__open(
@@ -252,38 +335,9 @@ struct sa_cap_session *sa_cap_session__open(
 		errno = ENOMEM;
 		return NULL;
 	}
-	s->o = *o;
-	if (!s->o.data_size)
-		s->o.data_size = DEF_DATA_SIZE;
-	if (!s->o.aux_size)
-		s->o.aux_size = DEF_AUX_SIZE;
-	if (!s->o.max_mem)
-		s->o.max_mem = DEF_MAX_MEM;
-	if (!pow2_pages(s->o.data_size) ||
-	    (o->trace_attr && !pow2_pages(s->o.aux_size))) {
-		err = sa_errinfo_set(ei, -SA_ERR_INVAL, SA_NO_OFFSET,
-				     "ring sizes must be a power of two pages: "
-				     "data %" PRIu64 ", aux %" PRIu64,
-				     s->o.data_size, s->o.aux_size);
+	err = session_init(s, o, ei);
+	if (err)
 		goto out_free;
-	}
-	s->has_trace = o->trace_attr != NULL;
-	if (s->has_trace)
-		s->trace_attr = *o->trace_attr;
-	sa_cap_attr_sideband(&s->sb_attr, o->kernel, o->per_cpu);
-	if (s->has_trace) {
-		/* One sample_id layout for the whole file. */
-		s->sb_attr.sample_type = s->trace_attr.sample_type;
-	}
-	s->sample_type = s->sb_attr.sample_type;
-	if (o->filter && *o->filter) {
-		s->filter = strdup(o->filter);
-		if (!s->filter) {
-			err = -ENOMEM;
-			goto out_free;
-		}
-	}
-	s->o.filter = s->filter;
 
 	if (o->per_cpu) {
 		int cpu, nr_cpus = get_nprocs_conf();

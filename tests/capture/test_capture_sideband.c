@@ -166,6 +166,40 @@ START_TEST(tc_sideband)
 }
 END_TEST
 
+/* Per-CPU mode: one ring per CPU, pid = the child, inherit. */
+START_TEST(tc_sideband_per_cpu)
+{
+	struct sa_cap_session_opts o = { .per_cpu = true, .cpu = -1 };
+	struct seen seen = { .time_order = true };
+	struct sa_cap_session *s;
+	struct sa_errinfo ei;
+	int wfd, status;
+
+	ck_assert_ptr_nonnull(realpath("/bin/true", seen.exe));
+	seen.pid = spawn_waiting(&wfd);
+	o.pid = seen.pid;
+	o.data_size = 65536;
+	s = sa_cap_session__open(&o, &ei);
+	if (!s) {
+		kill(seen.pid, SIGKILL);
+		waitpid(seen.pid, NULL, 0);
+		ck_abort_msg("%s", ei.msg);
+	}
+	ck_assert_uint_eq(sa_cap_session_nr_rings(s),
+			  (size_t)sysconf(_SC_NPROCESSORS_CONF));
+	ck_assert_int_eq(sa_cap_session_enable(s), 0);
+	ck_assert_int_eq(write(wfd, "x", 1), 1);
+	close(wfd);
+	ck_assert_int_eq(waitpid(seen.pid, &status, 0), seen.pid);
+	/* Rings are read one after the other: no global time order. */
+	ck_assert_int_gt(sa_cap_session_drain(s, on_record, &seen, &ei), 0);
+	ck_assert_int_eq(seen.comm_exec, 1);
+	ck_assert_int_ge(seen.mmap2_exe, 1);
+	ck_assert_int_eq(seen.exit_, 1);
+	sa_cap_session__free(s);
+}
+END_TEST
+
 /* A pid that does not exist: a clear error, no crash. */
 START_TEST(tc_no_pid)
 {
@@ -199,6 +233,7 @@ int main(void)
 	s = suite_create("capture-sideband");
 	tc = tcase_create("sideband");
 	tcase_add_test(tc, tc_sideband);
+	tcase_add_test(tc, tc_sideband_per_cpu);
 	tcase_add_test(tc, tc_no_pid);
 	suite_add_tcase(s, tc);
 	return sa_test_run(s);
