@@ -285,6 +285,59 @@ static size_t count_lines(const char *s)
 	return n;
 }
 
+/* The sample_id_all pid/tid of the sideband records, as `perf script
+ * --show-*-events -F pid,tid,cpu,time` prints them ("%5d/%-5d [%03d]
+ * %5lu.%06lu: PERF_RECORD_..."); perf report -D shows only cpu and time.
+ */
+static __attribute__((unused)) void compare_sideband_ids(struct sa_pd *pd,
+							  const char *path)
+{
+	struct sa_pd_event ev;
+	struct sa_errinfo ei;
+	char *cmd, *out, want[256];
+	int r, n = 0;
+
+	ck_assert_int_ge(asprintf(&cmd, "perf script -i '%s' -F pid,tid,cpu,"
+				  "time --show-task-events --show-mmap-events "
+				  "--show-switch-events --no-itrace 2>/dev/null",
+				  path), 0);
+	out = pp_run(cmd);
+	free(cmd);
+	sa_pd_rewind(pd);
+	while ((r = sa_pd_next(pd, &ev, &ei)) > 0) {
+		uint32_t need = PERF_SAMPLE_TID | PERF_SAMPLE_TIME |
+				PERF_SAMPLE_CPU;
+
+		switch (ev.type) {
+		case PERF_RECORD_MMAP:
+		case PERF_RECORD_MMAP2:
+		case PERF_RECORD_COMM:
+		case PERF_RECORD_FORK:
+		case PERF_RECORD_EXIT:
+		case PERF_RECORD_SWITCH:
+		case PERF_RECORD_SWITCH_CPU_WIDE:
+			break;
+		default:
+			continue;
+		}
+		if ((ev.sid.valid & need) != need)
+			continue;
+		snprintf(want, sizeof(want), "%d/%-5d [%03u] %5" PRIu64
+			 ".%06" PRIu64 ": PERF_RECORD_%s", (int)ev.sid.pid,
+			 (int)ev.sid.tid, ev.sid.cpu, ev.sid.time / 1000000000,
+			 ev.sid.time % 1000000000 / 1000,
+			 sa_pd_type_name(ev.type));
+		ck_assert_msg(strstr(out, want), "%s: record at %#" PRIx64
+			      ": perf script has no '%s'", path,
+			      ev.file_offset, want);
+		n++;
+	}
+	ck_assert_int_eq(r, 0);
+	ck_assert_int_gt(n, 0);
+	sa_pd_rewind(pd);
+	free(out);
+}
+
 static __attribute__((unused)) void compare_build_ids(struct sa_pd *pd,
 						       const char *path)
 {
@@ -381,6 +434,7 @@ START_TEST(test_trace_vs_perf)
 	pd = sa_pd__open(path, &ei);
 	ck_assert_msg(pd, "%s", ei.msg);
 	compare_records(pd, path);
+	compare_sideband_ids(pd, path);
 	compare_build_ids(pd, path);
 	ck_assert_uint_gt(sa_pd_nr_build_ids(pd), 0);
 	compare_header(pd, path);
@@ -614,6 +668,7 @@ START_TEST(test_writer_rewrite_intel_pt)
 
 		ck_assert_msg(pd, "%s", ei.msg);
 		compare_records(pd, dst);
+		compare_sideband_ids(pd, dst);
 		compare_build_ids(pd, dst);
 		compare_header(pd, dst);
 		ck_assert_uint_eq(sa_pd_nr_auxtrace_index(pd), 1);
