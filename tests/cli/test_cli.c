@@ -240,10 +240,13 @@ END_TEST
 
 int main(void)
 {
-	Suite *s = suite_create("cli");
-	TCase *tc = tcase_create("bad-input");
+	Suite *s;
+	TCase *tc;
 
 	sa_test_require_shared(LOOPY);
+	s = suite_create("cli");
+	tc = tcase_create("bad-input");
+
 	tcase_set_timeout(tc, 120);
 	tcase_add_test(tc, test_help);
 	tcase_add_test(tc, test_usage_errors);

@@ -325,8 +325,8 @@ END_TEST
 
 int main(void)
 {
-	Suite *s = suite_create("decode-golden");
-	TCase *tc = tcase_create("perf");
+	Suite *s;
+	TCase *tc;
 
 	sa_test_require_shared(HASE);
 	if (!sa_test_have("perf")) {
@@ -334,6 +334,8 @@ int main(void)
 				"linux-perf; scripts/setup.sh installs it)\n");
 		return SA_TEST_SKIP;
 	}
+	s = suite_create("decode-golden");
+	tc = tcase_create("perf");
 	tcase_add_test(tc, test_loopy);
 	tcase_add_test(tc, test_control_flow);
 	suite_add_tcase(s, tc);
