@@ -6,7 +6,7 @@
  * genuine Intel PT (libipt's packet encoder) in a perf.data file that
  * Linux `perf script` decodes.  No PT hardware is needed.
  *
- *	emu = sa_emu__attach(pid, &ei);		or sa_emu__spawn(argv, &ei)
+ *	emu = sa_emu__attach(pid, &ei);	(or sa_emu__spawn(argv, &ei))
  *	sa_emu_window(emu, &opts, "w0.data", &st, &ei);	the target runs
  *	sa_emu_run_free(emu, 900, &ei);		freely between windows
  *	sa_emu_window(emu, &opts, "w1.data", &st, &ei);
@@ -56,7 +56,7 @@ struct sa_emu_opts {
 /* What a window did. */
 struct sa_emu_stats {
 	uint64_t insns;		/* traced instructions (in the filter) */
-	uint64_t steps;		/* single-steps, in and out of the filter */
+	uint64_t steps;		/* single-steps (also outside the filter) */
 	uint64_t entries;	/* times control came into the filter */
 	uint64_t signals;	/* signals delivered during the window */
 	uint64_t syscalls;	/* syscalls in the filter */

@@ -259,8 +259,9 @@ struct sa_emu *sa_emu__spawn(char *const argv[], struct sa_errinfo *ei)
 
 out_err_msg:
 	if (ei && !ei->msg[0])
-		sa_errinfo_set(ei, err, SA_NO_OFFSET, "emu: cannot start '%s': %s",
-			       argv[0], sa_strerror(err));
+		sa_errinfo_set(ei, err, SA_NO_OFFSET,
+			       "emu: cannot start '%s': %s", argv[0],
+			       sa_strerror(err));
 	errno = err < 0 && err > -4000 ? -err : EINVAL;
 	emu_release(emu);
 	return NULL;
@@ -720,9 +721,11 @@ static int record(struct sa_emu *emu, const struct sa_emu_opts *opts,
 			sa_emu_icache_set_size(emu, ip, in.size);
 		}
 		if (in_filt) {
-			if (nip == ip && (in.rep || (in.iclass != SA_IC_JUMP &&
-						     in.iclass != SA_IC_COND &&
-						     in.iclass != SA_IC_IND_JUMP)))
+			bool jump = in.iclass == SA_IC_JUMP ||
+				    in.iclass == SA_IC_COND ||
+				    in.iclass == SA_IC_IND_JUMP;
+
+			if (nip == ip && (in.rep || !jump))
 				/* One more rep iteration, or the step trap that
 				 * a syscall exit reports before anything ran.
 				 */

@@ -43,7 +43,7 @@ struct sa_emu_enc {
 	uint64_t last_psb;	/* offset of the last PSB */
 	uint64_t tsc_now;
 
-	uint64_t tnt;		/* pending TNT bits, oldest most significant */
+	uint64_t tnt;		/* pending TNT bits, oldest highest */
 	unsigned int nr_tnt;
 
 	/* Return compression: a ring like libipt's pt_retstack.  It is

@@ -10,7 +10,8 @@
  * separated by ','.  They are resolved against the target's mappings to
  * runtime ranges, and written back in the canonical ADDR/SIZE @ FILE form
  * (file offsets) for the perf.data AUXTRACE_INFO filter string, which
- * perf's decoder matches against file offsets.  With no filter, the main binary's executable segments.
+ * perf's decoder matches against file offsets.  With no filter: the main
+ * binary's executable segments.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -308,7 +309,8 @@ static int parse_one(struct sa_emu *emu, char *f, struct sa_errinfo *ei)
 	if (!file_mapped(emu, file))
 		return sa_errinfo_set(ei, -SA_ERR_NOTFOUND, SA_NO_OFFSET,
 				      "filter: %s is not mapped in pid %d "
-				      "(give the path as /proc/%d/maps shows it)",
+				      "(give the path as /proc/%d/maps "
+				      "shows it)",
 				      file, (int)emu->pid, (int)emu->pid);
 	err = elf_open(&ef, file, ei);
 	if (err)

@@ -482,8 +482,6 @@ again:
 	if (regs.rip != emu->syscall_ip + 2)
 		return -SA_ERR_CORRUPT;
 	*ret = (long)regs.rax;
-	sa_debug("emu: injected syscall %ld at %#llx: now rip %#llx rax %#llx status %#x\n",
-		 nr, (unsigned long long)emu->syscall_ip, regs.rip, regs.rax, status);
 	if (ptrace(PTRACE_SETREGS, emu->tid, 0, &saved) < 0)
 		return -errno;
 	return 0;
@@ -506,7 +504,7 @@ int sa_emu_protect(struct sa_emu *emu, bool protect)
 					    p->hi - p->lo, (uint64_t)prot,
 					    &ret);
 		sa_debug("emu: mprotect(%#" PRIx64 ", %#" PRIx64 ", %d) = %ld"
-			 " (err %d)\n", p->lo, p->hi - p->lo, prot, ret, err);
+			 "\n", p->lo, p->hi - p->lo, prot, ret);
 		if (err)
 			return err;
 		if (ret < 0) {
@@ -518,11 +516,6 @@ int sa_emu_protect(struct sa_emu *emu, bool protect)
 		}
 	}
 	emu->protected_ = protect;
-	if (getenv("SA_EMU_DEBUG_MAPS")) {
-		char cmd[64];
-		snprintf(cmd, sizeof(cmd), "grep -v lib /proc/%d/maps >&2", (int)emu->pid);
-		if (system(cmd)) {}
-	}
 	return 0;
 }
 

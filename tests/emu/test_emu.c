@@ -155,8 +155,9 @@ static void static_filter(char *buf, size_t size, const char *syms,
 		next = strchr(s, ',');
 		if (next)
 			*next++ = '\0';
-		len += (size_t)snprintf(buf + len, size - len, "%sfilter %s @ %s",
-					len ? "," : "", s, exe);
+		len += (size_t)snprintf(buf + len, size - len,
+					"%sfilter %s @ %s", len ? "," : "", s,
+					exe);
 	}
 }
 
@@ -333,6 +334,46 @@ START_TEST(test_overflow)
 	ck_assert_uint_lt(d.n, r.nr_truth);
 	ck_assert_msg(memcmp(d.ips, r.truth, d.n * sizeof(*d.ips)) == 0,
 		      "decoded instructions before the OVF differ from truth");
+#ifdef SA_EMU_HAVE_IPT_DEC
+	{
+		/* The project's decoder reports the loss as an overflow gap,
+		 * after exactly the instructions libipt gave.
+		 */
+		struct sa_ipt_config cfg = { 0 };
+		struct sa_image *img = sa_image__new(SA_ARCH_X86_64);
+		uint64_t insns = 0, gaps = 0;
+		struct sa_dec *dec;
+		struct sa_elem e;
+		size_t i, len;
+
+		ck_assert_ptr_nonnull(img);
+		for (i = 0; i < sa_emu_nr_maps(r.emu); i++) {
+			const struct sa_emu_map *m = sa_emu_map(r.emu, i);
+
+			ck_assert_int_eq(sa_image_add_elf(img, m->path,
+							  m->start, m->len,
+							  m->pgoff, NULL, 0,
+							  &ei), 0);
+		}
+		cfg.buf = sa_emu_trace(r.emu, &len);
+		cfg.len = len;
+		cfg.image = img;
+		dec = sa_ipt__new(&cfg, &ei);
+		ck_assert_msg(dec, "%s", ei.msg);
+		while ((err = sa_dec_next(dec, &e)) > 0) {
+			if (e.kind == SA_ELEM_RANGE)
+				insns += e.ninsn;
+			else if (e.gap_reason == SA_GAP_OVERFLOW)
+				gaps++;
+		}
+		ck_assert_int_eq(err, 0);
+		ck_assert_uint_eq(gaps, 1);
+		ck_assert_uint_eq(sa_dec_stats(dec)->overflows, 1);
+		ck_assert_uint_eq(insns, d.n);
+		sa_dec__free(dec);
+		sa_image__free(img);
+	}
+#endif
 	free(d.ips);
 	emu_run_free(&r);
 }

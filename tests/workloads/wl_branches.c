@@ -53,7 +53,8 @@ __attribute__((noinline)) int fib(int n)
 int main(int argc, char **argv)
 {
 	/* Small default: single-stepping runs about 4,000 steps/s. */
-	unsigned int n = argc > 1 ? (unsigned int)strtoul(argv[1], NULL, 0) : 20;
+	unsigned int n = argc > 1 ? (unsigned int)strtoul(argv[1], NULL, 0)
+				  : 20;
 	volatile int acc = 0;
 	unsigned int i;
 
