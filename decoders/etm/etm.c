@@ -4,6 +4,7 @@
  * decoders/decoder.h.
  */
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -66,6 +67,18 @@ const struct sa_etm_stats *sa_etm_stats(const struct sa_dec *dec)
 static void sa_etm_log_cb(const void *ctx, const char *msg, const int len)
 {
 	sa_debug("opencsd: %.*s", len, msg);
+}
+
+/* OpenCSD's default logger is global and each init allocates a new
+ * output logger: set it up once, printing nothing (the string callback
+ * of each tree goes to the debug log).
+ */
+static pthread_once_t sa_etm_log_once = PTHREAD_ONCE_INIT;
+
+static void sa_etm_log_init(void)
+{
+	ocsd_def_errlog_init(OCSD_ERR_SEV_ERROR, 1);
+	ocsd_def_errlog_config_output(C_API_MSGLOGOUT_FLG_NONE, NULL);
 }
 
 static uint32_t sa_etm_mem_cb(const void *ctx, const ocsd_vaddr_t addr,
@@ -537,9 +550,7 @@ struct sa_dec *sa_etm__new(const struct sa_etm_config *cfg,
 	if (!etm->q)
 		goto err_nomem;
 
-	/* The default logger prints; route it to the debug log instead. */
-	ocsd_def_errlog_init(OCSD_ERR_SEV_ERROR, 1);
-	ocsd_def_errlog_config_output(C_API_MSGLOGOUT_FLG_NONE, NULL);
+	pthread_once(&sa_etm_log_once, sa_etm_log_init);
 
 	fflags = cfg->frame_flags ? cfg->frame_flags : SA_ETM_FRAME_MEM_ALIGN;
 	etm->tree = ocsd_create_dcd_tree(etm->framed ?
