@@ -730,7 +730,7 @@ int sa_cap_filter_parse(const char *spec, uint32_t max_filters, char *out,
 					      "filter '%s': a whole-file filter "
 					      "needs @FILE", spec);
 		if (have_file) {
-			uint64_t fsize;
+			uint64_t fsize = 0;
 
 			err = file_size_real(file, real, &fsize, spec, off,
 					     ei);
