@@ -53,6 +53,11 @@ struct sa_filemap {
 	size_t size;
 };
 
+struct sa_cu_range {
+	uint64_t lo, hi;	/* [lo, hi), ELF addresses */
+	size_t cu;		/* index in cus */
+};
+
 struct sa_path {
 	const char *name;	/* libdw's */
 	char *full;
@@ -80,6 +85,8 @@ struct sa_idso {
 	bool dw_tried;
 	Dwarf_Die *cus;		/* CU DIEs, for files without .debug_aranges */
 	size_t nr_cus;
+	struct sa_cu_range *cu_ranges;	/* sorted by lo */
+	size_t nr_cu_ranges;
 	bool cus_tried;
 	struct sa_path *paths;	/* line-table names joined to comp_dir */
 	size_t nr_paths, cap_paths;
@@ -165,6 +172,7 @@ static void sa_idso__free(struct sa_idso *d)
 	if (d->dw)
 		dwarf_end(d->dw);
 	free(d->cus);
+	free(d->cu_ranges);
 	for (size_t i = 0; i < d->nr_paths; i++)
 		free(d->paths[i].full);
 	free(d->paths);
@@ -1526,34 +1534,93 @@ const struct sa_dso *sa_image_dso_at(const struct sa_image *img, size_t idx)
 	return &img->dsos[idx]->pub;
 }
 
-/* The whole CU list, for files whose line lookup cannot use aranges. */
+static int sa_cu_range_cmp(const void *pa, const void *pb)
+{
+	const struct sa_cu_range *a = pa, *b = pb;
+
+	return a->lo < b->lo ? -1 : a->lo > b->lo;
+}
+
+/*
+ * The CUs and their address ranges, sorted, for files whose line lookup
+ * cannot use .debug_aranges (clang, some linkers, addresses aranges do not
+ * cover): a binary search instead of dwarf_haspc over every CU.
+ */
 static void sa_dso_read_cus(struct sa_idso *d)
 {
 	Dwarf_Off off = 0, next;
-	size_t hsize, cap = 0;
+	size_t hsize, cap = 0, rcap = 0;
 
 	d->cus_tried = true;
-	while (dwarf_nextcu(d->dw, off, &next, &hsize, NULL, NULL, NULL) == 0) {
+	for (; dwarf_nextcu(d->dw, off, &next, &hsize, NULL, NULL, NULL) == 0;
+	     off = next) {
 		Dwarf_Die die;
+		Dwarf_Addr base, lo, hi;
+		ptrdiff_t roff = 0;
 
-		if (dwarf_offdie(d->dw, off + hsize, &die)) {
-			if (d->nr_cus >= cap) {
-				size_t ncap = cap ? cap * 2 : 64;
+		if (!dwarf_offdie(d->dw, off + hsize, &die))
+			continue;
+		if (d->nr_cus >= cap) {
+			size_t ncap = cap ? cap * 2 : 64;
+			void *p;
+
+			if (ncap > SA_IMAGE_LINES_MAX)
+				break;
+			p = reallocarray(d->cus, ncap, sizeof(*d->cus));
+			if (!p)
+				break;
+			d->cus = p;
+			cap = ncap;
+		}
+		d->cus[d->nr_cus] = die;
+		while ((roff = dwarf_ranges(&die, roff, &base, &lo, &hi)) > 0) {
+			struct sa_cu_range *r;
+
+			if (hi <= lo)
+				continue;
+			if (d->nr_cu_ranges >= rcap) {
+				size_t ncap = rcap ? rcap * 2 : 256;
 				void *p;
 
-				if (ncap > SA_IMAGE_LINES_MAX)
+				if (ncap > 4 * SA_IMAGE_LINES_MAX)
 					break;
-				p = reallocarray(d->cus, ncap,
-						 sizeof(*d->cus));
+				p = reallocarray(d->cu_ranges, ncap,
+						 sizeof(*d->cu_ranges));
 				if (!p)
 					break;
-				d->cus = p;
-				cap = ncap;
+				d->cu_ranges = p;
+				rcap = ncap;
 			}
-			d->cus[d->nr_cus++] = die;
+			r = &d->cu_ranges[d->nr_cu_ranges++];
+			r->lo = lo;
+			r->hi = hi;
+			r->cu = d->nr_cus;
 		}
-		off = next;
+		d->nr_cus++;
 	}
+	if (d->nr_cu_ranges)
+		qsort(d->cu_ranges, d->nr_cu_ranges, sizeof(*d->cu_ranges),
+		      sa_cu_range_cmp);
+}
+
+/* The CU whose ranges hold @addr, or NULL. */
+static Dwarf_Die *sa_dso_cu_of(struct sa_idso *d, uint64_t addr)
+{
+	size_t lo = 0, hi = d->nr_cu_ranges, k;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (d->cu_ranges[mid].lo <= addr)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	/* ranges of different CUs rarely nest: look back a little */
+	for (k = 0; k < 16 && lo > 0; k++, lo--)
+		if (addr < d->cu_ranges[lo - 1].hi)
+			return &d->cus[d->cu_ranges[lo - 1].cu];
+	return NULL;
 }
 
 /*
@@ -1601,7 +1668,6 @@ static int sa_dso_srcline(struct sa_idso *d, uint64_t addr,
 	Dwarf_Line *l;
 	uint64_t eaddr = addr - d->pub.bias;
 	int lineno = 0;
-	size_t i;
 
 	if (!d->dw_tried) {
 		d->dw_tried = true;
@@ -1615,15 +1681,10 @@ static int sa_dso_srcline(struct sa_idso *d, uint64_t addr,
 	if (dwarf_addrdie(d->dw, eaddr, &cudie)) {
 		cu = &cudie;
 	} else {
-		/* no .debug_aranges (clang, some linkers): scan the CUs */
+		/* no .debug_aranges (clang, some linkers): CU ranges */
 		if (!d->cus_tried)
 			sa_dso_read_cus(d);
-		for (i = 0; i < d->nr_cus; i++) {
-			if (dwarf_haspc(&d->cus[i], eaddr) > 0) {
-				cu = &d->cus[i];
-				break;
-			}
-		}
+		cu = sa_dso_cu_of(d, eaddr);
 	}
 	if (!cu)
 		return -SA_ERR_NOTFOUND;

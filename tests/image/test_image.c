@@ -797,6 +797,31 @@ START_TEST(t_debug_file)
 }
 END_TEST
 
+/* Without .debug_aranges (as clang builds): lines through CU ranges. */
+START_TEST(t_no_aranges)
+{
+	char path[4200], cmd[9000];
+	struct sa_image *img = sa_image__new(SA_ARCH_UNKNOWN);
+	struct sa_errinfo ei;
+	char *out;
+
+	snprintf(path, sizeof(path), "%s/noaranges", sa_test_tmpdir());
+	snprintf(cmd, sizeof(cmd), "objcopy --remove-section=.debug_aranges "
+		 "'%s' '%s'", prog_static, path);
+	ck_assert_int_eq(system(cmd), 0);
+	snprintf(cmd, sizeof(cmd), "readelf -SW '%s' | grep -c "
+		 "debug_aranges || true", path);
+	out = peer_run(cmd);
+	ck_assert_int_eq(strtol(out, NULL, 10), 0);
+	free(out);
+	ck_assert_int_eq(sa_image_load_elf(img, path, UINT64_MAX, &ei), 0);
+	/* addr2line on the original file, which has its aranges */
+	check_srclines(img, prog_static, "dispatch", 0);
+	check_srclines(img, prog_static, "main", 0);
+	sa_image__free(img);
+}
+END_TEST
+
 static Suite *image_suite(void)
 {
 	Suite *s = suite_create("image");
@@ -816,6 +841,7 @@ static Suite *image_suite(void)
 	tcase_add_test(tc, t_shdrs_past_eof);
 	tcase_add_test(tc, t_build_id);
 	tcase_add_test(tc, t_debug_file);
+	tcase_add_test(tc, t_no_aranges);
 	suite_add_tcase(s, tc);
 	return s;
 }
