@@ -33,6 +33,10 @@ struct sa_etm {
 	bool eot_sent;
 	bool done;
 	ocsd_datapath_resp_t prev;	/* last OpenCSD response */
+	/* an overflow NO_SYNC was reported for this trace ID: the TRACE_ON
+	 * that follows it is the same overflow
+	 */
+	bool ovf_seen[128];
 	/* ring of converted elements */
 	struct sa_elem *q;
 	size_t cap, head, count;
@@ -223,6 +227,7 @@ static ocsd_datapath_resp_t sa_etm_elem_cb(const void *ctx,
 		case UNSYNC_OVERFLOW:
 			sa_etm_gap(e, SA_GAP_OVERFLOW, 0);
 			etm->dec.stats.overflows++;
+			etm->ovf_seen[chan & 0x7f] = true;
 			break;
 		case UNSYNC_BAD_PACKET:
 			sa_etm_gap(e, SA_GAP_ERROR, 0);
@@ -242,10 +247,14 @@ static ocsd_datapath_resp_t sa_etm_elem_cb(const void *ctx,
 		}
 		break;
 	case OCSD_GEN_TRC_ELEM_TRACE_ON:
-		sa_etm_gap(e, el->trace_on_reason == TRACE_ON_OVERFLOW ?
-			   SA_GAP_OVERFLOW : SA_GAP_START, 0);
-		if (el->trace_on_reason == TRACE_ON_OVERFLOW)
+		if (el->trace_on_reason == TRACE_ON_OVERFLOW &&
+		    !etm->ovf_seen[chan & 0x7f]) {
+			sa_etm_gap(e, SA_GAP_OVERFLOW, 0);
 			etm->dec.stats.overflows++;
+		} else {
+			sa_etm_gap(e, SA_GAP_START, 0);
+		}
+		etm->ovf_seen[chan & 0x7f] = false;
 		etm->dec.stats.syncs++;
 		break;
 	case OCSD_GEN_TRC_ELEM_EO_TRACE:

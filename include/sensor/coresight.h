@@ -123,6 +123,10 @@ int sa_cs_snapshot_load_image(struct sa_cs_snapshot *ss, struct sa_image *img,
 
 /* Flags of sa_cs_snapshot_decoder(). */
 #define SA_CS_NO_SRC_ADDR_N	0x1	/* ETE: do not split ranges on N */
+#define SA_CS_TINY_QUEUE	0x2	/* a 2-element queue: OpenCSD waits
+					 * after every other element (tests
+					 * the WAIT/FLUSH path)
+					 */
 
 /* Creates the decoder of trace buffer @idx, reading its file (the bytes
  * stay owned by @ss until it is freed).  Buffers without a core source

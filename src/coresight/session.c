@@ -90,7 +90,7 @@ int sa_cs_run_to_hist(struct sa_dec *dec, struct sa_image *img,
 	hd = sa_hist_decode_mut(h);
 	hd->windows++;
 	hd->trace_bytes += st->trace_bytes;
-	hd->overflows += st->overflows;
+	/* errors, overflows and losses come from the gap elements */
 
 	sa_hist_builder__free(b);
 	sa_sitemap__free(sites);

@@ -749,6 +749,8 @@ struct sa_dec *sa_cs_snapshot_decoder(struct sa_cs_snapshot *ss, size_t idx,
 	cfg.sources = srcs;
 	if (!(flags & SA_CS_NO_SRC_ADDR_N))
 		cfg.flags |= SA_ETM_F_SRC_ADDR_N;
+	if (flags & SA_CS_TINY_QUEUE)
+		cfg.queue_cap = 2;
 	dec = sa_etm__new(&cfg, ei);
 	err = dec ? 0 : -errno;
 out:
