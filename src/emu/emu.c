@@ -497,6 +497,22 @@ static int save_maps(struct sa_emu *emu)
 	return 0;
 }
 
+/* A SIGTRAP that reports one of our single-steps late: a step over a
+ * syscall that was interrupted queues it on the way out of the kernel, and
+ * it comes after we have stopped stepping.  It is ours, never the
+ * target's; a breakpoint the program hits itself (int3) is SI_KERNEL and
+ * is delivered.
+ */
+static bool stale_step_trap(struct sa_emu *emu, int sig)
+{
+	siginfo_t si;
+
+	if (sig != SIGTRAP ||
+	    ptrace(PTRACE_GETSIGINFO, emu->tid, 0, &si) < 0)
+		return false;
+	return si.si_code == TRAP_BRKPT || si.si_code == TRAP_TRACE;
+}
+
 /* Encoder calls of the recorder, logged for the benchmark when asked. */
 static int rec_enter(struct sa_emu *emu, struct sa_emu_enc *enc,
 		     uint64_t ip)
@@ -532,7 +548,9 @@ static int record(struct sa_emu *emu, const struct sa_emu_opts *opts,
 	uint64_t ip = 0, nip = 0;
 	int err, status, sig, kind;
 
-	err = get_ip(emu, &ip);
+	err = sa_emu_settle_syscall(emu);
+	if (err >= 0)
+		err = get_ip(emu, &ip);
 	if (err)
 		return sa_errinfo_set(ei, err, SA_NO_OFFSET,
 				      "emu: cannot read registers of %d: %s",
@@ -590,7 +608,8 @@ static int record(struct sa_emu *emu, const struct sa_emu_opts *opts,
 				    in_ranges(emu->pages, emu->nr_pages, ip))
 					continue;	/* our entry fault */
 			}
-			if (kind == SA_EMU_STOP_SIGNAL) {
+			if (kind == SA_EMU_STOP_SIGNAL &&
+			    !stale_step_trap(emu, sig)) {
 				emu->pending_sig = sig;
 				st->signals++;
 			}
@@ -863,7 +882,7 @@ int sa_emu_run_free(struct sa_emu *emu, uint64_t ms, struct sa_errinfo *ei)
 		}
 		if (kind == SA_EMU_STOP_GROUP)
 			return 0;	/* our interrupt at the deadline */
-		if (kind == SA_EMU_STOP_SIGNAL)
+		if (kind == SA_EMU_STOP_SIGNAL && !stale_step_trap(emu, sig))
 			emu->pending_sig = sig;
 	}
 }

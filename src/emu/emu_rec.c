@@ -410,6 +410,53 @@ static int find_syscall_insn(struct sa_emu *emu)
 	return -SA_ERR_NOTFOUND;
 }
 
+/* Kernel-internal return values of an interrupted syscall. */
+#define SA_ERESTARTSYS 512
+#define SA_ERESTARTNOINTR 513
+#define SA_ERESTARTNOHAND 514
+#define SA_ERESTART_RESTARTBLOCK 516
+
+/* A thread stopped (PTRACE_INTERRUPT, attach) inside a syscall would have
+ * the kernel restart it on its way back to user space: rip moved back to
+ * the syscall instruction, rax the syscall number again.  Registers that
+ * we change, or a single-step, would skip that fixup and the syscall
+ * would return -ERESTART* to the program.  So do the restart here, as the
+ * kernel would with no signal to deliver, and leave the thread in a plain
+ * user-space state: about to execute its syscall instruction again.
+ */
+int sa_emu_settle_syscall(struct sa_emu *emu)
+{
+	struct user_regs_struct regs;
+	long rax;
+
+	if (ptrace(PTRACE_GETREGS, emu->tid, 0, &regs) < 0)
+		return -errno;
+	if ((long long)regs.orig_rax < 0)
+		return 0;
+	rax = (long)regs.rax;
+	switch (-rax) {
+	case SA_ERESTARTSYS:
+	case SA_ERESTARTNOINTR:
+	case SA_ERESTARTNOHAND:
+		regs.rax = regs.orig_rax;
+		break;
+	case SA_ERESTART_RESTARTBLOCK:
+		regs.rax = SYS_restart_syscall;
+		break;
+	default:
+		/* Done already: only keep the kernel from looking again. */
+		regs.orig_rax = (unsigned long long)-1;
+		if (ptrace(PTRACE_SETREGS, emu->tid, 0, &regs) < 0)
+			return -errno;
+		return 0;
+	}
+	regs.rip -= 2;		/* syscall is 0f 05 */
+	regs.orig_rax = (unsigned long long)-1;
+	if (ptrace(PTRACE_SETREGS, emu->tid, 0, &regs) < 0)
+		return -errno;
+	return 1;
+}
+
 int sa_emu_inject_syscall(struct sa_emu *emu, long nr, uint64_t a1,
 			  uint64_t a2, uint64_t a3, long *ret)
 {
@@ -422,7 +469,8 @@ int sa_emu_inject_syscall(struct sa_emu *emu, long nr, uint64_t a1,
 		if (err)
 			return err;
 	}
-	if (ptrace(PTRACE_GETREGS, emu->tid, 0, &saved) < 0)
+	if (sa_emu_settle_syscall(emu) < 0 ||
+	    ptrace(PTRACE_GETREGS, emu->tid, 0, &saved) < 0)
 		return -errno;
 	regs = saved;
 	regs.rip = emu->syscall_ip;

@@ -112,6 +112,7 @@ int sa_emu_stop_kind(int status, int *sig);
 int sa_emu_inject_syscall(struct sa_emu *emu, long nr, uint64_t a1,
 			  uint64_t a2, uint64_t a3, long *ret);
 int sa_emu_protect(struct sa_emu *emu, bool protect);
+int sa_emu_settle_syscall(struct sa_emu *emu);
 bool sa_emu_sig_caught(struct sa_emu *emu, int sig);
 
 /* emu_filter.c */

@@ -744,6 +744,70 @@ START_TEST(test_threads_attach)
 }
 END_TEST
 
+/* Attach to a static program that sleeps in nanosleep inside the filter:
+ * windows start and end inside the syscall (the kernel's restart must
+ * survive our stops, injections and single-steps), decode exactly, and
+ * the program finishes normally with its own counts.
+ */
+START_TEST(test_attach_in_syscall)
+{
+	char out[4200], buf[256] = "";
+	char *argv[] = { (char *)emu_workload("wl_sleep-static"), "60", NULL };
+	struct sa_emu_opts opts = { .max_ms = 30 };
+	struct sa_errinfo ei = { 0 };
+	struct emu_run r = { 0 };
+	struct sa_emu_stats st;
+	struct dec_result d;
+	unsigned int rounds = 0;
+	unsigned long odd = 0;
+	uint64_t syscalls = 0;
+	pid_t target;
+	int k, status, err;
+	FILE *f;
+
+	snprintf(out, sizeof(out), "%s/sleep.out", sa_test_tmpdir());
+	target = fork();
+	ck_assert_int_ge(target, 0);
+	if (target == 0) {
+		if (!freopen(out, "w", stdout))
+			_exit(126);
+		execv(argv[0], argv);
+		_exit(127);
+	}
+	nanosleep(&(struct timespec){ 0, 20 * 1000 * 1000 }, NULL);
+	r.truth = calloc(EMU_MAX_TRUTH, sizeof(*r.truth));
+	r.emu = sa_emu__attach(target, &ei);
+	ck_assert_msg(r.emu, "%s", ei.msg);
+	sa_emu_set_insn_fn(r.emu, emu_truth_fn, &r);
+	for (k = 0; k < 4; k++) {
+		r.nr_truth = 0;
+		err = sa_emu_window(r.emu, &opts, NULL, &st, &ei);
+		ck_assert_msg(err == 0, "%s", ei.msg);
+		ck_assert(!st.exited);
+		syscalls += st.syscalls;
+		ipt_decode(r.emu, &d);
+		ck_assert_int_eq(d.errors, 0);
+		ck_assert_uint_eq(d.n, r.nr_truth);
+		ck_assert(memcmp(d.ips, r.truth, d.n * sizeof(*d.ips)) == 0);
+		free(d.ips);
+		ck_assert_int_eq(sa_emu_run_free(r.emu, 10, &ei), 0);
+	}
+	ck_assert_uint_gt(syscalls, 0);
+	emu_run_free(&r);
+	ck_assert_int_eq(waitpid(target, &status, 0), target);
+	ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+		      "target status %#x", status);
+	f = fopen(out, "r");
+	ck_assert_ptr_nonnull(f);
+	ck_assert_ptr_nonnull(fgets(buf, sizeof(buf), f));
+	fclose(f);
+	ck_assert_int_eq(sscanf(buf, "sleep: rounds=%u odd=%lu", &rounds,
+				&odd), 2);
+	ck_assert_uint_eq(rounds, 60);
+	ck_assert_uint_eq(odd, 30);
+}
+END_TEST
+
 /* A window that meets execve ends there; the next traces the new image
  * (its own filter: the new main binary) exactly.
  */
@@ -824,6 +888,7 @@ static Suite *emu_suite(void)
 	tcase_add_test(tc, test_sigterm_busy);
 	tcase_add_test(tc, test_sigint_blocked);
 	tcase_add_test(tc, test_threads_attach);
+	tcase_add_test(tc, test_attach_in_syscall);
 	tcase_add_test(tc, test_exec);
 	suite_add_tcase(s, tc);
 	return s;
