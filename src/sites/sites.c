@@ -414,9 +414,19 @@ static enum sa_iclass sa_class_arm(const cs_insn *in, bool in_it,
 		return SA_IC_IND_JUMP;
 	case ARM_INS_POP:
 		return sa_arm_has_pc(a, 0) ? SA_IC_RET : SA_IC_OTHER;
-	case ARM_INS_LDM: case ARM_INS_LDMDA: case ARM_INS_LDMDB:
-	case ARM_INS_LDMIB:
-		return sa_arm_has_pc(a, 1) ? SA_IC_RET : SA_IC_OTHER;
+	case ARM_INS_LDM:
+		if (!sa_arm_has_pc(a, 1))
+			return SA_IC_OTHER;
+		/*
+		 * Only a pop (ldmia sp!) is a return, as for OpenCSD (its
+		 * "V7 implied return") and so for perf: an APCS frame
+		 * return "ldm sp, {fp, sp, pc}" is an indirect jump to it.
+		 */
+		return a->op_count && a->operands[0].type == ARM_OP_REG &&
+		       a->operands[0].reg == ARM_REG_SP && a->writeback ?
+		       SA_IC_RET : SA_IC_IND_JUMP;
+	case ARM_INS_LDMDA: case ARM_INS_LDMDB: case ARM_INS_LDMIB:
+		return sa_arm_has_pc(a, 1) ? SA_IC_IND_JUMP : SA_IC_OTHER;
 	case ARM_INS_SVC:
 		return SA_IC_SYSCALL;
 	case ARM_INS_ERET: case ARM_INS_RFEDA: case ARM_INS_RFEDB:
@@ -431,8 +441,9 @@ static enum sa_iclass sa_class_arm(const cs_insn *in, bool in_it,
 	case ARM_INS_LDR:
 		if (!op0_pc)
 			return SA_IC_OTHER;
-		/* ldr pc, [sp], #4 is a one-register pop */
-		return op1_sp && a->writeback ? SA_IC_RET : SA_IC_IND_JUMP;
+		/* ldr pc, [sp], #4 (post-indexed) is a one-register pop */
+		return op1_sp && strstr(in->op_str, "], ") ? SA_IC_RET :
+							    SA_IC_IND_JUMP;
 	case ARM_INS_ADD: case ARM_INS_SUB: case ARM_INS_ADC: case ARM_INS_SBC:
 	case ARM_INS_RSB: case ARM_INS_RSC: case ARM_INS_AND: case ARM_INS_ORR:
 	case ARM_INS_EOR: case ARM_INS_BIC: case ARM_INS_MVN: case ARM_INS_LSL:

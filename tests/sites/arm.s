@@ -29,6 +29,9 @@ a32_func:
 2:	mov	pc, lr
 3:	ldr	pc, [sp], #4
 	subs	pc, lr, #4
+	ldmib	r0, {r4, pc}
+	ldm	r1, {r2, pc}
+	ldr	pc, [sp, #4]!
 	pop	{r4, pc}
 	bx	lr
 	.size	a32_func, .-a32_func

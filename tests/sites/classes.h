@@ -99,8 +99,16 @@ static inline enum sa_iclass arm_class(const struct peer_insn *pi)
 		return !strcmp(ops, "lr") ? SA_IC_RET : SA_IC_IND_JUMP;
 	if (!strcmp(m, "tbb") || !strcmp(m, "tbh"))
 		return SA_IC_IND_JUMP;
-	if (!strncmp(m, "pop", 3) || !strncmp(m, "ldm", 3))
+	if (!strncmp(m, "pop", 3))
 		return pc_list ? SA_IC_RET : SA_IC_OTHER;
+	if (!strncmp(m, "ldm", 3)) {
+		if (!pc_list)
+			return SA_IC_OTHER;
+		/* only ldm(ia/fd) sp!, {..pc} is a pop (OpenCSD's rule) */
+		return (!strcmp(m, "ldm") || !strcmp(m, "ldmia") ||
+			!strcmp(m, "ldmfd")) && !strncmp(ops, "sp!", 3) ?
+		       SA_IC_RET : SA_IC_IND_JUMP;
+	}
 	if (!strncmp(m, "svc", 3))
 		return SA_IC_SYSCALL;
 	if (!strncmp(ops, "pc,", 3)) {
