@@ -162,6 +162,9 @@ int sa_anomaly_write_text(const struct sa_anomaly_list *l, FILE *f,
 int sa_anomaly_write_jsonl(const struct sa_anomaly_list *l, FILE *f,
 			   const char *source, unsigned flags);
 
+/* Writes one anomaly as a paragraph of the text summary. */
+int sa_anomaly_write_text1(const struct sa_anomaly *a, FILE *f);
+
 /* Writes one anomaly as a JSON-lines record. */
 int sa_anomaly_write_json1(const struct sa_anomaly *a, FILE *f,
 			   const char *source);

@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <math.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -35,6 +36,12 @@ static void write_sentence(const struct sa_anomaly *a, FILE *f)
 {
 	char bp[32], cp[32], bc[32], bt[32], cc[32], ct[32];
 	const char *dec = a->decision ? a->decision : "?";
+	bool taken = !strcmp(dec, "taken");
+	/* A conditional branch goes two ways: it is taken, or it falls
+	 * through; say which in words.
+	 */
+	const char *was = taken ? "was taken" : "fell through";
+	const char *is = taken ? "is taken" : "falls through";
 
 	pct(bp, sizeof(bp), a->base_ratio);
 	pct(cp, sizeof(cp), a->cur_ratio);
@@ -45,9 +52,9 @@ static void write_sentence(const struct sa_anomaly *a, FILE *f)
 
 	switch (a->kind) {
 	case SA_ANOM_BIAS_SHIFT:
-		fprintf(f, "the branch was %s %s of the time in the baseline "
+		fprintf(f, "the branch %s %s of the time in the baseline "
 			"(%s of %s) and %s now (%s of %s)",
-			dec, bp, bc, bt, cp, cc, ct);
+			was, bp, bc, bt, cp, cc, ct);
 		break;
 	case SA_ANOM_ERROR_ORIGIN:
 		if (!a->insn) {
@@ -57,19 +64,22 @@ static void write_sentence(const struct sa_anomaly *a, FILE *f)
 				a->base_ratio, a->cur_ratio, bc, cc);
 			break;
 		}
-		fprintf(f, "the branch into the error path (%s) was taken "
-			"%s of the time in the baseline (%s of %s) and %s "
-			"now (%s of %s)", dec, bp, bc, bt, cp, cc, ct);
+		fprintf(f, "the %s into the error path %s %s of the time "
+			"in the baseline (%s of %s) and %s now (%s of %s)",
+			taken ? "branch" : "fall-through",
+			taken ? "was taken" : "happened", bp, bc, bt, cp, cc,
+			ct);
 		break;
 	case SA_ANOM_NEW_EDGE:
-		fprintf(f, "the branch was never %s in the baseline (0 of %s) "
-			"and is %s %s of the time now (%s of %s)",
-			dec, bt, dec, cp, cc, ct);
+		fprintf(f, "the branch %s in the baseline (0 of %s) and %s "
+			"%s of the time now (%s of %s)",
+			taken ? "was never taken" : "never fell through", bt,
+			is, cp, cc, ct);
 		break;
 	case SA_ANOM_VANISHED_EDGE:
-		fprintf(f, "the branch was %s %s of the time in the baseline "
+		fprintf(f, "the branch %s %s of the time in the baseline "
 			"(%s of %s) and never now (0 of %s)",
-			dec, bp, bc, bt, ct);
+			was, bp, bc, bt, ct);
 		break;
 	case SA_ANOM_NEW_TARGET:
 		fprintf(f, "the indirect branch reaches a new target, %s: "
@@ -126,6 +136,12 @@ static void write_one_text(const struct sa_anomaly *a, FILE *f)
 		a->cur_windows, a->design_effect, a->confidence,
 		a->confidence < 0.5 ? " (much trace was lost: treat with care)"
 				    : "");
+}
+
+int sa_anomaly_write_text1(const struct sa_anomaly *a, FILE *f)
+{
+	write_one_text(a, f);
+	return ferror(f) ? -EIO : 0;
 }
 
 int sa_anomaly_write_text(const struct sa_anomaly_list *l, FILE *f,

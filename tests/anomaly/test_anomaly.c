@@ -563,7 +563,7 @@ START_TEST(test_output)
 	ck_assert_int_eq(sa_anomaly_write_text(l, f, 0), 0);
 	fclose(f);
 	ck_assert_msg(strstr(buf, "#1 error_origin: lookup (w.c:22)") &&
-		      strstr(buf, "the branch into the error path (taken)"),
+		      strstr(buf, "the branch into the error path was taken"),
 		      "%s", buf);
 	free(buf);
 	sa_anomaly_list__free(l);

@@ -1,0 +1,136 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/*
+ * sensor-agent: the live loop.
+ *
+ * Watches one process: captures trace windows through a window source
+ * (<sensor/backend.h>: Intel PT, CoreSight or the emulated sensor),
+ * decodes each into a history within the backend's CPU budget, learns a
+ * baseline from the first windows (or uses a given one) and then compares
+ * every group of windows with it, handing each significant anomaly to a
+ * callback as it appears.
+ *
+ *	struct sa_live_opts o = { .backend = { .pid = pid },
+ *				  .learn_windows = 20,
+ *				  .anomaly_fn = print, .ctx = f };
+ *	lv = sa_live__new(&o, &ei);
+ *	signal handler: sa_live_request_stop(lv);
+ *	err = sa_live_run(lv, &ei);	until stop, the target's exit
+ *					or max_windows; then flushes
+ *	sa_live_stats(lv, &st);
+ *	sa_live__free(lv);
+ *
+ * One thread: sa_live_run() must be called by the thread that created
+ * the loop (ptrace binds a tracee to its tracer thread).
+ */
+#ifndef SENSOR_LIVE_H
+#define SENSOR_LIVE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "sensor/anomaly.h"
+#include "sensor/backend.h"
+#include "sensor/error.h"
+#include "sensor/session.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define SA_LIVE_DEF_LEARN_WINDOWS 20
+#define SA_LIVE_DEF_GROUP 1
+
+struct sa_live;
+
+/* Called for each significant anomaly of a group, in rank order.
+ * @group is the analysis number (0, 1, ...), @first_window and
+ * @last_window the window indexes it covered.
+ */
+typedef void (*sa_live_anomaly_fn)(void *ctx, const struct sa_anomaly *a,
+				   uint64_t group, uint64_t first_window,
+				   uint64_t last_window);
+
+/* Called on events worth telling a person: "learning done", a window
+ * that failed to decode, the target's exit.  @msg is formatted.
+ */
+typedef void (*sa_live_note_fn)(void *ctx, const char *msg);
+
+struct sa_live_opts {
+	struct sa_backend_opts backend;
+	/* Windows are decoded with these (symfs, binaries); pid is set
+	 * from the backend's target.
+	 */
+	struct sa_decode_opts decode;
+	/* An existing baseline to compare with (read-only), or NULL: learn
+	 * one from the first @learn_windows windows, in @learn_db when set
+	 * (created or extended), else in a file of @workdir removed at the
+	 * end.
+	 */
+	const char *baseline;
+	const char *learn_db;
+	uint64_t learn_windows;		/* 0: SA_LIVE_DEF_LEARN_WINDOWS */
+	uint32_t group;			/* windows per analysis; 0: 1 */
+	uint64_t max_windows;		/* stop after this many; 0: never */
+	/* Where window files go; NULL: a new directory under $TMPDIR,
+	 * removed at the end.  Window files are removed after decoding
+	 * unless @keep_windows.
+	 */
+	const char *workdir;
+	bool keep_windows;
+	struct sa_detect_opts detect;
+	sa_live_anomaly_fn anomaly_fn;
+	sa_live_note_fn note_fn;
+	void *ctx;
+};
+
+struct sa_live_stats {
+	uint64_t windows;		/* captured and decoded */
+	uint64_t windows_skipped;	/* over the CPU budget */
+	uint64_t windows_failed;	/* capture or decode failed */
+	uint64_t learnt;		/* windows added to the baseline */
+	uint64_t analyses;		/* groups compared */
+	uint64_t anomalies;		/* significant anomalies emitted */
+	uint64_t trace_bytes;
+	uint64_t lost_bytes;		/* trace lost (decode) */
+	uint64_t lost_events;		/* OVF, truncated AUX, LOST records */
+	uint64_t decode_errors;
+	uint64_t instructions;
+	uint64_t decode_ns;		/* thread CPU time decoding */
+	uint64_t capture_ns;		/* thread CPU time capturing */
+	uint64_t wall_ns;
+	bool target_exited;
+};
+
+/* Opens the backend and the baseline.  Returns NULL with errno and @ei
+ * set: every error of sa_backend__new() and sa_baseline__open().
+ */
+struct sa_live *sa_live__new(const struct sa_live_opts *o,
+			     struct sa_errinfo *ei);
+
+/* Runs the loop until sa_live_request_stop(), the target's exit or
+ * max_windows, then analyses the windows still pending (flush).
+ * Returns 0 on a clean end (including the target's exit), or a negative
+ * error with @ei filled (the backend failed, the baseline is unusable:
+ * empty, of another build or another binary).
+ */
+int sa_live_run(struct sa_live *lv, struct sa_errinfo *ei);
+
+/* Async-signal-safe: makes sa_live_run() end after the current step. */
+void sa_live_request_stop(struct sa_live *lv);
+
+void sa_live_stats(const struct sa_live *lv, struct sa_live_stats *st);
+
+/* The backend in use ("emulate", "intel_pt", ...) and why auto did not
+ * pick hardware (or NULL).  Owned by @lv.
+ */
+const char *sa_live_backend_name(const struct sa_live *lv);
+const char *sa_live_backend_note(const struct sa_live *lv);
+
+/* Stops the backend, removes temporary files, frees.  Accepts NULL. */
+void sa_live__free(struct sa_live *lv);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* SENSOR_LIVE_H */

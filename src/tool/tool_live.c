@@ -1,0 +1,329 @@
+// SPDX-License-Identifier: BSD-2-Clause
+/*
+ * sensor-agent --pid PID: the live sensor.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <math.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "sensor/anomaly.h"
+#include "sensor/backend.h"
+#include "sensor/live.h"
+#include "sensor/session.h"
+#include "tool.h"
+
+#define SA_MAX_BINARIES 64
+
+static void live_usage(FILE *f)
+{
+	fprintf(f,
+"Usage: %s [-v] --pid PID [OPTIONS]\n"
+"\n"
+"Watches process PID: captures sampled trace windows, learns a baseline\n"
+"of its branch decisions from the first windows (or uses --baseline), then\n"
+"compares every group of windows with it and prints the anomalies as they\n"
+"appear.  SIGINT or SIGTERM stop it cleanly: the windows captured so far\n"
+"are analysed and the counters printed; the target keeps running.\n"
+"\n"
+"Window source:\n"
+"      --backend KIND       auto, intel_pt, cs_etm or emulate (default\n"
+"                           auto: hardware when present, else emulate)\n"
+"      --window-ms N        window length (default %d)\n"
+"      --window-insns N     emulate: end a window after N instructions\n"
+"      --period-ms N        window start to window start (default %d)\n"
+"      --cpu-budget N       the sensor's CPU, in thousandths of a core,\n"
+"                           capture and decode (default %d = 1%%); windows\n"
+"                           over budget are skipped and counted\n"
+"      --filter SPEC        address filter, perf's --filter syntax\n"
+"                           (default: the target's main binary)\n"
+"Baseline and analysis:\n"
+"      --baseline FILE      compare with this baseline from the start\n"
+"      --learn N            else learn from the first N windows (default %d)\n"
+"      --learn-db FILE      keep the learnt baseline in FILE\n"
+"      --group N            windows per comparison (default 1)\n"
+"      --max-windows N      stop after N windows\n"
+"      --fdr Q              false-discovery level (default %g)\n"
+"  -f, --format text|jsonl  anomaly output (default text)\n"
+"      --keep-windows DIR   keep the window files (perf.data) in DIR\n"
+"  -b, --binary PATH[@ADDR] decode with this binary; repeatable\n"
+"      --symfs DIR          look up binaries under DIR first\n"
+"  -h, --help               this help\n"
+"\n"
+"Exit status: 0 on a clean stop or the target's exit, 1 on failure, 2 on\n"
+"a usage error.\n",
+		sa_prog, SA_BACKEND_DEF_WINDOW_MS, SA_BACKEND_DEF_PERIOD_MS,
+		SA_BACKEND_DEF_CPU_PERMILLE, SA_LIVE_DEF_LEARN_WINDOWS,
+		SA_DETECT_DEF_FDR);
+}
+
+enum { OPT_PID = 256, OPT_BACKEND, OPT_WINDOW_MS, OPT_WINDOW_INSNS,
+       OPT_PERIOD, OPT_BUDGET, OPT_FILTER, OPT_BASELINE, OPT_LEARN,
+       OPT_LEARN_DB, OPT_GROUP, OPT_MAX_WINDOWS, OPT_FDR, OPT_KEEP,
+       OPT_SYMFS };
+
+static struct sa_live *live_lv;
+
+static void on_signal(int sig)
+{
+	(void)sig;
+	if (live_lv)
+		sa_live_request_stop(live_lv);
+}
+
+struct live_out {
+	bool jsonl;
+	uint64_t last_group;
+	bool any;
+};
+
+static void on_anomaly(void *ctx, const struct sa_anomaly *a, uint64_t group,
+		       uint64_t first, uint64_t last)
+{
+	struct live_out *lo = ctx;
+	char src[64];
+
+	if (lo->jsonl) {
+		snprintf(src, sizeof(src), "windows %" PRIu64 "-%" PRIu64,
+			 first, last);
+		sa_anomaly_write_json1(a, stdout, src);
+	} else {
+		if (!lo->any || group != lo->last_group)
+			printf("\n== anomalies in windows %" PRIu64 "-%" PRIu64
+			       ", most significant first\n", first, last);
+		putchar('\n');
+		sa_anomaly_write_text1(a, stdout);
+	}
+	lo->any = true;
+	lo->last_group = group;
+	fflush(stdout);
+}
+
+static void on_note(void *ctx, const char *msg)
+{
+	(void)ctx;
+	fprintf(stderr, "%s: %s\n", sa_prog, msg);
+}
+
+static bool parse_binary(char *arg, struct sa_binary_opt *b)
+{
+	char *at = strrchr(arg, '@');
+
+	b->path = arg;
+	b->addr = SA_ADDR_NONE;
+	if (!at)
+		return true;
+	*at = '\0';
+	return sa_parse_u64(at + 1, &b->addr);
+}
+
+static bool parse_u64_opt(const char *name, const char *arg, uint64_t *v,
+			  uint64_t max)
+{
+	if (!sa_parse_u64(arg, v) || *v > max) {
+		sa_err("bad --%s '%s'", name, arg);
+		return false;
+	}
+	return true;
+}
+
+int cmd_live(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "pid", required_argument, NULL, OPT_PID },
+		{ "backend", required_argument, NULL, OPT_BACKEND },
+		{ "window-ms", required_argument, NULL, OPT_WINDOW_MS },
+		{ "window-insns", required_argument, NULL, OPT_WINDOW_INSNS },
+		{ "period-ms", required_argument, NULL, OPT_PERIOD },
+		{ "cpu-budget", required_argument, NULL, OPT_BUDGET },
+		{ "filter", required_argument, NULL, OPT_FILTER },
+		{ "baseline", required_argument, NULL, OPT_BASELINE },
+		{ "learn", required_argument, NULL, OPT_LEARN },
+		{ "learn-db", required_argument, NULL, OPT_LEARN_DB },
+		{ "group", required_argument, NULL, OPT_GROUP },
+		{ "max-windows", required_argument, NULL, OPT_MAX_WINDOWS },
+		{ "fdr", required_argument, NULL, OPT_FDR },
+		{ "format", required_argument, NULL, 'f' },
+		{ "keep-windows", required_argument, NULL, OPT_KEEP },
+		{ "binary", required_argument, NULL, 'b' },
+		{ "symfs", required_argument, NULL, OPT_SYMFS },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct sa_binary_opt binaries[SA_MAX_BINARIES];
+	struct sa_live_opts o;
+	struct live_out lo = { 0 };
+	struct sa_live_stats st;
+	struct sigaction sa, old_int, old_term;
+	struct sa_errinfo ei;
+	struct sa_live *lv;
+	uint64_t v;
+	char *end;
+	int c, err;
+
+	memset(&o, 0, sizeof(o));
+	o.backend.cpu = -1;
+	o.decode.binaries = binaries;
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "f:b:h", longopts, NULL)) != -1) {
+		switch (c) {
+		case OPT_PID:
+			if (!parse_u64_opt("pid", optarg, &v, INT32_MAX) || !v)
+				return SA_EXIT_USAGE;
+			o.backend.pid = (pid_t)v;
+			break;
+		case OPT_BACKEND:
+			if (sa_backend_kind_parse(optarg, &o.backend.kind,
+						  &ei)) {
+				sa_err("%s", ei.msg);
+				return SA_EXIT_USAGE;
+			}
+			break;
+		case OPT_WINDOW_MS:
+			if (!parse_u64_opt("window-ms", optarg,
+					   &o.backend.window_ms, 3600000))
+				return SA_EXIT_USAGE;
+			break;
+		case OPT_WINDOW_INSNS:
+			if (!parse_u64_opt("window-insns", optarg,
+					   &o.backend.window_insns,
+					   UINT64_MAX))
+				return SA_EXIT_USAGE;
+			break;
+		case OPT_PERIOD:
+			if (!parse_u64_opt("period-ms", optarg,
+					   &o.backend.period_ms, 86400000))
+				return SA_EXIT_USAGE;
+			break;
+		case OPT_BUDGET:
+			if (!parse_u64_opt("cpu-budget", optarg, &v, 1000000) ||
+			    !v)
+				return SA_EXIT_USAGE;
+			o.backend.budget.cpu_permille = (uint32_t)v;
+			break;
+		case OPT_FILTER:
+			o.backend.filter = optarg;
+			break;
+		case OPT_BASELINE:
+			o.baseline = optarg;
+			break;
+		case OPT_LEARN:
+			if (!parse_u64_opt("learn", optarg, &o.learn_windows,
+					   1000000) || !o.learn_windows)
+				return SA_EXIT_USAGE;
+			break;
+		case OPT_LEARN_DB:
+			o.learn_db = optarg;
+			break;
+		case OPT_GROUP:
+			if (!parse_u64_opt("group", optarg, &v, 64) || !v)
+				return SA_EXIT_USAGE;
+			o.group = (uint32_t)v;
+			break;
+		case OPT_MAX_WINDOWS:
+			if (!parse_u64_opt("max-windows", optarg,
+					   &o.max_windows, UINT64_MAX))
+				return SA_EXIT_USAGE;
+			break;
+		case OPT_FDR:
+			o.detect.fdr = strtod(optarg, &end);
+			if (end == optarg || *end || !(o.detect.fdr > 0) ||
+			    o.detect.fdr >= 1) {
+				sa_err("bad --fdr '%s': 0 < Q < 1", optarg);
+				return SA_EXIT_USAGE;
+			}
+			break;
+		case 'f':
+			if (!strcmp(optarg, "jsonl")) {
+				lo.jsonl = true;
+			} else if (strcmp(optarg, "text")) {
+				sa_err("bad --format '%s': text or jsonl",
+				       optarg);
+				return SA_EXIT_USAGE;
+			}
+			break;
+		case OPT_KEEP:
+			o.workdir = optarg;
+			o.keep_windows = true;
+			break;
+		case 'b':
+			if (o.decode.nr_binaries >= SA_MAX_BINARIES ||
+			    !parse_binary(optarg,
+					  &binaries[o.decode.nr_binaries])) {
+				sa_err("bad --binary '%s'", optarg);
+				return SA_EXIT_USAGE;
+			}
+			o.decode.nr_binaries++;
+			break;
+		case OPT_SYMFS:
+			o.decode.symfs = optarg;
+			break;
+		case 'h':
+			live_usage(stdout);
+			return SA_EXIT_OK;
+		default:
+			return SA_EXIT_USAGE;
+		}
+	}
+	if (!o.backend.pid) {
+		sa_err("--pid PID is required");
+		return SA_EXIT_USAGE;
+	}
+	if (optind < argc) {
+		sa_err("unexpected argument '%s'", argv[optind]);
+		return SA_EXIT_USAGE;
+	}
+	if (o.baseline && o.learn_db) {
+		sa_err("--baseline and --learn-db exclude each other");
+		return SA_EXIT_USAGE;
+	}
+	o.anomaly_fn = on_anomaly;
+	o.note_fn = on_note;
+	o.ctx = &lo;
+
+	lv = sa_live__new(&o, &ei);
+	if (!lv) {
+		sa_err("%s", ei.msg[0] ? ei.msg : strerror(errno));
+		return SA_EXIT_FAIL;
+	}
+	fprintf(stderr, "%s: watching pid %d with the %s backend%s%s\n",
+		sa_prog, (int)o.backend.pid, sa_live_backend_name(lv),
+		sa_live_backend_note(lv) ? ": " : "",
+		sa_live_backend_note(lv) ? sa_live_backend_note(lv) : "");
+
+	/* No SA_RESTART: the wait for the next window must see EINTR. */
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_signal;
+	sigemptyset(&sa.sa_mask);
+	live_lv = lv;
+	sigaction(SIGINT, &sa, &old_int);
+	sigaction(SIGTERM, &sa, &old_term);
+	err = sa_live_run(lv, &ei);
+	sigaction(SIGINT, &old_int, NULL);
+	sigaction(SIGTERM, &old_term, NULL);
+	live_lv = NULL;
+
+	sa_live_stats(lv, &st);
+	fprintf(stderr,
+		"%s: %" PRIu64 " windows (%" PRIu64 " skipped over budget, %"
+		PRIu64 " failed), %" PRIu64 " learnt, %" PRIu64
+		" compared; %" PRIu64 " trace bytes, %" PRIu64
+		" lost bytes, %" PRIu64 " loss events, %" PRIu64
+		" decode errors; %" PRIu64 " instructions; decode %.3f s, "
+		"capture %.3f s CPU, %.1f s wall; %" PRIu64 " anomalies\n",
+		sa_prog, st.windows, st.windows_skipped, st.windows_failed,
+		st.learnt, st.analyses, st.trace_bytes, st.lost_bytes,
+		st.lost_events, st.decode_errors, st.instructions,
+		(double)st.decode_ns / 1e9, (double)st.capture_ns / 1e9,
+		(double)st.wall_ns / 1e9, st.anomalies);
+	sa_live__free(lv);
+	if (err) {
+		sa_err("%s", ei.msg[0] ? ei.msg : sa_strerror(err));
+		return SA_EXIT_FAIL;
+	}
+	return SA_EXIT_OK;
+}
