@@ -18,7 +18,10 @@
  *
  * An sa_emu is used by one thread: the thread that created it (ptrace
  * binds a tracee to its tracer thread).  sa_emu_request_stop() alone may
- * be called from a signal handler.
+ * be called from a signal handler.  While an sa_emu exists, SIGCHLD is
+ * blocked in that thread (the sensor reads it through a signalfd to wait
+ * with a deadline); sa_emu__free() restores the mask, so free them in the
+ * reverse order of creation.
  */
 #ifndef SENSOR_EMU_H
 #define SENSOR_EMU_H

@@ -299,7 +299,7 @@ static pid_t tgid_of(pid_t tid)
 	return tgid;
 }
 
-static int seize_stop(pid_t tid, int *pending)
+static int seize_stop(pid_t tid)
 {
 	int status, sig, kind;
 
@@ -318,9 +318,11 @@ static int seize_stop(pid_t tid, int *pending)
 			return -ESRCH;
 		if (kind == SA_EMU_STOP_GROUP)
 			return 0;
-		/* A signal arrived first: deliver it later. */
-		if (kind == SA_EMU_STOP_SIGNAL && pending && !*pending)
-			*pending = sig;
+		/* A signal arrived before our interrupt: let it be
+		 * delivered now; the interrupt stops the thread next.
+		 */
+		ptrace(PTRACE_CONT, tid, 0,
+		       kind == SA_EMU_STOP_SIGNAL ? sig : 0);
 	}
 }
 
@@ -356,7 +358,7 @@ struct sa_emu *sa_emu__attach(pid_t tid, struct sa_errinfo *ei)
 	}
 	emu->pid = tgid;
 	emu->tid = tid;
-	err = seize_stop(tid, &emu->pending_sig);
+	err = seize_stop(tid);
 	if (err) {
 		scope = yama_scope();
 		if (err == -ESRCH && tgid_of(tid) < 0)
@@ -421,7 +423,7 @@ static void freeze_others(struct sa_emu *emu)
 		if (!nf)
 			break;
 		emu->frozen = nf;
-		if (seize_stop((pid_t)t, NULL) == 0)
+		if (seize_stop((pid_t)t) == 0)
 			emu->frozen[emu->nr_frozen++] = (pid_t)t;
 		else
 			sa_warn("emu: could not stop thread %ld of pid %d "

@@ -461,7 +461,7 @@ int sa_emu_inject_syscall(struct sa_emu *emu, long nr, uint64_t a1,
 			  uint64_t a2, uint64_t a3, long *ret)
 {
 	struct user_regs_struct saved, regs;
-	int status, sig, kind, tries = 0;
+	int status, sig, kind, tries = 0, requeue = 0;
 
 	if (!emu->syscall_ip) {
 		int err = find_syscall_insn(emu);
@@ -501,9 +501,11 @@ again:
 		return -ESRCH;
 	}
 	if (kind == SA_EMU_STOP_SIGNAL && sig != SIGTRAP) {
-		/* A signal came first: keep it for later, try again. */
-		if (!emu->pending_sig)
-			emu->pending_sig = sig;
+		/* A signal came first.  Stepping on without it drops it:
+		 * queue it again once our call is done.
+		 */
+		if (!requeue)
+			requeue = sig;
 		if (++tries < 8)
 			goto again;
 		return -EAGAIN;
@@ -532,6 +534,8 @@ again:
 	*ret = (long)regs.rax;
 	if (ptrace(PTRACE_SETREGS, emu->tid, 0, &saved) < 0)
 		return -errno;
+	if (requeue)
+		syscall(SYS_tgkill, emu->pid, emu->tid, requeue);
 	return 0;
 }
 
