@@ -372,7 +372,14 @@ static int sa_etm_fill(struct sa_etm *etm)
 
 		if (OCSD_DATA_RESP_IS_FATAL(resp)) {
 			if (etm->pos >= etm->len) {
-				/* EOT or flush failed: nothing left to skip */
+				/* EOT or flush failed: nothing left to skip,
+				 * so say so and stop
+				 */
+				struct sa_elem *e = sa_etm_push(etm);
+
+				sa_etm_gap(e, SA_GAP_ERROR, 0);
+				e->error = -SA_ERR_DECODE;
+				e->offset = etm->base + etm->pos;
 				etm->est.fatal++;
 				etm->dec.stats.errors++;
 				etm->done = true;
@@ -605,8 +612,8 @@ struct sa_dec *sa_etm__new(const struct sa_etm_config *cfg,
 					       OCSD_MEM_SPACE_ANY,
 					       sa_etm_mem_cb, etm) != OCSD_OK) {
 		err = sa_errinfo_set(ei, -SA_ERR_INVAL, SA_NO_OFFSET,
-				     "%s: OpenCSD refuses the element or memory "
-				     "callback", etm->name);
+				     "%s: OpenCSD refuses the element or "
+				     "memory callback", etm->name);
 		goto err_free;
 	}
 	return &etm->dec;

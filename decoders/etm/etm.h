@@ -79,7 +79,7 @@ enum sa_etm_format {
 };
 
 /* Frame synchronisation of SA_ETM_FMT_FRAMED (OpenCSD OCSD_DFRMTR_*). */
-#define SA_ETM_FRAME_MEM_ALIGN	0x04	/* frames 16-byte aligned (ETB/ETR) */
+#define SA_ETM_FRAME_MEM_ALIGN	0x04	/* aligned frames: ETB/ETR */
 #define SA_ETM_FRAME_FSYNCS	0x01	/* TPIU / DSTREAM with FSYNCs */
 #define SA_ETM_FRAME_HSYNCS	0x02	/* TPIU with HSYNCs too */
 #define SA_ETM_FRAME_RESET_4X_FSYNC 0x20 /* perf: reset on 4x FSYNC */
@@ -98,8 +98,8 @@ enum sa_etm_format {
 struct sa_etm_config {
 	const uint8_t *buf;		/* borrowed trace bytes */
 	size_t len;
-	uint64_t base_offset;		/* offset of buf[0], for messages */
-	const char *name;		/* the input, for messages (may be NULL) */
+	uint64_t base_offset;		/* offset of buf[0] (messages) */
+	const char *name;		/* the input for messages, or NULL */
 	struct sa_image *image;		/* borrowed; every memory read */
 	enum sa_etm_format format;
 	uint32_t frame_flags;		/* SA_ETM_FRAME_*; 0: MEM_ALIGN */
@@ -133,12 +133,12 @@ struct sa_dec *sa_etm__new(const struct sa_etm_config *cfg,
 
 /* CoreSight-specific counters, beyond struct sa_dec_stats. */
 struct sa_etm_stats {
-	uint64_t nacc;		/* ADDR_NACC: code memory not in the image */
+	uint64_t nacc;		/* ADDR_NACC: code not in the image */
 	uint64_t nacc_first;	/* address of the first one */
 	uint64_t unknown_addr;	/* ADDR_UNKNOWN / I_RANGE_NOPATH */
 	uint64_t exceptions;
 	uint64_t bad_packets;	/* NO_SYNC after a bad packet */
-	uint64_t fatal;		/* fatal OpenCSD responses (decoder reset) */
+	uint64_t fatal;		/* fatal OpenCSD responses (resets) */
 	uint64_t waits;		/* times the queue filled up */
 };
 

@@ -122,7 +122,7 @@ int sa_cs_snapshot_load_image(struct sa_cs_snapshot *ss, struct sa_image *img,
 			      struct sa_errinfo *ei);
 
 /* Flags of sa_cs_snapshot_decoder(). */
-#define SA_CS_NO_SRC_ADDR_N	0x1	/* ETE: do not split ranges on N */
+#define SA_CS_NO_SRC_ADDR_N	0x1	/* ETE: no range split on N */
 #define SA_CS_TINY_QUEUE	0x2	/* a 2-element queue: OpenCSD waits
 					 * after every other element (tests
 					 * the WAIT/FLUSH path)
@@ -161,7 +161,8 @@ struct sa_dec *sa_cs_raw_decoder__new(const struct sa_cs_raw_opts *r,
 /*
  * cs_etm perf.data (PERF_RECORD_AUXTRACE_INFO type 3).
  */
-#define SA_CS_TRACE_ID_UNUSED	0x80000000u /* perf: ID in AUX_OUTPUT_HW_ID */
+/* perf 6.x: the trace ID comes in a PERF_RECORD_AUX_OUTPUT_HW_ID */
+#define SA_CS_TRACE_ID_UNUSED	0x80000000u
 
 struct sa_cs_perf_cpu {
 	int cpu;

@@ -7,7 +7,7 @@
 #include "etm.h"
 #include "ini.h"
 
-#define SA_CS_TRACE_MAX_BYTES	(1ull << 32)	/* one trace buffer file */
+#define SA_CS_TRACE_MAX_BYTES	(1ull << 32)	/* per trace file */
 
 /* Fills @s with the protocol, defaults and @r's non-zero registers. */
 void sa_cs_source_from_regs(struct sa_etm_source *s, enum sa_cs_protocol p,

@@ -95,8 +95,8 @@ int sa_cs_perf_info_parse(const uint64_t *priv, size_t nr,
 				err = sa_errinfo_set(ei, -SA_ERR_FORMAT,
 						     pos - 1,
 						     "cs_etm AUXTRACE_INFO: "
-						     "CPU %d has %zu parameters",
-						     c->cpu, np);
+						     "CPU %d has %zu "
+						     "parameters", c->cpu, np);
 				goto err;
 			}
 		}
@@ -190,7 +190,6 @@ struct sa_dec *sa_cs_perf_info_decoder__new(const struct sa_cs_perf_info *info,
 	struct sa_etm_source *srcs;
 	struct sa_dec *dec;
 	size_t i, n = 0;
-	int err = 0;
 
 	srcs = calloc(info->nr_cpus ? info->nr_cpus : 1, sizeof(*srcs));
 	if (!srcs) {
@@ -225,11 +224,11 @@ struct sa_dec *sa_cs_perf_info_decoder__new(const struct sa_cs_perf_info *info,
 		n++;
 	}
 	if (!n) {
-		err = sa_errinfo_set(ei, -SA_ERR_NOTFOUND, file_offset,
-				     "perf.data: AUXTRACE at %#llx: no CPU "
-				     "metadata with a trace ID%s",
-				     (unsigned long long)file_offset,
-				     raw ? " for its CPU" : "");
+		sa_errinfo_set(ei, -SA_ERR_NOTFOUND, file_offset,
+			       "perf.data: AUXTRACE at %#llx: no CPU metadata "
+			       "with a trace ID%s",
+			       (unsigned long long)file_offset,
+			       raw ? " for its CPU" : "");
 		free(srcs);
 		errno = EINVAL;
 		return NULL;
@@ -249,7 +248,6 @@ struct sa_dec *sa_cs_perf_info_decoder__new(const struct sa_cs_perf_info *info,
 	cfg.flags = SA_ETM_F_SRC_ADDR_N;
 	dec = sa_etm__new(&cfg, ei);
 	free(srcs);
-	(void)err;
 	return dec;
 }
 

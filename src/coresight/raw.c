@@ -12,7 +12,8 @@ struct sa_dec *sa_cs_raw_decoder__new(const struct sa_cs_raw_opts *r,
 	struct sa_etm_config cfg = { 0 };
 	struct sa_etm_source src;
 
-	if (!r->trace_id || r->trace_id >= 0x70) {
+	/* Unformatted bytes carry no trace ID: any value will do there. */
+	if ((!r->trace_id && !r->unformatted) || r->trace_id >= 0x70) {
 		sa_errinfo_set(ei, -SA_ERR_INVAL, SA_NO_OFFSET,
 			       "%s: trace ID %#x out of range (0x01..0x6f)",
 			       r->trace_file ? r->trace_file : "raw trace",

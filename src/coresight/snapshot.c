@@ -556,6 +556,27 @@ static int sa_cs_reg(const struct sa_cs_device *dev, const char *name,
 	return 0;
 }
 
+struct sa_cs_regdef {
+	const char *name;
+	bool required;
+	uint32_t *val;
+};
+
+static int sa_cs_regs_read(const struct sa_cs_device *dev,
+			   const struct sa_cs_regdef *t, size_t n,
+			   struct sa_errinfo *ei)
+{
+	size_t i;
+	int err;
+
+	for (i = 0; i < n; i++) {
+		err = sa_cs_reg(dev, t[i].name, t[i].required, t[i].val, ei);
+		if (err < 0)
+			return err;
+	}
+	return 0;
+}
+
 static int sa_cs_make_source(const struct sa_cs_device *src,
 			     const struct sa_cs_device *core,
 			     struct sa_etm_source *s, struct sa_errinfo *ei)
@@ -580,32 +601,35 @@ static int sa_cs_make_source(const struct sa_cs_device *src,
 				      "%s: source type %s is not an ETM, PTM "
 				      "or ETE", src->ini->file, src->type);
 
+	/* Required and optional registers as OpenCSD's snapshot reader has
+	 * them, with its defaults for the optional ones.
+	 */
 	if (p == SA_CS_PROTO_ETMV4 || p == SA_CS_PROTO_ETE) {
-		/* Required and optional registers as OpenCSD's snapshot
-		 * reader has them.
-		 */
-		if ((err = sa_cs_reg(src, "TRCCONFIGR", true, &r.trcconfigr,
-				     ei)) < 0 ||
-		    (err = sa_cs_reg(src, "TRCTRACEIDR", true, &id, ei)) < 0 ||
-		    (err = sa_cs_reg(src, "TRCIDR0", true, &r.trcidr0, ei)) < 0 ||
-		    (err = sa_cs_reg(src, "TRCIDR2", true, &r.trcidr2, ei)) < 0)
-			return err;
+		const struct sa_cs_regdef t[] = {
+			{ "TRCCONFIGR", true, &r.trcconfigr },
+			{ "TRCTRACEIDR", true, &id },
+			{ "TRCIDR0", true, &r.trcidr0 },
+			{ "TRCIDR2", true, &r.trcidr2 },
+			{ "TRCIDR1", false, &r.trcidr1 },
+			{ "TRCIDR8", false, &r.trcidr8 },
+			{ "TRCDEVARCH", false, &r.trcdevarch },	/* ETE */
+		};
+
 		r.trcidr1 = 0x4100f403;
-		if ((err = sa_cs_reg(src, "TRCIDR1", false, &r.trcidr1, ei)) < 0 ||
-		    (err = sa_cs_reg(src, "TRCIDR8", false, &r.trcidr8, ei)) < 0)
-			return err;
 		r.trcdevarch = 0x47705a13;
-		if (p == SA_CS_PROTO_ETE &&
-		    (err = sa_cs_reg(src, "TRCDEVARCH", false, &r.trcdevarch,
-				     ei)) < 0)
-			return err;
+		err = sa_cs_regs_read(src, t, p == SA_CS_PROTO_ETE ? 7 : 6, ei);
 	} else {
-		if ((err = sa_cs_reg(src, "ETMIDR", true, &r.etmidr, ei)) < 0 ||
-		    (err = sa_cs_reg(src, "ETMCR", true, &r.etmcr, ei)) < 0 ||
-		    (err = sa_cs_reg(src, "ETMCCER", true, &r.etmccer, ei)) < 0 ||
-		    (err = sa_cs_reg(src, "ETMTRACEIDR", true, &id, ei)) < 0)
-			return err;
+		const struct sa_cs_regdef t[] = {
+			{ "ETMIDR", true, &r.etmidr },
+			{ "ETMCR", true, &r.etmcr },
+			{ "ETMCCER", true, &r.etmccer },
+			{ "ETMTRACEIDR", true, &id },
+		};
+
+		err = sa_cs_regs_read(src, t, 4, ei);
 	}
+	if (err < 0)
+		return err;
 	sa_cs_source_from_regs(s, p, (uint8_t)(id & 0x7f), &r);
 	/* Zero registers read from the file stay zero. */
 	s->trcconfigr = r.trcconfigr;

@@ -233,9 +233,9 @@ static uint64_t compare_buffer(const char *name, const char *dir,
 		/* our next range or NACC gap */
 		for (;;) {
 			got = sa_dec_next(dec, &e);
-			ck_assert_msg(got == 1, "%s buf %zu: we end (%d) before "
-				      "the peer's line: %s", name, bi, got,
-				      line);
+			ck_assert_msg(got == 1, "%s buf %zu: we end (%d) "
+				      "before the peer's line: %s", name, bi,
+				      got, line);
 #ifdef SA_HAVE_HIST
 			ck_assert_int_eq(sa_hist_builder_add(b, &e), 0);
 #endif
@@ -774,7 +774,8 @@ static struct sa_dec_stats decode_fib1(size_t len, uint8_t id,
 				 (wrong && !strcmp(wrong, maps[i].bin) ?
 				  0x1000 : 0), &ei), 0);
 	}
-	snprintf(p, sizeof(p), "%s", cs_path("ricseclab/fib/trace1/cstrace.bin"));
+	snprintf(p, sizeof(p), "%s",
+		 cs_path("ricseclab/fib/trace1/cstrace.bin"));
 	f = fopen(p, "rb");
 	ck_assert_ptr_nonnull(f);
 	buf = malloc(1 << 20);
@@ -828,7 +829,8 @@ START_TEST(test_bad_real_input)
 #ifdef SA_HAVE_HIST
 	{
 		struct sa_cs_raw_opts r = {
-			.trace_file = cs_path("ricseclab/fib/trace1/cstrace.bin"),
+			.trace_file =
+				cs_path("ricseclab/fib/trace1/cstrace.bin"),
 			.trace_id = 0x11,
 		};
 		struct sa_decode_opts o = { .cs_raw = &r };
