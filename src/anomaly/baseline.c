@@ -185,6 +185,10 @@ static int check_schema(struct sa_baseline *bl, struct sa_errinfo *ei)
 				bl->path, bl->path);
 		return init_schema(bl, ei);
 	}
+	if (version == 0)
+		return sa_errinfo_set(ei, -SA_ERR_UNSUPPORTED, SA_NO_OFFSET,
+			"%s is an SQLite file but not a sensor-agent baseline",
+			bl->path);
 	if (version != SA_BASELINE_SCHEMA_VERSION)
 		return sa_errinfo_set(ei, -SA_ERR_UNSUPPORTED, SA_NO_OFFSET,
 			"baseline %s: schema version %" PRId64 ", this "

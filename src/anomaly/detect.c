@@ -773,6 +773,17 @@ static int det_finish(struct det *d, struct sa_anomaly_list **out,
 	return 0;
 }
 
+/* Instructions of a build's functions (0 when the history has none). */
+static double build_insns(const struct sa_mbuild *b)
+{
+	double n = 0;
+	size_t i;
+
+	for (i = 0; i < b->nr_funcs; i++)
+		n += b->funcs[i].insns;
+	return n;
+}
+
 int sa_anomaly_detect(struct sa_baseline *bl, struct sa_hist *const *wins,
 		      size_t nr, const struct sa_detect_opts *o,
 		      struct sa_anomaly_list **out, struct sa_errinfo *ei)
@@ -781,7 +792,9 @@ int sa_anomaly_detect(struct sa_baseline *bl, struct sa_hist *const *wins,
 	struct sa_model *cur = NULL;
 	struct sa_mbuild *bases = NULL;
 	struct det d = { 0 };
-	char other[256] = "", other_bin[400] = "", known[256];
+	char other[256] = "", known[256];
+	const struct sa_mbuild *unmatched = NULL;
+	double all_insns = 0, matched_insns = 0;
 	size_t i, matched = 0;
 	int nb, err = 0;
 
@@ -833,18 +846,36 @@ int sa_anomaly_detect(struct sa_baseline *bl, struct sa_hist *const *wins,
 	for (i = 0; i < cur->nr_builds; i++) {
 		const struct sa_mbuild *cb = &cur->builds[i];
 		struct sa_errinfo lei;
+		double insns = build_insns(cb);
 
+		all_insns += insns;
 		err = sa_baseline_load(bl, cb->key, &bases[i], &lei);
 		if (err == -SA_ERR_NOTFOUND) {
 			err = sa_baseline_other_build(bl, cb->binary, cb->key,
 						      other, sizeof(other));
 			if (err < 0)
 				goto out;
-			if (err == 1)
-				snprintf(other_bin, sizeof(other_bin), "%s [%s]",
-					 cb->binary, cb->key);
+			if (err == 1) {
+				/* A rebuilt binary: its baseline says nothing
+				 * about the new code, and comparing only the
+				 * other binaries would hide that.
+				 */
+				err = sa_errinfo_set(ei, -SA_ERR_BUILDID,
+					SA_NO_OFFSET,
+					"baseline %s is of another build: the "
+					"windows trace %s [%s], the baseline "
+					"holds build %s of it; the binary was "
+					"rebuilt: learn a baseline for this "
+					"build (`baseline add`), or compare the "
+					"builds with `baseline diff`",
+					sa_baseline_path(bl), cb->binary,
+					cb->key, other);
+				goto out;
+			}
 			sa_info("baseline has no build %s of %s; skipped",
 				cb->key, cb->binary);
+			if (!unmatched)
+				unmatched = cb;
 			err = 0;
 			continue;
 		}
@@ -854,24 +885,19 @@ int sa_anomaly_detect(struct sa_baseline *bl, struct sa_hist *const *wins,
 			goto out;
 		}
 		matched++;
+		matched_insns += insns;
 		compare_builds(&d, &bases[i], cb);
 	}
-	if (!matched) {
-		if (other_bin[0]) {
-			err = sa_errinfo_set(ei, -SA_ERR_BUILDID, SA_NO_OFFSET,
-				"baseline %s is of another build: the windows "
-				"trace %s, the baseline holds build %s of it; "
-				"the binary was rebuilt: learn a baseline for "
-				"this build (`baseline add`), or compare the "
-				"builds with `baseline diff`",
-				sa_baseline_path(bl), other_bin, other);
-			goto out;
-		}
+	/* Windows mostly of a binary the baseline does not know: comparing
+	 * the few library functions they share would be misleading.
+	 */
+	if (!matched || (unmatched && matched_insns < all_insns / 2)) {
 		sa_baseline_describe(bl, known, sizeof(known));
 		err = sa_errinfo_set(ei, -SA_ERR_NOTFOUND, SA_NO_OFFSET,
 			"the windows are from another binary: they trace %s "
 			"[%s], the baseline %s holds %s",
-			cur->builds[0].binary, cur->builds[0].key,
+			unmatched ? unmatched->binary : cur->builds[0].binary,
+			unmatched ? unmatched->key : cur->builds[0].key,
 			sa_baseline_path(bl), known);
 		goto out;
 	}

@@ -94,9 +94,13 @@ static int baseline_list(struct sa_baseline *bl)
 	return SA_EXIT_OK;
 }
 
-static int baseline_add(struct sa_baseline *bl, const struct sa_decode_opts *o,
-			char **files, int nr)
+/* Decodes every window first, so that a bad window leaves no new (empty)
+ * baseline file behind.
+ */
+static int baseline_add(const char *db, double half_life,
+			const struct sa_decode_opts *o, char **files, int nr)
 {
+	struct sa_baseline *bl = NULL;
 	struct sa_hist **hists;
 	struct sa_errinfo ei;
 	int i, err, ret = SA_EXIT_FAIL;
@@ -115,6 +119,15 @@ static int baseline_add(struct sa_baseline *bl, const struct sa_decode_opts *o,
 			goto out;
 		}
 	}
+	bl = sa_baseline__open(db, SA_BASELINE_CREATE, &ei);
+	if (!bl) {
+		sa_err("baseline add: %s", ei.msg);
+		goto out;
+	}
+	if (half_life >= 0 && sa_baseline_set_half_life(bl, half_life)) {
+		sa_err("baseline add: cannot store the half-life in %s", db);
+		goto out;
+	}
 	err = sa_baseline_add(bl, hists, (size_t)nr, &ei);
 	if (err) {
 		sa_err("baseline add: %s", ei.msg[0] ? ei.msg :
@@ -122,9 +135,10 @@ static int baseline_add(struct sa_baseline *bl, const struct sa_decode_opts *o,
 		goto out;
 	}
 	fprintf(stderr, "%s: added %d window%s to %s\n", sa_prog, nr,
-		nr == 1 ? "" : "s", sa_baseline_path(bl));
+		nr == 1 ? "" : "s", db);
 	ret = SA_EXIT_OK;
 out:
+	sa_baseline__free(bl);
 	for (i = 0; i < nr; i++)
 		sa_hist__free(hists[i]);
 	free(hists);
@@ -256,25 +270,16 @@ int cmd_baseline(int argc, char **argv)
 		return SA_EXIT_USAGE;
 	}
 
-	bl = sa_baseline__open(db, !strcmp(sub, "add") ? SA_BASELINE_CREATE :
-							SA_BASELINE_RDONLY,
-			       &ei);
+	if (!strcmp(sub, "add"))
+		return baseline_add(db, half_life, &o, argv + optind,
+				    argc - optind);
+	bl = sa_baseline__open(db, SA_BASELINE_RDONLY, &ei);
 	if (!bl) {
 		sa_err("%s", ei.msg);
 		return SA_EXIT_FAIL;
 	}
 	if (!strcmp(sub, "list")) {
 		ret = baseline_list(bl);
-	} else if (!strcmp(sub, "add")) {
-		ret = SA_EXIT_OK;
-		if (half_life >= 0 && sa_baseline_set_half_life(bl, half_life)) {
-			sa_err("baseline add: cannot store the half-life in %s",
-			       db);
-			ret = SA_EXIT_FAIL;
-		}
-		if (!ret)
-			ret = baseline_add(bl, &o, argv + optind,
-					   argc - optind);
 	} else {
 		struct sa_anomaly_list *l = NULL;
 		int err = sa_anomaly_diff_builds(bl, argv[optind],
