@@ -11,7 +11,7 @@
 #include "testutil.h"
 #include "classes.h"
 
-static const char *prog_pie, *prog_nopie, *prog_static;
+static const char *prog_pie, *prog_nopie, *prog_static, *x86_32_src;
 
 static struct sa_image *load(const char *path, uint64_t base)
 {
@@ -290,6 +290,27 @@ START_TEST(t_resync)
 }
 END_TEST
 
+/* i386 code, assembled and linked at test time (VEX, EVEX, LES/LDS). */
+START_TEST(t_i386)
+{
+	char elf[4200], cmd[9000];
+	struct sa_image *img;
+	struct sa_sitemap *map;
+
+	snprintf(elf, sizeof(elf), "%s/i386.elf", sa_test_tmpdir());
+	snprintf(cmd, sizeof(cmd), "as --32 -o '%s.o' '%s' && ld -m elf_i386 "
+		 "-e i386_func -o '%s' '%s.o'", elf, x86_32_src, elf, elf);
+	ck_assert_int_eq(system(cmd), 0);
+	img = load(elf, UINT64_MAX);
+	ck_assert_int_eq(sa_image_arch(img), SA_ARCH_X86);
+	map = sa_sitemap__new(img);
+	ck_assert_uint_eq(check_func(map, "objdump", elf, "i386_func", 0,
+				     SA_ISA_UNKNOWN, x86_class), 4);
+	sa_sitemap__free(map);
+	sa_image__free(img);
+}
+END_TEST
+
 static Suite *sites_suite(void)
 {
 	Suite *s = suite_create("sites");
@@ -303,16 +324,19 @@ static Suite *sites_suite(void)
 	tcase_add_test(tc, t_lookup);
 	tcase_add_test(tc, t_anonymous);
 	tcase_add_test(tc, t_resync);
+	tcase_add_test(tc, t_i386);
 	suite_add_tcase(s, tc);
 	return s;
 }
 
 int main(int argc, char **argv)
 {
-	if (argc < 4) {
-		fprintf(stderr, "usage: %s PIE NOPIE STATIC\n", argv[0]);
+	if (argc < 5) {
+		fprintf(stderr, "usage: %s PIE NOPIE STATIC X86_32.s\n",
+			argv[0]);
 		return 1;
 	}
+	x86_32_src = argv[4];
 	prog_pie = argv[1];
 	prog_nopie = argv[2];
 	prog_static = argv[3];
