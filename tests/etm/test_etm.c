@@ -18,6 +18,10 @@
 #include "etm.h"
 #include "ini.h"
 #include "testutil.h"
+#ifdef SA_HAVE_HIST
+#include "sensor/hist.h"
+#include "sensor/sites.h"
+#endif
 
 /* OpenCSD 1.3.3 never frees the callback object that
  * ocsd_dt_set_gen_elem_outfn() allocates (32 bytes per decode tree; a
@@ -424,6 +428,185 @@ START_TEST(test_core_names)
 }
 END_TEST
 
+/*
+ * Ground truth: a hand-assembled A64 loop and the ETMv4 packets that
+ * describe one run of it (checked with trc_pkt_lister when written).
+ *
+ *   0x1000 cmp  x0, #0
+ *   0x1004 b.eq 0x1010          decisions: not taken, then taken
+ *   0x1008 nop
+ *   0x100c b    0x1000
+ *   0x1010 ret
+ */
+static const uint32_t loop_code[] = {
+	0xf100001f, 0x54000060, 0xd503201f, 0x17fffffd, 0xd65f03c0,
+};
+
+static const uint8_t loop_trace[] = {
+	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x80,	/* A-sync */
+	0x01, 0x00,				/* trace info */
+	0x04,					/* trace on */
+	0x85, 0x00, 0x08, 0, 0, 0, 0, 0, 0,	/* address 0x1000 + */
+	0x30,					/* context AArch64 EL0 NS */
+	0xf6, 0xf7, 0xf7,			/* atoms N E E */
+};
+
+static const struct {
+	uint64_t start, last;
+	uint32_t ninsn;
+	uint8_t ic;
+	int8_t taken;
+	uint64_t offset;
+} loop_ranges[] = {
+	{ 0x1000, 0x1004, 2, SA_IC_COND, 0, 25 },
+	{ 0x1008, 0x100c, 2, SA_IC_JUMP, 1, 26 },
+	{ 0x1000, 0x1004, 2, SA_IC_COND, 1, 27 },
+};
+
+static void loop_source(struct sa_etm_source *src)
+{
+	memset(src, 0, sizeof(*src));
+	src->protocol = SA_ETM_PROTO_ETMV4I;
+	src->trace_id = 0x10;
+	src->arch = SA_ETM_ARCH_V8;
+	src->profile = SA_ETM_PROFILE_A;
+	src->trcidr0 = 0x28000ea1;
+	src->trcidr1 = 0x4100f403;
+	src->trcidr2 = 0x488;
+	src->trcconfigr = 1;
+}
+
+static struct sa_dec *loop_decoder(struct sa_image *img, size_t len,
+				   size_t queue_cap)
+{
+	static struct sa_etm_source src;
+	struct sa_etm_config cfg = { 0 };
+	struct sa_errinfo ei = { 0 };
+	struct sa_dec *dec;
+
+	loop_source(&src);
+	cfg.buf = loop_trace;
+	cfg.len = len;
+	cfg.image = img;
+	cfg.format = SA_ETM_FMT_RAW;
+	cfg.sources = &src;
+	cfg.nr_sources = 1;
+	cfg.queue_cap = queue_cap;
+	dec = sa_etm__new(&cfg, &ei);
+	ck_assert_msg(dec != NULL, "%s", ei.msg);
+	return dec;
+}
+
+START_TEST(test_loop_ground_truth)
+{
+	struct sa_image *img = sa_image__new(SA_ARCH_AARCH64);
+	struct sa_dec *dec;
+	struct sa_elem e;
+	size_t n = 0;
+	int rc;
+
+	ck_assert_ptr_nonnull(img);
+	ck_assert_int_eq(sa_image_add_buffer(img, loop_code,
+					     sizeof(loop_code), 0x1000), 0);
+	/* queue of 1 (every element waits), 2, and the default */
+	dec = loop_decoder(img, sizeof(loop_trace), (size_t[]){ 1, 2, 0 }[_i]);
+	while ((rc = sa_dec_next(dec, &e)) > 0) {
+		if (e.kind != SA_ELEM_RANGE)
+			continue;
+		ck_assert_uint_lt(n, 3);
+		ck_assert_uint_eq(e.start, loop_ranges[n].start);
+		ck_assert_uint_eq(e.last, loop_ranges[n].last);
+		ck_assert_uint_eq(e.ninsn, loop_ranges[n].ninsn);
+		ck_assert_uint_eq(e.last_class, loop_ranges[n].ic);
+		ck_assert_int_eq(e.last_taken, loop_ranges[n].taken);
+		ck_assert_uint_eq(e.offset, loop_ranges[n].offset);
+		ck_assert_uint_eq(e.isa, SA_ISA_A64);
+		ck_assert_uint_eq(e.last_size, 4);
+		ck_assert_uint_eq(e.stream, 0x10);
+		n++;
+	}
+	ck_assert_int_eq(rc, 0);
+	ck_assert_uint_eq(n, 3);
+	ck_assert_uint_eq(sa_dec_stats(dec)->insns, 6);
+	if (_i == 0)
+		ck_assert_uint_gt(sa_etm_stats(dec)->waits, 3);
+	sa_dec__free(dec);
+
+	/* truncated after the second atom: two decisions */
+	dec = loop_decoder(img, sizeof(loop_trace) - 1, 0);
+	n = 0;
+	while ((rc = sa_dec_next(dec, &e)) > 0)
+		n += e.kind == SA_ELEM_RANGE;
+	ck_assert_int_eq(rc, 0);
+	ck_assert_uint_eq(n, 2);
+	sa_dec__free(dec);
+	sa_image__free(img);
+
+	/* no code in the image: one "not accessible" gap at 0x1000 */
+	img = sa_image__new(SA_ARCH_AARCH64);
+	dec = loop_decoder(img, sizeof(loop_trace), 0);
+	n = 0;
+	while ((rc = sa_dec_next(dec, &e)) > 0) {
+		ck_assert_int_ne(e.kind, SA_ELEM_RANGE);
+		if (e.error == -SA_ERR_NOMAP) {
+			ck_assert_uint_eq(e.ip, 0x1000);
+			ck_assert_uint_eq(e.gap_reason, SA_GAP_LOST);
+			n++;
+		}
+	}
+	ck_assert_uint_ge(n, 1);
+	ck_assert_uint_eq(sa_etm_stats(dec)->nacc, n);
+	sa_dec__free(dec);
+	sa_image__free(img);
+}
+END_TEST
+
+#ifdef SA_HAVE_HIST
+/* The same run through the history builder: b.eq 1 taken, 1 not. */
+START_TEST(test_loop_history)
+{
+	struct sa_image *img = sa_image__new(SA_ARCH_AARCH64);
+	struct sa_sitemap *sites;
+	struct sa_hist_builder *b;
+	struct sa_hist *h = sa_hist__new();
+	const struct sa_hist_branch *br = NULL;
+	struct sa_dec *dec;
+	struct sa_elem e;
+	size_t i, j;
+	int rc;
+
+	ck_assert_ptr_nonnull(img);
+	ck_assert_int_eq(sa_image_add_buffer(img, loop_code,
+					     sizeof(loop_code), 0x1000), 0);
+	sites = sa_sitemap__new(img);
+	b = sa_hist_builder__new(h, img, sites);
+	ck_assert_ptr_nonnull(b);
+	dec = loop_decoder(img, sizeof(loop_trace), 0);
+	while ((rc = sa_dec_next(dec, &e)) > 0)
+		ck_assert_int_eq(sa_hist_builder_add(b, &e), 0);
+	ck_assert_int_eq(rc, 0);
+	ck_assert_int_eq(sa_hist_builder_flush(b), 0);
+	for (i = 0; i < sa_hist_nr_functions(h); i++) {
+		const struct sa_hist_func *f = sa_hist_function(h, i);
+
+		for (j = 0; j < f->nr_branches; j++)
+			if (f->branches[j].addr == 0x1004)
+				br = &f->branches[j];
+	}
+	ck_assert_ptr_nonnull(br);
+	ck_assert_uint_eq(br->iclass, SA_IC_COND);
+	ck_assert_uint_eq(br->taken, 1);
+	ck_assert_uint_eq(br->not_taken, 1);
+	ck_assert_uint_eq(sa_hist_decode(h)->instructions, 6);
+	sa_dec__free(dec);
+	sa_hist_builder__free(b);
+	sa_sitemap__free(sites);
+	sa_hist__free(h);
+	sa_image__free(img);
+}
+END_TEST
+#endif
+
 static Suite *etm_suite(void)
 {
 	Suite *s = suite_create("etm");
@@ -452,6 +635,10 @@ static Suite *etm_suite(void)
 	tcase_add_test(tc, test_decoder_config_errors);
 	tcase_add_loop_test(tc, test_decoder_garbage, 0, 4);
 	tcase_add_test(tc, test_core_names);
+	tcase_add_loop_test(tc, test_loop_ground_truth, 0, 3);
+#ifdef SA_HAVE_HIST
+	tcase_add_test(tc, test_loop_history);
+#endif
 	suite_add_tcase(s, tc);
 	return s;
 }
