@@ -172,7 +172,88 @@ START_TEST(test_perf_overflow)
 }
 END_TEST
 
-int main(void)
+/* `sensor-agent decode` (the lead's CLI, at test time) on our perf.data:
+ * the taken / not-taken counts it prints for the counted jcc equal the
+ * counts the workload printed.
+ */
+static const char *sa_cli;	/* sensor-agent, from argv[1] */
+
+static const struct {
+	const char *name, *fn, *fmt;
+	bool pie;
+} counted[] = {
+	{ "wl_branches-pie", "decide", "decide: yes=%lu no=%lu", true },
+	{ "wl_branches-nopie", "decide", "decide: yes=%lu no=%lu", false },
+	{ "wl_qsort-pie", "cmp_int", "cmp: less=%lu notless=%lu", true },
+	{ "wl_qsort-nopie", "cmp_int", "cmp: less=%lu notless=%lu", false },
+};
+
+START_TEST(test_cli_decode_counts)
+{
+	const char *cli = sa_cli;
+	char exe[4096], data[4200], cmd[8800], line[512], jccs[32];
+	char *argv[] = { exe, NULL };
+	unsigned long a = 0, b = 0, taken = 0, not_taken = 0;
+	unsigned long long jcc, bias = 0;
+	struct sa_errinfo ei = { 0 };
+	struct emu_run r;
+	bool found = false;
+	const char *l;
+	size_t i;
+	FILE *p;
+
+	ck_assert_msg(cli && access(cli, X_OK) == 0, "%s is not built", cli);
+	ck_assert_ptr_nonnull(realpath(emu_workload(counted[_i].name), exe));
+	snprintf(data, sizeof(data), "%s/%s-cli.data", sa_test_tmpdir(),
+		 counted[_i].name);
+	ck_assert_msg(emu_run(&r, argv, NULL, data, &ei) == 0, "%s", ei.msg);
+	ck_assert_int_eq(sscanf(r.out, counted[_i].fmt, &a, &b), 2);
+	/* The jcc, from objdump, placed where the binary was loaded. */
+	snprintf(cmd, sizeof(cmd),
+		 "objdump -d --no-show-raw-insn '%s' | awk '/<%s>:/,/^$/' | "
+		 "grep -m1 -E '\\sj[a-z]+ ' | grep -v jmp", exe,
+		 counted[_i].fn);
+	l = emu_sh(cmd);
+	ck_assert_int_eq(sscanf(l, " %llx:", &jcc), 1);
+	for (i = 0; counted[_i].pie && i < sa_emu_nr_maps(r.emu); i++) {
+		const struct sa_emu_map *m = sa_emu_map(r.emu, i);
+
+		if (strcmp(m->path, exe) == 0)
+			bias = m->start - m->pgoff;
+	}
+	snprintf(jccs, sizeof(jccs), "%#llx", jcc + bias);
+	snprintf(cmd, sizeof(cmd), "'%s' decode '%s' 2>/dev/null", cli, data);
+	p = popen(cmd, "r");
+	ck_assert_ptr_nonnull(p);
+	while (fgets(line, sizeof(line), p)) {
+		char *tok[16], *save = line, *t;
+		int n = 0;
+
+		if (strncmp(line + strspn(line, " "), jccs, strlen(jccs)) ||
+		    line[strspn(line, " ") + strlen(jccs)] != ' ')
+			continue;
+		while ((t = strsep(&save, " \t\n")) && n < 16)
+			if (*t)
+				tok[n++] = t;
+		/* ... taken not-taken taken% */
+		ck_assert_int_ge(n, 4);
+		taken = strtoul(tok[n - 3], NULL, 10);
+		not_taken = strtoul(tok[n - 2], NULL, 10);
+		found = true;
+	}
+	ck_assert_int_eq(pclose(p), 0);
+	ck_assert_msg(found, "%s: no line for the jcc at %s", counted[_i].name,
+		      jccs);
+	ck_assert_msg((taken == a && not_taken == b) ||
+		      (taken == b && not_taken == a),
+		      "%s: sensor-agent decode says %lu / %lu, the workload "
+		      "counted %lu / %lu", counted[_i].name, taken, not_taken,
+		      a, b);
+	emu_run_free(&r);
+}
+END_TEST
+
+int main(int argc, char **argv)
 {
 	Suite *s = suite_create("emu-perf");
 	TCase *tc = tcase_create("emu-perf");
@@ -186,6 +267,15 @@ int main(void)
 	tcase_add_loop_test(tc, test_perf_script, 0,
 			    (int)(sizeof(names) / sizeof(names[0])));
 	tcase_add_test(tc, test_perf_overflow);
+	if (argc > 1) {
+		sa_cli = argv[1];
+		tcase_add_loop_test(tc, test_cli_decode_counts, 0,
+				    (int)(sizeof(counted) /
+					  sizeof(counted[0])));
+	} else {
+		fprintf(stderr, "note: sensor-agent is not built in this "
+			"tree: decode counts not checked here\n");
+	}
 	suite_add_tcase(s, tc);
 	return sa_test_run(s);
 }
