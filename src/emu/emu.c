@@ -656,10 +656,15 @@ static int record(struct sa_emu *emu, const struct sa_emu_opts *opts,
 			goto fail;
 		}
 		st->steps++;
-		if (in_filt && in.iclass == SA_IC_SYSCALL && !delivering)
+		/* A step ends in microseconds, unless it is a syscall that
+		 * blocks: only those need the deadline.  Stepping outside
+		 * the filter (code sharing its pages) may meet syscalls too.
+		 */
+		if (in_filt && in.iclass != SA_IC_SYSCALL && !delivering) {
+			err = sa_emu_wait_step(emu, &status);
+		} else {
 			err = sa_emu_wait(emu, deadline, &status);
-		else
-			err = sa_emu_wait(emu, 0, &status);
+		}
 		if (err)
 			goto fail;
 		kind = sa_emu_stop_kind(status, &sig);

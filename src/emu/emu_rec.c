@@ -352,6 +352,22 @@ int sa_emu_wait(struct sa_emu *emu, uint64_t deadline_ns, int *status)
 	}
 }
 
+/* Waits for the end of a single-step of a non-syscall instruction:
+ * blocking, as it comes at once.  A signal to the sensor (SIGINT with a
+ * stop request) still gets through.
+ */
+int sa_emu_wait_step(struct sa_emu *emu, int *status)
+{
+	int r;
+
+	for (;;) {
+		r = wait_tid(emu, status, false);
+		if (r == -EINTR)
+			continue;	/* the step still ends: take it */
+		return r < 0 ? r : 0;
+	}
+}
+
 /* Classifies a wait status.  */
 int sa_emu_stop_kind(int status, int *sig)
 {

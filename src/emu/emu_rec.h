@@ -108,6 +108,7 @@ void sa_emu_maps_free(struct sa_emu *emu);
 const struct sa_emu_vma *sa_emu_vma_at(const struct sa_emu *emu,
 				       uint64_t addr);
 int sa_emu_wait(struct sa_emu *emu, uint64_t deadline_ns, int *status);
+int sa_emu_wait_step(struct sa_emu *emu, int *status);
 int sa_emu_stop_kind(int status, int *sig);
 int sa_emu_inject_syscall(struct sa_emu *emu, long nr, uint64_t a1,
 			  uint64_t a2, uint64_t a3, long *ret);
