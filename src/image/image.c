@@ -63,6 +63,12 @@ struct sa_path {
 	char *full;
 };
 
+/* An Arm mapping symbol: what the bytes from @addr on are. */
+struct sa_mapsym {
+	uint64_t addr;		/* runtime address (biased once read) */
+	char kind;		/* 'a' A32, 't' T32, 'd' data, 'x' A64 */
+};
+
 /* Another name of a symbol kept at the same address. */
 struct sa_alias {
 	const char *name;
@@ -94,6 +100,8 @@ struct sa_idso {
 	size_t nr_syms;
 	struct sa_alias *aliases; /* names dropped for a better one */
 	size_t nr_aliases;
+	struct sa_mapsym *mapsyms; /* Arm: $a $t $d $x, sorted */
+	size_t nr_mapsyms, cap_mapsyms;
 };
 
 struct sa_section {
@@ -189,6 +197,7 @@ static void sa_idso__free(struct sa_idso *d)
 		close(d->fd);
 	free(d->syms);
 	free(d->aliases);
+	free(d->mapsyms);
 	free(d->path);
 	free(d->file);
 	free(d);
@@ -661,6 +670,33 @@ static bool sa_is_mapping_sym(const char *name)
 	       (name[2] == '\0' || name[2] == '.');
 }
 
+/* Records an Arm mapping symbol ($a, $t, $d, $x) at ELF address @addr. */
+static int sa_dso_add_mapsym(struct sa_idso *d, uint64_t addr, char kind)
+{
+	if (d->nr_mapsyms == d->cap_mapsyms) {
+		size_t ncap = d->cap_mapsyms ? d->cap_mapsyms * 2 : 64;
+		void *p;
+
+		if (d->nr_mapsyms >= SA_IMAGE_SYMS_MAX)
+			return 0;	/* the rest is treated as code */
+		p = reallocarray(d->mapsyms, ncap, sizeof(*d->mapsyms));
+		if (!p)
+			return -ENOMEM;
+		d->mapsyms = p;
+		d->cap_mapsyms = ncap;
+	}
+	d->mapsyms[d->nr_mapsyms].addr = addr;
+	d->mapsyms[d->nr_mapsyms++].kind = kind;
+	return 0;
+}
+
+static int sa_mapsym_cmp(const void *pa, const void *pb)
+{
+	const struct sa_mapsym *a = pa, *b = pb;
+
+	return a->addr < b->addr ? -1 : a->addr > b->addr;
+}
+
 /* Reads the function symbols of one symbol table of @elf (the binary
  * or its separate debug file, @fsize bytes) into d->syms.
  */
@@ -713,6 +749,17 @@ static int sa_dso_read_symtab(struct sa_idso *d, Elf *elf, size_t fsize,
 		 * and in a section named like "*text*" (elf_sym__is_label,
 		 * elf_sec__is_text): _init in .init is not a symbol to perf.
 		 */
+		name = elf_strptr(elf, sh->sh_link, sym.st_name);
+		if (name && sa_is_mapping_sym(name)) {
+			if (arm || d->pub.arch == SA_ARCH_AARCH64) {
+				int err = sa_dso_add_mapsym(d, sym.st_value &
+							    ~1ULL, name[1]);
+
+				if (err)
+					return err;
+			}
+			continue;
+		}
 		if (type == STT_NOTYPE) {
 			const char *sname = shstrndx_ok ?
 				elf_strptr(elf, shstrndx, tsh.sh_name) :
@@ -723,8 +770,7 @@ static int sa_dso_read_symtab(struct sa_idso *d, Elf *elf, size_t fsize,
 			    vis == STV_HIDDEN || vis == STV_INTERNAL)
 				continue;
 		}
-		name = elf_strptr(elf, sh->sh_link, sym.st_name);
-		if (!name || !name[0] || sa_is_mapping_sym(name))
+		if (!name || !name[0])
 			continue;
 		value = sym.st_value;
 		if (d->nr_syms >= *cap) {
@@ -788,6 +834,14 @@ static int sa_dso_read_syms(struct sa_idso *d)
 					 &sh, &cap);
 		if (err)
 			return err;
+	}
+	if (d->nr_mapsyms) {
+		size_t k;
+
+		qsort(d->mapsyms, d->nr_mapsyms, sizeof(*d->mapsyms),
+		      sa_mapsym_cmp);
+		for (k = 0; k < d->nr_mapsyms; k++)
+			d->mapsyms[k].addr += d->pub.bias;
 	}
 	if (!d->nr_syms)
 		return 0;
@@ -1482,6 +1536,31 @@ const struct sa_sym *sa_image_symbolize(const struct sa_image *img,
 	if (!sym || addr >= sym->end)
 		return NULL;
 	return &sym->pub;
+}
+
+char sa_image_code_kind(const struct sa_image *img, uint64_t addr,
+			uint64_t *next)
+{
+	const struct sa_section *s = sa_sec_find(img, addr);
+	const struct sa_idso *d;
+	size_t lo = 0, hi;
+
+	*next = UINT64_MAX;
+	if (!s || !s->dso || !s->dso->nr_mapsyms)
+		return 0;
+	d = s->dso;
+	hi = d->nr_mapsyms;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (d->mapsyms[mid].addr <= addr)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	if (lo < d->nr_mapsyms)
+		*next = d->mapsyms[lo].addr;
+	return lo ? d->mapsyms[lo - 1].kind : 0;
 }
 
 uint64_t sa_image_next_sym_start(const struct sa_image *img, uint64_t addr)

@@ -32,4 +32,12 @@ int sa_image_section_bounds(const struct sa_image *img, uint64_t addr,
  */
 uint64_t sa_image_next_sym_start(const struct sa_image *img, uint64_t addr);
 
+/* Arm mapping symbols: what the bytes at @addr are, 'a' (A32), 't'
+ * (T32), 'd' (data: literal pools, jump tables) or 'x' (A64), or 0 when
+ * no mapping symbol says.  *@next is set to the address of the next
+ * mapping symbol above @addr, or UINT64_MAX.
+ */
+char sa_image_code_kind(const struct sa_image *img, uint64_t addr,
+			uint64_t *next);
+
 #endif /* SA_IMAGE_PRIV_H */

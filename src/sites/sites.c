@@ -87,8 +87,10 @@ void sa_sitemap__free(struct sa_sitemap *map)
 }
 
 static enum sa_isa sa_default_isa(const struct sa_image *img,
-				  const struct sa_sym *sym)
+				  const struct sa_sym *sym, uint64_t addr)
 {
+	uint64_t next;
+
 	switch (sa_image_arch(img)) {
 	case SA_ARCH_X86_64:
 		return SA_ISA_X86_64;
@@ -97,7 +99,12 @@ static enum sa_isa sa_default_isa(const struct sa_image *img,
 	case SA_ARCH_AARCH64:
 		return SA_ISA_A64;
 	case SA_ARCH_ARM:
-		return sym && sa_sym_thumb(sym) ? SA_ISA_T32 : SA_ISA_A32;
+		if (sym && sa_sym_thumb(sym))
+			return SA_ISA_T32;
+		/* a label or no symbol: the $t / $a mapping symbols say */
+		return sa_image_code_kind(img, sym ? sym->start : addr,
+					  &next) == 't' ? SA_ISA_T32 :
+							  SA_ISA_A32;
 	default:
 		return SA_ISA_UNKNOWN;
 	}
@@ -566,7 +573,8 @@ struct sa_sweep {
 	const uint8_t *buf;
 	uint64_t start;
 	size_t len;
-	uint8_t *seen;		/* per byte: 1 decoded, 2 instruction start */
+	uint8_t *seen;		/* per byte: 1 decoded, 2 instruction start,
+				 * 3 undecodable, 4 data ($d) */
 	struct sa_site *sites;
 	size_t nr_sites, cap_sites;
 	uint64_t *targets;	/* direct targets inside the function */
@@ -574,7 +582,28 @@ struct sa_sweep {
 	size_t undecodable;
 	uint64_t (*spans)[2];	/* [from, to) skipped after a failure */
 	size_t nr_spans, cap_spans;
+	bool arm;		/* Arm code: mapping symbols mark data */
+	char kind;		/* sa_image_code_kind() for [kind_from, */
+	uint64_t kind_from, kind_next;	/* kind_next) */
 };
+
+/* Arm: the end of the data ($d) run at @pos, or @pos when it is code. */
+static size_t sa_data_end(struct sa_sweep *sw, size_t pos)
+{
+	uint64_t a = sw->start + pos;
+
+	if (!sw->arm)
+		return pos;
+	if (a < sw->kind_from || a >= sw->kind_next) {
+		sw->kind = sa_image_code_kind(sw->map->img, a, &sw->kind_next);
+		sw->kind_from = a;
+	}
+	if (sw->kind != 'd')
+		return pos;
+	if (sw->kind_next - sw->start > sw->len)
+		return sw->len;
+	return sw->kind_next - sw->start;
+}
 
 static int sa_push(void **arr, size_t *nr, size_t *cap, size_t esz,
 		   const void *elem)
@@ -619,7 +648,16 @@ static int sa_sweep_from(struct sa_sweep *sw, size_t pos)
 	while (pos < sw->len && !sw->seen[pos]) {
 		struct sa_site site;
 		struct sa_dec dec;
-		size_t k;
+		size_t k = sa_data_end(sw, pos);
+
+		if (k > pos) {
+			/* a literal pool: data, not instructions */
+			for (; pos < k; pos++)
+				if (!sw->seen[pos])
+					sw->seen[pos] = 4;
+			it_left = 0;
+			continue;
+		}
 
 		sa_decode(sw->h, sw->in, sw->isa, sw->buf + pos, sw->len - pos,
 			  sw->start + pos, it_left > 0, &site, &dec);
@@ -740,6 +778,8 @@ static struct sa_ifmap *sa_fmap_build(struct sa_sitemap *map,
 	sw.buf = buf;
 	sw.start = start;
 	sw.len = len;
+	sw.arm = isa == SA_ISA_A32 || isa == SA_ISA_T32 || isa == SA_ISA_A64;
+	sw.kind_next = 0;	/* nothing cached */
 	err = sa_sweep_run(&sw);
 	if (err)
 		goto out;
@@ -895,7 +935,7 @@ const struct sa_fmap *sa_sitemap_function(struct sa_sitemap *map,
 	}
 	sym = sa_image_symbolize(map->img, addr);
 	if (isa == SA_ISA_UNKNOWN)
-		isa = sa_default_isa(map->img, sym);
+		isa = sa_default_isa(map->img, sym, addr);
 	if (isa == SA_ISA_UNKNOWN) {
 		errno = EINVAL;
 		return NULL;
@@ -1004,7 +1044,7 @@ int sa_sitemap_decode_one(struct sa_sitemap *map, uint64_t addr,
 		return n;
 	if (isa == SA_ISA_UNKNOWN)
 		isa = sa_default_isa(map->img,
-				     sa_image_symbolize(map->img, addr));
+				     sa_image_symbolize(map->img, addr), addr);
 	h = sa_cs(map, isa);
 	if (!h)
 		return -SA_ERR_UNSUPPORTED;

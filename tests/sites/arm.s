@@ -33,7 +33,9 @@ a32_func:
 	ldm	r1, {r2, pc}
 	ldr	pc, [sp, #4]!
 	pop	{r4, pc}
+	ldr	r0, =0xea000010		@ a literal that reads as "b"
 	bx	lr
+	.ltorg
 	.size	a32_func, .-a32_func
 
 	.thumb
@@ -66,6 +68,8 @@ t32_func:
 2:	bx	lr
 3:	mov	pc, lr
 	ldr	pc, [sp], #4
+	ldr	r1, =0xe7fed0fe		@ literals that read as "b" and "beq"
 	b	1b
+	.ltorg
 	.size	t32_func, .-t32_func
 	.section .note.GNU-stack,"",%progbits

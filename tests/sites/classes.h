@@ -171,6 +171,14 @@ static inline size_t check_insns(struct sa_sitemap *map, const char *path,
 
 		if (a >= fm->end)
 			break;
+		/* data in code (Arm literal pools): no site, no instruction */
+		if (!strcmp(pi[i].mnem, ".word") ||
+		    !strcmp(pi[i].mnem, ".short") ||
+		    !strcmp(pi[i].mnem, ".byte")) {
+			ck_assert_msg(!s, "%s %s+0x%" PRIx64 ": site %s in data",
+				      path, func, a - fm->start, s->text);
+			continue;
+		}
 		ninsn++;
 		if (want == SA_IC_OTHER) {
 			ck_assert_msg(!s, "%s %s+0x%" PRIx64 ": site %s (%d), "
