@@ -648,6 +648,7 @@ int sa_cap_filter_parse(const char *spec, uint32_t max_filters, char *out,
 		uint64_t start = 0, size = 0;
 		bool have_start = false, have_size = false, whole = false;
 		bool have_file = false;
+		char sym_from[256] = "", sym_to[256] = "";
 		size_t i, n;
 
 		if (*s == ',') {
@@ -679,34 +680,55 @@ int sa_cap_filter_parse(const char *spec, uint32_t max_filters, char *out,
 		} else if (*s != '@') {
 			char *end;
 
-			if (!isdigit((unsigned char)*s))
-				return sa_errinfo_set(ei, -SA_ERR_UNSUPPORTED,
-					(uint64_t)(s - spec),
-					"filter '%s' at offset %zu: only numeric "
-					"addresses are resolved here (symbol "
-					"names: look the address up with nm and "
-					"give START/SIZE)", spec,
-					(size_t)(s - spec));
-			errno = 0;
-			start = strtoull(s, &end, 0);
-			if (errno)
-				return sa_errinfo_set(ei, -SA_ERR_INVAL,
-					(uint64_t)(s - spec),
-					"filter '%s': bad address", spec);
+			if (!isdigit((unsigned char)*s)) {
+				n = strcspn(s, " \t/@,");
+				if (!n || n >= sizeof(sym_from))
+					return sa_errinfo_set(ei, -SA_ERR_INVAL,
+						(uint64_t)(s - spec),
+						"filter '%s' at offset %zu: bad "
+						"symbol", spec,
+						(size_t)(s - spec));
+				memcpy(sym_from, s, n);
+				sym_from[n] = '\0';
+				end = (char *)s + n;
+			} else {
+				errno = 0;
+				start = strtoull(s, &end, 0);
+				if (errno)
+					return sa_errinfo_set(ei, -SA_ERR_INVAL,
+						(uint64_t)(s - spec),
+						"filter '%s': bad address",
+						spec);
+			}
 			have_start = true;
 			s = skip_ws(end);
 			if (*s == '/') {
 				s = skip_ws(s + 1);
-				errno = 0;
-				size = strtoull(s, &end, 0);
-				if (errno || end == s)
-					return sa_errinfo_set(ei, -SA_ERR_INVAL,
-						(uint64_t)(s - spec),
-						"filter '%s' at offset %zu: bad "
-						"size", spec,
-						(size_t)(s - spec));
+				if (!isdigit((unsigned char)*s)) {
+					n = strcspn(s, " \t@,");
+					if (!n || n >= sizeof(sym_to))
+						return sa_errinfo_set(ei,
+							-SA_ERR_INVAL,
+							(uint64_t)(s - spec),
+							"filter '%s' at offset "
+							"%zu: bad size", spec,
+							(size_t)(s - spec));
+					memcpy(sym_to, s, n);
+					sym_to[n] = '\0';
+					s += n;
+				} else {
+					errno = 0;
+					size = strtoull(s, &end, 0);
+					if (errno || end == s)
+						return sa_errinfo_set(ei,
+							-SA_ERR_INVAL,
+							(uint64_t)(s - spec),
+							"filter '%s' at offset "
+							"%zu: bad size", spec,
+							(size_t)(s - spec));
+					s = end;
+				}
 				have_size = true;
-				s = end;
 			}
 		} else {
 			whole = true;
@@ -725,10 +747,12 @@ int sa_cap_filter_parse(const char *spec, uint32_t max_filters, char *out,
 			s += n;
 			have_file = true;
 		}
-		if (whole && !have_file)
+		if ((whole || sym_from[0]) && !have_file)
 			return sa_errinfo_set(ei, -SA_ERR_INVAL, off,
-					      "filter '%s': a whole-file filter "
-					      "needs @FILE", spec);
+					      "filter '%s': a %s filter needs "
+					      "@FILE (kernel symbols are not "
+					      "resolved)", spec,
+					      whole ? "whole-file" : "symbol");
 		if (have_file) {
 			uint64_t fsize = 0;
 
@@ -740,6 +764,30 @@ int sa_cap_filter_parse(const char *spec, uint32_t max_filters, char *out,
 				/* perf's addr_filter__entire_dso(). */
 				start = 0;
 				size = fsize;
+				have_size = true;
+			}
+		}
+		if (sym_from[0]) {
+			uint64_t ssize, eoff, esize;
+
+			err = sa_cap_elf_symbol(real, sym_from, &start, &ssize,
+						ei);
+			if (err)
+				return err;
+			if (sym_to[0]) {
+				err = sa_cap_elf_symbol(real, sym_to, &eoff,
+							&esize, ei);
+				if (err)
+					return err;
+				if (eoff + esize <= start)
+					return sa_errinfo_set(ei, -SA_ERR_INVAL,
+						off, "filter '%s': %s ends "
+						"before %s starts", spec,
+						sym_to, sym_from);
+				size = eoff + esize - start;
+			} else if (!have_size && !strcmp(action, "filter")) {
+				/* A filter on a symbol is its whole body. */
+				size = ssize;
 				have_size = true;
 			}
 		}

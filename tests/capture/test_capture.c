@@ -137,9 +137,23 @@ START_TEST(tc_filter)
 	ck_assert_int_lt(sa_cap_filter_parse("filter 0x10/4@/no/such/file", 2,
 					     out, sizeof(out), &ei), 0);
 	ck_assert_ptr_nonnull(strstr(ei.msg, "/no/such/file"));
-	ck_assert_int_eq(sa_cap_filter_parse("filter main @ /bin/true", 2,
-					     out, sizeof(out), &ei),
-			 -SA_ERR_UNSUPPORTED);
+	/* Symbols: in our own binary (not stripped); none in a stripped
+	 * one; a symbol needs its file.
+	 */
+	ck_assert_int_eq(sa_cap_filter_parse("filter main @ /proc/self/exe",
+					     2, out, sizeof(out), &ei), 1);
+	ck_assert_ptr_nonnull(strstr(out, "filter 0x"));
+	ck_assert_int_eq(sa_cap_filter_parse("filter no_such_fn @ "
+					     "/proc/self/exe", 2, out,
+					     sizeof(out), &ei),
+			 -SA_ERR_NOTFOUND);
+	ck_assert_ptr_nonnull(strstr(ei.msg, "no_such_fn"));
+	ck_assert_int_eq(sa_cap_filter_parse("filter main", 2, out,
+					     sizeof(out), &ei), -SA_ERR_INVAL);
+	ck_assert_ptr_nonnull(strstr(ei.msg, "needs @FILE"));
+	snprintf(spec, sizeof(spec), "filter main @ %s", file);
+	ck_assert_int_eq(sa_cap_filter_parse(spec, 2, out, sizeof(out), &ei),
+			 -SA_ERR_FORMAT);
 	ck_assert_int_eq(sa_cap_filter_parse("bogus 1/2", 2, out, sizeof(out),
 					     &ei), -SA_ERR_INVAL);
 	ck_assert_int_eq(sa_cap_filter_parse("filter 0x10/0", 2, out,

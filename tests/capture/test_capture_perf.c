@@ -221,24 +221,40 @@ START_TEST(tc_filter_strings)
 	};
 	struct sa_cap_pmu *p = open_variant("intel_pt", "intel_pt");
 	char out[SA_CAP_FILTER_MAX], want[SA_CAP_FILTER_MAX];
+	char exe[PATH_MAX], sym[4][PATH_MAX + 64];
 	struct sa_errinfo ei;
+	const char *spec;
 	size_t i;
+	ssize_t n;
 	int rc;
 
-	for (i = 0; i < sizeof(specs) / sizeof(specs[0]); i++) {
-		const char *log = run_perf("intel_pt", "intel_pt",
-					   "intel_pt//u", specs[i], &rc);
+	/* Symbols of this very binary (it has a .symtab). */
+	n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+	ck_assert_int_gt(n, 0);
+	exe[n] = '\0';
+	snprintf(sym[0], sizeof(sym[0]), "filter main @ %s", exe);
+	snprintf(sym[1], sizeof(sym[1]), "start main @ %s", exe);
+	snprintf(sym[2], sizeof(sym[2]), "filter sa_cap_filter_parse / 0x40 "
+		 "@ %s", exe);
+	snprintf(sym[3], sizeof(sym[3]), "filter sa_cap_pmu_type / "
+		 "sa_cap_pmu_type @ %s", exe);
+	for (i = 0; i < sizeof(specs) / sizeof(specs[0]) + 4; i++) {
+		const char *log;
+
+		spec = i < 5 ? specs[i] : sym[i - 5];
+		log = run_perf("intel_pt", "intel_pt", "intel_pt//u", spec,
+			       &rc);
 		const char *l = strstr(log, "Address filter: ");
 
 		ck_assert_msg(l != NULL, "perf took no filter '%s':\n%s",
-			      specs[i], log);
+			      spec, log);
 		l += strlen("Address filter: ");
 		snprintf(want, sizeof(want), "%.*s", (int)strcspn(l, "\n"), l);
-		ck_assert_msg(sa_cap_filter_parse(specs[i],
+		ck_assert_msg(sa_cap_filter_parse(spec,
 			      sa_cap_pmu_nr_addr_filters(p), out, sizeof(out),
 			      &ei) > 0, "%s", ei.msg);
 		ck_assert_str_eq(out, want);
-		fprintf(stderr, "filter '%s' -> '%s' = perf\n", specs[i], out);
+		fprintf(stderr, "filter '%s' -> '%s' = perf\n", spec, out);
 	}
 	/* Over nr_addr_filters: both refuse. */
 	{
