@@ -79,12 +79,20 @@ static const char *names[] = {
 	 * restorer and rt_sigreturn, AVX-512 string functions, in the filter.
 	 */
 	"wl_signals-static",
+	/* Options: TSC packets; no return compression. */
+	"wl_signals-pie", "wl_qsort-nopie",
+};
+
+#define OPT_TSC 1
+#define OPT_NORETCOMP 2
+static const int options[] = {
+	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, OPT_TSC, OPT_NORETCOMP,
 };
 
 static const char *static_syms[] = {
 	NULL, NULL, NULL, NULL, NULL, NULL,
 	"main,decide,classify,add1,dbl,neg,fib", "main,cmp_int",
-	"main,deep,copy_rep,on_signal", NULL,
+	"main,deep,copy_rep,on_signal", NULL, NULL, NULL,
 };
 
 START_TEST(test_perf_script)
@@ -121,6 +129,8 @@ START_TEST(test_perf_script)
 	 * the case where libipt and perf treat the stack differently.
 	 */
 	opts.psb_period = 256;
+	opts.tsc = options[_i] & OPT_TSC;
+	opts.noretcomp = options[_i] & OPT_NORETCOMP;
 	snprintf(data, sizeof(data), "%s/%s.data", sa_test_tmpdir(), name);
 	err = emu_run(&r, argv, &opts, data, &ei);
 	ck_assert_msg(err == 0, "%s: %s", name, ei.msg);
