@@ -109,3 +109,72 @@ out:
 	close(fd);
 	return err;
 }
+
+/* NT_GNU_BUILD_ID from the notes of @file (section headers first, then
+ * program headers for files without them).  Returns the id length, 0
+ * when there is none, or a negative error.
+ */
+static int note_build_id(Elf_Data *d, uint8_t *id, size_t max)
+{
+	size_t off = 0, name_off, desc_off;
+	GElf_Nhdr nh;
+
+	while ((off = gelf_getnote(d, off, &nh, &name_off, &desc_off)) > 0) {
+		if (nh.n_type == NT_GNU_BUILD_ID && nh.n_namesz == 4 &&
+		    !memcmp((const char *)d->d_buf + name_off, "GNU", 4)) {
+			size_t n = nh.n_descsz < max ? nh.n_descsz : max;
+
+			memcpy(id, (const uint8_t *)d->d_buf + desc_off, n);
+			return (int)n;
+		}
+	}
+	return 0;
+}
+
+int sa_cap_elf_build_id(const char *file, uint8_t *id, size_t max)
+{
+	Elf_Scn *scn = NULL;
+	int fd, n = 0;
+	size_t i, nph;
+	Elf *e;
+
+	if (elf_version(EV_CURRENT) == EV_NONE)
+		return -SA_ERR_UNSUPPORTED;
+	fd = open(file, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	e = elf_begin(fd, ELF_C_READ, NULL);
+	if (!e || elf_kind(e) != ELF_K_ELF) {
+		n = -SA_ERR_FORMAT;
+		goto out;
+	}
+	while (!n && (scn = elf_nextscn(e, scn))) {
+		GElf_Shdr sh;
+		Elf_Data *d;
+
+		if (!gelf_getshdr(scn, &sh) || sh.sh_type != SHT_NOTE)
+			continue;
+		d = elf_getdata(scn, NULL);
+		if (d)
+			n = note_build_id(d, id, max);
+	}
+	if (!n && !elf_getphdrnum(e, &nph)) {
+		for (i = 0; i < nph && !n; i++) {
+			GElf_Phdr ph;
+			Elf_Data *d;
+
+			if (!gelf_getphdr(e, (int)i, &ph) ||
+			    ph.p_type != PT_NOTE)
+				continue;
+			d = elf_getdata_rawchunk(e, (int64_t)ph.p_offset,
+						 ph.p_filesz, ELF_T_NHDR);
+			if (d)
+				n = note_build_id(d, id, max);
+		}
+	}
+out:
+	if (e)
+		elf_end(e);
+	close(fd);
+	return n;
+}

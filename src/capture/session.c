@@ -656,12 +656,54 @@ static int etm_info(struct sa_cap_session *s, uint64_t *priv, size_t max,
 	return 0;
 }
 
+/* Build-ids of the files a window maps, once each, in the perf.data
+ * build-id table (as perf record's HEADER_BUILD_ID: pid -1 = host, misc
+ * USER), so that the window decodes from a build-id cache elsewhere.
+ */
+#define BID_FILES_MAX 1024
+
+struct bid_set {
+	size_t nr;
+	char *names[BID_FILES_MAX];
+};
+
+static void bid_add(struct bid_set *b, struct sa_pd_writer *w,
+		    const char *fn)
+{
+	uint8_t id[20];
+	size_t i;
+	int n;
+
+	if (fn[0] != '/' || b->nr == BID_FILES_MAX)
+		return;
+	for (i = 0; i < b->nr; i++)
+		if (!strcmp(b->names[i], fn))
+			return;
+	b->names[b->nr] = strdup(fn);
+	if (!b->names[b->nr])
+		return;
+	b->nr++;
+	n = sa_cap_elf_build_id(fn, id, sizeof(id));
+	if (n > 0)
+		sa_pd_writer_add_build_id(w, -1, PERF_RECORD_MISC_USER, id,
+					  (size_t)n, fn);
+}
+
+static void bid_free(struct bid_set *b)
+{
+	size_t i;
+
+	for (i = 0; i < b->nr; i++)
+		free(b->names[i]);
+	b->nr = 0;
+}
+
 /* COMM and MMAP2 of what the target has mapped when the window starts,
  * as perf's synthesize step does, so that the decoder knows the
  * executable mappings that were there before the trace began.
  */
 static int synth_maps(struct sa_cap_session *s, struct sa_pd_writer *w,
-		      const struct sa_pd_sample_id *sid)
+		      const struct sa_pd_sample_id *sid, struct bid_set *bids)
 {
 	char path[64], line[PATH_MAX + 256], comm[32] = "";
 	pid_t pid = s->o.pid;
@@ -693,6 +735,7 @@ static int synth_maps(struct sa_cap_session *s, struct sa_pd_writer *w,
 		err = sa_pd_writer_mmap2(w, pid, pid, lo, hi - lo, off,
 					 PROT_READ | PROT_EXEC, MAP_PRIVATE,
 					 line + n, sid);
+		bid_add(bids, w, line + n);
 		if (err) {
 			fclose(f);
 			return err;
@@ -708,6 +751,7 @@ int sa_cap_session_write(struct sa_cap_session *s, const char *path,
 	uint64_t priv[SA_PD_INTEL_PT_AUXTRACE_PRIV_MAX + 600];
 	uint64_t *ids = NULL, *sb_ids = NULL;
 	struct sa_pd_sample_id sid = { 0 };
+	struct bid_set bids = { 0 };
 	struct sa_pd_writer *w;
 	struct utsname u;
 	size_t i, nr_priv = 0, off;
@@ -763,14 +807,19 @@ int sa_cap_session_write(struct sa_cap_session *s, const char *path,
 			       PERF_SAMPLE_CPU));
 	sid.pid = sid.tid = (uint32_t)s->o.pid;
 	sid.id = s->nr ? s->rb[0].sb_id ? s->rb[0].sb_id : s->rb[0].id : 0;
-	err = synth_maps(s, w, &sid);
+	err = synth_maps(s, w, &sid, &bids);
 	if (err && err != -ENOENT && err != -ESRCH)
 		goto out;
 	err = 0;
 	for (off = 0; off < s->sb_len && !err;) {
 		const struct perf_event_header *h = (const void *)(s->sb + off);
+		struct sa_pd_event ev;
 
 		err = sa_pd_writer_raw(w, h, h->size);
+		if ((h->type == PERF_RECORD_MMAP2 ||
+		     h->type == PERF_RECORD_MMAP) &&
+		    !sa_cap_parse_record(h, s->sample_type, true, &ev, NULL))
+			bid_add(&bids, w, ev.mmap.filename);
 		off += h->size;
 	}
 	for (i = 0; i < s->nr_pieces && !err; i++) {
@@ -784,6 +833,7 @@ int sa_cap_session_write(struct sa_cap_session *s, const char *path,
 out:
 	free(ids);
 	free(sb_ids);
+	bid_free(&bids);
 	sa_cap_session_discard(s);
 	if (err) {
 		sa_pd_writer__free(w);

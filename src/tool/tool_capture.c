@@ -312,7 +312,16 @@ static int bundle_one(const char *dir, const char *data, FILE *manifest,
 			unlink(dst);
 			continue;
 		}
-		fprintf(manifest, "binary %s\n", fn);
+		{
+			const struct sa_pd_build_id *b =
+				sa_pd_find_build_id(pd, fn);
+			unsigned int k;
+
+			fprintf(manifest, "binary %s ", fn);
+			for (k = 0; b && k < b->size; k++)
+				fprintf(manifest, "%02x", b->id[k]);
+			fprintf(manifest, "%s\n", b && b->size ? "" : "-");
+		}
 	}
 	if (err < 0)
 		sa_err("bundle: %s", ei.msg);

@@ -163,6 +163,25 @@ START_TEST(tc_sideband)
 	ck_assert_msg(strstr(out, want) != NULL, "no '%s' in:\n%s", want, out);
 	ck_assert_msg(strstr(out, seen.exe) != NULL, "no MMAP2 of %s in:\n%s",
 		      seen.exe, out);
+
+	/* The build-id table: perf buildid-list against readelf -n. */
+	snprintf(cmd, sizeof(cmd), "readelf -n '%s' 2>/dev/null | sed -n "
+		 "'s/.*Build ID: *\\([0-9a-f]*\\).*/\\1/p'", seen.exe);
+	ck_assert_int_eq(run_cmd(cmd, want, sizeof(want)), 0);
+	want[strcspn(want, "\n")] = '\0';
+	if (!want[0]) {
+		fprintf(stderr, "note: %s has no build-id\n", seen.exe);
+		return;
+	}
+	snprintf(cmd, sizeof(cmd), "perf buildid-list -i '%s' 2>&1", path);
+	ck_assert_int_eq(run_cmd(cmd, out, sizeof(out)), 0);
+	{
+		char line[PATH_MAX + 64];
+
+		snprintf(line, sizeof(line), "%s %s", want, seen.exe);
+		ck_assert_msg(strstr(out, line) != NULL, "no '%s' in:\n%s",
+			      line, out);
+	}
 }
 END_TEST
 
