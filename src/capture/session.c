@@ -578,7 +578,10 @@ static int pt_info(struct sa_cap_session *s, uint64_t *priv, size_t max,
 	priv[SA_PD_INTEL_PT_TSC_BIT] = f ? f->mask : 0;
 	f = sa_cap_pmu_format(p, "noretcomp");
 	priv[SA_PD_INTEL_PT_NORETCOMP_BIT] = f ? f->mask : 0;
-	priv[SA_PD_INTEL_PT_HAVE_SCHED_SWITCH] = 0;
+	/* perf's 2: context switches come as PERF_RECORD_SWITCH from the
+	 * tracking event (ours has context_switch), needed per CPU.
+	 */
+	priv[SA_PD_INTEL_PT_HAVE_SCHED_SWITCH] = s->o.per_cpu ? 2 : 0;
 	priv[SA_PD_INTEL_PT_SNAPSHOT_MODE] = s->o.snapshot;
 	priv[SA_PD_INTEL_PT_PER_CPU_MMAPS] = s->o.per_cpu;
 	f = sa_cap_pmu_format(p, "mtc");
