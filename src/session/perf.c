@@ -11,9 +11,7 @@
 #include <sys/mman.h>
 
 #include "session_int.h"
-#ifdef SA_HAVE_CORESIGHT
 #include "sensor/coresight.h"
-#endif
 #include "sensor/log.h"
 #include "sensor/perfdata.h"
 
@@ -51,7 +49,9 @@ struct sa_perf_session {
 	struct sa_mmap_rec *maps;
 	size_t nr_maps;
 	int64_t pid;			/* traced process, -1 unknown */
+	bool cs_raw_format;		/* AUX flag CORESIGHT_FORMAT_RAW: TRBE */
 	unsigned missing;		/* binaries not found */
+	struct sa_cs_perf_info *cs_info;
 	const char *first_missing;
 };
 
@@ -161,6 +161,11 @@ static int sa_collect(struct sa_perf_session *ps, struct sa_errinfo *ei)
 				d->aux_partial++;
 			if (ev.aux.flags & PERF_AUX_FLAG_COLLISION)
 				d->aux_collision++;
+			/* PERF_AUX_FLAG_CORESIGHT_FORMAT_RAW: unformatted
+			 * (TRBE) buffers, one CPU each
+			 */
+			if (ev.aux.flags & 0x100)
+				ps->cs_raw_format = true;
 			break;
 		case PERF_RECORD_LOST:
 			d->lost_records += ev.lost.lost;
@@ -375,15 +380,17 @@ static int sa_decode_stream(struct sa_perf_session *ps, size_t lo, size_t hi,
 			sa_ipt_from_perf(ps, &cfg);
 			dec = sa_ipt__new(&cfg, ei);
 			break;
-#ifdef SA_HAVE_CORESIGHT
 		case SA_PD_AUXTRACE_CS_ETM:
-			dec = sa_cs_perf_decoder__new(ps->priv, ps->nr_priv,
-						      ps->aux[i].cpu, buf,
-						      total,
-						      ps->aux[i].file_offset,
-						      ps->s.img, ei);
+			/* formatted (ETR/ETB): every CPU's trace ID in one
+			 * buffer; unformatted (TRBE): the buffer's CPU only
+			 */
+			dec = sa_cs_perf_info_decoder__new(ps->cs_info, buf,
+					total, ps->aux[i].file_offset,
+					ps->cs_raw_format,
+					ps->cs_raw_format ?
+						(int)ps->aux[i].cpu : -1,
+					ps->s.img, ei);
 			break;
-#endif
 		default:
 			break;
 		}
@@ -453,6 +460,19 @@ int sa_decode_perf_data(const char *path, const struct sa_decode_opts *o,
 				     path, ps.aux_type);
 		goto out;
 	}
+	if (ps.aux_type == SA_PD_AUXTRACE_CS_ETM) {
+		err = sa_cs_perf_info_parse(ps.priv, ps.nr_priv, &ps.cs_info,
+					    ei);
+		if (err) {
+			char msg[SA_ERRMSG_MAX];
+
+			snprintf(msg, sizeof(msg), "%s", ei ? ei->msg : "");
+			sa_errinfo_set(ei, err, SA_NO_OFFSET,
+				       "%s: cs_etm AUXTRACE_INFO: %s", path,
+				       msg);
+			goto out;
+		}
+	}
 	err = sa_build_image(&ps, ei);
 	if (err)
 		goto out;
@@ -485,6 +505,7 @@ int sa_decode_perf_data(const char *path, const struct sa_decode_opts *o,
 				     "--binary PATH or --symfs DIR",
 				     path, ps.missing, ps.first_missing);
 out:
+	sa_cs_perf_info__free(ps.cs_info);
 	sa_session_fini(&ps.s);
 	free(ps.aux);
 	free(ps.maps);

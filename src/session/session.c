@@ -20,9 +20,7 @@
 
 #include "decoder.h"
 #include "session_int.h"
-#ifdef SA_HAVE_CORESIGHT
 #include "sensor/coresight.h"
-#endif
 #include "sensor/log.h"
 #include "sensor/perfdata.h"
 #include "sensor/session.h"
@@ -271,10 +269,8 @@ int sa_decode_file(const char *path, const struct sa_decode_opts *o,
 	if (!path) {
 		if (o->pt_file)
 			return sa_decode_raw_pt(o, h, ei);
-#ifdef SA_HAVE_CORESIGHT
 		if (o->cs_raw)
 			return sa_cs_decode_raw(o, h, ei);
-#endif
 		return sa_errinfo_set(ei, -SA_ERR_INVAL, SA_NO_OFFSET,
 				      "no input: give a perf.data file, a "
 				      "snapshot directory, or --pt");
@@ -285,10 +281,8 @@ int sa_decode_file(const char *path, const struct sa_decode_opts *o,
 	switch (sa_detect_input(path)) {
 	case SA_INPUT_PERF_DATA:
 		return sa_decode_perf_data(path, o, h, ei);
-#ifdef SA_HAVE_CORESIGHT
 	case SA_INPUT_SNAPSHOT:
 		return sa_cs_decode_snapshot(path, o, h, ei);
-#endif
 	default:
 		break;
 	}

@@ -3,12 +3,15 @@
  * sensor-agent decode: a saved trace window to branch-decision histories.
  */
 #include <getopt.h>
+#include <stddef.h>
+#include <strings.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "sensor/coresight.h"
 #include "sensor/error.h"
 #include "sensor/hist.h"
 #include "sensor/image.h"
@@ -22,6 +25,7 @@ static void decode_usage(FILE *f)
 	fprintf(f,
 "Usage: %s decode [OPTIONS] FILE\n"
 "       %s decode [OPTIONS] --pt TRACE --image FILE[:OFF[-END]]@ADDR... [--cpu F/M/S]\n"
+"       %s decode [OPTIONS] --cs-trace DUMP --trace-id ID [--protocol P] --binary PATH@ADDR...\n"
 "\n"
 "Decodes a saved trace window into per-function branch-decision histories:\n"
 "how often each function was called, and which way each conditional branch\n"
@@ -46,17 +50,61 @@ static void decode_usage(FILE *f)
 "      --image FILE[:OFF[-END]]@ADDR\n"
 "                           map bytes OFF..END of FILE at ADDR; repeatable\n"
 "      --cpu F/M/S          CPU family/model/stepping, for errata\n"
+"  Raw CoreSight (a formatted ETR/ETB dump, or --unformatted TRBE/ETE):\n"
+"      --cs-trace FILE      the trace dump\n"
+"      --trace-id ID        the trace source to decode (e.g. 0x10)\n"
+"      --protocol P         etmv4 (default), ete, ptm or etmv3\n"
+"      --unformatted        the dump holds one source's bytes, no frames\n"
+"      --cs-reg NAME=VALUE  a register of the source: trcidr0, trcidr1,\n"
+"                           trcidr2, trcidr8, trcconfigr, trcdevarch,\n"
+"                           etmidr, etmcr, etmccer (defaults and what they\n"
+"                           mean: docs/coresight.md); repeatable\n"
+"                           (code: --binary PATH@ADDR or --image)\n"
 "  -h, --help               this help\n"
 "\n"
 "Exit status: 0 when something was decoded (losses are reported in the\n"
 "output), 1 when nothing could be, 2 on a usage error.\n",
-		sa_prog, sa_prog);
+		sa_prog, sa_prog, sa_prog);
 }
 
 enum {
 	OPT_SYMFS = 256, OPT_PID, OPT_BRANCHES, OPT_TARGETS, OPT_PROGRESS,
-	OPT_PT, OPT_IMAGE, OPT_CPU,
+	OPT_PT, OPT_IMAGE, OPT_CPU, OPT_CS_TRACE, OPT_TRACE_ID, OPT_PROTOCOL,
+	OPT_UNFORMATTED, OPT_CS_REG,
 };
+
+/* NAME=VALUE for --cs-reg */
+static bool parse_cs_reg(char *arg, struct sa_cs_regs *r)
+{
+	static const struct {
+		const char *name;
+		size_t off;
+	} regs[] = {
+		{ "trcidr0", offsetof(struct sa_cs_regs, trcidr0) },
+		{ "trcidr1", offsetof(struct sa_cs_regs, trcidr1) },
+		{ "trcidr2", offsetof(struct sa_cs_regs, trcidr2) },
+		{ "trcidr8", offsetof(struct sa_cs_regs, trcidr8) },
+		{ "trcconfigr", offsetof(struct sa_cs_regs, trcconfigr) },
+		{ "trcdevarch", offsetof(struct sa_cs_regs, trcdevarch) },
+		{ "etmidr", offsetof(struct sa_cs_regs, etmidr) },
+		{ "etmcr", offsetof(struct sa_cs_regs, etmcr) },
+		{ "etmccer", offsetof(struct sa_cs_regs, etmccer) },
+	};
+	char *eq = strchr(arg, '=');
+	uint64_t v;
+	size_t i;
+
+	if (!eq || !sa_parse_u64(eq + 1, &v) || v > UINT32_MAX)
+		return false;
+	*eq = '\0';
+	for (i = 0; i < sizeof(regs) / sizeof(regs[0]); i++) {
+		if (!strcasecmp(arg, regs[i].name)) {
+			*(uint32_t *)((char *)r + regs[i].off) = (uint32_t)v;
+			return true;
+		}
+	}
+	return false;
+}
 
 /* PATH[@ADDR] */
 static bool parse_binary(char *arg, struct sa_binary_opt *b)
@@ -140,12 +188,19 @@ int cmd_decode(int argc, char **argv)
 		{ "pt", required_argument, NULL, OPT_PT },
 		{ "image", required_argument, NULL, OPT_IMAGE },
 		{ "cpu", required_argument, NULL, OPT_CPU },
+		{ "cs-trace", required_argument, NULL, OPT_CS_TRACE },
+		{ "trace-id", required_argument, NULL, OPT_TRACE_ID },
+		{ "protocol", required_argument, NULL, OPT_PROTOCOL },
+		{ "unformatted", no_argument, NULL, OPT_UNFORMATTED },
+		{ "cs-reg", required_argument, NULL, OPT_CS_REG },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct sa_binary_opt binaries[SA_MAX_OPT_FILES];
 	struct sa_raw_image images[SA_MAX_OPT_FILES];
 	struct sa_decode_opts o;
+	struct sa_cs_raw_opts cs;
+	bool have_trace_id = false;
 	struct branch_printer bp = { 0 };
 	struct sa_errinfo ei;
 	struct sa_hist *h = NULL;
@@ -158,6 +213,7 @@ int cmd_decode(int argc, char **argv)
 	unsigned f, m, s;
 
 	memset(&o, 0, sizeof(o));
+	memset(&cs, 0, sizeof(cs));
 	o.binaries = binaries;
 	o.images = images;
 	optind = 1;
@@ -221,6 +277,39 @@ int cmd_decode(int argc, char **argv)
 			o.cpu_model = (uint8_t)m;
 			o.cpu_stepping = (uint8_t)s;
 			break;
+		case OPT_CS_TRACE:
+			cs.trace_file = optarg;
+			break;
+		case OPT_TRACE_ID:
+			if (!sa_parse_u64(optarg, &v) || !v || v > 0x6f) {
+				sa_err("decode: bad --trace-id '%s': a source "
+				       "ID is 0x01..0x6f", optarg);
+				return SA_EXIT_USAGE;
+			}
+			cs.trace_id = (uint8_t)v;
+			have_trace_id = true;
+			break;
+		case OPT_PROTOCOL:
+			cs.protocol = sa_cs_protocol_parse(optarg);
+			if (cs.protocol == SA_CS_PROTO_NONE) {
+				sa_err("decode: unknown --protocol '%s': use "
+				       "etmv4, ete, ptm or etmv3", optarg);
+				return SA_EXIT_USAGE;
+			}
+			break;
+		case OPT_UNFORMATTED:
+			cs.unformatted = true;
+			break;
+		case OPT_CS_REG:
+			if (!parse_cs_reg(optarg, &cs.regs)) {
+				sa_err("decode: bad --cs-reg '%s': expected "
+				       "NAME=VALUE, NAME one of trcidr0, "
+				       "trcidr1, trcidr2, trcidr8, trcconfigr, "
+				       "trcdevarch, etmidr, etmcr, etmccer",
+				       optarg);
+				return SA_EXIT_USAGE;
+			}
+			break;
 		case 'h':
 			decode_usage(stdout);
 			return SA_EXIT_OK;
@@ -242,14 +331,23 @@ int cmd_decode(int argc, char **argv)
 		       argv[optind]);
 		return SA_EXIT_USAGE;
 	}
-	if (!input && !o.pt_file) {
+	if (cs.trace_file) {
+		if (!have_trace_id) {
+			sa_err("decode: --cs-trace needs --trace-id ID (the "
+			       "source to decode, e.g. 0x10)");
+			return SA_EXIT_USAGE;
+		}
+		o.cs_raw = &cs;
+	}
+	if (!input && !o.pt_file && !o.cs_raw) {
 		sa_err("decode: no input: give a perf.data file, a snapshot "
-		       "directory, or --pt FILE --image FILE@ADDR");
+		       "directory, --pt FILE --image FILE@ADDR, or "
+		       "--cs-trace FILE --trace-id ID");
 		decode_usage(stderr);
 		return SA_EXIT_USAGE;
 	}
-	if (input && o.pt_file) {
-		sa_err("decode: give either FILE or --pt, not both");
+	if (!!input + !!o.pt_file + !!o.cs_raw > 1) {
+		sa_err("decode: give one input: FILE, --pt or --cs-trace");
 		return SA_EXIT_USAGE;
 	}
 	if (o.pt_file && !o.nr_images && !o.nr_binaries) {
@@ -264,7 +362,8 @@ int cmd_decode(int argc, char **argv)
 			return SA_EXIT_FAIL;
 		}
 	}
-	o.progress_ctx = (void *)(input ? input : o.pt_file);
+	o.progress_ctx = (void *)(input ? input :
+				  o.pt_file ? o.pt_file : cs.trace_file);
 	if (branches) {
 		bp.f = out;
 		o.branch_fn = print_branch;
