@@ -599,6 +599,11 @@ static int cmp_rank(const void *x, const void *y)
 
 	if (a->significant != b->significant)
 		return a->significant ? -1 : 1;
+	/* Decisions first: a call-rate shift is usually the consequence
+	 * of a decision (often in a caller), rarely the other way round.
+	 */
+	if ((a->kind == SA_ANOM_CALL_RATE) != (b->kind == SA_ANOM_CALL_RATE))
+		return a->kind == SA_ANOM_CALL_RATE ? 1 : -1;
 	if (a->score != b->score)
 		return a->score > b->score ? -1 : 1;
 	if (a->log10_p != b->log10_p)

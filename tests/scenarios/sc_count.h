@@ -25,6 +25,8 @@
 #include <string.h>
 
 #define SC_MAX_SITES 256
+
+#ifndef SC_NO_COUNT
 #define SC_MAX_TARGETS 16
 
 enum { SC_BRANCH, SC_IND, SC_FUNC };
@@ -189,11 +191,25 @@ static inline void sc_dump(int window)
 	sc_last_br = NULL;
 }
 
+#endif /* SC_NO_COUNT */
+
 /* Branch, indirect call and function-entry markers. */
+#ifndef SC_NO_COUNT
 #define SC_BR(cond) sc_br(__func__, __LINE__, !!(cond))
-#define SC_IND(name) sc_ind(__func__, __LINE__, (name))
+#define SC_IND_CALL(name, call) \
+	(sc_ind(__func__, __LINE__, (name)), (call))
 #define SC_ENTER() struct sc_site *sc_prev_func = sc_enter(__func__, __LINE__)
 #define SC_LEAVE() (sc_cur_func = sc_prev_func)
+#define SC_SINK() sc_sink()
+#define SC_DUMP(w) sc_dump(w)
+#else
+#define SC_BR(cond) (cond)
+#define SC_IND_CALL(name, call) ((void)(name), (call))
+#define SC_ENTER() do { } while (0)
+#define SC_LEAVE() do { } while (0)
+#define SC_SINK() do { } while (0)
+#define SC_DUMP(w) do { } while (0)
+#endif
 
 /* A small deterministic generator, so that seeds give reproducible
  * input mixes.

@@ -9,9 +9,10 @@
  *   digits  70% numeric fields (a bias shift)
  *   escape  quoted strings with backslash escapes (a path never taken)
  *   audit   every field is audited instead of every eighth: the audit
- *           function's call rate changes; the decision that causes it
- *           is a configuration read outside the counted sites, like a
- *           call from an untraced library
+ *           function's call rate changes.  The decision that causes it
+ *           ("audit-cause") is not a counted site, as if it were in an
+ *           untraced library; a traced run sees it, and the sensor
+ *           then rightly ranks that decision first
  *
  * The planted site of each mode carries a "PLANT <mode>" comment.
  */
@@ -25,6 +26,9 @@
 static double p_digit = 0.3;
 static int escapes, audit_every = 8;
 static unsigned long sum, audits;
+
+#define NR_LINES 2048
+static char lines[NR_LINES][512];
 
 static void audit_field(const char *s, size_t n)
 {
@@ -99,7 +103,7 @@ static size_t parse_field(const char *s, unsigned long nfield)
 	} else {
 		used = parse_word(s, buf, &n);
 	}
-	if (nfield % (unsigned long)audit_every == 0)
+	if (nfield % (unsigned long)audit_every == 0) /* PLANT audit-cause */
 		audit_field(s, used);
 	SC_LEAVE();
 	return used;
@@ -151,8 +155,7 @@ static void gen_line(char *buf, size_t size)
 
 int main(int argc, char **argv)
 {
-	unsigned long windows, per, w, i;
-	char line[512];
+	unsigned long windows, per, w, i, k = 0;
 
 	if (argc != 5) {
 		fprintf(stderr, "usage: %s normal|digits|escape|audit SEED "
@@ -172,12 +175,18 @@ int main(int argc, char **argv)
 	sc_seed(strtoull(argv[2], NULL, 10));
 	windows = strtoul(argv[3], NULL, 10);
 	per = strtoul(argv[4], NULL, 10);
+	/* The input is made up front: the parsing loop then holds only
+	 * the parser's own decisions, none of the generator's.
+	 */
+	for (i = 0; i < NR_LINES; i++)
+		gen_line(lines[i], sizeof(lines[i]));
 	for (w = 0; w < windows; w++) {
 		for (i = 0; i < per; i++) {
-			gen_line(line, sizeof(line));
-			parse_line(line);
+			parse_line(lines[k]);
+			if (++k == NR_LINES)
+				k = 0;
 		}
-		sc_dump((int)w);
+		SC_DUMP((int)w);
 	}
 	fprintf(stderr, "sum %lu audits %lu\n", sum, audits);
 	return 0;
