@@ -642,6 +642,55 @@ START_TEST(tc_explain_perm)
 }
 END_TEST
 
+/* The reason follows the CPU: a fake procfs for AMD bare metal, an Intel
+ * VM, and Arm without CoreSight.
+ */
+static void fake_cpuinfo(const char *proc, const char *body)
+{
+	char path[PATH_MAX + 32];
+	FILE *f;
+
+	mkdir(proc, 0755);
+	snprintf(path, sizeof(path), "%s/cpuinfo", proc);
+	f = fopen(path, "w");
+	ck_assert_ptr_nonnull(f);
+	fputs(body, f);
+	fclose(f);
+}
+
+START_TEST(tc_explain_cpu)
+{
+	char proc[PATH_MAX], buf[512];
+	const char *root = sa_test_tmpdir();	/* no PMUs in it */
+
+	snprintf(proc, sizeof(proc), "%s/amd", root);
+	fake_cpuinfo(proc, "processor\t: 0\nvendor_id\t: AuthenticAMD\n"
+		     "flags\t\t: fpu vme sse2\n");
+	ck_assert_int_eq(sa_cap_explain_nohw(root, proc, "intel_pt", buf,
+					     sizeof(buf)), -SA_ERR_NOHW);
+	ck_assert_ptr_nonnull(strstr(buf, "AuthenticAMD"));
+	ck_assert_ptr_nonnull(strstr(buf, "only on Intel"));
+	ck_assert_ptr_null(strstr(buf, "virtual machine"));
+
+	snprintf(proc, sizeof(proc), "%s/vm", root);
+	fake_cpuinfo(proc, "vendor_id\t: GenuineIntel\n"
+		     "flags\t\t: fpu sse2 hypervisor lahf_lm\n");
+	ck_assert_int_eq(sa_cap_explain_nohw(root, proc, "intel_pt", buf,
+					     sizeof(buf)), -SA_ERR_NOHW);
+	ck_assert_ptr_nonnull(strstr(buf, "virtual machine"));
+
+	snprintf(proc, sizeof(proc), "%s/arm", root);
+	fake_cpuinfo(proc, "processor\t: 0\nCPU implementer\t: 0x41\n");
+	ck_assert_int_eq(sa_cap_explain_nohw(root, proc, "cs_etm", buf,
+					     sizeof(buf)), -SA_ERR_NOHW);
+	ck_assert_ptr_nonnull(strstr(buf, "no cs_etm PMU"));
+	ck_assert_ptr_nonnull(strstr(buf, "CONFIG_CORESIGHT"));
+	ck_assert_int_eq(sa_cap_explain_nohw(root, proc, "intel_pt", buf,
+					     sizeof(buf)), -SA_ERR_NOHW);
+	ck_assert_ptr_nonnull(strstr(buf, "Arm implementer 0x41"));
+}
+END_TEST
+
 static Suite *capture_suite(void)
 {
 	Suite *s = suite_create("capture");
@@ -661,6 +710,7 @@ static Suite *capture_suite(void)
 	tcase_add_test(tc, tc_nohw_empty_root);
 	tcase_add_test(tc, tc_nohw_real);
 	tcase_add_test(tc, tc_explain_perm);
+	tcase_add_test(tc, tc_explain_cpu);
 	suite_add_tcase(s, tc);
 	return s;
 }
