@@ -355,6 +355,29 @@ struct sa_cap_session *sa_cap_session__open(
 		if (err)
 			goto out_free;
 	}
+	/* The AUX areas of all rings are locked memory: keep their sum
+	 * within the memory cap by halving the per-ring size (down to 8 KiB,
+	 * perf's minimum for full-trace mode).
+	 */
+	if (s->has_trace) {
+		uint64_t aux = s->o.aux_size;
+
+		while (aux > 8192 && aux * n > s->o.max_mem)
+			aux /= 2;
+		if (aux * n > s->o.max_mem) {
+			err = sa_errinfo_set(ei, -SA_ERR_TOOBIG, SA_NO_OFFSET,
+				"%zu rings of at least 8 KiB of AUX exceed the "
+				"memory cap of %" PRIu64 " bytes", n,
+				s->o.max_mem);
+			goto out_free;
+		}
+		if (aux != s->o.aux_size)
+			sa_warn("AUX area per ring cut from %" PRIu64 " to %"
+				PRIu64 " bytes: %zu rings within the %" PRIu64
+				"-byte memory cap\n", s->o.aux_size, aux, n,
+				s->o.max_mem);
+		s->o.aux_size = aux;
+	}
 	s->rb = calloc(n, sizeof(*s->rb));
 	if (!s->rb) {
 		err = -ENOMEM;
