@@ -27,7 +27,7 @@
 #include "image_priv.h"
 
 /* Caps on what one image may grow to (every growing buffer has one). */
-#define SA_IMAGE_FILE_MAX	(1ULL << 30)	/* bytes of one mapped file */
+#define SA_IMAGE_FILE_MAX	(1ULL << 30)	/* bytes per mapped file */
 #define SA_IMAGE_SECTIONS_MAX	(1U << 16)
 #define SA_IMAGE_DSOS_MAX	4096U
 #define SA_IMAGE_SYMS_MAX	(1U << 22)	/* per dso */
@@ -83,13 +83,13 @@ struct sa_idso {
 	struct sa_filemap fm;
 	Elf *elf;
 	GElf_Ehdr ehdr;
-	char *dbg_file;		/* separate debug file, if one was found */
+	char *dbg_file;		/* separate debug file, if found */
 	int dbg_fd;
 	struct sa_filemap dbg_fm;
 	Elf *dbg_elf;
 	Dwarf *dw;
 	bool dw_tried;
-	Dwarf_Die *cus;		/* CU DIEs, for files without .debug_aranges */
+	Dwarf_Die *cus;		/* CU DIEs (no .debug_aranges) */
 	size_t nr_cus;
 	struct sa_cu_range *cu_ranges;	/* sorted by lo */
 	size_t nr_cu_ranges;
@@ -125,7 +125,7 @@ struct sa_image {
 	size_t nr_dsos, cap_dsos;
 	struct sa_filemap *raws;
 	size_t nr_raws, cap_raws;
-	struct sa_line *lines;		/* open addressing, power of two */
+	struct sa_line *lines;		/* open addressing, 2^n slots */
 	size_t nr_lines, cap_lines;
 };
 
@@ -737,12 +737,14 @@ static int sa_dso_read_symtab(struct sa_idso *d, Elf *elf, size_t fsize,
 		if (type != STT_FUNC && type != STT_GNU_IFUNC &&
 		    type != STT_NOTYPE)
 			continue;
-		if (sym.st_shndx == SHN_UNDEF || sym.st_shndx >= SHN_LORESERVE ||
+		if (sym.st_shndx == SHN_UNDEF ||
+		    sym.st_shndx >= SHN_LORESERVE ||
 		    sym.st_shndx >= shnum)
 			continue;
 		tscn = elf_getscn(elf, sym.st_shndx);
 		if (!tscn || !gelf_getshdr(tscn, &tsh) ||
-		    !(tsh.sh_flags & SHF_EXECINSTR) || !(tsh.sh_flags & SHF_ALLOC))
+		    !(tsh.sh_flags & SHF_EXECINSTR) ||
+		    !(tsh.sh_flags & SHF_ALLOC))
 			continue;
 		/*
 		 * perf takes a label (STT_NOTYPE) only when it is visible
@@ -877,7 +879,7 @@ static int sa_dso_read_syms(struct sa_idso *d)
 		} else if (next < s->end) {
 			s->end = next;
 		}
-		if (s->end < s->pub.start)	/* value outside its section */
+		if (s->end < s->pub.start)	/* outside its section */
 			s->end = s->pub.start + 1;
 		s->pub.start += d->pub.bias;
 		s->end += d->pub.bias;
@@ -987,10 +989,10 @@ static int sa_dso_open(struct sa_image *img, const char *path,
 			d->elf = elf_memory(d->fm.base, d->fm.size);
 			if (d->elf && elf_kind(d->elf) == ELF_K_ELF &&
 			    gelf_getehdr(d->elf, &d->ehdr)) {
-				sa_warn("%s: section headers go past the end "
-					"of the file (%zu bytes); no symbols or "
-					"line information from it\n", d->file,
-					d->fm.size);
+				sa_warn("%s: section headers go past the "
+					"end of the file (%zu bytes); no "
+					"symbols or line information from "
+					"it\n", d->file, d->fm.size);
 				d->dw_tried = true;
 			} else if (d->elf) {
 				elf_end(d->elf);
@@ -1313,7 +1315,7 @@ static int sa_pick_load(Elf *elf, uint64_t pgoff, GElf_Phdr *out)
 		align = ph.p_align > 1 && !(ph.p_align & (ph.p_align - 1)) ?
 			ph.p_align : 4096;
 		if (align > 4096)
-			align = 4096;	/* mmap offsets are page multiples */
+			align = 4096;	/* mmap offsets: page multiples */
 		lo = ph.p_offset & ~(align - 1);
 		if (pgoff < lo || pgoff >= ph.p_offset + ph.p_filesz)
 			continue;

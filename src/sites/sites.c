@@ -573,7 +573,7 @@ struct sa_sweep {
 	const uint8_t *buf;
 	uint64_t start;
 	size_t len;
-	uint8_t *seen;		/* per byte: 1 decoded, 2 instruction start,
+	uint8_t *seen;		/* per byte: 1 decoded, 2 insn start,
 				 * 3 undecodable, 4 data ($d) */
 	struct sa_site *sites;
 	size_t nr_sites, cap_sites;
@@ -956,9 +956,10 @@ const struct sa_fmap *sa_sitemap_function(struct sa_sitemap *map,
 				end = sec_end;
 			if (end - start > SA_SITES_FUNC_MAX) {
 				if (!map->warned_cap)
-					sa_warn("sites: %s is %" PRIu64 " bytes "
-						"long; only the first %u are "
-						"disassembled\n", sym->name,
+					sa_warn("sites: %s is %" PRIu64
+						" bytes long; only the first "
+						"%u are disassembled\n",
+						sym->name,
 						end - start,
 						SA_SITES_FUNC_MAX);
 				map->warned_cap = true;

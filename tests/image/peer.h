@@ -61,7 +61,8 @@ static inline bool peer_parse_insn(char *line, struct peer_insn *pi)
 {
 	char *colon, *p, *end, *lt;
 	static const char *const pfx[] = { "bnd", "notrack", "repz", "rep",
-					   "cs", "ds", "data16", "addr32", NULL };
+					   "cs", "ds", "data16", "addr32",
+					   NULL };
 
 	colon = strchr(line, ':');
 	if (line[0] != ' ' || !colon || colon[1] != '\t')

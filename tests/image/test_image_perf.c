@@ -34,7 +34,8 @@ static size_t readelf_funcs(const char *path, uint64_t **addrs,
 	bool exec[4096] = { false };
 	size_t n = 0, cap = 4096;
 
-	snprintf(cmd, sizeof(cmd), "readelf -SW '%s' | awk '/^ *\\[ *[0-9]+\\]/ "
+	snprintf(cmd, sizeof(cmd), "readelf -SW '%s' | "
+		 "awk '/^ *\\[ *[0-9]+\\]/ "
 		 "{ i = $0; sub(/^ *\\[ */, \"\", i); sub(/\\].*/, \"\", i); "
 		 "sub(/^ *\\[ *[0-9]+\\] */, \"\"); "
 		 "if (NF == 10 && $7 ~ /X/) print i }'", path);
@@ -114,8 +115,8 @@ static void check_prog(const char *prog, bool pie)
 
 		for (int k = 0; k < 3; k++) {
 			struct sample s = {
-				.h = { PERF_RECORD_SAMPLE, PERF_RECORD_MISC_USER,
-				       sizeof(s) },
+				.h = { PERF_RECORD_SAMPLE,
+				       PERF_RECORD_MISC_USER, sizeof(s) },
 				.ip = addrs[i] + offs[k] + base,
 				.pid = 42, .tid = 42,
 			};

@@ -33,7 +33,7 @@ static struct sa_image *load_at(const char *path, uint64_t start,
 /* Every function objdump shows in .text; returns the COND sites seen. */
 static size_t check_all(struct sa_sitemap *map, const char *tool,
 			const char *path, uint64_t bias, enum sa_isa isa,
-			enum sa_iclass (*cls)(const struct peer_insn *),
+			class_fn cls,
 			size_t *nfuncs)
 {
 	struct peer_func *v;
@@ -59,7 +59,7 @@ static size_t check_all(struct sa_sitemap *map, const char *tool,
  */
 static size_t check_anon(struct sa_sitemap *map, const char *tool,
 			 const char *path, uint64_t bias, enum sa_isa isa,
-			 enum sa_iclass (*cls)(const struct peer_insn *))
+			 class_fn cls)
 {
 	struct peer_func *v;
 	size_t nf = peer_objdump_all(tool, "-j .text", path, &v), i, k;
@@ -145,7 +145,8 @@ START_TEST(t_fib)
 	main_addr = strtoull(out, NULL, 16);
 	free(out);
 	s = sa_image_symbolize(img, base + main_addr);
-	ck_assert(s && !strcmp(s->name, "main") && s->start == base + main_addr);
+	ck_assert(s && !strcmp(s->name, "main") &&
+		  s->start == base + main_addr);
 	ck_assert_uint_eq(sa_image_dso_at(img, 0)->bias, base);
 	map = sa_sitemap__new(img);
 	ncond = check_all(map, A64_OBJDUMP, p, base, SA_ISA_UNKNOWN, a64_class,

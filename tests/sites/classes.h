@@ -9,6 +9,9 @@
 #include "sensor/sites.h"
 #include "../image/peer.h"
 
+/* Expected class of one objdump instruction. */
+typedef enum sa_iclass (*class_fn)(const struct peer_insn *pi);
+
 static inline bool is_in(const char *s, const char *const *list)
 {
 	for (; *list; list++)
@@ -135,12 +138,11 @@ static inline enum sa_iclass arm_class(const struct peer_insn *pi)
 static inline size_t check_insns(struct sa_sitemap *map, const char *path,
 				 const char *func, struct peer_insn *pi,
 				 size_t n, uint64_t bias, enum sa_isa isa,
-				 enum sa_iclass (*cls)(const struct peer_insn *));
+				 class_fn cls);
 
 static inline size_t check_func(struct sa_sitemap *map, const char *tool,
 				const char *path, const char *func,
-				uint64_t bias, enum sa_isa isa,
-				enum sa_iclass (*cls)(const struct peer_insn *))
+				uint64_t bias, enum sa_isa isa, class_fn cls)
 {
 	struct peer_insn *pi;
 	size_t n = peer_objdump_func(tool, path, func, &pi), r;
@@ -153,7 +155,7 @@ static inline size_t check_func(struct sa_sitemap *map, const char *tool,
 static inline size_t check_insns(struct sa_sitemap *map, const char *path,
 				 const char *func, struct peer_insn *pi,
 				 size_t n, uint64_t bias, enum sa_isa isa,
-				 enum sa_iclass (*cls)(const struct peer_insn *))
+				 class_fn cls)
 {
 	size_t i, nsites = 0, ncond = 0, ninsn = 0;
 	const struct sa_fmap *fm;
@@ -175,8 +177,9 @@ static inline size_t check_insns(struct sa_sitemap *map, const char *path,
 		if (!strcmp(pi[i].mnem, ".word") ||
 		    !strcmp(pi[i].mnem, ".short") ||
 		    !strcmp(pi[i].mnem, ".byte")) {
-			ck_assert_msg(!s, "%s %s+0x%" PRIx64 ": site %s in data",
-				      path, func, a - fm->start, s->text);
+			ck_assert_msg(!s, "%s %s+0x%" PRIx64 ": site %s in "
+				      "data", path, func, a - fm->start,
+				      s->text);
 			continue;
 		}
 		ninsn++;

@@ -267,7 +267,7 @@ START_TEST(t_resync)
 		0x85, 0xc0,		/* 0: test %eax, %eax */
 		0x74, 0x03,		/* 2: je 0x7 */
 		0x0f, 0x0b,		/* 4: ud2 */
-		0x06,			/* 6: push %es, invalid in 64-bit */
+		0x06,			/* 6: push %es (not in 64-bit) */
 		0x31, 0xc0,		/* 7: xor %eax, %eax */
 		0x75, 0xf5,		/* 9: jne 0x0 */
 		0xc3,			/* b: ret */
