@@ -311,6 +311,8 @@ void sa_cap_ring_account(struct sa_cap_ring_stats *st,
  * (/proc/PID/task, at most SA_CAP_MAX_THREADS), the trace event with its
  * data ring and AUX area and a sideband dummy event whose records go to
  * the same ring (PERF_EVENT_IOC_SET_OUTPUT), as perf record -p does.
+ * Threads the target creates later are followed from their FORK record
+ * (their events are opened at the next drain).
  * Per-CPU mode opens them on each CPU with pid = @pid and inherit.
  * Without a trace attr the session is sideband only (no AUX), which is
  * what this machine can run.
@@ -388,6 +390,8 @@ struct sa_cap_session_stats {
 	uint64_t aux_dropped;		/* over the memory cap */
 	uint64_t sideband_bytes;
 	uint64_t corrupt;		/* ring errors */
+	uint64_t threads_followed;	/* per-thread: opened on FORK */
+	uint64_t threads_missed;	/* ... gone first, or over the cap */
 };
 void sa_cap_session_stats(const struct sa_cap_session *s,
 			  struct sa_cap_session_stats *st);

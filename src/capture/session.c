@@ -58,8 +58,12 @@ struct sa_cap_session {
 	bool has_trace;
 	char *filter;
 	size_t nr;
-	struct cap_rb *rb;
+	struct cap_rb *rb;		/* SA_CAP_MAX_THREADS per thread */
 	uint64_t sample_type;
+	bool enabled;
+	bool follow;			/* open events for new threads */
+	pid_t new_tids[64];
+	size_t nr_new;
 	/* The pending window. */
 	uint8_t *sb;
 	size_t sb_len, sb_cap;
@@ -378,7 +382,9 @@ struct sa_cap_session *sa_cap_session__open(
 				s->o.max_mem);
 		s->o.aux_size = aux;
 	}
-	s->rb = calloc(n, sizeof(*s->rb));
+	/* Per thread, room for the threads born later (see drain). */
+	s->follow = !o->per_cpu;
+	s->rb = calloc(s->follow ? SA_CAP_MAX_THREADS : n, sizeof(*s->rb));
 	if (!s->rb) {
 		err = -ENOMEM;
 		goto out_free;
@@ -443,12 +449,69 @@ static int ioctl_all(struct sa_cap_session *s, unsigned long req)
 
 int sa_cap_session_enable(struct sa_cap_session *s)
 {
+	s->enabled = true;
 	return ioctl_all(s, PERF_EVENT_IOC_ENABLE);
 }
 
 int sa_cap_session_disable(struct sa_cap_session *s)
 {
+	s->enabled = false;
 	return ioctl_all(s, PERF_EVENT_IOC_DISABLE);
+}
+
+/* A thread of the target was born (PERF_RECORD_FORK in the ring of the
+ * thread that created it): remember it, its events are opened after the
+ * rings are read.  Per-task events cannot inherit and still be mmapped,
+ * so this is how per-thread mode follows new threads, as soon as the
+ * sideband tells us (the first instructions of the thread are missed).
+ */
+static void note_new_thread(struct sa_cap_session *s,
+			    const struct sa_pd_event *ev)
+{
+	size_t i;
+
+	if (!s->follow || ev->type != PERF_RECORD_FORK ||
+	    ev->fork.pid != (uint32_t)s->o.pid || ev->fork.tid == ev->fork.pid)
+		return;
+	for (i = 0; i < s->nr; i++)
+		if (s->rb[i].tid == (pid_t)ev->fork.tid)
+			return;
+	for (i = 0; i < s->nr_new; i++)
+		if (s->new_tids[i] == (pid_t)ev->fork.tid)
+			return;
+	if (s->nr_new < sizeof(s->new_tids) / sizeof(s->new_tids[0]))
+		s->new_tids[s->nr_new++] = (pid_t)ev->fork.tid;
+}
+
+static void open_new_threads(struct sa_cap_session *s)
+{
+	size_t i;
+
+	for (i = 0; i < s->nr_new; i++) {
+		struct cap_rb *r;
+
+		if (s->nr == SA_CAP_MAX_THREADS) {
+			s->st.threads_missed += s->nr_new - i;
+			break;
+		}
+		r = &s->rb[s->nr];
+		memset(r, 0, sizeof(*r));
+		if (open_rb(s, r, s->new_tids[i], -1, NULL)) {
+			/* Gone already, or refused. */
+			close_rb(r);
+			memset(r, 0, sizeof(*r));
+			s->st.threads_missed++;
+			continue;
+		}
+		s->nr++;
+		s->st.threads_followed++;
+		if (s->enabled) {
+			ioctl(r->fd, PERF_EVENT_IOC_ENABLE, 0);
+			if (r->sb_fd >= 0)
+				ioctl(r->sb_fd, PERF_EVENT_IOC_ENABLE, 0);
+		}
+	}
+	s->nr_new = 0;
 }
 
 /* Grows @buf to hold @need more bytes, within the memory cap. */
@@ -553,9 +616,11 @@ int sa_cap_session_drain(struct sa_cap_session *s, sa_cap_record_fn fn,
 			if (!sa_cap_parse_record(h, s->sample_type, true, &ev,
 						 NULL)) {
 				sa_cap_ring_account(&s->st.ring, &ev);
+				note_new_thread(s, &ev);
 				if (fn && fn(ctx, &ev)) {
 					sa_cap_ring_consume(r->ring);
 					sa_cap_ring_read_done(r->ring);
+					open_new_threads(s);
 					return nr + 1;
 				}
 			}
@@ -566,6 +631,7 @@ int sa_cap_session_drain(struct sa_cap_session *s, sa_cap_record_fn fn,
 			s->st.corrupt++;
 		sa_cap_ring_read_done(r->ring);
 	}
+	open_new_threads(s);
 	return nr;
 }
 

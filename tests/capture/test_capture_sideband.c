@@ -11,6 +11,7 @@
  */
 #include <errno.h>
 #include <limits.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -219,6 +220,99 @@ START_TEST(tc_sideband_per_cpu)
 }
 END_TEST
 
+/* Per-thread mode follows a thread born after the start: the child
+ * creates a thread once released; its FORK in the main thread's ring
+ * makes the session open events on it (a second ring), and the
+ * thread's EXIT is then seen.
+ */
+static int gate[2], gate2[2];
+static pid_t thread_tid;
+
+static void *thread_main(void *arg)
+{
+	char c;
+
+	(void)arg;
+	thread_tid = (pid_t)syscall(SYS_gettid);
+	if (write(gate2[1], &thread_tid, sizeof(thread_tid)) < 0)
+		return NULL;
+	/* Wait until the test has opened our events. */
+	if (read(gate[0], &c, 1) != 1)
+		return NULL;
+	return NULL;
+}
+
+struct follow_seen {
+	pid_t pid, tid;
+	int fork_, exit_;
+};
+
+static int on_follow(void *ctx, const struct sa_pd_event *ev)
+{
+	struct follow_seen *f = ctx;
+
+	if (ev->type == PERF_RECORD_FORK && ev->fork.pid == (uint32_t)f->pid &&
+	    ev->fork.tid == (uint32_t)f->tid)
+		f->fork_++;
+	if (ev->type == PERF_RECORD_EXIT && ev->fork.tid == (uint32_t)f->tid)
+		f->exit_++;
+	return 0;
+}
+
+START_TEST(tc_follow_thread)
+{
+	struct sa_cap_session_opts o = { 0 };
+	struct sa_cap_session_stats st;
+	struct follow_seen fs = { 0 };
+	struct sa_cap_session *s;
+	struct sa_errinfo ei;
+	int start[2], status, i;
+	pid_t pid;
+	char c = 'x';
+
+	ck_assert_int_eq(pipe(start), 0);
+	ck_assert_int_eq(pipe(gate), 0);
+	ck_assert_int_eq(pipe(gate2), 0);
+	pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (!pid) {
+		pthread_t t;
+
+		if (read(start[0], &c, 1) != 1)
+			_exit(3);
+		if (pthread_create(&t, NULL, thread_main, NULL))
+			_exit(4);
+		pthread_join(t, NULL);
+		_exit(0);
+	}
+	fs.pid = pid;
+	o.pid = pid;
+	s = sa_cap_session__open(&o, &ei);
+	ck_assert_msg(s != NULL, "%s", ei.msg);
+	ck_assert_uint_eq(sa_cap_session_nr_rings(s), 1);
+	ck_assert_int_eq(sa_cap_session_enable(s), 0);
+	ck_assert_int_eq(write(start[1], &c, 1), 1);
+	/* The new thread's tid is the ground truth. */
+	ck_assert_int_eq(read(gate2[0], &fs.tid, sizeof(fs.tid)),
+			 sizeof(fs.tid));
+	for (i = 0; i < 200 && !fs.fork_; i++) {
+		sa_cap_session_drain(s, on_follow, &fs, &ei);
+		if (!fs.fork_)
+			usleep(10000);
+	}
+	ck_assert_int_eq(fs.fork_, 1);
+	ck_assert_uint_eq(sa_cap_session_nr_rings(s), 2);
+	/* Let the thread end, then the process. */
+	ck_assert_int_eq(write(gate[1], &c, 1), 1);
+	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+	sa_cap_session_drain(s, on_follow, &fs, &ei);
+	ck_assert_int_ge(fs.exit_, 1);
+	sa_cap_session_stats(s, &st);
+	ck_assert_uint_eq(st.threads_followed, 1);
+	sa_cap_session__free(s);
+}
+END_TEST
+
 /* A pid that does not exist: a clear error, no crash. */
 START_TEST(tc_no_pid)
 {
@@ -253,6 +347,7 @@ int main(void)
 	tc = tcase_create("sideband");
 	tcase_add_test(tc, tc_sideband);
 	tcase_add_test(tc, tc_sideband_per_cpu);
+	tcase_add_test(tc, tc_follow_thread);
 	tcase_add_test(tc, tc_no_pid);
 	suite_add_tcase(s, tc);
 	return sa_test_run(s);
