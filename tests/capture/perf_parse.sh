@@ -25,4 +25,8 @@ for e in "$d"/*; do ln -s "$(readlink -f "$e")" "$t/$(basename "$e")"; done
 cp -r "$fake" "$t/$name"
 mount --bind "$t" "$d"
 perf record -vvv -e "$ev" "$@" -o /dev/null -- true 2>&1 || true
+# The namespace takes its mounts along; the directory is on the real /tmp.
+umount "$d"
+umount "$t"
+rmdir "$t"
 ' sh "$fake" "$name" "$ev" "$@"
