@@ -176,13 +176,17 @@ void sa_cap_attr_sideband(struct perf_event_attr *attr, bool kernel,
 
 /* Turns perf --filter syntax into the string the kernel takes, as perf
  * does (addr_filter__to_str): "filter 0x1000/0x200@/abs/path", filters
- * joined by ','.  Accepts filter|start|stop|tracestop, numeric START
- * [/SIZE] [@FILE]; a FILE without START ("filter @/bin/x" or just
- * "/bin/x") means the whole file (0/file size, as perf's
+ * joined by ','.  Accepts filter|start|stop|tracestop (written as
+ * "stop", as perf does) START [/ SIZE|END_SYMBOL] [@FILE], where START is
+ * an address or a function symbol of FILE (its file offset; a "filter" on
+ * a symbol alone covers its st_size); "filter * @FILE", "filter @FILE"
+ * or just "/FILE" mean the whole file (0/file size, as perf's
  * addr_filter__entire_dso).  FILE is made absolute with realpath(3).
- * More filters than @max_filters is -SA_ERR_INVAL (perf: "number of
- * address filters exceeds maximum"); @max_filters 0 means the PMU has
- * none.
+ * Returns the number of filters, or: -SA_ERR_INVAL for more than
+ * @max_filters (perf: "number of address filters exceeds maximum") or
+ * bad syntax (@ei has the offset), -SA_ERR_UNSUPPORTED when
+ * @max_filters is 0 (the PMU has none), -SA_ERR_NOTFOUND for an unknown
+ * symbol, -errno for a FILE that cannot be opened.
  */
 int sa_cap_filter_parse(const char *spec, uint32_t max_filters, char *out,
 			size_t len, struct sa_errinfo *ei);
