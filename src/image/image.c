@@ -1299,7 +1299,26 @@ static int sa_image_add_dso(struct sa_image *img, struct sa_idso *d,
  * whose data segment shares a file page with the text: an executable one
  * is preferred, since the bias is used for the symbols of the code.
  */
-static int sa_pick_load(Elf *elf, uint64_t pgoff, GElf_Phdr *out)
+/* How well segment @ph explains a mapping of @pgoff at @start. */
+static int sa_load_rank(const GElf_Phdr *ph, uint64_t pgoff, uint64_t start,
+			bool fixed)
+{
+	uint64_t bias = start - pgoff + ph->p_offset - ph->p_vaddr;
+	int rank = (ph->p_flags & PF_X) ? 1 : 0;
+
+	if (fixed ? bias == 0 : (bias & 0xfff) == 0)
+		rank += 2;
+	return rank;
+}
+
+/* The PT_LOAD segment that file offset @pgoff, mapped at @start, belongs
+ * to.  In a small file several segments share a page (the hase 'loopy'
+ * maps page 0 both as text at 0x400000 and as data at 0x600000): then the
+ * segment whose link address matches the mapping (bias 0 for ET_EXEC, a
+ * page-aligned bias for ET_DYN) wins, and executable ones before others.
+ */
+static int sa_pick_load(Elf *elf, uint64_t pgoff, uint64_t start,
+			bool fixed, GElf_Phdr *out)
 {
 	size_t i, nph = 0;
 	bool found = false;
@@ -1319,7 +1338,8 @@ static int sa_pick_load(Elf *elf, uint64_t pgoff, GElf_Phdr *out)
 		lo = ph.p_offset & ~(align - 1);
 		if (pgoff < lo || pgoff >= ph.p_offset + ph.p_filesz)
 			continue;
-		if (!found || ((ph.p_flags & PF_X) && !(out->p_flags & PF_X))) {
+		if (!found || sa_load_rank(&ph, pgoff, start, fixed) >
+				      sa_load_rank(out, pgoff, start, fixed)) {
 			*out = ph;
 			found = true;
 		}
@@ -1350,7 +1370,7 @@ int sa_image_add_elf(struct sa_image *img, const char *path, uint64_t start,
 		     size_t build_id_len, struct sa_errinfo *ei)
 {
 	struct sa_idso *d, *nd = NULL;
-	GElf_Phdr ph;
+	GElf_Phdr ph = { 0 };
 	uint64_t bias, avail;
 	bool exec;
 	int err;
@@ -1373,7 +1393,8 @@ int sa_image_add_elf(struct sa_image *img, const char *path, uint64_t start,
 				     path, pgoff, d->file, d->fm.size);
 		goto err_free;
 	}
-	err = sa_pick_load(d->elf, pgoff, &ph);
+	err = sa_pick_load(d->elf, pgoff, start, d->ehdr.e_type == ET_EXEC,
+			   &ph);
 	if (err) {
 		/* Not code of the file (e.g. a mapping of its tail): map the
 		 * bytes, but it gives no bias.

@@ -15,6 +15,7 @@
 #include <sys/stat.h>
 
 #include "sensor/hist.h"
+#include "sensor/log.h"
 #include "sensor/session.h"
 #include "testutil.h"
 
@@ -207,6 +208,17 @@ static char *run_perf(const char *perf_data, const char *symfs,
 	return text;
 }
 
+static char warnings[8192];
+
+static int keep_warnings(enum sa_log_level level, const char *fmt, va_list ap)
+{
+	size_t n = strlen(warnings);
+
+	if (level == SA_LOG_WARN && n < sizeof(warnings) - 1)
+		vsnprintf(warnings + n, sizeof(warnings) - n, fmt, ap);
+	return 0;
+}
+
 static void check_trace(const char *name, const char *file)
 {
 	char perf_data[4096];
@@ -234,7 +246,14 @@ static void check_trace(const char *name, const char *file)
 	o.branch_fn = on_branch;
 	o.branch_ctx = &oseq;
 	h = sa_hist__new();
+	warnings[0] = '\0';
+	sa_set_print(keep_warnings);
 	ck_assert_int_eq(sa_decode_file(perf_data, &o, h, &ei), 0);
+	/* loopy maps file page 0 twice (text at 0x400000, data at
+	 * 0x600000): both are where the ELF was linked, no warning
+	 */
+	ck_assert_msg(!warnings[0], "%s: unexpected warnings: %s", name,
+		      warnings);
 	ck_assert_uint_eq(sa_hist_decode(h)->instructions, total);
 
 	/* every conditional branch perf executed is in our history, with
