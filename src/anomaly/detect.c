@@ -502,7 +502,8 @@ static struct sig *make_sigs(const struct sa_mbuild *b)
 			return NULL;
 		}
 	}
-	qsort(s, b->nr_branches, sizeof(*s), cmp_sig);
+	if (b->nr_branches)
+		qsort(s, b->nr_branches, sizeof(*s), cmp_sig);
 	return s;
 }
 
@@ -703,7 +704,8 @@ static int make_list(struct det *d, struct sa_anomaly_list **out)
 	free(lp);
 
 	/* One anomaly per site: the best of its tests. */
-	qsort(d->c, d->n, sizeof(*d->c), cmp_cand_site);
+	if (d->n)
+		qsort(d->c, d->n, sizeof(*d->c), cmp_cand_site);
 	for (i = 0, o = 0; i < d->n; i++) {
 		if (o && d->c[o - 1].build == d->c[i].build &&
 		    d->c[o - 1].is_func == d->c[i].is_func &&
@@ -753,7 +755,8 @@ static int make_list(struct det *d, struct sa_anomaly_list **out)
 		sa_anomaly_list__free(l);
 		return err;
 	}
-	qsort(l->v, l->n, sizeof(*l->v), cmp_rank);
+	if (l->n)
+		qsort(l->v, l->n, sizeof(*l->v), cmp_rank);
 	for (i = 0; i < l->n; i++)
 		l->v[i].rank = (unsigned)i + 1;
 	*out = l;

@@ -261,8 +261,12 @@ void sa_mbuild_sort(struct sa_mbuild *b)
 {
 	size_t i;
 
-	qsort(b->funcs, b->nr_funcs, sizeof(*b->funcs), cmp_func);
-	qsort(b->branches, b->nr_branches, sizeof(*b->branches), cmp_branch);
+	/* qsort() may not be given NULL, even for no elements. */
+	if (b->nr_funcs)
+		qsort(b->funcs, b->nr_funcs, sizeof(*b->funcs), cmp_func);
+	if (b->nr_branches)
+		qsort(b->branches, b->nr_branches, sizeof(*b->branches),
+		      cmp_branch);
 	for (i = 0; i < b->nr_branches; i++)
 		if (b->branches[i].nr_targets)
 			qsort(b->branches[i].targets,
@@ -526,7 +530,8 @@ struct sa_model *sa_model_from_hist(const struct sa_hist *h)
 		errno = -err;
 		return NULL;
 	}
-	qsort(m->builds, m->nr_builds, sizeof(*m->builds), cmp_build);
+	if (m->nr_builds)
+		qsort(m->builds, m->nr_builds, sizeof(*m->builds), cmp_build);
 	m->confidence = sa_hist_confidence(h);
 	m->windows = 1;
 	return m;
@@ -614,7 +619,9 @@ int sa_model_merge(struct sa_model *dst, const struct sa_model *src)
 		if (err)
 			return err;
 	}
-	qsort(dst->builds, dst->nr_builds, sizeof(*dst->builds), cmp_build);
+	if (dst->nr_builds)
+		qsort(dst->builds, dst->nr_builds, sizeof(*dst->builds),
+		      cmp_build);
 	/* The group's confidence weighs each window equally. */
 	dst->confidence = (dst->confidence * (double)dst->windows +
 			   src->confidence * (double)src->windows) /

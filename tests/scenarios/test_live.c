@@ -1,0 +1,171 @@
+// SPDX-License-Identifier: BSD-2-Clause
+/*
+ * The live loop end to end: the demo service runs; sa_live watches it
+ * through the emulated backend, learns a baseline, and, once told that
+ * the baseline is learnt, the test shifts the service's input mix
+ * (SIGUSR1).  The loop must then report the error path or the cache-miss
+ * path at the lines marked "DEMO error" / "DEMO miss" in the service's
+ * source (found here, never taken from the sensor's output), stop when
+ * asked from its callback, and report consistent counters.
+ */
+#include <check.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "sensor/live.h"
+
+#include "testutil.h"
+
+static const char *service;
+
+struct live_ctx {
+	struct sa_live *lv;
+	pid_t pid;
+	bool shifted;
+	unsigned hits, others, notes;
+	int line_error, line_miss;
+};
+
+static int marker_line(const char *marker)
+{
+	const char *dir = getenv("SA_SOURCE_DIR");
+	char path[4096], buf[512];
+	int n = 0, found = 0;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/tests/scenarios/demo_service.c",
+		 dir ? dir : ".");
+	f = fopen(path, "r");
+	ck_assert_msg(f, "cannot read %s", path);
+	while (fgets(buf, sizeof(buf), f)) {
+		n++;
+		if (strstr(buf, marker)) {
+			found = n;
+			break;
+		}
+	}
+	fclose(f);
+	ck_assert_msg(found, "no %s in %s", marker, path);
+	return found;
+}
+
+static void on_note(void *ctx, const char *msg)
+{
+	struct live_ctx *c = ctx;
+
+	c->notes++;
+	if (strstr(msg, "baseline learnt") && !c->shifted) {
+		kill(c->pid, SIGUSR1);
+		c->shifted = true;
+	}
+}
+
+static void on_anomaly(void *ctx, const struct sa_anomaly *a, uint64_t group,
+		       uint64_t first, uint64_t last)
+{
+	struct live_ctx *c = ctx;
+
+	ck_assert_msg(c->shifted, "anomaly before the shift: %s:%d",
+		      a->function, a->line);
+	ck_assert_uint_le(first, last);
+	if ((!strcmp(a->function, "parse_request") &&
+	     a->line == c->line_error) ||
+	    (!strcmp(a->function, "cache_get") && a->line == c->line_miss))
+		c->hits++;
+	else
+		c->others++;
+	/* Enough seen: stop from inside the loop, as a signal would. */
+	if (c->hits >= 2)
+		sa_live_request_stop(c->lv);
+	(void)group;
+}
+
+START_TEST(test_live_demo)
+{
+	struct live_ctx c = { 0 };
+	struct sa_live_opts o = { 0 };
+	struct sa_live_stats st;
+	struct sa_errinfo ei;
+	int pfd[2], status;
+	char buf[64];
+	ssize_t n;
+
+	c.line_error = marker_line("DEMO error");
+	c.line_miss = marker_line("DEMO miss");
+	ck_assert_int_eq(pipe(pfd), 0);
+	c.pid = fork();
+	ck_assert_int_ge(c.pid, 0);
+	if (!c.pid) {
+		dup2(pfd[1], 1);
+		close(pfd[0]);
+		execl(service, service, "7", (char *)NULL);
+		_exit(127);
+	}
+	close(pfd[1]);
+	/* "ready <pid>": the service is in its request loop. */
+	n = read(pfd[0], buf, sizeof(buf) - 1);
+	ck_assert_int_gt(n, 0);
+
+	o.backend.kind = SA_BACKEND_EMULATE;
+	o.backend.pid = c.pid;
+	o.backend.window_insns = 4000;
+	o.backend.window_ms = 2000;
+	o.backend.period_ms = 30;
+	o.backend.budget.cpu_permille = 1000;
+	o.learn_windows = 10;
+	o.group = 3;
+	o.max_windows = 60;
+	o.anomaly_fn = on_anomaly;
+	o.note_fn = on_note;
+	o.ctx = &c;
+	c.lv = sa_live__new(&o, &ei);
+	ck_assert_msg(c.lv, "%s", ei.msg);
+	ck_assert_str_eq(sa_live_backend_name(c.lv), "emulate");
+	ck_assert_msg(sa_live_run(c.lv, &ei) == 0, "%s", ei.msg);
+	sa_live_stats(c.lv, &st);
+	sa_live__free(c.lv);
+
+	/* The service kept running through it all. */
+	ck_assert_int_eq(waitpid(c.pid, &status, WNOHANG), 0);
+	kill(c.pid, SIGTERM);
+	ck_assert_int_eq(waitpid(c.pid, &status, 0), c.pid);
+	ck_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	close(pfd[0]);
+
+	printf("live: %llu windows, %llu learnt, %llu compared, %llu "
+	       "anomalies (%u at the marked lines, %u others), %llu trace "
+	       "bytes, decode %.3f s\n",
+	       (unsigned long long)st.windows, (unsigned long long)st.learnt,
+	       (unsigned long long)st.analyses,
+	       (unsigned long long)st.anomalies, c.hits, c.others,
+	       (unsigned long long)st.trace_bytes, st.decode_ns / 1e9);
+	ck_assert(c.shifted);
+	ck_assert_uint_eq(st.learnt, 10);
+	ck_assert_uint_ge(c.hits, 2);
+	/* Stopped on request, well before max_windows. */
+	ck_assert_uint_lt(st.windows, 60);
+	ck_assert_uint_eq(st.anomalies, c.hits + c.others);
+	ck_assert_uint_gt(st.trace_bytes, 0);
+	ck_assert_uint_eq(st.instructions, 4000 * st.windows);
+}
+END_TEST
+
+int main(int argc, char **argv)
+{
+	Suite *s = suite_create("live");
+	TCase *tc = tcase_create("demo service");
+
+	if (argc != 2) {
+		fprintf(stderr, "usage: %s DEMO_SERVICE\n", argv[0]);
+		return 2;
+	}
+	service = argv[1];
+	tcase_add_test(tc, test_live_demo);
+	tcase_set_timeout(tc, 120);
+	suite_add_tcase(s, tc);
+	return sa_test_run(s);
+}
