@@ -377,6 +377,14 @@ typedef int (*sa_cap_record_fn)(void *ctx, const struct sa_pd_event *ev);
 int sa_cap_session_drain(struct sa_cap_session *s, sa_cap_record_fn fn,
 			 void *ctx, struct sa_errinfo *ei);
 
+/* Snapshot mode, between dumps: reads the data rings only, so that they
+ * do not overflow while the AUX area rolls, and keeps the records except
+ * context switches (the next drain keeps the recent ones).  Returns the
+ * records read.
+ */
+int sa_cap_session_drain_sideband(struct sa_cap_session *s,
+				  struct sa_errinfo *ei);
+
 /* Writes the window buffers as perf.data at @path (attrs with their ids,
  * AUXTRACE_INFO, synthesized COMM/MMAP2 of the target's mappings at the
  * window start, the sideband, one AUXTRACE record per AUX piece) and
@@ -393,6 +401,8 @@ struct sa_cap_session_stats {
 	uint64_t aux_bytes;		/* AUX bytes taken from the rings */
 	uint64_t aux_dropped;		/* over the memory cap */
 	uint64_t sideband_bytes;
+	uint64_t sideband_dropped;	/* records over the memory cap */
+	uint64_t switch_dropped;	/* by sa_cap_session_drain_sideband */
 	uint64_t corrupt;		/* ring errors */
 	uint64_t threads_followed;	/* per-thread: opened on FORK */
 	uint64_t threads_missed;	/* ... gone first, or over the cap */

@@ -571,17 +571,64 @@ static void take_aux(struct sa_cap_session *s, size_t idx,
 	s->st.aux_bytes += len;
 }
 
+/* Reads one data ring; keeps the records (all of them, or all but
+ * context switches when @keep_switch is false) in the window buffer.
+ * Returns the records read, or nr + 1 with *@stop when @fn asked to stop.
+ */
+static int read_ring(struct sa_cap_session *s, struct cap_rb *r,
+		     bool keep_switch, sa_cap_record_fn fn, void *ctx,
+		     bool *stop, struct sa_errinfo *ei)
+{
+	const struct perf_event_header *h;
+	struct sa_pd_event ev;
+	int nr = 0, err;
+
+	if (sa_cap_ring_read_init(r->ring, ei)) {
+		s->st.corrupt++;
+		return 0;
+	}
+	while ((err = sa_cap_ring_read_event(r->ring, &h, ei)) == 1) {
+		bool sw = h->type == PERF_RECORD_SWITCH ||
+			  h->type == PERF_RECORD_SWITCH_CPU_WIDE;
+
+		if (sw && !keep_switch) {
+			s->st.switch_dropped++;
+		} else if (!reserve(s, &s->sb, &s->sb_cap, s->sb_len,
+				    h->size)) {
+			memcpy(s->sb + s->sb_len, h, h->size);
+			s->sb_len += h->size;
+			s->st.sideband_bytes += h->size;
+		} else {
+			s->st.sideband_dropped++;
+		}
+		nr++;
+		if (!sa_cap_parse_record(h, s->sample_type, true, &ev, NULL)) {
+			sa_cap_ring_account(&s->st.ring, &ev);
+			note_new_thread(s, &ev);
+			if (fn && fn(ctx, &ev)) {
+				*stop = true;
+				break;
+			}
+		}
+		sa_cap_ring_consume(r->ring);
+	}
+	if (err < 0)
+		s->st.corrupt++;
+	sa_cap_ring_consume(r->ring);
+	sa_cap_ring_read_done(r->ring);
+	return nr;
+}
+
 int sa_cap_session_drain(struct sa_cap_session *s, sa_cap_record_fn fn,
 			 void *ctx, struct sa_errinfo *ei)
 {
-	const struct perf_event_header *h;
 	struct sa_cap_aux_chunk c;
-	struct sa_pd_event ev;
+	bool stop = false;
 	int64_t n;
 	size_t i;
-	int nr = 0, err;
+	int nr = 0;
 
-	for (i = 0; i < s->nr; i++) {
+	for (i = 0; i < s->nr && !stop; i++) {
 		struct cap_rb *r = &s->rb[i];
 
 		if (!r->ring)
@@ -602,35 +649,23 @@ int sa_cap_session_drain(struct sa_cap_session *s, sa_cap_record_fn fn,
 			if (n < 0)
 				s->st.corrupt++;
 		}
-		if (sa_cap_ring_read_init(r->ring, ei)) {
-			s->st.corrupt++;
-			continue;
-		}
-		while ((err = sa_cap_ring_read_event(r->ring, &h, ei)) == 1) {
-			if (!reserve(s, &s->sb, &s->sb_cap, s->sb_len,
-				     h->size)) {
-				memcpy(s->sb + s->sb_len, h, h->size);
-				s->sb_len += h->size;
-				s->st.sideband_bytes += h->size;
-			}
-			if (!sa_cap_parse_record(h, s->sample_type, true, &ev,
-						 NULL)) {
-				sa_cap_ring_account(&s->st.ring, &ev);
-				note_new_thread(s, &ev);
-				if (fn && fn(ctx, &ev)) {
-					sa_cap_ring_consume(r->ring);
-					sa_cap_ring_read_done(r->ring);
-					open_new_threads(s);
-					return nr + 1;
-				}
-			}
-			nr++;
-			sa_cap_ring_consume(r->ring);
-		}
-		if (err < 0)
-			s->st.corrupt++;
-		sa_cap_ring_read_done(r->ring);
+		nr += read_ring(s, r, true, fn, ctx, &stop, ei);
 	}
+	open_new_threads(s);
+	return nr;
+}
+
+int sa_cap_session_drain_sideband(struct sa_cap_session *s,
+				  struct sa_errinfo *ei)
+{
+	bool stop = false;
+	size_t i;
+	int nr = 0;
+
+	for (i = 0; i < s->nr; i++)
+		if (s->rb[i].ring)
+			nr += read_ring(s, &s->rb[i], false, NULL, NULL, &stop,
+					ei);
 	open_new_threads(s);
 	return nr;
 }

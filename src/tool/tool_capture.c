@@ -743,11 +743,19 @@ static int run_snapshot(struct capture_cfg *c)
 			pfd[n].fd = pidfd;
 			pfd[n++].events = POLLIN;
 		}
-		if (poll(pfd, (nfds_t)n, -1) < 0) {
+		/* Hardware: read the sideband every second so that the data
+		 * ring does not overflow while the AUX area rolls.
+		 */
+		err = poll(pfd, (nfds_t)n, s.sess ? 1000 : -1);
+		if (err < 0) {
 			if (errno == EINTR)
 				continue;
 			sa_err("poll: %s", strerror(errno));
 			break;
+		}
+		if (!err) {
+			sa_cap_session_drain_sideband(s.sess, &ei);
+			continue;
 		}
 		if (pfd[0].revents & POLLIN) {
 			struct signalfd_siginfo si;

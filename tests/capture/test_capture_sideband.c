@@ -313,6 +313,68 @@ START_TEST(tc_follow_thread)
 }
 END_TEST
 
+/* Between snapshot dumps the sideband is read without the context
+ * switches; the state records stay.  The child sleeps a few times (real
+ * context switches) and execs /bin/true.
+ */
+START_TEST(tc_drain_sideband)
+{
+	struct sa_cap_session_opts o = { 0 };
+	struct sa_cap_session_stats st;
+	struct seen seen = { .time_order = true };
+	struct sa_cap_session *s;
+	struct sa_errinfo ei;
+	int p[2], status;
+	pid_t pid;
+	char c = 'x';
+
+	ck_assert_ptr_nonnull(realpath("/bin/true", seen.exe));
+	ck_assert_int_eq(pipe(p), 0);
+	pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (!pid) {
+		int i;
+
+		if (read(p[0], &c, 1) != 1)
+			_exit(3);
+		for (i = 0; i < 5; i++)
+			usleep(2000);
+		execl("/bin/true", "true", (char *)NULL);
+		_exit(4);
+	}
+	seen.pid = pid;
+	o.pid = pid;
+	s = sa_cap_session__open(&o, &ei);
+	ck_assert_msg(s != NULL, "%s", ei.msg);
+	ck_assert_int_eq(sa_cap_session_enable(s), 0);
+	ck_assert_int_eq(write(p[1], &c, 1), 1);
+	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+	ck_assert_int_gt(sa_cap_session_drain_sideband(s, &ei), 0);
+	sa_cap_session_stats(s, &st);
+	ck_assert_uint_gt(st.switch_dropped, 0);
+	/* What was kept is what a dump writes: no switches, the rest. */
+	{
+		char path[PATH_MAX + 32], cmd[PATH_MAX * 2];
+		static char out[1 << 20];
+
+		snprintf(path, sizeof(path), "%s/kept.data", sa_test_tmpdir());
+		ck_assert_msg(sa_cap_session_write(s, path, &ei) == 0, "%s",
+			      ei.msg);
+		if (!system("perf --version >/dev/null 2>&1")) {
+			snprintf(cmd, sizeof(cmd), "perf script -i '%s' "
+				 "--show-task-events --show-mmap-events "
+				 "--show-switch-events -F pid,event 2>&1",
+				 path);
+			ck_assert_int_eq(run_cmd(cmd, out, sizeof(out)), 0);
+			ck_assert_ptr_null(strstr(out, "PERF_RECORD_SWITCH"));
+			ck_assert_ptr_nonnull(strstr(out, "PERF_RECORD_EXIT"));
+			ck_assert_ptr_nonnull(strstr(out, seen.exe));
+		}
+	}
+	sa_cap_session__free(s);
+}
+END_TEST
+
 /* A pid that does not exist: a clear error, no crash. */
 START_TEST(tc_no_pid)
 {
@@ -348,6 +410,7 @@ int main(void)
 	tcase_add_test(tc, tc_sideband);
 	tcase_add_test(tc, tc_sideband_per_cpu);
 	tcase_add_test(tc, tc_follow_thread);
+	tcase_add_test(tc, tc_drain_sideband);
 	tcase_add_test(tc, tc_no_pid);
 	suite_add_tcase(s, tc);
 	return sa_test_run(s);
