@@ -127,6 +127,14 @@ int sa_cap_pmu_max_nonturbo_ratio(const struct sa_cap_pmu *p,
 int sa_cap_pmu_tsc_art_ratio(const struct sa_cap_pmu *p, uint32_t *num,
 			     uint32_t *den);
 
+/* Whether the running kernel knows AUX pause/resume (attr.aux_action:
+ * aux_start_paused, aux_pause, aux_resume; Linux 6.13).  Probed with a
+ * dummy event: 1 yes, 0 no, or -errno when perf_event_open is refused.
+ * Whether a PMU supports it is a PMU capability (intel_pt on hardware
+ * with it); windows do not use it yet, see docs/capture.md.
+ */
+int sa_cap_kernel_aux_pause(void);
+
 /* Writes into @buf why no tracing PMU is usable and what to do, from the
  * facts of this machine: the PMUs under @root, /proc/cpuinfo (vendor and
  * the hypervisor flag), /proc/sys/kernel/perf_event_paranoid and

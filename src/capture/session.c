@@ -986,3 +986,42 @@ uint64_t sa_cap_session_pending_aux(const struct sa_cap_session *s)
 {
 	return s->aux_len;
 }
+
+/* aux_start_paused is bit 0 of the u32 at byte 116 of perf_event_attr
+ * (aux_action, Linux 6.13; formerly __reserved_3, which older kernels
+ * require to be 0).  The build's linux/perf_event.h may predate it, so
+ * the probe sets the bit by offset.
+ */
+#define ATTR_AUX_ACTION_OFF 116
+
+int sa_cap_kernel_aux_pause(void)
+{
+	union {
+		struct perf_event_attr a;
+		uint8_t b[PERF_ATTR_SIZE_VER7];
+	} u;
+	uint32_t start_paused = 1;
+	long fd;
+
+	memset(&u, 0, sizeof(u));
+	u.a.size = PERF_ATTR_SIZE_VER7;
+	u.a.type = PERF_TYPE_SOFTWARE;
+	u.a.config = PERF_COUNT_SW_DUMMY;
+	u.a.disabled = 1;
+	u.a.exclude_kernel = 1;
+	u.a.exclude_hv = 1;
+	memcpy(u.b + ATTR_AUX_ACTION_OFF, &start_paused, 4);
+	fd = perf_event_open(&u.a, 0, -1, -1, PERF_FLAG_FD_CLOEXEC);
+	if (fd >= 0) {
+		close((int)fd);
+		return 1;
+	}
+	/* A kernel that knows the bit refuses it for a PMU without
+	 * PERF_PMU_CAP_AUX_PAUSE; an older one refuses a reserved bit.
+	 */
+	if (errno == EOPNOTSUPP)
+		return 1;
+	if (errno == EINVAL)
+		return 0;
+	return -errno;
+}

@@ -847,6 +847,18 @@ static int list_pmu(const char *root)
 		}
 		sa_cap_pmu__free(p);
 	}
+	switch (sa_cap_kernel_aux_pause()) {
+	case 1:
+		printf("kernel: AUX pause/resume known (Linux 6.13+)\n");
+		break;
+	case 0:
+		printf("kernel: no AUX pause/resume (before Linux 6.13)\n");
+		break;
+	default:
+		printf("kernel: AUX pause/resume unknown (perf_event_open "
+		       "refused)\n");
+		break;
+	}
 	return found ? SA_EXIT_OK : SA_EXIT_FAIL;
 }
 

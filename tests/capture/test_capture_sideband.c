@@ -19,6 +19,7 @@
 #include <unistd.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
+#include <sys/utsname.h>
 #include <sys/wait.h>
 
 #include "testutil.h"
@@ -375,6 +376,23 @@ START_TEST(tc_drain_sideband)
 }
 END_TEST
 
+/* AUX pause support follows the kernel version (6.13+), which the test
+ * reads from uname(2).
+ */
+START_TEST(tc_aux_pause_probe)
+{
+	struct utsname u;
+	int maj = 0, min = 0, want;
+
+	ck_assert_int_eq(uname(&u), 0);
+	ck_assert_int_eq(sscanf(u.release, "%d.%d", &maj, &min), 2);
+	want = maj > 6 || (maj == 6 && min >= 13);
+	ck_assert_int_eq(sa_cap_kernel_aux_pause(), want);
+	fprintf(stderr, "kernel %s: AUX pause/resume %s\n", u.release,
+		want ? "known" : "unknown");
+}
+END_TEST
+
 /* A pid that does not exist: a clear error, no crash. */
 START_TEST(tc_no_pid)
 {
@@ -411,6 +429,7 @@ int main(void)
 	tcase_add_test(tc, tc_sideband_per_cpu);
 	tcase_add_test(tc, tc_follow_thread);
 	tcase_add_test(tc, tc_drain_sideband);
+	tcase_add_test(tc, tc_aux_pause_probe);
 	tcase_add_test(tc, tc_no_pid);
 	suite_add_tcase(s, tc);
 	return sa_test_run(s);
