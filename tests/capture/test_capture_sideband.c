@@ -387,7 +387,11 @@ START_TEST(tc_aux_pause_probe)
 	ck_assert_int_eq(uname(&u), 0);
 	ck_assert_int_eq(sscanf(u.release, "%d.%d", &maj, &min), 2);
 	want = maj > 6 || (maj == 6 && min >= 13);
-	ck_assert_int_eq(sa_cap_kernel_aux_pause(), want);
+	/* Older version numbers may carry a backport: then either answer. */
+	if (want)
+		ck_assert_int_eq(sa_cap_kernel_aux_pause(), 1);
+	else
+		ck_assert_int_ge(sa_cap_kernel_aux_pause(), 0);
 	fprintf(stderr, "kernel %s: AUX pause/resume %s\n", u.release,
 		want ? "known" : "unknown");
 }
