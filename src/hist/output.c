@@ -11,6 +11,9 @@
 #include "hist_int.h"
 #include "json.h"
 
+/* Errors listed by the text output; JSON lists SA_HIST_MAX_ERRORS. */
+#define SA_TEXT_ERRORS 8
+
 static const char *const sa_ic_names[SA_IC_MAX] = {
 	[SA_IC_OTHER] = "other",
 	[SA_IC_COND] = "jcc",
@@ -186,11 +189,16 @@ int sa_hist_write_text(const struct sa_hist *h, FILE *f, unsigned flags)
 			   PRIu64 " of another build (build-id mismatch): "
 			   "their counts are incomplete or wrong\n",
 			d->missing_binaries, d->build_id_mismatches);
-	for (i = 0; i < d->nr_error_list; i++)
+	for (i = 0; i < d->nr_error_list && i < SA_TEXT_ERRORS; i++)
 		fprintf(f, "  %s at trace offset %#" PRIx64 ": %s\n",
 			sa_gap_name(d->error_list[i].reason),
 			d->error_list[i].offset,
 			sa_strerror(d->error_list[i].code));
+	if (d->errors + d->overflows > SA_TEXT_ERRORS)
+		fprintf(f, "  ... %" PRIu64 " more (--format json lists the "
+			   "first %d)\n",
+			d->errors + d->overflows - SA_TEXT_ERRORS,
+			SA_HIST_MAX_ERRORS);
 	for (i = 0; i < h->nr_funcs; i++) {
 		const struct sa_hist_func *fn = h->funcs[i];
 
