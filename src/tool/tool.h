@@ -8,7 +8,9 @@
 #define SA_TOOL_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #define SA_EXIT_OK 0
 #define SA_EXIT_FAIL 1
@@ -24,6 +26,12 @@ int cmd_trigger(int argc, char **argv);
 int cmd_baseline(int argc, char **argv);
 int cmd_analyze(int argc, char **argv);
 int cmd_live(int argc, char **argv);
+
+/* The control socket of `capture --snapshot` for @pid (or @override)
+ * into @buf; creates its directory when @create_dir.  tool_capture.c.
+ */
+int sa_capture_socket_path(pid_t pid, const char *override, char *buf,
+			   size_t len, bool create_dir);
 
 /* Parses a decimal or 0x-hex unsigned number; false on junk or overflow. */
 bool sa_parse_u64(const char *s, uint64_t *v);

@@ -36,10 +36,6 @@
 #include "sensor/perfdata.h"
 #include "tool.h"
 
-/* Also used by tool_trigger.c. */
-int sa_capture_socket_path(pid_t pid, const char *override, char *buf,
-			   size_t len, bool create_dir);
-
 #define BUNDLE_MAX_BYTES (1ull << 30)
 #define MAX_DUMPS 10000
 

@@ -18,10 +18,6 @@
 #include "sensor/error.h"
 #include "tool.h"
 
-/* In tool_capture.c. */
-int sa_capture_socket_path(pid_t pid, const char *override, char *buf,
-			   size_t len, bool create_dir);
-
 static void trigger_usage(FILE *f)
 {
 	fprintf(f,
