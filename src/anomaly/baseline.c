@@ -10,6 +10,7 @@
  */
 #include <errno.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <math.h>
 #include <sqlite3.h>
 #include <stdio.h>
@@ -690,16 +691,24 @@ int sa_baseline_find_build(struct sa_baseline *bl, const char *what,
 			   "ORDER BY last_seen DESC",
 		BUILD_COLS "WHERE binary=?1 ORDER BY last_seen DESC, id DESC",
 	};
-	char known[256];
+	char known[256], real[PATH_MAX];
 	size_t i;
 	int rc = SQLITE_DONE;
 
-	for (i = 0; i < 3; i++) {
+	/* A binary given by a relative path is stored by its full path. */
+	for (i = 0; i < 4; i++) {
+		const char *key = what;
 		sqlite3_stmt *st;
 
-		if (sqlite3_prepare_v2(bl->db, sql[i], -1, &st, NULL))
+		if (i == 3) {
+			if (!strchr(what, '/') || !realpath(what, real))
+				break;
+			key = real;
+		}
+		if (sqlite3_prepare_v2(bl->db, sql[i < 3 ? i : 2], -1, &st,
+				       NULL))
 			return db_err(bl, ei, "looking up a build");
-		sqlite3_bind_text(st, 1, what, -1, SQLITE_STATIC);
+		sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
 		rc = sqlite3_step(st);
 		if (rc == SQLITE_ROW)
 			fill_build(st, out);

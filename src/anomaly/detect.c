@@ -870,14 +870,12 @@ int sa_anomaly_detect(struct sa_baseline *bl, struct sa_hist *const *wins,
 				 */
 				err = sa_errinfo_set(ei, -SA_ERR_BUILDID,
 					SA_NO_OFFSET,
-					"baseline %s is of another build: the "
-					"windows trace %s [%s], the baseline "
-					"holds build %s of it; the binary was "
-					"rebuilt: learn a baseline for this "
-					"build (`baseline add`), or compare the "
-					"builds with `baseline diff`",
-					sa_baseline_path(bl), cb->binary,
-					cb->key, other);
+					"windows of another build: %s is build %s, "
+					"the baseline %s holds build %s of it "
+					"(rebuilt: `baseline add` windows of the "
+					"new build, or `baseline diff` the two)",
+					cb->binary, cb->key, sa_baseline_path(bl),
+					other);
 				goto out;
 			}
 			sa_info("baseline has no build %s of %s; skipped",

@@ -23,6 +23,13 @@
 #include <time.h>
 #include <unistd.h>
 
+/* Tests build variants of this service (another build of it, another
+ * program) that differ in this string, hence in their build-id.
+ */
+#ifndef DEMO_VARIANT
+#define DEMO_VARIANT ""
+#endif
+
 enum { OP_GET, OP_PUT, OP_DEL, OP_MAX };
 
 struct request {
@@ -184,7 +191,7 @@ int main(int argc, char **argv)
 		if (++n % 64 == 0)
 			nanosleep(&pause, NULL);
 	}
-	printf("served %lu rejected %lu misses %lu\n", served, rejected,
-	       misses);
+	printf("served %lu rejected %lu misses %lu%s\n", served, rejected,
+	       misses, DEMO_VARIANT);
 	return 0;
 }

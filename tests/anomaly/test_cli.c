@@ -1,0 +1,242 @@
+// SPDX-License-Identifier: BSD-2-Clause
+/*
+ * The anomaly commands end to end, on real windows: the demo service is
+ * recorded by `sensor-agent record --emulate --pid` (normal, then with
+ * its input mix shifted), and `baseline add`, `baseline list`,
+ * `baseline diff` and `analyze` run on those windows; then every bad
+ * input of the issue gets its message and exit status 1: a corrupt
+ * database, an empty one, windows of a rebuilt binary, windows of another
+ * program.
+ *
+ * Usage: test_cli SENSOR_AGENT DEMO_SERVICE DEMO_SERVICE_REBUILT OTHER
+ */
+#include <check.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "testutil.h"
+
+static const char *tool, *service, *service_v2, *other;
+
+/* Starts @prog, waits for its "ready" line, returns its pid. */
+static pid_t start(const char *prog)
+{
+	int pfd[2];
+	char buf[64];
+	pid_t pid;
+
+	ck_assert_int_eq(pipe(pfd), 0);
+	pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (!pid) {
+		dup2(pfd[1], 1);
+		close(pfd[0]);
+		execl(prog, prog, "5", (char *)NULL);
+		_exit(127);
+	}
+	close(pfd[1]);
+	ck_assert_int_gt(read(pfd[0], buf, sizeof(buf)), 0);
+	close(pfd[0]);
+	return pid;
+}
+
+static void stop(pid_t pid)
+{
+	kill(pid, SIGTERM);
+	waitpid(pid, NULL, 0);
+}
+
+/* Runs the tool; returns its exit status; its stdout and stderr land in
+ * out.txt and err.txt of the temp directory.
+ */
+static int run(const char *a1, const char *a2, const char *a3,
+	       const char *a4, const char *a5, const char *a6, const char *a7,
+	       const char *a8)
+{
+	char *argv[] = { (char *)tool, (char *)a1, (char *)a2, (char *)a3,
+			 (char *)a4, (char *)a5, (char *)a6, (char *)a7,
+			 (char *)a8, NULL };
+
+	return sa_test_exec(argv, sa_test_path("out.txt"),
+			    sa_test_path("err.txt"));
+}
+
+static char *slurp(const char *name)
+{
+	char *s = sa_test_slurp(sa_test_path(name), NULL);
+
+	ck_assert_ptr_nonnull(s);
+	return s;
+}
+
+/* Records @n windows of process @pid to @name.000 ... */
+static void record(pid_t pid, const char *name, const char *n)
+{
+	char pidbuf[16], out[4200];
+	int st;
+
+	snprintf(pidbuf, sizeof(pidbuf), "%d", (int)pid);
+	snprintf(out, sizeof(out), "%s", sa_test_path(name));
+	{
+		char *argv[] = { (char *)tool, "record", "--emulate", "--pid",
+				 pidbuf, "--window", "4000", "--period", "20",
+				 "--windows", (char *)n, "-o", out, NULL };
+
+		st = sa_test_exec(argv, NULL, sa_test_path("rec.txt"));
+	}
+	ck_assert_msg(st == 0, "record: %s", slurp("rec.txt"));
+}
+
+static const char *win(const char *name, int i)
+{
+	static char buf[4][4200];
+	static int next;
+	char *p = buf[next++ & 3];
+
+	snprintf(p, 4200, "%s.%03d", sa_test_path(name), i);
+	return p;
+}
+
+START_TEST(test_cli)
+{
+	char db[4200], *out, *err;
+	char v2[4200], cmd[8600];
+	FILE *f;
+	pid_t pid;
+
+	snprintf(db, sizeof(db), "%s", sa_test_path("b.db"));
+	pid = start(service);
+	record(pid, "base.data", "8");
+	kill(pid, SIGUSR1);
+	usleep(100000);
+	record(pid, "shift.data", "3");
+	stop(pid);
+
+	ck_assert_int_eq(run("baseline", "add", "--db", db, win("base.data", 0),
+			     win("base.data", 1), win("base.data", 2), NULL), 0);
+	ck_assert_int_eq(run("baseline", "add", "--db", db, win("base.data", 3),
+			     win("base.data", 4), win("base.data", 5), NULL), 0);
+	ck_assert_int_eq(run("baseline", "add", "--db", db, win("base.data", 6),
+			     win("base.data", 7), NULL, NULL), 0);
+	ck_assert_int_eq(run("baseline", "list", "--db", db, NULL, NULL, NULL, NULL),
+			 0);
+	out = slurp("out.txt");
+	ck_assert_msg(strstr(out, service) && strstr(out, "8 windows added"),
+		      "%s", out);
+	free(out);
+
+	/* The shifted windows: the error path is named. */
+	ck_assert_int_eq(run("analyze", "--baseline", db, win("shift.data", 0),
+			     win("shift.data", 1), win("shift.data", 2), NULL, NULL),
+			 0);
+	out = slurp("out.txt");
+	ck_assert_msg(strstr(out, "parse_request (") &&
+		      strstr(out, "the branch into the error path was taken"),
+		      "%s", out);
+	free(out);
+	ck_assert_int_eq(run("analyze", "--baseline", db, "--format", "jsonl",
+			     win("shift.data", 0), win("shift.data", 1), NULL),
+			 0);
+	out = slurp("out.txt");
+	ck_assert_msg(strstr(out, "\"code.function.name\":\"parse_request\"") &&
+		      strstr(out, "\"kind\":\"error_origin\""), "%s", out);
+	free(out);
+	/* A normal window of the same run: nothing to report. */
+	ck_assert_int_eq(run("analyze", "--baseline", db, win("base.data", 7),
+			     NULL, NULL, NULL, NULL), 0);
+	out = slurp("out.txt");
+	ck_assert_msg(strstr(out, "No anomaly passes the threshold"), "%s",
+		      out);
+	free(out);
+
+	/* Corrupt database. */
+	f = fopen(sa_test_path("bad.db"), "w");
+	ck_assert_ptr_nonnull(f);
+	fputs("not a database, just text long enough to fill a header: "
+	      "................................................\n", f);
+	fclose(f);
+	ck_assert_int_eq(run("analyze", "--baseline", sa_test_path("bad.db"),
+			     win("shift.data", 0), NULL, NULL, NULL, NULL), 1);
+	err = slurp("err.txt");
+	ck_assert_msg(strstr(err, "file is not a database"), "%s", err);
+	free(err);
+
+	/* Empty database. */
+	f = fopen(sa_test_path("empty.db"), "w");
+	ck_assert_ptr_nonnull(f);
+	fclose(f);
+	ck_assert_int_eq(run("analyze", "--baseline", sa_test_path("empty.db"),
+			     win("shift.data", 0), NULL, NULL, NULL, NULL), 1);
+	err = slurp("err.txt");
+	ck_assert_msg(strstr(err, "is empty"), "%s", err);
+	free(err);
+
+	/* A rebuilt binary: the same file name, another build-id. */
+	snprintf(v2, sizeof(v2), "%s", sa_test_path("v2"));
+	ck_assert_int_eq(mkdir(v2, 0755), 0);
+	snprintf(cmd, sizeof(cmd), "cp '%s' '%s/%s'", service_v2, v2,
+		 strrchr(service, '/') + 1);
+	ck_assert_int_eq(system(cmd), 0);
+	snprintf(v2 + strlen(v2), sizeof(v2) - strlen(v2), "/%s",
+		 strrchr(service, '/') + 1);
+	pid = start(v2);
+	record(pid, "v2.data", "1");
+	stop(pid);
+	ck_assert_int_eq(run("analyze", "--baseline", db, win("v2.data", 0),
+			     NULL, NULL, NULL, NULL), 1);
+	err = slurp("err.txt");
+	ck_assert_msg(strstr(err, "of another build") &&
+		      strstr(err, "baseline diff"), "%s", err);
+	free(err);
+
+	/* Another program. */
+	pid = start(other);
+	record(pid, "other.data", "1");
+	stop(pid);
+	ck_assert_int_eq(run("analyze", "--baseline", db, win("other.data", 0),
+			     NULL, NULL, NULL, NULL), 1);
+	err = slurp("err.txt");
+	ck_assert_msg(strstr(err, "from another binary"), "%s", err);
+	free(err);
+
+	/* Two builds in one baseline: the diff runs (same behaviour, so
+	 * nothing passes with one window of the new build).
+	 */
+	ck_assert_int_eq(run("baseline", "add", "--db", db, win("v2.data", 0),
+			     NULL, NULL, NULL), 0);
+	ck_assert_int_eq(run("baseline", "diff", "--db", db, service, v2,
+			     NULL, NULL), 0);
+	out = slurp("out.txt");
+	ck_assert_msg(strstr(out, "No anomaly passes"), "%s", out);
+	free(out);
+	ck_assert_int_eq(run("baseline", "diff", "--db", db, service,
+			     "nosuchbuild", NULL, NULL), 1);
+	err = slurp("err.txt");
+	ck_assert_msg(strstr(err, "has no build 'nosuchbuild'"), "%s", err);
+	free(err);
+}
+END_TEST
+
+int main(int argc, char **argv)
+{
+	Suite *s = suite_create("anomaly-cli");
+	TCase *tc = tcase_create("commands");
+
+	if (argc != 5) {
+		fprintf(stderr, "usage: %s SENSOR_AGENT DEMO_SERVICE "
+			"DEMO_SERVICE_REBUILT OTHER\n", argv[0]);
+		return 2;
+	}
+	tool = argv[1];
+	service = argv[2];
+	service_v2 = argv[3];
+	other = argv[4];
+	tcase_add_test(tc, test_cli);
+	tcase_set_timeout(tc, 120);
+	suite_add_tcase(s, tc);
+	return sa_test_run(s);
+}
