@@ -40,7 +40,9 @@
 extern "C" {
 #endif
 
-/* Version of the JSON-lines schema (field "schema": "sensor-agent.anomaly/1"). */
+/* Version of the JSON-lines schema: field "schema" is
+ * "sensor-agent.anomaly/1".
+ */
 #define SA_ANOMALY_SCHEMA_VERSION 1
 
 enum sa_anomaly_kind {

@@ -456,7 +456,9 @@ struct sig {
 
 static int cmp_sig(const void *a, const void *b)
 {
-	return strcmp(((const struct sig *)a)->key, ((const struct sig *)b)->key);
+	const struct sig *x = a, *y = b;
+
+	return strcmp(x->key, y->key);
 }
 
 static void sigs_free(struct sig *s, size_t n)
@@ -557,9 +559,11 @@ static void compare_builds(struct det *d, const struct sa_mbuild *bb,
 	 * attribution (histories from builders that do not attribute).
 	 */
 	for (j = 0; j < bb->nr_branches && !attributed; j++)
-		attributed = bb->branches[j].sink_t + bb->branches[j].sink_nt > 0;
+		attributed = bb->branches[j].sink_t +
+			     bb->branches[j].sink_nt > 0;
 	for (j = 0; j < cb->nr_branches && !attributed; j++)
-		attributed = cb->branches[j].sink_t + cb->branches[j].sink_nt > 0;
+		attributed = cb->branches[j].sink_t +
+			     cb->branches[j].sink_nt > 0;
 	for (i = 0; i < bb->nr_funcs && !d->err; i++) {
 		const struct sa_mfunc *bf = &bb->funcs[i], *cf;
 
@@ -777,7 +781,8 @@ static int det_finish(struct det *d, struct sa_anomaly_list **out,
 				      SA_DETECT_MAX_ANOMALIES);
 	if (err)
 		return sa_errinfo_set(ei, err, SA_NO_OFFSET,
-				      "anomaly detection: %s", sa_strerror(err));
+				      "anomaly detection: %s",
+				      sa_strerror(err));
 	return 0;
 }
 
@@ -870,12 +875,13 @@ int sa_anomaly_detect(struct sa_baseline *bl, struct sa_hist *const *wins,
 				 */
 				err = sa_errinfo_set(ei, -SA_ERR_BUILDID,
 					SA_NO_OFFSET,
-					"windows of another build: %s is build %s, "
-					"the baseline %s holds build %s of it "
-					"(rebuilt: `baseline add` windows of the "
-					"new build, or `baseline diff` the two)",
-					cb->binary, cb->key, sa_baseline_path(bl),
-					other);
+					"windows of another build: %s is "
+					"build %s, the baseline %s holds "
+					"build %s of it (rebuilt: `baseline "
+					"add` windows of the new build, or "
+					"`baseline diff` the two)",
+					cb->binary, cb->key,
+					sa_baseline_path(bl), other);
 				goto out;
 			}
 			sa_info("baseline has no build %s of %s; skipped",

@@ -337,8 +337,8 @@ int sa_live_run(struct sa_live *lv, struct sa_errinfo *ei)
 		struct sa_window_info wi;
 		struct sa_errinfo lei;
 
-		if (lv->o.max_windows && lv->st.windows + lv->st.windows_failed >=
-					       lv->o.max_windows)
+		if (lv->o.max_windows &&
+		    lv->st.windows + lv->st.windows_failed >= lv->o.max_windows)
 			break;
 		snprintf(path, sizeof(path), "%s/window-%" PRIu64 ".data",
 			 lv->workdir, lv->st.windows + lv->st.windows_failed +

@@ -55,7 +55,7 @@ struct sa_mfunc {
 	double insns;
 	double sink_entries;
 	double s_cc;		/* sum of calls^2 / window instructions */
-	double s_ee;		/* sum of sink_entries^2 / window instructions */
+	double s_ee;		/* sum of sink_entries^2 / window insns */
 	bool is_sink;
 };
 

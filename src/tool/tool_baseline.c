@@ -25,7 +25,8 @@ static void baseline_usage(FILE *f)
 	fprintf(f,
 "Usage: %s baseline add --db FILE [OPTIONS] WINDOW...\n"
 "       %s baseline list --db FILE\n"
-"       %s baseline diff --db FILE [--format text|jsonl] [--all] BUILD_A BUILD_B\n"
+"       %s baseline diff --db FILE [--format text|jsonl] [--all]\n"
+"                    BUILD_A BUILD_B\n"
 "\n"
 "A baseline keeps, per build of each binary, how often every function is\n"
 "called, which way every branch goes and where every indirect branch\n"
@@ -203,7 +204,8 @@ int cmd_baseline(int argc, char **argv)
 			db = optarg;
 			break;
 		case OPT_HALF_LIFE:
-			if (!parse_double(optarg, &half_life) || half_life < 0) {
+			if (!parse_double(optarg, &half_life) ||
+			    half_life < 0) {
 				sa_err("baseline: bad --half-life '%s': a "
 				       "number of windows >= 0", optarg);
 				return SA_EXIT_USAGE;

@@ -62,8 +62,8 @@ synth_branch(struct sa_hist *h, struct sa_hist_func *f, uint64_t off,
 	struct sa_hist_branch t = { .addr = off, .offset = off, .iclass = ic,
 				    .file = file, .line = line,
 				    .insn = ic == SA_IC_COND ? "jne 0x0" :
-					    ic == SA_IC_IND_CALL ? "call *%rax" :
-					    "call 0x0",
+					    ic == SA_IC_IND_CALL ?
+						    "call *%rax" : "call 0x0",
 				    .target = target };
 	struct sa_hist_branch *b = sa_hist_get_branch(h, f, &t);
 

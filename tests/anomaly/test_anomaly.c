@@ -389,7 +389,8 @@ START_TEST(test_detect_null)
 						   seed & 1 ? 1 : 4);
 
 		ck_assert_msg(sa_anomaly_list_nr_significant(l) == 0,
-			      "seed %llu: %s line %d q=%g", (unsigned long long)seed,
+			      "seed %llu: %s line %d q=%g",
+			      (unsigned long long)seed,
 			      sa_anomaly_list_get(l, 0)->function,
 			      sa_anomaly_list_get(l, 0)->line,
 			      sa_anomaly_list_get(l, 0)->q_value);
@@ -417,7 +418,8 @@ START_TEST(test_detect_overdispersion)
 		const struct sa_anomaly *a = sa_anomaly_list_get(l, i);
 
 		if (a->line == 40 && a->kind != SA_ANOM_CALL_RATE) {
-			ck_assert_msg(a->design_effect > 5, "deff %g", a->design_effect);
+			ck_assert_msg(a->design_effect > 5, "deff %g",
+				      a->design_effect);
 			ck_assert(!a->significant);
 		}
 	}
@@ -550,7 +552,8 @@ START_TEST(test_output)
 	ck_assert_int_eq(sa_anomaly_write_jsonl(l, f, "w.data", 0), 0);
 	fclose(f);
 	/* One line per significant anomaly, OTel code attributes. */
-	ck_assert_ptr_nonnull(strstr(buf, "\"schema\":\"sensor-agent.anomaly/1\""));
+	ck_assert_ptr_nonnull(strstr(buf,
+				     "\"schema\":\"sensor-agent.anomaly/1\""));
 	ck_assert_ptr_nonnull(strstr(buf, "\"code.function.name\":\"lookup\""));
 	ck_assert_ptr_nonnull(strstr(buf, "\"code.file.path\":\"w.c\""));
 	ck_assert_ptr_nonnull(strstr(buf, "\"code.line.number\":22"));

@@ -117,13 +117,15 @@ START_TEST(test_cli)
 	stop(pid);
 
 	ck_assert_int_eq(run("baseline", "add", "--db", db, win("base.data", 0),
-			     win("base.data", 1), win("base.data", 2), NULL), 0);
+			     win("base.data", 1), win("base.data", 2), NULL),
+			 0);
 	ck_assert_int_eq(run("baseline", "add", "--db", db, win("base.data", 3),
-			     win("base.data", 4), win("base.data", 5), NULL), 0);
+			     win("base.data", 4), win("base.data", 5), NULL),
+			 0);
 	ck_assert_int_eq(run("baseline", "add", "--db", db, win("base.data", 6),
 			     win("base.data", 7), NULL, NULL), 0);
-	ck_assert_int_eq(run("baseline", "list", "--db", db, NULL, NULL, NULL, NULL),
-			 0);
+	ck_assert_int_eq(run("baseline", "list", "--db", db, NULL, NULL, NULL,
+			     NULL), 0);
 	out = slurp("out.txt");
 	ck_assert_msg(strstr(out, service) && strstr(out, "8 windows added"),
 		      "%s", out);
@@ -131,7 +133,8 @@ START_TEST(test_cli)
 
 	/* The shifted windows: the error path is named. */
 	ck_assert_int_eq(run("analyze", "--baseline", db, win("shift.data", 0),
-			     win("shift.data", 1), win("shift.data", 2), NULL, NULL),
+			     win("shift.data", 1), win("shift.data", 2), NULL,
+			     NULL),
 			 0);
 	out = slurp("out.txt");
 	ck_assert_msg(strstr(out, "parse_request (") &&

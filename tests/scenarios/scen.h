@@ -223,8 +223,9 @@ static void scen_evaluate(scen_run_fn run_workload, unsigned base_windows,
 		       ok ? "ok" : "FAIL");
 		if (!ok || getenv("SA_SCENARIO_VERBOSE")) {
 			for (k = 0; k < sa_anomaly_list_len(l) && k < 5; k++)
-				sa_anomaly_write_json1(sa_anomaly_list_get(l, k),
-						       stdout, name);
+				sa_anomaly_write_json1(
+					sa_anomaly_list_get(l, k), stdout,
+					name);
 		}
 		sa_anomaly_list__free(l);
 	}

@@ -107,7 +107,8 @@ static struct sa_hist *block_hist(char **lines, size_t n, const char *bin,
 
 		if (sscanf(lines[i], "C %63s %d", name, &line) == 2 &&
 		    nfe < MAX_NAMES) {
-			snprintf(fe[nfe].name, sizeof(fe[nfe].name), "%s", name);
+			snprintf(fe[nfe].name, sizeof(fe[nfe].name), "%s",
+				 name);
 			fe[nfe++].entry = 0x100000 + 16 * (uint64_t)line;
 		}
 	}
