@@ -14,7 +14,9 @@
  *
  * Only the chosen thread is traced.  While a window runs, the other
  * threads of the process are stopped (so that they never meet the filter's
- * protected pages) and resumed when it ends.  See docs/emulate.md.
+ * protected pages) and resumed when it ends; a thread created during a
+ * window ends it.  Forked children are left untraced and unharmed.  See
+ * docs/emulate.md.
  *
  * An sa_emu is used by one thread: the thread that created it (ptrace
  * binds a tracee to its tracer thread).  sa_emu_request_stop() alone may
@@ -68,6 +70,7 @@ struct sa_emu_stats {
 	bool overflow;		/* the AUX cap was hit: OVF emitted */
 	bool exited;		/* the target exited during the window */
 	bool exec;		/* the target called execve: window ended */
+	bool new_task;		/* a new thread: the window ended */
 	bool stopped_by_request;	/* sa_emu_request_stop() */
 	uint64_t ns;		/* wall time of the window */
 };
@@ -89,8 +92,8 @@ struct sa_emu *sa_emu__attach(pid_t tid, struct sa_errinfo *ei);
 
 /* Records one window and writes it to @path as perf.data (NULL: the trace
  * is only kept in memory, see sa_emu_trace()).  The window ends at
- * @opts->max_insns, @opts->max_ms, sa_emu_request_stop(), exit or execve
- * of the target.  The target is left stopped and attached for the next
+ * @opts->max_insns, @opts->max_ms, sa_emu_request_stop(), exit, execve
+ * or a new thread of the target (see @st).  The target is left stopped and attached for the next
  * window.  Returns 0, or a negative error with @ei filled; -ESRCH when the
  * target has already exited.  @st may be NULL.
  */

@@ -26,7 +26,12 @@
 
 #define SA_EMU_DEFAULT_AUX (4ull << 20)
 #define SA_EMU_MAX_AUX (1ull << 30)
-#define SA_EMU_PTRACE_OPTS (PTRACE_O_TRACEEXEC | PTRACE_O_TRACESYSGOOD)
+/* Children are traced only long enough to leave them sound: see
+ * adopt_child().
+ */
+#define SA_EMU_PTRACE_OPTS (PTRACE_O_TRACEEXEC | PTRACE_O_TRACESYSGOOD | \
+			    PTRACE_O_TRACEFORK | PTRACE_O_TRACEVFORK | \
+			    PTRACE_O_TRACECLONE)
 
 static struct sa_emu *emu_alloc(void)
 {
@@ -499,6 +504,108 @@ static int save_maps(struct sa_emu *emu)
 	return 0;
 }
 
+/* Injects the protection restore into another tracee of ours (a new
+ * child), borrowing the target's fields.
+ */
+static int unprotect_in(struct sa_emu *emu, pid_t tid)
+{
+	pid_t pid = emu->pid, otid = emu->tid;
+	int sig = emu->pending_sig, err;
+
+	emu->pid = emu->tid = tid;
+	emu->pending_sig = 0;
+	err = sa_emu_protect(emu, false);
+	emu->pid = pid;
+	emu->tid = otid;
+	emu->pending_sig = sig;
+	return err;
+}
+
+/* The traced thread is stopped at a fork/vfork/clone event, inside the
+ * syscall, before the kernel stores its return value: registers set now
+ * (an injected call) would be overwritten, and restoring ours would lose
+ * the return value.  One step brings it to the syscall's exit, a clean
+ * stop (the step is reported there, before any user instruction; for a
+ * vfork only once the child has execed or exited).
+ */
+static int step_out_of_syscall(struct sa_emu *emu)
+{
+	int status, sig, kind, r;
+
+	if (ptrace(PTRACE_SINGLESTEP, emu->tid, 0, 0) < 0)
+		return -errno;
+	do {
+		r = waitpid(emu->tid, &status, __WALL);
+	} while (r < 0 && errno == EINTR);
+	if (r < 0)
+		return -errno;
+	kind = sa_emu_stop_kind(status, &sig);
+	if (kind == SA_EMU_STOP_EXIT) {
+		emu->exited = true;
+		emu->wstatus = status;
+		return -ESRCH;
+	}
+	if (kind == SA_EMU_STOP_SIGNAL && sig != SIGTRAP)
+		emu->pending_sig = sig;
+	return 0;
+}
+
+/* The traced thread forked, vforked or made a thread (@event).  The new
+ * task was attached automatically and is stopped.
+ * - A new thread (same memory) must not run into protected pages: during
+ *   a window it stays stopped with the other threads and the window ends
+ *   (returns 1); outside a window it goes at once.
+ * - A forked child got a copy of our protection: it gets the real one
+ *   back, then goes its way untraced.
+ * - A vfork child shares the memory: the protection is removed there for
+ *   both, until the child execs or exits (the parent is stuck in vfork
+ *   until then), and put back: the window goes on.
+ */
+static int adopt_child(struct sa_emu *emu, int event, bool in_window)
+{
+	bool was_protected = emu->protected_;
+	unsigned long msg = 0;
+	int status, ret = 0;
+	pid_t child;
+	pid_t *nf;
+
+	if (ptrace(PTRACE_GETEVENTMSG, emu->tid, 0, &msg) < 0 || !msg)
+		return 0;
+	child = (pid_t)msg;
+	while (waitpid(child, &status, __WALL) < 0 && errno == EINTR)
+		;
+	if (event == PTRACE_EVENT_CLONE && in_window &&
+	    emu->nr_frozen < SA_EMU_MAX_THREADS) {
+		/* It stays stopped until the window ends, which is now:
+		 * the traced thread may well wait for it (pthread_join).
+		 */
+		nf = realloc(emu->frozen, (emu->nr_frozen + 1) * sizeof(*nf));
+		if (nf) {
+			emu->frozen = nf;
+			emu->frozen[emu->nr_frozen++] = child;
+			step_out_of_syscall(emu);
+			return 1;
+		}
+	}
+	if (event != PTRACE_EVENT_CLONE && emu->protected_) {
+		if (unprotect_in(emu, child))
+			sa_warn("emu: could not restore the code protection "
+				"of pid %d's child %d\n", (int)emu->pid,
+				(int)child);
+		emu->protected_ = event != PTRACE_EVENT_VFORK;
+	}
+	ptrace(PTRACE_DETACH, child, 0, 0);
+	if (event == PTRACE_EVENT_VFORK && was_protected) {
+		/* The child shares our memory until it execs or exits: wait
+		 * for that (the parent cannot run meanwhile), then protect
+		 * again, and the window goes on.
+		 */
+		if (step_out_of_syscall(emu) || sa_emu_protect(emu, true))
+			ret = 1;
+	}
+	return ret;
+}
+
 /* A SIGTRAP that reports one of our single-steps late: a step over a
  * syscall that was interrupted queues it on the way out of the kernel, and
  * it comes after we have stopped stepping.  It is ours, never the
@@ -597,6 +704,11 @@ static int record(struct sa_emu *emu, const struct sa_emu_opts *opts,
 				st->exec = true;
 				return after_exec(emu);
 			}
+			if (kind == SA_EMU_STOP_CHILD &&
+			    adopt_child(emu, sig, true)) {
+				st->new_task = true;
+				return 0;
+			}
 			err = get_ip(emu, &ip);
 			if (err)
 				goto fail;
@@ -690,6 +802,17 @@ static int record(struct sa_emu *emu, const struct sa_emu_opts *opts,
 				return after_exec(emu);
 			}
 			return 0;
+		}
+		if (kind == SA_EMU_STOP_CHILD) {
+			/* Inside fork/clone: the syscall goes on with the
+			 * next step, which retires it; a new thread or a
+			 * vfork ends the window before that.
+			 */
+			if (adopt_child(emu, sig, true)) {
+				st->new_task = true;
+				break;
+			}
+			continue;
 		}
 		err = get_ip(emu, &nip);
 		if (err)
@@ -889,6 +1012,8 @@ int sa_emu_run_free(struct sa_emu *emu, uint64_t ms, struct sa_errinfo *ei)
 		}
 		if (kind == SA_EMU_STOP_GROUP)
 			return 0;	/* our interrupt at the deadline */
+		if (kind == SA_EMU_STOP_CHILD)
+			adopt_child(emu, sig, false);
 		if (kind == SA_EMU_STOP_SIGNAL && !stale_step_trap(emu, sig))
 			emu->pending_sig = sig;
 	}
@@ -921,7 +1046,7 @@ int sa_emu_loop(struct sa_emu *emu, const struct sa_emu_opts *opts,
 			return err;
 		if (window_fn && window_fn(ctx, nr, path, &st))
 			return (int)nr + 1;
-		if (st.exited || st.exec || emu->stop_req)
+		if (st.exited || emu->stop_req)
 			return (int)nr + 1;
 		/* The period runs from window start to window start. */
 		err = sa_emu_run_free(emu, period_ms > st.ns / 1000000 ?

@@ -382,6 +382,11 @@ int sa_emu_stop_kind(int status, int *sig)
 	case PTRACE_EVENT_STOP:
 		*sig = WSTOPSIG(status);
 		return SA_EMU_STOP_GROUP;
+	case PTRACE_EVENT_FORK:
+	case PTRACE_EVENT_VFORK:
+	case PTRACE_EVENT_CLONE:
+		*sig = status >> 16;
+		return SA_EMU_STOP_CHILD;
 	case 0:
 		break;
 	default:

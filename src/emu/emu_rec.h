@@ -43,6 +43,7 @@ enum sa_emu_stop {
 	SA_EMU_STOP_EXEC,
 	SA_EMU_STOP_GROUP,	/* PTRACE_EVENT_STOP: interrupt, group-stop */
 	SA_EMU_STOP_SIGNAL,	/* signal-delivery-stop (SIGTRAP: a step) */
+	SA_EMU_STOP_CHILD,	/* fork, vfork, clone: *sig is the event */
 	SA_EMU_STOP_OTHER,
 };
 

@@ -17,6 +17,8 @@
 #include "sensor/error.h"
 #include "tool.h"
 
+#define RECORD_WINDOW_MAX_MS 10000
+
 static struct sa_emu *record_emu;
 
 static void record_on_signal(int sig)
@@ -52,9 +54,12 @@ static void record_usage(FILE *f)
 		"  --psb-period N     bytes between PSB+ (default 4096)\n"
 		"  --tsc              timestamps (TSC) in the trace\n"
 		"  --noretcomp        no return compression\n"
-		"  --window N[ms]     window length: N traced instructions, or"
-		" N ms with 'ms'\n"
-		"                     (default: the whole run in one window)\n"
+		"  --window N[ms]     window length: N traced instructions (at"
+		" most 10 s),\n"
+		"                     or N ms with 'ms' (default: the whole run"
+		" in one window,\n"
+		"                     up to an execve or a new thread)"
+		"\n"
 		"  --period MS        time between window starts with --window"
 		" (default 1000);\n"
 		"                     the target runs freely in between\n"
@@ -180,6 +185,7 @@ int cmd_record(int argc, char **argv)
 			opts.noretcomp = true;
 			break;
 		case OPT_WINDOW:
+			opts.max_insns = opts.max_ms = 0;
 			if (!parse_window(optarg, &opts)) {
 				sa_err("record: bad --window '%s' (N "
 				       "instructions or Nms)", optarg);
@@ -237,6 +243,13 @@ int cmd_record(int argc, char **argv)
 		char fmt[4096];
 		int n;
 
+		/* Other threads stop during a window: one that the traced
+		 * thread waits for would hold an instruction-bounded window
+		 * open forever.
+		 */
+		if (!opts.max_ms)
+			opts.max_ms = RECORD_WINDOW_MAX_MS;
+
 		n = snprintf(fmt, sizeof(fmt), "%s.%%03u", out);
 		if (n < 0 || (size_t)n >= sizeof(fmt) ||
 		    strchr(out, '%')) {
@@ -257,6 +270,11 @@ int cmd_record(int argc, char **argv)
 			goto out;
 		}
 		record_window_done(&rc, 0, out, &st);
+		if (st.exec || st.new_task)
+			fprintf(stderr, "%s: the recording stopped at %s; "
+				"use --window to record what follows in more "
+				"windows\n", sa_prog, st.exec ? "an execve" :
+				"a new thread");
 	}
 	if (rc.insns)
 		fprintf(stderr, "%s: %.2f PT bits per instruction (%.0f bytes "

@@ -808,6 +808,56 @@ START_TEST(test_attach_in_syscall)
 }
 END_TEST
 
+/* fork, vfork and a thread of a traced parent, all running the binary's
+ * code: the children are left sound (they compute right and exit 0), a
+ * new thread ends a window, and every window decodes exactly.
+ */
+START_TEST(test_fork)
+{
+	struct sa_emu_opts opts = { .max_ms = 5000 };
+	struct sa_errinfo ei = { 0 };
+	char exe[4096];
+	char *argv[] = { exe, NULL };
+	struct emu_run r = { 0 };
+	struct sa_emu_stats st = { 0 };
+	struct dec_result d;
+	int k, err, ended = 0, wstatus = 0, saved, fd;
+
+	ck_assert_ptr_nonnull(realpath(emu_workload("wl_fork-pie"), exe));
+	r.truth = calloc(EMU_MAX_TRUTH, sizeof(*r.truth));
+	fflush(stdout);
+	saved = dup(1);
+	fd = open("/dev/null", O_WRONLY);
+	dup2(fd, 1);
+	r.emu = sa_emu__spawn(argv, &ei);
+	dup2(saved, 1);
+	close(saved);
+	close(fd);
+	ck_assert_msg(r.emu, "%s", ei.msg);
+	sa_emu_set_insn_fn(r.emu, emu_truth_fn, &r);
+	for (k = 0; k < 8 && !st.exited; k++) {
+		r.nr_truth = 0;
+		err = sa_emu_window(r.emu, &opts, NULL, &st, &ei);
+		ck_assert_msg(err == 0, "%s", ei.msg);
+		ended += st.new_task;
+		ipt_decode(r.emu, &d);
+		ck_assert_int_eq(d.errors, 0);
+		ck_assert_uint_eq(d.n, r.nr_truth);
+		ck_assert(memcmp(d.ips, r.truth, d.n * sizeof(*d.ips)) == 0);
+		free(d.ips);
+	}
+	ck_assert(sa_emu_exited(r.emu, &wstatus));
+	/* Exit status 0: both forked children, the vfork child and the
+	 * thread computed right (wl_fork checks them).
+	 */
+	ck_assert_msg(WIFEXITED(wstatus) && WEXITSTATUS(wstatus) == 0,
+		      "status %#x", wstatus);
+	/* The thread ended a window; the forks and the vfork did not. */
+	ck_assert_int_eq(ended, 1);
+	emu_run_free(&r);
+}
+END_TEST
+
 /* A window that meets execve ends there; the next traces the new image
  * (its own filter: the new main binary) exactly.
  */
@@ -889,6 +939,7 @@ static Suite *emu_suite(void)
 	tcase_add_test(tc, test_sigint_blocked);
 	tcase_add_test(tc, test_threads_attach);
 	tcase_add_test(tc, test_attach_in_syscall);
+	tcase_add_test(tc, test_fork);
 	tcase_add_test(tc, test_exec);
 	suite_add_tcase(s, tc);
 	return s;
