@@ -33,13 +33,13 @@ die() { printf 'demo: %s\n' "$*" >&2; exit 1; }
 [ "$(uname -m)" = x86_64 ] || die "needs x86-64 (the emulated backend writes Intel PT)"
 
 sensor=$build/src/tool/sensor-agent
-if [ ! -x "$sensor" ]; then
-	say "building sensor-agent in $build"
-	if [ ! -f "$build/build.ninja" ]; then
-		meson setup "$build" "$root" >/dev/null || die "meson setup failed"
-	fi
-	ninja -C "$build" src/tool/sensor-agent >/dev/null || die "build failed"
+if [ ! -f "$build/build.ninja" ]; then
+	say "configuring a build in $build"
+	meson setup "$build" "$root" >/dev/null || die "meson setup failed"
 fi
+# Cheap when up to date.
+ninja -C "$build" src/tool/sensor-agent >/dev/null ||
+	die "building sensor-agent failed (see ninja -C $build)"
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/sa-demo-XXXXXX")
 svc_pid=
