@@ -692,6 +692,24 @@ END_TEST
  * one thread decode exactly; the other is stopped meanwhile and neither
  * is disturbed (the process ends normally with its own output).
  */
+/* The worker thread of wl_threads, found in /proc/PID/task. */
+static pid_t other_thread(pid_t pid)
+{
+	char cmd[128];
+	const char *l;
+	int i;
+
+	for (i = 0; i < 100; i++) {
+		snprintf(cmd, sizeof(cmd), "ls /proc/%d/task | grep -vx %d",
+			 (int)pid, (int)pid);
+		l = emu_sh(cmd);
+		if (*l)
+			return (pid_t)strtol(l, NULL, 10);
+		nanosleep(&(struct timespec){ 0, 10 * 1000 * 1000 }, NULL);
+	}
+	return -1;
+}
+
 START_TEST(test_threads_attach)
 {
 	char out[4200], buf[256] = "";
@@ -701,7 +719,7 @@ START_TEST(test_threads_attach)
 	struct emu_run r = { 0 };
 	struct sa_emu_stats st;
 	struct dec_result d;
-	pid_t target;
+	pid_t target, tid;
 	int k, status, err;
 	FILE *f;
 
@@ -716,8 +734,12 @@ START_TEST(test_threads_attach)
 	}
 	nanosleep(&(struct timespec){ 0, 200 * 1000 * 1000 }, NULL);
 	r.truth = calloc(EMU_MAX_TRUTH, sizeof(*r.truth));
-	r.emu = sa_emu__attach(target, &ei);
+	/* _i == 1: trace the worker thread, not the main one. */
+	tid = _i ? other_thread(target) : target;
+	ck_assert_int_gt(tid, 0);
+	r.emu = sa_emu__attach(tid, &ei);
 	ck_assert_msg(r.emu, "%s", ei.msg);
+	ck_assert_int_eq(sa_emu_pid(r.emu), target);
 	sa_emu_set_insn_fn(r.emu, emu_truth_fn, &r);
 	for (k = 0; k < 3; k++) {
 		r.nr_truth = 0;
@@ -937,7 +959,7 @@ static Suite *emu_suite(void)
 	tcase_add_test(tc, test_bad_filter);
 	tcase_add_test(tc, test_sigterm_busy);
 	tcase_add_test(tc, test_sigint_blocked);
-	tcase_add_test(tc, test_threads_attach);
+	tcase_add_loop_test(tc, test_threads_attach, 0, 2);
 	tcase_add_test(tc, test_attach_in_syscall);
 	tcase_add_test(tc, test_fork);
 	tcase_add_test(tc, test_exec);
