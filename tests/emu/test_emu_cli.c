@@ -151,7 +151,7 @@ START_TEST(test_cli_windows)
 	char err[4096], data[4200], w[4300];
 	char *argv[] = { "record", "--emulate", "-o", data, "--window",
 			 "200", "--windows", "2", "--period", "20", "--",
-			 (char *)emu_workload("wl_branches-pie"), "3000000",
+			 (char *)emu_workload("wl_branches-pie"), "30000000",
 			 NULL };
 	int i;
 
