@@ -143,6 +143,9 @@ struct sa_dec *sa_cs_snapshot_decoder(struct sa_cs_snapshot *ss, size_t idx,
  * @o->images when given), into @h.  Returns 0 when something was decoded
  * (losses are in sa_hist_decode(h)), or a negative error with @ei.
  */
+/* (This and sa_cs_decode_raw() are implemented by the session module,
+ * src/session/coresight.c, on the same path as perf.data.)
+ */
 int sa_cs_decode_snapshot(const char *dir, const struct sa_decode_opts *o,
 			  struct sa_hist *h, struct sa_errinfo *ei);
 

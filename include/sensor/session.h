@@ -62,6 +62,11 @@ struct sa_decode_opts {
 	/* Progress on long inputs, called at most every 64 KiB of trace. */
 	sa_progress_fn progress_fn;
 	void *progress_ctx;
+	/* More error sinks (--error-sink SYMBOL) beside the built-in ones of
+	 * sa_hist_default_sinks().
+	 */
+	size_t nr_error_sinks;
+	const char *const *error_sinks;
 };
 
 enum sa_input_kind {

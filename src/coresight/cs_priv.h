@@ -23,15 +23,4 @@ bool sa_cs_core_profile(const char *core, enum sa_etm_arch *arch,
 int sa_cs_read_file(const char *path, size_t cap, uint8_t **buf,
 		    size_t *len, struct sa_errinfo *ei);
 
-/* Runs @dec into a history builder over @h with @img (sites made here);
- * the common tail of every CoreSight decode.
- */
-int sa_cs_run_to_hist(struct sa_dec *dec, struct sa_image *img,
-		      const struct sa_decode_opts *o, struct sa_hist *h,
-		      struct sa_errinfo *ei);
-
-/* Adds the --binary and --image options of @o to @img. */
-int sa_cs_add_opts_image(struct sa_image *img, const struct sa_decode_opts *o,
-			 struct sa_errinfo *ei);
-
 #endif /* SA_CS_PRIV_H */

@@ -120,6 +120,12 @@ int sa_session_start(struct sa_session *s)
 	if (!s->b)
 		return -errno;
 	sa_hist_builder_set_branch_fn(s->b, s->o->branch_fn, s->o->branch_ctx);
+	for (i = 0; i < s->o->nr_error_sinks; i++) {
+		int err = sa_hist_builder_add_sink(s->b, s->o->error_sinks[i]);
+
+		if (err)
+			return err;
+	}
 	return 0;
 }
 
@@ -131,8 +137,34 @@ void sa_session_fini(struct sa_session *s)
 	memset(s, 0, sizeof(*s));
 }
 
+/* The code the user named: --image FILE@ADDR (flat) and --binary
+ * PATH[@ADDR] (ELF, loaded as a loader would).
+ */
+int sa_session_add_user_code(struct sa_session *s, struct sa_errinfo *ei)
+{
+	const struct sa_decode_opts *o = s->o;
+	size_t i;
+	int err;
+
+	for (i = 0; i < o->nr_images; i++) {
+		const struct sa_raw_image *ri = &o->images[i];
+
+		err = sa_image_add_raw(s->img, ri->path, ri->offset, ri->size,
+				       ri->addr, ei);
+		if (err)
+			return err;
+	}
+	for (i = 0; i < o->nr_binaries; i++) {
+		err = sa_image_load_elf(s->img, o->binaries[i].path,
+					o->binaries[i].addr, ei);
+		if (err)
+			return err;
+	}
+	return 0;
+}
+
 /* Maps a whole file read-only; *@len gets its size. */
-static void *sa_map_file(const char *path, size_t *len, struct sa_errinfo *ei)
+void *sa_session_map_file(const char *path, size_t *len, struct sa_errinfo *ei)
 {
 	struct stat st;
 	void *p;
@@ -175,7 +207,7 @@ static int sa_decode_raw_pt(const struct sa_decode_opts *o, struct sa_hist *h,
 	struct sa_session s;
 	struct sa_dec *dec = NULL;
 	void *buf = NULL;
-	size_t len = 0, i;
+	size_t len = 0;
 	int err;
 
 	err = sa_session_init(&s, o->pt_file, o, h, SA_ARCH_X86_64);
@@ -183,21 +215,10 @@ static int sa_decode_raw_pt(const struct sa_decode_opts *o, struct sa_hist *h,
 		sa_errinfo_set(ei, err, SA_NO_OFFSET, "out of memory");
 		goto out;
 	}
-	for (i = 0; i < o->nr_images; i++) {
-		const struct sa_raw_image *ri = &o->images[i];
-
-		err = sa_image_add_raw(s.img, ri->path, ri->offset, ri->size,
-				       ri->addr, ei);
-		if (err)
-			goto out;
-	}
-	for (i = 0; i < o->nr_binaries; i++) {
-		err = sa_image_load_elf(s.img, o->binaries[i].path,
-					o->binaries[i].addr, ei);
-		if (err)
-			goto out;
-	}
-	buf = sa_map_file(o->pt_file, &len, ei);
+	err = sa_session_add_user_code(&s, ei);
+	if (err)
+		goto out;
+	buf = sa_session_map_file(o->pt_file, &len, ei);
 	if (!buf) {
 		err = ei ? ei->code : -EIO;
 		goto out;

@@ -29,6 +29,10 @@ int sa_session_run(struct sa_session *s, struct sa_dec *dec,
 int sa_session_check_result(struct sa_session *s, struct sa_errinfo *ei);
 void sa_session_progress(struct sa_session *s, uint64_t done);
 
+int sa_session_add_user_code(struct sa_session *s, struct sa_errinfo *ei);
+void *sa_session_map_file(const char *path, size_t *len,
+			  struct sa_errinfo *ei);
+
 int sa_decode_perf_data(const char *path, const struct sa_decode_opts *o,
 			struct sa_hist *h, struct sa_errinfo *ei);
 
