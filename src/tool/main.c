@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "sensor/log.h"
+#include "sensor/session.h"
 #include "tool.h"
 
 #ifndef SA_VERSION
@@ -86,6 +87,24 @@ bool sa_parse_u64(const char *s, uint64_t *v)
 	if (errno || *end)
 		return false;
 	*v = x;
+	return true;
+}
+
+bool sa_tool_add_sink(struct sa_decode_opts *o, const char *name)
+{
+	static const char *sinks[64];
+
+	if (o->nr_error_sinks >= sizeof(sinks) / sizeof(sinks[0])) {
+		sa_err("too many --error-sink options (at most %zu)",
+		       sizeof(sinks) / sizeof(sinks[0]));
+		return false;
+	}
+	if (!name[0]) {
+		sa_err("--error-sink needs a symbol name");
+		return false;
+	}
+	sinks[o->nr_error_sinks++] = name;
+	o->error_sinks = sinks;
 	return true;
 }
 

@@ -33,6 +33,13 @@ int cmd_live(int argc, char **argv);
 int sa_capture_socket_path(pid_t pid, const char *override, char *buf,
 			   size_t len, bool create_dir);
 
+struct sa_decode_opts;
+
+/* Adds --error-sink @name to @o (at most 64, kept in static storage: one
+ * command per process).  False, with a message, when there are too many.
+ */
+bool sa_tool_add_sink(struct sa_decode_opts *o, const char *name);
+
 /* Parses a decimal or 0x-hex unsigned number; false on junk or overflow. */
 bool sa_parse_u64(const char *s, uint64_t *v);
 

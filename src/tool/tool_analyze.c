@@ -44,6 +44,10 @@ static void analyze_usage(FILE *f)
 "      --min-rate-ratio R   smallest call-rate factor reported (%g)\n"
 "  -b, --binary PATH[@ADDR] the binary to decode with; repeatable\n"
 "      --symfs DIR          look up binaries under DIR first\n"
+"      --error-sink SYMBOL  calls into SYMBOL also start an error path (beside\n"
+"                           abort, __assert_fail, __stack_chk_fail, __cxa_throw,\n"
+"                           _Unwind_RaiseException, perror, strerror, *.cold);\n"
+"                           repeatable\n"
 "      --pid PID            only this process of the windows\n"
 "  -h, --help               this help\n"
 "\n"
@@ -57,7 +61,7 @@ static void analyze_usage(FILE *f)
 
 enum { OPT_BASELINE = 256, OPT_JSONL, OPT_EACH, OPT_ALL, OPT_FDR,
        OPT_MIN_SUPPORT, OPT_MIN_BASELINE, OPT_MIN_DELTA, OPT_MIN_RATE,
-       OPT_SYMFS, OPT_PID };
+       OPT_SYMFS, OPT_ERROR_SINK, OPT_PID };
 
 static bool parse_double(const char *s, double *v)
 {
@@ -131,6 +135,7 @@ int cmd_analyze(int argc, char **argv)
 		{ "min-rate-ratio", required_argument, NULL, OPT_MIN_RATE },
 		{ "binary", required_argument, NULL, 'b' },
 		{ "symfs", required_argument, NULL, OPT_SYMFS },
+		{ "error-sink", required_argument, NULL, OPT_ERROR_SINK },
 		{ "pid", required_argument, NULL, OPT_PID },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
@@ -195,6 +200,10 @@ int cmd_analyze(int argc, char **argv)
 				return SA_EXIT_USAGE;
 			}
 			o.nr_binaries++;
+			break;
+		case OPT_ERROR_SINK:
+			if (!sa_tool_add_sink(&o, optarg))
+				return SA_EXIT_USAGE;
 			break;
 		case OPT_SYMFS:
 			o.symfs = optarg;

@@ -40,6 +40,10 @@ static void baseline_usage(FILE *f)
 "                           %.0f, kept in the file; 0: never)\n"
 "  -b, --binary PATH[@ADDR] the binary to decode with; repeatable\n"
 "      --symfs DIR          look up binaries under DIR first\n"
+"      --error-sink SYMBOL  calls into SYMBOL also start an error path (beside\n"
+"                           abort, __assert_fail, __stack_chk_fail, __cxa_throw,\n"
+"                           _Unwind_RaiseException, perror, strerror, *.cold);\n"
+"                           repeatable\n"
 "      --pid PID            only this process of the windows\n"
 "diff: BUILD is a build-id (or its first 8+ hex digits), a key from\n"
 "`baseline list`, or a binary path (its latest build).  BUILD_B is\n"
@@ -53,7 +57,7 @@ static void baseline_usage(FILE *f)
 		SA_DETECT_DEF_FDR);
 }
 
-enum { OPT_DB = 256, OPT_HALF_LIFE, OPT_SYMFS, OPT_PID, OPT_FORMAT,
+enum { OPT_DB = 256, OPT_HALF_LIFE, OPT_SYMFS, OPT_ERROR_SINK, OPT_PID, OPT_FORMAT,
        OPT_ALL, OPT_FDR };
 
 static bool parse_double(const char *s, double *v)
@@ -165,6 +169,7 @@ int cmd_baseline(int argc, char **argv)
 		{ "half-life", required_argument, NULL, OPT_HALF_LIFE },
 		{ "binary", required_argument, NULL, 'b' },
 		{ "symfs", required_argument, NULL, OPT_SYMFS },
+		{ "error-sink", required_argument, NULL, OPT_ERROR_SINK },
 		{ "pid", required_argument, NULL, OPT_PID },
 		{ "format", required_argument, NULL, OPT_FORMAT },
 		{ "all", no_argument, NULL, OPT_ALL },
@@ -218,6 +223,10 @@ int cmd_baseline(int argc, char **argv)
 				return SA_EXIT_USAGE;
 			}
 			o.nr_binaries++;
+			break;
+		case OPT_ERROR_SINK:
+			if (!sa_tool_add_sink(&o, optarg))
+				return SA_EXIT_USAGE;
 			break;
 		case OPT_SYMFS:
 			o.symfs = optarg;

@@ -40,6 +40,8 @@ static void decode_usage(FILE *f)
 "  -b, --binary PATH[@ADDR] use PATH for the binary of the same name in the\n"
 "                           trace, or load it at ADDR; repeatable\n"
 "      --symfs DIR          look up every binary under DIR first\n"
+"      --error-sink SYMBOL  calls into SYMBOL also start an error path (the\n"
+"                           built-in sinks: docs/histories.md); repeatable\n"
 "      --pid PID            only the process PID (default: the traced one)\n"
 "      --branches           print the taken branches in trace order\n"
 "                           (from, to, kind) instead of the histories\n"
@@ -70,7 +72,7 @@ static void decode_usage(FILE *f)
 enum {
 	OPT_SYMFS = 256, OPT_PID, OPT_BRANCHES, OPT_TARGETS, OPT_PROGRESS,
 	OPT_PT, OPT_IMAGE, OPT_CPU, OPT_CS_TRACE, OPT_TRACE_ID, OPT_PROTOCOL,
-	OPT_UNFORMATTED, OPT_CS_REG,
+	OPT_UNFORMATTED, OPT_CS_REG, OPT_ERROR_SINK,
 };
 
 /* NAME=VALUE for --cs-reg */
@@ -181,6 +183,7 @@ int cmd_decode(int argc, char **argv)
 		{ "output", required_argument, NULL, 'o' },
 		{ "binary", required_argument, NULL, 'b' },
 		{ "symfs", required_argument, NULL, OPT_SYMFS },
+		{ "error-sink", required_argument, NULL, OPT_ERROR_SINK },
 		{ "pid", required_argument, NULL, OPT_PID },
 		{ "branches", no_argument, NULL, OPT_BRANCHES },
 		{ "targets", no_argument, NULL, OPT_TARGETS },
@@ -236,6 +239,10 @@ int cmd_decode(int argc, char **argv)
 			break;
 		case OPT_SYMFS:
 			o.symfs = optarg;
+			break;
+		case OPT_ERROR_SINK:
+			if (!sa_tool_add_sink(&o, optarg))
+				return SA_EXIT_USAGE;
 			break;
 		case OPT_PID:
 			if (!sa_parse_u64(optarg, &v) || !v || v > INT32_MAX) {

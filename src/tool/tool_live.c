@@ -52,6 +52,10 @@ static void live_usage(FILE *f)
 "      --keep-windows DIR   keep the window files (perf.data) in DIR\n"
 "  -b, --binary PATH[@ADDR] decode with this binary; repeatable\n"
 "      --symfs DIR          look up binaries under DIR first\n"
+"      --error-sink SYMBOL  calls into SYMBOL also start an error path (beside\n"
+"                           abort, __assert_fail, __stack_chk_fail, __cxa_throw,\n"
+"                           _Unwind_RaiseException, perror, strerror, *.cold);\n"
+"                           repeatable\n"
 "  -h, --help               this help\n"
 "\n"
 "Exit status: 0 on a clean stop or the target's exit, 1 on failure, 2 on\n"
@@ -64,7 +68,7 @@ static void live_usage(FILE *f)
 enum { OPT_PID = 256, OPT_BACKEND, OPT_WINDOW_MS, OPT_WINDOW_INSNS,
        OPT_PERIOD, OPT_BUDGET, OPT_FILTER, OPT_BASELINE, OPT_LEARN,
        OPT_LEARN_DB, OPT_GROUP, OPT_MAX_WINDOWS, OPT_FDR, OPT_KEEP,
-       OPT_SYMFS };
+       OPT_SYMFS, OPT_ERROR_SINK };
 
 static struct sa_live *live_lv;
 
@@ -151,6 +155,7 @@ int cmd_live(int argc, char **argv)
 		{ "keep-windows", required_argument, NULL, OPT_KEEP },
 		{ "binary", required_argument, NULL, 'b' },
 		{ "symfs", required_argument, NULL, OPT_SYMFS },
+		{ "error-sink", required_argument, NULL, OPT_ERROR_SINK },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -258,6 +263,10 @@ int cmd_live(int argc, char **argv)
 				return SA_EXIT_USAGE;
 			}
 			o.decode.nr_binaries++;
+			break;
+		case OPT_ERROR_SINK:
+			if (!sa_tool_add_sink(&o.decode, optarg))
+				return SA_EXIT_USAGE;
 			break;
 		case OPT_SYMFS:
 			o.decode.symfs = optarg;

@@ -58,7 +58,7 @@ static int addr2line(uint64_t off)
 	return line;
 }
 
-static struct sa_hist *decode(void)
+static struct sa_hist *decode_sinks(const char *const *sinks, size_t n)
 {
 	struct sa_binary_opt bin = { fx("wl_branches"), SA_ADDR_NONE };
 	struct sa_decode_opts o;
@@ -68,9 +68,16 @@ static struct sa_hist *decode(void)
 	memset(&o, 0, sizeof(o));
 	o.binaries = &bin;
 	o.nr_binaries = 1;
+	o.error_sinks = sinks;
+	o.nr_error_sinks = n;
 	ck_assert_msg(sa_decode_file(fx("wl_branches.data"), &o, h, &ei) == 0,
 		      "%s", ei.msg);
 	return h;
+}
+
+static struct sa_hist *decode(void)
+{
+	return decode_sinks(NULL, 0);
 }
 
 START_TEST(test_own_counts)
@@ -112,6 +119,37 @@ START_TEST(test_own_counts)
 }
 END_TEST
 
+/* --error-sink: main() calls add1 through ops[i % 3], for i % 3 == 0,
+ * which is also when decide() counts "yes": each call is an entry into
+ * the sink from main.
+ */
+START_TEST(test_error_sink)
+{
+	static const char *const sinks[] = { "add1" };
+	struct sa_hist *h = decode_sinks(sinks, 1);
+	const struct sa_hist_func *add1 = sa_hist_find(h, "add1");
+	const struct sa_hist_func *main_f = sa_hist_find(h, "main");
+	char *out = sa_test_slurp(fx("wl_branches.out"), NULL);
+	unsigned long yes, no;
+
+	ck_assert_int_eq(sscanf(out, "decide: yes=%lu no=%lu", &yes, &no), 2);
+	ck_assert_ptr_nonnull(add1);
+	ck_assert_ptr_nonnull(main_f);
+	ck_assert(add1->is_sink);
+	ck_assert(!main_f->is_sink);
+	ck_assert_uint_eq(add1->calls, yes);
+	ck_assert_uint_eq(main_f->sink_entries, yes);
+	free(out);
+	sa_hist__free(h);
+
+	/* without the option add1 is an ordinary function */
+	h = decode();
+	ck_assert(!sa_hist_find(h, "add1")->is_sink);
+	ck_assert_uint_eq(sa_hist_find(h, "main")->sink_entries, 0);
+	sa_hist__free(h);
+}
+END_TEST
+
 START_TEST(test_perf_instructions)
 {
 	struct sa_hist *h = decode();
@@ -148,6 +186,7 @@ int main(void)
 	s = suite_create("fixture");
 	tc = tcase_create("wl_branches");
 	tcase_add_test(tc, test_own_counts);
+	tcase_add_test(tc, test_error_sink);
 	if (sa_test_have("perf"))
 		tcase_add_test(tc, test_perf_instructions);
 	else
