@@ -27,9 +27,7 @@
 #include "sensor/capture.h"
 #include "sensor/log.h"
 #include "capture_int.h"
-#ifdef SA_HAVE_EMU
 #include "sensor/emu.h"
-#endif
 
 struct sa_backend {
 	enum sa_backend_kind kind;
@@ -191,7 +189,6 @@ static const char *native_pmu(void)
 
 static int open_emulate(struct sa_backend *b, struct sa_errinfo *ei)
 {
-#ifdef SA_HAVE_EMU
 	char path[64];
 
 	/* The emulated sensor attaches per window (so that the target runs
@@ -203,10 +200,6 @@ static int open_emulate(struct sa_backend *b, struct sa_errinfo *ei)
 		return sa_errinfo_set(ei, -ESRCH, SA_NO_OFFSET,
 				      "no process %d", (int)b->o.pid);
 	return 0;
-#else
-	return sa_errinfo_set(ei, -SA_ERR_UNSUPPORTED, SA_NO_OFFSET,
-			      "this build has no emulated sensor (src/emu)");
-#endif
 }
 
 struct sa_backend *sa_backend__new(const struct sa_backend_opts *o,
@@ -422,7 +415,6 @@ static int capture_hw(struct sa_backend *b, const char *path,
 	return sa_cap_session_write(b->sess, path, ei);
 }
 
-#ifdef SA_HAVE_EMU
 static int capture_emu(struct sa_backend *b, const char *path,
 		       struct sa_window_info *wi, struct sa_errinfo *ei)
 {
@@ -449,7 +441,6 @@ static int capture_emu(struct sa_backend *b, const char *path,
 	wi->target_exited = est.exited;
 	return 0;
 }
-#endif
 
 int sa_backend_capture(struct sa_backend *b, const char *out_path,
 		       struct sa_window_info *wi, struct sa_errinfo *ei)
@@ -491,11 +482,9 @@ int sa_backend_capture(struct sa_backend *b, const char *out_path,
 	case SA_BACKEND_CS_ETM:
 		err = capture_hw(b, out_path, wi, ei);
 		break;
-#ifdef SA_HAVE_EMU
 	case SA_BACKEND_EMULATE:
 		err = capture_emu(b, out_path, wi, ei);
 		break;
-#endif
 	default:
 		err = sa_errinfo_set(ei, -SA_ERR_UNSUPPORTED, SA_NO_OFFSET,
 				     "backend %s cannot capture",

@@ -28,22 +28,16 @@ struct sa_cmd {
 static const struct sa_cmd sa_cmds[] = {
 	{ "decode", cmd_decode,
 	  "decode a saved trace window into branch-decision histories" },
-#ifdef SA_HAVE_RECORD
 	{ "record", cmd_record,
 	  "run a command under the emulated Intel PT sensor" },
-#endif
-#ifdef SA_HAVE_CAPTURE
 	{ "capture", cmd_capture,
 	  "capture one trace window (or an incident snapshot) of a process" },
 	{ "trigger", cmd_trigger,
 	  "tell a running snapshot capture to dump its buffer" },
-#endif
-#ifdef SA_HAVE_ANOMALY
 	{ "baseline", cmd_baseline,
 	  "add windows to a baseline database, list or diff builds" },
 	{ "analyze", cmd_analyze,
 	  "compare windows with a baseline and rank the anomalies" },
-#endif
 	{ NULL, NULL, NULL },
 };
 
@@ -53,17 +47,13 @@ static void sa_usage(FILE *f)
 
 	fprintf(f,
 		"Usage: %s [-v] COMMAND [OPTIONS]\n"
-#ifdef SA_HAVE_LIVE
 		"       %s [-v] --pid PID [OPTIONS]   "
 		"(watch a process: see --pid --help)\n"
-#endif
 		"\nA runtime code sensor built on hardware branch tracing "
 		"(Intel PT,\nArm CoreSight).  It shows which decision inside "
 		"which function changed.\n\nCommands:\n",
 		sa_prog
-#ifdef SA_HAVE_LIVE
 		, sa_prog
-#endif
 		);
 	for (c = sa_cmds; c->name; c++)
 		fprintf(f, "  %-10s %s\n", c->name, c->help);
@@ -145,10 +135,8 @@ int main(int argc, char **argv)
 		} else if (!strcmp(a, "-V") || !strcmp(a, "--version")) {
 			printf("%s %s\n", sa_prog, SA_VERSION);
 			return SA_EXIT_OK;
-#ifdef SA_HAVE_LIVE
 		} else if (!strcmp(a, "--pid") || !strncmp(a, "--pid=", 6)) {
 			break;	/* the live sensor takes it from here */
-#endif
 		} else {
 			sa_err("unknown option '%s'", a);
 			sa_usage(stderr);
@@ -157,11 +145,9 @@ int main(int argc, char **argv)
 	}
 	if (sa_verbose)
 		sa_set_log_level(sa_verbose > 1 ? SA_LOG_DEBUG : SA_LOG_INFO);
-#ifdef SA_HAVE_LIVE
 	if (i < argc && (!strcmp(argv[i], "--pid") ||
 			 !strncmp(argv[i], "--pid=", 6)))
 		return cmd_live(argc - i + 1, argv + i - 1);
-#endif
 	if (i >= argc) {
 		sa_usage(stderr);
 		return SA_EXIT_USAGE;

@@ -26,9 +26,7 @@
 #include "sensor/flow.h"
 #include "sensor/image.h"
 #include "emu_check.h"
-#ifdef SA_EMU_HAVE_IPT_DEC
 #include "decoder.h"
-#endif
 
 struct dec_result {
 	uint64_t *ips;
@@ -334,7 +332,6 @@ START_TEST(test_overflow)
 	ck_assert_uint_lt(d.n, r.nr_truth);
 	ck_assert_msg(memcmp(d.ips, r.truth, d.n * sizeof(*d.ips)) == 0,
 		      "decoded instructions before the OVF differ from truth");
-#ifdef SA_EMU_HAVE_IPT_DEC
 	{
 		/* The project's decoder reports the loss as an overflow gap,
 		 * after exactly the instructions libipt gave.
@@ -373,7 +370,6 @@ START_TEST(test_overflow)
 		sa_dec__free(dec);
 		sa_image__free(img);
 	}
-#endif
 	free(d.ips);
 	emu_run_free(&r);
 }
@@ -595,7 +591,6 @@ START_TEST(test_sigint_blocked)
 }
 END_TEST
 
-#ifdef SA_EMU_HAVE_IPT_DEC
 /* The project's own decoder (decoders/ipt, libipt's block decoder behind
  * decoder.h) on the emulated trace: the taken / not-taken counts of the
  * counted jcc equal what the workload printed.
@@ -686,7 +681,6 @@ START_TEST(test_decoder_counts)
 	emu_run_free(&r);
 }
 END_TEST
-#endif
 
 /* Attach to a process with two threads running the same code: windows on
  * one thread decode exactly; the other is stopped meanwhile and neither
@@ -947,10 +941,8 @@ static Suite *emu_suite(void)
 	tcase_add_loop_test(tc, test_roundtrip, 0,
 			    (int)(sizeof(workloads) / sizeof(workloads[0])) *
 				    4);
-#ifdef SA_EMU_HAVE_IPT_DEC
 	/* The workloads with a counted branch: the first two, 4 flavours. */
 	tcase_add_loop_test(tc, test_decoder_counts, 0, 8);
-#endif
 	tcase_add_test(tc, test_overflow);
 	tcase_add_test(tc, test_static_whole);
 	tcase_add_test(tc, test_windows);

@@ -18,10 +18,8 @@
 #include "etm.h"
 #include "ini.h"
 #include "testutil.h"
-#ifdef SA_HAVE_HIST
 #include "sensor/hist.h"
 #include "sensor/sites.h"
-#endif
 
 /* OpenCSD 1.3.3 never frees the callback object that
  * ocsd_dt_set_gen_elem_outfn() allocates (32 bytes per decode tree; a
@@ -561,7 +559,6 @@ START_TEST(test_loop_ground_truth)
 }
 END_TEST
 
-#ifdef SA_HAVE_HIST
 /* The same run through the history builder: b.eq 1 taken, 1 not. */
 START_TEST(test_loop_history)
 {
@@ -605,7 +602,6 @@ START_TEST(test_loop_history)
 	sa_image__free(img);
 }
 END_TEST
-#endif
 
 static Suite *etm_suite(void)
 {
@@ -636,9 +632,7 @@ static Suite *etm_suite(void)
 	tcase_add_loop_test(tc, test_decoder_garbage, 0, 4);
 	tcase_add_test(tc, test_core_names);
 	tcase_add_loop_test(tc, test_loop_ground_truth, 0, 3);
-#ifdef SA_HAVE_HIST
 	tcase_add_test(tc, test_loop_history);
-#endif
 	suite_add_tcase(s, tc);
 	return s;
 }

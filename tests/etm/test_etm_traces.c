@@ -25,10 +25,8 @@
 #include "etm.h"
 #include "peer.h"
 #include "testutil.h"
-#ifdef SA_HAVE_HIST
 #include "sensor/hist.h"
 #include "sensor/sites.h"
-#endif
 
 static const char *const snapshots[] = {
 	"opencsd-snapshots/Snowball",
@@ -107,7 +105,6 @@ static const char *cs_path(const char *sub)
 	return p;
 }
 
-#ifdef SA_HAVE_HIST
 /* Conditional-branch outcome counts, keyed by address. */
 struct cond_count {
 	uint64_t addr, taken, not_taken;
@@ -155,7 +152,6 @@ static void cond_add(struct cond_tab *t, uint64_t addr, bool taken)
 	else
 		t->c[i].not_taken++;
 }
-#endif
 
 /* Compares our flow for buffer @bi of snapshot @ss with trc_pkt_lister's
  * listing of the same buffer.  Returns the number of ranges compared.
@@ -181,7 +177,6 @@ static uint64_t compare_buffer(const char *name, const char *dir,
 	struct sa_elem e;
 	FILE *f;
 	int rc;
-#ifdef SA_HAVE_HIST
 	struct cond_tab want = { 0 };
 	struct sa_hist *h = sa_hist__new();
 	struct sa_sitemap *sites = sa_sitemap__new(img);
@@ -190,7 +185,6 @@ static uint64_t compare_buffer(const char *name, const char *dir,
 	char *found;
 
 	ck_assert_ptr_nonnull(b);
-#endif
 
 	f = peer_popen(argv, &pid);
 	ck_assert_ptr_nonnull(f);
@@ -236,9 +230,7 @@ static uint64_t compare_buffer(const char *name, const char *dir,
 			ck_assert_msg(got == 1, "%s buf %zu: we end (%d) "
 				      "before the peer's line: %s", name, bi,
 				      got, line);
-#ifdef SA_HAVE_HIST
 			ck_assert_int_eq(sa_hist_builder_add(b, &e), 0);
-#endif
 			if (e.kind == SA_ELEM_RANGE)
 				break;
 			if (e.gap_reason == SA_GAP_LOST &&
@@ -284,13 +276,11 @@ static uint64_t compare_buffer(const char *name, const char *dir,
 				      "%s range %" PRIu64 ": peer %s we "
 				      "taken=%d class=%d", name, nranges,
 				      line, e.last_taken, e.last_class);
-#ifdef SA_HAVE_HIST
 			/* A32 conditional BL: a decision for the flow,
 			 * a call for the site map (capstone)
 			 */
 			if (want_ic == SA_IC_COND && !r.link)
 				cond_add(&want, r.end - r.last_sz, r.exec);
-#endif
 		} else {
 			ck_assert_msg(e.last_taken == -1 &&
 				      e.last_class == SA_IC_OTHER,
@@ -298,9 +288,7 @@ static uint64_t compare_buffer(const char *name, const char *dir,
 				      "taken=%d class=%d", name, nranges,
 				      line, e.last_taken, e.last_class);
 		}
-#ifdef SA_HAVE_HIST
 		span_add(&want, r.start, r.end - r.last_sz);
-#endif
 		nranges++;
 	}
 	rc = peer_pclose(f, pid, stopped);
@@ -331,9 +319,7 @@ static uint64_t compare_buffer(const char *name, const char *dir,
 			      e.error != -SA_ERR_NOMAP,
 			      "%s: we have more ranges than the peer (at "
 			      "%#" PRIx64 ")", name, e.start);
-#ifdef SA_HAVE_HIST
 		ck_assert_int_eq(sa_hist_builder_add(b, &e), 0);
-#endif
 	}
 	ck_assert_int_eq(rc, 0);
 	ck_assert_uint_eq(sa_dec_stats(dec)->ranges, nranges);
@@ -342,7 +328,6 @@ static uint64_t compare_buffer(const char *name, const char *dir,
 		ck_assert_uint_gt(sa_etm_stats(dec)->waits, nranges / 4);
 	sa_dec__free(dec);
 
-#ifdef SA_HAVE_HIST
 	/* The history's conditional counts equal those derived from the
 	 * peer's ranges: taken / not taken where a range ends on the
 	 * branch (E / N), plus not taken for every range that runs through
@@ -397,15 +382,12 @@ static uint64_t compare_buffer(const char *name, const char *dir,
 		fprintf(stderr, "%s buf %zu: %" PRIu64 " ranges, %" PRIu64
 			" NACC, %zu cond branches, %zu checked\n", name, bi,
 			nranges, nnacc, want.nr, checked);
-#endif
 out:
-#ifdef SA_HAVE_HIST
 	sa_hist_builder__free(b);
 	sa_sitemap__free(sites);
 	sa_hist__free(h);
 	free(want.c);
 	free(want.spans);
-#endif
 	return nranges;
 }
 
@@ -826,7 +808,6 @@ START_TEST(test_bad_real_input)
 	ck_assert(st.ranges != full.ranges || est.nacc != est_full.nacc ||
 		  st.errors != full.errors);
 
-#ifdef SA_HAVE_HIST
 	{
 		struct sa_cs_raw_opts r = {
 			.trace_file =
@@ -844,11 +825,9 @@ START_TEST(test_bad_real_input)
 		ck_assert_msg(strstr(ei.msg, "0x11") != NULL, "%s", ei.msg);
 		sa_hist__free(h);
 	}
-#endif
 }
 END_TEST
 
-#ifdef SA_HAVE_HIST
 /* Sum of num_i of trc_pkt_lister's ranges for the first buffer of @dir. */
 static uint64_t peer_insns(const char *dir)
 {
@@ -975,7 +954,6 @@ START_TEST(test_decode_snapshot_to_history)
 	sa_hist__free(h);
 }
 END_TEST
-#endif
 
 static Suite *etm_traces_suite(void)
 {
@@ -990,12 +968,10 @@ static Suite *etm_traces_suite(void)
 	tcase_add_checked_fixture(tc, setup, NULL);
 	tcase_add_loop_test(tc, test_ricseclab_fib, 0, 4);
 	suite_add_tcase(s, tc);
-#ifdef SA_HAVE_HIST
 	tc = tcase_create("history");
 	tcase_add_checked_fixture(tc, setup, NULL);
 	tcase_add_loop_test(tc, test_decode_snapshot_to_history, 0, 3);
 	suite_add_tcase(s, tc);
-#endif
 	tc = tcase_create("bad-input");
 	tcase_add_checked_fixture(tc, setup, NULL);
 	tcase_add_test(tc, test_bad_real_input);
