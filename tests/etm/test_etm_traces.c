@@ -167,7 +167,9 @@ static uint64_t compare_buffer(const char *name, const char *dir,
 	char line[1024];
 	char *argv[] = { "trc_pkt_lister", "-ss_dir", (char *)dir,
 			 "-decode_only", "-src_addr_n", "-src_name",
-			 (char *)bname, "-logstdout", NULL };
+			 (char *)bname, "-logstdout",
+			 /* else it also writes trc_pkt_lister.ppl in the cwd */
+			 "-logfilename", "/dev/null", NULL };
 	pid_t pid;
 	bool stopped = false;
 	uint64_t nranges = 0, nnacc = 0;
@@ -832,7 +834,8 @@ END_TEST
 static uint64_t peer_insns(const char *dir)
 {
 	char *argv[] = { "trc_pkt_lister", "-ss_dir", (char *)dir,
-			 "-decode_only", "-src_addr_n", "-logstdout", NULL };
+			 "-decode_only", "-src_addr_n", "-logstdout",
+			 "-logfilename", "/dev/null", NULL };
 	char line[1024];
 	uint64_t n = 0;
 	pid_t pid;

@@ -122,7 +122,7 @@ static void check_snapshot(const char *name, enum sa_arch arch,
 	map = sa_sitemap__new(img);
 	/* the first 200000 ranges (bugfix-exact-match has 1.7 million) */
 	snprintf(cmd, sizeof(cmd), "trc_pkt_lister -ss_dir '%s' -decode_only "
-		 "-no_time_print -logstdout 2>/dev/null | "
+		 "-no_time_print -logstdout -logfilename /dev/null 2>/dev/null | "
 		 "grep -m 200000 INSTR_RANGE", dir);
 	out = peer_run(cmd);
 	for (line = out; line && *line; line = nl) {
