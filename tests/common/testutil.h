@@ -10,7 +10,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <ftw.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 /* Exit code that makes meson report a test as skipped. */
 #define SA_TEST_SKIP 77
@@ -42,22 +44,50 @@ static inline void sa_test_require_shared(const char *sub)
 	}
 }
 
+static char sa_test_tmp_path[4096];
+static pid_t sa_test_tmp_owner;
+
+static int sa_test_rm_one(const char *path, const struct stat *st, int flag,
+			  struct FTW *ftw)
+{
+	(void)st;
+	(void)flag;
+	(void)ftw;
+	return remove(path);
+}
+
+/* Removes the temp directory when the process that made it exits (Check
+ * runs each test in a forked child: only the creator cleans up).
+ * SA_TEST_KEEP=1 keeps it for debugging.
+ */
+static void sa_test_tmp_cleanup(void)
+{
+	const char *keep = getenv("SA_TEST_KEEP");
+
+	if (!sa_test_tmp_path[0] || getpid() != sa_test_tmp_owner ||
+	    (keep && *keep == '1'))
+		return;
+	nftw(sa_test_tmp_path, sa_test_rm_one, 16, FTW_DEPTH | FTW_PHYS);
+}
+
 /* Returns a fresh directory under $TMPDIR for outputs (never the source
- * tree, which CI keeps read-only).
+ * tree, which CI keeps read-only), removed when the test process exits.
  */
 static inline const char *sa_test_tmpdir(void)
 {
-	static char path[4096];
 	const char *base = getenv("TMPDIR");
 
-	if (path[0])
-		return path;
-	snprintf(path, sizeof(path), "%s/sa-test-XXXXXX", base ? base : "/tmp");
-	if (!mkdtemp(path)) {
+	if (sa_test_tmp_path[0])
+		return sa_test_tmp_path;
+	snprintf(sa_test_tmp_path, sizeof(sa_test_tmp_path),
+		 "%s/sa-test-XXXXXX", base ? base : "/tmp");
+	if (!mkdtemp(sa_test_tmp_path)) {
 		perror("mkdtemp");
 		exit(1);
 	}
-	return path;
+	sa_test_tmp_owner = getpid();
+	atexit(sa_test_tmp_cleanup);
+	return sa_test_tmp_path;
 }
 
 /* Runs @s and returns the process exit status for meson. */
