@@ -3,6 +3,7 @@
  * sensor-agent: command table and global options (bpftool style).
  */
 #include <errno.h>
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -78,6 +79,26 @@ bool sa_parse_u64(const char *s, uint64_t *v)
 		return false;
 	*v = x;
 	return true;
+}
+
+bool sa_parse_double(const char *s, double *v)
+{
+	char *end;
+
+	*v = strtod(s, &end);
+	return end != s && !*end && isfinite(*v);
+}
+
+bool sa_parse_binary(char *arg, struct sa_binary_opt *b)
+{
+	char *at = strrchr(arg, '@');
+
+	b->path = arg;
+	b->addr = SA_ADDR_NONE;
+	if (!at)
+		return true;
+	*at = '\0';
+	return sa_parse_u64(at + 1, &b->addr);
 }
 
 bool sa_tool_add_sink(struct sa_decode_opts *o, const char *name)

@@ -43,6 +43,14 @@ bool sa_tool_add_sink(struct sa_decode_opts *o, const char *name);
 /* Parses a decimal or 0x-hex unsigned number; false on junk or overflow. */
 bool sa_parse_u64(const char *s, uint64_t *v);
 
+/* Parses a finite floating-point number; false on junk. */
+bool sa_parse_double(const char *s, double *v);
+
+struct sa_binary_opt;
+
+/* Parses --binary PATH[@ADDR] into @b, in place (the '@' becomes NUL). */
+bool sa_parse_binary(char *arg, struct sa_binary_opt *b);
+
 /* Prints "sensor-agent: <fmt>\n" to stderr. */
 void sa_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 

@@ -63,26 +63,6 @@ enum { OPT_BASELINE = 256, OPT_JSONL, OPT_EACH, OPT_ALL, OPT_FDR,
        OPT_MIN_SUPPORT, OPT_MIN_BASELINE, OPT_MIN_DELTA, OPT_MIN_RATE,
        OPT_SYMFS, OPT_ERROR_SINK, OPT_PID };
 
-static bool parse_double(const char *s, double *v)
-{
-	char *end;
-
-	*v = strtod(s, &end);
-	return end != s && !*end && isfinite(*v);
-}
-
-static bool parse_binary(char *arg, struct sa_binary_opt *b)
-{
-	char *at = strrchr(arg, '@');
-
-	b->path = arg;
-	b->addr = SA_ADDR_NONE;
-	if (!at)
-		return true;
-	*at = '\0';
-	return sa_parse_u64(at + 1, &b->addr);
-}
-
 struct analyze {
 	struct sa_baseline *bl;
 	struct sa_detect_opts dopts;
@@ -195,7 +175,7 @@ int cmd_analyze(int argc, char **argv)
 			break;
 		case 'b':
 			if (o.nr_binaries >= SA_MAX_BINARIES ||
-			    !parse_binary(optarg, &binaries[o.nr_binaries])) {
+			    !sa_parse_binary(optarg, &binaries[o.nr_binaries])) {
 				sa_err("analyze: bad --binary '%s'", optarg);
 				return SA_EXIT_USAGE;
 			}
@@ -221,7 +201,7 @@ int cmd_analyze(int argc, char **argv)
 		default:
 			return SA_EXIT_USAGE;
 		}
-		if (dv && (!parse_double(optarg, dv) || *dv <= 0 ||
+		if (dv && (!sa_parse_double(optarg, dv) || *dv <= 0 ||
 			   (c == OPT_FDR && *dv >= 1))) {
 			sa_err("analyze: bad value '%s': a positive number "
 			       "(--fdr: below 1)", optarg);

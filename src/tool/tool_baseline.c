@@ -60,14 +60,6 @@ static void baseline_usage(FILE *f)
 enum { OPT_DB = 256, OPT_HALF_LIFE, OPT_SYMFS, OPT_ERROR_SINK, OPT_PID, OPT_FORMAT,
        OPT_ALL, OPT_FDR };
 
-static bool parse_double(const char *s, double *v)
-{
-	char *end;
-
-	*v = strtod(s, &end);
-	return end != s && !*end && isfinite(*v);
-}
-
 static int baseline_list(struct sa_baseline *bl)
 {
 	struct sa_baseline_build b;
@@ -150,18 +142,6 @@ out:
 	return ret;
 }
 
-static bool parse_binary(char *arg, struct sa_binary_opt *b)
-{
-	char *at = strrchr(arg, '@');
-
-	b->path = arg;
-	b->addr = SA_ADDR_NONE;
-	if (!at)
-		return true;
-	*at = '\0';
-	return sa_parse_u64(at + 1, &b->addr);
-}
-
 int cmd_baseline(int argc, char **argv)
 {
 	static const struct option longopts[] = {
@@ -209,7 +189,7 @@ int cmd_baseline(int argc, char **argv)
 			db = optarg;
 			break;
 		case OPT_HALF_LIFE:
-			if (!parse_double(optarg, &half_life) ||
+			if (!sa_parse_double(optarg, &half_life) ||
 			    half_life < 0) {
 				sa_err("baseline: bad --half-life '%s': a "
 				       "number of windows >= 0", optarg);
@@ -218,7 +198,7 @@ int cmd_baseline(int argc, char **argv)
 			break;
 		case 'b':
 			if (o.nr_binaries >= SA_MAX_BINARIES ||
-			    !parse_binary(optarg, &binaries[o.nr_binaries])) {
+			    !sa_parse_binary(optarg, &binaries[o.nr_binaries])) {
 				sa_err("baseline: bad --binary '%s'", optarg);
 				return SA_EXIT_USAGE;
 			}
@@ -250,7 +230,7 @@ int cmd_baseline(int argc, char **argv)
 			flags |= SA_ANOM_OUT_ALL;
 			break;
 		case OPT_FDR:
-			if (!parse_double(optarg, &dopts.fdr) ||
+			if (!sa_parse_double(optarg, &dopts.fdr) ||
 			    dopts.fdr <= 0 || dopts.fdr >= 1) {
 				sa_err("baseline: bad --fdr '%s': 0 < Q < 1",
 				       optarg);

@@ -108,19 +108,6 @@ static bool parse_cs_reg(char *arg, struct sa_cs_regs *r)
 	return false;
 }
 
-/* PATH[@ADDR] */
-static bool parse_binary(char *arg, struct sa_binary_opt *b)
-{
-	char *at = strrchr(arg, '@');
-
-	b->path = arg;
-	b->addr = SA_ADDR_NONE;
-	if (!at)
-		return true;
-	*at = '\0';
-	return sa_parse_u64(at + 1, &b->addr);
-}
-
 /* FILE[:OFF[-END]]@ADDR */
 static bool parse_image(char *arg, struct sa_raw_image *ri)
 {
@@ -230,7 +217,7 @@ int cmd_decode(int argc, char **argv)
 			break;
 		case 'b':
 			if (o.nr_binaries >= SA_MAX_OPT_FILES ||
-			    !parse_binary(optarg, &binaries[o.nr_binaries])) {
+			    !sa_parse_binary(optarg, &binaries[o.nr_binaries])) {
 				sa_err("decode: bad --binary '%s': expected "
 				       "PATH or PATH@ADDR", optarg);
 				return SA_EXIT_USAGE;

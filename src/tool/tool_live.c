@@ -113,18 +113,6 @@ static void on_note(void *ctx, const char *msg)
 	fprintf(stderr, "%s: %s\n", sa_prog, msg);
 }
 
-static bool parse_binary(char *arg, struct sa_binary_opt *b)
-{
-	char *at = strrchr(arg, '@');
-
-	b->path = arg;
-	b->addr = SA_ADDR_NONE;
-	if (!at)
-		return true;
-	*at = '\0';
-	return sa_parse_u64(at + 1, &b->addr);
-}
-
 static bool parse_u64_opt(const char *name, const char *arg, uint64_t *v,
 			  uint64_t max)
 {
@@ -257,7 +245,7 @@ int cmd_live(int argc, char **argv)
 			break;
 		case 'b':
 			if (o.decode.nr_binaries >= SA_MAX_BINARIES ||
-			    !parse_binary(optarg,
+			    !sa_parse_binary(optarg,
 					  &binaries[o.decode.nr_binaries])) {
 				sa_err("bad --binary '%s'", optarg);
 				return SA_EXIT_USAGE;
