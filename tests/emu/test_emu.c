@@ -708,7 +708,10 @@ START_TEST(test_threads_attach)
 {
 	char out[4200], buf[256] = "";
 	char *argv[] = { (char *)emu_workload("wl_threads-pie"), "1.5", NULL };
-	struct sa_emu_opts opts = { .max_ms = 20 };
+	/* Bounded by instructions, not only time: on a loaded machine a
+	 * 20 ms window may see just two or three steps.
+	 */
+	struct sa_emu_opts opts = { .max_insns = 200, .max_ms = 1000 };
 	struct sa_errinfo ei = { 0 };
 	struct emu_run r = { 0 };
 	struct sa_emu_stats st;
