@@ -62,6 +62,8 @@ void sa_session_progress(struct sa_session *s, uint64_t done)
 
 /* Runs @dec to the end, feeding the builder.  The decoder's counters go
  * into the history; an error from the decoder ends this buffer only.
+ * Element offsets are already input offsets (the backends add the
+ * buffer's base); @base_offset names the buffer in messages.
  */
 int sa_session_run(struct sa_session *s, struct sa_dec *dec,
 		   uint64_t base_offset)
@@ -75,7 +77,7 @@ int sa_session_run(struct sa_session *s, struct sa_dec *dec,
 		if (err)
 			return err;
 		if (e.kind == SA_ELEM_RANGE || e.kind == SA_ELEM_GAP)
-			sa_session_progress(s, base_offset + e.offset);
+			sa_session_progress(s, e.offset);
 	}
 	st = sa_dec_stats(dec);
 	sa_hist_decode_mut(s->h)->trace_bytes += st->trace_bytes;

@@ -375,7 +375,17 @@ int cmd_decode(int argc, char **argv)
 		sa_err("%s", ei.msg[0] ? ei.msg : sa_strerror(err));
 		goto out;
 	}
-	if (!branches) {
+	if (branches) {
+		const struct sa_hist_decode *d = sa_hist_decode(h);
+
+		/* the sequence has holes where trace was lost: say so */
+		if (d->errors || d->overflows || d->lost_bytes ||
+		    d->unknown_taken)
+			sa_err("decode: %" PRIu64 " errors, %" PRIu64
+			       " overflows, %" PRIu64 " lost bytes: the "
+			       "branch sequence has gaps there",
+			       d->errors, d->overflows, d->lost_bytes);
+	} else {
 		if (sa_hist_sort(h)) {
 			sa_err("decode: out of memory");
 			goto out;
