@@ -174,6 +174,13 @@ struct sa_pd_event {
 		struct {
 			uint64_t time_shift, time_mult, time_zero;
 		} time_conv;
+		/* PERF_RECORD_AUX_OUTPUT_HW_ID (21, Linux 5.16+): the PMU's
+		 * hardware id for the AUX output of the CPU in @sid.cpu
+		 * (cs_etm: trace ID in bits 7:0, version in 63:56)
+		 */
+		struct {
+			uint64_t hw_id;
+		} aux_output_hw_id;
 	};
 };
 
@@ -278,6 +285,11 @@ int sa_pd_writer_auxtrace(struct sa_pd_writer *w, const void *data,
 			  uint64_t size, uint64_t offset, uint64_t reference,
 			  uint32_t idx, uint32_t tid, uint32_t cpu);
 int sa_pd_writer_finished_round(struct sa_pd_writer *w);
+/* PERF_RECORD_AUX_OUTPUT_HW_ID with @hw_id, then the trailer (@sid: the
+ * CPU the id belongs to goes in @sid->cpu; perf needs it).
+ */
+int sa_pd_writer_aux_output_hw_id(struct sa_pd_writer *w, uint64_t hw_id,
+				  const struct sa_pd_sample_id *sid);
 /* Any other record, header included, written as given. */
 int sa_pd_writer_raw(struct sa_pd_writer *w, const void *rec, size_t len);
 

@@ -1188,6 +1188,12 @@ static int pd_parse(struct sa_pd *pd, const uint8_t *r, uint64_t off,
 		ev->itrace_start.pid = sa_pd_get32(b);
 		ev->itrace_start.tid = sa_pd_get32(b + 4);
 		break;
+	case PERF_RECORD_AUX_OUTPUT_HW_ID:
+		if (body < 8)
+			return rec_short(pd, ei, off, ev->type, size,
+					 SA_PD_EVENT_HDR_SIZE + tb + 8);
+		ev->aux_output_hw_id.hw_id = sa_pd_get64(b);
+		break;
 	case PERF_RECORD_SWITCH:
 	case PERF_RECORD_SWITCH_CPU_WIDE:
 		ev->sw.out = ev->misc & PERF_RECORD_MISC_SWITCH_OUT;

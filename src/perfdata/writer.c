@@ -497,6 +497,19 @@ int sa_pd_writer_lost(struct sa_pd_writer *w, uint64_t id, uint64_t lost,
 	return err;
 }
 
+int sa_pd_writer_aux_output_hw_id(struct sa_pd_writer *w, uint64_t hw_id,
+				  const struct sa_pd_sample_id *sid)
+{
+	/* misc 0, as the kernel's perf_report_aux_output_id() */
+	int err = pdw_hdr(w, PERF_RECORD_AUX_OUTPUT_HW_ID, 0, 8, true);
+
+	if (!err)
+		err = pdw_write(w, &hw_id, sizeof(hw_id));
+	if (!err)
+		err = pdw_sid(w, sid);
+	return err;
+}
+
 int sa_pd_writer_auxtrace_info(struct sa_pd_writer *w, uint32_t type,
 			       const uint64_t *priv, size_t nr_priv)
 {

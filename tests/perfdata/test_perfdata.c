@@ -111,6 +111,9 @@ static char *make_file(const char *name)
 	ck_assert_int_eq(sa_pd_writer_fork(w, false, 100, 1, 101, 1, 4999,
 					   &sid), 0);
 	ck_assert_int_eq(sa_pd_writer_itrace_start(w, 100, 101, &sid), 0);
+	ck_assert_int_eq(sa_pd_writer_aux_output_hw_id(w,
+						       0x0100000000000a12ULL,
+						       &sid), 0);
 	ck_assert_int_eq(sa_pd_writer_aux(w, 0x40, 0x80,
 					  PERF_AUX_FLAG_TRUNCATED |
 					  PERF_AUX_FLAG_COLLISION, &sid), 0);
@@ -242,6 +245,11 @@ START_TEST(test_round_trip)
 
 		next_ok(pd, &ev, PERF_RECORD_ITRACE_START);
 		ck_assert_uint_eq(ev.itrace_start.tid, 101);
+		check_sid(&ev, true);
+
+		next_ok(pd, &ev, PERF_RECORD_AUX_OUTPUT_HW_ID);
+		ck_assert_uint_eq(ev.aux_output_hw_id.hw_id,
+				  0x0100000000000a12ULL);
 		check_sid(&ev, true);
 
 		next_ok(pd, &ev, PERF_RECORD_AUX);

@@ -158,6 +158,10 @@ static void check_fields(const struct sa_pd_event *ev, const struct pp_rec *r)
 		ck_assert_uint_eq(u1, ev->itrace_start.pid);
 		ck_assert_uint_eq(u2, ev->itrace_start.tid);
 		break;
+	case PERF_RECORD_AUX_OUTPUT_HW_ID:
+		ck_assert_int_eq(sscanf(s, " hw_id: %" SCNx64, &a), 1);
+		ck_assert_uint_eq(a, ev->aux_output_hw_id.hw_id);
+		break;
 	case PERF_RECORD_SWITCH:
 	case PERF_RECORD_SWITCH_CPU_WIDE:
 		ck_assert_int_eq(!strncmp(s, " OUT", 4), ev->sw.out);
@@ -919,6 +923,62 @@ START_TEST(test_writer_synthetic_vs_perf)
 	sa_pd__close(pd);
 }
 END_TEST
+
+/* PERF_RECORD_AUX_OUTPUT_HW_ID (perf 6.x cs_etm trace IDs).  No
+ * AUXTRACE_INFO: perf's Intel PT decoder would take the records for
+ * PEBS-via-PT ids, and perf 6.1 refuses cs_etm header version 2.
+ */
+START_TEST(test_writer_aux_output_hw_id)
+{
+	char path[4200], cmd[4400], *out;
+	struct perf_event_attr attr = { 0 };
+	uint64_t ids[1] = { 905 };
+	struct sa_pd_sample_id sid = { 0 };
+	struct sa_pd_writer *w;
+	struct sa_errinfo ei;
+	struct sa_pd *pd;
+
+	snprintf(path, sizeof(path), "%s/hwid.perf", sa_test_tmpdir());
+	attr.type = PERF_TYPE_SOFTWARE;
+	attr.config = PERF_COUNT_SW_DUMMY;
+	attr.sample_period = 1;
+	attr.sample_type = PERF_SAMPLE_IP | PERF_SAMPLE_TID |
+			   PERF_SAMPLE_TIME | PERF_SAMPLE_CPU |
+			   PERF_SAMPLE_IDENTIFIER;
+	attr.sample_id_all = 1;
+	w = sa_pd_writer__new(path, &ei);
+	ck_assert_msg(w, "%s", ei.msg);
+	ck_assert_int_eq(sa_pd_writer_add_attr(w, &attr, ids, 1, "dummy:u"),
+			 0);
+	sid.pid = 77;
+	sid.tid = 78;
+	sid.id = 905;
+	sid.cpu = 3;
+	sid.time = 2000;
+	/* major 0, minor 1, sink 0x1234, trace ID 0x12 (Linux 6.12) */
+	ck_assert_int_eq(sa_pd_writer_aux_output_hw_id(w,
+			0x0100000000123412ULL, &sid), 0);
+	sid.cpu = 5;
+	sid.time++;
+	/* major 0, minor 0, trace ID 0x14 (Linux 6.3) */
+	ck_assert_int_eq(sa_pd_writer_aux_output_hw_id(w, 0x14, &sid), 0);
+	ck_assert_int_eq(sa_pd_writer_close(w, &ei), 0);
+
+	snprintf(cmd, sizeof(cmd), "perf report -D -i '%s' 2>&1", path);
+	out = pp_run(cmd);
+	ck_assert_msg(strstr(out, "3 2000 0x"), "%s", out);
+	ck_assert_msg(strstr(out, "PERF_RECORD_AUX_OUTPUT_HW_ID hw_id: "
+			     "0x100000000123412\n"), "%s", out);
+	ck_assert_msg(strstr(out, "5 2001 0x"), "%s", out);
+	ck_assert_msg(strstr(out, "PERF_RECORD_AUX_OUTPUT_HW_ID hw_id: "
+			     "0x14\n"), "%s", out);
+	free(out);
+	pd = sa_pd__open(path, &ei);
+	ck_assert_msg(pd, "%s", ei.msg);
+	compare_records(pd, path);
+	sa_pd__close(pd);
+}
+END_TEST
 #endif /* PD_WRITER_ONLY */
 
 #ifdef PD_WRITER_ONLY
@@ -985,6 +1045,7 @@ int main(void)
 	tcase_set_timeout(tc, 300);
 #ifdef PD_WRITER_ONLY
 	tcase_add_test(tc, test_writer_synthetic_vs_perf);
+	tcase_add_test(tc, test_writer_aux_output_hw_id);
 	if (perf_record_works())
 		tcase_add_loop_test(tc, test_perf_record_files, 0, 3);
 	else
