@@ -53,7 +53,7 @@ static int addr2line(uint64_t off)
 	out = sa_test_slurp(o, NULL);
 	colon = strrchr(out, ':');
 	ck_assert_ptr_nonnull(colon);
-	line = atoi(colon + 1);
+	line = (int)strtol(colon + 1, NULL, 10);
 	free(out);
 	return line;
 }

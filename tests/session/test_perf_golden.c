@@ -133,7 +133,7 @@ static void parse_insns(const char *text, struct counts *exec,
 		uint8_t bytes[16];
 		size_t nb = 0;
 		uint64_t ip;
-		char *ins, *tok, *save;
+		char *ins, *tok, *end;
 
 		if (len >= sizeof(line))
 			len = sizeof(line) - 1;
@@ -147,9 +147,13 @@ static void parse_insns(const char *text, struct counts *exec,
 		ins = strstr(line, "insn:");
 		if (!ins)
 			continue;
-		for (tok = strtok_r(ins + 5, " ", &save); tok && nb < 16;
-		     tok = strtok_r(NULL, " ", &save))
-			bytes[nb++] = (uint8_t)strtoul(tok, NULL, 16);
+		for (tok = ins + 5; nb < 16; tok = end) {
+			unsigned long v = strtoul(tok, &end, 16);
+
+			if (end == tok)
+				break;
+			bytes[nb++] = (uint8_t)v;
+		}
 		if (is_jcc(bytes, nb) && !counts_get(jcc, ip))
 			counts_add(jcc, ip, 1);
 	}
