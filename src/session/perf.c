@@ -23,6 +23,16 @@
 /* Total AUX bytes one session may copy into contiguous streams. */
 #define SA_MAX_STREAM_BYTES (1ull << 32)
 
+/* CoreSight PERF_RECORD_AUX_OUTPUT_HW_ID payload (the kernel's
+ * include/linux/coresight-pmu.h CS_AUX_HW_ID_*): trace ID in bits 7:0,
+ * sink ID 39:8 (minor version 1), minor version 59:56, major 63:60.
+ * Only major version 0 is defined; minor versions only add fields.
+ */
+#define SA_CS_HW_ID_TRACE_ID(v)	((uint8_t)((v) & 0xff))
+#define SA_CS_HW_ID_MAJOR(v)	((unsigned)((v) >> 60))
+/* At most one trace ID per CPU is kept; as many CPUs as cs_etm allows. */
+#define SA_MAX_HW_IDS		4096
+
 struct sa_aux_piece {
 	const uint8_t *data;
 	uint64_t size, offset, file_offset;
@@ -36,6 +46,12 @@ struct sa_mmap_rec {
 	const char *filename;
 	uint8_t build_id[20];		/* MMAP2 with a build-id */
 	uint8_t build_id_len;
+};
+
+struct sa_hw_id {
+	uint32_t cpu;
+	uint8_t trace_id;
+	uint64_t file_offset;
 };
 
 struct sa_perf_session {
@@ -53,6 +69,8 @@ struct sa_perf_session {
 	unsigned missing;		/* binaries not found */
 	struct sa_cs_perf_info *cs_info;
 	const char *first_missing;
+	struct sa_hw_id *hw_ids;	/* AUX_OUTPUT_HW_ID, one per CPU */
+	size_t nr_hw_ids;
 };
 
 static int sa_grow(void **p, size_t *nr, size_t elem)
@@ -75,6 +93,69 @@ static bool sa_skip_mapping(const char *name)
 	return !name || !name[0] || name[0] == '[' ||
 	       !strncmp(name, "//anon", 6) || !strncmp(name, "/dev/", 5) ||
 	       !strncmp(name, "/memfd:", 7) || !strncmp(name, "anon_inode:", 11);
+}
+
+/* Remembers the trace ID of a CPU from a PERF_RECORD_AUX_OUTPUT_HW_ID.
+ * perf checks the same: the CPU comes from the sample_id_all trailer, the
+ * major version must be 0, and a CPU keeps one trace ID.
+ */
+static int sa_add_hw_id(struct sa_perf_session *ps,
+			const struct sa_pd_event *ev, struct sa_errinfo *ei)
+{
+	uint64_t v = ev->aux_output_hw_id.hw_id;
+	uint8_t id = SA_CS_HW_ID_TRACE_ID(v);
+	struct sa_hw_id *h;
+	size_t i;
+
+	if (ps->aux_type == SA_PD_AUXTRACE_INTEL_PT)
+		return 0;	/* PEBS-via-PT ids: not used here */
+	if (SA_CS_HW_ID_MAJOR(v))
+		return sa_errinfo_set(ei, -SA_ERR_UNSUPPORTED, ev->file_offset,
+				      "%s: AUX_OUTPUT_HW_ID at offset %#"
+				      PRIx64 ": hw_id %#" PRIx64 " has major "
+				      "version %u (only 0 is known)",
+				      ps->s.name, ev->file_offset, v,
+				      SA_CS_HW_ID_MAJOR(v));
+	if (!(ev->sid.valid & PERF_SAMPLE_CPU))
+		return sa_errinfo_set(ei, -SA_ERR_FORMAT, ev->file_offset,
+				      "%s: AUX_OUTPUT_HW_ID at offset %#"
+				      PRIx64 " has no CPU (the event's "
+				      "sample_type lacks PERF_SAMPLE_CPU)",
+				      ps->s.name, ev->file_offset);
+	if (!id || id >= 0x70)
+		return sa_errinfo_set(ei, -SA_ERR_FORMAT, ev->file_offset,
+				      "%s: AUX_OUTPUT_HW_ID at offset %#"
+				      PRIx64 ": trace ID %#x of CPU %u is not "
+				      "a valid CoreSight trace ID (1..0x6f)",
+				      ps->s.name, ev->file_offset, id,
+				      ev->sid.cpu);
+	for (i = 0; i < ps->nr_hw_ids; i++) {
+		h = &ps->hw_ids[i];
+		if (h->cpu != ev->sid.cpu)
+			continue;
+		if (h->trace_id == id)
+			return 0;
+		return sa_errinfo_set(ei, -SA_ERR_FORMAT, ev->file_offset,
+				      "%s: AUX_OUTPUT_HW_ID at offset %#"
+				      PRIx64 " gives CPU %u trace ID %#x, "
+				      "the one at %#" PRIx64 " gave %#x",
+				      ps->s.name, ev->file_offset,
+				      ev->sid.cpu, id, h->file_offset,
+				      h->trace_id);
+	}
+	if (ps->nr_hw_ids >= SA_MAX_HW_IDS)
+		return sa_errinfo_set(ei, -SA_ERR_TOOBIG, ev->file_offset,
+				      "%s: more than %d CPUs in "
+				      "AUX_OUTPUT_HW_ID records",
+				      ps->s.name, SA_MAX_HW_IDS);
+	if (sa_grow((void **)&ps->hw_ids, &ps->nr_hw_ids,
+		    sizeof(*ps->hw_ids)))
+		return -ENOMEM;
+	h = &ps->hw_ids[ps->nr_hw_ids++];
+	h->cpu = ev->sid.cpu;
+	h->trace_id = id;
+	h->file_offset = ev->file_offset;
+	return 0;
 }
 
 static int sa_collect(struct sa_perf_session *ps, struct sa_errinfo *ei)
@@ -169,6 +250,11 @@ static int sa_collect(struct sa_perf_session *ps, struct sa_errinfo *ei)
 			break;
 		case PERF_RECORD_LOST:
 			d->lost_records += ev.lost.lost;
+			break;
+		case PERF_RECORD_AUX_OUTPUT_HW_ID:
+			err = sa_add_hw_id(ps, &ev, ei);
+			if (err)
+				return err;
 			break;
 		default:
 			break;
@@ -424,6 +510,58 @@ static enum sa_arch sa_arch_of(const char *uname_m)
 	return SA_ARCH_UNKNOWN;
 }
 
+/* perf 6.x (cs_etm header version 2) records the trace IDs in
+ * AUX_OUTPUT_HW_ID records and flags TRCTRACEIDR unused.  As perf does:
+ * when the file has such records, they give the IDs and a CPU without one
+ * is not decoded; when it has none (a kernel before 6.3), the low bits of
+ * the flagged TRCTRACEIDR are the legacy ID, if valid.
+ */
+static int sa_cs_apply_hw_ids(struct sa_perf_session *ps,
+			      struct sa_errinfo *ei)
+{
+	struct sa_cs_perf_info *info = ps->cs_info;
+	size_t i, known = 0;
+
+	for (i = 0; i < ps->nr_hw_ids; i++) {
+		const struct sa_hw_id *h = &ps->hw_ids[i];
+
+		if (sa_cs_perf_info_set_trace_id(info, (int)h->cpu,
+						 h->trace_id))
+			return sa_errinfo_set(ei, -SA_ERR_FORMAT,
+					      h->file_offset,
+					      "%s: AUX_OUTPUT_HW_ID at offset "
+					      "%#" PRIx64 " names CPU %u, "
+					      "which has no cs_etm metadata "
+					      "in AUXTRACE_INFO", ps->s.name,
+					      h->file_offset, h->cpu);
+	}
+	for (i = 0; i < info->nr_cpus; i++) {
+		struct sa_cs_perf_cpu *c = &info->cpus[i];
+		uint8_t legacy = c->traceidr & 0x7f;
+
+		if (c->traceidr & SA_CS_TRACE_ID_UNUSED && !ps->nr_hw_ids &&
+		    legacy && legacy < 0x70)
+			sa_cs_perf_info_set_trace_id(info, c->cpu, legacy);
+		if (!(c->traceidr & SA_CS_TRACE_ID_UNUSED))
+			info->cpus[known++] = *c;
+		else
+			sa_debug("%s: CPU %d has no trace ID; not decoded\n",
+				 ps->s.name, c->cpu);
+	}
+	if (!known)
+		return sa_errinfo_set(ei, -SA_ERR_NODATA, SA_NO_OFFSET,
+				      "%s: cs_etm AUXTRACE_INFO version %u "
+				      "gives no CPU a trace ID, and %s "
+				      "(perf 6.x records them there): the "
+				      "trace cannot be attributed", ps->s.name,
+				      info->version, ps->nr_hw_ids ?
+				      "no AUX_OUTPUT_HW_ID record names one of "
+				      "its CPUs" :
+				      "the file has no AUX_OUTPUT_HW_ID record");
+	info->nr_cpus = known;
+	return 0;
+}
+
 int sa_decode_perf_data(const char *path, const struct sa_decode_opts *o,
 			struct sa_hist *h, struct sa_errinfo *ei)
 {
@@ -472,6 +610,9 @@ int sa_decode_perf_data(const char *path, const struct sa_decode_opts *o,
 				       msg);
 			goto out;
 		}
+		err = sa_cs_apply_hw_ids(&ps, ei);
+		if (err)
+			goto out;
 	}
 	err = sa_build_image(&ps, ei);
 	if (err)
@@ -509,6 +650,7 @@ out:
 	sa_session_fini(&ps.s);
 	free(ps.aux);
 	free(ps.maps);
+	free(ps.hw_ids);
 	sa_pd__close(ps.pd);
 	return err;
 }
