@@ -870,7 +870,8 @@ static void write_v2(const char *src, const char *dst, enum v2_kind kind)
 			break;
 		case PERF_RECORD_AUX:
 			ck_assert_int_eq(sa_pd_writer_aux(w, ev.aux.aux_offset,
-					ev.aux.aux_size, ev.aux.flags, &sid), 0);
+					ev.aux.aux_size, ev.aux.flags,
+					&sid), 0);
 			break;
 		case PERF_RECORD_MMAP2:
 			if (!strstr(ev.mmap.filename, "etm_test_loop"))
@@ -990,7 +991,7 @@ START_TEST(test_perf6_hw_id)
 	ho = decode_hist(orig, symfs, 0, NULL);
 	h2 = decode_hist(v2, symfs, 0, NULL);
 	hist_compare(ho, h2);
-	/* perf 6.9+ on a kernel before 6.3: flagged legacy IDs are used */
+	/* no HW_ID record (older kernel): the flagged legacy IDs are used */
 	write_v2(orig, bad, V2_LEGACY);
 	hl = decode_hist(bad, symfs, 0, NULL);
 	hist_compare(ho, hl);

@@ -955,12 +955,12 @@ START_TEST(test_writer_aux_output_hw_id)
 	sid.id = 905;
 	sid.cpu = 3;
 	sid.time = 2000;
-	/* major 0, minor 1, sink 0x1234, trace ID 0x12 (Linux 6.12) */
+	/* major 0, minor 1, sink 0x1234, trace ID 0x12 (per-sink IDs) */
 	ck_assert_int_eq(sa_pd_writer_aux_output_hw_id(w,
 			0x0100000000123412ULL, &sid), 0);
 	sid.cpu = 5;
 	sid.time++;
-	/* major 0, minor 0, trace ID 0x14 (Linux 6.3) */
+	/* major 0, minor 0, trace ID 0x14 (the first layout) */
 	ck_assert_int_eq(sa_pd_writer_aux_output_hw_id(w, 0x14, &sid), 0);
 	ck_assert_int_eq(sa_pd_writer_close(w, &ei), 0);
 
