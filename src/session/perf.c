@@ -510,11 +510,22 @@ static enum sa_arch sa_arch_of(const char *uname_m)
 	return SA_ARCH_UNKNOWN;
 }
 
+static bool sa_has_hw_id(const struct sa_perf_session *ps, int cpu)
+{
+	size_t i;
+
+	for (i = 0; i < ps->nr_hw_ids; i++)
+		if ((int)ps->hw_ids[i].cpu == cpu)
+			return true;
+	return false;
+}
+
 /* perf 6.x (cs_etm header version 2) records the trace IDs in
- * AUX_OUTPUT_HW_ID records and flags TRCTRACEIDR unused.  As perf does:
- * when the file has such records, they give the IDs and a CPU without one
- * is not decoded; when it has none (a kernel before 6.3), the low bits of
- * the flagged TRCTRACEIDR are the legacy ID, if valid.
+ * AUX_OUTPUT_HW_ID records; TRCTRACEIDR holds the legacy ID, flagged
+ * unused by perf 6.3.  As perf does: when the file has such records, they
+ * alone give the IDs and a CPU without one is not decoded (its legacy ID
+ * may belong to another CPU now); when it has none (a kernel that does not
+ * emit them), the low bits of a flagged TRCTRACEIDR are used, if valid.
  */
 static int sa_cs_apply_hw_ids(struct sa_perf_session *ps,
 			      struct sa_errinfo *ei)
@@ -542,7 +553,8 @@ static int sa_cs_apply_hw_ids(struct sa_perf_session *ps,
 		if (c->traceidr & SA_CS_TRACE_ID_UNUSED && !ps->nr_hw_ids &&
 		    legacy && legacy < 0x70)
 			sa_cs_perf_info_set_trace_id(info, c->cpu, legacy);
-		if (!(c->traceidr & SA_CS_TRACE_ID_UNUSED))
+		if (ps->nr_hw_ids ? sa_has_hw_id(ps, c->cpu) :
+				    !(c->traceidr & SA_CS_TRACE_ID_UNUSED))
 			info->cpus[known++] = *c;
 		else
 			sa_debug("%s: CPU %d has no trace ID; not decoded\n",

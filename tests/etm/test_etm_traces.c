@@ -764,6 +764,7 @@ enum v2_kind {
 	V2_LEGACY,	/* version 2, flagged legacy IDs, no HW_ID record */
 	V2_BAD_MAJOR,	/* a hw_id of major version 1 */
 	V2_BAD_CPU,	/* a hw_id for a CPU without metadata */
+	V2_STALE,	/* wrong, unflagged TRCTRACEIDR; HW_ID records right */
 };
 
 #define CS_UNUSED_FLAG	0x80000000ull
@@ -797,6 +798,8 @@ static size_t v0_to_v2(const uint64_t *priv, size_t nr, enum v2_kind kind,
 			out[n++] = idr;
 		else if (kind == V2_LEGACY)
 			out[n++] = CS_UNUSED_FLAG | idr;
+		else if (kind == V2_STALE)
+			out[n++] = 0x40 + cpu;
 		else
 			out[n++] = CS_UNUSED_FLAG | 0x7f;
 		memcpy(out + n, priv + pos + 4, 5 * sizeof(*out));
@@ -993,6 +996,11 @@ START_TEST(test_perf6_hw_id)
 	hist_compare(ho, h2);
 	/* no HW_ID record (older kernel): the flagged legacy IDs are used */
 	write_v2(orig, bad, V2_LEGACY);
+	hl = decode_hist(bad, symfs, 0, NULL);
+	hist_compare(ho, hl);
+	sa_hist__free(hl);
+	/* HW_ID records override whatever TRCTRACEIDR says */
+	write_v2(orig, bad, V2_STALE);
 	hl = decode_hist(bad, symfs, 0, NULL);
 	hist_compare(ho, hl);
 	sa_hist__free(hl);
