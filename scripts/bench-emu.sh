@@ -30,6 +30,8 @@ echo "-- wl_qsort-pie (callbacks from libc: filter entries and exits)"
 "$bench" whole "$wl/wl_qsort-pie"
 echo "-- wl_signals-pie 50 (signals, setjmp/longjmp, rep movs)"
 "$bench" whole "$wl/wl_signals-pie" 50
+echo "-- wl_branches-pie 5000 with MTC (period 3) and CYC: timing's cost"
+"$bench" whole-timed "$wl/wl_branches-pie" 5000
 echo
 echo "== sampled windows on a CPU-bound run (wl_branches-pie 200000000)"
 for d in "10 1000" "10 100" "50 100"; do

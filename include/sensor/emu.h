@@ -55,7 +55,19 @@ struct sa_emu_opts {
 				 * instructions (0: no limit) */
 	uint64_t max_ms;	/* end the window after this long (0: none) */
 	bool noretcomp;		/* no return compression */
-	bool tsc;		/* TSC packets in PSB+ and at each enable */
+	bool tsc;		/* TSC packets in PSB+ */
+	/* Timing packets, as perf's intel_pt terms mtc, mtc_period, cyc and
+	 * cyc_thresh (docs/emulate.md has the clock model).  Either implies
+	 * @tsc.  @mtc: TMA in PSB+ and an MTC packet when bit @mtc_period
+	 * (0-15, used as given: perf's and the CLI's default is 3) of the
+	 * crystal clock changes.  @cyc: CYC packets with the core cycles,
+	 * before the packets hardware times with them, once at least
+	 * 2^(@cyc_thresh - 1) cycles passed (0-15; 0: every time).
+	 */
+	bool mtc;
+	uint8_t mtc_period;
+	bool cyc;
+	uint8_t cyc_thresh;
 };
 
 /* What a window did. */
@@ -73,6 +85,10 @@ struct sa_emu_stats {
 	bool new_task;		/* a new thread: the window ended */
 	bool stopped_by_request;	/* sa_emu_request_stop() */
 	uint64_t ns;		/* wall time of the window */
+	/* CLOCK_MONOTONIC (ns) at the window's start and end: the trace's
+	 * timestamps (TSC, MTC, CYC) all fall between the two.
+	 */
+	uint64_t start_ns, end_ns;
 };
 
 /* Runs @argv[0] (found on PATH) under ptrace, stopped at its first

@@ -622,26 +622,45 @@ static bool stale_step_trap(struct sa_emu *emu, int sig)
 	return si.si_code == TRAP_BRKPT || si.si_code == TRAP_TRACE;
 }
 
-/* Encoder calls of the recorder, logged for the benchmark when asked. */
+/* Encoder calls of the recorder, logged for the benchmark when asked.
+ * Each event happens when the recorder sees it: the stop that reports
+ * it is the emulated clock's time (a vDSO clock read, next to the
+ * tens of microseconds a ptrace step costs).
+ */
 static int rec_enter(struct sa_emu *emu, struct sa_emu_enc *enc,
 		     uint64_t ip)
 {
-	sa_emu_evlog_add(emu->evlog, SA_EMU_EV_ENTER, ip, NULL, 0, false);
-	return sa_emu_enc_enter(enc, ip, sa_emu_now_ns());
+	uint64_t now = sa_emu_now_ns();
+	int err;
+
+	sa_emu_evlog_add(emu->evlog, SA_EMU_EV_ENTER, ip, NULL, 0, false,
+			 now);
+	err = sa_emu_enc_time(enc, now);
+	return err ? err : sa_emu_enc_enter(enc, ip);
 }
 
 static int rec_retire(struct sa_emu *emu, struct sa_emu_enc *enc,
 		      uint64_t ip, const struct sa_emu_insn *in, uint64_t next,
 		      bool next_in)
 {
-	sa_emu_evlog_add(emu->evlog, SA_EMU_EV_RETIRE, ip, in, next, next_in);
-	return sa_emu_enc_retire(enc, ip, in, next, next_in);
+	uint64_t now = sa_emu_now_ns();
+	int err;
+
+	sa_emu_evlog_add(emu->evlog, SA_EMU_EV_RETIRE, ip, in, next, next_in,
+			 now);
+	err = sa_emu_enc_time(enc, now);
+	return err ? err : sa_emu_enc_retire(enc, ip, in, next, next_in);
 }
 
 static int rec_async(struct sa_emu *emu, struct sa_emu_enc *enc, uint64_t ip)
 {
-	sa_emu_evlog_add(emu->evlog, SA_EMU_EV_ASYNC, ip, NULL, 0, false);
-	return sa_emu_enc_async(enc, ip);
+	uint64_t now = sa_emu_now_ns();
+	int err;
+
+	sa_emu_evlog_add(emu->evlog, SA_EMU_EV_ASYNC, ip, NULL, 0, false,
+			 now);
+	err = sa_emu_enc_time(enc, now);
+	return err ? err : sa_emu_enc_async(enc, ip);
 }
 
 /* The core loop of a window: see the comment at the top of emu_rec.c. */
@@ -930,6 +949,13 @@ int sa_emu_window(struct sa_emu *emu, const struct sa_emu_opts *opts,
 				      "emu: --aux-size %" PRIu64 " is over the "
 				      "cap of %llu bytes", o.aux_size,
 				      SA_EMU_MAX_AUX);
+	if (o.mtc_period > SA_EMU_MTC_PERIOD_MAX ||
+	    o.cyc_thresh > SA_EMU_CYC_THRESH_MAX)
+		return sa_errinfo_set(ei, -SA_ERR_INVAL, SA_NO_OFFSET,
+				      "emu: mtc_period %u or cyc_thresh %u is "
+				      "over 15 (4-bit fields of the "
+				      "intel_pt config)", o.mtc_period,
+				      o.cyc_thresh);
 	err = read_exe(emu);
 	if (!err)
 		err = sa_emu_maps_read(emu);
@@ -953,6 +979,11 @@ int sa_emu_window(struct sa_emu *emu, const struct sa_emu_opts *opts,
 	ecfg.psb_period = o.psb_period;
 	ecfg.noretcomp = o.noretcomp;
 	ecfg.tsc = o.tsc;
+	ecfg.mtc = o.mtc;
+	ecfg.cyc = o.cyc;
+	ecfg.mtc_period = o.mtc_period;
+	ecfg.cyc_thresh = o.cyc_thresh;
+	ecfg.tsc0 = sa_emu_now_ns();
 	enc = sa_emu_enc__new(&ecfg);
 	if (!enc)
 		return sa_errinfo_set(ei, -errno, SA_NO_OFFSET,
@@ -976,7 +1007,9 @@ int sa_emu_window(struct sa_emu *emu, const struct sa_emu_opts *opts,
 	st->overflow = sa_emu_enc_overflowed(enc);
 	st->trace_bytes = emu->aux_len;
 	sa_emu_enc__free(enc);
-	st->ns = sa_emu_now_ns() - t0;
+	st->start_ns = t0;
+	st->end_ns = sa_emu_now_ns();
+	st->ns = st->end_ns - t0;
 	if (!err)
 		err = save_maps(emu);
 	if (!err && path)

@@ -23,8 +23,8 @@
 /* Longest single packet we emit (PSB) plus the OVF we keep room for. */
 #define SA_EMU_PKT_MAX 16
 #define SA_EMU_OVF_SIZE 2
-/* PSB+ as we write it: PSB, MODE.Exec, TSC, FUP, PSBEND. */
-#define SA_EMU_PSBPLUS_MAX (16 + 2 + 8 + 9 + 2)
+/* PSB+ as we write it: PSB, TSC, TMA, CBR, MODE.Exec, FUP, PSBEND. */
+#define SA_EMU_PSBPLUS_MAX (16 + 8 + 7 + 4 + 2 + 9 + 2)
 /* TNT-64 carries at most 47 bits. */
 #define SA_EMU_TNT64_BITS 47
 
@@ -33,7 +33,8 @@ struct sa_emu_enc {
 	struct pt_config cfg;
 	size_t size;
 	uint32_t psb_period;
-	bool noretcomp, tsc;
+	bool noretcomp, tsc, mtc, cyc;
+	uint8_t mtc_period, cyc_thresh;
 
 	bool enabled;		/* PacketEn: inside the filter */
 	bool overflow;		/* buffer full: OVF written, rest lost */
@@ -41,7 +42,11 @@ struct sa_emu_enc {
 	bool last_ip_valid;
 	uint64_t last_ip;
 	uint64_t last_psb;	/* offset of the last PSB */
-	uint64_t tsc_now;
+	bool in_psb;		/* inside PSB+: no CYC */
+
+	uint64_t now;		/* TSC of the current event (ns) */
+	uint64_t last_mtc;	/* CTC >> mtc_period at the last MTC / TMA */
+	uint64_t last_cyc;	/* TSC up to which CYC packets counted */
 
 	uint64_t tnt;		/* pending TNT bits, oldest highest */
 	unsigned int nr_tnt;
@@ -97,12 +102,47 @@ static int enc_put(struct sa_emu_enc *enc, const struct pt_packet *pkt)
 	return enc_put_room(enc, pkt, SA_EMU_PKT_MAX);
 }
 
+/* The CTC (crystal clock) at TSC @tsc, and the TSC ticks since its last
+ * edge (TMA's FastCounter).
+ */
+static uint64_t enc_ctc(uint64_t tsc)
+{
+	return tsc * SA_EMU_TSC_CTC_D / SA_EMU_TSC_CTC_N;
+}
+
+/* A CYC packet with the core cycles from the last CYC up to TSC @until:
+ * the core runs at the nominal ratio, one cycle per TSC tick.  Before a
+ * CYC-eligible packet (@align false) it obeys cyc_thresh; before MTC, TSC
+ * and PSB (@align true) it always goes out, so that both decoders count
+ * the following cycles from that timestamp: perf restarts its cycle count
+ * at an MTC or TSC that follows a CYC, libipt at every MTC and TSC.
+ */
+static int enc_cyc(struct sa_emu_enc *enc, uint64_t until, bool align)
+{
+	struct pt_packet pkt = { .type = ppt_cyc };
+	uint64_t cycles;
+
+	if (!enc->cyc || enc->in_psb || until <= enc->last_cyc)
+		return 0;
+	cycles = until - enc->last_cyc;
+	if (!align && enc->cyc_thresh &&
+	    cycles < (1ull << (enc->cyc_thresh - 1)))
+		return 0;
+	pkt.payload.cyc.value = cycles;
+	enc->last_cyc = until;
+	return enc_put(enc, &pkt);
+}
+
 static int enc_flush_tnt(struct sa_emu_enc *enc)
 {
 	struct pt_packet pkt = { 0 };
+	int err;
 
 	if (!enc->nr_tnt)
 		return 0;
+	err = enc_cyc(enc, enc->now, false);
+	if (err)
+		return err;
 	pkt.type = enc->nr_tnt <= 6 ? ppt_tnt_8 : ppt_tnt_64;
 	pkt.payload.tnt.bit_size = (uint8_t)enc->nr_tnt;
 	pkt.payload.tnt.payload = enc->tnt;
@@ -149,6 +189,8 @@ static int enc_ip_pkt(struct sa_emu_enc *enc, enum pt_packet_type type,
 	int err;
 
 	err = enc_flush_tnt(enc);
+	if (!err)
+		err = enc_cyc(enc, enc->now, false);
 	if (err)
 		return err;
 	if (suppressed) {
@@ -186,19 +228,45 @@ static int enc_mode_exec(struct sa_emu_enc *enc)
 {
 	struct pt_packet pkt = { .type = ppt_mode };
 
+	int err;
+
 	pkt.payload.mode.leaf = pt_mol_exec;
 	pkt.payload.mode.bits.exec.csl = 1;	/* 64-bit */
 	enc->mode_sent = true;
-	return enc_put(enc, &pkt);
+	err = enc_cyc(enc, enc->now, false);
+	return err ? err : enc_put(enc, &pkt);
 }
 
+/* TSC, then TMA (the CTC and FastCounter at that TSC) when MTC is on:
+ * the full time, from which MTC packets count.
+ */
 static int enc_tsc(struct sa_emu_enc *enc)
 {
 	struct pt_packet pkt = { .type = ppt_tsc };
+	uint64_t ctc = enc_ctc(enc->now);
+	int err;
 
 	if (!enc->tsc)
 		return 0;
-	pkt.payload.tsc.tsc = enc->tsc_now & ((1ull << 56) - 1);
+	pkt.payload.tsc.tsc = enc->now & ((1ull << 56) - 1);
+	err = enc_put(enc, &pkt);
+	if (err || !enc->mtc)
+		return err;
+	pkt.type = ppt_tma;
+	pkt.payload.tma.ctc = (uint16_t)ctc;
+	pkt.payload.tma.fc = (uint16_t)(enc->now - ctc * SA_EMU_TSC_CTC_N /
+					SA_EMU_TSC_CTC_D);
+	enc->last_mtc = ctc >> enc->mtc_period;
+	return enc_put(enc, &pkt);
+}
+
+static int enc_cbr(struct sa_emu_enc *enc)
+{
+	struct pt_packet pkt = { .type = ppt_cbr };
+
+	if (!enc->tsc)
+		return 0;
+	pkt.payload.cbr.ratio = SA_EMU_NOM_RATIO;
 	return enc_put(enc, &pkt);
 }
 
@@ -212,6 +280,8 @@ static int enc_psbplus(struct sa_emu_enc *enc, uint64_t next)
 	int err;
 
 	err = enc_flush_tnt(enc);
+	if (!err)
+		err = enc_cyc(enc, enc->now, true);
 	if (err)
 		return err;
 	/* PSB+ is all or nothing: a cut one would not resynchronise. */
@@ -221,8 +291,11 @@ static int enc_psbplus(struct sa_emu_enc *enc, uint64_t next)
 	enc->last_psb = enc_offset(enc) - 16;
 	enc->last_ip_valid = false;
 	enc->mode_sent = false;
+	enc->in_psb = true;
 	ret_reset(enc);
 	err = enc_tsc(enc);
+	if (!err)
+		err = enc_cbr(enc);
 	if (!err && enc->enabled) {
 		err = enc_mode_exec(enc);
 		if (!err)
@@ -230,6 +303,7 @@ static int enc_psbplus(struct sa_emu_enc *enc, uint64_t next)
 	}
 	if (!err)
 		err = enc_put(enc, &end);
+	enc->in_psb = false;
 	return err;
 }
 
@@ -257,7 +331,19 @@ struct sa_emu_enc *sa_emu_enc__new(const struct sa_emu_enc_cfg *cfg)
 	enc->size = cfg->size;
 	enc->psb_period = cfg->psb_period ? cfg->psb_period : 4096;
 	enc->noretcomp = cfg->noretcomp;
-	enc->tsc = cfg->tsc;
+	/* MTC and CYC count from a TSC: they bring it with them. */
+	enc->mtc = cfg->mtc;
+	enc->cyc = cfg->cyc;
+	enc->tsc = cfg->tsc || cfg->mtc || cfg->cyc;
+	enc->mtc_period = cfg->mtc_period;
+	enc->cyc_thresh = cfg->cyc_thresh;
+	if (enc->mtc_period > SA_EMU_MTC_PERIOD_MAX ||
+	    enc->cyc_thresh > SA_EMU_CYC_THRESH_MAX) {
+		free(enc);
+		errno = EINVAL;
+		return NULL;
+	}
+	enc->now = enc->last_cyc = cfg->tsc0;
 	enc->pte = pt_alloc_encoder(&enc->cfg);
 	if (!enc->pte) {
 		free(enc);
@@ -281,7 +367,43 @@ void sa_emu_enc__free(struct sa_emu_enc *enc)
 	free(enc);
 }
 
-int sa_emu_enc_enter(struct sa_emu_enc *enc, uint64_t ip, uint64_t tsc)
+int sa_emu_enc_time(struct sa_emu_enc *enc, uint64_t tsc)
+{
+	struct pt_packet pkt = { .type = ppt_mtc };
+	uint64_t p;
+	int err;
+
+	if (tsc > enc->now)
+		enc->now = tsc;
+	if (!enc->mtc || enc->overflow)
+		return 0;
+	p = enc_ctc(enc->now) >> enc->mtc_period;
+	if (p == enc->last_mtc)
+		return 0;
+	if (p - enc->last_mtc >= 256) {
+		/* MTC carries 8 bits of the period count: after 256 periods
+		 * or more without one, it could not tell how many passed.
+		 * Hardware sends every MTC, also while tracing is filtered
+		 * out; we send the full time instead, TSC + TMA, as
+		 * hardware does when tracing is enabled again.
+		 */
+		err = enc_cyc(enc, enc->now, true);
+		return err ? err : enc_tsc(enc);
+	}
+	/* One MTC for the latest CTC edge, however many periods passed
+	 * since the last (fewer than 256): decoders take the 8-bit
+	 * difference, so they get the same time as from every MTC.
+	 */
+	err = enc_cyc(enc, (p << enc->mtc_period) * SA_EMU_TSC_CTC_N /
+			   SA_EMU_TSC_CTC_D, true);
+	if (err)
+		return err;
+	pkt.payload.mtc.ctc = (uint8_t)p;
+	enc->last_mtc = p;
+	return enc_put(enc, &pkt);
+}
+
+int sa_emu_enc_enter(struct sa_emu_enc *enc, uint64_t ip)
 {
 	int err = 0;
 
@@ -289,7 +411,6 @@ int sa_emu_enc_enter(struct sa_emu_enc *enc, uint64_t ip, uint64_t tsc)
 		return 0;
 	if (enc->enabled)
 		return -SA_ERR_INVAL;
-	enc->tsc_now = tsc;
 	if (!enc->mode_sent)
 		err = enc_mode_exec(enc);
 	if (!err)
@@ -320,7 +441,7 @@ int sa_emu_enc_retire(struct sa_emu_enc *enc, uint64_t ip,
 		err = enc_ip_pkt(enc, ppt_tip_pgd, 0, true);
 		enc->enabled = false;
 		if (!err && next_in)
-			err = sa_emu_enc_enter(enc, next, enc->tsc_now);
+			err = sa_emu_enc_enter(enc, next);
 		return err;
 	}
 	if (!next_in) {

@@ -23,9 +23,13 @@
 
 /* Bits of the intel_pt PMU's config (its sysfs "format" directory). */
 #define PT_CFG_PT (1ull << 0)
+#define PT_CFG_CYC (1ull << 1)
+#define PT_CFG_MTC (1ull << 9)
 #define PT_CFG_TSC (1ull << 10)
 #define PT_CFG_NORETCOMP (1ull << 11)
 #define PT_CFG_BRANCH (1ull << 13)
+#define PT_CFG_MTC_PERIOD_SHIFT 14
+#define PT_CFG_CYC_THRESH_SHIFT 19
 #define PT_CFG_PSB_SHIFT 24
 
 /* The dynamic PMU type perf gives intel_pt when the machine has none. */
@@ -114,8 +118,15 @@ int sa_emu_write_perf(struct sa_emu *emu, const char *path,
 	while ((2048ull << psb_exp) < period && psb_exp < 15)
 		psb_exp++;
 	attr.type = pt_pmu_type();
+	/* The config says what the trace holds: perf decodes by it. */
 	attr.config = PT_CFG_PT | PT_CFG_BRANCH |
-		      (opts->tsc ? PT_CFG_TSC : 0) |
+		      (opts->tsc || opts->mtc || opts->cyc ? PT_CFG_TSC : 0) |
+		      (opts->mtc ? PT_CFG_MTC |
+			(uint64_t)opts->mtc_period << PT_CFG_MTC_PERIOD_SHIFT :
+			0) |
+		      (opts->cyc ? PT_CFG_CYC |
+			(uint64_t)opts->cyc_thresh << PT_CFG_CYC_THRESH_SHIFT :
+			0) |
 		      (opts->noretcomp ? PT_CFG_NORETCOMP : 0) |
 		      (psb_exp << PT_CFG_PSB_SHIFT);
 	attr.sample_type = PERF_SAMPLE_IP | PERF_SAMPLE_TID |
@@ -140,18 +151,26 @@ int sa_emu_write_perf(struct sa_emu *emu, const char *path,
 	priv[SA_PD_INTEL_PT_TIME_SHIFT] = 0;
 	priv[SA_PD_INTEL_PT_TIME_MULT] = 1;
 	priv[SA_PD_INTEL_PT_TIME_ZERO] = 0;
-	priv[SA_PD_INTEL_PT_CAP_USER_TIME_ZERO] = 0;
+	/* perf decodes with time only when the clock conversion is
+	 * valid (cap_user_time_zero) and the config has tsc.
+	 */
+	priv[SA_PD_INTEL_PT_CAP_USER_TIME_ZERO] = attr.config & PT_CFG_TSC ?
+							  1 : 0;
 	priv[SA_PD_INTEL_PT_TSC_BIT] = PT_CFG_TSC;
 	priv[SA_PD_INTEL_PT_NORETCOMP_BIT] = PT_CFG_NORETCOMP;
 	priv[SA_PD_INTEL_PT_HAVE_SCHED_SWITCH] = 0;
 	priv[SA_PD_INTEL_PT_SNAPSHOT_MODE] = 0;
 	priv[SA_PD_INTEL_PT_PER_CPU_MMAPS] = 0;
-	priv[SA_PD_INTEL_PT_MTC_BIT] = 1ull << 9;
-	priv[SA_PD_INTEL_PT_MTC_FREQ_BITS] = 0xfull << 14;
-	priv[SA_PD_INTEL_PT_TSC_CTC_N] = 0;
-	priv[SA_PD_INTEL_PT_TSC_CTC_D] = 0;
-	priv[SA_PD_INTEL_PT_CYC_BIT] = 1ull << 1;
-	priv[SA_PD_INTEL_PT_MAX_NONTURBO_RATIO] = 0;
+	priv[SA_PD_INTEL_PT_MTC_BIT] = PT_CFG_MTC;
+	priv[SA_PD_INTEL_PT_MTC_FREQ_BITS] = 0xfull << PT_CFG_MTC_PERIOD_SHIFT;
+	/* The emulated clocks (emu_priv.h): CPUID 0x15 EBX/EAX and the
+	 * nominal ratio.  With time_mult 1 and time_shift 0, perf's time is
+	 * the TSC: the recorder's CLOCK_MONOTONIC nanoseconds.
+	 */
+	priv[SA_PD_INTEL_PT_TSC_CTC_N] = SA_EMU_TSC_CTC_N;
+	priv[SA_PD_INTEL_PT_TSC_CTC_D] = SA_EMU_TSC_CTC_D;
+	priv[SA_PD_INTEL_PT_CYC_BIT] = PT_CFG_CYC;
+	priv[SA_PD_INTEL_PT_MAX_NONTURBO_RATIO] = SA_EMU_NOM_RATIO;
 	priv[SA_PD_INTEL_PT_FILTER_STR_LEN] = flen;
 	nr_priv = SA_PD_INTEL_PT_AUXTRACE_PRIV_MAX;
 	/* The filter string follows, NUL-padded to 8 bytes (perf's

@@ -32,16 +32,40 @@ struct sa_emu_enc_cfg {
 	size_t size;
 	uint32_t psb_period;
 	bool noretcomp;
-	bool tsc;
+	bool tsc;		/* TSC in PSB+ (and CBR) */
+	bool mtc;		/* TMA in PSB+, MTC packets */
+	bool cyc;		/* CYC packets */
+	uint8_t mtc_period;	/* MTC when CTC bit mtc_period changes */
+	uint8_t cyc_thresh;	/* CYC after at least 2^(n-1) cycles */
+	uint64_t tsc0;		/* the clock when the trace opens */
 };
+
+/*
+ * The emulated clocks (docs/emulate.md).  The TSC is the recorder's
+ * CLOCK_MONOTONIC in nanoseconds: a 1 GHz TSC, so that perf's TSC
+ * conversion (time_mult 1, shift 0) gives back the same nanoseconds.
+ * The crystal clock (CTC) runs at 25 MHz: TSC = CTC * 40 / 1, as CPUID
+ * 0x15 would say (EBX 40, EAX 1).  The nominal (max non-turbo) ratio is
+ * 10 (1 GHz = 10 x 100 MHz) and the core runs at it (CBR 10), so one core
+ * cycle is one TSC tick.
+ */
+#define SA_EMU_TSC_CTC_N 40
+#define SA_EMU_TSC_CTC_D 1
+#define SA_EMU_NOM_RATIO 10
+#define SA_EMU_MTC_PERIOD_DEFAULT 3
+#define SA_EMU_MTC_PERIOD_MAX 15
+#define SA_EMU_CYC_THRESH_MAX 15
 
 struct sa_emu_enc *sa_emu_enc__new(const struct sa_emu_enc_cfg *cfg);
 void sa_emu_enc__free(struct sa_emu_enc *enc);
 
-/* Control entered the filter at @ip: TIP.PGE.  @tsc is the timestamp to
- * use when TSC packets are on.
+/* The clock (TSC, ns) is now @tsc: the events that follow happen then.
+ * Emits the MTC (or TSC + TMA) and CYC packets that the time that passed
+ * calls for.  A @tsc below the last one is taken as the last one.
  */
-int sa_emu_enc_enter(struct sa_emu_enc *enc, uint64_t ip, uint64_t tsc);
+int sa_emu_enc_time(struct sa_emu_enc *enc, uint64_t tsc);
+/* Control entered the filter at @ip: TIP.PGE. */
+int sa_emu_enc_enter(struct sa_emu_enc *enc, uint64_t ip);
 /* The instruction at @ip (@in facts) retired; the next instruction is at
  * @next, which is inside the filter when @next_in is set.
  */
@@ -71,6 +95,7 @@ struct sa_emu_ev {
 	bool next_in;
 	struct sa_emu_insn in;
 	uint64_t ip, next;
+	uint64_t tsc;
 };
 
 struct sa_emu_evlog {
@@ -81,7 +106,7 @@ struct sa_emu_evlog {
 
 static inline void sa_emu_evlog_add(struct sa_emu_evlog *log, uint8_t kind,
 				    uint64_t ip, const struct sa_emu_insn *in,
-				    uint64_t next, bool next_in)
+				    uint64_t next, bool next_in, uint64_t tsc)
 {
 	struct sa_emu_ev *e;
 
@@ -96,6 +121,7 @@ static inline void sa_emu_evlog_add(struct sa_emu_evlog *log, uint8_t kind,
 	e->ip = ip;
 	e->next = next;
 	e->next_in = next_in;
+	e->tsc = tsc;
 	if (in)
 		e->in = *in;
 }

@@ -54,6 +54,15 @@ static void record_usage(FILE *f)
 		"                     (default 4194304)\n"
 		"  --psb-period N     bytes between PSB+ (default 4096)\n"
 		"  --tsc              timestamps (TSC) in the trace\n"
+		"  --mtc              MTC timing packets (and TMA; implies "
+		"--tsc)\n"
+		"  --mtc-period N     MTC when bit N (0-15, default 3) of "
+		"the 25 MHz\n"
+		"                     crystal clock changes\n"
+		"  --cyc              CYC packets: core cycles (implies --tsc)"
+		"\n"
+		"  --cyc-thresh N     CYC after at least 2^(N-1) cycles "
+		"(0-15, default 0)\n"
 		"  --noretcomp        no return compression\n"
 		"  --window N[ms]     window length: N traced instructions (at"
 		" most 10 s),\n"
@@ -118,7 +127,8 @@ static bool parse_window(const char *s, struct sa_emu_opts *o)
 int cmd_record(int argc, char **argv)
 {
 	enum { OPT_EMULATE = 256, OPT_PID, OPT_FILTER, OPT_AUX, OPT_PSB,
-	       OPT_TSC, OPT_NORETCOMP, OPT_WINDOW, OPT_PERIOD, OPT_WINDOWS };
+	       OPT_TSC, OPT_NORETCOMP, OPT_WINDOW, OPT_PERIOD, OPT_WINDOWS,
+	       OPT_MTC, OPT_MTC_PERIOD, OPT_CYC, OPT_CYC_THRESH };
 	static const struct option longopts[] = {
 		{ "emulate", no_argument, NULL, OPT_EMULATE },
 		{ "pid", required_argument, NULL, OPT_PID },
@@ -128,13 +138,17 @@ int cmd_record(int argc, char **argv)
 		{ "psb-period", required_argument, NULL, OPT_PSB },
 		{ "tsc", no_argument, NULL, OPT_TSC },
 		{ "noretcomp", no_argument, NULL, OPT_NORETCOMP },
+		{ "mtc", no_argument, NULL, OPT_MTC },
+		{ "mtc-period", required_argument, NULL, OPT_MTC_PERIOD },
+		{ "cyc", no_argument, NULL, OPT_CYC },
+		{ "cyc-thresh", required_argument, NULL, OPT_CYC_THRESH },
 		{ "window", required_argument, NULL, OPT_WINDOW },
 		{ "period", required_argument, NULL, OPT_PERIOD },
 		{ "windows", required_argument, NULL, OPT_WINDOWS },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	struct sa_emu_opts opts = { 0 };
+	struct sa_emu_opts opts = { .mtc_period = 3 };
 	const char *out = "perf.data";
 	uint64_t pid = 0, period = 1000, nwin = 0, v;
 	bool emulate = false, windowed = false;
@@ -184,6 +198,26 @@ int cmd_record(int argc, char **argv)
 			break;
 		case OPT_NORETCOMP:
 			opts.noretcomp = true;
+			break;
+		case OPT_MTC:
+			opts.mtc = true;
+			break;
+		case OPT_CYC:
+			opts.cyc = true;
+			break;
+		case OPT_MTC_PERIOD:
+		case OPT_CYC_THRESH:
+			if (!sa_parse_u64(optarg, &v) || v > 15) {
+				sa_err("record: bad --%s '%s' (0 to 15)",
+				       c == OPT_MTC_PERIOD ? "mtc-period" :
+							     "cyc-thresh",
+				       optarg);
+				return SA_EXIT_USAGE;
+			}
+			if (c == OPT_MTC_PERIOD)
+				opts.mtc_period = (uint8_t)v;
+			else
+				opts.cyc_thresh = (uint8_t)v;
 			break;
 		case OPT_WINDOW:
 			opts.max_insns = opts.max_ms = 0;

@@ -47,9 +47,11 @@ static double native_s(char **argv)
 	return (double)(now_ns() - t0) / 1e9;
 }
 
-static int bench_whole(char **argv)
+static int bench_whole(char **argv, bool timed)
 {
-	struct sa_emu_opts opts = { .aux_size = 256ull << 20 };
+	struct sa_emu_opts opts = { .aux_size = 256ull << 20,
+				    .mtc = timed, .mtc_period = 3,
+				    .cyc = timed };
 	struct sa_evlog_holder { struct sa_emu_evlog log; } h = { 0 };
 	struct sa_errinfo ei = { 0 };
 	struct sa_emu_stats st;
@@ -92,15 +94,19 @@ static int bench_whole(char **argv)
 	/* The encoder alone, replayed on the recorded events. */
 	t0 = now_ns();
 	for (rep = 0; rep < reps; rep++) {
-		struct sa_emu_enc_cfg cfg = { .buf = buf,
-					      .size = opts.aux_size };
+		struct sa_emu_enc_cfg cfg = {
+			.buf = buf, .size = opts.aux_size,
+			.mtc = opts.mtc, .mtc_period = opts.mtc_period,
+			.cyc = opts.cyc,
+			.tsc0 = h.log.n ? h.log.ev[0].tsc : 0 };
 		struct sa_emu_enc *enc = sa_emu_enc__new(&cfg);
 
 		for (i = 0; i < h.log.n; i++) {
 			const struct sa_emu_ev *e = &h.log.ev[i];
 
+			sa_emu_enc_time(enc, e->tsc);
 			if (e->kind == SA_EMU_EV_ENTER)
-				sa_emu_enc_enter(enc, e->ip, 0);
+				sa_emu_enc_enter(enc, e->ip);
 			else if (e->kind == SA_EMU_EV_RETIRE)
 				sa_emu_enc_retire(enc, e->ip, &e->in, e->next,
 						  e->next_in);
@@ -199,13 +205,16 @@ int main(int argc, char **argv)
 	char *end;
 
 	if (argc > 2 && strcmp(argv[1], "whole") == 0)
-		return bench_whole(argv + 2);
+		return bench_whole(argv + 2, false);
+	if (argc > 2 && strcmp(argv[1], "whole-timed") == 0)
+		return bench_whole(argv + 2, true);
 	if (argc > 4 && strcmp(argv[1], "duty") == 0) {
 		w = strtoull(argv[2], &end, 0);
 		p = strtoull(argv[3], &end, 0);
 		return bench_duty(w, p, argv + 4);
 	}
 	fprintf(stderr, "usage: bench_emu whole CMD...\n"
+			"       bench_emu whole-timed CMD...  (MTC and CYC)\n"
 			"       bench_emu duty WINDOW_MS PERIOD_MS CMD...\n");
 	return 2;
 }

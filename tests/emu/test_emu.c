@@ -35,10 +35,26 @@ struct dec_result {
 	int errors;
 	int last_err;
 	uint64_t err_offset;
+	/* With timing: libipt's time after each instruction. */
+	uint64_t *times;
+	uint32_t lost_mtc, lost_cyc;
+	int time_errors;
 };
 
-/* Decodes with libipt's instruction flow decoder, as ptxed does. */
-static void ipt_decode(struct sa_emu *emu, struct dec_result *d)
+/* The emulated clocks, as docs/emulate.md gives them (and perf.data's
+ * AUXTRACE_INFO): CPUID 0x15 EAX 1, EBX 40 (TSC = 40 x CTC), nominal
+ * ratio 10.
+ */
+#define EMU_CPUID15_EAX 1
+#define EMU_CPUID15_EBX 40
+#define EMU_NOM_FREQ 10
+
+/* Decodes with libipt's instruction flow decoder, as ptxed does; with
+ * @mtc_freq >= 0, also libipt's time after every instruction (the
+ * trace's timing packets decoded with the documented clock ratios).
+ */
+static void ipt_decode_timed(struct sa_emu *emu, struct dec_result *d,
+			     int mtc_freq)
 {
 	struct pt_config cfg;
 	struct pt_image *img;
@@ -55,6 +71,14 @@ static void ipt_decode(struct sa_emu *emu, struct dec_result *d)
 	pt_config_init(&cfg);
 	cfg.begin = (uint8_t *)buf;
 	cfg.end = (uint8_t *)buf + len;
+	if (mtc_freq >= 0) {
+		d->times = calloc(EMU_MAX_TRUTH, sizeof(*d->times));
+		ck_assert_ptr_nonnull(d->times);
+		cfg.mtc_freq = (uint8_t)mtc_freq;
+		cfg.cpuid_0x15_eax = EMU_CPUID15_EAX;
+		cfg.cpuid_0x15_ebx = EMU_CPUID15_EBX;
+		cfg.nom_freq = EMU_NOM_FREQ;
+	}
 	dec = pt_insn_alloc_decoder(&cfg);
 	ck_assert_ptr_nonnull(dec);
 	img = pt_insn_get_image(dec);
@@ -92,8 +116,18 @@ static void ipt_decode(struct sa_emu *emu, struct dec_result *d)
 			st = pt_insn_next(dec, &insn, sizeof(insn));
 			if (st < 0)
 				break;
-			if (d->n < EMU_MAX_TRUTH && !insn.speculative)
-				d->ips[d->n++] = insn.ip;
+			if (d->n >= EMU_MAX_TRUTH || insn.speculative)
+				continue;
+			if (d->times) {
+				uint32_t lm = 0, lc = 0;
+
+				if (pt_insn_time(dec, &d->times[d->n], &lm,
+						 &lc) < 0)
+					d->time_errors++;
+				d->lost_mtc += lm;
+				d->lost_cyc += lc;
+			}
+			d->ips[d->n++] = insn.ip;
 		}
 		if (st < 0 && st != -pte_eos) {
 			uint64_t off = 0;
@@ -108,6 +142,11 @@ static void ipt_decode(struct sa_emu *emu, struct dec_result *d)
 			break;
 	}
 	pt_insn_free_decoder(dec);
+}
+
+static void ipt_decode(struct sa_emu *emu, struct dec_result *d)
+{
+	ipt_decode_timed(emu, d, -1);
 }
 
 static void report_mismatch(const char *what, const uint64_t *a, size_t na,
@@ -935,6 +974,89 @@ START_TEST(test_exec)
 }
 END_TEST
 
+/* MTC, CYC and TSC: the sequence libipt decodes still equals the truth,
+ * and libipt's time (pt_insn_time) never goes back, stays within the
+ * window's wall-clock start and end, and loses no MTC or CYC.
+ */
+static const struct {
+	const char *name;
+	bool mtc, cyc;
+	uint8_t mtc_period, cyc_thresh;
+	uint32_t psb_period;
+} timed[] = {
+	{ "wl_branches-pie", true, true, 3, 0, 256 },
+	{ "wl_qsort-nopie", true, true, 0, 4, 0 },
+	{ "wl_signals-pie", true, false, 6, 0, 256 },
+	{ "wl_branches-nopie", false, true, 0, 2, 0 },
+};
+
+START_TEST(test_timing)
+{
+	const char *name = timed[_i].name;
+	struct sa_emu_opts opts = { 0 };
+	struct sa_errinfo ei = { 0 };
+	struct timespec ts;
+	struct emu_run r;
+	struct dec_result d;
+	char exe[4096];
+	char *argv[] = { exe, NULL };
+	uint64_t before, after;
+	size_t i;
+	int err;
+
+	snprintf(exe, sizeof(exe), "%s", emu_workload(name));
+	opts.mtc = timed[_i].mtc;
+	opts.cyc = timed[_i].cyc;
+	opts.mtc_period = timed[_i].mtc_period;
+	opts.cyc_thresh = timed[_i].cyc_thresh;
+	opts.psb_period = timed[_i].psb_period;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	before = (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+	err = emu_run(&r, argv, &opts, NULL, &ei);
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	after = (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+	ck_assert_msg(err == 0, "%s: %s", name, ei.msg);
+	ck_assert(!r.truth_overflow && !r.st.overflow);
+	ck_assert_uint_gt(r.nr_truth, 50);
+	/* The window's own bounds, checked against ours. */
+	ck_assert_uint_le(before, r.st.start_ns);
+	ck_assert_uint_le(r.st.start_ns, r.st.end_ns);
+	ck_assert_uint_le(r.st.end_ns, after);
+
+	ipt_decode_timed(r.emu, &d, opts.mtc ? opts.mtc_period : 0);
+	ck_assert_msg(d.errors == 0, "%s: libipt error %s at %#" PRIx64, name,
+		      pt_errstr(pt_errcode(d.last_err)), d.err_offset);
+	if (d.n != r.nr_truth ||
+	    memcmp(d.ips, r.truth, d.n * sizeof(*d.ips)) != 0) {
+		report_mismatch(name, r.truth, r.nr_truth, d.ips, d.n);
+		ck_abort_msg("%s: libipt's sequence differs from the truth",
+			     name);
+	}
+	ck_assert_int_eq(d.time_errors, 0);
+	ck_assert_msg(d.lost_mtc == 0 && d.lost_cyc == 0,
+		      "%s: libipt lost %u MTC, %u CYC", name, d.lost_mtc,
+		      d.lost_cyc);
+	for (i = 0; i < d.n; i++) {
+		ck_assert_msg(i == 0 || d.times[i] >= d.times[i - 1],
+			      "%s: time goes back at instruction %zu: %"
+			      PRIu64 " after %" PRIu64, name, i, d.times[i],
+			      d.times[i - 1 + !i]);
+		ck_assert_msg(d.times[i] >= r.st.start_ns &&
+			      d.times[i] <= r.st.end_ns,
+			      "%s: instruction %zu at %" PRIu64 ", outside "
+			      "the window [%" PRIu64 ", %" PRIu64 "]", name, i,
+			      d.times[i], r.st.start_ns, r.st.end_ns);
+	}
+	/* MTC and CYC move the time on between PSB+ (TSC alone would
+	 * leave it at the window's first PSB here).
+	 */
+	ck_assert_uint_gt(d.times[d.n - 1], d.times[0]);
+	free(d.times);
+	free(d.ips);
+	emu_run_free(&r);
+}
+END_TEST
+
 static Suite *emu_suite(void)
 {
 	Suite *s = suite_create("emu");
@@ -947,6 +1069,8 @@ static Suite *emu_suite(void)
 	/* The workloads with a counted branch: the first two, 4 flavours. */
 	tcase_add_loop_test(tc, test_decoder_counts, 0, 8);
 	tcase_add_test(tc, test_overflow);
+	tcase_add_loop_test(tc, test_timing, 0,
+			    (int)(sizeof(timed) / sizeof(timed[0])));
 	tcase_add_test(tc, test_static_whole);
 	tcase_add_test(tc, test_windows);
 	tcase_add_test(tc, test_bad_command);

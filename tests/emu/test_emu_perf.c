@@ -71,6 +71,48 @@ static uint64_t *perf_ips(const char *data, size_t *n, int *ovf,
 	return ips;
 }
 
+/* Runs `perf script --itrace=i0nse -F time,ip --ns` on @data: the ips in
+ * @ips, their times (ns) in @times (count in *@n).  Counts in *@errors
+ * the lines of either output that mention an error or a warning (trace
+ * errors, with the 'e' of i0nse, and perf's warnings).
+ */
+static void perf_times(const char *data, uint64_t *ips, uint64_t *times,
+		       size_t *n, int *errors)
+{
+	char cmd[8192], line[512];
+	FILE *p;
+
+	*n = 0;
+	*errors = 0;
+	snprintf(cmd, sizeof(cmd), "HOME=%s %s script -i '%s' --itrace=i0nse "
+		 "-F time,ip --ns 2>'%s.terr'", sa_test_tmpdir(), perf_path(),
+		 data, data);
+	p = popen(cmd, "r");
+	ck_assert_ptr_nonnull(p);
+	while (fgets(line, sizeof(line), p)) {
+		unsigned long long sec, nsec, ip;
+		char colon;
+
+		if (strcasestr(line, "error") || strcasestr(line, "warning"))
+			(*errors)++;
+		if (sscanf(line, " %llu.%9llu%c %llx", &sec, &nsec, &colon,
+			   &ip) != 4 || colon != ':')
+			continue;
+		if (*n < EMU_MAX_TRUTH) {
+			ips[*n] = ip;
+			times[(*n)++] = sec * 1000000000ull + nsec;
+		}
+	}
+	ck_assert_int_eq(pclose(p), 0);
+	snprintf(cmd, sizeof(cmd), "%s.terr", data);
+	p = fopen(cmd, "r");
+	ck_assert_ptr_nonnull(p);
+	while (fgets(line, sizeof(line), p))
+		if (strcasestr(line, "error") || strcasestr(line, "warning"))
+			(*errors)++;
+	fclose(p);
+}
+
 static const char *names[] = {
 	"wl_branches-pie", "wl_branches-nopie", "wl_qsort-pie",
 	"wl_qsort-nopie", "wl_signals-pie", "wl_signals-nopie",
@@ -147,6 +189,80 @@ START_TEST(test_perf_script)
 	}
 	ck_assert_int_eq(ovf, 0);
 	free(ips);
+	emu_run_free(&r);
+}
+END_TEST
+
+/* MTC, CYC and TSC, as in suite 'emu': perf decodes the same sequence,
+ * with no trace error, and the time it gives every instruction never
+ * goes back and stays within the window's wall-clock start and end.
+ */
+static const struct {
+	const char *name;
+	bool mtc, cyc;
+	uint8_t mtc_period, cyc_thresh;
+	uint32_t psb_period;
+} timed[] = {
+	{ "wl_branches-pie", true, true, 3, 0, 256 },
+	{ "wl_qsort-nopie", true, true, 0, 4, 0 },
+	{ "wl_signals-pie", true, false, 6, 0, 256 },
+	{ "wl_branches-nopie", false, true, 0, 2, 0 },
+};
+
+START_TEST(test_perf_timing)
+{
+	const char *name = timed[_i].name;
+	struct sa_emu_opts opts = { 0 };
+	struct sa_errinfo ei = { 0 };
+	char exe[4096], data[4200];
+	char *argv[] = { exe, NULL };
+	uint64_t *ips, *times;
+	struct emu_run r;
+	size_t n, i;
+	int errors, err;
+
+	ck_assert_ptr_nonnull(realpath(emu_workload(name), exe));
+	opts.mtc = timed[_i].mtc;
+	opts.cyc = timed[_i].cyc;
+	opts.mtc_period = timed[_i].mtc_period;
+	opts.cyc_thresh = timed[_i].cyc_thresh;
+	opts.psb_period = timed[_i].psb_period;
+	snprintf(data, sizeof(data), "%s/timed-%s.data", sa_test_tmpdir(),
+		 name);
+	err = emu_run(&r, argv, &opts, data, &ei);
+	ck_assert_msg(err == 0, "%s: %s", name, ei.msg);
+	ck_assert(!r.truth_overflow && !r.st.overflow);
+	ck_assert_uint_gt(r.nr_truth, 50);
+
+	ips = calloc(EMU_MAX_TRUTH, sizeof(*ips));
+	times = calloc(EMU_MAX_TRUTH, sizeof(*times));
+	ck_assert(ips && times);
+	perf_times(data, ips, times, &n, &errors);
+	ck_assert_msg(errors == 0, "%s: perf reported %d errors or warnings "
+		      "(%s.terr)", name, errors, data);
+	if (n != r.nr_truth || memcmp(ips, r.truth, n * sizeof(*ips))) {
+		for (i = 0; i < n && i < r.nr_truth && ips[i] == r.truth[i];
+		     i++)
+			;
+		ck_abort_msg("%s: perf script gave %zu instructions, the "
+			     "truth has %zu; first difference at %zu", name, n,
+			     r.nr_truth, i);
+	}
+	for (i = 0; i < n; i++) {
+		ck_assert_msg(i == 0 || times[i] >= times[i - 1],
+			      "%s: perf's time goes back at instruction %zu: "
+			      "%" PRIu64 " after %" PRIu64, name, i, times[i],
+			      times[i - 1 + !i]);
+		ck_assert_msg(times[i] >= r.st.start_ns &&
+			      times[i] <= r.st.end_ns,
+			      "%s: perf puts instruction %zu at %" PRIu64
+			      ", outside the window [%" PRIu64 ", %" PRIu64
+			      "]", name, i, times[i], r.st.start_ns,
+			      r.st.end_ns);
+	}
+	ck_assert_uint_gt(times[n - 1], times[0]);
+	free(ips);
+	free(times);
 	emu_run_free(&r);
 }
 END_TEST
@@ -277,6 +393,8 @@ int main(int argc, char **argv)
 	tcase_add_loop_test(tc, test_perf_script, 0,
 			    (int)(sizeof(names) / sizeof(names[0])));
 	tcase_add_test(tc, test_perf_overflow);
+	tcase_add_loop_test(tc, test_perf_timing, 0,
+			    (int)(sizeof(timed) / sizeof(timed[0])));
 	if (argc > 1) {
 		sa_cli = argv[1];
 		tcase_add_loop_test(tc, test_cli_decode_counts, 0,
