@@ -109,9 +109,10 @@ struct sa_emu *sa_emu__attach(pid_t tid, struct sa_errinfo *ei);
 /* Records one window and writes it to @path as perf.data (NULL: the trace
  * is only kept in memory, see sa_emu_trace()).  The window ends at
  * @opts->max_insns, @opts->max_ms, sa_emu_request_stop(), exit, execve
- * or a new thread of the target (see @st).  The target is left stopped and attached for the next
- * window.  Returns 0, or a negative error with @ei filled; -ESRCH when the
- * target has already exited.  @st may be NULL.
+ * or a new thread of the target (see @st).  The target is left stopped
+ * and attached for the next window.  Returns 0, or a negative error with
+ * @ei filled; -ESRCH when the target has already exited.  @st may be
+ * NULL.
  */
 int sa_emu_window(struct sa_emu *emu, const struct sa_emu_opts *opts,
 		  const char *path, struct sa_emu_stats *st,

@@ -102,9 +102,7 @@ static int enc_put(struct sa_emu_enc *enc, const struct pt_packet *pkt)
 	return enc_put_room(enc, pkt, SA_EMU_PKT_MAX);
 }
 
-/* The CTC (crystal clock) at TSC @tsc, and the TSC ticks since its last
- * edge (TMA's FastCounter).
- */
+/* The CTC (crystal clock) at TSC @tsc (emu_priv.h has the ratio). */
 static uint64_t enc_ctc(uint64_t tsc)
 {
 	return tsc * SA_EMU_TSC_CTC_D / SA_EMU_TSC_CTC_N;

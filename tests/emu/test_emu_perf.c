@@ -113,6 +113,20 @@ static void perf_times(const char *data, uint64_t *ips, uint64_t *times,
 	fclose(p);
 }
 
+/* The config of @data's attr, as `perf evlist -v` prints it. */
+static uint64_t perf_config(const char *data)
+{
+	char cmd[8192];
+	const char *line, *c;
+
+	snprintf(cmd, sizeof(cmd), "HOME=%s %s evlist -v -i '%s' 2>/dev/null",
+		 sa_test_tmpdir(), perf_path(), data);
+	line = emu_sh(cmd);
+	c = strstr(line, "config: ");
+	ck_assert_msg(c, "perf evlist printed '%s' for %s", line, data);
+	return strtoull(c + 8, NULL, 0);
+}
+
 static const char *names[] = {
 	"wl_branches-pie", "wl_branches-nopie", "wl_qsort-pie",
 	"wl_qsort-nopie", "wl_signals-pie", "wl_signals-nopie",
@@ -216,7 +230,7 @@ START_TEST(test_perf_timing)
 	struct sa_errinfo ei = { 0 };
 	char exe[4096], data[4200];
 	char *argv[] = { exe, NULL };
-	uint64_t *ips, *times;
+	uint64_t *ips, *times, config;
 	struct emu_run r;
 	size_t n, i;
 	int errors, err;
@@ -261,6 +275,19 @@ START_TEST(test_perf_timing)
 			      r.st.end_ns);
 	}
 	ck_assert_uint_gt(times[n - 1], times[0]);
+
+	/* The attr says what the trace holds, as perf reads it.  Bits of
+	 * the kernel's intel_pt format/ files: cyc 1, mtc 9, tsc 10,
+	 * mtc_period 14-17, cyc_thresh 19-22.
+	 */
+	config = perf_config(data);
+	ck_assert_uint_eq(config >> 10 & 1, 1);
+	ck_assert_uint_eq(config >> 9 & 1, opts.mtc);
+	ck_assert_uint_eq(config >> 1 & 1, opts.cyc);
+	if (opts.mtc)
+		ck_assert_uint_eq(config >> 14 & 0xf, opts.mtc_period);
+	if (opts.cyc)
+		ck_assert_uint_eq(config >> 19 & 0xf, opts.cyc_thresh);
 	free(ips);
 	free(times);
 	emu_run_free(&r);
