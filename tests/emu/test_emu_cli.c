@@ -113,6 +113,10 @@ START_TEST(test_cli_usage)
 	char *nocmd[] = { "record", "--emulate", "--",
 			  "/nonexistent/sa-no-such", NULL };
 	char *badpid[] = { "record", "--emulate", "--pid", "0", NULL };
+	char *badmtc[] = { "record", "--emulate", "--mtc", "--mtc-period",
+			   "16", "--", "/bin/true", NULL };
+	char *badcyc[] = { "record", "--emulate", "--cyc", "--cyc-thresh",
+			   "x", "--", "/bin/true", NULL };
 
 	ck_assert_int_eq(run_record(help, err, sizeof(err), NULL, 0), 0);
 	ck_assert_int_eq(run_record(noemu, err, sizeof(err), NULL, 0), 2);
@@ -123,6 +127,10 @@ START_TEST(test_cli_usage)
 	ck_assert_int_eq(run_record(nocmd, err, sizeof(err), NULL, 0), 1);
 	ck_assert_ptr_nonnull(strstr(err, "sa-no-such"));
 	ck_assert_int_eq(run_record(badpid, err, sizeof(err), NULL, 0), 2);
+	ck_assert_int_eq(run_record(badmtc, err, sizeof(err), NULL, 0), 2);
+	ck_assert_ptr_nonnull(strstr(err, "--mtc-period"));
+	ck_assert_int_eq(run_record(badcyc, err, sizeof(err), NULL, 0), 2);
+	ck_assert_ptr_nonnull(strstr(err, "--cyc-thresh"));
 }
 END_TEST
 
@@ -142,6 +150,28 @@ START_TEST(test_cli_whole_run)
 	ck_assert_ptr_nonnull(p);
 	insns = strtoul(p + 1, NULL, 10);
 	ck_assert_uint_gt(insns, 500);
+	ck_assert_int_eq(perf_count(data), (long)insns);
+}
+END_TEST
+
+/* Timing packets through the CLI: perf decodes every instruction. */
+START_TEST(test_cli_timing)
+{
+	char err[4096], data[4200];
+	char *argv[] = { "record", "--emulate", "--mtc", "--mtc-period", "0",
+			 "--cyc", "--cyc-thresh", "3", "-o", data, "--",
+			 (char *)emu_workload("wl_qsort-pie"), NULL };
+	unsigned long insns = 0;
+	const char *p;
+
+	snprintf(data, sizeof(data), "%s/cli-timing.data", sa_test_tmpdir());
+	ck_assert_int_eq(run_record(argv, err, sizeof(err), NULL, 0), 0);
+	p = strstr(err, "window 0: ");
+	ck_assert_ptr_nonnull(p);
+	p = strchr(p + 10, ':');
+	ck_assert_ptr_nonnull(p);
+	insns = strtoul(p + 1, NULL, 10);
+	ck_assert_uint_gt(insns, 100);
 	ck_assert_int_eq(perf_count(data), (long)insns);
 }
 END_TEST
@@ -221,6 +251,7 @@ int main(void)
 	tcase_add_test(tc, test_cli_usage);
 	tcase_add_test(tc, test_cli_whole_run);
 	tcase_add_test(tc, test_cli_windows);
+	tcase_add_test(tc, test_cli_timing);
 	tcase_add_test(tc, test_cli_sigint);
 	suite_add_tcase(s, tc);
 	return sa_test_run(s);
