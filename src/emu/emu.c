@@ -984,6 +984,8 @@ int sa_emu_window(struct sa_emu *emu, const struct sa_emu_opts *opts,
 	ecfg.mtc_period = o.mtc_period;
 	ecfg.cyc_thresh = o.cyc_thresh;
 	ecfg.tsc0 = sa_emu_now_ns();
+	if (emu->evlog)
+		emu->evlog->tsc0 = ecfg.tsc0;
 	enc = sa_emu_enc__new(&ecfg);
 	if (!enc)
 		return sa_errinfo_set(ei, -errno, SA_NO_OFFSET,

@@ -102,6 +102,7 @@ struct sa_emu_evlog {
 	struct sa_emu_ev *ev;
 	size_t n, cap;
 	bool truncated;
+	uint64_t tsc0;		/* the encoder's opening time */
 };
 
 static inline void sa_emu_evlog_add(struct sa_emu_evlog *log, uint8_t kind,

@@ -98,7 +98,7 @@ static int bench_whole(char **argv, bool timed)
 			.buf = buf, .size = opts.aux_size,
 			.mtc = opts.mtc, .mtc_period = opts.mtc_period,
 			.cyc = opts.cyc,
-			.tsc0 = h.log.n ? h.log.ev[0].tsc : 0 };
+			.tsc0 = h.log.tsc0 };
 		struct sa_emu_enc *enc = sa_emu_enc__new(&cfg);
 
 		for (i = 0; i < h.log.n; i++) {
