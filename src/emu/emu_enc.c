@@ -46,6 +46,8 @@ struct sa_emu_enc {
 
 	uint64_t now;		/* TSC of the current event (ns) */
 	uint64_t last_mtc;	/* CTC >> mtc_period at the last MTC / TMA */
+	uint64_t tma_ctc;	/* CTC at the last TMA */
+	bool mtc_since_tma;	/* an MTC went out since that TMA */
 	uint64_t last_cyc;	/* TSC up to which CYC packets counted */
 
 	uint64_t tnt;		/* pending TNT bits, oldest highest */
@@ -255,6 +257,8 @@ static int enc_tsc(struct sa_emu_enc *enc)
 	pkt.payload.tma.fc = (uint16_t)(enc->now - ctc * SA_EMU_TSC_CTC_N /
 					SA_EMU_TSC_CTC_D);
 	enc->last_mtc = ctc >> enc->mtc_period;
+	enc->tma_ctc = ctc;
+	enc->mtc_since_tma = false;
 	return enc_put(enc, &pkt);
 }
 
@@ -378,15 +382,29 @@ int sa_emu_enc_time(struct sa_emu_enc *enc, uint64_t tsc)
 	p = enc_ctc(enc->now) >> enc->mtc_period;
 	if (p == enc->last_mtc)
 		return 0;
-	if (p - enc->last_mtc >= 256) {
+	/* The first MTC after a TMA also must not be 2^16 CTC ticks or more
+	 * past it: TMA carries only CTC bits 15:0, and with mtc_period
+	 * over 8 the decoders (libipt's pt_time_update_mtc, perf's
+	 * intel_pt_fixup_last_mtc) guess the higher bits of the first MTC
+	 * as if it came less than 2^16 ticks later, as hardware's would.
+	 */
+	if (p - enc->last_mtc >= 256 ||
+	    (!enc->mtc_since_tma &&
+	     (p << enc->mtc_period) - enc->tma_ctc >= (1u << 16))) {
 		/* MTC carries 8 bits of the period count: after 256 periods
 		 * or more without one, it could not tell how many passed.
 		 * Hardware sends every MTC, also while tracing is filtered
-		 * out; we send the full time instead, TSC + TMA, as
-		 * hardware does when tracing is enabled again.
+		 * out; we send the full time instead, TSC + TMA + CBR, as
+		 * hardware does when tracing is enabled again (the hase
+		 * trace).  The CBR matters: libipt calibrates CYC against
+		 * the CTC between MTCs and restarts that only at a CBR
+		 * outside PSB+ (or OVF); without it, the first MTC after
+		 * the gap would calibrate on a wrapped CTC difference.
 		 */
 		err = enc_cyc(enc, enc->now, true);
-		return err ? err : enc_tsc(enc);
+		if (!err)
+			err = enc_tsc(enc);
+		return err ? err : enc_cbr(enc);
 	}
 	/* One MTC for the latest CTC edge, however many periods passed
 	 * since the last (fewer than 256): decoders take the 8-bit
@@ -398,6 +416,7 @@ int sa_emu_enc_time(struct sa_emu_enc *enc, uint64_t tsc)
 		return err;
 	pkt.payload.mtc.ctc = (uint8_t)p;
 	enc->last_mtc = p;
+	enc->mtc_since_tma = true;
 	return enc_put(enc, &pkt);
 }
 
