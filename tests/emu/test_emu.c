@@ -26,6 +26,7 @@
 #include "sensor/flow.h"
 #include "sensor/image.h"
 #include "emu_check.h"
+#include "emu_priv.h"
 #include "decoder.h"
 
 struct dec_result {
@@ -1060,6 +1061,125 @@ START_TEST(test_timing)
 }
 END_TEST
 
+/* The encoder alone, on made-up events at made-up times: gaps from 10 ns
+ * to 2 s between filter visits (past 256 MTC periods and past TMA's 16
+ * CTC bits, for every MTC period), a few conditional branches in each.
+ * With CYC at threshold 0 every TIP.PGE and every FUP carries the exact
+ * time of its event, so libipt's query decoder must give each enable and
+ * each asynchronous disable exactly the time we fed, and every branch a
+ * time between the two.
+ */
+#define ENC_VISITS 24
+#define ENC_BRANCHES 5
+
+START_TEST(test_enc_times)
+{
+	static const uint64_t gaps[] = { 10, 700, 40000, 330000, 2700000,
+					 5300000, 21000000, 2000000000 };
+	struct sa_emu_enc_cfg cfg = { 0 };
+	struct sa_emu_insn jcc = { .size = 2, .iclass = SA_IC_COND };
+	uint64_t enter_t[ENC_VISITS], leave_t[ENC_VISITS];
+	uint64_t t = 1000000000000ull + 12345, ip, prev = 0;
+	struct pt_query_decoder *q;
+	struct sa_emu_enc *enc;
+	struct pt_config pc;
+	size_t len;
+	uint8_t *buf;
+	int v, b, st, taken;
+
+	buf = malloc(1u << 20);
+	ck_assert_ptr_nonnull(buf);
+	cfg.buf = buf;
+	cfg.size = 1u << 20;
+	cfg.mtc = true;
+	cfg.cyc = true;
+	cfg.mtc_period = (uint8_t)_i;
+	cfg.psb_period = 256;
+	cfg.tsc0 = t;
+	enc = sa_emu_enc__new(&cfg);
+	ck_assert_ptr_nonnull(enc);
+	for (v = 0; v < ENC_VISITS; v++) {
+		t += gaps[v % 8] + (uint64_t)v * 37;
+		ip = 0x401000 + (uint64_t)v * 0x100;
+		ck_assert_int_eq(sa_emu_enc_time(enc, t), 0);
+		ck_assert_int_eq(sa_emu_enc_enter(enc, ip), 0);
+		enter_t[v] = t;
+		for (b = 0; b < ENC_BRANCHES; b++) {
+			t += gaps[(v + b) % 5] / 3 + 1;
+			ck_assert_int_eq(sa_emu_enc_time(enc, t), 0);
+			ck_assert_int_eq(sa_emu_enc_retire(enc, ip, &jcc,
+							   ip + 2, true), 0);
+			ip += 2;
+		}
+		t += 5;
+		ck_assert_int_eq(sa_emu_enc_time(enc, t), 0);
+		ck_assert_int_eq(sa_emu_enc_async(enc, ip), 0);
+		leave_t[v] = t;
+	}
+	ck_assert(!sa_emu_enc_overflowed(enc));
+	len = sa_emu_enc_finish(enc);
+	sa_emu_enc__free(enc);
+
+	pt_config_init(&pc);
+	pc.begin = buf;
+	pc.end = buf + len;
+	pc.mtc_freq = (uint8_t)_i;
+	pc.cpuid_0x15_eax = EMU_CPUID15_EAX;
+	pc.cpuid_0x15_ebx = EMU_CPUID15_EBX;
+	pc.nom_freq = EMU_NOM_FREQ;
+	q = pt_qry_alloc_decoder(&pc);
+	ck_assert_ptr_nonnull(q);
+	st = pt_qry_sync_forward(q, NULL);
+	ck_assert_int_ge(st, 0);
+	for (v = 0; v < ENC_VISITS; v++) {
+		struct pt_event ev;
+		uint64_t now;
+		uint32_t lm, lc;
+
+		/* Timing-only events (cbr) may come first. */
+		do {
+			ck_assert_msg(st & pts_event_pending,
+				      "period %d visit %d: no event", _i, v);
+			st = pt_qry_event(q, &ev, sizeof(ev));
+			ck_assert_int_ge(st, 0);
+		} while (ev.type != ptev_enabled);
+		ck_assert_msg(ev.has_tsc && ev.tsc == enter_t[v],
+			      "period %d visit %d: enabled at %" PRIu64
+			      ", fed %" PRIu64, _i, v, ev.tsc, enter_t[v]);
+		ck_assert_uint_eq(ev.lost_mtc + ev.lost_cyc, 0);
+		ck_assert_uint_ge(ev.tsc, prev);
+		prev = ev.tsc;
+		for (b = 0; b < ENC_BRANCHES; b++) {
+			/* MODE.Exec with the enable, CBR: no flow events. */
+			while (st & pts_event_pending) {
+				st = pt_qry_event(q, &ev, sizeof(ev));
+				ck_assert_int_ge(st, 0);
+				ck_assert(ev.type == ptev_exec_mode ||
+					  ev.type == ptev_cbr);
+			}
+			st = pt_qry_cond_branch(q, &taken);
+			ck_assert_int_ge(st, 0);
+			ck_assert_int_eq(taken, 0);
+			ck_assert_int_ge(pt_qry_time(q, &now, &lm, &lc), 0);
+			ck_assert_uint_ge(now, prev);
+			ck_assert_uint_le(now, leave_t[v]);
+			prev = now;
+		}
+		do {
+			ck_assert(st & pts_event_pending);
+			st = pt_qry_event(q, &ev, sizeof(ev));
+			ck_assert_int_ge(st, 0);
+		} while (ev.type != ptev_async_disabled);
+		ck_assert_msg(ev.has_tsc && ev.tsc == leave_t[v],
+			      "period %d visit %d: disabled at %" PRIu64
+			      ", fed %" PRIu64, _i, v, ev.tsc, leave_t[v]);
+		prev = ev.tsc;
+	}
+	pt_qry_free_decoder(q);
+	free(buf);
+}
+END_TEST
+
 static Suite *emu_suite(void)
 {
 	Suite *s = suite_create("emu");
@@ -1072,6 +1192,7 @@ static Suite *emu_suite(void)
 	/* The workloads with a counted branch: the first two, 4 flavours. */
 	tcase_add_loop_test(tc, test_decoder_counts, 0, 8);
 	tcase_add_test(tc, test_overflow);
+	tcase_add_loop_test(tc, test_enc_times, 0, 16);
 	tcase_add_loop_test(tc, test_timing, 0,
 			    (int)(sizeof(timed) / sizeof(timed[0])));
 	tcase_add_test(tc, test_static_whole);
