@@ -22,10 +22,13 @@
 #include "sensor/baseline.h"
 #include "sensor/log.h"
 
+#include "array.h"
 #include "model.h"
 #include "store.h"
 
 #define SA_BASELINE_FORMAT "sensor-agent-baseline"
+/* as many as a history keeps per indirect branch */
+#define SA_BASELINE_MAX_TARGETS 4096u
 
 struct sa_baseline {
 	sqlite3 *db;
@@ -818,19 +821,10 @@ static int load_rows(struct sa_baseline *bl, int64_t id,
 	while (!err && (rc = sqlite3_step(st)) == SQLITE_ROW) {
 		struct sa_mfunc *f;
 
-		if (b->nr_funcs >= SA_BASELINE_MAX_FUNCS) {
-			err = -SA_ERR_TOOBIG;
+		err = sa_array_reserve((void **)&b->funcs, &cap, b->nr_funcs,
+				       sizeof(*f), 256, SA_BASELINE_MAX_FUNCS);
+		if (err)
 			break;
-		}
-		if (b->nr_funcs == cap) {
-			cap = cap ? 2 * cap : 256;
-			f = realloc(b->funcs, cap * sizeof(*f));
-			if (!f) {
-				err = -ENOMEM;
-				break;
-			}
-			b->funcs = f;
-		}
 		f = &b->funcs[b->nr_funcs++];
 		memset(f, 0, sizeof(*f));
 		f->entry = (uint64_t)sqlite3_column_int64(st, 0);
@@ -864,19 +858,11 @@ static int load_rows(struct sa_baseline *bl, int64_t id,
 	while (!err && (rc = sqlite3_step(st)) == SQLITE_ROW) {
 		struct sa_mbranch *br;
 
-		if (b->nr_branches >= SA_BASELINE_MAX_BRANCHES) {
-			err = -SA_ERR_TOOBIG;
+		err = sa_array_reserve((void **)&b->branches, &cap,
+				       b->nr_branches, sizeof(*br), 1024,
+				       SA_BASELINE_MAX_BRANCHES);
+		if (err)
 			break;
-		}
-		if (b->nr_branches == cap) {
-			cap = cap ? 2 * cap : 1024;
-			br = realloc(b->branches, cap * sizeof(*br));
-			if (!br) {
-				err = -ENOMEM;
-				break;
-			}
-			b->branches = br;
-		}
 		br = &b->branches[b->nr_branches++];
 		memset(br, 0, sizeof(*br));
 		br->offset = (uint64_t)sqlite3_column_int64(st, 0);
@@ -920,6 +906,10 @@ static int load_rows(struct sa_baseline *bl, int64_t id,
 
 		if (!br)
 			continue;	/* pruned branch, orphan target */
+		if (br->nr_targets >= SA_BASELINE_MAX_TARGETS) {
+			err = -SA_ERR_TOOBIG;
+			break;
+		}
 		t = realloc(br->targets, (br->nr_targets + 1) * sizeof(*t));
 		if (!t) {
 			err = -ENOMEM;
@@ -942,9 +932,10 @@ static int load_rows(struct sa_baseline *bl, int64_t id,
 out:
 	if (err == -SA_ERR_TOOBIG)
 		return sa_errinfo_set(ei, err, SA_NO_OFFSET,
-			"baseline %s: build %s has more than %u functions or "
-			"%u branches", bl->path, b->key,
-			SA_BASELINE_MAX_FUNCS, SA_BASELINE_MAX_BRANCHES);
+			"baseline %s: build %s has more than %u functions, "
+			"%u branches or %u targets of one branch", bl->path,
+			b->key, SA_BASELINE_MAX_FUNCS, SA_BASELINE_MAX_BRANCHES,
+			SA_BASELINE_MAX_TARGETS);
 	if (err)
 		return sa_errinfo_set(ei, err, SA_NO_OFFSET,
 				      "baseline %s: out of memory loading %s",

@@ -10,6 +10,7 @@
 #include <string.h>
 #include <sys/mman.h>
 
+#include "array.h"
 #include "session_int.h"
 #include "sensor/coresight.h"
 #include "sensor/log.h"
@@ -19,6 +20,10 @@
 #ifndef PERF_RECORD_MISC_MMAP_DATA
 #define PERF_RECORD_MISC_MMAP_DATA (1 << 13)
 #endif
+
+/* Caps on what one perf.data may make us keep. */
+#define SA_MAX_AUX_RECORDS (1u << 24)
+#define SA_MAX_MMAP_RECORDS (1u << 20)
 
 /* Total AUX bytes one session may copy into contiguous streams. */
 #define SA_MAX_STREAM_BYTES (1ull << 32)
@@ -61,32 +66,17 @@ struct sa_perf_session {
 	const uint64_t *priv;
 	size_t nr_priv;
 	struct sa_aux_piece *aux;
-	size_t nr_aux;
+	size_t nr_aux, cap_aux;
 	struct sa_mmap_rec *maps;
-	size_t nr_maps;
+	size_t nr_maps, cap_maps;
 	int64_t pid;			/* traced process, -1 unknown */
 	bool cs_raw_format;		/* AUX flag CORESIGHT_FORMAT_RAW: TRBE */
 	unsigned missing;		/* binaries not found */
 	struct sa_cs_perf_info *cs_info;
 	const char *first_missing;
 	struct sa_hw_id *hw_ids;	/* AUX_OUTPUT_HW_ID, one per CPU */
-	size_t nr_hw_ids;
+	size_t nr_hw_ids, cap_hw_ids;
 };
-
-static int sa_grow(void **p, size_t *nr, size_t elem)
-{
-	size_t n = *nr + 1;
-	void *q;
-
-	/* powers of two: reallocate only when the count reaches one */
-	if (*nr && (*nr & (*nr - 1)))
-		return 0;
-	q = realloc(*p, (n < 16 ? 16 : 2 * n) * elem);
-	if (!q)
-		return -ENOMEM;
-	*p = q;
-	return 0;
-}
 
 static bool sa_skip_mapping(const char *name)
 {
@@ -106,6 +96,7 @@ static int sa_add_hw_id(struct sa_perf_session *ps,
 	uint8_t id = SA_CS_HW_ID_TRACE_ID(v);
 	struct sa_hw_id *h;
 	size_t i;
+	int err;
 
 	if (ps->aux_type == SA_PD_AUXTRACE_INTEL_PT)
 		return 0;	/* PEBS-via-PT ids: not used here */
@@ -143,14 +134,16 @@ static int sa_add_hw_id(struct sa_perf_session *ps,
 				      ev->sid.cpu, id, h->file_offset,
 				      h->trace_id);
 	}
-	if (ps->nr_hw_ids >= SA_MAX_HW_IDS)
-		return sa_errinfo_set(ei, -SA_ERR_TOOBIG, ev->file_offset,
+	err = sa_array_reserve((void **)&ps->hw_ids, &ps->cap_hw_ids,
+			       ps->nr_hw_ids, sizeof(*ps->hw_ids), 16,
+			       SA_MAX_HW_IDS);
+	if (err == -SA_ERR_TOOBIG)
+		return sa_errinfo_set(ei, err, ev->file_offset,
 				      "%s: more than %d CPUs in "
 				      "AUX_OUTPUT_HW_ID records",
 				      ps->s.name, SA_MAX_HW_IDS);
-	if (sa_grow((void **)&ps->hw_ids, &ps->nr_hw_ids,
-		    sizeof(*ps->hw_ids)))
-		return -ENOMEM;
+	if (err)
+		return err;
 	h = &ps->hw_ids[ps->nr_hw_ids++];
 	h->cpu = ev->sid.cpu;
 	h->trace_id = id;
@@ -183,9 +176,14 @@ static int sa_collect(struct sa_perf_session *ps, struct sa_errinfo *ei)
 
 			if (!ev.auxtrace.size)
 				break;
-			if (sa_grow((void **)&ps->aux, &ps->nr_aux,
-				    sizeof(*ps->aux)))
-				return -ENOMEM;
+			err = sa_array_reserve((void **)&ps->aux, &ps->cap_aux,
+					       ps->nr_aux, sizeof(*ps->aux),
+					       64, SA_MAX_AUX_RECORDS);
+			if (err)
+				return sa_errinfo_set(ei, err, ev.file_offset,
+						      "%s: AUXTRACE records: %s",
+						      ps->s.name,
+						      sa_strerror(err));
 			a = &ps->aux[ps->nr_aux];
 			a->data = ev.auxtrace.data;
 			a->size = ev.auxtrace.size;
@@ -211,9 +209,15 @@ static int sa_collect(struct sa_perf_session *ps, struct sa_errinfo *ei)
 				break;
 			if (sa_skip_mapping(ev.mmap.filename))
 				break;
-			if (sa_grow((void **)&ps->maps, &ps->nr_maps,
-				    sizeof(*ps->maps)))
-				return -ENOMEM;
+			err = sa_array_reserve((void **)&ps->maps,
+					       &ps->cap_maps, ps->nr_maps,
+					       sizeof(*ps->maps), 64,
+					       SA_MAX_MMAP_RECORDS);
+			if (err)
+				return sa_errinfo_set(ei, err, ev.file_offset,
+						      "%s: MMAP records: %s",
+						      ps->s.name,
+						      sa_strerror(err));
 			m = &ps->maps[ps->nr_maps++];
 			m->pid = ev.mmap.pid;
 			m->start = ev.mmap.start;

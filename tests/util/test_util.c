@@ -1,11 +1,13 @@
 // SPDX-License-Identifier: BSD-2-Clause
 #include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "sensor/error.h"
 #include "sensor/log.h"
+#include "array.h"
 #include "json.h"
 #include "testutil.h"
 
@@ -88,6 +90,32 @@ START_TEST(test_json_escape)
 }
 END_TEST
 
+START_TEST(test_array_reserve)
+{
+	int *a = NULL;
+	size_t cap = 0, nr;
+
+	for (nr = 0; nr < 10; nr++) {
+		ck_assert_int_eq(sa_array_reserve((void **)&a, &cap, nr,
+						  sizeof(*a), 4, 10), 0);
+		ck_assert_uint_gt(cap, nr);
+		a[nr] = (int)nr;
+	}
+	/* 4, 8, then the cap */
+	ck_assert_uint_eq(cap, 10);
+	ck_assert_int_eq(sa_array_reserve((void **)&a, &cap, 10, sizeof(*a),
+					  4, 10), -SA_ERR_TOOBIG);
+	ck_assert_int_eq(a[9], 9);
+	free(a);
+	a = NULL;
+	cap = 0;
+	/* a size that overflows is refused, not wrapped */
+	ck_assert_int_eq(sa_array_reserve((void **)&a, &cap, 0, SIZE_MAX / 2,
+					  4, 100), -ENOMEM);
+	ck_assert_ptr_null(a);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("util");
@@ -97,6 +125,7 @@ int main(void)
 	tcase_add_test(tc, test_errinfo);
 	tcase_add_test(tc, test_log_levels);
 	tcase_add_test(tc, test_json_escape);
+	tcase_add_test(tc, test_array_reserve);
 	suite_add_tcase(s, tc);
 	return sa_test_run(s);
 }
