@@ -309,6 +309,16 @@ int sa_decode_file(const char *path, const struct sa_decode_opts *o,
 	default:
 		break;
 	}
+	{
+		struct stat st;
+
+		if (!stat(path, &st) && S_ISDIR(st.st_mode))
+			return sa_errinfo_set(ei, -SA_ERR_FORMAT, SA_NO_OFFSET,
+					      "%s: a directory, but not an Arm "
+					      "snapshot (no snapshot.ini): give "
+					      "a perf.data file or a snapshot "
+					      "directory", path);
+	}
 	/* Let the perf.data reader say precisely what is wrong. */
 	return sa_decode_perf_data(path, o, h, ei);
 }

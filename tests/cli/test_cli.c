@@ -110,6 +110,18 @@ START_TEST(test_missing_file)
 }
 END_TEST
 
+START_TEST(test_not_a_snapshot_dir)
+{
+	char *err;
+	char *args[] = { "decode", (char *)sa_test_tmpdir(), NULL };
+
+	ck_assert_int_eq(run(&err, args), 1);
+	ck_assert_msg(strstr(err, "not an Arm snapshot (no snapshot.ini)"),
+		      "%s", err);
+	free(err);
+}
+END_TEST
+
 START_TEST(test_random_bytes)
 {
 	const char *p = sa_test_path("random.data");
@@ -251,6 +263,7 @@ int main(void)
 	tcase_add_test(tc, test_help);
 	tcase_add_test(tc, test_usage_errors);
 	tcase_add_test(tc, test_missing_file);
+	tcase_add_test(tc, test_not_a_snapshot_dir);
 	tcase_add_test(tc, test_random_bytes);
 	tcase_add_test(tc, test_truncated);
 	if (sa_test_have("perf"))
