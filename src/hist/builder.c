@@ -330,6 +330,12 @@ static int sa_resolve(struct sa_hist_builder *b, struct sa_flow *fl,
 	fl->pending = false;
 	if (!fl->have_site || !fl->func)
 		return 0;
+	/* The decoder saw a branch of another class not taken: an A32
+	 * instruction whose condition failed (BLEQ, BXNE ...; CoreSight's N
+	 * atom).  Nothing was transferred, so nothing is counted.
+	 */
+	if (fl->pend.last_taken == 0 && s->iclass != SA_IC_COND)
+		return 0;
 
 	switch (s->iclass) {
 	case SA_IC_COND:

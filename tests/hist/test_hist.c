@@ -237,6 +237,66 @@ START_TEST(test_decoder_outcome)
 }
 END_TEST
 
+/*
+ * 0x2000: e8 03 00 00 00   call 0x2008
+ * 0x2005: 90               nop
+ * 0x2006: 90               nop
+ * 0x2007: 90               nop
+ * 0x2008: c3               ret
+ */
+static const uint8_t call_code[] = {
+	0xe8, 0x03, 0x00, 0x00, 0x00, 0x90, 0x90, 0x90, 0xc3,
+};
+
+/* A call the decoder reports not taken (an A32 BL whose condition failed,
+ * CoreSight's N atom) calls nothing; an executed one calls its target.
+ */
+START_TEST(test_call_not_taken)
+{
+	struct fixture fx;
+	struct sa_elem e;
+	size_t i;
+	uint64_t calls = 0;
+
+	fx_init(&fx);
+	ck_assert_int_eq(sa_image_add_buffer(fx.img, call_code,
+					     sizeof(call_code), 0x2000), 0);
+	memset(&e, 0, sizeof(e));
+	e.kind = SA_ELEM_RANGE;
+	e.isa = SA_ISA_X86_64;
+	e.start = 0x2000;
+	e.last = 0x2000;
+	e.ninsn = 1;
+	e.last_class = SA_IC_CALL;
+	e.last_taken = 0;
+	ck_assert_int_eq(sa_hist_builder_add(fx.b, &e), 0);
+	e.start = 0x2005, e.last = 0x2007, e.ninsn = 3;
+	e.last_class = SA_IC_OTHER, e.last_taken = -1;
+	ck_assert_int_eq(sa_hist_builder_add(fx.b, &e), 0);
+	ck_assert_int_eq(sa_hist_builder_flush(fx.b), 0);
+	for (i = 0; i < sa_hist_nr_functions(fx.h); i++)
+		calls += sa_hist_function(fx.h, i)->calls;
+	ck_assert_uint_eq(calls, 0);
+	ck_assert_uint_eq(nr_seen, 0);
+
+	/* the same call executed */
+	e.start = 0x2000, e.last = 0x2000, e.ninsn = 1;
+	e.last_class = SA_IC_CALL, e.last_taken = 1;
+	ck_assert_int_eq(sa_hist_builder_add(fx.b, &e), 0);
+	e.start = 0x2008, e.last = 0x2008, e.ninsn = 1;
+	e.last_class = SA_IC_RET, e.last_taken = -1;
+	ck_assert_int_eq(sa_hist_builder_add(fx.b, &e), 0);
+	ck_assert_int_eq(sa_hist_builder_flush(fx.b), 0);
+	for (i = 0, calls = 0; i < sa_hist_nr_functions(fx.h); i++)
+		calls += sa_hist_function(fx.h, i)->calls;
+	ck_assert_uint_eq(calls, 1);
+	ck_assert_uint_eq(nr_seen, 1);
+	ck_assert_uint_eq(seen[0].from, 0x2000);
+	ck_assert_uint_eq(seen[0].to, 0x2008);
+	fx_fini(&fx);
+}
+END_TEST
+
 /* Two streams (CPUs, trace IDs) interleaved do not disturb each other. */
 START_TEST(test_streams)
 {
@@ -382,6 +442,7 @@ int main(void)
 	tcase_add_test(tc, test_disabled_gap_resolves);
 	tcase_add_test(tc, test_decoder_outcome);
 	tcase_add_test(tc, test_streams);
+	tcase_add_test(tc, test_call_not_taken);
 	tcase_add_test(tc, test_merge_by_key);
 	tcase_add_test(tc, test_json_shape);
 	tcase_add_test(tc, test_sinks);
