@@ -98,7 +98,10 @@ bool sa_parse_binary(char *arg, struct sa_binary_opt *b)
 	if (!at)
 		return true;
 	*at = '\0';
-	return sa_parse_u64(at + 1, &b->addr);
+	if (sa_parse_u64(at + 1, &b->addr))
+		return true;
+	*at = '@';	/* whole again, for the error message */
+	return false;
 }
 
 bool sa_tool_add_sink(struct sa_decode_opts *o, const char *name)
@@ -117,6 +120,40 @@ bool sa_tool_add_sink(struct sa_decode_opts *o, const char *name)
 	sinks[o->nr_error_sinks++] = name;
 	o->error_sinks = sinks;
 	return true;
+}
+
+int sa_tool_decode_opt(const char *cmd, int c, char *arg,
+		       struct sa_decode_opts *o, struct sa_binary_opt *bins,
+		       size_t max)
+{
+	uint64_t v;
+
+	switch (c) {
+	case 'b':
+		if (o->nr_binaries >= max ||
+		    !sa_parse_binary(arg, &bins[o->nr_binaries])) {
+			sa_err("%s: bad --binary '%s': expected PATH or "
+			       "PATH@ADDR (at most %zu)", cmd, arg, max);
+			return -1;
+		}
+		o->binaries = bins;
+		o->nr_binaries++;
+		return 1;
+	case SA_OPT_SYMFS:
+		o->symfs = arg;
+		return 1;
+	case SA_OPT_ERROR_SINK:
+		return sa_tool_add_sink(o, arg) ? 1 : -1;
+	case SA_OPT_DECODE_PID:
+		if (!sa_parse_u64(arg, &v) || !v || v > INT32_MAX) {
+			sa_err("%s: bad --pid '%s'", cmd, arg);
+			return -1;
+		}
+		o->pid = (pid_t)v;
+		return 1;
+	default:
+		return 0;
+	}
 }
 
 void sa_err(const char *fmt, ...)

@@ -34,6 +34,25 @@ int sa_capture_socket_path(pid_t pid, const char *override, char *buf,
 			   size_t len, bool create_dir);
 
 struct sa_decode_opts;
+struct sa_binary_opt;
+
+/* getopt values of the decode options that decode, analyze, baseline and
+ * the live sensor share (beside -b for --binary).
+ */
+enum {
+	SA_OPT_SYMFS = 1000,
+	SA_OPT_ERROR_SINK,
+	SA_OPT_DECODE_PID,	/* --pid of decode, analyze, baseline */
+};
+
+/* Handles a shared decode option @c with argument @arg for command @cmd:
+ * -b PATH[@ADDR] (into @bins, at most @max), SA_OPT_SYMFS,
+ * SA_OPT_ERROR_SINK, SA_OPT_DECODE_PID.  Returns 1 when it was one, 0 when
+ * @c is not, -1 after printing the usage error.
+ */
+int sa_tool_decode_opt(const char *cmd, int c, char *arg,
+		       struct sa_decode_opts *o, struct sa_binary_opt *bins,
+		       size_t max);
 
 /* Adds --error-sink @name to @o (at most 64, kept in static storage: one
  * command per process).  False, with a message, when there are too many.
@@ -45,8 +64,6 @@ bool sa_parse_u64(const char *s, uint64_t *v);
 
 /* Parses a finite floating-point number; false on junk. */
 bool sa_parse_double(const char *s, double *v);
-
-struct sa_binary_opt;
 
 /* Parses --binary PATH[@ADDR] into @b, in place (the '@' becomes NUL). */
 bool sa_parse_binary(char *arg, struct sa_binary_opt *b);

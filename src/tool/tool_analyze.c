@@ -60,8 +60,7 @@ static void analyze_usage(FILE *f)
 }
 
 enum { OPT_BASELINE = 256, OPT_JSONL, OPT_EACH, OPT_ALL, OPT_FDR,
-       OPT_MIN_SUPPORT, OPT_MIN_BASELINE, OPT_MIN_DELTA, OPT_MIN_RATE,
-       OPT_SYMFS, OPT_ERROR_SINK, OPT_PID };
+       OPT_MIN_SUPPORT, OPT_MIN_BASELINE, OPT_MIN_DELTA, OPT_MIN_RATE };
 
 struct analyze {
 	struct sa_baseline *bl;
@@ -114,9 +113,9 @@ int cmd_analyze(int argc, char **argv)
 		{ "min-delta", required_argument, NULL, OPT_MIN_DELTA },
 		{ "min-rate-ratio", required_argument, NULL, OPT_MIN_RATE },
 		{ "binary", required_argument, NULL, 'b' },
-		{ "symfs", required_argument, NULL, OPT_SYMFS },
-		{ "error-sink", required_argument, NULL, OPT_ERROR_SINK },
-		{ "pid", required_argument, NULL, OPT_PID },
+		{ "symfs", required_argument, NULL, SA_OPT_SYMFS },
+		{ "error-sink", required_argument, NULL, SA_OPT_ERROR_SINK },
+		{ "pid", required_argument, NULL, SA_OPT_DECODE_PID },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -129,7 +128,6 @@ int cmd_analyze(int argc, char **argv)
 	bool each = false;
 	int c, i, nr, err, ret = SA_EXIT_FAIL;
 	double *dv;
-	uint64_t v;
 
 	memset(&o, 0, sizeof(o));
 	o.binaries = binaries;
@@ -173,32 +171,13 @@ int cmd_analyze(int argc, char **argv)
 		case OPT_MIN_RATE:
 			dv = &an.dopts.min_rate_ratio;
 			break;
-		case 'b':
-			if (o.nr_binaries >= SA_MAX_BINARIES ||
-			    !sa_parse_binary(optarg, &binaries[o.nr_binaries])) {
-				sa_err("analyze: bad --binary '%s'", optarg);
-				return SA_EXIT_USAGE;
-			}
-			o.nr_binaries++;
-			break;
-		case OPT_ERROR_SINK:
-			if (!sa_tool_add_sink(&o, optarg))
-				return SA_EXIT_USAGE;
-			break;
-		case OPT_SYMFS:
-			o.symfs = optarg;
-			break;
-		case OPT_PID:
-			if (!sa_parse_u64(optarg, &v) || !v || v > INT32_MAX) {
-				sa_err("analyze: bad --pid '%s'", optarg);
-				return SA_EXIT_USAGE;
-			}
-			o.pid = (pid_t)v;
-			break;
 		case 'h':
 			analyze_usage(stdout);
 			return SA_EXIT_OK;
 		default:
+			if (sa_tool_decode_opt("analyze", c, optarg, &o,
+					       binaries, SA_MAX_BINARIES) > 0)
+				break;
 			return SA_EXIT_USAGE;
 		}
 		if (dv && (!sa_parse_double(optarg, dv) || *dv <= 0 ||

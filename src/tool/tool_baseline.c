@@ -57,8 +57,7 @@ static void baseline_usage(FILE *f)
 		SA_DETECT_DEF_FDR);
 }
 
-enum { OPT_DB = 256, OPT_HALF_LIFE, OPT_SYMFS, OPT_ERROR_SINK, OPT_PID, OPT_FORMAT,
-       OPT_ALL, OPT_FDR };
+enum { OPT_DB = 256, OPT_HALF_LIFE, OPT_FORMAT, OPT_ALL, OPT_FDR };
 
 static int baseline_list(struct sa_baseline *bl)
 {
@@ -148,9 +147,9 @@ int cmd_baseline(int argc, char **argv)
 		{ "db", required_argument, NULL, OPT_DB },
 		{ "half-life", required_argument, NULL, OPT_HALF_LIFE },
 		{ "binary", required_argument, NULL, 'b' },
-		{ "symfs", required_argument, NULL, OPT_SYMFS },
-		{ "error-sink", required_argument, NULL, OPT_ERROR_SINK },
-		{ "pid", required_argument, NULL, OPT_PID },
+		{ "symfs", required_argument, NULL, SA_OPT_SYMFS },
+		{ "error-sink", required_argument, NULL, SA_OPT_ERROR_SINK },
+		{ "pid", required_argument, NULL, SA_OPT_DECODE_PID },
 		{ "format", required_argument, NULL, OPT_FORMAT },
 		{ "all", no_argument, NULL, OPT_ALL },
 		{ "fdr", required_argument, NULL, OPT_FDR },
@@ -165,7 +164,6 @@ int cmd_baseline(int argc, char **argv)
 	const char *db = NULL, *sub, *format = "text";
 	double half_life = -1;
 	unsigned flags = 0;
-	uint64_t v;
 	int c, ret;
 
 	if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
@@ -196,28 +194,6 @@ int cmd_baseline(int argc, char **argv)
 				return SA_EXIT_USAGE;
 			}
 			break;
-		case 'b':
-			if (o.nr_binaries >= SA_MAX_BINARIES ||
-			    !sa_parse_binary(optarg, &binaries[o.nr_binaries])) {
-				sa_err("baseline: bad --binary '%s'", optarg);
-				return SA_EXIT_USAGE;
-			}
-			o.nr_binaries++;
-			break;
-		case OPT_ERROR_SINK:
-			if (!sa_tool_add_sink(&o, optarg))
-				return SA_EXIT_USAGE;
-			break;
-		case OPT_SYMFS:
-			o.symfs = optarg;
-			break;
-		case OPT_PID:
-			if (!sa_parse_u64(optarg, &v) || !v || v > INT32_MAX) {
-				sa_err("baseline: bad --pid '%s'", optarg);
-				return SA_EXIT_USAGE;
-			}
-			o.pid = (pid_t)v;
-			break;
 		case OPT_FORMAT:
 			format = optarg;
 			if (strcmp(format, "text") && strcmp(format, "jsonl")) {
@@ -241,6 +217,9 @@ int cmd_baseline(int argc, char **argv)
 			baseline_usage(stdout);
 			return SA_EXIT_OK;
 		default:
+			if (sa_tool_decode_opt("baseline", c, optarg, &o,
+					       binaries, SA_MAX_BINARIES) > 0)
+				break;
 			return SA_EXIT_USAGE;
 		}
 	}

@@ -70,9 +70,9 @@ static void decode_usage(FILE *f)
 }
 
 enum {
-	OPT_SYMFS = 256, OPT_PID, OPT_BRANCHES, OPT_TARGETS, OPT_PROGRESS,
+	OPT_BRANCHES = 256, OPT_TARGETS, OPT_PROGRESS,
 	OPT_PT, OPT_IMAGE, OPT_CPU, OPT_CS_TRACE, OPT_TRACE_ID, OPT_PROTOCOL,
-	OPT_UNFORMATTED, OPT_CS_REG, OPT_ERROR_SINK,
+	OPT_UNFORMATTED, OPT_CS_REG,
 };
 
 /* NAME=VALUE for --cs-reg */
@@ -169,9 +169,9 @@ int cmd_decode(int argc, char **argv)
 		{ "format", required_argument, NULL, 'f' },
 		{ "output", required_argument, NULL, 'o' },
 		{ "binary", required_argument, NULL, 'b' },
-		{ "symfs", required_argument, NULL, OPT_SYMFS },
-		{ "error-sink", required_argument, NULL, OPT_ERROR_SINK },
-		{ "pid", required_argument, NULL, OPT_PID },
+		{ "symfs", required_argument, NULL, SA_OPT_SYMFS },
+		{ "error-sink", required_argument, NULL, SA_OPT_ERROR_SINK },
+		{ "pid", required_argument, NULL, SA_OPT_DECODE_PID },
 		{ "branches", no_argument, NULL, OPT_BRANCHES },
 		{ "targets", no_argument, NULL, OPT_TARGETS },
 		{ "progress", no_argument, NULL, OPT_PROGRESS },
@@ -214,29 +214,6 @@ int cmd_decode(int argc, char **argv)
 			break;
 		case 'o':
 			output = optarg;
-			break;
-		case 'b':
-			if (o.nr_binaries >= SA_MAX_OPT_FILES ||
-			    !sa_parse_binary(optarg, &binaries[o.nr_binaries])) {
-				sa_err("decode: bad --binary '%s': expected "
-				       "PATH or PATH@ADDR", optarg);
-				return SA_EXIT_USAGE;
-			}
-			o.nr_binaries++;
-			break;
-		case OPT_SYMFS:
-			o.symfs = optarg;
-			break;
-		case OPT_ERROR_SINK:
-			if (!sa_tool_add_sink(&o, optarg))
-				return SA_EXIT_USAGE;
-			break;
-		case OPT_PID:
-			if (!sa_parse_u64(optarg, &v) || !v || v > INT32_MAX) {
-				sa_err("decode: bad --pid '%s'", optarg);
-				return SA_EXIT_USAGE;
-			}
-			o.pid = (pid_t)v;
 			break;
 		case OPT_BRANCHES:
 			branches = true;
@@ -308,7 +285,12 @@ int cmd_decode(int argc, char **argv)
 			decode_usage(stdout);
 			return SA_EXIT_OK;
 		default:
-			decode_usage(stderr);
+			err = sa_tool_decode_opt("decode", c, optarg, &o,
+						 binaries, SA_MAX_OPT_FILES);
+			if (err > 0)
+				break;
+			if (err == 0)
+				decode_usage(stderr);
 			return SA_EXIT_USAGE;
 		}
 	}

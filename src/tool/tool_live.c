@@ -67,8 +67,7 @@ static void live_usage(FILE *f)
 
 enum { OPT_PID = 256, OPT_BACKEND, OPT_WINDOW_MS, OPT_WINDOW_INSNS,
        OPT_PERIOD, OPT_BUDGET, OPT_FILTER, OPT_BASELINE, OPT_LEARN,
-       OPT_LEARN_DB, OPT_GROUP, OPT_MAX_WINDOWS, OPT_FDR, OPT_KEEP,
-       OPT_SYMFS, OPT_ERROR_SINK };
+       OPT_LEARN_DB, OPT_GROUP, OPT_MAX_WINDOWS, OPT_FDR, OPT_KEEP };
 
 static struct sa_live *live_lv;
 
@@ -142,8 +141,8 @@ int cmd_live(int argc, char **argv)
 		{ "format", required_argument, NULL, 'f' },
 		{ "keep-windows", required_argument, NULL, OPT_KEEP },
 		{ "binary", required_argument, NULL, 'b' },
-		{ "symfs", required_argument, NULL, OPT_SYMFS },
-		{ "error-sink", required_argument, NULL, OPT_ERROR_SINK },
+		{ "symfs", required_argument, NULL, SA_OPT_SYMFS },
+		{ "error-sink", required_argument, NULL, SA_OPT_ERROR_SINK },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -243,26 +242,13 @@ int cmd_live(int argc, char **argv)
 			o.workdir = optarg;
 			o.keep_windows = true;
 			break;
-		case 'b':
-			if (o.decode.nr_binaries >= SA_MAX_BINARIES ||
-			    !sa_parse_binary(optarg,
-					  &binaries[o.decode.nr_binaries])) {
-				sa_err("bad --binary '%s'", optarg);
-				return SA_EXIT_USAGE;
-			}
-			o.decode.nr_binaries++;
-			break;
-		case OPT_ERROR_SINK:
-			if (!sa_tool_add_sink(&o.decode, optarg))
-				return SA_EXIT_USAGE;
-			break;
-		case OPT_SYMFS:
-			o.decode.symfs = optarg;
-			break;
 		case 'h':
 			live_usage(stdout);
 			return SA_EXIT_OK;
 		default:
+			if (sa_tool_decode_opt("--pid", c, optarg, &o.decode,
+					       binaries, SA_MAX_BINARIES) > 0)
+				break;
 			return SA_EXIT_USAGE;
 		}
 	}
