@@ -37,6 +37,16 @@ struct sa_etm {
 	 * that follows it is the same overflow
 	 */
 	bool ovf_seen[128];
+	/* unsynchronised spans: a trace ID's NO_SYNC opens one at its byte
+	 * index, its first other element closes it; the bytes in it are
+	 * lost.  UINT64_MAX: no open span.
+	 */
+	uint64_t unsync_from[128];
+	uint64_t first_sync;		/* first synchronised element since
+					 * the start or the last reset */
+	uint64_t lost_until;		/* bytes below were counted lost */
+	struct sa_elem pending;		/* a lost span, before the queue */
+	bool has_pending;
 	/* ring of converted elements */
 	struct sa_elem *q;
 	size_t cap, head, count;
@@ -188,6 +198,44 @@ static void sa_etm_gap(struct sa_elem *e, enum sa_gap_reason reason,
 	e->last_taken = -1;
 }
 
+
+/* Closes the unsynchronised span of @chan at byte index @end: its bytes
+ * are lost, counted once.  In a framed buffer the span of one trace ID
+ * also holds the frames of the others; once another ID is synchronised
+ * those bytes may be its trace, so the span counts only up to there (a
+ * lower bound).  Returns the bytes counted.
+ */
+static uint64_t sa_etm_close_unsync(struct sa_etm *etm, uint8_t chan,
+				    uint64_t end)
+{
+	uint64_t from = etm->unsync_from[chan & 0x7f];
+
+	if (from == UINT64_MAX)
+		return 0;
+	etm->unsync_from[chan & 0x7f] = UINT64_MAX;
+	if (end > etm->first_sync)
+		end = etm->first_sync;
+	if (from < etm->lost_until)
+		from = etm->lost_until;
+	if (end <= from)
+		return 0;
+	etm->lost_until = end;
+	etm->est.unsync_bytes += end - from;
+	etm->dec.stats.lost_bytes += end - from;
+	return end - from;
+}
+
+/* The element that says what an unsynchronised span lost. */
+static void sa_etm_lost_elem(struct sa_elem *e, uint8_t chan, uint64_t off,
+			     uint64_t lost)
+{
+	sa_etm_gap(e, SA_GAP_LOST, 0);
+	e->error = -SA_ERR_NOSYNC;
+	e->stream = chan;
+	e->offset = off;
+	e->lost_bytes = lost;
+}
+
 static ocsd_datapath_resp_t sa_etm_elem_cb(const void *ctx,
 					   const ocsd_trc_index_t idx,
 					   const uint8_t chan,
@@ -208,7 +256,57 @@ static ocsd_datapath_resp_t sa_etm_elem_cb(const void *ctx,
 	case OCSD_GEN_TRC_ELEM_I_RANGE_NOPATH:
 		break;
 	default:
-		/* timestamps, cycle counts, context, events: not flow */
+		/* timestamps, cycle counts, context, events: not flow, but
+		 * they say the trace ID is synchronised
+		 */
+		break;
+	}
+
+	/* The lost span's element and this one both need a slot. */
+	if (el->elem_type != OCSD_GEN_TRC_ELEM_NO_SYNC &&
+	    el->elem_type != OCSD_GEN_TRC_ELEM_EO_TRACE &&
+	    etm->unsync_from[chan & 0x7f] != UINT64_MAX) {
+		uint64_t lost;
+
+		/* the lost element goes first: wait for an empty queue,
+		 * and sa_etm_next() hands it out before this element
+		 */
+		if (etm->count)
+			return OCSD_RESP_WAIT;
+		if (idx < etm->first_sync)
+			etm->first_sync = idx;
+		lost = sa_etm_close_unsync(etm, chan, idx);
+		if (lost) {
+			sa_etm_lost_elem(&etm->pending, chan, etm->base + idx,
+					 lost);
+			etm->has_pending = true;
+		}
+	} else if (el->elem_type != OCSD_GEN_TRC_ELEM_NO_SYNC &&
+		   el->elem_type != OCSD_GEN_TRC_ELEM_EO_TRACE &&
+		   idx < etm->first_sync) {
+		etm->first_sync = idx;
+	}
+	if (el->elem_type == OCSD_GEN_TRC_ELEM_NO_SYNC &&
+	    el->unsync_eot_info != UNSYNC_EOT &&
+	    etm->unsync_from[chan & 0x7f] == UINT64_MAX)
+		etm->unsync_from[chan & 0x7f] = idx;
+
+	switch (el->elem_type) {
+	case OCSD_GEN_TRC_ELEM_INSTR_RANGE:
+	case OCSD_GEN_TRC_ELEM_NO_SYNC:
+	case OCSD_GEN_TRC_ELEM_TRACE_ON:
+	case OCSD_GEN_TRC_ELEM_EO_TRACE:
+	case OCSD_GEN_TRC_ELEM_EXCEPTION:
+	case OCSD_GEN_TRC_ELEM_EXCEPTION_RET:
+	case OCSD_GEN_TRC_ELEM_ADDR_NACC:
+	case OCSD_GEN_TRC_ELEM_ADDR_UNKNOWN:
+	case OCSD_GEN_TRC_ELEM_I_RANGE_NOPATH:
+		break;
+	default:
+		if (etm->count == etm->cap) {
+			etm->est.waits++;
+			return OCSD_RESP_WAIT;
+		}
 		return OCSD_RESP_CONT;
 	}
 
@@ -313,6 +411,9 @@ static void sa_etm_fatal(struct sa_etm *etm, ocsd_datapath_resp_t resp,
 	etm->est.fatal++;
 	etm->dec.stats.errors++;
 	etm->dec.stats.lost_bytes += skip;
+	if (etm->lost_until < etm->pos + skip)
+		etm->lost_until = etm->pos + skip;
+	etm->first_sync = UINT64_MAX;
 	/* Reset drops OpenCSD's state, so the queue (already drained) is
 	 * the only one that needs a slot.
 	 */
@@ -331,7 +432,7 @@ static void sa_etm_fatal(struct sa_etm *etm, ocsd_datapath_resp_t resp,
 /* Drives OpenCSD until it has queued something or the buffer is done. */
 static int sa_etm_fill(struct sa_etm *etm)
 {
-	while (!etm->count && !etm->done) {
+	while (!etm->count && !etm->has_pending && !etm->done) {
 		ocsd_datapath_resp_t resp;
 		uint32_t n = 0;
 
@@ -366,6 +467,21 @@ static int sa_etm_fill(struct sa_etm *etm)
 			resp = ocsd_dt_process_data(etm->tree, OCSD_OP_EOT,
 						    0, 0, NULL, NULL);
 		} else {
+			/* trace IDs that never synchronised again: the rest
+			 * of the buffer is lost for them
+			 */
+			unsigned int c;
+			uint64_t lost = 0;
+
+			for (c = 0; c < 128 && !lost; c++)
+				lost = sa_etm_close_unsync(etm, (uint8_t)c,
+							   etm->len);
+			if (lost) {
+				sa_etm_lost_elem(sa_etm_push(etm),
+						 (uint8_t)(c - 1),
+						 etm->base + etm->len, lost);
+				continue;
+			}
 			etm->done = true;
 			break;
 		}
@@ -398,9 +514,19 @@ static int sa_etm_next(struct sa_dec *dec, struct sa_elem *e)
 	struct sa_etm *etm = (struct sa_etm *)dec;
 	int err;
 
+	if (etm->has_pending) {
+		*e = etm->pending;
+		etm->has_pending = false;
+		return 1;
+	}
 	err = sa_etm_fill(etm);
 	if (err < 0)
 		return err;
+	if (etm->has_pending) {
+		*e = etm->pending;
+		etm->has_pending = false;
+		return 1;
+	}
 	if (!etm->count)
 		return 0;
 	*e = etm->q[etm->head];
@@ -554,6 +680,9 @@ struct sa_dec *sa_etm__new(const struct sa_etm_config *cfg,
 	etm->base = cfg->base_offset;
 	etm->image = cfg->image;
 	etm->framed = cfg->format == SA_ETM_FMT_FRAMED;
+	etm->first_sync = UINT64_MAX;
+	for (i = 0; i < 128; i++)
+		etm->unsync_from[i] = UINT64_MAX;
 	if (etm->framed) {
 		etm->tail = etm->len % 16;
 		etm->len -= etm->tail;

@@ -140,6 +140,8 @@ struct sa_etm_stats {
 	uint64_t bad_packets;	/* NO_SYNC after a bad packet */
 	uint64_t fatal;		/* fatal OpenCSD responses (resets) */
 	uint64_t waits;		/* times the queue filled up */
+	uint64_t unsync_bytes;	/* bytes before a trace ID synchronised
+				 * (also in sa_dec_stats()->lost_bytes) */
 };
 
 /* Returns the counters of @dec, which must come from sa_etm__new(). */

@@ -35,6 +35,7 @@ enum sa_err {
 	SA_ERR_NOHW,		/* the tracing PMU is not present */
 	SA_ERR_PERM,		/* not permitted (ptrace, perf_event_paranoid) */
 	SA_ERR_INVAL,		/* bad argument or option value */
+	SA_ERR_NOSYNC,		/* trace bytes with no synchronisation point */
 	SA_ERR_MAX
 };
 

@@ -22,6 +22,7 @@ int sa_cs_decode_snapshot(const char *dir, const struct sa_decode_opts *o,
 	struct sa_cs_snapshot *ss;
 	struct sa_session s;
 	size_t i, decoded = 0;
+	uint64_t flow = 0, unsync = 0;
 	int err, first_err = 0;
 	struct sa_errinfo e2;
 
@@ -79,7 +80,25 @@ int sa_cs_decode_snapshot(const char *dir, const struct sa_decode_opts *o,
 				       sa_strerror(err));
 			goto out;
 		}
+		flow += sa_dec_stats(dec)->ranges + sa_etm_stats(dec)->nacc;
+		unsync += sa_etm_stats(dec)->unsync_bytes;
 		decoded++;
+	}
+	/* trace that never synchronised decodes to nothing: that is a
+	 * failure, not an empty history
+	 */
+	if (decoded && !flow) {
+		const struct sa_hist_decode *d = sa_hist_decode(h);
+
+		err = sa_errinfo_set(ei, unsync ? -SA_ERR_NOSYNC :
+				     d->errors ? -SA_ERR_DECODE :
+				     -SA_ERR_NODATA, SA_NO_OFFSET,
+				     "%s: no program flow decoded: %" PRIu64
+				     " of %" PRIu64 " trace bytes lost (%"
+				     PRIu64 " never synchronised), %" PRIu64
+				     " errors", dir, d->lost_bytes,
+				     d->trace_bytes, unsync, d->errors);
+		goto out;
 	}
 	err = decoded ? 0 : (first_err ? first_err :
 			     sa_errinfo_set(ei, -SA_ERR_NODATA, SA_NO_OFFSET,

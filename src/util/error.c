@@ -20,6 +20,7 @@ static const char *const sa_errstr[] = {
 	[SA_ERR_NOHW - SA_ERR_BASE] = "hardware trace PMU not present",
 	[SA_ERR_PERM - SA_ERR_BASE] = "operation not permitted",
 	[SA_ERR_INVAL - SA_ERR_BASE] = "invalid argument",
+	[SA_ERR_NOSYNC - SA_ERR_BASE] = "trace not synchronised (bytes lost)",
 };
 
 const char *sa_strerror(int err)

@@ -306,9 +306,9 @@ static uint64_t compare_buffer(const char *name, const char *dir,
 	}
 	if (peer_fatal) {
 		/* trc_pkt_lister stops at a fatal data path error; we
-		 * count it, reset and go on.
+		 * count it, reset and go on (how far we decoded ahead
+		 * depends on the queue, so the count is checked at the end).
 		 */
-		ck_assert_uint_ge(sa_etm_stats(dec)->fatal, 1);
 		while ((rc = sa_dec_next(dec, &e)) > 0)
 			;
 		ck_assert_int_eq(rc, 0);
