@@ -45,11 +45,11 @@ struct sa_etm {
 	uint64_t first_sync;		/* first synchronised element since
 					 * the start or the last reset */
 	uint64_t lost_until;		/* bytes below were counted lost */
-	struct sa_elem pending;		/* a lost span, before the queue */
-	bool has_pending;
+	bool ever_synced;
+	size_t tail0;			/* the partial frame, as given */
 	/* ring of converted elements */
 	struct sa_elem *q;
-	size_t cap, head, count;
+	size_t cap, ring, head, count;	/* WAIT at cap; ring slots */
 };
 
 static const struct sa_dec_ops sa_etm_ops;
@@ -122,9 +122,9 @@ static struct sa_elem *sa_etm_push(struct sa_etm *etm)
 	/* The callback answers WAIT when the queue is full, so OpenCSD never
 	 * pushes into a full queue; this is a safety net.
 	 */
-	if (etm->count == etm->cap)
+	if (etm->count == etm->ring)
 		return NULL;
-	e = &etm->q[(etm->head + etm->count) % etm->cap];
+	e = &etm->q[(etm->head + etm->count) % etm->ring];
 	etm->count++;
 	memset(e, 0, sizeof(*e));
 	return e;
@@ -268,23 +268,22 @@ static ocsd_datapath_resp_t sa_etm_elem_cb(const void *ctx,
 	    etm->unsync_from[chan & 0x7f] != UINT64_MAX) {
 		uint64_t lost;
 
-		/* the lost element goes first: wait for an empty queue,
-		 * and sa_etm_next() hands it out before this element
+		/* OpenCSD takes this element whatever we answer: the
+		 * lost-bytes element goes before it, in the spare slot
+		 * (the queue holds at most cap - 1 here)
 		 */
-		if (etm->count)
-			return OCSD_RESP_WAIT;
 		if (idx < etm->first_sync)
 			etm->first_sync = idx;
+		etm->ever_synced = true;
 		lost = sa_etm_close_unsync(etm, chan, idx);
-		if (lost) {
-			sa_etm_lost_elem(&etm->pending, chan, etm->base + idx,
-					 lost);
-			etm->has_pending = true;
-		}
+		if (lost)
+			sa_etm_lost_elem(sa_etm_push(etm), chan,
+					 etm->base + idx, lost);
 	} else if (el->elem_type != OCSD_GEN_TRC_ELEM_NO_SYNC &&
 		   el->elem_type != OCSD_GEN_TRC_ELEM_EO_TRACE &&
 		   idx < etm->first_sync) {
 		etm->first_sync = idx;
+		etm->ever_synced = true;
 	}
 	if (el->elem_type == OCSD_GEN_TRC_ELEM_NO_SYNC &&
 	    el->unsync_eot_info != UNSYNC_EOT &&
@@ -303,7 +302,7 @@ static ocsd_datapath_resp_t sa_etm_elem_cb(const void *ctx,
 	case OCSD_GEN_TRC_ELEM_I_RANGE_NOPATH:
 		break;
 	default:
-		if (etm->count == etm->cap) {
+		if (etm->count >= etm->cap) {
 			etm->est.waits++;
 			return OCSD_RESP_WAIT;
 		}
@@ -379,7 +378,7 @@ static ocsd_datapath_resp_t sa_etm_elem_cb(const void *ctx,
 		break;
 	}
 
-	if (etm->count == etm->cap) {
+	if (etm->count >= etm->cap) {
 		etm->est.waits++;
 		return OCSD_RESP_WAIT;
 	}
@@ -432,7 +431,7 @@ static void sa_etm_fatal(struct sa_etm *etm, ocsd_datapath_resp_t resp,
 /* Drives OpenCSD until it has queued something or the buffer is done. */
 static int sa_etm_fill(struct sa_etm *etm)
 {
-	while (!etm->count && !etm->has_pending && !etm->done) {
+	while (!etm->count && !etm->done) {
 		ocsd_datapath_resp_t resp;
 		uint32_t n = 0;
 
@@ -482,6 +481,22 @@ static int sa_etm_fill(struct sa_etm *etm)
 						 etm->base + etm->len, lost);
 				continue;
 			}
+			/* no trace ID ever synchronised: nothing in the
+			 * buffer decoded, so all of it is lost (frames of
+			 * IDs no source has, bytes skipped after resets)
+			 */
+			if (!etm->ever_synced &&
+			    etm->dec.stats.lost_bytes < etm->len + etm->tail0) {
+				uint64_t rest = etm->len + etm->tail0 -
+						etm->dec.stats.lost_bytes;
+
+				etm->lost_until = etm->len;
+				etm->est.unsync_bytes += rest;
+				etm->dec.stats.lost_bytes += rest;
+				sa_etm_lost_elem(sa_etm_push(etm), 0,
+						 etm->base, rest);
+				continue;
+			}
 			etm->done = true;
 			break;
 		}
@@ -514,23 +529,13 @@ static int sa_etm_next(struct sa_dec *dec, struct sa_elem *e)
 	struct sa_etm *etm = (struct sa_etm *)dec;
 	int err;
 
-	if (etm->has_pending) {
-		*e = etm->pending;
-		etm->has_pending = false;
-		return 1;
-	}
 	err = sa_etm_fill(etm);
 	if (err < 0)
 		return err;
-	if (etm->has_pending) {
-		*e = etm->pending;
-		etm->has_pending = false;
-		return 1;
-	}
 	if (!etm->count)
 		return 0;
 	*e = etm->q[etm->head];
-	etm->head = (etm->head + 1) % etm->cap;
+	etm->head = (etm->head + 1) % etm->ring;
 	etm->count--;
 	return 1;
 }
@@ -685,13 +690,18 @@ struct sa_dec *sa_etm__new(const struct sa_etm_config *cfg,
 		etm->unsync_from[i] = UINT64_MAX;
 	if (etm->framed) {
 		etm->tail = etm->len % 16;
+		etm->tail0 = etm->tail;
 		etm->len -= etm->tail;
 	}
 	etm->prev = OCSD_RESP_CONT;
 	snprintf(etm->name, sizeof(etm->name), "%s",
 		 cfg->name ? cfg->name : "CoreSight trace");
 	etm->cap = cfg->queue_cap ? cfg->queue_cap : SA_ETM_QUEUE_DEFAULT;
-	etm->q = calloc(etm->cap, sizeof(*etm->q));
+	/* one more slot than the threshold: the element that closes an
+	 * unsynchronised span comes with the lost-bytes element before it
+	 */
+	etm->ring = etm->cap + 1;
+	etm->q = calloc(etm->ring, sizeof(*etm->q));
 	if (!etm->q)
 		goto err_nomem;
 

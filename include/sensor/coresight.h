@@ -111,6 +111,14 @@ const char *sa_cs_snapshot_buffer_name(const struct sa_cs_snapshot *ss,
 /* Number of core (ETM/PTM/ETE) sources that write into buffer @idx. */
 size_t sa_cs_snapshot_buffer_nr_sources(const struct sa_cs_snapshot *ss,
 					size_t idx);
+/* Number of core sources (in any buffer) that cannot be decoded because
+ * the source or its core has no device file: a device .ini listed in
+ * snapshot.ini but missing (skipped with a warning when the snapshot
+ * is opened), or a name no device .ini carries.  sa_cs_snapshot_decoder()
+ * decodes the buffer's other sources and warns naming these, as
+ * trc_pkt_lister does.
+ */
+size_t sa_cs_snapshot_nr_missing_sources(const struct sa_cs_snapshot *ss);
 
 /* Maps every memory dump of every core into @img (sa_image_add_raw),
  * once per distinct file region.  A dump file that is missing or

@@ -101,6 +101,8 @@ struct sa_hist_decode {
 	uint64_t unmapped;	/* ranges outside any binary */
 	uint64_t missing_binaries;	/* traced binaries not found */
 	uint64_t build_id_mismatches;	/* binaries of another build */
+	uint64_t missing_sources;	/* CoreSight sources without a
+					 * device file: not decoded */
 	size_t nr_error_list;	/* first SA_HIST_MAX_ERRORS errors */
 	struct sa_hist_error error_list[SA_HIST_MAX_ERRORS];
 };

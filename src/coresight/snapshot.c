@@ -351,6 +351,15 @@ static struct sa_cs_snapshot *sa_cs_snapshot_load(const struct sa_cs_loader *ld,
 		struct sa_cs_device *dev = &ss->devices[ss->nr_devices];
 
 		err = sa_cs_load_ini(ld, list->kv[i].val, &dev->ini, ei);
+		if (err == -ENOENT || err == -SA_ERR_NOTFOUND) {
+			/* trc_pkt_lister goes on without it: so do we,
+			 * and the sources that need it are not decoded
+			 */
+			sa_warn("%s: device file %s is missing: the trace "
+				"sources that need it are not decoded",
+				ss->snap->file, list->kv[i].val);
+			continue;
+		}
 		if (err)
 			goto err;
 		ss->nr_devices++;
@@ -442,6 +451,20 @@ static const char *sa_cs_core_of(const struct sa_cs_snapshot *ss,
 		if (!strcmp(ss->core_src[i].b, source))
 			return ss->core_src[i].a;
 	return NULL;
+}
+
+size_t sa_cs_snapshot_nr_missing_sources(const struct sa_cs_snapshot *ss)
+{
+	size_t i, n = 0;
+
+	for (i = 0; i < ss->nr_src_buf; i++) {
+		const char *cname = sa_cs_core_of(ss, ss->src_buf[i].a);
+
+		if (cname && (!sa_cs_device(ss, ss->src_buf[i].a) ||
+			      !sa_cs_device(ss, cname)))
+			n++;
+	}
+	return n;
 }
 
 size_t sa_cs_snapshot_buffer_nr_sources(const struct sa_cs_snapshot *ss,
@@ -660,7 +683,7 @@ struct sa_dec *sa_cs_snapshot_decoder(struct sa_cs_snapshot *ss, size_t idx,
 	struct sa_cs_buffer *b;
 	struct sa_dec *dec = NULL;
 	char path[PATH_MAX];
-	size_t i, n = 0;
+	size_t i, n = 0, missing = 0;
 	int err;
 
 	if (idx >= ss->nr_buffers) {
@@ -705,11 +728,14 @@ struct sa_dec *sa_cs_snapshot_decoder(struct sa_cs_snapshot *ss, size_t idx,
 		src = sa_cs_device(ss, ss->src_buf[i].a);
 		core = sa_cs_device(ss, cname);
 		if (!src || !core) {
-			err = sa_errinfo_set(ei, -SA_ERR_FORMAT, SA_NO_OFFSET,
-					     "%s: source %s or core %s has no "
-					     "device .ini", ss->trace->file,
-					     ss->src_buf[i].a, cname);
-			goto out;
+			/* trc_pkt_lister decodes the others */
+			sa_warn("%s: buffer %s: source %s not decoded: %s %s "
+				"has no device file", ss->trace->file,
+				b->name, ss->src_buf[i].a,
+				src ? "core" : "source",
+				src ? cname : ss->src_buf[i].a);
+			missing++;
+			continue;
 		}
 		err = sa_cs_make_source(src, core, &srcs[n], &e2);
 		if (err == -SA_ERR_UNSUPPORTED) {
@@ -735,6 +761,13 @@ struct sa_dec *sa_cs_snapshot_decoder(struct sa_cs_snapshot *ss, size_t idx,
 		 */
 		if (cfg.format == SA_ETM_FMT_RAW)
 			break;
+	}
+	if (!n && missing) {
+		err = sa_errinfo_set(ei, -SA_ERR_NOTFOUND, SA_NO_OFFSET,
+				     "%s: buffer %s: none of its sources has "
+				     "a device file (%zu missing)",
+				     ss->trace->file, b->name, missing);
+		goto out;
 	}
 	if (!n) {
 		err = sa_errinfo_set(ei, -SA_ERR_UNSUPPORTED, SA_NO_OFFSET,

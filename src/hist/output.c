@@ -70,6 +70,7 @@ static void sa_json_decode(struct sa_json *j, const struct sa_hist_decode *d)
 	sa_json_u64(j, "unknown_outcomes", d->unknown_taken);
 	sa_json_u64(j, "unmapped_ranges", d->unmapped);
 	sa_json_u64(j, "missing_binaries", d->missing_binaries);
+	sa_json_u64(j, "missing_sources", d->missing_sources);
 	sa_json_u64(j, "build_id_mismatches", d->build_id_mismatches);
 	sa_json_arr_begin(j, "error_list");
 	for (i = 0; i < d->nr_error_list; i++) {
@@ -189,6 +190,9 @@ int sa_hist_write_text(const struct sa_hist *h, FILE *f, unsigned flags)
 			   PRIu64 " of another build (build-id mismatch): "
 			   "their counts are incomplete or wrong\n",
 			d->missing_binaries, d->build_id_mismatches);
+	if (d->missing_sources)
+		fprintf(f, "warning: %" PRIu64 " trace sources not decoded "
+			   "(no device file)\n", d->missing_sources);
 	for (i = 0; i < d->nr_error_list && i < SA_TEXT_ERRORS; i++)
 		fprintf(f, "  %s at trace offset %#" PRIx64 ": %s\n",
 			sa_gap_name(d->error_list[i].reason),

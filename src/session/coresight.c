@@ -47,6 +47,11 @@ int sa_cs_decode_snapshot(const char *dir, const struct sa_decode_opts *o,
 		sa_hist_note_error(h, SA_NO_OFFSET, -SA_ERR_NOTFOUND,
 				   SA_GAP_LOST, 0);
 	}
+	/* sources without a device file: the decoders skip them with a
+	 * warning naming them; the history counts them
+	 */
+	sa_hist_decode_mut(h)->missing_sources +=
+		sa_cs_snapshot_nr_missing_sources(ss);
 	err = sa_session_add_user_code(&s, ei);
 	if (err)
 		goto out;
@@ -74,14 +79,14 @@ int sa_cs_decode_snapshot(const char *dir, const struct sa_decode_opts *o,
 		s.total = sa_dec_stats(dec)->trace_bytes;
 		s.next_progress = 0;
 		err = sa_session_run(&s, dec, 0);
+		flow += sa_dec_stats(dec)->ranges + sa_etm_stats(dec)->nacc;
+		unsync += sa_etm_stats(dec)->unsync_bytes;
 		sa_dec__free(dec);
 		if (err) {
 			sa_errinfo_set(ei, err, SA_NO_OFFSET, "%s: %s", dir,
 				       sa_strerror(err));
 			goto out;
 		}
-		flow += sa_dec_stats(dec)->ranges + sa_etm_stats(dec)->nacc;
-		unsync += sa_etm_stats(dec)->unsync_bytes;
 		decoded++;
 	}
 	/* trace that never synchronised decodes to nothing: that is a

@@ -213,11 +213,21 @@ START_TEST(test_snapshot_missing_files)
 {
 	struct sa_errinfo ei = { 0 };
 	struct sa_cs_snapshot *ss;
+	struct sa_image *img;
 
+	/* a missing device file: the snapshot opens (as trc_pkt_lister
+	 * goes on), its source is counted and its buffer cannot decode
+	 */
 	ss = mem_snapshot(5, "ete_s1.ini", &ei);
-	ck_assert_ptr_null(ss);
+	ck_assert_ptr_nonnull(ss);
+	ck_assert_uint_eq(sa_cs_snapshot_nr_missing_sources(ss), 1);
+	img = sa_image__new(SA_ARCH_UNKNOWN);
+	ck_assert_ptr_nonnull(img);
+	ck_assert_ptr_null(sa_cs_snapshot_decoder(ss, 0, img, 0, &ei));
 	ck_assert_int_eq(ei.code, -SA_ERR_NOTFOUND);
-	ck_assert_msg(strstr(ei.msg, "ete_s1.ini") != NULL, "%s", ei.msg);
+	ck_assert_msg(strstr(ei.msg, "ETB_1") != NULL, "%s", ei.msg);
+	sa_image__free(img);
+	sa_cs_snapshot__free(ss);
 	ss = mem_snapshot(5, "trace.ini", &ei);
 	ck_assert_ptr_null(ss);
 	ck_assert_msg(strstr(ei.msg, "trace.ini") != NULL, "%s", ei.msg);
