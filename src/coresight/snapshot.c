@@ -356,7 +356,7 @@ static struct sa_cs_snapshot *sa_cs_snapshot_load(const struct sa_cs_loader *ld,
 			 * and the sources that need it are not decoded
 			 */
 			sa_warn("%s: device file %s is missing: the trace "
-				"sources that need it are not decoded",
+				"sources that need it are not decoded\n",
 				ss->snap->file, list->kv[i].val);
 			continue;
 		}
@@ -541,7 +541,7 @@ int sa_cs_snapshot_load_image(struct sa_cs_snapshot *ss, struct sa_image *img,
 				 * which the decoder counts.
 				 */
 				sa_warn("%s:%d: memory dump %s not mapped "
-					"(%s); its code will not decode",
+					"(%s); its code will not decode\n",
 					d->ini, d->line, path, e2.msg);
 				skipped++;
 			}
@@ -730,7 +730,7 @@ struct sa_dec *sa_cs_snapshot_decoder(struct sa_cs_snapshot *ss, size_t idx,
 		if (!src || !core) {
 			/* trc_pkt_lister decodes the others */
 			sa_warn("%s: buffer %s: source %s not decoded: %s %s "
-				"has no device file", ss->trace->file,
+				"has no device file\n", ss->trace->file,
 				b->name, ss->src_buf[i].a,
 				src ? "core" : "source",
 				src ? cname : ss->src_buf[i].a);
@@ -740,7 +740,7 @@ struct sa_dec *sa_cs_snapshot_decoder(struct sa_cs_snapshot *ss, size_t idx,
 		err = sa_cs_make_source(src, core, &srcs[n], &e2);
 		if (err == -SA_ERR_UNSUPPORTED) {
 			/* trc_pkt_lister skips these too. */
-			sa_warn("%s", e2.msg);
+			sa_warn("%s\n", e2.msg);
 			continue;
 		}
 		if (err) {
@@ -751,7 +751,7 @@ struct sa_dec *sa_cs_snapshot_decoder(struct sa_cs_snapshot *ss, size_t idx,
 		for (j = 0; j < n; j++)
 			dup |= srcs[j].trace_id == srcs[n].trace_id;
 		if (dup) {
-			sa_warn("%s: source %s repeats trace ID %#x; ignored",
+			sa_warn("%s: source %s repeats trace ID %#x; ignored\n",
 				ss->trace->file, src->name, srcs[n].trace_id);
 			continue;
 		}
