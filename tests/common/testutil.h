@@ -32,6 +32,36 @@ static inline const char *sa_test_shared(const char *sub)
 	return path;
 }
 
+/* The host's CPU vendor as /proc/cpuinfo names it ("GenuineIntel",
+ * "AuthenticAMD"), "unknown" when it does not say (static buffer).  For
+ * tests whose peer behaves differently per vendor.
+ */
+static inline const char *sa_test_cpu_vendor(void)
+{
+	static char vendor[64];
+	char line[256];
+	FILE *f;
+
+	snprintf(vendor, sizeof(vendor), "unknown");
+	f = fopen("/proc/cpuinfo", "r");
+	if (!f)
+		return vendor;
+	while (fgets(line, sizeof(line), f)) {
+		const char *v;
+
+		if (strncmp(line, "vendor_id", 9) || !(v = strchr(line, ':')))
+			continue;
+		v++;
+		while (*v == ' ' || *v == '\t')
+			v++;
+		snprintf(vendor, sizeof(vendor), "%.*s",
+			 (int)strcspn(v, "\n"), v);
+		break;
+	}
+	fclose(f);
+	return vendor;
+}
+
 /* Exits with 77 and says why when @sub is not under ../shared. */
 static inline void sa_test_require_shared(const char *sub)
 {
