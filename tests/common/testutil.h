@@ -10,8 +10,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <errno.h>
 #include <ftw.h>
+#include <signal.h>
+#include <sys/ptrace.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 /* Exit code that makes meson report a test as skipped. */
@@ -60,6 +64,42 @@ static inline const char *sa_test_cpu_vendor(void)
 	}
 	fclose(f);
 	return vendor;
+}
+
+/* Exits with 77 and says why when this process may not ptrace a child
+ * of its own (Yama ptrace_scope 2 without CAP_SYS_PTRACE, scope 3, a
+ * seccomp or container policy): the emulated backend needs it.
+ */
+static inline void sa_test_require_ptrace(void)
+{
+	char scope[16] = "absent";
+	pid_t pid = fork();
+	FILE *f;
+	int err = 0;
+
+	if (pid < 0)
+		return;	/* let the suite report it */
+	if (!pid) {
+		for (;;)
+			pause();
+	}
+	if (ptrace(PTRACE_SEIZE, pid, NULL, NULL) < 0)
+		err = errno;
+	kill(pid, SIGKILL);
+	waitpid(pid, NULL, 0);
+	if (!err)
+		return;
+	f = fopen("/proc/sys/kernel/yama/ptrace_scope", "r");
+	if (f) {
+		if (!fgets(scope, sizeof(scope), f))
+			snprintf(scope, sizeof(scope), "unreadable");
+		scope[strcspn(scope, "\n")] = '\0';
+		fclose(f);
+	}
+	fprintf(stderr, "SKIP: this process may not ptrace its own child "
+		"(%s; Yama ptrace_scope %s): the emulated backend needs "
+		"ptrace\n", strerror(err), scope);
+	exit(SA_TEST_SKIP);
 }
 
 /* Exits with 77 and says why when @sub is not under ../shared. */

@@ -1212,5 +1212,6 @@ static Suite *emu_suite(void)
 
 int main(void)
 {
+	sa_test_require_ptrace();
 	return sa_test_run(emu_suite());
 }

@@ -242,6 +242,7 @@ int main(void)
 	Suite *s = suite_create("emu-cli");
 	TCase *tc = tcase_create("emu-cli");
 
+	sa_test_require_ptrace();
 	if (access("/usr/bin/perf", X_OK) != 0) {
 		fprintf(stderr, "SKIP: perf (Debian linux-perf) is not "
 			"installed: it decodes what record writes\n");

@@ -414,6 +414,7 @@ int main(int argc, char **argv)
 	Suite *s = suite_create("emu-perf");
 	TCase *tc = tcase_create("emu-perf");
 
+	sa_test_require_ptrace();
 	if (!perf_path()) {
 		fprintf(stderr, "SKIP: perf (Debian linux-perf) is not "
 			"installed: it is the peer decoder of this suite\n");

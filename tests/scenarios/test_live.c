@@ -159,6 +159,7 @@ int main(int argc, char **argv)
 	Suite *s = suite_create("live");
 	TCase *tc = tcase_create("demo service");
 
+	sa_test_require_ptrace();
 	if (argc != 2) {
 		fprintf(stderr, "usage: %s DEMO_SERVICE\n", argv[0]);
 		return 2;

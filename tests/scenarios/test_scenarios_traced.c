@@ -83,6 +83,7 @@ int main(int argc, char **argv)
 	TCase *tc = tcase_create("planted and null, traced");
 	int i;
 
+	sa_test_require_ptrace();
 	if (argc != 1 + WL_MAX) {
 		fprintf(stderr, "usage: %s SC_KVSTORE SC_PARSER SC_ROUTER "
 			"(built with -DSC_NO_COUNT)\n", argv[0]);
