@@ -198,7 +198,6 @@ static void sa_etm_gap(struct sa_elem *e, enum sa_gap_reason reason,
 	e->last_taken = -1;
 }
 
-
 /* Closes the unsynchronised span of @chan at byte index @end: its bytes
  * are lost, counted once.  In a framed buffer the span of one trace ID
  * also holds the frames of the others; once another ID is synchronised
@@ -225,10 +224,14 @@ static uint64_t sa_etm_close_unsync(struct sa_etm *etm, uint8_t chan,
 	return end - from;
 }
 
-/* The element that says what an unsynchronised span lost. */
+/* The element that says what an unsynchronised span lost (@e NULL: no
+ * slot, which the spare slot rules out; the count is in the stats).
+ */
 static void sa_etm_lost_elem(struct sa_elem *e, uint8_t chan, uint64_t off,
 			     uint64_t lost)
 {
+	if (!e)
+		return;
 	sa_etm_gap(e, SA_GAP_LOST, 0);
 	e->error = -SA_ERR_NOSYNC;
 	e->stream = chan;
@@ -244,46 +247,24 @@ static ocsd_datapath_resp_t sa_etm_elem_cb(const void *ctx,
 	struct sa_etm *etm = (struct sa_etm *)ctx;
 	struct sa_elem *e;
 
-	switch (el->elem_type) {
-	case OCSD_GEN_TRC_ELEM_INSTR_RANGE:
-	case OCSD_GEN_TRC_ELEM_NO_SYNC:
-	case OCSD_GEN_TRC_ELEM_TRACE_ON:
-	case OCSD_GEN_TRC_ELEM_EO_TRACE:
-	case OCSD_GEN_TRC_ELEM_EXCEPTION:
-	case OCSD_GEN_TRC_ELEM_EXCEPTION_RET:
-	case OCSD_GEN_TRC_ELEM_ADDR_NACC:
-	case OCSD_GEN_TRC_ELEM_ADDR_UNKNOWN:
-	case OCSD_GEN_TRC_ELEM_I_RANGE_NOPATH:
-		break;
-	default:
-		/* timestamps, cycle counts, context, events: not flow, but
-		 * they say the trace ID is synchronised
-		 */
-		break;
-	}
-
-	/* The lost span's element and this one both need a slot. */
+	/* Every element but NO_SYNC and EO_TRACE (timestamps and context
+	 * too) says its trace ID is synchronised.
+	 */
 	if (el->elem_type != OCSD_GEN_TRC_ELEM_NO_SYNC &&
-	    el->elem_type != OCSD_GEN_TRC_ELEM_EO_TRACE &&
-	    etm->unsync_from[chan & 0x7f] != UINT64_MAX) {
+	    el->elem_type != OCSD_GEN_TRC_ELEM_EO_TRACE) {
 		uint64_t lost;
 
+		if (idx < etm->first_sync)
+			etm->first_sync = idx;
+		etm->ever_synced = true;
 		/* OpenCSD takes this element whatever we answer: the
 		 * lost-bytes element goes before it, in the spare slot
 		 * (the queue holds at most cap - 1 here)
 		 */
-		if (idx < etm->first_sync)
-			etm->first_sync = idx;
-		etm->ever_synced = true;
 		lost = sa_etm_close_unsync(etm, chan, idx);
 		if (lost)
 			sa_etm_lost_elem(sa_etm_push(etm), chan,
 					 etm->base + idx, lost);
-	} else if (el->elem_type != OCSD_GEN_TRC_ELEM_NO_SYNC &&
-		   el->elem_type != OCSD_GEN_TRC_ELEM_EO_TRACE &&
-		   idx < etm->first_sync) {
-		etm->first_sync = idx;
-		etm->ever_synced = true;
 	}
 	if (el->elem_type == OCSD_GEN_TRC_ELEM_NO_SYNC &&
 	    el->unsync_eot_info != UNSYNC_EOT &&
