@@ -246,14 +246,17 @@ struct sa_cap_ring *sa_cap_ring__new(void *base, void *aux,
 void sa_cap_ring__free(struct sa_cap_ring *r);
 
 /* libperf's protocol: read_init takes data_head (acquire); read_event
- * returns the next record in [tail, head) (copied out when it wraps;
- * valid until the next call); consume publishes the new tail (release)
+ * returns the next record in [tail, head), 8-byte aligned (in place;
+ * copied out into the ring's aligned storage when it wraps, then valid
+ * until the next call); consume publishes the new tail (release)
  * so the kernel can reuse the space; read_done ends the batch.
  *
  * read_init returns 0, or -SA_ERR_CORRUPT when head - tail exceeds the
- * ring.  read_event returns 1 with @hdr set, 0 when the batch is
- * empty, or -SA_ERR_CORRUPT with @ei (offset = ring position) when a
- * record header is impossible; the reader then skips to head.
+ * ring or either is not a multiple of 8 (the kernel keeps them aligned).
+ * read_event returns 1 with @hdr set, 0 when the batch is empty, or
+ * -SA_ERR_CORRUPT with @ei (offset = ring position) when a record header
+ * is impossible: smaller than the header, not a multiple of 8, or past
+ * head.  Either error skips the reader to head.
  */
 int sa_cap_ring_read_init(struct sa_cap_ring *r, struct sa_errinfo *ei);
 int sa_cap_ring_read_event(struct sa_cap_ring *r,

@@ -99,10 +99,11 @@ static int short_rec(const struct perf_event_header *h, size_t need,
 }
 
 /* A string field from @off to @end must hold its NUL. */
-static int str_field(const struct perf_event_header *h, size_t off,
+static int str_field(const struct perf_event_header *hdr,
+		     const struct perf_event_header *h, size_t off,
 		     size_t end, const char **s, struct sa_errinfo *ei)
 {
-	const char *p = (const char *)h + off;
+	const char *p = (const char *)hdr + off;
 
 	if (off >= end || !memchr(p, '\0', end - off))
 		return sa_errinfo_set(ei, -SA_ERR_CORRUPT, SA_NO_OFFSET,
@@ -121,37 +122,44 @@ int sa_cap_parse_record(const struct perf_event_header *hdr,
 			struct sa_pd_event *ev, struct sa_errinfo *ei)
 {
 	size_t tsz = sample_id_all ? sa_cap_sample_id_size(sample_type) : 0;
+	struct perf_event_header hh;
+	const struct perf_event_header *h = &hh;
 	size_t body, need;
 
+	/* Every field, the header's too, is read with memcpy: @hdr need
+	 * not be aligned (the ring reader's copies are; a caller's buffer
+	 * may not be).
+	 */
+	memcpy(&hh, hdr, sizeof(hh));
 	memset(ev, 0, sizeof(*ev));
-	ev->type = hdr->type;
-	ev->misc = hdr->misc;
-	ev->size = hdr->size;
-	if (hdr->size < sizeof(*hdr))
-		return short_rec(hdr, sizeof(*hdr), ei);
+	ev->type = h->type;
+	ev->misc = h->misc;
+	ev->size = h->size;
+	if (h->size < sizeof(*hdr))
+		return short_rec(h, sizeof(*hdr), ei);
 	/* PERF_RECORD_SAMPLE carries its fields inline, not a trailer. */
-	if (hdr->type == PERF_RECORD_SAMPLE)
+	if (h->type == PERF_RECORD_SAMPLE)
 		return -SA_ERR_UNSUPPORTED;
-	if (hdr->size < sizeof(*hdr) + tsz)
-		return short_rec(hdr, sizeof(*hdr) + tsz, ei);
-	body = hdr->size - tsz;
+	if (h->size < sizeof(*hdr) + tsz)
+		return short_rec(h, sizeof(*hdr) + tsz, ei);
+	body = h->size - tsz;
 	if (tsz)
 		parse_sample_id((const uint8_t *)hdr + body, sample_type,
 				&ev->sid);
 
-	switch (hdr->type) {
+	switch (h->type) {
 	case PERF_RECORD_MMAP:
 	case PERF_RECORD_MMAP2:
-		need = hdr->type == PERF_RECORD_MMAP ? 8 + 32 : 8 + 32 + 32;
+		need = h->type == PERF_RECORD_MMAP ? 8 + 32 : 8 + 32 + 32;
 		if (body < need + 1)
-			return short_rec(hdr, need + 1 + tsz, ei);
+			return short_rec(h, need + 1 + tsz, ei);
 		GET(ev->mmap.pid, 8);
 		GET(ev->mmap.tid, 12);
 		GET(ev->mmap.start, 16);
 		GET(ev->mmap.len, 24);
 		GET(ev->mmap.pgoff, 32);
-		if (hdr->type == PERF_RECORD_MMAP2) {
-			if (hdr->misc & PERF_RECORD_MISC_MMAP_BUILD_ID) {
+		if (h->type == PERF_RECORD_MMAP2) {
+			if (h->misc & PERF_RECORD_MISC_MMAP_BUILD_ID) {
 				uint8_t n;
 
 				GET(n, 40);
@@ -167,18 +175,18 @@ int sa_cap_parse_record(const struct perf_event_header *hdr,
 			GET(ev->mmap.prot, 64);
 			GET(ev->mmap.flags, 68);
 		}
-		return str_field(hdr, need, body, &ev->mmap.filename, ei);
+		return str_field(hdr, h, need, body, &ev->mmap.filename, ei);
 	case PERF_RECORD_COMM:
 		if (body < 8 + 8 + 1)
-			return short_rec(hdr, 17 + tsz, ei);
+			return short_rec(h, 17 + tsz, ei);
 		GET(ev->comm.pid, 8);
 		GET(ev->comm.tid, 12);
-		ev->comm.exec = hdr->misc & PERF_RECORD_MISC_COMM_EXEC;
-		return str_field(hdr, 16, body, &ev->comm.comm, ei);
+		ev->comm.exec = h->misc & PERF_RECORD_MISC_COMM_EXEC;
+		return str_field(hdr, h, 16, body, &ev->comm.comm, ei);
 	case PERF_RECORD_FORK:
 	case PERF_RECORD_EXIT:
 		if (body < 8 + 24)
-			return short_rec(hdr, 32 + tsz, ei);
+			return short_rec(h, 32 + tsz, ei);
 		GET(ev->fork.pid, 8);
 		GET(ev->fork.ppid, 12);
 		GET(ev->fork.tid, 16);
@@ -187,31 +195,31 @@ int sa_cap_parse_record(const struct perf_event_header *hdr,
 		return 0;
 	case PERF_RECORD_LOST:
 		if (body < 8 + 16)
-			return short_rec(hdr, 24 + tsz, ei);
+			return short_rec(h, 24 + tsz, ei);
 		GET(ev->lost.id, 8);
 		GET(ev->lost.lost, 16);
 		return 0;
 	case PERF_RECORD_AUX:
 		if (body < 8 + 24)
-			return short_rec(hdr, 32 + tsz, ei);
+			return short_rec(h, 32 + tsz, ei);
 		GET(ev->aux.aux_offset, 8);
 		GET(ev->aux.aux_size, 16);
 		GET(ev->aux.flags, 24);
 		return 0;
 	case PERF_RECORD_ITRACE_START:
 		if (body < 8 + 8)
-			return short_rec(hdr, 16 + tsz, ei);
+			return short_rec(h, 16 + tsz, ei);
 		GET(ev->itrace_start.pid, 8);
 		GET(ev->itrace_start.tid, 12);
 		return 0;
 	case PERF_RECORD_SWITCH:
 	case PERF_RECORD_SWITCH_CPU_WIDE:
-		ev->sw.out = hdr->misc & PERF_RECORD_MISC_SWITCH_OUT;
-		ev->sw.preempt = hdr->misc &
+		ev->sw.out = h->misc & PERF_RECORD_MISC_SWITCH_OUT;
+		ev->sw.preempt = h->misc &
 				 PERF_RECORD_MISC_SWITCH_OUT_PREEMPT;
-		if (hdr->type == PERF_RECORD_SWITCH_CPU_WIDE) {
+		if (h->type == PERF_RECORD_SWITCH_CPU_WIDE) {
 			if (body < 8 + 8)
-				return short_rec(hdr, 16 + tsz, ei);
+				return short_rec(h, 16 + tsz, ei);
 			ev->sw.cpu_wide = true;
 			GET(ev->sw.next_prev_pid, 8);
 			GET(ev->sw.next_prev_tid, 12);

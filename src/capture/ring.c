@@ -7,8 +7,14 @@
  * [data_tail, data_head) after loading data_head with acquire semantics
  * (the kernel's smp_wmb() before it publishes head pairs with it), and
  * publish data_tail with release semantics so that the kernel does not
- * overwrite what we have not read yet.  A record may wrap the end of the
- * ring: it is copied out into a bounce buffer.
+ * overwrite what we have not read yet.
+ *
+ * The kernel keeps data_head, and so data_tail, and every record size a
+ * multiple of 8 (perf_output_begin() aligns the header size to u64): a
+ * position or size that is not is a clear error, never something to read.
+ * With those checked, a record handed out is 8-byte aligned: in place in
+ * the ring, or, when it wraps the end of the ring, copied with memcpy into
+ * an aligned bounce buffer.  Its header is only ever read with memcpy.
  *
  * AUX area: the same protocol on aux_head/aux_tail in normal mode.  In
  * overwrite (snapshot) mode the area is mapped read-only, the kernel
@@ -51,11 +57,13 @@ struct sa_cap_ring *sa_cap_ring__new(void *base, void *aux,
 		return NULL;
 	}
 	if (!is_pow2(pc->data_size) || pc->data_offset < sizeof(*pc) ||
-	    (aux && !is_pow2(pc->aux_size))) {
+	    pc->data_size < 8 || (pc->data_offset & 7) ||
+	    ((uintptr_t)base & 7) || (aux && !is_pow2(pc->aux_size))) {
 		sa_errinfo_set(ei, -EINVAL, 0,
 			       "perf mmap user page: data_offset %" PRIu64
 			       " data_size %" PRIu64 " aux_size %" PRIu64
-			       ": sizes must be powers of two",
+			       ": sizes must be powers of two and the data "
+			       "ring 8-byte aligned",
 			       (uint64_t)pc->data_offset,
 			       (uint64_t)pc->data_size,
 			       (uint64_t)pc->aux_size);
@@ -88,6 +96,15 @@ int sa_cap_ring_read_init(struct sa_cap_ring *r, struct sa_errinfo *ei)
 	uint64_t head = __atomic_load_n(&r->pc->data_head, __ATOMIC_ACQUIRE);
 
 	r->end = head;
+	if ((head | r->start) & 7) {
+		sa_errinfo_set(ei, -SA_ERR_CORRUPT, r->start,
+			       "perf data ring: tail %" PRIu64 " or head %"
+			       PRIu64 " is not a multiple of 8 (the kernel "
+			       "keeps both 8-byte aligned); skipped to head",
+			       r->start, head);
+		r->start = head;
+		return -SA_ERR_CORRUPT;
+	}
 	if (head - r->start > r->size) {
 		/* The kernel never writes past our tail in forward mode:
 		 * a head this far ahead means the page is not a perf ring
@@ -109,42 +126,45 @@ int sa_cap_ring_read_event(struct sa_cap_ring *r,
 			   struct sa_errinfo *ei)
 {
 	const struct perf_event_header *h;
-	struct perf_event_header tmp;
+	struct perf_event_header tmp = { 0 };
 	uint64_t avail = r->end - r->start, off, first;
 
 	if (!avail)
 		return 0;
 	off = r->start & r->mask;
-	if (avail < sizeof(tmp))
-		goto corrupt_short;
-	/* The header itself may straddle the end. */
-	first = r->size - off;
-	if (first >= sizeof(tmp)) {
-		memcpy(&tmp, r->data + off, sizeof(tmp));
-	} else {
-		memcpy(&tmp, r->data + off, first);
-		memcpy((uint8_t *)&tmp + first, r->data, sizeof(tmp) - first);
-	}
-	if (tmp.size < sizeof(tmp) || tmp.size > avail)
+	/* read_init saw both ends aligned; a batch never ends mid-header. */
+	if (avail < sizeof(tmp) || (off & 7))
 		goto corrupt;
-	if (off + tmp.size <= r->size) {
+	/* Aligned and the ring a power of two >= 8: the header never
+	 * straddles the end, only the rest of the record may.
+	 */
+	memcpy(&tmp, r->data + off, sizeof(tmp));
+	if (tmp.size < sizeof(tmp) || (tmp.size & 7) || tmp.size > avail)
+		goto corrupt;
+	first = r->size - off;
+	if (tmp.size <= first) {
+		/* In place, as libperf does: 8-byte aligned (data ring and
+		 * position checked above), and valid until consumed, so a
+		 * batch's strings stay put.
+		 */
 		h = (const void *)(r->data + off);
 	} else {
-		/* Wraps: copy out (tmp.size <= 65535 < bounce). */
+		/* Wraps: copied out (tmp.size <= 65535 < bounce). */
 		memcpy(r->bounce, r->data + off, first);
 		memcpy(r->bounce + first, r->data, tmp.size - first);
+		/* The copy carries the size checked above. */
+		memcpy(r->bounce, &tmp, sizeof(tmp));
 		h = (const void *)r->bounce;
 	}
 	r->start += tmp.size;
 	*hdr = h;
 	return 1;
 
-corrupt_short:
-	tmp.size = 0;
 corrupt:
 	sa_errinfo_set(ei, -SA_ERR_CORRUPT, r->start,
 		       "perf data ring: record at position %" PRIu64
-		       " has size %u with %" PRIu64 " bytes left before head; "
+		       " has size %u with %" PRIu64 " bytes left before head "
+		       "(records are at least 8 bytes and a multiple of 8); "
 		       "skipped to head", r->start, tmp.size, avail);
 	r->start = r->end;
 	return -SA_ERR_CORRUPT;
@@ -217,12 +237,13 @@ void sa_cap_aux_consume(struct sa_cap_ring *r, uint64_t bytes)
  */
 static bool first_wrap(const uint8_t *data, uint64_t size)
 {
-	const uint64_t *q = (const void *)data;
-	uint64_t b = size >> 3, a = b > 512 ? b - 512 : 0, i;
+	uint64_t b = size >> 3, a = b > 512 ? b - 512 : 0, i, q;
 
-	for (i = a; i < b; i++)
-		if (q[i])
+	for (i = a; i < b; i++) {
+		memcpy(&q, data + 8 * i, 8);
+		if (q)
 			return true;
+	}
 	return false;
 }
 

@@ -391,6 +391,127 @@ START_TEST(tc_ring_corrupt)
 }
 END_TEST
 
+/* The kernel keeps data_head, data_tail and every record size multiples
+ * of 8.  A ring that breaks that (a saved ring, a scribbled mapping) is
+ * reported and skipped, never read at a misaligned address: under UBSan
+ * the old reader read perf_event_header fields at ring offset 2.
+ */
+START_TEST(tc_ring_misaligned)
+{
+	/* The fuzz_ring reproducer (tests/fuzz/corpus/fuzz_ring/
+	 * misaligned-tail-30): tail 2, head 20, a COMM header at offset 2.
+	 */
+	static const uint8_t comm_at_2[] = {
+		0x00, 0x00, 0x03, 0x00, 0x00, 0x00, 0x12, 0x00,
+		0x01, 0x00, 0x00, 0x00, 0x01, 0x00, 0x00, 0x00,
+		'a', 0x00, 0x00, 0x00,
+	};
+	struct perf_event_header rec30 = { .type = PERF_RECORD_COMM,
+					   .size = 30 };
+	const struct perf_event_header *h;
+	uint8_t rec[32] = { 0 };
+	struct sa_pd_event ev;
+	struct sa_errinfo ei;
+	struct ringemu e;
+	struct sa_cap_ring *r;
+
+	ringemu_init(&e, 1024, 0, false);
+	memcpy(e.data, comm_at_2, sizeof(comm_at_2));
+	e.pc->data_tail = 2;
+	e.pc->data_head = 20;
+	r = open_ring(&e);
+	ck_assert_int_eq(sa_cap_ring_read_init(r, &ei), -SA_ERR_CORRUPT);
+	ck_assert_ptr_nonnull(strstr(ei.msg, "not a multiple of 8"));
+	ck_assert_uint_eq(ei.offset, 2);
+	ck_assert_int_eq(sa_cap_ring_read_event(r, &h, &ei), 0);
+	sa_cap_ring_read_done(r);
+	ck_assert_uint_eq(e.pc->data_tail, 20);
+
+	/* A misaligned head with an aligned tail: the same. */
+	e.pc->data_head = 44;
+	ck_assert_int_eq(sa_cap_ring_read_init(r, &ei), -SA_ERR_CORRUPT);
+	ck_assert_ptr_nonnull(strstr(ei.msg, "head 44"));
+	sa_cap_ring_read_done(r);
+	sa_cap_ring__free(r);
+	ringemu_fini(&e);
+
+	/* Aligned ring, a 30-byte record, then a good one: the bad size is
+	 * an error, nothing after it is read as a record.
+	 */
+	ringemu_init(&e, 1024, 0, false);
+	r = open_ring(&e);
+	memcpy(rec, &rec30, sizeof(rec30));
+	ck_assert_int_eq(ringemu_put_raw(&e, rec, 32), 1);
+	ck_assert_int_eq(ringemu_comm(&e, 1, 1, "after", false), 1);
+	ck_assert_int_eq(sa_cap_ring_read_init(r, &ei), 0);
+	ck_assert_int_eq(sa_cap_ring_read_event(r, &h, &ei), -SA_ERR_CORRUPT);
+	ck_assert_ptr_nonnull(strstr(ei.msg, "size 30"));
+	ck_assert_uint_eq(ei.offset, 0);
+	ck_assert_int_eq(sa_cap_ring_read_event(r, &h, &ei), 0);
+	sa_cap_ring_read_done(r);
+	ck_assert_uint_eq(e.pc->data_tail, e.pc->data_head);
+
+	/* Records that wrap come out whole and 8-byte aligned. */
+	while (1024 - (e.pc->data_head & 1023) >= 48) {
+		ck_assert_int_eq(ringemu_comm(&e, 1, 1, "fill", false), 1);
+		ck_assert_int_eq(sa_cap_ring_read_init(r, &ei), 0);
+		ck_assert_int_eq(sa_cap_ring_read_event(r, &h, &ei), 1);
+		ck_assert_uint_eq((uintptr_t)h & 7, 0);
+		sa_cap_ring_read_done(r);
+	}
+	ck_assert_int_eq(ringemu_comm(&e, 7, 8, "wrapper", false), 1);
+	ck_assert_int_eq(sa_cap_ring_read_init(r, &ei), 0);
+	while (sa_cap_ring_read_event(r, &h, &ei) == 1) {
+		ck_assert_uint_eq((uintptr_t)h & 7, 0);
+		ck_assert_int_eq(sa_cap_parse_record(h, EMU_ST, true, &ev,
+						     &ei), 0);
+		sa_cap_ring_consume(r);
+	}
+	ck_assert_str_eq(ev.comm.comm, "wrapper");
+	ck_assert_uint_eq(ev.comm.pid, 7);
+	sa_cap_ring_read_done(r);
+	sa_cap_ring__free(r);
+
+	/* A data ring that is not 8-byte aligned is refused. */
+	e.pc->data_offset = 4096 + 4;
+	errno = 0;
+	ck_assert_ptr_null(sa_cap_ring__new(e.base, NULL, false, &ei));
+	ck_assert_int_eq(errno, EINVAL);
+	ringemu_fini(&e);
+}
+END_TEST
+
+/* sa_cap_parse_record() takes any pointer: a record at an odd address
+ * parses as the aligned one does.
+ */
+START_TEST(tc_record_unaligned)
+{
+	uint8_t buf[64 + 1] __attribute__((aligned(8))) = { 0 };
+	struct perf_event_header h = { .type = PERF_RECORD_COMM,
+				       .size = 8 + 16 + 24 };
+	uint32_t pt[2] = { 21, 22 };
+	struct sa_pd_event a, b;
+	struct sa_errinfo ei;
+	char comm[8];
+
+	memcpy(buf + 1, &h, sizeof(h));
+	memcpy(buf + 1 + 8, pt, sizeof(pt));
+	memcpy(buf + 1 + 16, "odd", 4);
+	ck_assert_int_eq(sa_cap_parse_record((const void *)(buf + 1), EMU_ST,
+					     true, &a, &ei), 0);
+	ck_assert_uint_eq(a.type, PERF_RECORD_COMM);
+	ck_assert_uint_eq(a.size, 48);
+	ck_assert_uint_eq(a.comm.tid, 22);
+	ck_assert_str_eq(a.comm.comm, "odd");
+	snprintf(comm, sizeof(comm), "%s", a.comm.comm);
+	memmove(buf, buf + 1, 48);
+	ck_assert_int_eq(sa_cap_parse_record((const void *)buf, EMU_ST, true,
+					     &b, &ei), 0);
+	ck_assert_uint_eq(b.comm.pid, a.comm.pid);
+	ck_assert_str_eq(b.comm.comm, comm);
+}
+END_TEST
+
 START_TEST(tc_record_corrupt)
 {
 	struct sa_pd_event ev;
@@ -705,6 +826,8 @@ static Suite *capture_suite(void)
 	tcase_add_test(tc, tc_ring_lost);
 	tcase_add_test(tc, tc_ring_corrupt);
 	tcase_add_test(tc, tc_record_corrupt);
+	tcase_add_test(tc, tc_ring_misaligned);
+	tcase_add_test(tc, tc_record_unaligned);
 	tcase_add_test(tc, tc_aux_normal);
 	tcase_add_test(tc, tc_aux_snapshot);
 	tcase_add_test(tc, tc_nohw_empty_root);

@@ -4,9 +4,10 @@
  * on arbitrary ring contents (the kernel is trusted, but a saved ring or
  * a corrupted mapping is outside input).
  *
- * Input: byte 0 picks the sample_type bits of the trailer, bytes 1-8 the
- * data_head offset, the rest fills a 4 KiB data ring and an 8 KiB AUX area
- * (overwrite mode on odd byte 0).
+ * Input: byte 0 picks the sample_type bits of the trailer (TID 1, TIME 2,
+ * ID 4, CPU 8, IDENTIFIER 16) and overwrite mode (32); bytes 1-2 are
+ * data_tail, bytes 3-4 data_head - data_tail, bytes 5-8 aux_head (all
+ * little-endian); the rest fills a 4 KiB data ring and an 8 KiB AUX area.
  */
 #include <stdbool.h>
 #include <stdint.h>
@@ -33,7 +34,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *buf, size_t len)
 	struct sa_errinfo ei;
 	struct sa_cap_ring *r;
 	struct sa_pd_event ev;
-	uint64_t st_bits, head;
+	uint64_t st_bits;
+	uint16_t tail, delta;
+	uint32_t aux_head;
 	bool ow;
 	int n = 0;
 
@@ -54,7 +57,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *buf, size_t len)
 	if (buf[0] & 16)
 		st_bits |= PERF_SAMPLE_IDENTIFIER;
 	ow = buf[0] & 32;
-	memcpy(&head, buf + 1, 8);
+	memcpy(&tail, buf + 1, 2);
+	memcpy(&delta, buf + 3, 2);
+	memcpy(&aux_head, buf + 5, 4);
 	buf += 9;
 	len -= 9;
 	memcpy(map + PAGE, buf, len < DATA ? len : DATA);
@@ -64,9 +69,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *buf, size_t len)
 	pc->data_size = DATA;
 	pc->aux_offset = PAGE + DATA;
 	pc->aux_size = AUX;
-	pc->data_head = head % (3 * DATA);
-	pc->data_tail = head / 7 % (2 * DATA);
-	pc->aux_head = head >> 17;
+	pc->data_tail = tail;
+	pc->data_head = (uint64_t)tail + delta;
+	pc->aux_head = aux_head;
 	r = sa_cap_ring__new(map, aux, ow, &ei);
 	if (!r)
 		return 0;
