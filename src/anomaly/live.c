@@ -19,6 +19,7 @@
 #include "sensor/anomaly.h"
 #include "sensor/backend.h"
 #include "sensor/baseline.h"
+#include "sensor/file.h"
 #include "sensor/hist.h"
 #include "sensor/live.h"
 #include "sensor/log.h"
@@ -101,6 +102,13 @@ struct sa_live *sa_live__new(const struct sa_live_opts *o,
 
 	if (o->workdir) {
 		snprintf(lv->workdir, sizeof(lv->workdir), "%s", o->workdir);
+		err = sa_dir_create_all(lv->workdir);
+		if (err) {
+			sa_errinfo_set(ei, err, SA_NO_OFFSET,
+				       "--keep-windows %s: cannot create: %s",
+				       lv->workdir, strerror(-err));
+			goto err;
+		}
 	} else {
 		tmp = getenv("TMPDIR");
 		snprintf(lv->workdir, sizeof(lv->workdir), "%s/sa-live-XXXXXX",

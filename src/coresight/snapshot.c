@@ -68,6 +68,38 @@ struct sa_cs_loader {
 	const size_t *lens;
 };
 
+/*
+ * A file named by the snapshot stays inside the snapshot directory: no
+ * absolute path, no ".." component (a hostile snapshot.ini must not make
+ * the tool read /etc/passwd or a device).
+ */
+static bool sa_cs_path_inside(const char *name)
+{
+	const char *p = name;
+
+	if (!*name || *name == '/')
+		return false;
+	while (*p) {
+		size_t n = strcspn(p, "/");
+
+		if (n == 2 && p[0] == '.' && p[1] == '.')
+			return false;
+		p += n;
+		while (*p == '/')
+			p++;
+	}
+	return true;
+}
+
+static int sa_cs_path_refused(const char *where, const char *name,
+			      struct sa_errinfo *ei)
+{
+	return sa_errinfo_set(ei, -SA_ERR_FORMAT, SA_NO_OFFSET,
+			      "%s: file %s is outside the snapshot directory "
+			      "(absolute paths and \"..\" are refused)",
+			      where, name);
+}
+
 static int sa_cs_load_ini(const struct sa_cs_loader *ld, const char *name,
 			  struct sa_cs_ini **out, struct sa_errinfo *ei)
 {
@@ -86,6 +118,8 @@ static int sa_cs_load_ini(const struct sa_cs_loader *ld, const char *name,
 		return sa_errinfo_set(ei, -SA_ERR_NOTFOUND, SA_NO_OFFSET,
 				      "%s: no such snapshot file", name);
 	}
+	if (!sa_cs_path_inside(name))
+		return sa_cs_path_refused(ld->dir, name, ei);
 	if ((size_t)snprintf(path, sizeof(path), "%s/%s", ld->dir, name) >=
 	    sizeof(path))
 		return sa_errinfo_set(ei, -ENAMETOOLONG, SA_NO_OFFSET,
@@ -155,6 +189,8 @@ static int sa_cs_parse_dump(struct sa_cs_device *dev,
 	err = sa_cs_need(ini, sec, "file", &s, ei);
 	if (err)
 		return err;
+	if (!sa_cs_path_inside(s))
+		return sa_cs_path_refused(ini->file, s, ei);
 	d->file = strdup(s);
 	if (!d->file)
 		return -ENOMEM;
@@ -295,6 +331,8 @@ static int sa_cs_parse_trace(struct sa_cs_snapshot *ss, struct sa_errinfo *ei)
 		err = sa_cs_need(ini, bs, "name", &b->name, ei);
 		if (!err)
 			err = sa_cs_need(ini, bs, "file", &b->file, ei);
+		if (!err && !sa_cs_path_inside(b->file))
+			err = sa_cs_path_refused(ini->file, b->file, ei);
 		if (err)
 			return err;
 		b->format = sa_cs_ini_get(bs, "format");

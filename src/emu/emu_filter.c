@@ -24,6 +24,7 @@
 #include <unistd.h>
 #include <sys/mman.h>
 
+#include "sensor/file.h"
 #include "sensor/log.h"
 #include "emu_rec.h"
 
@@ -36,11 +37,12 @@ static int elf_open(struct elf_file *ef, const char *path,
 		    struct sa_errinfo *ei)
 {
 	elf_version(EV_CURRENT);
-	ef->fd = open(path, O_RDONLY | O_CLOEXEC);
+	ef->fd = sa_file_open_input(path, 0);
 	if (ef->fd < 0)
-		return sa_errinfo_set(ei, -errno, SA_NO_OFFSET,
+		return sa_errinfo_set(ei, ef->fd, SA_NO_OFFSET,
 				      "filter: cannot open %s: %s", path,
-				      strerror(errno));
+				      ef->fd == -ESPIPE ? "not a regular file"
+				      : strerror(-ef->fd));
 	ef->elf = elf_begin(ef->fd, ELF_C_READ, NULL);
 	if (!ef->elf || elf_kind(ef->elf) != ELF_K_ELF) {
 		if (ef->elf)

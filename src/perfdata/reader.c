@@ -836,7 +836,18 @@ struct sa_pd *sa_pd__open(const char *path, struct sa_errinfo *ei)
 		errno = ENOMEM;
 		return NULL;
 	}
-	fd = open(path, O_RDONLY | O_CLOEXEC);
+	/* O_NONBLOCK: a FIFO without a writer must not hang the open;
+	 * a socket cannot be opened at all (ENXIO), so look first.
+	 */
+	if (!stat(path, &st) && !S_ISREG(st.st_mode)) {
+		err = EINVAL;
+		pd_err(pd, ei, -SA_ERR_UNSUPPORTED, SA_NO_OFFSET,
+		       "not a regular file (a FIFO, socket, device or "
+		       "pipe-mode stream cannot be mapped; save it to a "
+		       "file first)");
+		goto fail;
+	}
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
 	if (fd < 0) {
 		err = errno;
 		pd_err(pd, ei, -err, SA_NO_OFFSET, "cannot open: %s",
@@ -852,8 +863,9 @@ struct sa_pd *sa_pd__open(const char *path, struct sa_errinfo *ei)
 	if (!S_ISREG(st.st_mode)) {
 		err = EINVAL;
 		pd_err(pd, ei, -SA_ERR_UNSUPPORTED, SA_NO_OFFSET,
-		       "not a regular file (a pipe-mode stream cannot be "
-		       "mapped; save it to a file first)");
+		       "not a regular file (a FIFO, socket, device or "
+		       "pipe-mode stream cannot be mapped; save it to a "
+		       "file first)");
 		goto fail_fd;
 	}
 	if (st.st_size == 0) {

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "sensor/file.h"
 #include "sensor/anomaly.h"
 #include "sensor/baseline.h"
 #include "sensor/error.h"
@@ -206,7 +207,7 @@ int cmd_analyze(int argc, char **argv)
 		return SA_EXIT_FAIL;
 	}
 	if (jpath) {
-		an.jf = fopen(jpath, "w");
+		an.jf = sa_file_fopen_private(jpath);
 		if (!an.jf) {
 			sa_err("analyze: cannot write %s: %s", jpath,
 			       strerror(errno));

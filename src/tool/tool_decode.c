@@ -11,6 +11,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "sensor/file.h"
 #include "sensor/coresight.h"
 #include "sensor/error.h"
 #include "sensor/hist.h"
@@ -332,7 +333,7 @@ int cmd_decode(int argc, char **argv)
 		return SA_EXIT_USAGE;
 	}
 	if (output) {
-		out = fopen(output, "w");
+		out = sa_file_fopen_private(output);
 		if (!out) {
 			sa_err("decode: cannot write %s: %m", output);
 			return SA_EXIT_FAIL;

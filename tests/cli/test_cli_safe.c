@@ -1,0 +1,255 @@
+// SPDX-License-Identifier: BSD-2-Clause
+/*
+ * Safe on a production host: outputs are private (0600 files, 0700
+ * directories) whatever the umask, inputs that are not regular files are
+ * refused instead of hanging, and a snapshot cannot name files outside its
+ * directory.  Every run goes through timeout(1), and the test arms an
+ * alarm, so a regression that hangs fails instead of stalling the suite.
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+
+#include "testutil.h"
+
+/* Runs the tool under timeout(1) (124 when it hangs); returns the exit
+ * status and the captured stderr.
+ */
+static int run(char **err_text, char *const args[])
+{
+	char *argv[40];
+	const char *err = sa_test_path("stderr.txt");
+	const char *t = getenv("SA_TOOL");
+	int i, st;
+
+	ck_assert_ptr_nonnull(t);
+	argv[0] = "timeout";
+	argv[1] = "5";
+	argv[2] = (char *)t;
+	for (i = 0; args[i] && i < 35; i++)
+		argv[i + 3] = args[i];
+	argv[i + 3] = NULL;
+	alarm(30);
+	st = sa_test_exec(argv, sa_test_path("stdout.txt"), err);
+	alarm(0);
+	*err_text = sa_test_slurp(err, NULL);
+	ck_assert_ptr_nonnull(*err_text);
+	ck_assert_msg(st != 124, "hung (killed by timeout), stderr: %s",
+		      *err_text);
+	ck_assert_msg(st >= 0 && st < 128, "crashed: status %d, stderr: %s",
+		      st, *err_text);
+	return st;
+}
+
+static unsigned mode_of(const char *path)
+{
+	struct stat st;
+
+	ck_assert_msg(!lstat(path, &st), "%s: %s", path, strerror(errno));
+	return st.st_mode & 07777;
+}
+
+/* A perf.data window recorded by the emulated sensor. */
+static const char *window(void)
+{
+	static char path[4096];
+	char *err;
+	char *args[] = { "record", "--emulate", "-o", path, "--",
+			 getenv("SA_WL_BRANCHES"), NULL };
+
+	snprintf(path, sizeof(path), "%s", sa_test_path("w.data"));
+	ck_assert_ptr_nonnull(args[5]);
+	ck_assert_msg(run(&err, args) == 0, "record: %s", err);
+	free(err);
+	return path;
+}
+
+START_TEST(test_output_modes)
+{
+	const char *w, *json = sa_test_path("o.json"),
+		   *db = sa_test_path("b.db"), *old = sa_test_path("old.json");
+	char *err;
+	FILE *f;
+
+	umask(022);
+	w = window();
+	ck_assert_uint_eq(mode_of(w), 0600);
+
+	char *dec[] = { "decode", "-f", "json", "-o", (char *)json,
+			(char *)w, NULL };
+	ck_assert_msg(run(&err, dec) == 0, "%s", err);
+	free(err);
+	ck_assert_uint_eq(mode_of(json), 0600);
+
+	/* An existing, world-readable output is made private too. */
+	f = fopen(old, "w");
+	ck_assert_ptr_nonnull(f);
+	fclose(f);
+	ck_assert_int_eq(chmod(old, 0644), 0);
+	char *dec2[] = { "decode", "-o", (char *)old, (char *)w, NULL };
+	ck_assert_msg(run(&err, dec2) == 0, "%s", err);
+	free(err);
+	ck_assert_uint_eq(mode_of(old), 0600);
+
+	char *add[] = { "baseline", "add", "--db", (char *)db, (char *)w,
+			NULL };
+	ck_assert_msg(run(&err, add) == 0, "%s", err);
+	free(err);
+	ck_assert_uint_eq(mode_of(db), 0600);
+}
+END_TEST
+
+/* decode INPUT and decode WINDOW -b INPUT with INPUT not a regular file. */
+static void refuse_input(const char *name)
+{
+	char input[4096], w[4096];
+	char *err;
+	char *dec[] = { "decode", (char *)input, NULL };
+	char *bin[] = { "decode", "-b", (char *)input, (char *)w, NULL };
+
+	snprintf(input, sizeof(input), "%s", name);
+	snprintf(w, sizeof(w), "%s", sa_test_path("w.data"));
+
+	ck_assert_int_eq(run(&err, dec), 1);
+	ck_assert_msg(strstr(err, input) && strstr(err, "not a regular file"),
+		      "decode %s: %s", input, err);
+	free(err);
+	ck_assert_int_eq(run(&err, bin), 1);
+	ck_assert_msg(strstr(err, input) && strstr(err, "not a regular file"),
+		      "decode -b %s: %s", input, err);
+	free(err);
+}
+
+START_TEST(test_fifo_input)
+{
+	const char *fifo = sa_test_path("fifo");
+
+	window();
+	ck_assert_int_eq(mkfifo(fifo, 0600), 0);
+	refuse_input(fifo);
+}
+END_TEST
+
+START_TEST(test_socket_input)
+{
+	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	const char *sock = sa_test_path("sock");
+	int fd = socket(AF_UNIX, SOCK_STREAM, 0);
+
+	window();
+	ck_assert_int_ge(fd, 0);
+	ck_assert_uint_lt(strlen(sock), sizeof(sun.sun_path));
+	memcpy(sun.sun_path, sock, strlen(sock) + 1);
+	ck_assert_int_eq(bind(fd, (struct sockaddr *)&sun, sizeof(sun)), 0);
+	ck_assert_int_eq(listen(fd, 1), 0);
+	refuse_input(sock);
+	close(fd);
+}
+END_TEST
+
+START_TEST(test_device_input)
+{
+	window();
+	refuse_input("/dev/zero");
+	refuse_input("/dev/null");
+}
+END_TEST
+
+static void put(const char *dir, const char *name, const char *text)
+{
+	char path[4096];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	f = fopen(path, "w");
+	ck_assert_ptr_nonnull(f);
+	fputs(text, f);
+	fclose(f);
+}
+
+/* A snapshot directory whose files are all present and plausible. */
+static const char *snapshot(const char *name, const char *dump_file,
+			    const char *buffer_file)
+{
+	static char dir[4096];
+	char text[512];
+
+	snprintf(dir, sizeof(dir), "%s", sa_test_path(name));
+	ck_assert_int_eq(mkdir(dir, 0700), 0);
+	put(dir, "snapshot.ini",
+	    "[snapshot]\nversion=1.0\n[device_list]\ndevice0=cpu_0.ini\n"
+	    "[trace]\nmetadata=trace.ini\n");
+	snprintf(text, sizeof(text),
+		 "[device]\nname=cpu_0\nclass=core\ntype=ARM-AA64\n"
+		 "[dump1]\nfile=%s\naddress=0x1000\n", dump_file);
+	put(dir, "cpu_0.ini", text);
+	snprintf(text, sizeof(text),
+		 "[trace_buffers]\nbuffers=buffer0\n[buffer0]\nname=ETB_0\n"
+		 "file=%s\nformat=coresight\n", buffer_file);
+	put(dir, "trace.ini", text);
+	put(dir, "mem.bin", "\x1f\x20\x03\xd5");
+	put(dir, "trace.bin", "");
+	return dir;
+}
+
+static void refuse_snapshot(const char *dir, const char *what)
+{
+	char *err;
+	char *dec[] = { "decode", (char *)dir, NULL };
+
+	ck_assert_int_eq(run(&err, dec), 1);
+	ck_assert_msg(strstr(err, what), "%s: %s", dir, err);
+	free(err);
+}
+
+START_TEST(test_snapshot_fifo_ini)
+{
+	char path[4096];
+	const char *dir = snapshot("s-fifo-trace", "mem.bin", "trace.bin");
+
+	snprintf(path, sizeof(path), "%s/trace.ini", dir);
+	ck_assert_int_eq(unlink(path), 0);
+	ck_assert_int_eq(mkfifo(path, 0600), 0);
+	refuse_snapshot(dir, "trace.ini: not a regular file");
+
+	dir = snapshot("s-fifo-snap", "mem.bin", "trace.bin");
+	snprintf(path, sizeof(path), "%s/snapshot.ini", dir);
+	ck_assert_int_eq(unlink(path), 0);
+	ck_assert_int_eq(mkfifo(path, 0600), 0);
+	refuse_snapshot(dir, "snapshot.ini: not a regular file");
+}
+END_TEST
+
+START_TEST(test_snapshot_escape)
+{
+	const char *dir;
+
+	dir = snapshot("s-dotdot", "../../../../etc/passwd", "trace.bin");
+	refuse_snapshot(dir, "../../../../etc/passwd is outside the snapshot");
+	dir = snapshot("s-abs", "mem.bin", "/etc/passwd");
+	refuse_snapshot(dir, "/etc/passwd is outside the snapshot");
+	dir = snapshot("s-mid", "sub/../../x", "trace.bin");
+	refuse_snapshot(dir, "sub/../../x is outside the snapshot");
+}
+END_TEST
+
+int main(void)
+{
+	Suite *s = suite_create("cli-safe");
+	TCase *tc = tcase_create("production");
+
+	tcase_set_timeout(tc, 120);
+	tcase_add_test(tc, test_output_modes);
+	tcase_add_test(tc, test_fifo_input);
+	tcase_add_test(tc, test_socket_input);
+	tcase_add_test(tc, test_device_input);
+	tcase_add_test(tc, test_snapshot_fifo_ini);
+	tcase_add_test(tc, test_snapshot_escape);
+	suite_add_tcase(s, tc);
+	return sa_test_run(s);
+}
