@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -238,6 +239,33 @@ START_TEST(test_snapshot_escape)
 }
 END_TEST
 
+/* A filter that does not resolve stops record before the command runs:
+ * the command would create a marker file.
+ */
+START_TEST(test_record_bad_filter)
+{
+	char sh[4096], filter[4200], script[4200], marker[4096];
+	char *err;
+	char *args[] = { "record", "--emulate", "-o",
+			 (char *)sa_test_path("r.data"), "--filter", filter,
+			 "--", sh, "-c", script, NULL };
+	int i;
+
+	ck_assert_ptr_nonnull(realpath("/bin/sh", sh));
+	snprintf(marker, sizeof(marker), "%s", sa_test_path("marker"));
+	snprintf(filter, sizeof(filter), "filter sa_nosuch_symbol @ %s", sh);
+	snprintf(script, sizeof(script), "touch '%s'", marker);
+	ck_assert_int_eq(run(&err, args), 1);
+	ck_assert_msg(strstr(err, "no symbol 'sa_nosuch_symbol'"), "%s", err);
+	free(err);
+	/* A command left running untraced would touch the marker soon. */
+	for (i = 0; i < 10; i++) {
+		ck_assert_msg(access(marker, F_OK), "the command ran");
+		usleep(100000);
+	}
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("cli-safe");
@@ -250,6 +278,7 @@ int main(void)
 	tcase_add_test(tc, test_device_input);
 	tcase_add_test(tc, test_snapshot_fifo_ini);
 	tcase_add_test(tc, test_snapshot_escape);
+	tcase_add_test(tc, test_record_bad_filter);
 	suite_add_tcase(s, tc);
 	return sa_test_run(s);
 }
