@@ -105,6 +105,67 @@ START_TEST(test_output_modes)
 }
 END_TEST
 
+static void copy_file(const char *from, const char *to, mode_t mode)
+{
+	size_t len;
+	char *buf = sa_test_slurp(from, &len);
+	FILE *f = fopen(to, "wb");
+
+	ck_assert_ptr_nonnull(buf);
+	ck_assert_ptr_nonnull(f);
+	ck_assert_uint_eq(fwrite(buf, 1, len, f), len);
+	fclose(f);
+	free(buf);
+	ck_assert_int_eq(chmod(to, mode), 0);
+}
+
+/* capture --bundle of a target whose binary is 0711: the bundle, its
+ * directories and the copy of the binary are private.
+ */
+START_TEST(test_bundle_modes)
+{
+	char bin[4096], bundle[4096], data[4096], p[8192];
+	char *err;
+	char pidbuf[32];
+	char *args[] = { "capture", "--pid", pidbuf, "--backend", "emulate",
+			 "-o", data, "--bundle", bundle, NULL };
+	const char *wl = getenv("SA_WL_SLEEP");
+	pid_t pid;
+	int st;
+
+	ck_assert_ptr_nonnull(wl);
+	umask(022);
+	snprintf(bin, sizeof(bin), "%s", sa_test_path("wl711"));
+	snprintf(bundle, sizeof(bundle), "%s", sa_test_path("bundle"));
+	snprintf(data, sizeof(data), "%s", sa_test_path("c.data"));
+	copy_file(wl, bin, 0711);
+	pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (!pid) {
+		execl(bin, bin, "1000000", (char *)NULL);
+		_exit(127);
+	}
+	usleep(300000);
+	snprintf(pidbuf, sizeof(pidbuf), "%d", (int)pid);
+	st = run(&err, args);
+	kill(pid, SIGKILL);
+	waitpid(pid, NULL, 0);
+	ck_assert_msg(st == 0, "capture: %s", err);
+	free(err);
+	ck_assert_uint_eq(mode_of(bundle), 0700);
+	snprintf(p, sizeof(p), "%s/MANIFEST", bundle);
+	ck_assert_uint_eq(mode_of(p), 0600);
+	snprintf(p, sizeof(p), "%s/c.data", bundle);
+	ck_assert_uint_eq(mode_of(p), 0600);
+	snprintf(p, sizeof(p), "%s/symfs", bundle);
+	ck_assert_uint_eq(mode_of(p), 0700);
+	snprintf(p, sizeof(p), "%s/symfs%s", bundle, sa_test_tmpdir());
+	ck_assert_uint_eq(mode_of(p), 0700);
+	snprintf(p, sizeof(p), "%s/symfs%s", bundle, bin);
+	ck_assert_uint_eq(mode_of(p), 0600);
+}
+END_TEST
+
 /* decode INPUT and decode WINDOW -b INPUT with INPUT not a regular file. */
 static void refuse_input(const char *name)
 {
@@ -273,6 +334,7 @@ int main(void)
 
 	tcase_set_timeout(tc, 120);
 	tcase_add_test(tc, test_output_modes);
+	tcase_add_test(tc, test_bundle_modes);
 	tcase_add_test(tc, test_fifo_input);
 	tcase_add_test(tc, test_socket_input);
 	tcase_add_test(tc, test_device_input);
