@@ -166,6 +166,49 @@ START_TEST(test_bundle_modes)
 }
 END_TEST
 
+/* The live loop: --keep-windows DIR is created 0700 with its parents,
+ * the windows in it and the --learn-db baseline are 0600.
+ */
+START_TEST(test_keep_windows_modes)
+{
+	char keep[4096], top[4096], db[4096], p[8192];
+	char *err;
+	char pidbuf[32];
+	char *args[] = { "--pid", pidbuf, "--backend", "emulate",
+			 "--max-windows", "2", "--learn", "1",
+			 "--cpu-budget", "1000", "--period-ms", "50",
+			 "--window-ms", "20", "--learn-db", db,
+			 "--keep-windows", keep, NULL };
+	const char *wl = getenv("SA_WL_SLEEP");
+	pid_t pid;
+	int st;
+
+	ck_assert_ptr_nonnull(wl);
+	umask(022);
+	snprintf(top, sizeof(top), "%s", sa_test_path("kw"));
+	snprintf(keep, sizeof(keep), "%s/sub", top);
+	snprintf(db, sizeof(db), "%s", sa_test_path("learn.db"));
+	pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (!pid) {
+		execl(wl, wl, "1000000", (char *)NULL);
+		_exit(127);
+	}
+	usleep(300000);
+	snprintf(pidbuf, sizeof(pidbuf), "%d", (int)pid);
+	st = run(&err, args);
+	kill(pid, SIGKILL);
+	waitpid(pid, NULL, 0);
+	ck_assert_msg(st == 0, "live: %s", err);
+	free(err);
+	ck_assert_uint_eq(mode_of(top), 0700);
+	ck_assert_uint_eq(mode_of(keep), 0700);
+	snprintf(p, sizeof(p), "%s/window-0.data", keep);
+	ck_assert_uint_eq(mode_of(p), 0600);
+	ck_assert_uint_eq(mode_of(db), 0600);
+}
+END_TEST
+
 /* decode INPUT and decode WINDOW -b INPUT with INPUT not a regular file. */
 static void refuse_input(const char *name)
 {
@@ -335,6 +378,7 @@ int main(void)
 	tcase_set_timeout(tc, 120);
 	tcase_add_test(tc, test_output_modes);
 	tcase_add_test(tc, test_bundle_modes);
+	tcase_add_test(tc, test_keep_windows_modes);
 	tcase_add_test(tc, test_fifo_input);
 	tcase_add_test(tc, test_socket_input);
 	tcase_add_test(tc, test_device_input);
