@@ -949,7 +949,7 @@ out:
 	if (err == -SA_ERR_TOOBIG)
 		return sa_errinfo_set(ei, err, SA_NO_OFFSET,
 			"baseline %s: build %s has more than %u functions, "
-			"%u branches or %u targets of one branch", bl->path,
+			"%u branches or %u targets of one branch (the limits)", bl->path,
 			b->key, SA_BASELINE_MAX_FUNCS, SA_BASELINE_MAX_BRANCHES,
 			SA_BASELINE_MAX_TARGETS);
 	if (err)

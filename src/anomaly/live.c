@@ -74,7 +74,8 @@ static void note(struct sa_live *lv, const char *fmt, ...)
 	if (lv->o.note_fn)
 		lv->o.note_fn(lv->o.ctx, buf);
 	else
-		sa_info("%s", buf);
+		sa_info("%s%s", buf, *buf && buf[strlen(buf) - 1] == '\n' ?
+			"" : "\n");
 }
 
 struct sa_live *sa_live__new(const struct sa_live_opts *o,
@@ -95,7 +96,7 @@ struct sa_live *sa_live__new(const struct sa_live_opts *o,
 		lv->o.group = SA_LIVE_DEF_GROUP;
 	if (lv->o.group > SA_LIVE_MAX_GROUP) {
 		err = sa_errinfo_set(ei, -SA_ERR_INVAL, SA_NO_OFFSET,
-				     "group of %u windows: at most %d",
+				     "group of %u windows: the limit is %d",
 				     lv->o.group, SA_LIVE_MAX_GROUP);
 		goto err;
 	}

@@ -180,7 +180,7 @@ static int sa_cs_parse_dump(struct sa_cs_device *dev,
 
 	if (dev->nr_dumps >= SA_CS_MAX_DUMPS)
 		return sa_errinfo_set(ei, -SA_ERR_TOOBIG, SA_NO_OFFSET,
-				      "%s:%d: more than %d dumps", ini->file,
+				      "%s:%d: more than %d dumps (the limit)", ini->file,
 				      sec->line, SA_CS_MAX_DUMPS);
 	d = &dev->dumps[dev->nr_dumps];
 	memset(d, 0, sizeof(*d));
@@ -319,7 +319,7 @@ static int sa_cs_parse_trace(struct sa_cs_snapshot *ss, struct sa_errinfo *ei)
 
 		if (ss->nr_buffers >= SA_CS_MAX_BUFFERS)
 			return sa_errinfo_set(ei, -SA_ERR_TOOBIG, SA_NO_OFFSET,
-					      "%s: more than %d buffers",
+					      "%s: more than %d buffers (the limit)",
 					      ini->file, SA_CS_MAX_BUFFERS);
 		bs = sa_cs_ini_section(ini, id);
 		if (!bs)
@@ -376,7 +376,7 @@ static struct sa_cs_snapshot *sa_cs_snapshot_load(const struct sa_cs_loader *ld,
 	}
 	if (list->nr > SA_CS_MAX_DEVICES) {
 		err = sa_errinfo_set(ei, -SA_ERR_TOOBIG, SA_NO_OFFSET,
-				     "%s: more than %d devices",
+				     "%s: more than %d devices (the limit)",
 				     ss->snap->file, SA_CS_MAX_DEVICES);
 		goto err;
 	}
@@ -556,7 +556,7 @@ int sa_cs_snapshot_load_image(struct sa_cs_snapshot *ss, struct sa_image *img,
 				 * which the decoder counts.
 				 */
 				sa_warn("%s:%d: memory dump %s not mapped "
-					"(%s); its code will not decode",
+					"(%s); its code will not decode\n",
 					d->ini, d->line, path, e2.msg);
 				skipped++;
 			}
@@ -752,7 +752,7 @@ struct sa_dec *sa_cs_snapshot_decoder(struct sa_cs_snapshot *ss, size_t idx,
 		err = sa_cs_make_source(src, core, &srcs[n], &e2);
 		if (err == -SA_ERR_UNSUPPORTED) {
 			/* trc_pkt_lister skips these too. */
-			sa_warn("%s", e2.msg);
+			sa_warn("%s\n", e2.msg);
 			continue;
 		}
 		if (err) {
@@ -763,7 +763,7 @@ struct sa_dec *sa_cs_snapshot_decoder(struct sa_cs_snapshot *ss, size_t idx,
 		for (j = 0; j < n; j++)
 			dup |= srcs[j].trace_id == srcs[n].trace_id;
 		if (dup) {
-			sa_warn("%s: source %s repeats trace ID %#x; ignored",
+			sa_warn("%s: source %s repeats trace ID %#x; ignored\n",
 				ss->trace->file, src->name, srcs[n].trace_id);
 			continue;
 		}

@@ -161,7 +161,7 @@ static int add_range(struct sa_emu *emu, uint64_t lo, uint64_t hi,
 
 	if (emu->nr_filt >= SA_EMU_MAX_RANGES)
 		return sa_errinfo_set(ei, -SA_ERR_TOOBIG, SA_NO_OFFSET,
-				      "filter: more than %d ranges",
+				      "filter: more than %d ranges (the limit)",
 				      SA_EMU_MAX_RANGES);
 	emu->filt[emu->nr_filt].lo = lo;
 	emu->filt[emu->nr_filt].hi = hi;
@@ -386,8 +386,9 @@ static int compute_pages(struct sa_emu *emu, struct sa_errinfo *ei)
 			if (emu->nr_pages >= SA_EMU_MAX_RANGES)
 				return sa_errinfo_set(ei, -SA_ERR_TOOBIG,
 						      SA_NO_OFFSET,
-						      "filter: too many page "
-						      "ranges");
+						      "filter: more than %d page "
+						      "ranges (the limit)",
+						      SA_EMU_MAX_RANGES);
 			emu->pages[emu->nr_pages].lo = a;
 			emu->pages[emu->nr_pages].hi = b;
 			emu->pages[emu->nr_pages].prot = v->prot;

@@ -786,8 +786,8 @@ static int sa_dso_read_symtab(struct sa_idso *d, Elf *elf, size_t fsize,
 			void *p;
 
 			if (d->nr_syms >= SA_IMAGE_SYMS_MAX) {
-				sa_warn("%s: more than %u symbols; the rest "
-					"are ignored\n", d->file,
+				sa_warn("%s: more than %u symbols (the limit); "
+					"the rest are ignored\n", d->file,
 					SA_IMAGE_SYMS_MAX);
 				return 0;
 			}

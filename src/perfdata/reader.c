@@ -320,7 +320,7 @@ static int pd_read_attrs(struct sa_pd *pd, struct sa_errinfo *ei)
 		total_ids += pa->nr_ids;
 		if (total_ids > SA_PD_MAX_IDS)
 			return pd_err(pd, ei, -SA_ERR_TOOBIG, aoff + fasz,
-				      "more than %u sample ids", SA_PD_MAX_IDS);
+				      "more than %u sample ids (the limit)", SA_PD_MAX_IDS);
 		if (pa->nr_ids) {
 			pd->ids[i] = malloc(ids_size);
 			if (!pd->ids[i])
@@ -597,7 +597,7 @@ static int feat_build_id(struct sa_pd *pd, struct pd_cursor *c,
 
 			if (ncap > SA_PD_MAX_BUILD_IDS)
 				return pd_err(pd, ei, -SA_ERR_TOOBIG, c->off,
-					      "more than %u build-ids",
+					      "more than %u build-ids (the limit)",
 					      SA_PD_MAX_BUILD_IDS);
 			n = realloc(pd->bids, ncap * sizeof(*pd->bids));
 			if (!n)

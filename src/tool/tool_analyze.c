@@ -198,7 +198,7 @@ int cmd_analyze(int argc, char **argv)
 		return SA_EXIT_USAGE;
 	}
 	if (nr > SA_MAX_WINDOWS) {
-		sa_err("analyze: more than %d windows", SA_MAX_WINDOWS);
+		sa_err("analyze: more than %d windows (the limit)", SA_MAX_WINDOWS);
 		return SA_EXIT_USAGE;
 	}
 	an.bl = sa_baseline__open(db, SA_BASELINE_RDONLY, &ei);

@@ -488,7 +488,7 @@ static int snap_dump(struct snap *s, const char *why, char *path,
 
 	if (s->dumps >= MAX_DUMPS)
 		return sa_errinfo_set(ei, -SA_ERR_TOOBIG, SA_NO_OFFSET,
-				      "more than %d dumps", MAX_DUMPS);
+				      "more than %d dumps (the limit)", MAX_DUMPS);
 	if (out_path(path, len, s->c->output, true, s->dumps))
 		return -SA_ERR_TOOBIG;
 	if (s->sess) {

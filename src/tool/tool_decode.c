@@ -229,8 +229,12 @@ int cmd_decode(int argc, char **argv)
 			o.pt_file = optarg;
 			break;
 		case OPT_IMAGE:
-			if (o.nr_images >= SA_MAX_OPT_FILES ||
-			    !parse_image(optarg, &images[o.nr_images])) {
+			if (o.nr_images >= SA_MAX_OPT_FILES) {
+				sa_err("decode: more than %d --image options "
+				       "(the limit)", SA_MAX_OPT_FILES);
+				return SA_EXIT_USAGE;
+			}
+			if (!parse_image(optarg, &images[o.nr_images])) {
 				sa_err("decode: bad --image '%s': expected "
 				       "FILE[:OFFSET[-END]]@ADDR", optarg);
 				return SA_EXIT_USAGE;

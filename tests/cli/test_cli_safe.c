@@ -21,9 +21,9 @@
 /* Runs the tool under timeout(1) (124 when it hangs); returns the exit
  * status and the captured stderr.
  */
-static int run(char **err_text, char *const args[])
+static int run_many(char **err_text, char *const args[])
 {
-	char *argv[40];
+	static char *argv[600];
 	const char *err = sa_test_path("stderr.txt");
 	const char *t = getenv("SA_TOOL");
 	int i, st;
@@ -32,7 +32,7 @@ static int run(char **err_text, char *const args[])
 	argv[0] = "timeout";
 	argv[1] = "5";
 	argv[2] = (char *)t;
-	for (i = 0; args[i] && i < 35; i++)
+	for (i = 0; args[i] && i < 590; i++)
 		argv[i + 3] = args[i];
 	argv[i + 3] = NULL;
 	alarm(30);
@@ -45,6 +45,11 @@ static int run(char **err_text, char *const args[])
 	ck_assert_msg(st >= 0 && st < 128, "crashed: status %d, stderr: %s",
 		      st, *err_text);
 	return st;
+}
+
+static int run(char **err_text, char *const args[])
+{
+	return run_many(err_text, args);
 }
 
 static unsigned mode_of(const char *path)
@@ -370,6 +375,28 @@ START_TEST(test_record_bad_filter)
 }
 END_TEST
 
+/* A limit says it is one: 257 --image options. */
+START_TEST(test_image_limit)
+{
+	static char *args[600];
+	char *err;
+	int i = 0;
+
+	args[i++] = "decode";
+	args[i++] = "--pt";
+	args[i++] = "/dev/null";
+	while (i < 2 + 3 + 2 * 257) {
+		args[i++] = "--image";
+		args[i++] = "/bin/sh@0x1000";
+	}
+	args[i] = NULL;
+	ck_assert_int_eq(run_many(&err, args), 2);
+	ck_assert_msg(strstr(err, "more than 256 --image options (the limit)"),
+		      "%s", err);
+	free(err);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("cli-safe");
@@ -385,6 +412,7 @@ int main(void)
 	tcase_add_test(tc, test_snapshot_fifo_ini);
 	tcase_add_test(tc, test_snapshot_escape);
 	tcase_add_test(tc, test_record_bad_filter);
+	tcase_add_test(tc, test_image_limit);
 	suite_add_tcase(s, tc);
 	return sa_test_run(s);
 }
