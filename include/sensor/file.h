@@ -12,7 +12,8 @@
 #include <stdio.h>
 
 /* Opens @path for writing with @flags (O_CREAT is added, O_CLOEXEC too)
- * and mode 0600; an existing file is brought to 0600 with fchmod().
+ * and mode 0600; an existing regular file is brought to 0600 with
+ * fchmod() (a device such as /dev/null or a pipe is left as it is).
  * Returns the descriptor, or -errno.
  */
 int sa_file_create(const char *path, int flags);

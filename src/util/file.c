@@ -11,13 +11,22 @@
 
 int sa_file_create(const char *path, int flags)
 {
+	struct stat st;
 	int fd, err;
 
 	fd = open(path, flags | O_CREAT | O_CLOEXEC, 0600);
 	if (fd < 0)
 		return -errno;
-	/* The file may have existed with a wider mode. */
-	if (fchmod(fd, 0600)) {
+	if (fstat(fd, &st)) {
+		err = -errno;
+		close(fd);
+		return err;
+	}
+	/* The file may have existed with a wider mode.  Only a regular
+	 * file: `-o /dev/null` must not make /dev/null root's alone.
+	 */
+	if (S_ISREG(st.st_mode) && (st.st_mode & 07777) != 0600 &&
+	    fchmod(fd, 0600)) {
 		err = -errno;
 		close(fd);
 		return err;

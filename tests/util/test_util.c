@@ -159,6 +159,11 @@ START_TEST(test_private_outputs)
 	fclose(f);
 	ck_assert_uint_eq(mode_of(file), 0600);
 	ck_assert_int_eq(sa_dir_create(file), -ENOTDIR);
+	/* A device output is written, never chmod'ed. */
+	fd = sa_file_create("/dev/null", O_WRONLY);
+	ck_assert_int_ge(fd, 0);
+	close(fd);
+	ck_assert_uint_eq(mode_of("/dev/null"), 0666);
 }
 END_TEST
 
