@@ -80,7 +80,8 @@ const struct sa_etm_stats *sa_etm_stats(const struct sa_dec *dec)
  */
 static void sa_etm_log_cb(const void *ctx, const char *msg, const int len)
 {
-	sa_debug("opencsd: %.*s", len, msg);
+	sa_debug("opencsd: %.*s%s", len, msg,
+		 len > 0 && msg[len - 1] == '\n' ? "" : "\n");
 }
 
 /* OpenCSD's default logger is global and each init allocates a new
@@ -384,7 +385,7 @@ static void sa_etm_fatal(struct sa_etm *etm, ocsd_datapath_resp_t resp,
 		skip = 16 - (etm->pos % 16);
 	if (skip > etm->len - etm->pos)
 		skip = etm->len - etm->pos;
-	sa_debug("%s: OpenCSD fatal response %d at offset %#llx: %s",
+	sa_debug("%s: OpenCSD fatal response %d at offset %#llx: %s\n",
 		 etm->name, (int)resp,
 		 (unsigned long long)(etm->base + etm->pos), msg);
 	ocsd_dt_process_data(etm->tree, OCSD_OP_RESET, 0, 0, NULL, NULL);

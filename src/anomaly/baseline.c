@@ -9,6 +9,7 @@
  * bulk adds are fast.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <limits.h>
 #include <math.h>
@@ -20,6 +21,7 @@
 #include <unistd.h>
 
 #include "sensor/baseline.h"
+#include "sensor/file.h"
 #include "sensor/log.h"
 
 #include "array.h"
@@ -249,6 +251,20 @@ struct sa_baseline *sa_baseline__open(const char *path, unsigned flags,
 	bl->half_life = SA_BASELINE_DEF_HALF_LIFE;
 	oflags = bl->rdonly ? SQLITE_OPEN_READONLY :
 			      SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE;
+	/* SQLite creates the file with the umask's mode and gives its
+	 * -journal and -wal the database's mode: create it 0600 first.
+	 */
+	if (!bl->rdonly) {
+		int fd = sa_file_create(path, O_RDWR);
+
+		if (fd < 0) {
+			err = sa_errinfo_set(ei, fd, SA_NO_OFFSET,
+					     "baseline %s: cannot create: %s",
+					     path, strerror(-fd));
+			goto err_free;
+		}
+		close(fd);
+	}
 	if (sqlite3_open_v2(path, &bl->db, oflags, NULL) != SQLITE_OK) {
 		err = sa_errinfo_set(ei, -SA_ERR_CORRUPT, SA_NO_OFFSET,
 				     "baseline %s: cannot open: %s", path,
@@ -933,7 +949,7 @@ out:
 	if (err == -SA_ERR_TOOBIG)
 		return sa_errinfo_set(ei, err, SA_NO_OFFSET,
 			"baseline %s: build %s has more than %u functions, "
-			"%u branches or %u targets of one branch", bl->path,
+			"%u branches or %u targets of one branch (the limits)", bl->path,
 			b->key, SA_BASELINE_MAX_FUNCS, SA_BASELINE_MAX_BRANCHES,
 			SA_BASELINE_MAX_TARGETS);
 	if (err)

@@ -777,7 +777,7 @@ static int det_finish(struct det *d, struct sa_anomaly_list **out,
 	free(d->c);
 	if (err == -SA_ERR_TOOBIG)
 		return sa_errinfo_set(ei, err, SA_NO_OFFSET,
-				      "more than %d candidate anomalies",
+				      "more than %d candidate anomalies (the limit)",
 				      SA_DETECT_MAX_ANOMALIES);
 	if (err)
 		return sa_errinfo_set(ei, err, SA_NO_OFFSET,
@@ -884,7 +884,7 @@ int sa_anomaly_detect(struct sa_baseline *bl, struct sa_hist *const *wins,
 					sa_baseline_path(bl), other);
 				goto out;
 			}
-			sa_info("baseline has no build %s of %s; skipped",
+			sa_info("baseline has no build %s of %s; skipped\n",
 				cb->key, cb->binary);
 			if (!unmatched)
 				unmatched = cb;

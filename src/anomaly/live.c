@@ -19,6 +19,7 @@
 #include "sensor/anomaly.h"
 #include "sensor/backend.h"
 #include "sensor/baseline.h"
+#include "sensor/file.h"
 #include "sensor/hist.h"
 #include "sensor/live.h"
 #include "sensor/log.h"
@@ -73,7 +74,8 @@ static void note(struct sa_live *lv, const char *fmt, ...)
 	if (lv->o.note_fn)
 		lv->o.note_fn(lv->o.ctx, buf);
 	else
-		sa_info("%s", buf);
+		sa_info("%s%s", buf, *buf && buf[strlen(buf) - 1] == '\n' ?
+			"" : "\n");
 }
 
 struct sa_live *sa_live__new(const struct sa_live_opts *o,
@@ -94,13 +96,20 @@ struct sa_live *sa_live__new(const struct sa_live_opts *o,
 		lv->o.group = SA_LIVE_DEF_GROUP;
 	if (lv->o.group > SA_LIVE_MAX_GROUP) {
 		err = sa_errinfo_set(ei, -SA_ERR_INVAL, SA_NO_OFFSET,
-				     "group of %u windows: at most %d",
+				     "group of %u windows: the limit is %d",
 				     lv->o.group, SA_LIVE_MAX_GROUP);
 		goto err;
 	}
 
 	if (o->workdir) {
 		snprintf(lv->workdir, sizeof(lv->workdir), "%s", o->workdir);
+		err = sa_dir_create_all(lv->workdir);
+		if (err) {
+			sa_errinfo_set(ei, err, SA_NO_OFFSET,
+				       "--keep-windows %s: cannot create: %s",
+				       lv->workdir, strerror(-err));
+			goto err;
+		}
 	} else {
 		tmp = getenv("TMPDIR");
 		snprintf(lv->workdir, sizeof(lv->workdir), "%s/sa-live-XXXXXX",

@@ -387,7 +387,7 @@ static int split_terms(const struct sa_cap_pmu *p, const char *terms,
 		}
 		if (*nr == NR_TERMS_MAX)
 			return sa_errinfo_set(ei, -SA_ERR_TOOBIG, off,
-					      "more than %d config terms",
+					      "more than %d config terms (the limit)",
 					      NR_TERMS_MAX);
 		nlen = (size_t)((eq ? eq : end) - s);
 		if (!nlen || nlen >= SA_CAP_NAME_MAX)

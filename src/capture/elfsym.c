@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "sensor/error.h"
+#include "sensor/file.h"
 #include "capture_int.h"
 
 #define SYMS_MAX (1u << 24)	/* entries scanned per table */
@@ -70,10 +71,12 @@ int sa_cap_elf_symbol(const char *file, const char *name, uint64_t *off,
 	if (elf_version(EV_CURRENT) == EV_NONE)
 		return sa_errinfo_set(ei, -SA_ERR_UNSUPPORTED, SA_NO_OFFSET,
 				      "libelf: %s", elf_errmsg(-1));
-	fd = open(file, O_RDONLY | O_CLOEXEC);
+	fd = sa_file_open_input(file, 0);
 	if (fd < 0)
-		return sa_errinfo_set(ei, -errno, SA_NO_OFFSET, "%s: %s", file,
-				      strerror(errno));
+		return sa_errinfo_set(ei, fd, SA_NO_OFFSET, "%s: %s", file,
+				      fd == -ESPIPE ? "not a regular file "
+				      "(FIFOs, sockets and devices are "
+				      "refused)" : strerror(-fd));
 	e = elf_begin(fd, ELF_C_READ, NULL);
 	if (!e || elf_kind(e) != ELF_K_ELF) {
 		err = sa_errinfo_set(ei, -SA_ERR_FORMAT, 0,

@@ -217,7 +217,7 @@ static int load_formats(struct sa_cap_pmu *p, const char *dir,
 			continue;
 		if (p->nr_formats == PMU_MAX_FORMATS) {
 			err = sa_errinfo_set(ei, -SA_ERR_TOOBIG, SA_NO_OFFSET,
-					     "%s: more than %d format terms",
+					     "%s: more than %d format terms (the limit)",
 					     path, PMU_MAX_FORMATS);
 			break;
 		}
@@ -257,7 +257,7 @@ static int load_kv_dir(const char *dir, const char *sub, struct pmu_kv *kv,
 			continue;
 		if (*nr == max) {
 			err = sa_errinfo_set(ei, -SA_ERR_TOOBIG, SA_NO_OFFSET,
-					     "%s: more than %zu entries", path,
+					     "%s: more than %zu entries (the limit)", path,
 					     max);
 			break;
 		}
@@ -341,7 +341,7 @@ static int load_etm_cpus(struct sa_cap_pmu *p, const char *dir,
 			continue;
 		if (p->nr_cpus == PMU_MAX_ETM_CPUS) {
 			err = sa_errinfo_set(ei, -SA_ERR_TOOBIG, SA_NO_OFFSET,
-					     "%s: more than %d cpuN entries",
+					     "%s: more than %d cpuN entries (the limit)",
 					     dir, PMU_MAX_ETM_CPUS);
 			break;
 		}

@@ -135,8 +135,8 @@ static int list_threads(pid_t pid, pid_t *tids, size_t max, size_t *nr,
 		if (d->d_name[0] < '0' || d->d_name[0] > '9')
 			continue;
 		if (*nr == max) {
-			sa_warn("pid %d has more than %zu threads; tracing "
-				"the first %zu\n", (int)pid, max, max);
+			sa_warn("pid %d has more than %zu threads (the "
+				"limit); tracing the first %zu\n", (int)pid, max, max);
 			break;
 		}
 		tids[(*nr)++] = (pid_t)strtol(d->d_name, NULL, 10);

@@ -209,7 +209,13 @@ int sa_cs_read_file(const char *path, size_t cap, uint8_t **buf,
 
 	*buf = NULL;
 	*len = 0;
-	fd = open(path, O_RDONLY | O_CLOEXEC);
+	/* A socket cannot be opened (ENXIO): look first. */
+	if (!stat(path, &st) && !S_ISREG(st.st_mode))
+		return sa_errinfo_set(ei, -SA_ERR_FORMAT, SA_NO_OFFSET,
+				      "%s: not a regular file (FIFOs, sockets "
+				      "and devices are refused)", path);
+	/* O_NONBLOCK: a FIFO without a writer must not hang the open. */
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
 	if (fd < 0) {
 		err = -errno;
 		return sa_errinfo_set(ei, err, SA_NO_OFFSET, "%s: %s", path,
@@ -218,7 +224,8 @@ int sa_cs_read_file(const char *path, size_t cap, uint8_t **buf,
 	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
 		close(fd);
 		return sa_errinfo_set(ei, -SA_ERR_FORMAT, SA_NO_OFFSET,
-				      "%s: not a regular file", path);
+				      "%s: not a regular file (FIFOs, sockets "
+				      "and devices are refused)", path);
 	}
 	if ((uint64_t)st.st_size > cap) {
 		close(fd);

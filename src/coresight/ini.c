@@ -163,7 +163,7 @@ int sa_cs_ini_parse(const char *text, size_t len, const char *file,
 		}
 		if (++nkeys > SA_CS_INI_MAX_KEYS) {
 			err = sa_errinfo_set(ei, -SA_ERR_TOOBIG, lstart,
-					     "%s:%d: more than %d keys", file,
+					     "%s:%d: more than %d keys (the limit)", file,
 					     line, SA_CS_INI_MAX_KEYS);
 			goto err;
 		}

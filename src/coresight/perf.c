@@ -144,7 +144,7 @@ short_block:
 		goto err;
 	}
 	if (pos != nr)
-		sa_debug("cs_etm AUXTRACE_INFO: %zu trailing u64s ignored",
+		sa_debug("cs_etm AUXTRACE_INFO: %zu trailing u64s ignored\n",
 			 nr - pos);
 	*out = info;
 	info->nr_cpus = ncpu;
@@ -206,7 +206,7 @@ struct sa_dec *sa_cs_perf_info_decoder__new(const struct sa_cs_perf_info *info,
 			continue;
 		if (c->traceidr & SA_CS_TRACE_ID_UNUSED) {
 			sa_warn("perf.data: CPU %d: trace ID not known (no "
-				"AUX_OUTPUT_HW_ID record); not decoded",
+				"AUX_OUTPUT_HW_ID record); not decoded\n",
 				c->cpu);
 			continue;
 		}

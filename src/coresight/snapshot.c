@@ -68,6 +68,38 @@ struct sa_cs_loader {
 	const size_t *lens;
 };
 
+/*
+ * A file named by the snapshot stays inside the snapshot directory: no
+ * absolute path, no ".." component (a hostile snapshot.ini must not make
+ * the tool read /etc/passwd or a device).
+ */
+static bool sa_cs_path_inside(const char *name)
+{
+	const char *p = name;
+
+	if (!*name || *name == '/')
+		return false;
+	while (*p) {
+		size_t n = strcspn(p, "/");
+
+		if (n == 2 && p[0] == '.' && p[1] == '.')
+			return false;
+		p += n;
+		while (*p == '/')
+			p++;
+	}
+	return true;
+}
+
+static int sa_cs_path_refused(const char *where, const char *name,
+			      struct sa_errinfo *ei)
+{
+	return sa_errinfo_set(ei, -SA_ERR_FORMAT, SA_NO_OFFSET,
+			      "%s: file %s is outside the snapshot directory "
+			      "(absolute paths and \"..\" are refused)",
+			      where, name);
+}
+
 static int sa_cs_load_ini(const struct sa_cs_loader *ld, const char *name,
 			  struct sa_cs_ini **out, struct sa_errinfo *ei)
 {
@@ -86,6 +118,8 @@ static int sa_cs_load_ini(const struct sa_cs_loader *ld, const char *name,
 		return sa_errinfo_set(ei, -SA_ERR_NOTFOUND, SA_NO_OFFSET,
 				      "%s: no such snapshot file", name);
 	}
+	if (!sa_cs_path_inside(name))
+		return sa_cs_path_refused(ld->dir, name, ei);
 	if ((size_t)snprintf(path, sizeof(path), "%s/%s", ld->dir, name) >=
 	    sizeof(path))
 		return sa_errinfo_set(ei, -ENAMETOOLONG, SA_NO_OFFSET,
@@ -146,7 +180,7 @@ static int sa_cs_parse_dump(struct sa_cs_device *dev,
 
 	if (dev->nr_dumps >= SA_CS_MAX_DUMPS)
 		return sa_errinfo_set(ei, -SA_ERR_TOOBIG, SA_NO_OFFSET,
-				      "%s:%d: more than %d dumps", ini->file,
+				      "%s:%d: more than %d dumps (the limit)", ini->file,
 				      sec->line, SA_CS_MAX_DUMPS);
 	d = &dev->dumps[dev->nr_dumps];
 	memset(d, 0, sizeof(*d));
@@ -155,6 +189,8 @@ static int sa_cs_parse_dump(struct sa_cs_device *dev,
 	err = sa_cs_need(ini, sec, "file", &s, ei);
 	if (err)
 		return err;
+	if (!sa_cs_path_inside(s))
+		return sa_cs_path_refused(ini->file, s, ei);
 	d->file = strdup(s);
 	if (!d->file)
 		return -ENOMEM;
@@ -283,7 +319,7 @@ static int sa_cs_parse_trace(struct sa_cs_snapshot *ss, struct sa_errinfo *ei)
 
 		if (ss->nr_buffers >= SA_CS_MAX_BUFFERS)
 			return sa_errinfo_set(ei, -SA_ERR_TOOBIG, SA_NO_OFFSET,
-					      "%s: more than %d buffers",
+					      "%s: more than %d buffers (the limit)",
 					      ini->file, SA_CS_MAX_BUFFERS);
 		bs = sa_cs_ini_section(ini, id);
 		if (!bs)
@@ -295,6 +331,8 @@ static int sa_cs_parse_trace(struct sa_cs_snapshot *ss, struct sa_errinfo *ei)
 		err = sa_cs_need(ini, bs, "name", &b->name, ei);
 		if (!err)
 			err = sa_cs_need(ini, bs, "file", &b->file, ei);
+		if (!err && !sa_cs_path_inside(b->file))
+			err = sa_cs_path_refused(ini->file, b->file, ei);
 		if (err)
 			return err;
 		b->format = sa_cs_ini_get(bs, "format");
@@ -338,7 +376,7 @@ static struct sa_cs_snapshot *sa_cs_snapshot_load(const struct sa_cs_loader *ld,
 	}
 	if (list->nr > SA_CS_MAX_DEVICES) {
 		err = sa_errinfo_set(ei, -SA_ERR_TOOBIG, SA_NO_OFFSET,
-				     "%s: more than %d devices",
+				     "%s: more than %d devices (the limit)",
 				     ss->snap->file, SA_CS_MAX_DEVICES);
 		goto err;
 	}

@@ -24,6 +24,7 @@
 #include <unistd.h>
 #include <sys/mman.h>
 
+#include "sensor/file.h"
 #include "sensor/log.h"
 #include "emu_rec.h"
 
@@ -36,11 +37,12 @@ static int elf_open(struct elf_file *ef, const char *path,
 		    struct sa_errinfo *ei)
 {
 	elf_version(EV_CURRENT);
-	ef->fd = open(path, O_RDONLY | O_CLOEXEC);
+	ef->fd = sa_file_open_input(path, 0);
 	if (ef->fd < 0)
-		return sa_errinfo_set(ei, -errno, SA_NO_OFFSET,
+		return sa_errinfo_set(ei, ef->fd, SA_NO_OFFSET,
 				      "filter: cannot open %s: %s", path,
-				      strerror(errno));
+				      ef->fd == -ESPIPE ? "not a regular file"
+				      : strerror(-ef->fd));
 	ef->elf = elf_begin(ef->fd, ELF_C_READ, NULL);
 	if (!ef->elf || elf_kind(ef->elf) != ELF_K_ELF) {
 		if (ef->elf)
@@ -159,7 +161,7 @@ static int add_range(struct sa_emu *emu, uint64_t lo, uint64_t hi,
 
 	if (emu->nr_filt >= SA_EMU_MAX_RANGES)
 		return sa_errinfo_set(ei, -SA_ERR_TOOBIG, SA_NO_OFFSET,
-				      "filter: more than %d ranges",
+				      "filter: more than %d ranges (the limit)",
 				      SA_EMU_MAX_RANGES);
 	emu->filt[emu->nr_filt].lo = lo;
 	emu->filt[emu->nr_filt].hi = hi;
@@ -384,8 +386,9 @@ static int compute_pages(struct sa_emu *emu, struct sa_errinfo *ei)
 			if (emu->nr_pages >= SA_EMU_MAX_RANGES)
 				return sa_errinfo_set(ei, -SA_ERR_TOOBIG,
 						      SA_NO_OFFSET,
-						      "filter: too many page "
-						      "ranges");
+						      "filter: more than %d page "
+						      "ranges (the limit)",
+						      SA_EMU_MAX_RANGES);
 			emu->pages[emu->nr_pages].lo = a;
 			emu->pages[emu->nr_pages].hi = b;
 			emu->pages[emu->nr_pages].prot = v->prot;

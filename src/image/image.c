@@ -403,7 +403,12 @@ static int sa_map_file(const char *path, int *fdp, struct sa_filemap *fm,
 	void *p;
 	int fd, err;
 
-	fd = open(path, O_RDONLY | O_CLOEXEC);
+	/* A socket cannot be opened (ENXIO): look before opening. */
+	if (!stat(path, &st) && !S_ISREG(st.st_mode))
+		return sa_errinfo_set(ei, -SA_ERR_FORMAT, SA_NO_OFFSET,
+				      "%s: not a regular file (FIFOs, sockets "
+				      "and devices are refused)", path);
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
 	if (fd < 0) {
 		err = -errno;
 		return sa_errinfo_set(ei, err, SA_NO_OFFSET,
@@ -422,7 +427,8 @@ static int sa_map_file(const char *path, int *fdp, struct sa_filemap *fm,
 	if (!S_ISREG(st.st_mode)) {
 		close(fd);
 		return sa_errinfo_set(ei, -SA_ERR_FORMAT, SA_NO_OFFSET,
-				      "%s: not a regular file", path);
+				      "%s: not a regular file (FIFOs, sockets and "
+				      "devices are refused)", path);
 	}
 	if ((uint64_t)st.st_size > SA_IMAGE_FILE_MAX) {
 		close(fd);
@@ -780,8 +786,8 @@ static int sa_dso_read_symtab(struct sa_idso *d, Elf *elf, size_t fsize,
 			void *p;
 
 			if (d->nr_syms >= SA_IMAGE_SYMS_MAX) {
-				sa_warn("%s: more than %u symbols; the rest "
-					"are ignored\n", d->file,
+				sa_warn("%s: more than %u symbols (the limit); "
+					"the rest are ignored\n", d->file,
 					SA_IMAGE_SYMS_MAX);
 				return 0;
 			}

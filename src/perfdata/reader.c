@@ -320,7 +320,7 @@ static int pd_read_attrs(struct sa_pd *pd, struct sa_errinfo *ei)
 		total_ids += pa->nr_ids;
 		if (total_ids > SA_PD_MAX_IDS)
 			return pd_err(pd, ei, -SA_ERR_TOOBIG, aoff + fasz,
-				      "more than %u sample ids", SA_PD_MAX_IDS);
+				      "more than %u sample ids (the limit)", SA_PD_MAX_IDS);
 		if (pa->nr_ids) {
 			pd->ids[i] = malloc(ids_size);
 			if (!pd->ids[i])
@@ -597,7 +597,7 @@ static int feat_build_id(struct sa_pd *pd, struct pd_cursor *c,
 
 			if (ncap > SA_PD_MAX_BUILD_IDS)
 				return pd_err(pd, ei, -SA_ERR_TOOBIG, c->off,
-					      "more than %u build-ids",
+					      "more than %u build-ids (the limit)",
 					      SA_PD_MAX_BUILD_IDS);
 			n = realloc(pd->bids, ncap * sizeof(*pd->bids));
 			if (!n)
@@ -836,7 +836,18 @@ struct sa_pd *sa_pd__open(const char *path, struct sa_errinfo *ei)
 		errno = ENOMEM;
 		return NULL;
 	}
-	fd = open(path, O_RDONLY | O_CLOEXEC);
+	/* O_NONBLOCK: a FIFO without a writer must not hang the open;
+	 * a socket cannot be opened at all (ENXIO), so look first.
+	 */
+	if (!stat(path, &st) && !S_ISREG(st.st_mode)) {
+		err = EINVAL;
+		pd_err(pd, ei, -SA_ERR_UNSUPPORTED, SA_NO_OFFSET,
+		       "not a regular file (a FIFO, socket, device or "
+		       "pipe-mode stream cannot be mapped; save it to a "
+		       "file first)");
+		goto fail;
+	}
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
 	if (fd < 0) {
 		err = errno;
 		pd_err(pd, ei, -err, SA_NO_OFFSET, "cannot open: %s",
@@ -852,8 +863,9 @@ struct sa_pd *sa_pd__open(const char *path, struct sa_errinfo *ei)
 	if (!S_ISREG(st.st_mode)) {
 		err = EINVAL;
 		pd_err(pd, ei, -SA_ERR_UNSUPPORTED, SA_NO_OFFSET,
-		       "not a regular file (a pipe-mode stream cannot be "
-		       "mapped; save it to a file first)");
+		       "not a regular file (a FIFO, socket, device or "
+		       "pipe-mode stream cannot be mapped; save it to a "
+		       "file first)");
 		goto fail_fd;
 	}
 	if (st.st_size == 0) {

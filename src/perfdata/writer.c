@@ -16,6 +16,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "sensor/file.h"
 #include "sensor/perfdata.h"
 #include "pd_format.h"
 
@@ -161,9 +162,10 @@ struct sa_pd_writer *sa_pd_writer__new(const char *path,
 		err = ENOMEM;
 		goto fail;
 	}
-	w->fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	w->fd = sa_file_create(path, O_WRONLY | O_TRUNC);
 	if (w->fd < 0) {
-		err = errno;
+		err = -w->fd;
+		w->fd = -1;
 		sa_errinfo_set(ei, -err, SA_NO_OFFSET, "%s: cannot create: %s",
 			       path, strerror(err));
 		goto fail;

@@ -140,7 +140,7 @@ static int sa_add_hw_id(struct sa_perf_session *ps,
 	if (err == -SA_ERR_TOOBIG)
 		return sa_errinfo_set(ei, err, ev->file_offset,
 				      "%s: more than %d CPUs in "
-				      "AUX_OUTPUT_HW_ID records",
+				      "AUX_OUTPUT_HW_ID records (the limit)",
 				      ps->s.name, SA_MAX_HW_IDS);
 	if (err)
 		return err;

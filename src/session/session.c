@@ -42,7 +42,12 @@ enum sa_input_kind sa_detect_input(const char *path)
 		return access(ini, R_OK) ? SA_INPUT_UNKNOWN :
 					   SA_INPUT_SNAPSHOT;
 	}
-	fd = open(path, O_RDONLY | O_CLOEXEC);
+	/* Only a regular file is read: a FIFO read here would be consumed
+	 * (or block), a device could never end.
+	 */
+	if (!S_ISREG(st.st_mode))
+		return SA_INPUT_UNKNOWN;
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
 	if (fd < 0)
 		return SA_INPUT_UNKNOWN;
 	n = read(fd, magic, sizeof(magic));
@@ -172,7 +177,14 @@ void *sa_session_map_file(const char *path, size_t *len, struct sa_errinfo *ei)
 	void *p;
 	int fd;
 
-	fd = open(path, O_RDONLY | O_CLOEXEC);
+	/* A socket cannot be opened (ENXIO): look first. */
+	if (!stat(path, &st) && !S_ISREG(st.st_mode)) {
+		sa_errinfo_set(ei, -SA_ERR_FORMAT, SA_NO_OFFSET,
+			       "%s: not a regular file (FIFOs, sockets and "
+			       "devices are refused)", path);
+		return NULL;
+	}
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
 	if (fd < 0) {
 		sa_errinfo_set(ei, -errno, SA_NO_OFFSET, "%s: %s", path,
 			       strerror(errno));
@@ -180,7 +192,8 @@ void *sa_session_map_file(const char *path, size_t *len, struct sa_errinfo *ei)
 	}
 	if (fstat(fd, &st) || !S_ISREG(st.st_mode)) {
 		sa_errinfo_set(ei, -SA_ERR_FORMAT, SA_NO_OFFSET,
-			       "%s: not a regular file", path);
+			       "%s: not a regular file (FIFOs, sockets and "
+			       "devices are refused)", path);
 		close(fd);
 		return NULL;
 	}

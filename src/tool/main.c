@@ -109,7 +109,7 @@ bool sa_tool_add_sink(struct sa_decode_opts *o, const char *name)
 	static const char *sinks[64];
 
 	if (o->nr_error_sinks >= sizeof(sinks) / sizeof(sinks[0])) {
-		sa_err("too many --error-sink options (at most %zu)",
+		sa_err("too many --error-sink options (the limit is %zu)",
 		       sizeof(sinks) / sizeof(sinks[0]));
 		return false;
 	}
@@ -133,7 +133,7 @@ int sa_tool_decode_opt(const char *cmd, int c, char *arg,
 		if (o->nr_binaries >= max ||
 		    !sa_parse_binary(arg, &bins[o->nr_binaries])) {
 			sa_err("%s: bad --binary '%s': expected PATH or "
-			       "PATH@ADDR (at most %zu)", cmd, arg, max);
+			       "PATH@ADDR (the limit is %zu of them)", cmd, arg, max);
 			return -1;
 		}
 		o->binaries = bins;

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "sensor/file.h"
 #include "sensor/anomaly.h"
 #include "sensor/baseline.h"
 #include "sensor/error.h"
@@ -197,7 +198,7 @@ int cmd_analyze(int argc, char **argv)
 		return SA_EXIT_USAGE;
 	}
 	if (nr > SA_MAX_WINDOWS) {
-		sa_err("analyze: more than %d windows", SA_MAX_WINDOWS);
+		sa_err("analyze: more than %d windows (the limit)", SA_MAX_WINDOWS);
 		return SA_EXIT_USAGE;
 	}
 	an.bl = sa_baseline__open(db, SA_BASELINE_RDONLY, &ei);
@@ -206,7 +207,7 @@ int cmd_analyze(int argc, char **argv)
 		return SA_EXIT_FAIL;
 	}
 	if (jpath) {
-		an.jf = fopen(jpath, "w");
+		an.jf = sa_file_fopen_private(jpath);
 		if (!an.jf) {
 			sa_err("analyze: cannot write %s: %s", jpath,
 			       strerror(errno));

@@ -32,6 +32,7 @@
 #include "sensor/backend.h"
 #include "sensor/capture.h"
 #include "sensor/error.h"
+#include "sensor/file.h"
 #include "sensor/log.h"
 #include "sensor/perfdata.h"
 #include "tool.h"
@@ -160,7 +161,7 @@ int sa_capture_socket_path(pid_t pid, const char *override, char *buf,
 {
 	const char *rt = getenv("XDG_RUNTIME_DIR");
 	char dir[PATH_MAX];
-	int n;
+	int n, err;
 
 	if (override) {
 		n = snprintf(buf, len, "%s", override);
@@ -172,8 +173,8 @@ int sa_capture_socket_path(pid_t pid, const char *override, char *buf,
 		n = snprintf(dir, sizeof(dir), "/run/sensor-agent");
 	if (n < 0 || (size_t)n >= sizeof(dir))
 		return -SA_ERR_TOOBIG;
-	if (create_dir && mkdir(dir, 0700) && errno != EEXIST)
-		return -errno;
+	if (create_dir && (err = sa_dir_create(dir)))
+		return err;
 	n = snprintf(buf, len, "%s/capture-%d.sock", dir, (int)pid);
 	if (n < 0 || (size_t)n >= len)
 		return -SA_ERR_TOOBIG;
@@ -216,9 +217,9 @@ static int copy_file(const char *from, const char *to, uint64_t *budget)
 	in = open(from, O_RDONLY | O_CLOEXEC);
 	if (in < 0)
 		return -errno;
-	out = open(to, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	out = sa_file_create(to, O_WRONLY | O_TRUNC);
 	if (out < 0) {
-		err = -errno;
+		err = out;
 		close(in);
 		return err;
 	}
@@ -243,23 +244,7 @@ static int copy_file(const char *from, const char *to, uint64_t *budget)
 
 static int mkdir_p(const char *path)
 {
-	char tmp[PATH_MAX];
-	size_t i;
-	int n = snprintf(tmp, sizeof(tmp), "%s", path);
-
-	if (n < 0 || (size_t)n >= sizeof(tmp))
-		return -ENAMETOOLONG;
-	for (i = 1; tmp[i]; i++) {
-		if (tmp[i] != '/')
-			continue;
-		tmp[i] = '\0';
-		if (mkdir(tmp, 0755) && errno != EEXIST)
-			return -errno;
-		tmp[i] = '/';
-	}
-	if (mkdir(tmp, 0755) && errno != EEXIST)
-		return -errno;
-	return 0;
+	return sa_dir_create_all(path);
 }
 
 static int bundle_one(const char *dir, const char *data, FILE *manifest,
@@ -339,7 +324,7 @@ static int make_bundle(const char *dir, char **files, size_t nr)
 		return err;
 	}
 	snprintf(path, sizeof(path), "%s/MANIFEST", dir);
-	m = fopen(path, "w");
+	m = sa_file_fopen_private(path);
 	if (!m) {
 		sa_err("%s: %s", path, strerror(errno));
 		return -errno;
@@ -503,7 +488,7 @@ static int snap_dump(struct snap *s, const char *why, char *path,
 
 	if (s->dumps >= MAX_DUMPS)
 		return sa_errinfo_set(ei, -SA_ERR_TOOBIG, SA_NO_OFFSET,
-				      "more than %d dumps", MAX_DUMPS);
+				      "more than %d dumps (the limit)", MAX_DUMPS);
 	if (out_path(path, len, s->c->output, true, s->dumps))
 		return -SA_ERR_TOOBIG;
 	if (s->sess) {

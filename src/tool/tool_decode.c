@@ -11,6 +11,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "sensor/file.h"
 #include "sensor/coresight.h"
 #include "sensor/error.h"
 #include "sensor/hist.h"
@@ -228,8 +229,12 @@ int cmd_decode(int argc, char **argv)
 			o.pt_file = optarg;
 			break;
 		case OPT_IMAGE:
-			if (o.nr_images >= SA_MAX_OPT_FILES ||
-			    !parse_image(optarg, &images[o.nr_images])) {
+			if (o.nr_images >= SA_MAX_OPT_FILES) {
+				sa_err("decode: more than %d --image options "
+				       "(the limit)", SA_MAX_OPT_FILES);
+				return SA_EXIT_USAGE;
+			}
+			if (!parse_image(optarg, &images[o.nr_images])) {
 				sa_err("decode: bad --image '%s': expected "
 				       "FILE[:OFFSET[-END]]@ADDR", optarg);
 				return SA_EXIT_USAGE;
@@ -332,7 +337,7 @@ int cmd_decode(int argc, char **argv)
 		return SA_EXIT_USAGE;
 	}
 	if (output) {
-		out = fopen(output, "w");
+		out = sa_file_fopen_private(output);
 		if (!out) {
 			sa_err("decode: cannot write %s: %m", output);
 			return SA_EXIT_FAIL;

@@ -157,6 +157,7 @@ int cmd_record(int argc, char **argv)
 	struct record_ctx rc = { 0 };
 	struct sa_emu_stats st;
 	int c, ret = SA_EXIT_FAIL, err, wstatus;
+	pid_t child = 0;
 
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "+o:h", longopts, NULL)) != -1) {
@@ -327,8 +328,20 @@ int cmd_record(int argc, char **argv)
 		fprintf(stderr, "%s: the command exited with status %d\n",
 			sa_prog, WEXITSTATUS(wstatus));
 out:
+	/* A command record started must not run on untraced when the
+	 * recording fails (a filter that does not resolve fails at the
+	 * stop after execve, before the command's first instruction).
+	 */
+	if (ret != SA_EXIT_OK && !pid && !sa_emu_exited(record_emu, &wstatus)) {
+		child = sa_emu_pid(record_emu);
+		kill(child, SIGKILL);
+		fprintf(stderr, "%s: the command was not run (killed before "
+			"it ran untraced)\n", sa_prog);
+	}
 	sa_emu__free(record_emu);
 	record_emu = NULL;
+	if (child > 0)
+		waitpid(child, &wstatus, 0);
 	sigaction(SIGINT, &old_int, NULL);
 	sigaction(SIGTERM, &old_term, NULL);
 	return ret;

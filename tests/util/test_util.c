@@ -1,11 +1,15 @@
 // SPDX-License-Identifier: BSD-2-Clause
 #include <errno.h>
+#include <fcntl.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "sensor/error.h"
+#include "sensor/file.h"
 #include "sensor/log.h"
 #include "array.h"
 #include "json.h"
@@ -116,6 +120,77 @@ START_TEST(test_array_reserve)
 }
 END_TEST
 
+static unsigned mode_of(const char *path)
+{
+	struct stat st;
+
+	ck_assert_int_eq(lstat(path, &st), 0);
+	return st.st_mode & 07777;
+}
+
+START_TEST(test_private_outputs)
+{
+	char dir[4096], file[4200], deep[4200];
+	FILE *f;
+	int fd;
+
+	umask(022);
+	snprintf(dir, sizeof(dir), "%s/keep", sa_test_tmpdir());
+	ck_assert_int_eq(sa_dir_create(dir), 0);
+	ck_assert_uint_eq(mode_of(dir), 0700);
+	/* An existing directory is accepted as it is. */
+	ck_assert_int_eq(sa_dir_create(dir), 0);
+
+	snprintf(deep, sizeof(deep), "%s/a/b/c", dir);
+	ck_assert_int_eq(sa_dir_create_all(deep), 0);
+	ck_assert_uint_eq(mode_of(deep), 0700);
+	snprintf(deep, sizeof(deep), "%s/a", dir);
+	ck_assert_uint_eq(mode_of(deep), 0700);
+
+	snprintf(file, sizeof(file), "%s/out", dir);
+	fd = sa_file_create(file, O_WRONLY | O_TRUNC);
+	ck_assert_int_ge(fd, 0);
+	close(fd);
+	ck_assert_uint_eq(mode_of(file), 0600);
+	/* A world-readable file that exists is made private. */
+	ck_assert_int_eq(chmod(file, 0644), 0);
+	f = sa_file_fopen_private(file);
+	ck_assert_ptr_nonnull(f);
+	fclose(f);
+	ck_assert_uint_eq(mode_of(file), 0600);
+	ck_assert_int_eq(sa_dir_create(file), -ENOTDIR);
+	/* A device output is written, never chmod'ed. */
+	fd = sa_file_create("/dev/null", O_WRONLY);
+	ck_assert_int_ge(fd, 0);
+	close(fd);
+	ck_assert_uint_eq(mode_of("/dev/null"), 0666);
+}
+END_TEST
+
+START_TEST(test_input_kinds)
+{
+	char path[4096];
+	int fd;
+
+	alarm(5);	/* a FIFO open that blocks fails the test */
+	snprintf(path, sizeof(path), "%s/fifo", sa_test_tmpdir());
+	ck_assert_int_eq(mkfifo(path, 0600), 0);
+	ck_assert_int_eq(sa_file_open_input(path, 0), -ESPIPE);
+	ck_assert_int_eq(sa_file_check_input(path, 0), -ESPIPE);
+	ck_assert_int_eq(sa_file_open_input("/dev/zero", 0), -ESPIPE);
+	ck_assert_int_eq(sa_file_open_input("/dev/null", 0), -ESPIPE);
+	ck_assert_int_eq(sa_file_open_input(sa_test_tmpdir(), 0), -EISDIR);
+	fd = sa_file_open_input(sa_test_tmpdir(), 1);
+	ck_assert_int_ge(fd, 0);
+	close(fd);
+	fd = sa_file_open_input("/proc/self/exe", 0);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(fcntl(fd, F_GETFL) & O_NONBLOCK, 0);
+	close(fd);
+	alarm(0);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("util");
@@ -126,6 +201,8 @@ int main(void)
 	tcase_add_test(tc, test_log_levels);
 	tcase_add_test(tc, test_json_escape);
 	tcase_add_test(tc, test_array_reserve);
+	tcase_add_test(tc, test_private_outputs);
+	tcase_add_test(tc, test_input_kinds);
 	suite_add_tcase(s, tc);
 	return sa_test_run(s);
 }
