@@ -518,16 +518,17 @@ static int decay_build(struct add_ctx *c, int64_t id, double factor)
 	return 0;
 }
 
+/* @idle: idle windows of the same add, credited to the build once. */
 static int put_build(struct add_ctx *c, int64_t id,
-		     const struct sa_mbuild *b, int64_t now)
+		     const struct sa_mbuild *b, int64_t now, size_t idle)
 {
 	sqlite3_stmt *st;
 	size_t i, j;
 
 	st = c->build_upd;
 	sqlite3_bind_int64(st, 1, id);
-	sqlite3_bind_double(st, 2, b->windows);
-	sqlite3_bind_int64(st, 3, (int64_t)b->added);
+	sqlite3_bind_double(st, 2, b->windows + (double)idle);
+	sqlite3_bind_int64(st, 3, (int64_t)(b->added + idle));
 	sqlite3_bind_double(st, 4, b->insns);
 	sqlite3_bind_int64(st, 5, now);
 	sqlite3_bind_text(st, 6, b->binary, -1, SQLITE_STATIC);
@@ -600,7 +601,7 @@ int sa_baseline_add(struct sa_baseline *bl, struct sa_hist *const *hists,
 	struct sa_model **models;
 	struct add_ctx c;
 	int64_t now = (int64_t)time(NULL);
-	size_t i, j, k;
+	size_t i, j, k, idle = 0;
 	int err = 0;
 
 	sa_errinfo_clear(ei);
@@ -616,6 +617,12 @@ int sa_baseline_add(struct sa_baseline *bl, struct sa_hist *const *hists,
 		if (!models[i]) {
 			err = -ENOMEM;
 			goto out_models;
+		}
+		if (!models[i]->nr_builds &&
+		    sa_hist_decode(hists[i])->idle_windows &&
+		    !sa_hist_decode(hists[i])->instructions) {
+			idle++;
+			continue;
 		}
 		if (!models[i]->nr_builds) {
 			err = sa_errinfo_set(ei, -SA_ERR_NODATA, SA_NO_OFFSET,
@@ -646,6 +653,8 @@ int sa_baseline_add(struct sa_baseline *bl, struct sa_hist *const *hists,
 						first = 0;
 					n++;
 				}
+			/* idle windows were windows of these builds too */
+			n += idle;
 			err = build_id_of(&c, b, now, &id);
 			if (err)
 				break;
@@ -653,7 +662,8 @@ int sa_baseline_add(struct sa_baseline *bl, struct sa_hist *const *hists,
 				err = decay_build(&c, id,
 					pow(2.0, -(double)n / bl->half_life));
 			if (!err)
-				err = put_build(&c, id, b, now);
+				err = put_build(&c, id, b, now,
+						first ? idle : 0);
 		}
 	}
 	if (err) {
