@@ -349,7 +349,10 @@ START_TEST(test_tampered)
 END_TEST
 
 /* Eight `baseline add` of different windows at once into a file that
- * does not exist yet, 20 times: every window is in it every time.
+ * does not exist yet, 20 times: every window is in it every time.  In
+ * odd rounds the file is created empty and held locked (an exclusive
+ * transaction that writes nothing) while the adds decode, so that all of
+ * them find the file empty at the same moment once it is released.
  */
 START_TEST(test_concurrent_add)
 {
@@ -362,8 +365,16 @@ START_TEST(test_concurrent_add)
 	record(pid, "c.data", "8");
 	stop(pid);
 	for (round = 0; round < ROUNDS; round++) {
+		sqlite3 *hold = NULL;
+
 		snprintf(db, sizeof(db), "%s/new-%d.db", sa_test_tmpdir(),
 			 round);
+		if (round & 1) {
+			ck_assert_int_eq(sqlite3_open(db, &hold), SQLITE_OK);
+			ck_assert_int_eq(sqlite3_exec(hold, "BEGIN EXCLUSIVE",
+						      NULL, NULL, NULL),
+					 SQLITE_OK);
+		}
 		for (i = 0; i < NR; i++) {
 			char *argv[] = { (char *)tool, "baseline", "add",
 					 "--db", db, (char *)win("c.data", i),
@@ -375,6 +386,12 @@ START_TEST(test_concurrent_add)
 			ck_assert_int_ge(kids[i], 0);
 			if (!kids[i])
 				_exit(sa_test_exec(argv, NULL, path));
+		}
+		if (hold) {
+			usleep(700000);	/* the adds decode, then wait */
+			ck_assert_int_eq(sqlite3_exec(hold, "COMMIT", NULL,
+						      NULL, NULL), SQLITE_OK);
+			sqlite3_close(hold);
 		}
 		for (i = 0; i < NR; i++) {
 			char name[32];
