@@ -186,7 +186,7 @@ static int init_schema(struct sa_baseline *bl, struct sa_errinfo *ei)
 		return err;
 	err = read_state(bl, &version, &tables, ei);
 	if (!err && (version || tables))
-		goto commit;	/* created meanwhile; checked by the caller */
+		goto commit;	/* created meanwhile; the caller checks it */
 	if (!err)
 		err = exec(bl, schema_sql, ei);
 	if (!err && (meta_set(bl, "format", SA_BASELINE_FORMAT) ||
@@ -870,7 +870,7 @@ static char *col_dup(sqlite3_stmt *st, int i, int *err)
 struct row_ref {
 	const char *table;
 	char key[96];		/* the row: rowid or primary key */
-	int type[20];		/* storage classes, before any conversion */
+	int type[20];		/* storage classes, before conversions */
 };
 
 /* Takes the storage classes of the row first: reading a column converts

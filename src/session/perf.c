@@ -71,7 +71,7 @@ struct sa_perf_session {
 	size_t nr_maps, cap_maps;
 	int64_t pid;			/* traced process, -1 unknown */
 	bool cs_raw_format;		/* AUX flag CORESIGHT_FORMAT_RAW: TRBE */
-	bool has_info;			/* an AUXTRACE_INFO record was seen */
+	bool has_info;			/* an AUXTRACE_INFO record seen */
 	unsigned missing;		/* binaries not found */
 	struct sa_cs_perf_info *cs_info;
 	const char *first_missing;

@@ -300,8 +300,9 @@ int cmd_live(int argc, char **argv)
 		" decode errors; %" PRIu64 " instructions; decode %.3f s, "
 		"capture %.3f s CPU, %.1f s wall; %" PRIu64 " anomalies\n",
 		sa_prog, st.windows, st.windows_skipped, st.windows_failed,
-		st.windows_idle, st.learnt, st.analyses, st.trace_bytes, st.lost_bytes,
-		st.lost_events, st.decode_errors, st.instructions,
+		st.windows_idle, st.learnt, st.analyses, st.trace_bytes,
+		st.lost_bytes, st.lost_events, st.decode_errors,
+		st.instructions,
 		(double)st.decode_ns / 1e9, (double)st.capture_ns / 1e9,
 		(double)st.wall_ns / 1e9, st.anomalies);
 	sa_live__free(lv);

@@ -308,9 +308,11 @@ static const struct {
 	  "build, offset, key FROM targets WHERE offset IN (SELECT offset "
 	  "FROM branches) LIMIT 1)", "table targets",
 	  "count is -5, negative" },
-	{ "UPDATE builds SET windows=-3 WHERE binary LIKE '%demo_service'", "table builds",
+	{ "UPDATE builds SET windows=-3 WHERE binary LIKE '%demo_service'",
+	  "table builds",
 	  "windows is -3, negative" },
-	{ "UPDATE builds SET added=2.5 WHERE binary LIKE '%demo_service'", "table builds",
+	{ "UPDATE builds SET added=2.5 WHERE binary LIKE '%demo_service'",
+	  "table builds",
 	  "added is not an integer (2.5)" },
 };
 
