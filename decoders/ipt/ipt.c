@@ -565,6 +565,50 @@ static int sa_ipt_block(struct sa_ipt *d)
 	return 0;
 }
 
+/*
+ * Whether the buffer is an idle trace: at least one PSB, every packet
+ * decodes, and none says where the code ran (no TNT, no TIP or FUP with
+ * an IP, no overflow): PSB, PSBEND, timing and power packets only.  The
+ * block decoder reports the end of the stream on the first sync of such
+ * a buffer, as it does for one without any PSB; this tells them apart.
+ */
+static bool sa_ipt_idle(const struct sa_ipt *d)
+{
+	const struct pt_config *cfg = pt_blk_get_config(d->blk);
+	struct pt_packet_decoder *pkt;
+	struct pt_packet p;
+	bool idle = false;
+	int status;
+
+	if (!cfg)
+		return false;
+	pkt = pt_pkt_alloc_decoder(cfg);
+	if (!pkt)
+		return false;
+	if (pt_pkt_sync_forward(pkt) < 0)
+		goto out;
+	for (;;) {
+		status = pt_pkt_next(pkt, &p, sizeof(p));
+		if (status == -pte_eos) {
+			idle = true;
+			break;
+		}
+		if (status < 0)
+			break;
+		if (p.type == ppt_tnt_8 || p.type == ppt_tnt_64 ||
+		    p.type == ppt_ovf || p.type == ppt_unknown ||
+		    p.type == ppt_invalid)
+			break;
+		if ((p.type == ppt_tip || p.type == ppt_tip_pge ||
+		     p.type == ppt_tip_pgd || p.type == ppt_fup) &&
+		    p.payload.ip.ipc != pt_ipc_suppressed)
+			break;
+	}
+out:
+	pt_pkt_free_decoder(pkt);
+	return idle;
+}
+
 static int sa_ipt_sync_first(struct sa_ipt *d)
 {
 	uint64_t soff = 0;
@@ -572,8 +616,16 @@ static int sa_ipt_sync_first(struct sa_ipt *d)
 
 	status = pt_blk_sync_forward(d->blk);
 	if (status == -pte_eos) {
-		/* No PSB at all: nothing in the buffer can be decoded. */
-		if (d->len) {
+		/* No PSB at all: nothing in the buffer can be decoded.  A
+		 * clean trace without any IP is no error: the target did
+		 * not run traced code (it slept).
+		 */
+		if (d->len && sa_ipt_idle(d)) {
+			sa_debug("ipt: %zu trace bytes at offset %#" PRIx64
+				 " without any IP: idle\n", d->len,
+				 d->base_offset);
+			d->dec.stats.syncs++;
+		} else if (d->len) {
 			struct sa_elem *e = sa_ipt_push(d);
 
 			if (!e)

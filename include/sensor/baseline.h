@@ -81,10 +81,14 @@ double sa_baseline_half_life(const struct sa_baseline *bl);
  * not a merge of several, so that the window-to-window spread is
  * measured) in one transaction.  Every binary the histories touch gets
  * its own build entry.  Functions of an unknown binary ("[unknown]") are
- * skipped.
+ * skipped.  An idle window (sa_hist_decode()->idle_windows: no instruction,
+ * no error) is a valid empty observation: it counts as one more window
+ * (windows, added, decay) of every build the other windows of the same
+ * call touch; an add of idle windows only stores nothing and returns 0.
  *
  * Returns 0, or a negative error with @ei filled (nothing is added):
- * -SA_ERR_NODATA when a history holds no function of a known binary,
+ * -SA_ERR_NODATA when a history that is not idle holds no function of a
+ * known binary,
  * -SA_ERR_CORRUPT on an SQLite failure, -EROFS when opened read-only.
  */
 int sa_baseline_add(struct sa_baseline *bl, struct sa_hist *const *hists,

@@ -103,6 +103,11 @@ struct sa_hist_decode {
 	uint64_t build_id_mismatches;	/* binaries of another build */
 	uint64_t missing_sources;	/* CoreSight sources without a
 					 * device file: not decoded */
+	/* windows with no instruction and no error: a clean trace without
+	 * any IP (PSB, PSBEND, timing) or no trace at all; the target did
+	 * not run traced code.  Valid, empty observations.
+	 */
+	uint64_t idle_windows;
 	size_t nr_error_list;	/* first SA_HIST_MAX_ERRORS errors */
 	struct sa_hist_error error_list[SA_HIST_MAX_ERRORS];
 };

@@ -87,6 +87,9 @@ struct sa_live_stats {
 	uint64_t windows;		/* captured and decoded */
 	uint64_t windows_skipped;	/* over the CPU budget */
 	uint64_t windows_failed;	/* capture or decode failed */
+	uint64_t windows_idle;		/* of windows: no instruction, no
+					 * error (the target slept); valid,
+					 * learnt and compared like others */
 	uint64_t learnt;		/* windows added to the baseline */
 	uint64_t analyses;		/* groups compared */
 	uint64_t anomalies;		/* significant anomalies emitted */

@@ -31,6 +31,8 @@
 #define SA_BASELINE_FORMAT "sensor-agent-baseline"
 /* as many as a history keeps per indirect branch */
 #define SA_BASELINE_MAX_TARGETS 4096u
+/* how long a sensor waits for another one's write before giving up */
+#define SA_BASELINE_BUSY_MS 30000
 
 struct sa_baseline {
 	sqlite3 *db;
@@ -144,15 +146,51 @@ static int meta_set(struct sa_baseline *bl, const char *key,
 	return rc == SQLITE_DONE ? 0 : -SA_ERR_CORRUPT;
 }
 
+/* The layout version and the number of schema objects, read in one
+ * statement: another sensor may be creating the file, and two reads
+ * could see it before and after.
+ */
+static int read_state(struct sa_baseline *bl, int64_t *version,
+		      int64_t *tables, struct sa_errinfo *ei)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	if (sqlite3_prepare_v2(bl->db,
+			       "SELECT (SELECT user_version FROM "
+			       "pragma_user_version), (SELECT count(*) FROM "
+			       "sqlite_master)", -1, &st, NULL) != SQLITE_OK)
+		return db_err(bl, ei, "reading the file");
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		*version = sqlite3_column_int64(st, 0);
+		*tables = sqlite3_column_int64(st, 1);
+	}
+	sqlite3_finalize(st);
+	if (rc != SQLITE_ROW)
+		return db_err(bl, ei, "reading the file");
+	return 0;
+}
+
+/* Creates the tables of a new file.  Two sensors may create the same new
+ * file at once: the check for an empty file is repeated inside the write
+ * transaction, so the second one finds the tables of the first instead of
+ * failing on them (and losing its windows).
+ */
 static int init_schema(struct sa_baseline *bl, struct sa_errinfo *ei)
 {
+	int64_t version, tables;
 	char sql[64];
 	int err;
 
 	err = exec(bl, "BEGIN IMMEDIATE", ei);
 	if (err)
 		return err;
-	err = exec(bl, schema_sql, ei);
+	err = read_state(bl, &version, &tables, ei);
+	if (!err && (version || tables))
+		goto commit;	/* created meanwhile; the caller checks it */
+	if (!err)
+		err = exec(bl, schema_sql, ei);
 	if (!err && (meta_set(bl, "format", SA_BASELINE_FORMAT) ||
 		     meta_set(bl, "half_life", "1000")))
 		err = db_err(bl, ei, "writing the schema");
@@ -165,6 +203,7 @@ static int init_schema(struct sa_baseline *bl, struct sa_errinfo *ei)
 		sqlite3_exec(bl->db, "ROLLBACK", NULL, NULL, NULL);
 		return err;
 	}
+commit:
 	return exec(bl, "COMMIT", ei);
 }
 
@@ -177,10 +216,7 @@ static int check_schema(struct sa_baseline *bl, struct sa_errinfo *ei)
 	/* The first read of a file that is not SQLite fails here with
 	 * "file is not a database".
 	 */
-	err = query_i64(bl, "PRAGMA user_version", &version, ei);
-	if (err)
-		return err;
-	err = query_i64(bl, "SELECT count(*) FROM sqlite_master", &tables, ei);
+	err = read_state(bl, &version, &tables, ei);
 	if (err)
 		return err;
 	if (version == 0 && tables == 0) {
@@ -189,7 +225,11 @@ static int check_schema(struct sa_baseline *bl, struct sa_errinfo *ei)
 				"baseline %s is empty: create it with "
 				"`sensor-agent baseline add --db %s WINDOW...`",
 				bl->path, bl->path);
-		return init_schema(bl, ei);
+		err = init_schema(bl, ei);
+		if (!err)
+			err = read_state(bl, &version, &tables, ei);
+		if (err)
+			return err;
 	}
 	if (version == 0)
 		return sa_errinfo_set(ei, -SA_ERR_UNSUPPORTED, SA_NO_OFFSET,
@@ -273,7 +313,7 @@ struct sa_baseline *sa_baseline__open(const char *path, unsigned flags,
 		goto err_free;
 	}
 	/* Several sensors may share the file; wait rather than fail. */
-	sqlite3_busy_timeout(bl->db, 5000);
+	sqlite3_busy_timeout(bl->db, SA_BASELINE_BUSY_MS);
 	err = check_schema(bl, ei);
 	if (err)
 		goto err_free;
@@ -308,8 +348,12 @@ int sa_baseline_set_half_life(struct sa_baseline *bl, double windows)
 	if (bl->rdonly)
 		return -EROFS;
 	snprintf(buf, sizeof(buf), "%.17g", windows);
-	if (meta_set(bl, "half_life", buf))
+	if (exec(bl, "BEGIN IMMEDIATE", NULL))
 		return -SA_ERR_CORRUPT;
+	if (meta_set(bl, "half_life", buf) || exec(bl, "COMMIT", NULL)) {
+		sqlite3_exec(bl->db, "ROLLBACK", NULL, NULL, NULL);
+		return -SA_ERR_CORRUPT;
+	}
 	bl->half_life = windows;
 	return 0;
 }
@@ -490,16 +534,17 @@ static int decay_build(struct add_ctx *c, int64_t id, double factor)
 	return 0;
 }
 
+/* @idle: idle windows of the same add, credited to the build once. */
 static int put_build(struct add_ctx *c, int64_t id,
-		     const struct sa_mbuild *b, int64_t now)
+		     const struct sa_mbuild *b, int64_t now, size_t idle)
 {
 	sqlite3_stmt *st;
 	size_t i, j;
 
 	st = c->build_upd;
 	sqlite3_bind_int64(st, 1, id);
-	sqlite3_bind_double(st, 2, b->windows);
-	sqlite3_bind_int64(st, 3, (int64_t)b->added);
+	sqlite3_bind_double(st, 2, b->windows + (double)idle);
+	sqlite3_bind_int64(st, 3, (int64_t)(b->added + idle));
 	sqlite3_bind_double(st, 4, b->insns);
 	sqlite3_bind_int64(st, 5, now);
 	sqlite3_bind_text(st, 6, b->binary, -1, SQLITE_STATIC);
@@ -572,7 +617,7 @@ int sa_baseline_add(struct sa_baseline *bl, struct sa_hist *const *hists,
 	struct sa_model **models;
 	struct add_ctx c;
 	int64_t now = (int64_t)time(NULL);
-	size_t i, j, k;
+	size_t i, j, k, idle = 0;
 	int err = 0;
 
 	sa_errinfo_clear(ei);
@@ -588,6 +633,12 @@ int sa_baseline_add(struct sa_baseline *bl, struct sa_hist *const *hists,
 		if (!models[i]) {
 			err = -ENOMEM;
 			goto out_models;
+		}
+		if (!models[i]->nr_builds &&
+		    sa_hist_decode(hists[i])->idle_windows &&
+		    !sa_hist_decode(hists[i])->instructions) {
+			idle++;
+			continue;
 		}
 		if (!models[i]->nr_builds) {
 			err = sa_errinfo_set(ei, -SA_ERR_NODATA, SA_NO_OFFSET,
@@ -618,6 +669,8 @@ int sa_baseline_add(struct sa_baseline *bl, struct sa_hist *const *hists,
 						first = 0;
 					n++;
 				}
+			/* idle windows were windows of these builds too */
+			n += idle;
 			err = build_id_of(&c, b, now, &id);
 			if (err)
 				break;
@@ -625,7 +678,8 @@ int sa_baseline_add(struct sa_baseline *bl, struct sa_hist *const *hists,
 				err = decay_build(&c, id,
 					pow(2.0, -(double)n / bl->half_life));
 			if (!err)
-				err = put_build(&c, id, b, now);
+				err = put_build(&c, id, b, now,
+						first ? idle : 0);
 		}
 	}
 	if (err) {
@@ -672,7 +726,7 @@ static void fill_build(sqlite3_stmt *st, struct sa_baseline_build *out)
 
 int sa_baseline_nr_builds(struct sa_baseline *bl)
 {
-	int64_t n;
+	int64_t n = 0;
 	int err = query_i64(bl, "SELECT count(*) FROM builds", &n, NULL);
 
 	return err ? err : (int)n;
@@ -820,6 +874,111 @@ static char *col_dup(sqlite3_stmt *st, int i, int *err)
 	return d;
 }
 
+/*
+ * Every value read back is checked: a count is a finite number in
+ * [0, 2^53] (beyond, a double no longer counts by ones, and the tests
+ * would run on noise), an offset, line or class an integer, and a branch
+ * never decided more often than it ran.  A row that breaks them was
+ * edited or damaged; the detector must not turn it into anomalies.
+ */
+#define SA_BASELINE_MAX_COUNT 9007199254740992.0	/* 2^53 */
+
+struct row_ref {
+	const char *table;
+	char key[96];		/* the row: rowid or primary key */
+	int type[20];		/* storage classes, before conversions */
+};
+
+/* Takes the storage classes of the row first: reading a column converts
+ * it, and its type is undefined afterwards.
+ */
+static void row_init(struct row_ref *r, const char *table, sqlite3_stmt *st)
+{
+	int i, n = sqlite3_column_count(st);
+
+	memset(r, 0, sizeof(*r));
+	r->table = table;
+	for (i = 0; i < n && i < 20; i++)
+		r->type[i] = sqlite3_column_type(st, i);
+}
+
+static const char *col_str(sqlite3_stmt *st, int i)
+{
+	const unsigned char *s = sqlite3_column_text(st, i);
+
+	return s ? (const char *)s : "NULL";
+}
+
+static int row_err(struct sa_baseline *bl, const struct row_ref *r,
+		   struct sa_errinfo *ei, const char *what)
+{
+	return sa_errinfo_set(ei, -SA_ERR_CORRUPT, SA_NO_OFFSET,
+		"baseline %s: table %s, row %s: %s: the file was edited or "
+		"is damaged; rebuild it with `sensor-agent baseline add` (or "
+		"remove the row)", bl->path, r->table, r->key, what);
+}
+
+/* Reads column @i as a count; @out may be NULL. */
+static int col_count(struct sa_baseline *bl, sqlite3_stmt *st, int i,
+		     const struct row_ref *r, double *out,
+		     struct sa_errinfo *ei)
+{
+	const char *name = sqlite3_column_name(st, i);
+	int type = r->type[i];
+	char what[160];
+	double v;
+
+	if (type != SQLITE_INTEGER && type != SQLITE_FLOAT) {
+		snprintf(what, sizeof(what), "%s is not a number (%s)", name,
+			 type == SQLITE_NULL ? "NULL" :
+			 type == SQLITE_TEXT ? "text" : "blob");
+		return row_err(bl, r, ei, what);
+	}
+	v = sqlite3_column_double(st, i);
+	if (!isfinite(v) || v < 0 || v > SA_BASELINE_MAX_COUNT) {
+		snprintf(what, sizeof(what), "%s is %g, %s", name, v,
+			 !isfinite(v) ? "not finite" :
+			 v < 0 ? "negative" : "over 2^53");
+		return row_err(bl, r, ei, what);
+	}
+	if (out)
+		*out = v;
+	return 0;
+}
+
+/* Column @i must be stored as an integer. */
+static int col_int(struct sa_baseline *bl, sqlite3_stmt *st, int i,
+		   const struct row_ref *r, struct sa_errinfo *ei)
+{
+	char what[160];
+
+	if (r->type[i] == SQLITE_INTEGER)
+		return 0;
+	snprintf(what, sizeof(what), "%s is not an integer (%s)",
+		 sqlite3_column_name(st, i), col_str(st, i));
+	return row_err(bl, r, ei, what);
+}
+
+/* Columns [@from, @to) of @st as counts. */
+static int col_counts(struct sa_baseline *bl, sqlite3_stmt *st, int from,
+		      int to, const struct row_ref *r, struct sa_errinfo *ei)
+{
+	int i, err;
+
+	for (i = from; i < to; i++) {
+		err = col_count(bl, st, i, r, NULL, ei);
+		if (err)
+			return err;
+	}
+	return 0;
+}
+
+/* Decay rounds each sum on its own: allow for a few ulps. */
+static bool sum_exceeds(double part, double whole)
+{
+	return part > whole + whole * 1e-9 + 1e-9;
+}
+
 static int load_rows(struct sa_baseline *bl, int64_t id,
 		     struct sa_mbuild *b, struct sa_errinfo *ei)
 {
@@ -836,7 +995,22 @@ static int load_rows(struct sa_baseline *bl, int64_t id,
 	sqlite3_bind_int64(st, 1, id);
 	while (!err && (rc = sqlite3_step(st)) == SQLITE_ROW) {
 		struct sa_mfunc *f;
+		struct row_ref r;
 
+		row_init(&r, "funcs", st);
+		snprintf(r.key, sizeof(r.key), "(build %" PRId64 ", entry %#"
+			 PRIx64 ", name %.40s)", id,
+			 (uint64_t)sqlite3_column_int64(st, 0),
+			 col_str(st, 1));
+		err = col_int(bl, st, 0, &r, ei);
+		if (!err)
+			err = col_int(bl, st, 3, &r, ei);
+		if (!err)
+			err = col_int(bl, st, 9, &r, ei);
+		if (!err)
+			err = col_counts(bl, st, 4, 9, &r, ei);
+		if (err)
+			break;
 		err = sa_array_reserve((void **)&b->funcs, &cap, b->nr_funcs,
 				       sizeof(*f), 256, SA_BASELINE_MAX_FUNCS);
 		if (err)
@@ -873,7 +1047,22 @@ static int load_rows(struct sa_baseline *bl, int64_t id,
 	sqlite3_bind_int64(st, 1, id);
 	while (!err && (rc = sqlite3_step(st)) == SQLITE_ROW) {
 		struct sa_mbranch *br;
+		struct row_ref r;
 
+		row_init(&r, "branches", st);
+		snprintf(r.key, sizeof(r.key), "(build %" PRId64 ", offset %#"
+			 PRIx64 ")", id, (uint64_t)sqlite3_column_int64(st, 0));
+		err = col_int(bl, st, 0, &r, ei);
+		if (!err)
+			err = col_int(bl, st, 1, &r, ei);
+		if (!err)
+			err = col_int(bl, st, 4, &r, ei);
+		if (!err)
+			err = col_int(bl, st, 7, &r, ei);
+		if (!err)
+			err = col_counts(bl, st, 8, 18, &r, ei);
+		if (err)
+			break;
 		err = sa_array_reserve((void **)&b->branches, &cap,
 				       b->nr_branches, sizeof(*br), 1024,
 				       SA_BASELINE_MAX_BRANCHES);
@@ -901,6 +1090,15 @@ static int load_rows(struct sa_baseline *bl, int64_t id,
 		br->nwin_t = sqlite3_column_double(st, 17);
 		if (!br->func && !err)
 			err = -ENOMEM;
+		if (!err && sum_exceeds(br->taken + br->not_taken,
+					br->executed)) {
+			char what[160];
+
+			snprintf(what, sizeof(what), "taken + not_taken "
+				 "(%.17g + %.17g) exceeds executed (%.17g)",
+				 br->taken, br->not_taken, br->executed);
+			err = row_err(bl, &r, ei, what);
+		}
 	}
 	sqlite3_finalize(st);
 	if (!err && rc != SQLITE_DONE)
@@ -916,10 +1114,22 @@ static int load_rows(struct sa_baseline *bl, int64_t id,
 		return db_err(bl, ei, "loading targets");
 	sqlite3_bind_int64(st, 1, id);
 	while (!err && (rc = sqlite3_step(st)) == SQLITE_ROW) {
-		struct sa_mbranch *br = (struct sa_mbranch *)sa_mbuild_branch(
-			b, (uint64_t)sqlite3_column_int64(st, 0));
+		struct sa_mbranch *br;
 		struct sa_mtarget *t;
+		struct row_ref r;
 
+		row_init(&r, "targets", st);
+		br = (struct sa_mbranch *)sa_mbuild_branch(
+			b, (uint64_t)sqlite3_column_int64(st, 0));
+		snprintf(r.key, sizeof(r.key), "(build %" PRId64 ", offset %#"
+			 PRIx64 ", key %.40s)", id,
+			 (uint64_t)sqlite3_column_int64(st, 0),
+			 col_str(st, 1));
+		err = col_int(bl, st, 0, &r, ei);
+		if (!err)
+			err = col_counts(bl, st, 3, 5, &r, ei);
+		if (err)
+			break;
 		if (!br)
 			continue;	/* pruned branch, orphan target */
 		if (br->nr_targets >= SA_BASELINE_MAX_TARGETS) {
@@ -946,6 +1156,8 @@ static int load_rows(struct sa_baseline *bl, int64_t id,
 		return db_err(bl, ei, "loading targets");
 	sa_mbuild_sort(b);
 out:
+	if (err == -SA_ERR_CORRUPT)
+		return err;	/* a bad row, @ei says which */
 	if (err == -SA_ERR_TOOBIG)
 		return sa_errinfo_set(ei, err, SA_NO_OFFSET,
 			"baseline %s: build %s has more than %u functions, "
@@ -976,7 +1188,19 @@ int sa_baseline_load(struct sa_baseline *bl, const char *key,
 	rc = sqlite3_step(st);
 	err = 0;
 	if (rc == SQLITE_ROW) {
+		struct row_ref r;
+
+		row_init(&r, "builds", st);
 		id = sqlite3_column_int64(st, 0);
+		snprintf(r.key, sizeof(r.key), "(rowid %" PRId64 ", key %.40s)",
+			 id, col_str(st, 1));
+		if (col_count(bl, st, 4, &r, NULL, ei) ||
+		    col_int(bl, st, 5, &r, ei) ||
+		    col_count(bl, st, 5, &r, NULL, ei) ||
+		    col_count(bl, st, 6, &r, NULL, ei)) {
+			sqlite3_finalize(st);
+			return -SA_ERR_CORRUPT;
+		}
 		out->key = col_dup(st, 1, &err);
 		out->build_id = col_dup(st, 2, &err);
 		out->binary = col_dup(st, 3, &err);

@@ -36,6 +36,11 @@ struct sa_live {
 	char db_path[4200];
 	bool own_db;
 	bool learning;
+	/* idle windows learnt, stored with the next busy one (an idle
+	 * window names no build to count it in); idle_h stands for them
+	 */
+	struct sa_hist *idle_h;
+	size_t idle_held;
 	volatile sig_atomic_t stop;
 	struct sa_hist *pending[SA_LIVE_MAX_GROUP];
 	uint64_t pending_first;
@@ -180,6 +185,7 @@ void sa_live__free(struct sa_live *lv)
 	if (!lv)
 		return;
 	drop_pending(lv);
+	sa_hist__free(lv->idle_h);
 	sa_backend__free(lv->backend);
 	sa_baseline__free(lv->bl);
 	if (lv->own_db) {
@@ -274,6 +280,29 @@ static void account_decode(struct sa_live *lv, const struct sa_hist *h)
 	lv->st.instructions += d->instructions;
 }
 
+/* Adds the busy window @h and the idle windows held before it. */
+static int learn(struct sa_live *lv, struct sa_hist *h,
+		 struct sa_errinfo *ei)
+{
+	struct sa_hist **v;
+	size_t i;
+	int err;
+
+	if (!lv->idle_held)
+		return sa_baseline_add(lv->bl, &h, 1, ei);
+	v = calloc(lv->idle_held + 1, sizeof(*v));
+	if (!v)
+		return -ENOMEM;
+	v[0] = h;
+	for (i = 0; i < lv->idle_held; i++)
+		v[i + 1] = lv->idle_h;
+	err = sa_baseline_add(lv->bl, v, lv->idle_held + 1, ei);
+	free(v);
+	if (!err)
+		lv->idle_held = 0;
+	return err;
+}
+
 /* One captured window: decode, then learn or queue for comparison. */
 static int window(struct sa_live *lv, const char *path,
 		  const struct sa_window_info *wi, struct sa_errinfo *ei)
@@ -282,6 +311,7 @@ static int window(struct sa_live *lv, const char *path,
 	struct sa_errinfo lei;
 	struct sa_hist *h;
 	uint64_t t0, dt;
+	bool idle;
 	int err;
 
 	h = sa_hist__new();
@@ -303,9 +333,21 @@ static int window(struct sa_live *lv, const char *path,
 	}
 	lv->st.windows++;
 	account_decode(lv, h);
-
+	idle = sa_hist_decode(h)->idle_windows &&
+	       !sa_hist_decode(h)->instructions;
+	if (idle)
+		lv->st.windows_idle++;
+	if (lv->learning && idle) {
+		if (!lv->idle_h)
+			lv->idle_h = h;
+		else
+			sa_hist__free(h);
+		lv->idle_held++;
+		lv->st.learnt++;
+		goto learnt;
+	}
 	if (lv->learning) {
-		err = sa_baseline_add(lv->bl, &h, 1, &lei);
+		err = learn(lv, h, &lei);
 		sa_hist__free(h);
 		if (err == -SA_ERR_NODATA) {
 			note(lv, "window %" PRIu64 ": nothing to learn: %s",
@@ -317,7 +359,13 @@ static int window(struct sa_live *lv, const char *path,
 				*ei = lei;
 			return err;
 		}
-		if (++lv->st.learnt >= lv->o.learn_windows) {
+		lv->st.learnt++;
+learnt:
+		/* Idle windows are stored with the next busy one (which
+		 * names the builds they belong to): learning ends when
+		 * none is held.
+		 */
+		if (lv->st.learnt >= lv->o.learn_windows && !lv->idle_held) {
 			lv->learning = false;
 			note(lv, "baseline learnt from %" PRIu64 " windows; "
 			     "watching for anomalies", lv->st.learnt);

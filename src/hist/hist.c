@@ -337,6 +337,7 @@ int sa_hist_merge(struct sa_hist *dst, const struct sa_hist *src)
 	dd->missing_binaries += sd->missing_binaries;
 	dd->build_id_mismatches += sd->build_id_mismatches;
 	dd->missing_sources += sd->missing_sources;
+	dd->idle_windows += sd->idle_windows;
 	for (i = 0; i < sd->nr_error_list &&
 		    dd->nr_error_list < SA_HIST_MAX_ERRORS; i++)
 		dd->error_list[dd->nr_error_list++] = sd->error_list[i];

@@ -72,6 +72,7 @@ static void sa_json_decode(struct sa_json *j, const struct sa_hist_decode *d)
 	sa_json_u64(j, "missing_binaries", d->missing_binaries);
 	sa_json_u64(j, "missing_sources", d->missing_sources);
 	sa_json_u64(j, "build_id_mismatches", d->build_id_mismatches);
+	sa_json_u64(j, "idle_windows", d->idle_windows);
 	sa_json_arr_begin(j, "error_list");
 	for (i = 0; i < d->nr_error_list; i++) {
 		sa_json_obj_begin(j, NULL);
@@ -185,6 +186,10 @@ int sa_hist_write_text(const struct sa_hist *h, FILE *f, unsigned flags)
 		   " unknown outcomes\n",
 		d->instructions, d->trace_bytes, d->errors, d->lost_bytes,
 		d->overflows, d->unknown_taken);
+	if (d->idle_windows)
+		fprintf(f, "idle: %" PRIu64 " of %" PRIu64 " windows held no "
+			   "instruction and no error (the target did not run "
+			   "traced code)\n", d->idle_windows, d->windows);
 	if (d->missing_binaries || d->build_id_mismatches)
 		fprintf(f, "warning: %" PRIu64 " traced binaries missing, %"
 			   PRIu64 " of another build (build-id mismatch): "

@@ -71,6 +71,7 @@ struct sa_perf_session {
 	size_t nr_maps, cap_maps;
 	int64_t pid;			/* traced process, -1 unknown */
 	bool cs_raw_format;		/* AUX flag CORESIGHT_FORMAT_RAW: TRBE */
+	bool has_info;			/* an AUXTRACE_INFO record seen */
 	unsigned missing;		/* binaries not found */
 	struct sa_cs_perf_info *cs_info;
 	const char *first_missing;
@@ -168,6 +169,7 @@ static int sa_collect(struct sa_perf_session *ps, struct sa_errinfo *ei)
 				break;
 			}
 			ps->aux_type = ev.auxtrace_info.type;
+			ps->has_info = true;
 			ps->priv = ev.auxtrace_info.priv;
 			ps->nr_priv = ev.auxtrace_info.nr_priv;
 			break;
@@ -599,6 +601,19 @@ int sa_decode_perf_data(const char *path, const struct sa_decode_opts *o,
 	err = sa_collect(&ps, ei);
 	if (err < 0)
 		goto out;
+	if (!ps.nr_aux && ps.has_info &&
+	    (ps.aux_type == SA_PD_AUXTRACE_INTEL_PT ||
+	     ps.aux_type == SA_PD_AUXTRACE_CS_ETM)) {
+		/* A trace session that wrote no trace: the target did not
+		 * run inside the filter (it slept).  An idle window.
+		 */
+		struct sa_hist_decode *d = sa_hist_decode_mut(ps.s.h);
+
+		d->windows++;
+		d->idle_windows++;
+		err = 0;
+		goto out;
+	}
 	if (!ps.nr_aux) {
 		err = sa_errinfo_set(ei, -SA_ERR_NODATA, SA_NO_OFFSET,
 				     "%s: no AUX area trace data (no AUXTRACE "

@@ -272,13 +272,20 @@ out:
 	return err;
 }
 
-/* Nothing decoded but errors: say so rather than print empty numbers. */
+/* Nothing decoded but errors: say so rather than print empty numbers.
+ * Nothing decoded and no error is an idle window: the trace was clean but
+ * held no IP (the target slept), a valid observation.
+ */
 int sa_session_check_result(struct sa_session *s, struct sa_errinfo *ei)
 {
-	const struct sa_hist_decode *d = sa_hist_decode(s->h);
+	struct sa_hist_decode *d = sa_hist_decode_mut(s->h);
 
 	if (d->instructions)
 		return 0;
+	if (!d->errors && !d->nr_error_list && !d->unmapped) {
+		d->idle_windows++;
+		return 0;
+	}
 	if (d->nr_error_list)
 		return sa_errinfo_set(ei, -SA_ERR_DECODE,
 				      d->error_list[0].offset,

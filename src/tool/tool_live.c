@@ -293,14 +293,16 @@ int cmd_live(int argc, char **argv)
 	sa_live_stats(lv, &st);
 	fprintf(stderr,
 		"%s: %" PRIu64 " windows (%" PRIu64 " skipped over budget, %"
-		PRIu64 " failed), %" PRIu64 " learnt, %" PRIu64
+		PRIu64 " failed, %" PRIu64 " idle), %" PRIu64 " learnt, %"
+		PRIu64
 		" compared; %" PRIu64 " trace bytes, %" PRIu64
 		" lost bytes, %" PRIu64 " loss events, %" PRIu64
 		" decode errors; %" PRIu64 " instructions; decode %.3f s, "
 		"capture %.3f s CPU, %.1f s wall; %" PRIu64 " anomalies\n",
 		sa_prog, st.windows, st.windows_skipped, st.windows_failed,
-		st.learnt, st.analyses, st.trace_bytes, st.lost_bytes,
-		st.lost_events, st.decode_errors, st.instructions,
+		st.windows_idle, st.learnt, st.analyses, st.trace_bytes,
+		st.lost_bytes, st.lost_events, st.decode_errors,
+		st.instructions,
 		(double)st.decode_ns / 1e9, (double)st.capture_ns / 1e9,
 		(double)st.wall_ns / 1e9, st.anomalies);
 	sa_live__free(lv);

@@ -64,6 +64,7 @@ static struct sa_hist *window(const struct wparams *p, struct synth_rng *r)
 	k = synth_binom(r, 800, p->p_err);
 	b->taken = k;
 	b->not_taken = 800 - k;
+	b->executed = 800;
 	b->sink_taken = k;
 	f->sink_entries = k;
 
@@ -225,6 +226,7 @@ START_TEST(test_store_sums_and_decay)
 		b = synth_branch(h[i], f, 0x1010, SA_IC_COND, "w.c", 10, 0);
 		b->taken = 100;
 		b->not_taken = 300;
+		b->executed = 400;
 		sa_hist_decode_mut(h[i])->instructions = 1000;
 	}
 	ck_assert_int_eq(sa_baseline_add(bl, &h[0], 1, &ei), 0);

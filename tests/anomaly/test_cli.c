@@ -6,12 +6,16 @@
  * `baseline diff` and `analyze` run on those windows; then every bad
  * input of the issue gets its message and exit status 1: a corrupt
  * database, an empty one, windows of a rebuilt binary, windows of another
- * program.
+ * program; then a baseline that cannot lie: rows edited to break each
+ * invariant of the store are refused by `analyze` with the table, the row
+ * and the file named, and concurrent `baseline add` of different windows
+ * into one new file keep every window.
  *
  * Usage: test_cli SENSOR_AGENT DEMO_SERVICE DEMO_SERVICE_REBUILT OTHER
  */
 #include <check.h>
 #include <signal.h>
+#include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -224,6 +228,193 @@ START_TEST(test_cli)
 }
 END_TEST
 
+
+/* Copies the file @from to @to. */
+static void copy_file(const char *from, const char *to)
+{
+	size_t len;
+	char *buf = sa_test_slurp(from, &len);
+	FILE *f;
+
+	ck_assert_ptr_nonnull(buf);
+	f = fopen(to, "wb");
+	ck_assert_ptr_nonnull(f);
+	ck_assert_uint_eq(fwrite(buf, 1, len, f), len);
+	ck_assert_int_eq(fclose(f), 0);
+	free(buf);
+}
+
+/* Runs @sql on the database @path; returns the rows it changed. */
+static int tamper(const char *path, const char *sql)
+{
+	sqlite3 *db;
+	char *msg = NULL;
+	int n;
+
+	ck_assert_int_eq(sqlite3_open(path, &db), SQLITE_OK);
+	ck_assert_msg(sqlite3_exec(db, sql, NULL, NULL, &msg) == SQLITE_OK,
+		      "%s: %s", sql, msg ? msg : "?");
+	n = sqlite3_changes(db);
+	sqlite3_close(db);
+	return n;
+}
+
+static int64_t query_int(const char *path, const char *sql)
+{
+	sqlite3_stmt *st;
+	sqlite3 *db;
+	int64_t v = -1;
+
+	ck_assert_int_eq(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY,
+					 NULL), SQLITE_OK);
+	ck_assert_int_eq(sqlite3_prepare_v2(db, sql, -1, &st, NULL),
+			 SQLITE_OK);
+	if (sqlite3_step(st) == SQLITE_ROW)
+		v = sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	sqlite3_close(db);
+	return v;
+}
+
+/* One branch that ran (so the loader reaches it). */
+#define A_BRANCH "(SELECT offset FROM branches WHERE executed>10 " \
+		 "AND not_taken>0 ORDER BY offset LIMIT 1)"
+
+static const struct {
+	const char *sql;
+	const char *table, *what;
+} tampered[] = {
+	{ "UPDATE branches SET taken=executed-not_taken+3 WHERE offset="
+	  A_BRANCH, "table branches", "exceeds executed" },
+	{ "UPDATE branches SET not_taken=-2 WHERE offset=" A_BRANCH,
+	  "table branches", "not_taken is -2, negative" },
+	{ "UPDATE branches SET taken='many' WHERE offset=" A_BRANCH,
+	  "table branches", "taken is not a number (text)" },
+	{ "UPDATE branches SET executed=9e999 WHERE offset=" A_BRANCH,
+	  "table branches", "executed is inf, not finite" },
+	{ "UPDATE branches SET taken=1e308, executed=1e308 WHERE offset="
+	  A_BRANCH, "table branches", "over 2^53" },
+	/* 2^53 + 2: a double, no longer counting by ones */
+	{ "UPDATE branches SET executed=9007199254740994 WHERE offset="
+	  A_BRANCH, "table branches", "executed is 9.0072e+15, over 2^53" },
+	{ "UPDATE branches SET line=12.5 WHERE offset=" A_BRANCH,
+	  "table branches", "line is not an integer (12.5)" },
+	{ "UPDATE funcs SET calls=-1 WHERE entry=(SELECT min(entry) FROM "
+	  "funcs)", "table funcs", "calls is -1, negative" },
+	{ "UPDATE funcs SET s_cc=X'00' WHERE entry=(SELECT min(entry) FROM "
+	  "funcs)", "table funcs", "s_cc is not a number (blob)" },
+	/* WITHOUT ROWID tables: a row by its key */
+	{ "UPDATE targets SET count=-5 WHERE (build, offset, key)=(SELECT "
+	  "build, offset, key FROM targets WHERE offset IN (SELECT offset "
+	  "FROM branches) LIMIT 1)", "table targets",
+	  "count is -5, negative" },
+	{ "UPDATE builds SET windows=-3 WHERE binary LIKE '%demo_service'",
+	  "table builds",
+	  "windows is -3, negative" },
+	{ "UPDATE builds SET added=2.5 WHERE binary LIKE '%demo_service'",
+	  "table builds",
+	  "added is not an integer (2.5)" },
+};
+
+START_TEST(test_tampered)
+{
+	char good[4200], bad[4200], *err;
+	size_t i;
+	pid_t pid;
+
+	pid = start(service);
+	record(pid, "t.data", "5");
+	stop(pid);
+	snprintf(good, sizeof(good), "%s", sa_test_path("good.db"));
+	snprintf(bad, sizeof(bad), "%s", sa_test_path("bad.db"));
+	ck_assert_int_eq(run("baseline", "add", "--db", good, win("t.data", 0),
+			     win("t.data", 1), win("t.data", 2),
+			     win("t.data", 3)), 0);
+	/* The untouched baseline analyses. */
+	ck_assert_int_eq(run("analyze", "--baseline", good, win("t.data", 4),
+			     NULL, NULL, NULL, NULL), 0);
+	for (i = 0; i < sizeof(tampered) / sizeof(tampered[0]); i++) {
+		copy_file(good, bad);
+		ck_assert_msg(tamper(bad, tampered[i].sql) == 1, "%s",
+			      tampered[i].sql);
+		ck_assert_int_eq(run("analyze", "--baseline", bad,
+				     win("t.data", 4), NULL, NULL, NULL, NULL),
+				 1);
+		err = slurp("err.txt");
+		ck_assert_msg(strstr(err, bad) && strstr(err, tampered[i].table)
+			      && strstr(err, ", row (") &&
+			      strstr(err, tampered[i].what),
+			      "%s: %s", tampered[i].sql, err);
+		free(err);
+	}
+}
+END_TEST
+
+/* Eight `baseline add` of different windows at once into a file that
+ * does not exist yet, 20 times: every window is in it every time.  In
+ * odd rounds the file is created empty and held locked (an exclusive
+ * transaction that writes nothing) while the adds decode, so that all of
+ * them find the file empty at the same moment once it is released.
+ */
+START_TEST(test_concurrent_add)
+{
+	enum { NR = 8, ROUNDS = 20 };
+	char db[4200], path[4200];
+	int round, i, st;
+	pid_t pid, kids[NR];
+
+	pid = start(service);
+	record(pid, "c.data", "8");
+	stop(pid);
+	for (round = 0; round < ROUNDS; round++) {
+		sqlite3 *hold = NULL;
+
+		snprintf(db, sizeof(db), "%s/new-%d.db", sa_test_tmpdir(),
+			 round);
+		if (round & 1) {
+			ck_assert_int_eq(sqlite3_open(db, &hold), SQLITE_OK);
+			ck_assert_int_eq(sqlite3_exec(hold, "BEGIN EXCLUSIVE",
+						      NULL, NULL, NULL),
+					 SQLITE_OK);
+		}
+		for (i = 0; i < NR; i++) {
+			char *argv[] = { (char *)tool, "baseline", "add",
+					 "--db", db, (char *)win("c.data", i),
+					 NULL };
+
+			snprintf(path, sizeof(path), "%s/add-%d.err",
+				 sa_test_tmpdir(), i);
+			kids[i] = fork();
+			ck_assert_int_ge(kids[i], 0);
+			if (!kids[i])
+				_exit(sa_test_exec(argv, NULL, path));
+		}
+		if (hold) {
+			usleep(700000);	/* the adds decode, then wait */
+			ck_assert_int_eq(sqlite3_exec(hold, "COMMIT", NULL,
+						      NULL, NULL), SQLITE_OK);
+			sqlite3_close(hold);
+		}
+		for (i = 0; i < NR; i++) {
+			char name[32];
+
+			ck_assert_int_eq(waitpid(kids[i], &st, 0), kids[i]);
+			snprintf(name, sizeof(name), "add-%d.err", i);
+			ck_assert_msg(WIFEXITED(st) && !WEXITSTATUS(st),
+				      "round %d, add %d: %s", round, i,
+				      slurp(name));
+		}
+		/* the service's build: in every window (libc is not) */
+		ck_assert_msg(query_int(db, "SELECT added FROM builds WHERE "
+					"binary LIKE '%demo_service'") == NR,
+			      "round %d: %lld of %d windows in the baseline",
+			      round, (long long)query_int(db,
+				"SELECT added FROM builds WHERE binary LIKE "
+				"'%demo_service'"), NR);
+	}
+}
+END_TEST
+
 int main(int argc, char **argv)
 {
 	Suite *s = suite_create("anomaly-cli");
@@ -240,6 +431,11 @@ int main(int argc, char **argv)
 	other = argv[4];
 	tcase_add_test(tc, test_cli);
 	tcase_set_timeout(tc, 120);
+	suite_add_tcase(s, tc);
+	tc = tcase_create("store");
+	tcase_add_test(tc, test_tampered);
+	tcase_add_test(tc, test_concurrent_add);
+	tcase_set_timeout(tc, 240);
 	suite_add_tcase(s, tc);
 	return sa_test_run(s);
 }

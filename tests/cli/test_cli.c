@@ -7,6 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <intel-pt.h>
+
 #include "testutil.h"
 
 #define LOOPY "traces/intel-pt/hase/loopy"
@@ -250,6 +252,71 @@ START_TEST(test_image_wrong_address)
 }
 END_TEST
 
+/* An idle window: PSB+ with timing packets, no IP, no error (the target
+ * slept), made by libipt's encoder.  It decodes (exit 0) and is counted
+ * idle, in the text and in the JSON.
+ */
+START_TEST(test_idle_window)
+{
+	static const enum pt_packet_type seq[] = {
+		ppt_psb, ppt_tsc, ppt_cbr, ppt_psbend, ppt_mtc, ppt_pad,
+		ppt_mtc, ppt_psb, ppt_tsc, ppt_psbend, ppt_pad,
+	};
+	const char *pt = sa_test_path("idle.pt");
+	char img[4096], *err, *out;
+	char *args[] = { "decode", "--pt", (char *)pt, "--image", img, NULL };
+	char *json[] = { "decode", "--format", "json", "--pt", (char *)pt,
+			 "--image", img, NULL };
+	struct pt_encoder *enc;
+	struct pt_config cfg;
+	struct pt_packet p;
+	uint8_t buf[256];
+	uint64_t len;
+	size_t i;
+	FILE *f;
+
+	pt_config_init(&cfg);
+	cfg.begin = buf;
+	cfg.end = buf + sizeof(buf);
+	enc = pt_alloc_encoder(&cfg);
+	ck_assert_ptr_nonnull(enc);
+	for (i = 0; i < sizeof(seq) / sizeof(seq[0]); i++) {
+		memset(&p, 0, sizeof(p));
+		p.type = seq[i];
+		if (seq[i] == ppt_tsc)
+			p.payload.tsc.tsc = 0x1000 * (i + 1);
+		if (seq[i] == ppt_cbr)
+			p.payload.cbr.ratio = 0x20;
+		if (seq[i] == ppt_mtc)
+			p.payload.mtc.ctc = (uint8_t)i;
+		ck_assert_int_gt(pt_enc_next(enc, &p), 0);
+	}
+	ck_assert_int_ge(pt_enc_get_offset(enc, &len), 0);
+	pt_free_encoder(enc);
+	f = fopen(pt, "wb");
+	ck_assert_ptr_nonnull(f);
+	ck_assert_uint_eq(fwrite(buf, 1, len, f), len);
+	fclose(f);
+	snprintf(img, sizeof(img), "%s@0x400000", shared(LOOPY "/loopy"));
+
+	ck_assert_int_eq(run(&err, args), 0);
+	free(err);
+	out = sa_test_slurp(sa_test_path("stdout.txt"), NULL);
+	ck_assert_ptr_nonnull(out);
+	ck_assert_msg(strstr(out, "decode: 0 instructions") &&
+		      strstr(out, " 0 errors") &&
+		      strstr(out, "idle: 1 of 1 windows"), "%s", out);
+	free(out);
+	ck_assert_int_eq(run(&err, json), 0);
+	free(err);
+	out = sa_test_slurp(sa_test_path("stdout.txt"), NULL);
+	ck_assert_ptr_nonnull(out);
+	ck_assert_msg(strstr(out, "\"idle_windows\": 1,") &&
+		      strstr(out, "\"errors\": 0,"), "%s", out);
+	free(out);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s;
@@ -274,6 +341,7 @@ int main(void)
 	tcase_add_test(tc, test_missing_binary);
 	tcase_add_test(tc, test_build_id_mismatch);
 	tcase_add_test(tc, test_image_wrong_address);
+	tcase_add_test(tc, test_idle_window);
 	suite_add_tcase(s, tc);
 	return sa_test_run(s);
 }

@@ -7,6 +7,10 @@
  * path at the lines marked "DEMO error" / "DEMO miss" in the service's
  * source (found here, never taken from the sensor's output), stop when
  * asked from its callback, and report consistent counters.
+ *
+ * Then an idle service (a short burst, then 1 s asleep): most windows hold
+ * no instruction; they are idle windows, never failures, and they count
+ * toward learning: the baseline is learnt and holds every learnt window.
  */
 #include <check.h>
 #include <signal.h>
@@ -16,11 +20,12 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "sensor/baseline.h"
 #include "sensor/live.h"
 
 #include "testutil.h"
 
-static const char *service;
+static const char *service, *idle_service;
 
 struct live_ctx {
 	struct sa_live *lv;
@@ -154,18 +159,101 @@ START_TEST(test_live_demo)
 }
 END_TEST
 
+static void on_idle_note(void *ctx, const char *msg)
+{
+	unsigned *notes = ctx;
+
+	(*notes)++;
+	fprintf(stderr, "note: %s\n", msg);
+}
+
+START_TEST(test_live_idle)
+{
+	struct sa_live_opts o = { 0 };
+	struct sa_baseline_build b;
+	struct sa_live_stats st;
+	struct sa_baseline *bl;
+	struct sa_errinfo ei;
+	char buf[64], db[4200];
+	int pfd[2], status;
+	unsigned notes = 0;
+	struct sa_live *lv;
+	pid_t pid;
+
+	ck_assert_int_eq(pipe(pfd), 0);
+	pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (!pid) {
+		dup2(pfd[1], 1);
+		close(pfd[0]);
+		execl(idle_service, idle_service, "1000", (char *)NULL);
+		_exit(127);
+	}
+	close(pfd[1]);
+	ck_assert_int_gt(read(pfd[0], buf, sizeof(buf) - 1), 0);
+	snprintf(db, sizeof(db), "%s", sa_test_path("idle.db"));
+	o.backend.kind = SA_BACKEND_EMULATE;
+	o.backend.pid = pid;
+	o.backend.window_insns = 4000;
+	o.backend.window_ms = 300;
+	o.backend.period_ms = 30;
+	o.backend.budget.cpu_permille = 1000;
+	o.learn_windows = 6;
+	o.learn_db = db;
+	o.group = 2;
+	o.max_windows = 14;
+	o.note_fn = on_idle_note;
+	o.ctx = &notes;
+	lv = sa_live__new(&o, &ei);
+	ck_assert_msg(lv, "%s", ei.msg);
+	ck_assert_msg(sa_live_run(lv, &ei) == 0, "%s", ei.msg);
+	sa_live_stats(lv, &st);
+	sa_live__free(lv);
+	kill(pid, SIGTERM);
+	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+	ck_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	close(pfd[0]);
+	printf("live idle: %llu windows, %llu idle, %llu failed, %llu learnt, "
+	       "%llu compared\n", (unsigned long long)st.windows,
+	       (unsigned long long)st.windows_idle,
+	       (unsigned long long)st.windows_failed,
+	       (unsigned long long)st.learnt,
+	       (unsigned long long)st.analyses);
+	ck_assert_uint_eq(st.windows_failed, 0);
+	ck_assert_uint_eq(st.windows, 14);
+	/* asleep 1 s of every ~1.001 s: most windows are idle */
+	ck_assert_uint_ge(st.windows_idle, 4);
+	ck_assert_uint_lt(st.windows_idle, st.windows);
+	ck_assert_uint_ge(st.learnt, 6);
+	ck_assert_uint_gt(st.analyses, 0);
+	/* The baseline holds every learnt window, idle ones included. */
+	bl = sa_baseline__open(db, SA_BASELINE_RDONLY, &ei);
+	ck_assert_msg(bl, "%s", ei.msg);
+	ck_assert_msg(sa_baseline_find_build(bl, idle_service, &b, &ei) == 0,
+		      "%s", ei.msg);
+	ck_assert_uint_eq(b.added, st.learnt);
+	sa_baseline__free(bl);
+}
+END_TEST
+
 int main(int argc, char **argv)
 {
 	Suite *s = suite_create("live");
 	TCase *tc = tcase_create("demo service");
 
 	sa_test_require_ptrace();
-	if (argc != 2) {
-		fprintf(stderr, "usage: %s DEMO_SERVICE\n", argv[0]);
+	if (argc != 3) {
+		fprintf(stderr, "usage: %s DEMO_SERVICE IDLE_SERVICE\n",
+			argv[0]);
 		return 2;
 	}
 	service = argv[1];
+	idle_service = argv[2];
 	tcase_add_test(tc, test_live_demo);
+	tcase_set_timeout(tc, 120);
+	suite_add_tcase(s, tc);
+	tc = tcase_create("idle service");
+	tcase_add_test(tc, test_live_idle);
 	tcase_set_timeout(tc, 120);
 	suite_add_tcase(s, tc);
 	return sa_test_run(s);
