@@ -22,6 +22,7 @@
 
 #include "sensor/emu.h"
 #include "sensor/log.h"
+#include "emu_guard.h"
 #include "emu_rec.h"
 
 #define SA_EMU_DEFAULT_AUX (4ull << 20)
@@ -688,6 +689,8 @@ static int record(struct sa_emu *emu, const struct sa_emu_opts *opts,
 		bool in_filt = in_ranges(emu->filt, emu->nr_filt, ip);
 		int resume_sig = emu->pending_sig;
 
+		if (!emu->stop_req && sa_emu_guard_tripped())
+			emu->stop_req = 1;
 		if (emu->stop_req) {
 			st->stopped_by_request = true;
 			break;
