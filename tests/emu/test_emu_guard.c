@@ -37,6 +37,8 @@
 
 static const char *sensor, *tmpdir;
 static unsigned int nr_traced;	/* trials with the target traced */
+static bool target_reaped;	/* reap_others() took the target's status */
+static int target_ws;
 
 static uint64_t now_ms(void)
 {
@@ -209,8 +211,11 @@ static bool reap_others(pid_t target, unsigned int ms)
 		int ws;
 
 		while ((r = waitpid(-1, &ws, WNOHANG)) > 0)
-			if (r == target)
+			if (r == target) {
+				target_ws = ws;
+				target_reaped = true;
 				return false;
+			}
 		if (!other_children(target))
 			return true;
 		if (now_ms() >= end)
@@ -359,9 +364,15 @@ static int trial(unsigned int nr, int mode, int sig, char *const wl[],
 			"ms (or the target was reaped)\n", SETTLE_MS);
 		fails++;
 	}
-	if (waitpid(target, &ws, WNOHANG) != 0) {
-		fprintf(stderr, "  target died: %s\n",
-			WIFSIGNALED(ws) ? strsignal(WTERMSIG(ws)) : "exited");
+	if (target_reaped || waitpid(target, &ws, WNOHANG) != 0) {
+		if (target_reaped)
+			ws = target_ws;
+		target_reaped = false;
+		fprintf(stderr, "  target died: %s %d\n",
+			WIFSIGNALED(ws) ? "signal" : "exit status",
+			WIFSIGNALED(ws) ? WTERMSIG(ws) : WEXITSTATUS(ws));
+		printf("trial %u: %s, %s, %s: FAIL\n", nr, mode_names[mode],
+		       strsignal(sig), strrchr(wl[0], '/') + 1);
 		return 1;
 	}
 	if (!proc_state(target, &state, &tracer, &p0)) {
@@ -395,9 +406,11 @@ static int trial(unsigned int nr, int mode, int sig, char *const wl[],
 		fails++;
 	}
 	if (waitpid(target, &ws, WNOHANG) != 0) {
-		fprintf(stderr, "  target died: %s\n",
-			WIFSIGNALED(ws) ? strsignal(WTERMSIG(ws)) : "exited");
-		return 1;
+		fprintf(stderr, "  target died: %s %d\n",
+			WIFSIGNALED(ws) ? "signal" : "exit status",
+			WIFSIGNALED(ws) ? WTERMSIG(ws) : WEXITSTATUS(ws));
+		fails++;
+		goto out;
 	}
 out:
 	printf("trial %u: %s, %s after %u ms, %s%s: %s%s\n", nr,
