@@ -1138,6 +1138,62 @@ void sa_emu_set_insn_fn(struct sa_emu *emu, sa_emu_insn_fn fn, void *ctx)
 	emu->insn_ctx = ctx;
 }
 
+/* Whether SIGTRAP is pending for the traced thread (/proc SigPnd). */
+static bool trap_pending(struct sa_emu *emu)
+{
+	char path[64], buf[4096], *p;
+	unsigned long long pnd;
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/%d/task/%d/status", (int)emu->pid,
+		 (int)emu->tid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return false;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return false;
+	buf[n] = '\0';
+	p = strstr(buf, "\nSigPnd:");
+	if (!p)
+		return false;
+	pnd = strtoull(p + 8, NULL, 16);
+	/* A blocked one (the program's own) would never stop the thread. */
+	p = strstr(buf, "\nSigBlk:");
+	if (!p || (strtoull(p + 8, NULL, 16) >> (SIGTRAP - 1)) & 1)
+		return false;
+	return (pnd >> (SIGTRAP - 1)) & 1;
+}
+
+/*
+ * A step over a syscall that was interrupted leaves a step SIGTRAP
+ * queued, delivered at the next return to user space: after a detach it
+ * would kill the target.  Take it now: resume, and the signal-delivery
+ * stop comes at once; a stale step trap is then dropped by the detach.
+ */
+static void drain_step_trap(struct sa_emu *emu)
+{
+	int i, status, sig, kind;
+
+	for (i = 0; i < 4 && trap_pending(emu); i++) {
+		if (ptrace(PTRACE_CONT, emu->tid, 0, emu->pending_sig) < 0)
+			return;
+		emu->pending_sig = 0;
+		if (waitpid(emu->tid, &status, __WALL) != emu->tid)
+			return;
+		kind = sa_emu_stop_kind(status, &sig);
+		if (kind == SA_EMU_STOP_EXIT) {
+			emu->exited = true;
+			emu->wstatus = status;
+			return;
+		}
+		if (kind == SA_EMU_STOP_SIGNAL && !stale_step_trap(emu, sig))
+			emu->pending_sig = sig;
+	}
+}
+
 void sa_emu__free(struct sa_emu *emu)
 {
 	if (!emu)
@@ -1145,6 +1201,9 @@ void sa_emu__free(struct sa_emu *emu)
 	if (!emu->exited) {
 		if (emu->protected_)
 			sa_emu_protect(emu, false);
+		drain_step_trap(emu);
+	}
+	if (!emu->exited) {
 		thaw_others(emu);
 		/* Detaching from a ptrace-stop resumes the thread, with the
 		 * signal it was about to get.
