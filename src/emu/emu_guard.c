@@ -76,13 +76,18 @@ static void guard_lower_oom(void)
 
 static void guard_setup(pid_t parent, int life_fd)
 {
-	struct sigaction sa = { .sa_handler = guard_on_signal };
+	/* SA_RESTART: a stop signal must not fail a ptrace wait with EINTR
+	 * in the middle of an injected call (the error path could leave
+	 * the protection half undone); the recorder polls the flag at every
+	 * step and at least every 10 ms in its waits instead.
+	 */
+	struct sigaction sa = { .sa_handler = guard_on_signal,
+				.sa_flags = SA_RESTART };
 	static const int sigs[] = { SIGTERM, SIGINT, SIGHUP, SIGQUIT };
 	sigset_t unblock;
 	size_t i;
 
 	guard_fd = life_fd;
-	/* No SA_RESTART: the recorder's waits must see the signal. */
 	sigemptyset(&sa.sa_mask);
 	sigemptyset(&unblock);
 	for (i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++) {
