@@ -927,6 +927,8 @@ fail_msg:
 	return err;
 }
 
+static int unprotect_retry(struct sa_emu *emu);
+
 int sa_emu_window(struct sa_emu *emu, const struct sa_emu_opts *opts,
 		  const char *path, struct sa_emu_stats *st,
 		  struct sa_errinfo *ei)
@@ -999,15 +1001,18 @@ int sa_emu_window(struct sa_emu *emu, const struct sa_emu_opts *opts,
 	freeze_others(emu);
 	err = record(emu, &o, enc, st, ei);
 	if (emu->protected_ && !emu->exited) {
-		uerr = sa_emu_protect(emu, false);
+		uerr = unprotect_retry(emu);
 		if (uerr && !err)
 			err = sa_errinfo_set(ei, uerr, SA_NO_OFFSET,
 					     "emu: cannot restore the "
 					     "protection of pid %d's code: %s",
 					     (int)emu->pid, sa_strerror(uerr));
 	}
-	emu->protected_ = false;
-	thaw_others(emu);
+	/* Pages left without PROT_EXEC would kill the threads we release:
+	 * those stay frozen, for sa_emu__free() to try again.
+	 */
+	if (!emu->protected_ || emu->exited)
+		thaw_others(emu);
 	emu->aux_len = sa_emu_enc_finish(enc);
 	st->overflow = sa_emu_enc_overflowed(enc);
 	st->trace_bytes = emu->aux_len;
@@ -1138,6 +1143,19 @@ void sa_emu_set_insn_fn(struct sa_emu *emu, sa_emu_insn_fn fn, void *ctx)
 	emu->insn_ctx = ctx;
 }
 
+/* Gives the filter's pages their protection back.  An injected mprotect
+ * can fail transiently (a stop that the sensor's own interrupt or a
+ * signal puts before it); the target must not keep the protection.
+ */
+static int unprotect_retry(struct sa_emu *emu)
+{
+	int i, err = 0;
+
+	for (i = 0; i < 4 && emu->protected_ && !emu->exited; i++)
+		err = sa_emu_protect(emu, false);
+	return emu->protected_ && !emu->exited ? err : 0;
+}
+
 /* Whether SIGTRAP is pending for the traced thread (/proc SigPnd). */
 static bool trap_pending(struct sa_emu *emu)
 {
@@ -1199,8 +1217,7 @@ void sa_emu__free(struct sa_emu *emu)
 	if (!emu)
 		return;
 	if (!emu->exited) {
-		if (emu->protected_)
-			sa_emu_protect(emu, false);
+		unprotect_retry(emu);
 		drain_step_trap(emu);
 	}
 	if (!emu->exited) {
