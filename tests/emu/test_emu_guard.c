@@ -20,6 +20,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -224,6 +225,28 @@ static bool reap_others(pid_t target, unsigned int ms)
 	}
 }
 
+/* Waits until @pid runs @exe (a loaded machine may take long to exec). */
+static bool wait_exec(pid_t pid, const char *exe)
+{
+	char path[64], link[4096], want[4096];
+	uint64_t end = now_ms() + SETTLE_MS;
+	ssize_t n;
+
+	if (!realpath(exe, want))
+		return false;
+	snprintf(path, sizeof(path), "/proc/%d/exe", (int)pid);
+	do {
+		n = readlink(path, link, sizeof(link) - 1);
+		if (n > 0) {
+			link[n] = '\0';
+			if (!strcmp(link, want))
+				return true;
+		}
+		sleep_ms(1);
+	} while (now_ms() < end);
+	return false;
+}
+
 /* Waits until @pid catches @sig (SigCgt in /proc/PID/status). */
 static bool wait_caught(pid_t pid, int sig, unsigned int ms)
 {
@@ -262,6 +285,10 @@ static int trial(unsigned int nr, int mode, int sig, char *const wl[],
 	bool exited_self = false, traced = false;
 
 	target = spawn(wl, true);
+	if (!wait_exec(target, wl[0])) {
+		fprintf(stderr, "  %s did not start\n", wl[0]);
+		fails++;
+	}
 	sleep_ms(60);		/* threads started, libraries mapped */
 	file_maps(target, maps0, sizeof(maps0));
 	n0 = text_bytes(target, text0, sizeof(text0));
