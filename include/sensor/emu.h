@@ -178,6 +178,28 @@ void sa_emu_set_insn_fn(struct sa_emu *emu, sa_emu_insn_fn fn, void *ctx);
  */
 void sa_emu__free(struct sa_emu *emu);
 
+/*
+ * The guardian.  Runs @fn(@ctx, @out, ei) in a forked child process, the
+ * guardian, and returns what @fn returned, with @ei and the @out_len bytes
+ * that @fn left in @out copied back.  Create, use and free every sa_emu
+ * inside @fn: the guardian is the tracer, and whenever the calling
+ * process dies (any signal, SIGKILL and the OOM killer included), or the
+ * guardian gets SIGTERM, SIGINT, SIGHUP or SIGQUIT, the windows and free
+ * runs in it end at the next safe point as after sa_emu_request_stop(),
+ * so that @fn's sa_emu__free() restores the target and detaches.  The
+ * guardian lowers its OOM score where permitted and ignores SIGPIPE.
+ * @fn's stdio output goes to the caller's files.
+ *
+ * While it waits, a signal that interrupts the caller sends the guardian
+ * SIGTERM (once): with @stop NULL any such signal, else only once *@stop
+ * is non-zero (the caller's handler sets it).  Returns -ECHILD, @ei set,
+ * when the guardian died without a result (killed itself).  Call it from
+ * a single-threaded process, or a thread that outlives the guardian.
+ */
+typedef int (*sa_emu_guard_fn)(void *ctx, void *out, struct sa_errinfo *ei);
+int sa_emu_guard_run(sa_emu_guard_fn fn, void *ctx, void *out, size_t out_len,
+		     const volatile sig_atomic_t *stop, struct sa_errinfo *ei);
+
 #ifdef __cplusplus
 }
 #endif

@@ -6,13 +6,16 @@
  * `sensor-agent analyze` takes, so that the live results can be
  * reproduced from kept windows (--keep-windows).
  */
+#include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -83,6 +86,70 @@ static void note(struct sa_live *lv, const char *fmt, ...)
 			"" : "\n");
 }
 
+#define LIVE_DIR_PREFIX "sa-live-"
+
+/* Removes the files of @dir (one level: the live loop's windows) and
+ * @dir.
+ */
+static void remove_workdir(int parent_fd, const char *name)
+{
+	struct dirent *de;
+	DIR *d;
+	int fd;
+
+	fd = openat(parent_fd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
+					     O_CLOEXEC);
+	if (fd < 0)
+		return;
+	d = fdopendir(fd);
+	if (!d) {
+		close(fd);
+		return;
+	}
+	while ((de = readdir(d)))
+		if (strcmp(de->d_name, ".") && strcmp(de->d_name, ".."))
+			unlinkat(fd, de->d_name, 0);
+	closedir(d);
+	unlinkat(parent_fd, name, AT_REMOVEDIR);
+}
+
+/*
+ * A live loop that was killed (SIGKILL, OOM) leaves its work directory,
+ * named sa-live-PID-XXXXXX: remove those whose owner is gone.  Only our
+ * own (same owner), and never one whose pid is alive, even if reused.
+ */
+static void remove_stale_workdirs(const char *tmp)
+{
+	size_t plen = strlen(LIVE_DIR_PREFIX);
+	struct dirent *de;
+	struct stat sb;
+	DIR *d;
+
+	d = opendir(tmp);
+	if (!d)
+		return;
+	while ((de = readdir(d))) {
+		const char *p = de->d_name;
+		char *end;
+		long pid;
+
+		if (strncmp(p, LIVE_DIR_PREFIX, plen))
+			continue;
+		errno = 0;
+		pid = strtol(p + plen, &end, 10);
+		if (errno || end == p + plen || *end != '-' || pid <= 0 ||
+		    pid > INT32_MAX)
+			continue;
+		if (!kill((pid_t)pid, 0) || errno != ESRCH)
+			continue;
+		if (fstatat(dirfd(d), p, &sb, AT_SYMLINK_NOFOLLOW) ||
+		    !S_ISDIR(sb.st_mode) || sb.st_uid != geteuid())
+			continue;
+		remove_workdir(dirfd(d), p);
+	}
+	closedir(d);
+}
+
 struct sa_live *sa_live__new(const struct sa_live_opts *o,
 			     struct sa_errinfo *ei)
 {
@@ -117,8 +184,10 @@ struct sa_live *sa_live__new(const struct sa_live_opts *o,
 		}
 	} else {
 		tmp = getenv("TMPDIR");
-		snprintf(lv->workdir, sizeof(lv->workdir), "%s/sa-live-XXXXXX",
-			 tmp && *tmp ? tmp : "/tmp");
+		tmp = tmp && *tmp ? tmp : "/tmp";
+		remove_stale_workdirs(tmp);
+		snprintf(lv->workdir, sizeof(lv->workdir),
+			 "%s/" LIVE_DIR_PREFIX "%d-XXXXXX", tmp, (int)getpid());
 		if (!mkdtemp(lv->workdir)) {
 			err = sa_errinfo_set(ei, -errno, SA_NO_OFFSET,
 					     "cannot create %s: %s",

@@ -415,25 +415,47 @@ static int capture_hw(struct sa_backend *b, const char *path,
 	return sa_cap_session_write(b->sess, path, ei);
 }
 
-static int capture_emu(struct sa_backend *b, const char *path,
-		       struct sa_window_info *wi, struct sa_errinfo *ei)
+struct emu_window_req {
+	pid_t pid;
+	const char *path;
+	struct sa_emu_opts eo;
+};
+
+/* In the guardian: attach, one window, detach. */
+static int emu_window_guarded(void *ctx, void *out, struct sa_errinfo *ei)
 {
-	struct sa_emu_opts eo = { 0 };
-	struct sa_emu_stats est = { 0 };
+	struct emu_window_req *rq = ctx;
+	struct sa_emu_stats *est = out;
 	struct sa_emu *emu;
 	int err;
 
-	emu = sa_emu__attach(b->o.pid, ei);
+	emu = sa_emu__attach(rq->pid, ei);
 	if (!emu)
 		return -errno;
-	eo.filter = b->filter_spec && *b->filter_spec ? b->filter_spec : NULL;
-	eo.aux_size = b->o.aux_size;
-	eo.max_insns = b->o.window_insns;
-	eo.max_ms = b->o.window_ms;
-	wi->start_ns = sa_cap_now_ns();
-	err = sa_emu_window(emu, &eo, path, &est, ei);
-	wi->end_ns = sa_cap_now_ns();
+	err = sa_emu_window(emu, &rq->eo, rq->path, est, ei);
 	sa_emu__free(emu);
+	return err;
+}
+
+static int capture_emu(struct sa_backend *b, const char *path,
+		       struct sa_window_info *wi, struct sa_errinfo *ei)
+{
+	struct emu_window_req rq = { .pid = b->o.pid, .path = path };
+	struct sa_emu_stats est = { 0 };
+	int err;
+
+	rq.eo.filter = b->filter_spec && *b->filter_spec ?
+		       b->filter_spec : NULL;
+	rq.eo.aux_size = b->o.aux_size;
+	rq.eo.max_insns = b->o.window_insns;
+	rq.eo.max_ms = b->o.window_ms;
+	wi->start_ns = sa_cap_now_ns();
+	/* The ptrace side runs in a guardian process, which restores and
+	 * releases the target should this process die mid-window.
+	 */
+	err = sa_emu_guard_run(emu_window_guarded, &rq, &est, sizeof(est),
+			       NULL, ei);
+	wi->end_ns = sa_cap_now_ns();
 	if (err)
 		return err;
 	wi->aux_bytes = est.trace_bytes;

@@ -22,6 +22,7 @@
 
 #include "sensor/emu.h"
 #include "sensor/log.h"
+#include "emu_guard.h"
 #include "emu_rec.h"
 
 #define SA_EMU_DEFAULT_AUX (4ull << 20)
@@ -688,6 +689,8 @@ static int record(struct sa_emu *emu, const struct sa_emu_opts *opts,
 		bool in_filt = in_ranges(emu->filt, emu->nr_filt, ip);
 		int resume_sig = emu->pending_sig;
 
+		if (!emu->stop_req && sa_emu_guard_tripped())
+			emu->stop_req = 1;
 		if (emu->stop_req) {
 			st->stopped_by_request = true;
 			break;
@@ -924,6 +927,8 @@ fail_msg:
 	return err;
 }
 
+static int unprotect_retry(struct sa_emu *emu);
+
 int sa_emu_window(struct sa_emu *emu, const struct sa_emu_opts *opts,
 		  const char *path, struct sa_emu_stats *st,
 		  struct sa_errinfo *ei)
@@ -996,15 +1001,18 @@ int sa_emu_window(struct sa_emu *emu, const struct sa_emu_opts *opts,
 	freeze_others(emu);
 	err = record(emu, &o, enc, st, ei);
 	if (emu->protected_ && !emu->exited) {
-		uerr = sa_emu_protect(emu, false);
+		uerr = unprotect_retry(emu);
 		if (uerr && !err)
 			err = sa_errinfo_set(ei, uerr, SA_NO_OFFSET,
 					     "emu: cannot restore the "
 					     "protection of pid %d's code: %s",
 					     (int)emu->pid, sa_strerror(uerr));
 	}
-	emu->protected_ = false;
-	thaw_others(emu);
+	/* Pages left without PROT_EXEC would kill the threads we release:
+	 * those stay frozen, for sa_emu__free() to try again.
+	 */
+	if (!emu->protected_ || emu->exited)
+		thaw_others(emu);
 	emu->aux_len = sa_emu_enc_finish(enc);
 	st->overflow = sa_emu_enc_overflowed(enc);
 	st->trace_bytes = emu->aux_len;
@@ -1135,13 +1143,84 @@ void sa_emu_set_insn_fn(struct sa_emu *emu, sa_emu_insn_fn fn, void *ctx)
 	emu->insn_ctx = ctx;
 }
 
+/* Gives the filter's pages their protection back.  An injected mprotect
+ * can fail transiently (a stop that the sensor's own interrupt or a
+ * signal puts before it); the target must not keep the protection.
+ */
+static int unprotect_retry(struct sa_emu *emu)
+{
+	int i, err = 0;
+
+	for (i = 0; i < 4 && emu->protected_ && !emu->exited; i++)
+		err = sa_emu_protect(emu, false);
+	return emu->protected_ && !emu->exited ? err : 0;
+}
+
+/* Whether SIGTRAP is pending for the traced thread (/proc SigPnd). */
+static bool trap_pending(struct sa_emu *emu)
+{
+	char path[64], buf[4096], *p;
+	unsigned long long pnd;
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/%d/task/%d/status", (int)emu->pid,
+		 (int)emu->tid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return false;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return false;
+	buf[n] = '\0';
+	p = strstr(buf, "\nSigPnd:");
+	if (!p)
+		return false;
+	pnd = strtoull(p + 8, NULL, 16);
+	/* A blocked one (the program's own) would never stop the thread. */
+	p = strstr(buf, "\nSigBlk:");
+	if (!p || (strtoull(p + 8, NULL, 16) >> (SIGTRAP - 1)) & 1)
+		return false;
+	return (pnd >> (SIGTRAP - 1)) & 1;
+}
+
+/*
+ * A step over a syscall that was interrupted leaves a step SIGTRAP
+ * queued, delivered at the next return to user space: after a detach it
+ * would kill the target.  Take it now: resume, and the signal-delivery
+ * stop comes at once; a stale step trap is then dropped by the detach.
+ */
+static void drain_step_trap(struct sa_emu *emu)
+{
+	int i, status, sig, kind;
+
+	for (i = 0; i < 4 && trap_pending(emu); i++) {
+		if (ptrace(PTRACE_CONT, emu->tid, 0, emu->pending_sig) < 0)
+			return;
+		emu->pending_sig = 0;
+		if (waitpid(emu->tid, &status, __WALL) != emu->tid)
+			return;
+		kind = sa_emu_stop_kind(status, &sig);
+		if (kind == SA_EMU_STOP_EXIT) {
+			emu->exited = true;
+			emu->wstatus = status;
+			return;
+		}
+		if (kind == SA_EMU_STOP_SIGNAL && !stale_step_trap(emu, sig))
+			emu->pending_sig = sig;
+	}
+}
+
 void sa_emu__free(struct sa_emu *emu)
 {
 	if (!emu)
 		return;
 	if (!emu->exited) {
-		if (emu->protected_)
-			sa_emu_protect(emu, false);
+		unprotect_retry(emu);
+		drain_step_trap(emu);
+	}
+	if (!emu->exited) {
 		thaw_others(emu);
 		/* Detaching from a ptrace-stop resumes the thread, with the
 		 * signal it was about to get.

@@ -36,6 +36,7 @@
 
 #include "sensor/emu.h"
 #include "sensor/log.h"
+#include "emu_guard.h"
 #include "emu_rec.h"
 
 #define NS_PER_MS 1000000ull
@@ -315,6 +316,8 @@ int sa_emu_wait(struct sa_emu *emu, uint64_t deadline_ns, int *status)
 			return r;
 		if (r > 0)
 			return 0;
+		if (!emu->stop_req && sa_emu_guard_tripped())
+			emu->stop_req = 1;
 		if (!interrupted &&
 		    (emu->stop_req ||
 		     (deadline_ns && sa_emu_now_ns() >= deadline_ns))) {

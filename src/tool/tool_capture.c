@@ -370,6 +370,7 @@ static int run_windows(struct capture_cfg *c)
 
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
 	b = sa_backend__new(&c->bo, &ei);
 	if (!b) {
 		sa_err("%s", ei.msg);
@@ -689,6 +690,7 @@ static int run_snapshot(struct capture_cfg *c)
 	sigaddset(&mask, SIGUSR2);
 	sigaddset(&mask, SIGINT);
 	sigaddset(&mask, SIGTERM);
+	sigaddset(&mask, SIGHUP);
 	sigprocmask(SIG_BLOCK, &mask, NULL);
 	sfd = signalfd(-1, &mask, SFD_CLOEXEC);
 	err = sa_capture_socket_path(c->bo.pid, c->socket, sock, sizeof(sock),

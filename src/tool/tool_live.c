@@ -27,8 +27,9 @@ static void live_usage(FILE *f)
 "Watches process PID: captures sampled trace windows, learns a baseline\n"
 "of its branch decisions from the first windows (or uses --baseline), then\n"
 "compares every group of windows with it and prints the anomalies as they\n"
-"appear.  SIGINT or SIGTERM stop it cleanly: the windows captured so far\n"
-"are analysed and the counters printed; the target keeps running.\n"
+"appear.  SIGINT, SIGTERM or SIGHUP stop it cleanly: the windows captured so\n"
+"far are analysed and the counters printed; the target keeps running (also\n"
+"after a SIGKILL of the sensor: a guardian process releases it).\n"
 "\n"
 "Window source:\n"
 "      --backend KIND       auto, intel_pt, cs_etm or emulate (default\n"
@@ -150,7 +151,7 @@ int cmd_live(int argc, char **argv)
 	struct sa_live_opts o;
 	struct live_out lo = { 0 };
 	struct sa_live_stats st;
-	struct sigaction sa, old_int, old_term;
+	struct sigaction sa, old_int, old_term, old_hup;
 	struct sa_errinfo ei;
 	struct sa_live *lv;
 	uint64_t v;
@@ -285,9 +286,11 @@ int cmd_live(int argc, char **argv)
 	live_lv = lv;
 	sigaction(SIGINT, &sa, &old_int);
 	sigaction(SIGTERM, &sa, &old_term);
+	sigaction(SIGHUP, &sa, &old_hup);	/* a closed terminal */
 	err = sa_live_run(lv, &ei);
 	sigaction(SIGINT, &old_int, NULL);
 	sigaction(SIGTERM, &old_term, NULL);
+	sigaction(SIGHUP, &old_hup, NULL);
 	live_lv = NULL;
 
 	sa_live_stats(lv, &st);

@@ -19,12 +19,12 @@
 
 #define RECORD_WINDOW_MAX_MS 10000
 
-static struct sa_emu *record_emu;
+static volatile sig_atomic_t record_stop;
 
 static void record_on_signal(int sig)
 {
 	(void)sig;
-	sa_emu_request_stop(record_emu);
+	record_stop = 1;
 }
 
 static void record_usage(FILE *f)
@@ -76,8 +76,9 @@ static void record_usage(FILE *f)
 		"  --windows N        stop after N windows (default: until "
 		"exit)\n"
 		"  -h, --help         this help\n"
-		"\nSIGINT/SIGTERM end the recording; the target is detached "
-		"and keeps running.\n", sa_prog, sa_prog);
+		"\nSIGINT/SIGTERM/SIGHUP end the recording; the target is "
+		"detached and keeps running,\nalso when the sensor is killed "
+		"(SIGKILL): a guardian process restores it.\n", sa_prog, sa_prog);
 }
 
 struct record_ctx {
@@ -98,6 +99,71 @@ static int record_window_done(void *ctx, unsigned int nr, const char *path,
 		st->trace_bytes, st->overflow ? ", OVF (AUX size reached)" :
 		"", st->exited ? ", target exited" : "");
 	return 0;
+}
+
+struct record_req {
+	const struct sa_emu_opts *opts;
+	pid_t pid;
+	char *const *argv;
+	const char *out;
+	bool windowed;
+	uint64_t period;
+	unsigned int nwin;
+	char fmt[4096];
+};
+
+struct record_res {
+	struct record_ctx rc;
+	bool exited;
+	int wstatus;
+};
+
+/* In the guardian: attach or spawn, record, detach. */
+static int record_guarded(void *ctx, void *out, struct sa_errinfo *ei)
+{
+	struct record_req *rq = ctx;
+	struct record_res *res = out;
+	struct sa_emu_stats st;
+	struct sa_emu *emu;
+	pid_t child = 0;
+	int err;
+
+	if (rq->pid)
+		emu = sa_emu__attach(rq->pid, ei);
+	else
+		emu = sa_emu__spawn(rq->argv, ei);
+	if (!emu)
+		return -errno;
+	if (rq->windowed) {
+		err = sa_emu_loop(emu, rq->opts, rq->period, rq->nwin,
+				  rq->fmt, record_window_done, &res->rc, ei);
+	} else {
+		err = sa_emu_window(emu, rq->opts, rq->out, &st, ei);
+		if (!err) {
+			record_window_done(&res->rc, 0, rq->out, &st);
+			if (st.exec || st.new_task)
+				fprintf(stderr, "%s: the recording stopped at "
+					"%s; use --window to record what "
+					"follows in more windows\n", sa_prog,
+					st.exec ? "an execve" :
+						  "a new thread");
+		}
+	}
+	res->exited = sa_emu_exited(emu, &res->wstatus);
+	/* A command record started must not run on untraced when the
+	 * recording fails (a filter that does not resolve fails at the
+	 * stop after execve, before the command's first instruction).
+	 */
+	if (err < 0 && !rq->pid && !res->exited) {
+		child = sa_emu_pid(emu);
+		kill(child, SIGKILL);
+		fprintf(stderr, "%s: the command was not run (killed before "
+			"it ran untraced)\n", sa_prog);
+	}
+	sa_emu__free(emu);
+	if (child > 0)
+		waitpid(child, NULL, 0);
+	return err < 0 ? err : 0;
 }
 
 static bool parse_window(const char *s, struct sa_emu_opts *o)
@@ -153,11 +219,11 @@ int cmd_record(int argc, char **argv)
 	uint64_t pid = 0, period = 1000, nwin = 0, v;
 	bool emulate = false, windowed = false;
 	struct sa_errinfo ei = { 0 };
-	struct sigaction sa = { 0 }, old_int, old_term;
-	struct record_ctx rc = { 0 };
-	struct sa_emu_stats st;
-	int c, ret = SA_EXIT_FAIL, err, wstatus;
-	pid_t child = 0;
+	struct sigaction sa = { 0 }, old_int, old_term, old_hup;
+	struct record_req rq = { 0 };
+	struct record_res res = { 0 };
+	struct record_ctx rc;
+	int c, ret = SA_EXIT_FAIL, err;
 
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "+o:h", longopts, NULL)) != -1) {
@@ -261,22 +327,7 @@ int cmd_record(int argc, char **argv)
 		return SA_EXIT_USAGE;
 	}
 
-	if (pid)
-		record_emu = sa_emu__attach((pid_t)pid, &ei);
-	else
-		record_emu = sa_emu__spawn(argv + optind, &ei);
-	if (!record_emu) {
-		sa_err("record: %s", ei.msg);
-		return SA_EXIT_FAIL;
-	}
-	/* No SA_RESTART: a signal must break the sensor's waits. */
-	sa.sa_handler = record_on_signal;
-	sigemptyset(&sa.sa_mask);
-	sigaction(SIGINT, &sa, &old_int);
-	sigaction(SIGTERM, &sa, &old_term);
-
 	if (windowed) {
-		char fmt[4096];
 		int n;
 
 		/* Other threads stop during a window: one that the traced
@@ -286,32 +337,41 @@ int cmd_record(int argc, char **argv)
 		if (!opts.max_ms)
 			opts.max_ms = RECORD_WINDOW_MAX_MS;
 
-		n = snprintf(fmt, sizeof(fmt), "%s.%%03u", out);
-		if (n < 0 || (size_t)n >= sizeof(fmt) ||
+		n = snprintf(rq.fmt, sizeof(rq.fmt), "%s.%%03u", out);
+		if (n < 0 || (size_t)n >= sizeof(rq.fmt) ||
 		    strchr(out, '%')) {
 			sa_err("record: bad output name '%s'", out);
-			goto out;
+			return SA_EXIT_FAIL;
 		}
-		err = sa_emu_loop(record_emu, &opts, period,
-				  (unsigned int)nwin, fmt, record_window_done,
-				  &rc, &ei);
-		if (err < 0) {
-			sa_err("record: %s", ei.msg);
-			goto out;
-		}
-	} else {
-		err = sa_emu_window(record_emu, &opts, out, &st, &ei);
-		if (err < 0) {
-			sa_err("record: %s", ei.msg);
-			goto out;
-		}
-		record_window_done(&rc, 0, out, &st);
-		if (st.exec || st.new_task)
-			fprintf(stderr, "%s: the recording stopped at %s; "
-				"use --window to record what follows in more "
-				"windows\n", sa_prog, st.exec ? "an execve" :
-				"a new thread");
 	}
+	rq.opts = &opts;
+	rq.pid = (pid_t)pid;
+	rq.argv = argv + optind;
+	rq.out = out;
+	rq.windowed = windowed;
+	rq.period = period;
+	rq.nwin = (unsigned int)nwin;
+
+	/* No SA_RESTART: a signal must break the wait for the guardian. */
+	record_stop = 0;
+	sa.sa_handler = record_on_signal;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, &old_int);
+	sigaction(SIGTERM, &sa, &old_term);
+	sigaction(SIGHUP, &sa, &old_hup);
+	/* The tracing runs in a guardian process: it restores and releases
+	 * the target even when this process is killed.
+	 */
+	err = sa_emu_guard_run(record_guarded, &rq, &res, sizeof(res),
+			       &record_stop, &ei);
+	sigaction(SIGINT, &old_int, NULL);
+	sigaction(SIGTERM, &old_term, NULL);
+	sigaction(SIGHUP, &old_hup, NULL);
+	if (err < 0) {
+		sa_err("record: %s", ei.msg);
+		return SA_EXIT_FAIL;
+	}
+	rc = res.rc;
 	if (rc.insns)
 		fprintf(stderr, "%s: %.2f PT bits per instruction (%.0f bytes "
 			"per million)\n", sa_prog,
@@ -323,26 +383,8 @@ int cmd_record(int argc, char **argv)
 			(double)rc.ns / 1e9,
 			(double)rc.steps * 1e9 / (double)rc.ns);
 	ret = SA_EXIT_OK;
-	if (sa_emu_exited(record_emu, &wstatus) && WIFEXITED(wstatus) &&
-	    WEXITSTATUS(wstatus))
+	if (res.exited && WIFEXITED(res.wstatus) && WEXITSTATUS(res.wstatus))
 		fprintf(stderr, "%s: the command exited with status %d\n",
-			sa_prog, WEXITSTATUS(wstatus));
-out:
-	/* A command record started must not run on untraced when the
-	 * recording fails (a filter that does not resolve fails at the
-	 * stop after execve, before the command's first instruction).
-	 */
-	if (ret != SA_EXIT_OK && !pid && !sa_emu_exited(record_emu, &wstatus)) {
-		child = sa_emu_pid(record_emu);
-		kill(child, SIGKILL);
-		fprintf(stderr, "%s: the command was not run (killed before "
-			"it ran untraced)\n", sa_prog);
-	}
-	sa_emu__free(record_emu);
-	record_emu = NULL;
-	if (child > 0)
-		waitpid(child, &wstatus, 0);
-	sigaction(SIGINT, &old_int, NULL);
-	sigaction(SIGTERM, &old_term, NULL);
+			sa_prog, WEXITSTATUS(res.wstatus));
 	return ret;
 }
