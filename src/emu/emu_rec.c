@@ -481,6 +481,26 @@ int sa_emu_settle_syscall(struct sa_emu *emu)
 	return 1;
 }
 
+/* Whether the signal at the tracee's signal-delivery-stop is the fault of
+ * an entry into the filter's pages, which we made non-executable: a
+ * SEGV_ACCERR at @ip, the instruction the thread was about to execute.
+ * It is ours and must never reach the program.
+ */
+static bool own_entry_fault(struct sa_emu *emu, int sig, uint64_t ip)
+{
+	siginfo_t si;
+	size_t i;
+
+	if (sig != SIGSEGV || !emu->protected_ ||
+	    ptrace(PTRACE_GETSIGINFO, emu->tid, 0, &si) < 0 ||
+	    si.si_code != SEGV_ACCERR || (uint64_t)(uintptr_t)si.si_addr != ip)
+		return false;
+	for (i = 0; i < emu->nr_pages; i++)
+		if (ip >= emu->pages[i].lo && ip < emu->pages[i].hi)
+			return true;
+	return false;
+}
+
 int sa_emu_inject_syscall(struct sa_emu *emu, long nr, uint64_t a1,
 			  uint64_t a2, uint64_t a3, long *ret)
 {
@@ -526,9 +546,12 @@ again:
 	}
 	if (kind == SA_EMU_STOP_SIGNAL && sig != SIGTRAP) {
 		/* A signal came first.  Stepping on without it drops it:
-		 * queue it again once our call is done.
+		 * queue it again once our call is done -- unless it is the
+		 * fault of an entry into our protected pages, queued while
+		 * another stop (our interrupt at the window's deadline) was
+		 * reported first: requeued, it would kill the program.
 		 */
-		if (!requeue)
+		if (!requeue && !own_entry_fault(emu, sig, saved.rip))
 			requeue = sig;
 		if (++tries < 8)
 			goto again;

@@ -17,6 +17,9 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include <sys/ptrace.h>
+#include <sys/syscall.h>
+#include <sys/user.h>
 #include <sys/wait.h>
 
 #include <intel-pt.h>
@@ -27,6 +30,7 @@
 #include "sensor/image.h"
 #include "emu_check.h"
 #include "emu_priv.h"
+#include "emu_rec.h"
 #include "decoder.h"
 
 struct dec_result {
@@ -867,6 +871,116 @@ START_TEST(test_attach_in_syscall)
 }
 END_TEST
 
+/* The address right after the syscall of queued_fault_child(). */
+extern const char emu_unblock_end[];
+
+/* rt_sigprocmask(SIG_UNBLOCK, @set), returning to emu_unblock_end. */
+static __attribute__((noinline)) long unblock_at_label(const sigset_t *set)
+{
+	register long r10 __asm__("r10") = 8;	/* the kernel's sigset size */
+	long ret;
+
+	__asm__ volatile("syscall\n\t"
+			 ".globl emu_unblock_end\n\t"
+			 ".hidden emu_unblock_end\n"
+			 "emu_unblock_end:"
+			 : "=a"(ret)
+			 : "0"((long)SYS_rt_sigprocmask),
+			   "D"((long)SIG_UNBLOCK), "S"(set), "d"(0L),
+			   "r"(r10)
+			 : "rcx", "r11", "memory");
+	return ret;
+}
+
+/* Queues itself a SIGSEGV that looks like the fault of an entry into a
+ * protected page at emu_unblock_end, blocked; once the tracer is there,
+ * unblocks it with a syscall whose return address is emu_unblock_end.
+ */
+static __attribute__((noreturn)) void queued_fault_child(int rfd)
+{
+	sigset_t segv;
+	siginfo_t si;
+	char c;
+
+	sigemptyset(&segv);
+	sigaddset(&segv, SIGSEGV);
+	sigprocmask(SIG_BLOCK, &segv, NULL);
+	memset(&si, 0, sizeof(si));
+	si.si_signo = SIGSEGV;
+	si.si_code = SEGV_ACCERR;
+	si.si_addr = (void *)emu_unblock_end;
+	if (syscall(SYS_rt_tgsigqueueinfo, getpid(), syscall(SYS_gettid),
+		    SIGSEGV, &si))
+		_exit(125);
+	if (read(rfd, &c, 1) != 1)
+		_exit(124);
+	_exit(unblock_at_label(&segv) == 0 ? 0 : 123);
+}
+
+/* Regression (the wl_sleep SIGSEGV of the kill trials): the window's
+ * deadline interrupt can stop the target just after it faulted entering
+ * a protected page, the SIGSEGV still queued.  The mprotect injected to
+ * restore the protection then meets that SIGSEGV first; it is the
+ * sensor's own and must be dropped, not queued again for the program to
+ * die of.  Built deterministically: the interrupt is set at a
+ * syscall-exit stop, so that the group stop comes before the (queued,
+ * just unblocked) SIGSEGV.
+ */
+START_TEST(test_queued_entry_fault)
+{
+	struct user_regs_struct regs;
+	struct sa_errinfo ei = { 0 };
+	struct sa_emu *emu;
+	int pfd[2], status, i, err;
+	bool at_exit = false;
+	pid_t target;
+
+	ck_assert_int_eq(pipe(pfd), 0);
+	target = fork();
+	ck_assert_int_ge(target, 0);
+	if (target == 0) {
+		close(pfd[1]);
+		queued_fault_child(pfd[0]);
+	}
+	close(pfd[0]);
+	emu = sa_emu__attach(target, &ei);
+	ck_assert_msg(emu, "%s", ei.msg);
+	ck_assert_int_eq(sa_emu_maps_read(emu), 0);
+	ck_assert_msg(sa_emu_filter_resolve(emu, NULL, &ei) == 0, "%s",
+		      ei.msg);
+	ck_assert_int_eq(write(pfd[1], "x", 1), 1);
+	/* To the exit of the unblocking syscall. */
+	for (i = 0; i < 64 && !at_exit; i++) {
+		ck_assert_int_eq(ptrace(PTRACE_SYSCALL, target, 0, 0), 0);
+		ck_assert_int_eq(waitpid(target, &status, __WALL), target);
+		ck_assert_msg(WIFSTOPPED(status), "status %#x", status);
+		if (WSTOPSIG(status) != (SIGTRAP | 0x80))
+			continue;
+		ck_assert_int_eq(ptrace(PTRACE_GETREGS, target, 0, &regs), 0);
+		at_exit = regs.orig_rax == SYS_rt_sigprocmask &&
+			  regs.rip == (uintptr_t)emu_unblock_end &&
+			  regs.rax == 0;
+	}
+	ck_assert(at_exit);
+	/* The interrupt now: the group stop comes before the SIGSEGV. */
+	ck_assert_int_eq(ptrace(PTRACE_INTERRUPT, target, 0, 0), 0);
+	ck_assert_int_eq(ptrace(PTRACE_CONT, target, 0, 0), 0);
+	ck_assert_int_eq(waitpid(target, &status, __WALL), target);
+	ck_assert_msg(WIFSTOPPED(status) && status >> 16 == PTRACE_EVENT_STOP,
+		      "status %#x", status);
+	/* As at a window's end with the pages protected. */
+	emu->protected_ = true;
+	err = sa_emu_protect(emu, false);
+	ck_assert_msg(err == 0, "%s", sa_strerror(err));
+	sa_emu__free(emu);
+	close(pfd[1]);
+	ck_assert_int_eq(waitpid(target, &status, 0), target);
+	ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+		      "target status %#x (%s)", status,
+		      WIFSIGNALED(status) ? strsignal(WTERMSIG(status)) : "");
+}
+END_TEST
+
 /* fork, vfork and a thread of a traced parent, all running the binary's
  * code: the children are left sound (they compute right and exit 0), a
  * new thread ends a window, and every window decodes exactly.
@@ -1204,6 +1318,7 @@ static Suite *emu_suite(void)
 	tcase_add_test(tc, test_sigint_blocked);
 	tcase_add_loop_test(tc, test_threads_attach, 0, 2);
 	tcase_add_test(tc, test_attach_in_syscall);
+	tcase_add_test(tc, test_queued_entry_fault);
 	tcase_add_test(tc, test_fork);
 	tcase_add_test(tc, test_exec);
 	suite_add_tcase(s, tc);
