@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "sensor/file.h"
 #include "sensor/log.h"
 #include "cs_priv.h"
 
@@ -209,23 +210,19 @@ int sa_cs_read_file(const char *path, size_t cap, uint8_t **buf,
 
 	*buf = NULL;
 	*len = 0;
-	/* A socket cannot be opened (ENXIO): look first. */
-	if (!stat(path, &st) && !S_ISREG(st.st_mode))
+	fd = sa_file_open_input(path, 0);
+	if (fd == -ESPIPE || fd == -EISDIR)
 		return sa_errinfo_set(ei, -SA_ERR_FORMAT, SA_NO_OFFSET,
 				      "%s: not a regular file (FIFOs, sockets "
 				      "and devices are refused)", path);
-	/* O_NONBLOCK: a FIFO without a writer must not hang the open. */
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
-	if (fd < 0) {
+	if (fd < 0)
+		return sa_errinfo_set(ei, fd, SA_NO_OFFSET, "%s: %s", path,
+				      strerror(-fd));
+	if (fstat(fd, &st) < 0) {
 		err = -errno;
+		close(fd);
 		return sa_errinfo_set(ei, err, SA_NO_OFFSET, "%s: %s", path,
 				      strerror(-err));
-	}
-	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
-		close(fd);
-		return sa_errinfo_set(ei, -SA_ERR_FORMAT, SA_NO_OFFSET,
-				      "%s: not a regular file (FIFOs, sockets "
-				      "and devices are refused)", path);
 	}
 	if ((uint64_t)st.st_size > cap) {
 		close(fd);

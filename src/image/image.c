@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "sensor/image.h"
+#include "sensor/file.h"
 #include "sensor/log.h"
 #include "image_priv.h"
 
@@ -403,14 +404,13 @@ static int sa_map_file(const char *path, int *fdp, struct sa_filemap *fm,
 	void *p;
 	int fd, err;
 
-	/* A socket cannot be opened (ENXIO): look before opening. */
-	if (!stat(path, &st) && !S_ISREG(st.st_mode))
+	fd = sa_file_open_input(path, 0);
+	if (fd == -ESPIPE || fd == -EISDIR)
 		return sa_errinfo_set(ei, -SA_ERR_FORMAT, SA_NO_OFFSET,
 				      "%s: not a regular file (FIFOs, sockets "
 				      "and devices are refused)", path);
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
 	if (fd < 0) {
-		err = -errno;
+		err = fd;
 		return sa_errinfo_set(ei, err, SA_NO_OFFSET,
 				      "%s: %s%s", path, strerror(-err),
 				      err == -ENOENT ?
@@ -423,12 +423,6 @@ static int sa_map_file(const char *path, int *fdp, struct sa_filemap *fm,
 		close(fd);
 		return sa_errinfo_set(ei, err, SA_NO_OFFSET, "%s: %s", path,
 				      strerror(-err));
-	}
-	if (!S_ISREG(st.st_mode)) {
-		close(fd);
-		return sa_errinfo_set(ei, -SA_ERR_FORMAT, SA_NO_OFFSET,
-				      "%s: not a regular file (FIFOs, sockets and "
-				      "devices are refused)", path);
 	}
 	if ((uint64_t)st.st_size > SA_IMAGE_FILE_MAX) {
 		close(fd);

@@ -19,6 +19,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "sensor/file.h"
 #include "sensor/log.h"
 #include "sensor/perfdata.h"
 #include "pd_format.h"
@@ -836,10 +837,8 @@ struct sa_pd *sa_pd__open(const char *path, struct sa_errinfo *ei)
 		errno = ENOMEM;
 		return NULL;
 	}
-	/* O_NONBLOCK: a FIFO without a writer must not hang the open;
-	 * a socket cannot be opened at all (ENXIO), so look first.
-	 */
-	if (!stat(path, &st) && !S_ISREG(st.st_mode)) {
+	fd = sa_file_open_input(path, 0);
+	if (fd == -ESPIPE || fd == -EISDIR) {
 		err = EINVAL;
 		pd_err(pd, ei, -SA_ERR_UNSUPPORTED, SA_NO_OFFSET,
 		       "not a regular file (a FIFO, socket, device or "
@@ -847,9 +846,8 @@ struct sa_pd *sa_pd__open(const char *path, struct sa_errinfo *ei)
 		       "file first)");
 		goto fail;
 	}
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
 	if (fd < 0) {
-		err = errno;
+		err = -fd;
 		pd_err(pd, ei, -err, SA_NO_OFFSET, "cannot open: %s",
 		       strerror(err));
 		goto fail;
@@ -858,14 +856,6 @@ struct sa_pd *sa_pd__open(const char *path, struct sa_errinfo *ei)
 		err = errno;
 		pd_err(pd, ei, -err, SA_NO_OFFSET, "cannot stat: %s",
 		       strerror(err));
-		goto fail_fd;
-	}
-	if (!S_ISREG(st.st_mode)) {
-		err = EINVAL;
-		pd_err(pd, ei, -SA_ERR_UNSUPPORTED, SA_NO_OFFSET,
-		       "not a regular file (a FIFO, socket, device or "
-		       "pipe-mode stream cannot be mapped; save it to a "
-		       "file first)");
 		goto fail_fd;
 	}
 	if (st.st_size == 0) {

@@ -21,6 +21,7 @@
 #include "decoder.h"
 #include "session_int.h"
 #include "sensor/coresight.h"
+#include "sensor/file.h"
 #include "sensor/log.h"
 #include "sensor/perfdata.h"
 #include "sensor/session.h"
@@ -177,23 +178,21 @@ void *sa_session_map_file(const char *path, size_t *len, struct sa_errinfo *ei)
 	void *p;
 	int fd;
 
-	/* A socket cannot be opened (ENXIO): look first. */
-	if (!stat(path, &st) && !S_ISREG(st.st_mode)) {
+	fd = sa_file_open_input(path, 0);
+	if (fd == -ESPIPE || fd == -EISDIR) {
 		sa_errinfo_set(ei, -SA_ERR_FORMAT, SA_NO_OFFSET,
 			       "%s: not a regular file (FIFOs, sockets and "
 			       "devices are refused)", path);
 		return NULL;
 	}
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
 	if (fd < 0) {
+		sa_errinfo_set(ei, fd, SA_NO_OFFSET, "%s: %s", path,
+			       strerror(-fd));
+		return NULL;
+	}
+	if (fstat(fd, &st)) {
 		sa_errinfo_set(ei, -errno, SA_NO_OFFSET, "%s: %s", path,
 			       strerror(errno));
-		return NULL;
-	}
-	if (fstat(fd, &st) || !S_ISREG(st.st_mode)) {
-		sa_errinfo_set(ei, -SA_ERR_FORMAT, SA_NO_OFFSET,
-			       "%s: not a regular file (FIFOs, sockets and "
-			       "devices are refused)", path);
 		close(fd);
 		return NULL;
 	}
