@@ -467,8 +467,9 @@ double sa_hist_confidence(const struct sa_hist *h)
 		const struct sa_hist_func *f = sa_hist_function(h, i);
 
 		for (j = 0; j < f->nr_branches; j++)
-			decided += (double)f->branches[j].taken +
-				   (double)f->branches[j].not_taken;
+			if (f->branches[j].iclass != SA_IC_CALL)
+				decided += (double)f->branches[j].taken +
+					   (double)f->branches[j].not_taken;
 	}
 	if (d->unknown_taken)
 		ok *= decided / (decided + (double)d->unknown_taken);

@@ -261,7 +261,9 @@ static struct sa_hist_branch *sa_branch_of(struct sa_hist_builder *b,
 	return sa_hist_get_branch(b->h, f, &tmpl);
 }
 
-/* Only decisions are kept as branches: conditional and indirect ones. */
+/* Decisions (conditional and indirect branches) are counted as ranges pass
+ * them; direct calls are kept too, counted when they are taken.
+ */
 static bool sa_is_decision(uint8_t ic)
 {
 	return ic == SA_IC_COND || ic == SA_IC_IND_JUMP ||
@@ -370,6 +372,15 @@ static int sa_resolve(struct sa_hist_builder *b, struct sa_flow *fl,
 		err = sa_enter(b, fl, s->target, false);
 		break;
 	case SA_IC_CALL:
+		/* Kept as a call edge (taken = calls made here): the
+		 * detector tells a caller's branch on a callee's result from
+		 * an independent decision by it.
+		 */
+		br = sa_branch_of(b, fl->func, s);
+		if (!br)
+			return -ENOMEM;
+		br->executed++;
+		br->taken++;
 		sa_emit(b, from, s->target, SA_IC_CALL);
 		err = sa_enter(b, fl, s->target, true);
 		break;
