@@ -76,6 +76,41 @@ struct sa_detect_opts {
 	double min_rate_ratio;
 };
 
+/* Why an anomaly was folded into another one ("also seen in"). */
+enum sa_anomaly_relation {
+	/* another branch of the same source line of the same function
+	 * (one `if` compiled to several instructions, e.g. `a && b`): a
+	 * new edge of one and the vanished edge of the other are one
+	 * decision
+	 */
+	SA_ANOM_REL_SAME_LINE = 1,
+	/* a caller's branch on the result of a call into the root's
+	 * function, with a matching count change: the root's decision is
+	 * the origin
+	 */
+	SA_ANOM_REL_CALLER,
+};
+
+/* "same_line", "caller"; "unknown" for bad values. */
+const char *sa_anomaly_relation_name(enum sa_anomaly_relation rel);
+
+/* A significant anomaly that shares the cause of the one it is listed
+ * under; it is not reported (nor ranked) on its own.
+ */
+struct sa_anomaly_also {
+	enum sa_anomaly_kind kind;
+	enum sa_anomaly_relation relation;
+	const char *function;
+	const char *file;	/* NULL when unknown */
+	int line;		/* 0 when unknown */
+	const char *insn;
+	uint64_t offset;
+	const char *decision;
+	double base_ratio, cur_ratio;
+	double base_count, cur_count;
+	double score;		/* its own score before grouping */
+};
+
 /* One anomaly.  Strings are owned by the list. */
 struct sa_anomaly {
 	enum sa_anomaly_kind kind;
@@ -112,6 +147,12 @@ struct sa_anomaly {
 	 * (a caller), or NULL.
 	 */
 	const char *explained_by;
+	/* The decisions of the same cause, folded into this one (the
+	 * root), by score; see docs/anomalies.md, "One decision, one
+	 * report".
+	 */
+	size_t nr_also;
+	const struct sa_anomaly_also *also;
 };
 
 struct sa_anomaly_list;

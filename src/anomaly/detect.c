@@ -45,6 +45,11 @@ struct cand {
 	const struct sa_mbuild *base;	/* baseline side */
 	bool is_func;			/* site is a function, not a branch */
 	bool effect_ok;
+	/* grouping (group_causes()): the candidate this one is folded
+	 * into, or -1 for a root
+	 */
+	long parent;
+	enum sa_anomaly_relation rel;
 };
 
 struct det {
@@ -75,6 +80,18 @@ const char *sa_anomaly_kind_name(enum sa_anomaly_kind kind)
 	return names[kind];
 }
 
+const char *sa_anomaly_relation_name(enum sa_anomaly_relation rel)
+{
+	switch (rel) {
+	case SA_ANOM_REL_SAME_LINE:
+		return "same_line";
+	case SA_ANOM_REL_CALLER:
+		return "caller";
+	default:
+		return "unknown";
+	}
+}
+
 static void opts_fill(struct sa_detect_opts *d, const struct sa_detect_opts *o)
 {
 	memset(d, 0, sizeof(*d));
@@ -94,6 +111,8 @@ static void opts_fill(struct sa_detect_opts *d, const struct sa_detect_opts *o)
 
 static void anomaly_fini(struct sa_anomaly *a)
 {
+	size_t i;
+
 	free((char *)a->function);
 	free((char *)a->binary);
 	free((char *)a->build_id);
@@ -101,6 +120,15 @@ static void anomaly_fini(struct sa_anomaly *a)
 	free((char *)a->insn);
 	free((char *)a->decision);
 	free((char *)a->explained_by);
+	for (i = 0; i < a->nr_also; i++) {
+		const struct sa_anomaly_also *m = &a->also[i];
+
+		free((char *)m->function);
+		free((char *)m->file);
+		free((char *)m->insn);
+		free((char *)m->decision);
+	}
+	free((void *)a->also);
 }
 
 void sa_anomaly_list__free(struct sa_anomaly_list *l)
@@ -681,6 +709,216 @@ static void explain_rates(struct cand *v, size_t n)
 	}
 }
 
+/* One decision, one report.  Two significant anomalies share a cause
+ * when:
+ *
+ *  same line:  both are conditional-branch anomalies of one function at
+ *              one known file:line (one source `if` compiled to several
+ *              instructions: the new edge of one and the vanished edge
+ *              of the other are one decision); the best-scored is kept;
+ *  caller:     X is a conditional-branch anomaly in function F, the
+ *              other (Y) a decision anomaly in function G, F makes a
+ *              direct call to G before X's branch (a call edge of the
+ *              histories or the baseline), and the change of X's count
+ *              matches Y's: |dX| and |dY| within the tolerance below,
+ *              d = current count - baseline ratio x current total (the
+ *              count beyond what the baseline predicts).  Y is the
+ *              origin: X is folded into Y.
+ *
+ * Tolerance: when X is the branch on G's result, both count the same
+ * events, except where a window's edge falls between G's decision and
+ * F's branch: at most one per window on each side.  So
+ *	tol = W_now + W_base * n_X / N_X + 5% of max(|dX|, |dY|),
+ * the second term being the baseline's window edges carried into the
+ * prediction, the third the rounding of decayed baseline counts and the
+ * estimate of the two ratios from their own totals.
+ */
+#define SA_GROUP_REL_TOL 0.05
+
+static bool is_cond_kind(const struct cand *c)
+{
+	return !c->is_func && c->a.insn &&
+	       (c->a.kind == SA_ANOM_BIAS_SHIFT ||
+		c->a.kind == SA_ANOM_NEW_EDGE ||
+		c->a.kind == SA_ANOM_VANISHED_EDGE ||
+		c->a.kind == SA_ANOM_ERROR_ORIGIN);
+}
+
+static bool is_decision_kind(const struct cand *c)
+{
+	return !c->is_func && c->a.kind != SA_ANOM_CALL_RATE;
+}
+
+static double excess(const struct cand *c)
+{
+	return c->a.cur_count - c->a.base_ratio * c->a.cur_total;
+}
+
+/* A direct call from @caller to @callee before @before, in @b. */
+static bool calls_before(const struct sa_mbuild *b, const char *caller,
+			 const char *callee, uint64_t before)
+{
+	size_t j;
+
+	for (j = 0; b && j < b->nr_branches; j++) {
+		const struct sa_mbranch *br = &b->branches[j];
+
+		if (br->offset >= before)
+			break;
+		if (br->iclass == SA_IC_CALL && br->callee && br->func &&
+		    !strcmp(br->callee, callee) && !strcmp(br->func, caller))
+			return true;
+	}
+	return false;
+}
+
+static long root_of(struct cand *v, long i, size_t n)
+{
+	size_t steps = 0;
+	long r = i;
+
+	while (v[r].parent >= 0) {
+		r = v[r].parent;
+		if (++steps > n || r == i)
+			return -1;	/* a cycle (recursion) */
+	}
+	return r;
+}
+
+static void group_causes(struct cand *v, size_t n)
+{
+	size_t i, j;
+
+	for (i = 0; i < n; i++)
+		v[i].parent = -1;
+	/* same line: fold into the best-scored of the line */
+	for (i = 0; i < n; i++) {
+		long best = -1;
+
+		if (!v[i].a.significant || !is_cond_kind(&v[i]) ||
+		    !v[i].a.file || !v[i].a.line)
+			continue;
+		for (j = 0; j < n; j++) {
+			const struct cand *o = &v[j];
+
+			if (j == i || !o->a.significant || !is_cond_kind(o) ||
+			    o->build != v[i].build || o->a.line != v[i].a.line ||
+			    !o->a.file || strcmp(o->a.file, v[i].a.file) ||
+			    strcmp(o->a.function, v[i].a.function))
+				continue;
+			if (o->a.score > v[i].a.score ||
+			    (o->a.score == v[i].a.score &&
+			     o->a.offset < v[i].a.offset)) {
+				if (best < 0 || o->a.score > v[best].a.score ||
+				    (o->a.score == v[best].a.score &&
+				     o->a.offset < v[best].a.offset))
+					best = (long)j;
+			}
+		}
+		if (best >= 0) {
+			v[i].parent = best;
+			v[i].rel = SA_ANOM_REL_SAME_LINE;
+		}
+	}
+	/* caller: a line's root on a callee's result */
+	for (i = 0; i < n; i++) {
+		struct cand *x = &v[i];
+		double dx = fabs(excess(x)), best_gap = INFINITY, tol_x;
+		long best = -1;
+
+		if (!x->a.significant || !is_cond_kind(x) || x->parent >= 0)
+			continue;
+		tol_x = x->a.cur_windows;
+		if (x->a.base_total > 0)
+			tol_x += x->a.base_windows * x->a.cur_total /
+				 x->a.base_total;
+		for (j = 0; j < n; j++) {
+			const struct cand *y = &v[j];
+			double dy, gap, tol;
+
+			if (j == i || !y->a.significant ||
+			    !is_decision_kind(y) || y->build != x->build ||
+			    !strcmp(y->a.function, x->a.function))
+				continue;
+			dy = fabs(excess(y));
+			gap = fabs(dx - dy);
+			tol = tol_x + SA_GROUP_REL_TOL * (dx > dy ? dx : dy);
+			if (!(dy > 0) || gap > tol || gap >= best_gap)
+				continue;
+			if (!calls_before(x->build, x->a.function,
+					  y->a.function, x->a.offset) &&
+			    !calls_before(x->base, x->a.function,
+					  y->a.function, x->a.offset))
+				continue;
+			best = (long)j;
+			best_gap = gap;
+		}
+		if (best >= 0) {
+			long r = v[best].parent >= 0 ? v[best].parent : best;
+
+			x->parent = r;
+			x->rel = SA_ANOM_REL_CALLER;
+			if (root_of(v, (long)i, n) < 0)
+				x->parent = -1;
+		}
+	}
+}
+
+static int cmp_also(const void *x, const void *y)
+{
+	const struct sa_anomaly_also *a = x, *b = y;
+
+	if (a->score != b->score)
+		return a->score > b->score ? -1 : 1;
+	return a->offset < b->offset ? -1 : a->offset > b->offset;
+}
+
+/* Lists under root @r every candidate whose root it is. */
+static int collect_also(struct cand *v, size_t n, size_t r,
+			struct sa_anomaly *a)
+{
+	struct sa_anomaly_also *m;
+	size_t i, k = 0;
+	int err = 0;
+
+	a->nr_also = 0;
+	a->also = NULL;
+	for (i = 0; i < n; i++)
+		if (i != r && v[i].parent >= 0 &&
+		    root_of(v, (long)i, n) == (long)r)
+			k++;
+	if (!k)
+		return 0;
+	m = calloc(k, sizeof(*m));
+	if (!m)
+		return -ENOMEM;
+	a->also = m;
+	for (i = 0; i < n; i++) {
+		const struct sa_anomaly *s = &v[i].a;
+		struct sa_anomaly_also *e;
+
+		if (i == r || v[i].parent < 0 ||
+		    root_of(v, (long)i, n) != (long)r)
+			continue;
+		e = &m[a->nr_also++];
+		e->kind = s->kind;
+		e->relation = v[i].rel;
+		e->function = dup_or_null(s->function, &err);
+		e->file = dup_or_null(s->file, &err);
+		e->line = s->line;
+		e->insn = dup_or_null(s->insn, &err);
+		e->offset = s->offset;
+		e->decision = dup_or_null(s->decision, &err);
+		e->base_ratio = s->base_ratio;
+		e->cur_ratio = s->cur_ratio;
+		e->base_count = s->base_count;
+		e->cur_count = s->cur_count;
+		e->score = s->score;
+	}
+	qsort(m, a->nr_also, sizeof(*m), cmp_also);
+	return err;
+}
+
 static int make_list(struct det *d, struct sa_anomaly_list **out)
 {
 	struct sa_anomaly_list *l;
@@ -730,6 +968,7 @@ static int make_list(struct det *d, struct sa_anomaly_list **out)
 		d->c[o++] = d->c[i];
 	}
 	explain_rates(d->c, o);
+	group_causes(d->c, o);
 
 	l = calloc(1, sizeof(*l));
 	if (!l)
@@ -742,9 +981,15 @@ static int make_list(struct det *d, struct sa_anomaly_list **out)
 	l->nr_tests = d->n;
 	for (i = 0; i < o; i++) {
 		const struct sa_anomaly *s = &d->c[i].a;
-		struct sa_anomaly *a = &l->v[l->n++];
+		struct sa_anomaly *a;
 
+		/* folded into its root: listed there, not on its own */
+		if (d->c[i].parent >= 0 && root_of(d->c, (long)i, o) >= 0)
+			continue;
+		a = &l->v[l->n++];
 		*a = *s;
+		if (collect_also(d->c, o, i, a) && !err)
+			err = -ENOMEM;
 		a->function = dup_or_null(s->function, &err);
 		a->binary = dup_or_null(s->binary, &err);
 		a->build_id = dup_or_null(s->build_id, &err);

@@ -12,6 +12,7 @@
 #include "sensor/anomaly.h"
 
 #include "json.h"
+#include "output.h"
 
 static void pct(char *buf, size_t size, double r)
 {
@@ -111,6 +112,63 @@ static void write_sentence(const struct sa_anomaly *a, FILE *f)
 	}
 }
 
+static void write_where(FILE *f, const char *function, const char *file,
+			int line)
+{
+	fprintf(f, "%s", function ? function : "?");
+	if (file && line)
+		fprintf(f, " (%s:%d)", file, line);
+	else if (file)
+		fprintf(f, " (%s)", file);
+}
+
+/* The decision in a few words: "taken 1.5% -> 38.3%". */
+static void write_change(FILE *f, const char *decision, double base_ratio,
+			 double cur_ratio, bool rate)
+{
+	char bp[32], cp[32];
+
+	if (rate) {
+		fprintf(f, "%s %.3g -> %.3g per million instructions",
+			decision ? decision : "?", base_ratio, cur_ratio);
+		return;
+	}
+	pct(bp, sizeof(bp), base_ratio);
+	pct(cp, sizeof(cp), cur_ratio);
+	fprintf(f, "%s %s -> %s", decision ? decision : "?", bp, cp);
+}
+
+void sa_anomaly__write_brief(const struct sa_anomaly *a, FILE *f)
+{
+	fprintf(f, "%s: ", sa_anomaly_kind_name(a->kind));
+	write_where(f, a->function, a->file, a->line);
+	fputs(", ", f);
+	write_change(f, a->decision, a->base_ratio, a->cur_ratio,
+		     !a->insn);
+}
+
+static void write_also_text(const struct sa_anomaly *a, FILE *f)
+{
+	size_t i;
+
+	for (i = 0; i < a->nr_also; i++) {
+		const struct sa_anomaly_also *m = &a->also[i];
+
+		fprintf(f, "   also seen in %s: ",
+			m->relation == SA_ANOM_REL_CALLER ?
+				"a caller, branching on its result" :
+				"the same line");
+		write_where(f, m->function, m->file, m->line);
+		fprintf(f, ", %s, ", sa_anomaly_kind_name(m->kind));
+		write_change(f, m->decision, m->base_ratio, m->cur_ratio,
+			     false);
+		if (m->insn)
+			fprintf(f, ", at %#" PRIx64 " `%s`", m->offset,
+				m->insn);
+		fprintf(f, " (score %.1f)\n", m->score);
+	}
+}
+
 static void write_one_text(const struct sa_anomaly *a, FILE *f)
 {
 	fprintf(f, "#%u %s: %s", a->rank, sa_anomaly_kind_name(a->kind),
@@ -136,6 +194,7 @@ static void write_one_text(const struct sa_anomaly *a, FILE *f)
 		a->cur_windows, a->design_effect, a->confidence,
 		a->confidence < 0.5 ? " (much trace was lost: treat with care)"
 				    : "");
+	write_also_text(a, f);
 }
 
 int sa_anomaly_write_text1(const struct sa_anomaly *a, FILE *f)
@@ -170,8 +229,54 @@ int sa_anomaly_write_text(const struct sa_anomaly_list *l, FILE *f,
 	return ferror(f) ? -EIO : 0;
 }
 
+static void write_also_json(struct sa_json *j, const struct sa_anomaly *a)
+{
+	size_t i;
+
+	if (!a->nr_also)
+		return;
+	sa_json_arr_begin(j, "also_seen_in");
+	for (i = 0; i < a->nr_also; i++) {
+		const struct sa_anomaly_also *m = &a->also[i];
+
+		sa_json_obj_begin(j, NULL);
+		sa_json_str(j, "relation",
+			    sa_anomaly_relation_name(m->relation));
+		sa_json_str(j, "kind", sa_anomaly_kind_name(m->kind));
+		sa_json_str(j, "function", m->function);
+		if (m->file)
+			sa_json_str(j, "file", m->file);
+		else
+			sa_json_null(j, "file");
+		if (m->line)
+			sa_json_i64(j, "line", m->line);
+		else
+			sa_json_null(j, "line");
+		sa_json_hex(j, "offset", m->offset);
+		if (m->insn)
+			sa_json_str(j, "instruction", m->insn);
+		else
+			sa_json_null(j, "instruction");
+		sa_json_str(j, "decision", m->decision);
+		sa_json_dbl(j, "baseline_ratio", m->base_ratio);
+		sa_json_dbl(j, "current_ratio", m->cur_ratio);
+		sa_json_dbl(j, "baseline_count", m->base_count);
+		sa_json_dbl(j, "current_count", m->cur_count);
+		sa_json_dbl(j, "score", m->score);
+		sa_json_obj_end(j);
+	}
+	sa_json_arr_end(j);
+}
+
 int sa_anomaly_write_json1(const struct sa_anomaly *a, FILE *f,
 			   const char *source)
+{
+	return sa_anomaly__write_json(a, f, source, NULL, NULL);
+}
+
+int sa_anomaly__write_json(const struct sa_anomaly *a, FILE *f,
+			   const char *source, sa_anom_json_extra_fn extra,
+			   void *ctx)
 {
 	struct sa_json j;
 	char schema[64];
@@ -223,8 +328,11 @@ int sa_anomaly_write_json1(const struct sa_anomaly *a, FILE *f,
 	sa_json_dbl(&j, "confidence", a->confidence);
 	if (a->explained_by)
 		sa_json_str(&j, "explained_by", a->explained_by);
+	write_also_json(&j, a);
 	if (source)
 		sa_json_str(&j, "source", source);
+	if (extra)
+		extra(&j, ctx);
 	sa_json_obj_end(&j);
 	sa_json_newline(&j);
 	return ferror(f) ? -EIO : 0;
