@@ -195,6 +195,7 @@ static struct cand *cand_new(struct det *d, const struct sa_mbuild *b,
 	memset(c, 0, sizeof(*c));
 	c->build = b;
 	c->base = d->base;
+	c->parent = -1;
 	c->a.kind = kind;
 	c->a.binary = b->binary;
 	c->a.build_id = b->build_id;

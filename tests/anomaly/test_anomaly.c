@@ -576,6 +576,189 @@ START_TEST(test_output)
 }
 END_TEST
 
+/* One decision, one report.  validate() decides (line 70, into an error
+ * sink); serve() calls it and branches on its result (line 80: the same
+ * events, so the same counts); audit() has a branch whose change has the
+ * same size but does not call validate(); recheck() calls validate() but
+ * its branch changes by another amount; lookup() has one `if (a && b)` on
+ * line 90 compiled to two branches: the first's taken edge vanishes, the
+ * second's fall-through appears.
+ */
+static struct sa_hist *cause_window(bool shifted, struct synth_rng *r)
+{
+	struct sa_hist *h = sa_hist__new();
+	struct sa_hist_func *f;
+	struct sa_hist_branch *b;
+	uint64_t n = 1000, bad, k, u;
+
+	ck_assert_ptr_nonnull(h);
+	bad = synth_binom(r, n, shifted ? 0.30 : 0.01);
+	f = synth_func(h, BIN, BID, "validate", 0x7000);
+	f->calls = n;
+	f->sink_entries = bad;
+	b = synth_branch(h, f, 0x7010, SA_IC_COND, "w.c", 70, 0);
+	b->taken = bad, b->not_taken = n - bad, b->executed = n;
+	b->sink_taken = bad;
+
+	f = synth_func(h, BIN, BID, "serve", 0x8000);
+	f->calls = n;
+	b = synth_branch(h, f, 0x8008, SA_IC_CALL, "w.c", 79, 0x7000);
+	b->taken = b->executed = n;
+	b = synth_branch(h, f, 0x8010, SA_IC_COND, "w.c", 80, 0);
+	b->taken = bad, b->not_taken = n - bad, b->executed = n;
+
+	/* as large a change, but no call into validate() */
+	f = synth_func(h, BIN, BID, "audit", 0x9000);
+	f->calls = n;
+	k = synth_binom(r, n, shifted ? 0.30 : 0.01);
+	b = synth_branch(h, f, 0x9010, SA_IC_COND, "w.c", 85, 0);
+	b->taken = k, b->not_taken = n - k, b->executed = n;
+
+	/* calls validate(), but its branch moves far less */
+	f = synth_func(h, BIN, BID, "recheck", 0xb000);
+	f->calls = n;
+	b = synth_branch(h, f, 0xb008, SA_IC_CALL, "w.c", 94, 0x7000);
+	b->taken = b->executed = n;
+	k = synth_binom(r, n, shifted ? 0.12 : 0.01);
+	b = synth_branch(h, f, 0xb010, SA_IC_COND, "w.c", 95, 0);
+	b->taken = k, b->not_taken = n - k, b->executed = n;
+
+	/* if (s->used && s->key == key): used is always set once shifted */
+	f = synth_func(h, BIN, BID, "lookup", 0xa000);
+	f->calls = n;
+	u = shifted ? 0 : synth_binom(r, n, 0.10);
+	b = synth_branch(h, f, 0xa010, SA_IC_COND, "w.c", 90, 0);
+	b->taken = u, b->not_taken = n - u, b->executed = n;
+	k = shifted ? 0 : n - u;	/* a miss falls through */
+	b = synth_branch(h, f, 0xa014, SA_IC_COND, "w.c", 90, 0);
+	b->taken = k, b->not_taken = n - u - k, b->executed = n - u;
+
+	sa_hist_decode_mut(h)->instructions = 100000;
+	return h;
+}
+
+static const struct sa_anomaly *find_anom(const struct sa_anomaly_list *l,
+					  const char *func)
+{
+	size_t i;
+
+	for (i = 0; i < sa_anomaly_list_nr_significant(l); i++)
+		if (!strcmp(sa_anomaly_list_get(l, i)->function, func))
+			return sa_anomaly_list_get(l, i);
+	return NULL;
+}
+
+static bool also_has(const struct sa_anomaly *a, const char *func,
+		     int line, enum sa_anomaly_relation rel)
+{
+	size_t i;
+
+	for (i = 0; a && i < a->nr_also; i++)
+		if (!strcmp(a->also[i].function, func) &&
+		    a->also[i].line == line && a->also[i].relation == rel)
+			return true;
+	return false;
+}
+
+START_TEST(test_one_decision_one_report)
+{
+	struct synth_rng r = { 77 };
+	struct sa_anomaly_list *l = NULL;
+	const struct sa_anomaly *v, *a;
+	struct sa_hist *w[16];
+	struct sa_baseline *bl;
+	struct sa_errinfo ei;
+	char *buf = NULL, *line;
+	size_t len = 0, i, nline = 0;
+	FILE *f;
+
+	snprintf(db_path, sizeof(db_path), "%s/cause.db", sa_test_tmpdir());
+	unlink(db_path);
+	bl = sa_baseline__open(db_path, SA_BASELINE_CREATE, &ei);
+	ck_assert_msg(bl, "%s", ei.msg);
+	for (i = 0; i < 12; i++)
+		w[i] = cause_window(false, &r);
+	ck_assert_int_eq(sa_baseline_add(bl, w, 12, &ei), 0);
+	for (i = 0; i < 12; i++)
+		sa_hist__free(w[i]);
+	for (i = 0; i < 2; i++)
+		w[i] = cause_window(true, &r);
+	ck_assert_msg(sa_anomaly_detect(bl, w, 2, NULL, &l, &ei) == 0, "%s",
+		      ei.msg);
+	for (i = 0; i < 2; i++)
+		sa_hist__free(w[i]);
+
+	/* the origin is reported, its caller's branch under it */
+	v = find_anom(l, "validate");
+	ck_assert_ptr_nonnull(v);
+	ck_assert_int_eq(v->line, 70);
+	ck_assert_msg(also_has(v, "serve", 80, SA_ANOM_REL_CALLER),
+		      "serve:80 not under validate (%zu also)", v->nr_also);
+	ck_assert_ptr_null(find_anom(l, "serve"));
+	/* an equal change without the call, and a call without the equal
+	 * change, stay reports of their own
+	 */
+	ck_assert_ptr_nonnull(find_anom(l, "audit"));
+	ck_assert_ptr_nonnull(find_anom(l, "recheck"));
+	ck_assert(!also_has(v, "audit", 85, SA_ANOM_REL_CALLER));
+	ck_assert(!also_has(v, "recheck", 95, SA_ANOM_REL_CALLER));
+	/* one line, one report: the best of its two branches, the other
+	 * under it
+	 */
+	a = find_anom(l, "lookup");
+	ck_assert_ptr_nonnull(a);
+	ck_assert_uint_eq(a->nr_also, 1);
+	ck_assert_int_eq(a->also[0].relation, SA_ANOM_REL_SAME_LINE);
+	ck_assert_int_eq(a->also[0].line, 90);
+	ck_assert_uint_ne(a->also[0].offset, a->offset);
+	ck_assert(a->kind == SA_ANOM_NEW_EDGE || a->kind == SA_ANOM_VANISHED_EDGE);
+	ck_assert(a->also[0].kind == SA_ANOM_NEW_EDGE ||
+		  a->also[0].kind == SA_ANOM_VANISHED_EDGE);
+	ck_assert_int_ne(a->kind, a->also[0].kind);
+	ck_assert_uint_eq(sa_anomaly_list_nr_significant(l), 4);
+	/* ranked by the roots' own scores */
+	for (i = 1; i < sa_anomaly_list_nr_significant(l); i++)
+		ck_assert(sa_anomaly_list_get(l, i - 1)->score >=
+			  sa_anomaly_list_get(l, i)->score);
+	ck_assert(v->score != v->also[0].score);
+
+	/* text: said under the root; JSON: an also_seen_in array */
+	f = open_memstream(&buf, &len);
+	ck_assert_int_eq(sa_anomaly_write_text(l, f, 0), 0);
+	fclose(f);
+	ck_assert_msg(strstr(buf, "also seen in a caller, branching on its "
+				  "result: serve (w.c:80)"), "%s", buf);
+	ck_assert_msg(strstr(buf, "also seen in the same line: lookup "
+				  "(w.c:90)"), "%s", buf);
+	free(buf);
+	buf = NULL;
+	f = open_memstream(&buf, &len);
+	ck_assert_int_eq(sa_anomaly_write_jsonl(l, f, NULL, 0), 0);
+	fclose(f);
+	for (line = buf; line && *line; nline++) {
+		char *nl = strchr(line, '\n');
+
+		ck_assert_ptr_nonnull(nl);
+		*nl = 0;
+		if (strstr(line, "\"code.function.name\":\"validate\""))
+			ck_assert_msg(strstr(line, "\"also_seen_in\":[{"
+					   "\"relation\":\"caller\","
+					   "\"kind\":\"bias_shift\","
+					   "\"function\":\"serve\","
+					   "\"file\":\"w.c\",\"line\":80,"
+					   "\"offset\":\"0x8010\""), "%s",
+				      line);
+		*nl = '\n';
+		line = nl + 1;
+	}
+	ck_assert_uint_eq(nline, 4);
+	ck_assert_int_eq(sa_test_json_lines_valid(buf), 0);
+	free(buf);
+	sa_anomaly_list__free(l);
+	sa_baseline__free(bl);
+}
+END_TEST
+
 START_TEST(test_diff_builds)
 {
 	struct synth_rng r = { 51 };
@@ -635,6 +818,7 @@ static Suite *anomaly_suite(void)
 	tcase_add_test(tc, test_detect_loss_confidence);
 	tcase_add_test(tc, test_output);
 	tcase_add_test(tc, test_diff_builds);
+	tcase_add_test(tc, test_one_decision_one_report);
 	suite_add_tcase(s, tc);
 	return s;
 }

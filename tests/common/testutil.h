@@ -257,3 +257,46 @@ static inline int sa_test_have(const char *prog)
 	snprintf(cmd, sizeof(cmd), "command -v %s >/dev/null 2>&1", prog);
 	return system(cmd) == 0;
 }
+
+/* Checks, with Python's json and datetime (peers, not our code), that
+ * every line of @buf is one JSON object and that every "time",
+ * "first_seen" and "last_seen" field is an RFC 3339 UTC timestamp with
+ * milliseconds ("2026-12-02T18:40:00.123Z").  Returns 0, or the checker's
+ * exit status (its message on stderr).
+ */
+static inline int sa_test_json_lines_valid(const char *buf)
+{
+	static const char script[] =
+"import json, sys, datetime\n"
+"n = 0\n"
+"for i, line in enumerate(open(sys.argv[1], encoding='utf-8')):\n"
+"    o = json.loads(line)\n"
+"    assert isinstance(o, dict), 'line %d: not an object' % (i + 1)\n"
+"    for k in ('time', 'first_seen', 'last_seen'):\n"
+"        if k in o:\n"
+"            t = o[k]\n"
+"            assert t.endswith('Z') and len(t) == 24, (i + 1, k, t)\n"
+"            d = datetime.datetime.strptime(t, '%Y-%m-%dT%H:%M:%S.%fZ')\n"
+"            assert abs(d.year - datetime.datetime.utcnow().year) <= 1, t\n"
+"    n += 1\n"
+"assert n > 0, 'no line'\n";
+	const char *path = sa_test_path("json-lines.txt");
+	const char *err = sa_test_path("json-lines.err");
+	char *argv[] = { "python3", "-c", (char *)script, (char *)path, NULL };
+	FILE *f = fopen(path, "w");
+	char *msg;
+	int st;
+
+	if (!f)
+		return -1;
+	fputs(buf, f);
+	fclose(f);
+	st = sa_test_exec(argv, NULL, err);
+	if (st) {
+		msg = sa_test_slurp(err, NULL);
+		fprintf(stderr, "JSON lines check failed (%d): %s\n", st,
+			msg ? msg : "");
+		free(msg);
+	}
+	return st;
+}
