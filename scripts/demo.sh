@@ -83,14 +83,19 @@ sed 's/^/    /' "$work/sensor.log"
 
 say "normal traffic for two more seconds (nothing should be reported)..."
 sleep 2
-n0=$(grep -c '^== ' "$work/anomalies.txt" || true)
+# Every comparison prints a "== comparison N, windows A-B at TIME: ..."
+# line; those with anomalies say "K anomal(y|ies)".
+flagged() { grep -c '^== .*: [0-9]* anomal' "$work/anomalies.txt" || true; }
+n0=$(flagged)
+say "comparisons of normal traffic so far:"
+grep '^== ' "$work/anomalies.txt" | sed 's/^/    /'
+l0=$(wc -l <"$work/anomalies.txt")
 
 say "shifting the input mix: 40% malformed requests, keys beyond the cache"
 kill -USR1 "$svc_pid"
 # Wait for $after comparisons with anomalies (at most 20 s).
 i=0
-while [ "$(grep -c '^== ' "$work/anomalies.txt" || true)" -lt \
-	$((n0 + after)) ] && [ $i -lt 200 ]; do
+while [ "$(flagged)" -lt $((n0 + after)) ] && [ $i -lt 200 ]; do
 	i=$((i + 1))
 	sleep 0.1
 done
@@ -100,17 +105,8 @@ wait "$sensor_pid" || true
 sensor_pid=
 
 [ "$n0" -eq 0 ] || say "note: $n0 comparison(s) of normal traffic reported anomalies"
-say "the ranked anomaly summary of the last full comparison ($group windows):"
-# The last full comparison ($group windows) is the ranked summary; the
-# one the stop flushed may cover fewer windows.
-awk -v g="$group" '
-	/^== / {
-		split($0, w, /[ -]/)
-		full = (w[6] - w[5] + 1 == g)
-		if (full) buf = ""
-	}
-	full { buf = buf $0 "\n" }
-	END { printf "%s", buf }' "$work/anomalies.txt" | sed 's/^/    /'
+say "the comparisons since the shift (new anomalies in full, ongoing ones in a line):"
+tail -n +$((l0 + 1)) "$work/anomalies.txt" | sed 's/^/    /'
 
 say "sensor counters:"
 tail -n 1 "$work/sensor.log" | sed 's/^/    /'

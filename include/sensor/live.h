@@ -26,7 +26,10 @@
 #define SENSOR_LIVE_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
+#include <time.h>
 
 #include "sensor/anomaly.h"
 #include "sensor/backend.h"
@@ -49,6 +52,59 @@ struct sa_live;
 typedef void (*sa_live_anomaly_fn)(void *ctx, const struct sa_anomaly *a,
 				   uint64_t group, uint64_t first_window,
 				   uint64_t last_window);
+
+/* The state of an anomaly across comparisons.  Its identity is (build-id,
+ * function, offset, kind, decision).
+ */
+enum sa_live_state {
+	SA_LIVE_NEW = 1,	/* flagged now, not by the previous comparison */
+	SA_LIVE_ONGOING,	/* flagged now and by the previous one(s) */
+	SA_LIVE_RESOLVED,	/* flagged by the previous comparison, not now */
+};
+
+/* "new", "ongoing", "resolved"; "unknown" for bad values. */
+const char *sa_live_state_name(enum sa_live_state st);
+
+struct sa_live_event {
+	enum sa_live_state state;
+	/* The anomaly as this comparison reports it; for a resolved one,
+	 * as the last comparison that flagged it reported it.
+	 */
+	const struct sa_anomaly *a;
+	uint64_t comparison;		/* 0, 1, ... (= group) */
+	uint64_t first_window, last_window;	/* of this comparison */
+	struct timespec time;		/* CLOCK_REALTIME of the comparison */
+	/* the comparison that first flagged it (first window, time) */
+	uint64_t first_seen_window;
+	struct timespec first_seen;
+	/* the last comparison that flagged it (this one unless resolved) */
+	uint64_t last_seen_window;
+	struct timespec last_seen;
+	uint64_t comparisons;		/* comparisons that flagged it */
+};
+
+/* One per comparison, so a consumer can tell "nothing found" from "not
+ * running".  Called before the comparison's events.
+ */
+struct sa_live_summary {
+	uint64_t comparison;
+	uint64_t first_window, last_window;
+	struct timespec time;
+	uint64_t windows;		/* decoded windows compared */
+	uint64_t idle_windows;		/* of them */
+	uint64_t instructions;
+	uint64_t tests;			/* entering the FDR correction */
+	uint64_t anomalies;		/* significant reports (roots) */
+	uint64_t new_anomalies, ongoing, resolved;
+	/* false: the group held no function of a known binary (idle
+	 * windows): nothing compared, no state changed
+	 */
+	bool compared;
+};
+
+typedef void (*sa_live_event_fn)(void *ctx, const struct sa_live_event *ev);
+typedef void (*sa_live_summary_fn)(void *ctx,
+				   const struct sa_live_summary *s);
 
 /* Called on events worth telling a person: "learning done", a window
  * that failed to decode, the target's exit.  @msg is formatted.
@@ -79,6 +135,11 @@ struct sa_live_opts {
 	bool keep_windows;
 	struct sa_detect_opts detect;
 	sa_live_anomaly_fn anomaly_fn;
+	/* each new, ongoing and resolved anomaly, in rank order (resolved
+	 * last), after the comparison's summary
+	 */
+	sa_live_event_fn event_fn;
+	sa_live_summary_fn summary_fn;
 	sa_live_note_fn note_fn;
 	void *ctx;
 };
@@ -128,6 +189,30 @@ void sa_live_stats(const struct sa_live *lv, struct sa_live_stats *st);
  */
 const char *sa_live_backend_name(const struct sa_live *lv);
 const char *sa_live_backend_note(const struct sa_live *lv);
+
+/* Records for log shipping (docs/anomalies.md, "Live records").  Every
+ * record carries the time (RFC 3339, UTC, milliseconds), host.name,
+ * process.pid and process.executable.name of @lv's target.
+ *
+ * JSON lines: an anomaly record (the sensor-agent.anomaly/1 fields plus
+ * state, window.first/last, first_seen, comparisons, ...) and a summary
+ * record (schema sensor-agent.live-summary/1).  Text: a new anomaly in
+ * full, an ongoing or resolved one in one line, the summary as the
+ * comparison's header line.  All return 0 or -EIO.
+ */
+int sa_live_write_event_json(const struct sa_live *lv,
+			     const struct sa_live_event *ev, FILE *f);
+int sa_live_write_summary_json(const struct sa_live *lv,
+			       const struct sa_live_summary *s, FILE *f);
+int sa_live_write_event_text(const struct sa_live *lv,
+			     const struct sa_live_event *ev, FILE *f);
+int sa_live_write_summary_text(const struct sa_live *lv,
+			       const struct sa_live_summary *s, FILE *f);
+
+/* Formats @ts as RFC 3339 UTC with milliseconds into @buf (>= 25 bytes):
+ * "2026-12-02T18:40:00.123Z".  Returns @buf.
+ */
+char *sa_live_format_time(const struct timespec *ts, char *buf, size_t size);
 
 /* Stops the backend, removes temporary files, frees.  Accepts NULL. */
 void sa_live__free(struct sa_live *lv);

@@ -23,6 +23,7 @@
 #include "sensor/log.h"
 
 #include "model.h"
+#include "output.h"
 #include "stats.h"
 #include "store.h"
 
@@ -129,6 +130,47 @@ static void anomaly_fini(struct sa_anomaly *a)
 		free((char *)m->decision);
 	}
 	free((void *)a->also);
+}
+
+void sa_anomaly__fini(struct sa_anomaly *a)
+{
+	anomaly_fini(a);
+	memset(a, 0, sizeof(*a));
+}
+
+static char *dup_or_null(const char *s, int *err);
+
+int sa_anomaly__copy(struct sa_anomaly *dst, const struct sa_anomaly *src)
+{
+	struct sa_anomaly_also *m = NULL;
+	size_t i;
+	int err = 0;
+
+	*dst = *src;
+	dst->nr_also = 0;
+	dst->also = NULL;
+	dst->function = dup_or_null(src->function, &err);
+	dst->binary = dup_or_null(src->binary, &err);
+	dst->build_id = dup_or_null(src->build_id, &err);
+	dst->file = dup_or_null(src->file, &err);
+	dst->insn = dup_or_null(src->insn, &err);
+	dst->decision = dup_or_null(src->decision, &err);
+	dst->explained_by = dup_or_null(src->explained_by, &err);
+	if (src->nr_also) {
+		m = calloc(src->nr_also, sizeof(*m));
+		if (!m)
+			return -ENOMEM;
+		dst->also = m;
+	}
+	for (i = 0; i < src->nr_also; i++) {
+		m[i] = src->also[i];
+		m[i].function = dup_or_null(src->also[i].function, &err);
+		m[i].file = dup_or_null(src->also[i].file, &err);
+		m[i].insn = dup_or_null(src->also[i].insn, &err);
+		m[i].decision = dup_or_null(src->also[i].decision, &err);
+		dst->nr_also++;
+	}
+	return err;
 }
 
 void sa_anomaly_list__free(struct sa_anomaly_list *l)

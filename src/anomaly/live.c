@@ -28,7 +28,21 @@
 #include "sensor/log.h"
 #include "sensor/session.h"
 
+#include "json.h"
+#include "output.h"
+
 #define SA_LIVE_MAX_GROUP 64
+
+/* An anomaly flagged by the last comparison, for its state. */
+struct tracked {
+	char *key;		/* build-id, function, offset, kind, decision */
+	struct sa_anomaly a;	/* its last report */
+	uint64_t first_window, last_window;
+	struct timespec first_time, last_time;
+	uint64_t comparisons;
+	bool seen;		/* flagged by the current comparison */
+	bool resolved;		/* tested by it and not flagged */
+};
 
 struct sa_live {
 	struct sa_live_opts o;
@@ -50,6 +64,10 @@ struct sa_live {
 	size_t nr_pending;
 	uint64_t groups;
 	struct sa_live_stats st;
+	struct tracked *tr;
+	size_t nr_tr;
+	char host[256];
+	char exe[256];
 };
 
 static uint64_t thread_cpu_ns(void)
@@ -150,6 +168,40 @@ static void remove_stale_workdirs(const char *tmp)
 	closedir(d);
 }
 
+/* host.name and process.executable.name for the records. */
+static void target_names(struct sa_live *lv)
+{
+	char path[64], exe[4096];
+	const char *base;
+	ssize_t n;
+	FILE *f;
+
+	if (gethostname(lv->host, sizeof(lv->host) - 1))
+		snprintf(lv->host, sizeof(lv->host), "unknown");
+	lv->host[sizeof(lv->host) - 1] = 0;
+	snprintf(path, sizeof(path), "/proc/%d/exe", (int)lv->o.backend.pid);
+	n = readlink(path, exe, sizeof(exe) - 1);
+	if (n > 0) {
+		exe[n] = 0;
+		/* a replaced binary: "/path/prog (deleted)" */
+		if (n > 10 && !strcmp(exe + n - 10, " (deleted)"))
+			exe[n - 10] = 0;
+		base = strrchr(exe, '/');
+		snprintf(lv->exe, sizeof(lv->exe), "%.*s",
+			 (int)sizeof(lv->exe) - 1, base ? base + 1 : exe);
+		return;
+	}
+	/* not ours to read (another user's): the kernel's comm */
+	snprintf(path, sizeof(path), "/proc/%d/comm", (int)lv->o.backend.pid);
+	f = fopen(path, "r");
+	if (f && fgets(lv->exe, sizeof(lv->exe), f))
+		lv->exe[strcspn(lv->exe, "\n")] = 0;
+	else
+		snprintf(lv->exe, sizeof(lv->exe), "unknown");
+	if (f)
+		fclose(f);
+}
+
 struct sa_live *sa_live__new(const struct sa_live_opts *o,
 			     struct sa_errinfo *ei)
 {
@@ -233,6 +285,7 @@ struct sa_live *sa_live__new(const struct sa_live_opts *o,
 		err = -errno;
 		goto err;
 	}
+	target_names(lv);
 	return lv;
 err:
 	sa_live__free(lv);
@@ -249,11 +302,22 @@ static void drop_pending(struct sa_live *lv)
 	lv->nr_pending = 0;
 }
 
+static void tracked_fini(struct tracked *t)
+{
+	free(t->key);
+	sa_anomaly__fini(&t->a);
+}
+
 void sa_live__free(struct sa_live *lv)
 {
+	size_t i;
+
 	if (!lv)
 		return;
 	drop_pending(lv);
+	for (i = 0; i < lv->nr_tr; i++)
+		tracked_fini(&lv->tr[i]);
+	free(lv->tr);
 	sa_hist__free(lv->idle_h);
 	sa_backend__free(lv->backend);
 	sa_baseline__free(lv->bl);
@@ -296,27 +360,206 @@ const char *sa_live_backend_note(const struct sa_live *lv)
 	return sa_backend_note(lv->backend);
 }
 
+const char *sa_live_state_name(enum sa_live_state st)
+{
+	switch (st) {
+	case SA_LIVE_NEW:
+		return "new";
+	case SA_LIVE_ONGOING:
+		return "ongoing";
+	case SA_LIVE_RESOLVED:
+		return "resolved";
+	default:
+		return "unknown";
+	}
+}
+
+/* The identity of an anomaly across comparisons. */
+static char *identity(const struct sa_anomaly *a)
+{
+	char *k = NULL;
+
+	if (asprintf(&k, "%s\x1%s\x1%s\x1%" PRIx64 "\x1%s\x1%s",
+		     a->build_id && a->build_id[0] ? a->build_id : "",
+		     a->build_id && a->build_id[0] ? "" : a->binary,
+		     a->function ? a->function : "", a->offset,
+		     sa_anomaly_kind_name(a->kind),
+		     a->decision ? a->decision : "") < 0)
+		return NULL;
+	return k;
+}
+
+static struct tracked *tracked_find(struct sa_live *lv, const char *key)
+{
+	size_t i;
+
+	for (i = 0; i < lv->nr_tr; i++)
+		if (!strcmp(lv->tr[i].key, key))
+			return &lv->tr[i];
+	return NULL;
+}
+
+static bool same_site(const struct sa_anomaly *a, const struct sa_anomaly *b)
+{
+	return a->offset == b->offset && !a->insn == !b->insn &&
+	       !strcmp(a->build_id ? a->build_id : "",
+		       b->build_id ? b->build_id : "") &&
+	       !strcmp(a->binary ? a->binary : "", b->binary ? b->binary : "") &&
+	       !strcmp(a->function ? a->function : "",
+		       b->function ? b->function : "");
+}
+
+/* Whether @l tested the site of @a and did not flag it: only then is a
+ * tracked anomaly resolved.  A comparison without enough support at the
+ * site (a short flush group, an idle spell) says nothing about it, and
+ * a decision now listed under another root (also seen in) is still
+ * flagged.
+ */
+static bool site_tested(const struct sa_anomaly_list *l,
+			const struct sa_anomaly *a)
+{
+	size_t i, k, n = sa_anomaly_list_len(l);
+	bool tested = false;
+
+	for (i = 0; i < n; i++) {
+		const struct sa_anomaly *c = sa_anomaly_list_get(l, i);
+
+		if (same_site(c, a)) {
+			if (c->significant)
+				return false;	/* flagged as another kind */
+			tested = true;
+		}
+		for (k = 0; c->significant && k < c->nr_also; k++)
+			if (c->also[k].offset == a->offset &&
+			    c->also[k].function && a->function &&
+			    !strcmp(c->also[k].function, a->function))
+				return false;
+	}
+	return tested;
+}
+
+/* Matches the significant anomalies of @l with the tracked ones; fills
+ * @states (one per anomaly) and the summary's counts.
+ */
+static int track(struct sa_live *lv, const struct sa_anomaly_list *l,
+		 enum sa_live_state *states, struct sa_live_summary *sum)
+{
+	size_t i, n = sa_anomaly_list_nr_significant(l);
+
+	for (i = 0; i < lv->nr_tr; i++)
+		lv->tr[i].seen = false;
+	for (i = 0; i < n; i++) {
+		const struct sa_anomaly *a = sa_anomaly_list_get(l, i);
+		struct tracked *t, *v;
+		char *key = identity(a);
+		int err;
+
+		if (!key)
+			return -ENOMEM;
+		t = tracked_find(lv, key);
+		if (t && !t->seen) {
+			free(key);
+			sa_anomaly__fini(&t->a);
+			states[i] = SA_LIVE_ONGOING;
+			sum->ongoing++;
+		} else if (t) {
+			/* the same identity twice in one list (cannot
+			 * happen: one anomaly per site and kind): keep the
+			 * first
+			 */
+			free(key);
+			states[i] = 0;
+			continue;
+		} else {
+			v = realloc(lv->tr, (lv->nr_tr + 1) * sizeof(*v));
+			if (!v) {
+				free(key);
+				return -ENOMEM;
+			}
+			lv->tr = v;
+			t = &lv->tr[lv->nr_tr++];
+			memset(t, 0, sizeof(*t));
+			t->key = key;
+			t->first_window = sum->first_window;
+			t->first_time = sum->time;
+			states[i] = SA_LIVE_NEW;
+			sum->new_anomalies++;
+		}
+		err = sa_anomaly__copy(&t->a, a);
+		if (err)
+			return err;
+		t->seen = true;
+		t->comparisons++;
+		t->last_window = sum->last_window;
+		t->last_time = sum->time;
+	}
+	for (i = 0; i < lv->nr_tr; i++) {
+		struct tracked *t = &lv->tr[i];
+
+		t->resolved = !t->seen && site_tested(l, &t->a);
+		sum->resolved += t->resolved;
+	}
+	sum->anomalies = sum->new_anomalies + sum->ongoing;
+	return 0;
+}
+
+static void event_of(const struct tracked *t, enum sa_live_state st,
+		     const struct sa_live_summary *sum,
+		     struct sa_live_event *ev)
+{
+	memset(ev, 0, sizeof(*ev));
+	ev->state = st;
+	ev->a = &t->a;
+	ev->comparison = sum->comparison;
+	ev->first_window = sum->first_window;
+	ev->last_window = sum->last_window;
+	ev->time = sum->time;
+	ev->first_seen_window = t->first_window;
+	ev->first_seen = t->first_time;
+	ev->last_seen_window = t->last_window;
+	ev->last_seen = t->last_time;
+	ev->comparisons = t->comparisons;
+}
+
 /* Compares the pending group with the baseline.  Returns 0, or a
  * negative error when the baseline cannot serve these windows at all.
  */
 static int analyse(struct sa_live *lv, uint64_t last, struct sa_errinfo *ei)
 {
 	struct sa_anomaly_list *l = NULL;
+	struct sa_live_summary sum;
+	enum sa_live_state *states = NULL;
 	struct sa_errinfo lei;
-	size_t i, n;
+	size_t i, j, n;
 	int err;
 
 	if (!lv->nr_pending)
 		return 0;
+	memset(&sum, 0, sizeof(sum));
+	sum.comparison = lv->groups;
+	sum.first_window = lv->pending_first;
+	sum.last_window = last;
+	sum.windows = lv->nr_pending;
+	for (i = 0; i < lv->nr_pending; i++) {
+		const struct sa_hist_decode *d = sa_hist_decode(lv->pending[i]);
+
+		sum.instructions += d->instructions;
+		sum.idle_windows += d->idle_windows && !d->instructions;
+	}
 	err = sa_anomaly_detect(lv->bl, lv->pending, lv->nr_pending,
 				&lv->o.detect, &l, &lei);
 	drop_pending(lv);
+	clock_gettime(CLOCK_REALTIME, &sum.time);
 	if (err == -SA_ERR_NODATA && sa_baseline_nr_builds(lv->bl) > 0) {
 		/* Windows without a known function (the target slept in
-		 * a syscall): nothing to compare, not a failure.
+		 * a syscall): nothing to compare, not a failure; the
+		 * states stay as they were (nothing was observed).
 		 */
 		note(lv, "windows %" PRIu64 "-%" PRIu64 ": %s",
 		     lv->pending_first, last, lei.msg);
+		if (lv->o.summary_fn)
+			lv->o.summary_fn(lv->o.ctx, &sum);
+		lv->groups++;
 		return 0;
 	}
 	if (err) {
@@ -324,17 +567,222 @@ static int analyse(struct sa_live *lv, uint64_t last, struct sa_errinfo *ei)
 			*ei = lei;
 		return err;
 	}
+	sum.compared = true;
+	sum.tests = sa_anomaly_list_nr_tests(l);
 	n = sa_anomaly_list_nr_significant(l);
-	for (i = 0; i < n; i++) {
-		if (lv->o.anomaly_fn)
-			lv->o.anomaly_fn(lv->o.ctx, sa_anomaly_list_get(l, i),
-					 lv->groups, lv->pending_first, last);
-		lv->st.anomalies++;
+	states = calloc(n + 1, sizeof(*states));
+	err = states ? track(lv, l, states, &sum) : -ENOMEM;
+	if (err) {
+		free(states);
+		sa_anomaly_list__free(l);
+		return sa_errinfo_set(ei, err, SA_NO_OFFSET,
+				      "tracking anomalies: %s",
+				      sa_strerror(err));
 	}
+	if (lv->o.summary_fn)
+		lv->o.summary_fn(lv->o.ctx, &sum);
+	for (i = 0; i < n; i++) {
+		const struct sa_anomaly *a = sa_anomaly_list_get(l, i);
+		struct sa_live_event ev;
+		struct tracked *t;
+		char *key;
+
+		if (lv->o.anomaly_fn)
+			lv->o.anomaly_fn(lv->o.ctx, a, lv->groups,
+					 lv->pending_first, last);
+		lv->st.anomalies++;
+		if (!lv->o.event_fn || !states[i])
+			continue;
+		key = identity(a);
+		t = key ? tracked_find(lv, key) : NULL;
+		free(key);
+		if (!t)
+			continue;
+		event_of(t, states[i], &sum, &ev);
+		lv->o.event_fn(lv->o.ctx, &ev);
+	}
+	/* resolved: tell, then forget */
+	for (i = 0, j = 0; i < lv->nr_tr; i++) {
+		struct tracked *t = &lv->tr[i];
+
+		if (!t->resolved) {
+			lv->tr[j++] = *t;
+			continue;
+		}
+		if (lv->o.event_fn) {
+			struct sa_live_event ev;
+
+			event_of(t, SA_LIVE_RESOLVED, &sum, &ev);
+			lv->o.event_fn(lv->o.ctx, &ev);
+		}
+		tracked_fini(t);
+	}
+	lv->nr_tr = j;
+	free(states);
 	lv->groups++;
 	lv->st.analyses++;
 	sa_anomaly_list__free(l);
 	return 0;
+}
+
+char *sa_live_format_time(const struct timespec *ts, char *buf, size_t size)
+{
+	struct tm tm;
+	char s[32];
+
+	if (!gmtime_r(&ts->tv_sec, &tm) ||
+	    !strftime(s, sizeof(s), "%Y-%m-%dT%H:%M:%S", &tm))
+		snprintf(s, sizeof(s), "1970-01-01T00:00:00");
+	snprintf(buf, size, "%s.%03ldZ", s, ts->tv_nsec / 1000000);
+	return buf;
+}
+
+static void json_context(struct sa_json *j, const struct sa_live *lv,
+			 const struct timespec *ts)
+{
+	char t[40];
+
+	sa_json_str(j, "time", sa_live_format_time(ts, t, sizeof(t)));
+	sa_json_str(j, "host.name", lv->host);
+	sa_json_i64(j, "process.pid", lv->o.backend.pid);
+	sa_json_str(j, "process.executable.name", lv->exe);
+}
+
+struct event_json {
+	const struct sa_live *lv;
+	const struct sa_live_event *ev;
+};
+
+static void event_fields(struct sa_json *j, void *ctx)
+{
+	const struct event_json *x = ctx;
+	const struct sa_live_event *ev = x->ev;
+	char t[40];
+
+	sa_json_str(j, "record", "anomaly");
+	json_context(j, x->lv, &ev->time);
+	sa_json_str(j, "state", sa_live_state_name(ev->state));
+	sa_json_u64(j, "comparison", ev->comparison);
+	sa_json_u64(j, "window.first", ev->first_window);
+	sa_json_u64(j, "window.last", ev->last_window);
+	sa_json_str(j, "first_seen",
+		    sa_live_format_time(&ev->first_seen, t, sizeof(t)));
+	sa_json_u64(j, "first_seen_window", ev->first_seen_window);
+	sa_json_str(j, "last_seen",
+		    sa_live_format_time(&ev->last_seen, t, sizeof(t)));
+	sa_json_u64(j, "last_seen_window", ev->last_seen_window);
+	sa_json_u64(j, "comparisons", ev->comparisons);
+}
+
+int sa_live_write_event_json(const struct sa_live *lv,
+			     const struct sa_live_event *ev, FILE *f)
+{
+	struct event_json x = { lv, ev };
+	char src[64];
+
+	snprintf(src, sizeof(src), "windows %" PRIu64 "-%" PRIu64,
+		 ev->first_window, ev->last_window);
+	if (sa_anomaly__write_json(ev->a, f, src, event_fields, &x))
+		return -EIO;
+	fflush(f);
+	return ferror(f) ? -EIO : 0;
+}
+
+int sa_live_write_summary_json(const struct sa_live *lv,
+			       const struct sa_live_summary *s, FILE *f)
+{
+	struct sa_json j;
+
+	sa_json_init(&j, f, false);
+	sa_json_obj_begin(&j, NULL);
+	sa_json_str(&j, "schema", "sensor-agent.live-summary/1");
+	sa_json_str(&j, "record", "summary");
+	json_context(&j, lv, &s->time);
+	sa_json_u64(&j, "comparison", s->comparison);
+	sa_json_u64(&j, "window.first", s->first_window);
+	sa_json_u64(&j, "window.last", s->last_window);
+	sa_json_str(&j, "status", s->compared ? "compared" : "idle");
+	sa_json_u64(&j, "windows", s->windows);
+	sa_json_u64(&j, "idle_windows", s->idle_windows);
+	sa_json_u64(&j, "instructions", s->instructions);
+	sa_json_u64(&j, "tests", s->tests);
+	sa_json_u64(&j, "anomalies", s->anomalies);
+	sa_json_u64(&j, "new", s->new_anomalies);
+	sa_json_u64(&j, "ongoing", s->ongoing);
+	sa_json_u64(&j, "resolved", s->resolved);
+	sa_json_obj_end(&j);
+	sa_json_newline(&j);
+	fflush(f);
+	return ferror(f) ? -EIO : 0;
+}
+
+int sa_live_write_event_text(const struct sa_live *lv,
+			     const struct sa_live_event *ev, FILE *f)
+{
+	char t[40];
+	size_t i;
+
+	(void)lv;
+	switch (ev->state) {
+	case SA_LIVE_NEW:
+		fprintf(f, "\nnew:\n");
+		sa_anomaly_write_text1(ev->a, f);
+		break;
+	case SA_LIVE_ONGOING:
+		fprintf(f, "\nongoing #%u ", ev->a->rank);
+		sa_anomaly__write_brief(ev->a, f);
+		fprintf(f, "; score %.1f; flagged in %" PRIu64
+			" comparisons since windows %" PRIu64 " (%s)",
+			ev->a->score, ev->comparisons, ev->first_seen_window,
+			sa_live_format_time(&ev->first_seen, t, sizeof(t)));
+		for (i = 0; i < ev->a->nr_also; i++)
+			fprintf(f, "%s%s:%d", i ? ", " : "; also seen in ",
+				ev->a->also[i].function,
+				ev->a->also[i].line);
+		fputc('\n', f);
+		break;
+	case SA_LIVE_RESOLVED:
+		fprintf(f, "\nresolved ");
+		sa_anomaly__write_brief(ev->a, f);
+		fprintf(f, "; no longer flagged: last seen in windows up to %"
+			PRIu64 ", flagged in %" PRIu64 " comparison%s since "
+			"windows %" PRIu64 " (%s)\n", ev->last_seen_window,
+			ev->comparisons, ev->comparisons == 1 ? "" : "s",
+			ev->first_seen_window,
+			sa_live_format_time(&ev->first_seen, t, sizeof(t)));
+		break;
+	default:
+		break;
+	}
+	fflush(f);
+	return ferror(f) ? -EIO : 0;
+}
+
+int sa_live_write_summary_text(const struct sa_live *lv,
+			       const struct sa_live_summary *s, FILE *f)
+{
+	char t[40];
+
+	fprintf(f, "\n== comparison %" PRIu64 ", windows %" PRIu64 "-%"
+		PRIu64 " at %s: ", s->comparison, s->first_window,
+		s->last_window, sa_live_format_time(&s->time, t, sizeof(t)));
+	if (!s->compared)
+		fprintf(f, "idle, nothing to compare");
+	else if (!s->anomalies)
+		fprintf(f, "no anomaly");
+	else
+		fprintf(f, "%" PRIu64 " anomal%s (%" PRIu64 " new, %" PRIu64
+			" ongoing)", s->anomalies,
+			s->anomalies == 1 ? "y" : "ies", s->new_anomalies,
+			s->ongoing);
+	if (s->resolved)
+		fprintf(f, ", %" PRIu64 " resolved", s->resolved);
+	fprintf(f, "; %" PRIu64 " tests, %" PRIu64 " instructions in %"
+		PRIu64 " windows (%" PRIu64 " idle); %s pid %d on %s\n",
+		s->tests, s->instructions, s->windows, s->idle_windows,
+		lv->exe, (int)lv->o.backend.pid, lv->host);
+	fflush(f);
+	return ferror(f) ? -EIO : 0;
 }
 
 static void account_decode(struct sa_live *lv, const struct sa_hist *h)

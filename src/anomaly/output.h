@@ -22,4 +22,10 @@ int sa_anomaly__write_json(const struct sa_anomaly *a, FILE *f,
 /* One line without newline: "kind: function (file:line), decision". */
 void sa_anomaly__write_brief(const struct sa_anomaly *a, FILE *f);
 
+/* Deep copy of @src into @dst (0 or -ENOMEM; @dst then needs
+ * sa_anomaly__fini() either way), and its release.
+ */
+int sa_anomaly__copy(struct sa_anomaly *dst, const struct sa_anomaly *src);
+void sa_anomaly__fini(struct sa_anomaly *a);
+
 #endif /* SA_ANOMALY_OUTPUT_H */

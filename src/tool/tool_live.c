@@ -81,30 +81,30 @@ static void on_signal(int sig)
 
 struct live_out {
 	bool jsonl;
-	uint64_t last_group;
-	bool any;
+	struct sa_live *lv;
 };
 
-static void on_anomaly(void *ctx, const struct sa_anomaly *a, uint64_t group,
-		       uint64_t first, uint64_t last)
+/* Every comparison: a summary record (jsonl) or header line (text), then
+ * its new anomalies in full and its ongoing and resolved ones briefly.
+ */
+static void on_summary(void *ctx, const struct sa_live_summary *s)
 {
 	struct live_out *lo = ctx;
-	char src[64];
 
-	if (lo->jsonl) {
-		snprintf(src, sizeof(src), "windows %" PRIu64 "-%" PRIu64,
-			 first, last);
-		sa_anomaly_write_json1(a, stdout, src);
-	} else {
-		if (!lo->any || group != lo->last_group)
-			printf("\n== anomalies in windows %" PRIu64 "-%" PRIu64
-			       ", most significant first\n", first, last);
-		putchar('\n');
-		sa_anomaly_write_text1(a, stdout);
-	}
-	lo->any = true;
-	lo->last_group = group;
-	fflush(stdout);
+	if (lo->jsonl)
+		sa_live_write_summary_json(lo->lv, s, stdout);
+	else
+		sa_live_write_summary_text(lo->lv, s, stdout);
+}
+
+static void on_event(void *ctx, const struct sa_live_event *ev)
+{
+	struct live_out *lo = ctx;
+
+	if (lo->jsonl)
+		sa_live_write_event_json(lo->lv, ev, stdout);
+	else
+		sa_live_write_event_text(lo->lv, ev, stdout);
 }
 
 static void on_note(void *ctx, const char *msg)
@@ -265,7 +265,8 @@ int cmd_live(int argc, char **argv)
 		sa_err("--baseline and --learn-db exclude each other");
 		return SA_EXIT_USAGE;
 	}
-	o.anomaly_fn = on_anomaly;
+	o.event_fn = on_event;
+	o.summary_fn = on_summary;
 	o.note_fn = on_note;
 	o.ctx = &lo;
 
@@ -274,6 +275,7 @@ int cmd_live(int argc, char **argv)
 		sa_err("%s", ei.msg[0] ? ei.msg : strerror(errno));
 		return SA_EXIT_FAIL;
 	}
+	lo.lv = lv;
 	fprintf(stderr, "%s: watching pid %d with the %s backend%s%s\n",
 		sa_prog, (int)o.backend.pid, sa_live_backend_name(lv),
 		sa_live_backend_note(lv) ? ": " : "",

@@ -146,7 +146,7 @@ static void (*const ops[OP_MAX])(const struct request *) = {
 
 static __attribute__((noinline)) void handle(const struct request *r)
 {
-	if (parse_request(r))
+	if (parse_request(r)) /* DEMO caller */
 		return;
 	ops[r->op](r);
 }

@@ -159,6 +159,246 @@ START_TEST(test_live_demo)
 }
 END_TEST
 
+/* Live records: the service is shifted once the baseline is learnt,
+ * shifted back (SIGUSR2) once its error path is reported as ongoing, and
+ * the loop stops once that anomaly is resolved.  Every record goes
+ * through the library's JSON-lines writers into a buffer that Python
+ * then checks (JSON, RFC 3339 times).
+ */
+struct states_ctx {
+	struct sa_live *lv;
+	pid_t pid;
+	bool shifted, back;
+	int line_error, line_caller;
+	FILE *out;
+	unsigned nr_new, nr_ongoing, nr_resolved, summaries;
+	unsigned caller_folded, caller_apart;
+	uint64_t next_comparison, expect_events;
+	bool error_now;		/* parse_request:90 in this comparison */
+	bool caller_now;	/* handle's branch reported on its own */
+	bool failed;
+	char why[256];
+};
+
+static void states_fail(struct states_ctx *c, const char *why)
+{
+	if (!c->failed)
+		snprintf(c->why, sizeof(c->why), "%s", why);
+	c->failed = true;
+	sa_live_request_stop(c->lv);
+}
+
+static void states_note(void *ctx, const char *msg)
+{
+	struct states_ctx *c = ctx;
+
+	if (strstr(msg, "baseline learnt") && !c->shifted) {
+		kill(c->pid, SIGUSR1);
+		c->shifted = true;
+	}
+}
+
+static void states_end_comparison(struct states_ctx *c)
+{
+	if (c->error_now && c->caller_now)
+		c->caller_apart++;
+	c->error_now = c->caller_now = false;
+}
+
+static void states_summary(void *ctx, const struct sa_live_summary *s)
+{
+	struct states_ctx *c = ctx;
+
+	states_end_comparison(c);
+	if (c->expect_events)
+		states_fail(c, "a comparison had fewer events than its summary");
+	if (s->comparison != c->next_comparison)
+		states_fail(c, "comparisons not numbered one by one");
+	c->next_comparison = s->comparison + 1;
+	c->expect_events = s->anomalies + s->resolved;
+	if (s->compared && s->anomalies !=
+	    s->new_anomalies + s->ongoing)
+		states_fail(c, "anomalies != new + ongoing");
+	if (s->first_window > s->last_window || !s->windows ||
+	    s->windows > s->last_window - s->first_window + 1)
+		states_fail(c, "summary windows do not match its range");
+	c->summaries++;
+	ck_assert_int_eq(sa_live_write_summary_json(c->lv, s, c->out), 0);
+}
+
+static void states_event(void *ctx, const struct sa_live_event *ev)
+{
+	struct states_ctx *c = ctx;
+	const struct sa_anomaly *a = ev->a;
+	bool error = !strcmp(a->function, "parse_request") &&
+		     a->line == c->line_error;
+	size_t i;
+
+	ck_assert_int_eq(sa_live_write_event_json(c->lv, ev, c->out), 0);
+	if (!c->expect_events)
+		states_fail(c, "an event beyond its summary's count");
+	else
+		c->expect_events--;
+	if (!c->shifted)
+		states_fail(c, "an anomaly before the shift");
+	if (ev->comparisons < 1 || ev->first_seen_window > ev->last_window)
+		states_fail(c, "bad first_seen or comparisons");
+	if (!strcmp(a->function, "handle") && a->line == c->line_caller &&
+	    ev->state != SA_LIVE_RESOLVED)
+		c->caller_now = true;
+	if (!error)
+		return;
+	if (ev->state != SA_LIVE_RESOLVED) {
+		c->error_now = true;
+		for (i = 0; i < a->nr_also; i++)
+			if (!strcmp(a->also[i].function, "handle") &&
+			    a->also[i].line == c->line_caller &&
+			    a->also[i].relation == SA_ANOM_REL_CALLER)
+				c->caller_folded++;
+	}
+	switch (ev->state) {
+	case SA_LIVE_NEW:
+		c->nr_new++;
+		if (ev->comparisons != 1 ||
+		    ev->first_seen_window != ev->first_window)
+			states_fail(c, "a new anomaly seen before");
+		break;
+	case SA_LIVE_ONGOING:
+		if (!c->nr_new)
+			states_fail(c, "ongoing before new");
+		if (ev->comparisons < 2 ||
+		    ev->first_seen_window >= ev->first_window)
+			states_fail(c, "ongoing without an earlier comparison");
+		c->nr_ongoing++;
+		if (!c->back) {
+			kill(c->pid, SIGUSR2);	/* the shift back */
+			c->back = true;
+		}
+		break;
+	case SA_LIVE_RESOLVED:
+		if (!c->back)
+			states_fail(c, "resolved before the shift back");
+		if (ev->last_seen_window >= ev->first_window)
+			states_fail(c, "resolved but seen in this comparison");
+		c->nr_resolved++;
+		sa_live_request_stop(c->lv);
+		break;
+	}
+}
+
+static unsigned count_lines_with(const char *buf, const char *needle)
+{
+	const char *p = buf, *nl;
+	unsigned n = 0;
+
+	for (; *p; p = nl + 1) {
+		nl = strchr(p, '\n');
+		if (!nl)
+			break;
+		if (memmem(p, (size_t)(nl - p), needle, strlen(needle)))
+			n++;
+	}
+	return n;
+}
+
+START_TEST(test_live_states)
+{
+	struct states_ctx c = { 0 };
+	struct sa_live_opts o = { 0 };
+	struct sa_live_stats st;
+	struct sa_errinfo ei;
+	char buf[64], host[256], *out = NULL, pidf[64];
+	size_t len = 0;
+	int pfd[2], status;
+
+	c.line_error = marker_line("DEMO error");
+	c.line_caller = marker_line("DEMO caller");
+	ck_assert_int_eq(pipe(pfd), 0);
+	c.pid = fork();
+	ck_assert_int_ge(c.pid, 0);
+	if (!c.pid) {
+		dup2(pfd[1], 1);
+		close(pfd[0]);
+		execl(service, service, "11", (char *)NULL);
+		_exit(127);
+	}
+	close(pfd[1]);
+	ck_assert_int_gt(read(pfd[0], buf, sizeof(buf) - 1), 0);
+	c.out = open_memstream(&out, &len);
+	ck_assert_ptr_nonnull(c.out);
+
+	o.backend.kind = SA_BACKEND_EMULATE;
+	o.backend.pid = c.pid;
+	o.backend.window_insns = 4000;
+	o.backend.window_ms = 2000;
+	o.backend.period_ms = 30;
+	o.backend.budget.cpu_permille = 1000;
+	o.learn_windows = 10;
+	o.group = 3;
+	o.max_windows = 75;
+	o.event_fn = states_event;
+	o.summary_fn = states_summary;
+	o.note_fn = states_note;
+	o.ctx = &c;
+	c.lv = sa_live__new(&o, &ei);
+	ck_assert_msg(c.lv, "%s", ei.msg);
+	ck_assert_msg(sa_live_run(c.lv, &ei) == 0, "%s", ei.msg);
+	states_end_comparison(&c);
+	sa_live_stats(c.lv, &st);
+	sa_live__free(c.lv);
+	fclose(c.out);
+	kill(c.pid, SIGTERM);
+	ck_assert_int_eq(waitpid(c.pid, &status, 0), c.pid);
+	ck_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	close(pfd[0]);
+
+	printf("live states: %llu windows, %llu compared, %u summaries; "
+	       "error path: %u new, %u ongoing, %u resolved; its caller's "
+	       "branch folded under it %u times, apart %u times\n",
+	       (unsigned long long)st.windows,
+	       (unsigned long long)st.analyses, c.summaries, c.nr_new,
+	       c.nr_ongoing, c.nr_resolved, c.caller_folded, c.caller_apart);
+	ck_assert_msg(!c.failed, "%s", c.why);
+	ck_assert_uint_eq(c.expect_events, 0);
+	ck_assert_uint_eq(c.nr_new, 1);
+	ck_assert_uint_ge(c.nr_ongoing, 1);
+	ck_assert_uint_eq(c.nr_resolved, 1);
+	/* one summary per comparison, the idle ones included */
+	ck_assert_uint_ge(c.summaries, st.analyses);
+	/* the demo's caller/callee pair: one report */
+	ck_assert_uint_eq(c.caller_apart, 0);
+	ck_assert_uint_ge(c.caller_folded, 1);
+
+	/* the records, as a log shipper reads them */
+	ck_assert_int_eq(sa_test_json_lines_valid(out), 0);
+	ck_assert_uint_eq(count_lines_with(out, "\"record\":\"summary\""),
+			  c.summaries);
+	ck_assert_uint_eq(count_lines_with(out,
+		"\"schema\":\"sensor-agent.live-summary/1\""), c.summaries);
+	ck_assert_uint_ge(count_lines_with(out, "\"state\":\"new\""), 1);
+	ck_assert_uint_ge(count_lines_with(out, "\"state\":\"ongoing\""), 1);
+	ck_assert_uint_ge(count_lines_with(out, "\"state\":\"resolved\""), 1);
+	ck_assert_uint_eq(count_lines_with(out, "\"time\":\""),
+			  count_lines_with(out, "\"record\":\""));
+	snprintf(pidf, sizeof(pidf), "\"process.pid\":%d,", (int)c.pid);
+	ck_assert_uint_eq(count_lines_with(out, pidf),
+			  count_lines_with(out, "\"record\":\""));
+	ck_assert_uint_eq(count_lines_with(out,
+		"\"process.executable.name\":\"demo_service\""),
+		count_lines_with(out, "\"record\":\""));
+	ck_assert_int_eq(gethostname(host, sizeof(host)), 0);
+	snprintf(buf, sizeof(buf), "\"host.name\":\"%.40s\"", host);
+	ck_assert_uint_eq(count_lines_with(out, buf),
+			  count_lines_with(out, "\"record\":\""));
+	ck_assert_uint_eq(count_lines_with(out, "\"window.first\":"),
+			  count_lines_with(out, "\"record\":\""));
+	/* (resolved records repeat their last report's list) */
+	ck_assert_uint_ge(count_lines_with(out, "\"function\":\"handle\","
+				"\"file\":"), c.caller_folded);
+	free(out);
+}
+END_TEST
+
 static void on_idle_note(void *ctx, const char *msg)
 {
 	unsigned *notes = ctx;
@@ -254,6 +494,10 @@ int main(int argc, char **argv)
 	service = argv[1];
 	idle_service = argv[2];
 	tcase_add_test(tc, test_live_demo);
+	tcase_set_timeout(tc, 120);
+	suite_add_tcase(s, tc);
+	tc = tcase_create("live records");
+	tcase_add_test(tc, test_live_states);
 	tcase_set_timeout(tc, 120);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("idle service");
