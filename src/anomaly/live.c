@@ -778,8 +778,9 @@ int sa_live_write_summary_text(const struct sa_live *lv,
 	if (s->resolved)
 		fprintf(f, ", %" PRIu64 " resolved", s->resolved);
 	fprintf(f, "; %" PRIu64 " tests, %" PRIu64 " instructions in %"
-		PRIu64 " windows (%" PRIu64 " idle); %s pid %d on %s\n",
-		s->tests, s->instructions, s->windows, s->idle_windows,
+		PRIu64 " window%s (%" PRIu64 " idle); %s pid %d on %s\n",
+		s->tests, s->instructions, s->windows,
+		s->windows == 1 ? "" : "s", s->idle_windows,
 		lv->exe, (int)lv->o.backend.pid, lv->host);
 	fflush(f);
 	return ferror(f) ? -EIO : 0;
