@@ -815,7 +815,7 @@ static bool calls_before(const struct sa_mbuild *b, const char *caller,
 	return false;
 }
 
-static long root_of(struct cand *v, long i, size_t n)
+static long root_of(const struct cand *v, long i, size_t n)
 {
 	size_t steps = 0;
 	long r = i;
@@ -828,59 +828,69 @@ static long root_of(struct cand *v, long i, size_t n)
 	return r;
 }
 
-static void group_causes(struct cand *v, size_t n)
+/* A better root than @best for the line of @o: higher score, then lower
+ * offset.
+ */
+static bool better(const struct cand *o, const struct cand *best)
+{
+	return o->a.score > best->a.score ||
+	       (o->a.score == best->a.score && o->a.offset < best->a.offset);
+}
+
+/* Sets parent (and rel) of the significant candidates folded into
+ * another one; @sig lists the @ns significant ones.  Every pass runs over
+ * @sig only (a list can hold up to SA_DETECT_MAX_ANOMALIES candidates,
+ * few of them significant).
+ */
+static void group_causes(struct cand *v, size_t n, const size_t *sig,
+			 size_t ns)
 {
 	size_t i, j;
 
 	for (i = 0; i < n; i++)
 		v[i].parent = -1;
 	/* same line: fold into the best-scored of the line */
-	for (i = 0; i < n; i++) {
+	for (i = 0; i < ns; i++) {
+		struct cand *x = &v[sig[i]];
 		long best = -1;
 
-		if (!v[i].a.significant || !is_cond_kind(&v[i]) ||
-		    !v[i].a.file || !v[i].a.line)
+		if (!is_cond_kind(x) || !x->a.file || !x->a.line)
 			continue;
-		for (j = 0; j < n; j++) {
-			const struct cand *o = &v[j];
+		for (j = 0; j < ns; j++) {
+			const struct cand *o = &v[sig[j]];
 
-			if (j == i || !o->a.significant || !is_cond_kind(o) ||
-			    o->build != v[i].build || o->a.line != v[i].a.line ||
-			    !o->a.file || strcmp(o->a.file, v[i].a.file) ||
-			    strcmp(o->a.function, v[i].a.function))
+			if (j == i || !is_cond_kind(o) || o->build != x->build ||
+			    o->a.line != x->a.line || !o->a.file ||
+			    strcmp(o->a.file, x->a.file) ||
+			    strcmp(o->a.function, x->a.function) ||
+			    !better(o, x))
 				continue;
-			if (o->a.score > v[i].a.score ||
-			    (o->a.score == v[i].a.score &&
-			     o->a.offset < v[i].a.offset)) {
-				if (best < 0 || o->a.score > v[best].a.score ||
-				    (o->a.score == v[best].a.score &&
-				     o->a.offset < v[best].a.offset))
-					best = (long)j;
-			}
+			if (best < 0 || better(o, &v[best]))
+				best = (long)sig[j];
 		}
 		if (best >= 0) {
-			v[i].parent = best;
-			v[i].rel = SA_ANOM_REL_SAME_LINE;
+			x->parent = best;
+			x->rel = SA_ANOM_REL_SAME_LINE;
 		}
 	}
 	/* caller: a line's root on a callee's result */
-	for (i = 0; i < n; i++) {
-		struct cand *x = &v[i];
+	for (i = 0; i < ns; i++) {
+		struct cand *x = &v[sig[i]];
 		double dx = fabs(excess(x)), best_gap = INFINITY, tol_x;
 		long best = -1;
 
-		if (!x->a.significant || !is_cond_kind(x) || x->parent >= 0)
+		if (!is_cond_kind(x) || x->parent >= 0)
 			continue;
 		tol_x = x->a.cur_windows;
 		if (x->a.base_total > 0)
 			tol_x += x->a.base_windows * x->a.cur_total /
 				 x->a.base_total;
-		for (j = 0; j < n; j++) {
-			const struct cand *y = &v[j];
+		for (j = 0; j < ns; j++) {
+			const struct cand *y = &v[sig[j]];
 			double dy, gap, tol;
 
-			if (j == i || !y->a.significant ||
-			    !is_decision_kind(y) || y->build != x->build ||
+			if (j == i || !is_decision_kind(y) ||
+			    y->build != x->build ||
 			    !strcmp(y->a.function, x->a.function))
 				continue;
 			dy = fabs(excess(y));
@@ -893,7 +903,7 @@ static void group_causes(struct cand *v, size_t n)
 			    !calls_before(x->base, x->a.function,
 					  y->a.function, x->a.offset))
 				continue;
-			best = (long)j;
+			best = (long)sig[j];
 			best_gap = gap;
 		}
 		if (best >= 0) {
@@ -901,7 +911,7 @@ static void group_causes(struct cand *v, size_t n)
 
 			x->parent = r;
 			x->rel = SA_ANOM_REL_CALLER;
-			if (root_of(v, (long)i, n) < 0)
+			if (root_of(v, (long)sig[i], n) < 0)
 				x->parent = -1;
 		}
 	}
@@ -916,9 +926,11 @@ static int cmp_also(const void *x, const void *y)
 	return a->offset < b->offset ? -1 : a->offset > b->offset;
 }
 
-/* Lists under root @r every candidate whose root it is. */
-static int collect_also(struct cand *v, size_t n, size_t r,
-			struct sa_anomaly *a)
+/* Lists under root @r every significant candidate whose root it is
+ * (@root: each one's root, -1 for none).
+ */
+static int collect_also(const struct cand *v, const size_t *sig, size_t ns,
+			const long *root, size_t r, struct sa_anomaly *a)
 {
 	struct sa_anomaly_also *m;
 	size_t i, k = 0;
@@ -926,9 +938,8 @@ static int collect_also(struct cand *v, size_t n, size_t r,
 
 	a->nr_also = 0;
 	a->also = NULL;
-	for (i = 0; i < n; i++)
-		if (i != r && v[i].parent >= 0 &&
-		    root_of(v, (long)i, n) == (long)r)
+	for (i = 0; i < ns; i++)
+		if (sig[i] != r && root[i] == (long)r)
 			k++;
 	if (!k)
 		return 0;
@@ -936,16 +947,15 @@ static int collect_also(struct cand *v, size_t n, size_t r,
 	if (!m)
 		return -ENOMEM;
 	a->also = m;
-	for (i = 0; i < n; i++) {
-		const struct sa_anomaly *s = &v[i].a;
+	for (i = 0; i < ns; i++) {
+		const struct sa_anomaly *s = &v[sig[i]].a;
 		struct sa_anomaly_also *e;
 
-		if (i == r || v[i].parent < 0 ||
-		    root_of(v, (long)i, n) != (long)r)
+		if (sig[i] == r || root[i] != (long)r)
 			continue;
 		e = &m[a->nr_also++];
 		e->kind = s->kind;
-		e->relation = v[i].rel;
+		e->relation = v[sig[i]].rel;
 		e->function = dup_or_null(s->function, &err);
 		e->file = dup_or_null(s->file, &err);
 		e->line = s->line;
@@ -965,8 +975,9 @@ static int collect_also(struct cand *v, size_t n, size_t r,
 static int make_list(struct det *d, struct sa_anomaly_list **out)
 {
 	struct sa_anomaly_list *l;
+	size_t *sig = NULL, ns = 0, i, o, k;
+	long *root = NULL;
 	double *lp;
-	size_t i, o;
 	int err = 0;
 
 	lp = calloc(d->n + 1, sizeof(*lp));
@@ -1011,27 +1022,49 @@ static int make_list(struct det *d, struct sa_anomaly_list **out)
 		d->c[o++] = d->c[i];
 	}
 	explain_rates(d->c, o);
-	group_causes(d->c, o);
+	sig = calloc(o + 1, sizeof(*sig));
+	root = calloc(o + 1, sizeof(*root));
+	if (!sig || !root) {
+		free(sig);
+		free(root);
+		return -ENOMEM;
+	}
+	for (i = 0; i < o; i++)
+		if (d->c[i].a.significant)
+			sig[ns++] = i;
+	group_causes(d->c, o, sig, ns);
+	for (i = 0; i < ns; i++)
+		root[i] = d->c[sig[i]].parent >= 0 ?
+				  root_of(d->c, (long)sig[i], o) : -1;
 
 	l = calloc(1, sizeof(*l));
-	if (!l)
-		return -ENOMEM;
-	l->v = calloc(o + 1, sizeof(*l->v));
-	if (!l->v) {
+	if (l)
+		l->v = calloc(o + 1, sizeof(*l->v));
+	if (!l || !l->v) {
 		free(l);
+		free(sig);
+		free(root);
 		return -ENOMEM;
 	}
 	l->nr_tests = d->n;
-	for (i = 0; i < o; i++) {
+	for (i = 0, k = 0; i < o; i++) {
 		const struct sa_anomaly *s = &d->c[i].a;
 		struct sa_anomaly *a;
+		bool folded = false;
 
+		while (k < ns && sig[k] < i)
+			k++;
+		if (k < ns && sig[k] == i)
+			folded = root[k] >= 0;
 		/* folded into its root: listed there, not on its own */
-		if (d->c[i].parent >= 0 && root_of(d->c, (long)i, o) >= 0)
+		if (folded)
 			continue;
 		a = &l->v[l->n++];
 		*a = *s;
-		if (collect_also(d->c, o, i, a) && !err)
+		a->nr_also = 0;
+		a->also = NULL;
+		if (s->significant &&
+		    collect_also(d->c, sig, ns, root, i, a) && !err)
 			err = -ENOMEM;
 		a->function = dup_or_null(s->function, &err);
 		a->binary = dup_or_null(s->binary, &err);
@@ -1043,6 +1076,8 @@ static int make_list(struct det *d, struct sa_anomaly_list **out)
 		if (a->significant)
 			l->nr_sig++;
 	}
+	free(sig);
+	free(root);
 	if (err) {
 		sa_anomaly_list__free(l);
 		return err;
