@@ -840,10 +840,11 @@ static bool better(const struct cand *o, const struct cand *best)
 /* Sets parent (and rel) of the significant candidates folded into
  * another one; @sig lists the @ns significant ones.  Every pass runs over
  * @sig only (a list can hold up to SA_DETECT_MAX_ANOMALIES candidates,
- * few of them significant).
+ * few of them significant).  @by_line: a build diff, whose baseline side
+ * has other offsets: call edges are looked up on the current side only.
  */
 static void group_causes(struct cand *v, size_t n, const size_t *sig,
-			 size_t ns)
+			 size_t ns, bool by_line)
 {
 	size_t i, j;
 
@@ -898,10 +899,12 @@ static void group_causes(struct cand *v, size_t n, const size_t *sig,
 			tol = tol_x + SA_GROUP_REL_TOL * (dx > dy ? dx : dy);
 			if (!(dy > 0) || gap > tol || gap >= best_gap)
 				continue;
+			/* a build diff's baseline side has other offsets */
 			if (!calls_before(x->build, x->a.function,
 					  y->a.function, x->a.offset) &&
-			    !calls_before(x->base, x->a.function,
-					  y->a.function, x->a.offset))
+			    (by_line || !calls_before(x->base, x->a.function,
+						      y->a.function,
+						      x->a.offset)))
 				continue;
 			best = (long)sig[j];
 			best_gap = gap;
@@ -1032,7 +1035,7 @@ static int make_list(struct det *d, struct sa_anomaly_list **out)
 	for (i = 0; i < o; i++)
 		if (d->c[i].a.significant)
 			sig[ns++] = i;
-	group_causes(d->c, o, sig, ns);
+	group_causes(d->c, o, sig, ns, d->by_line);
 	for (i = 0; i < ns; i++)
 		root[i] = d->c[sig[i]].parent >= 0 ?
 				  root_of(d->c, (long)sig[i], o) : -1;
