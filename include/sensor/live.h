@@ -57,9 +57,9 @@ typedef void (*sa_live_anomaly_fn)(void *ctx, const struct sa_anomaly *a,
  * function, offset, kind, decision).
  */
 enum sa_live_state {
-	SA_LIVE_NEW = 1,	/* flagged now, not by the previous comparison */
-	SA_LIVE_ONGOING,	/* flagged now and by the previous one(s) */
-	SA_LIVE_RESOLVED,	/* flagged by the previous comparison, not now */
+	SA_LIVE_NEW = 1,	/* flagged now, not tracked before */
+	SA_LIVE_ONGOING,	/* flagged now and by an earlier comparison */
+	SA_LIVE_RESOLVED,	/* flagged before; tested now, not flagged */
 };
 
 /* "new", "ongoing", "resolved"; "unknown" for bad values. */

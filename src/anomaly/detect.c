@@ -860,8 +860,8 @@ static void group_causes(struct cand *v, size_t n, const size_t *sig,
 		for (j = 0; j < ns; j++) {
 			const struct cand *o = &v[sig[j]];
 
-			if (j == i || !is_cond_kind(o) || o->build != x->build ||
-			    o->a.line != x->a.line || !o->a.file ||
+			if (j == i || !is_cond_kind(o) ||
+			    o->build != x->build || o->a.line != x->a.line || !o->a.file ||
 			    strcmp(o->a.file, x->a.file) ||
 			    strcmp(o->a.function, x->a.function) ||
 			    !better(o, x))

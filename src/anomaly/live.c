@@ -404,7 +404,8 @@ static bool same_site(const struct sa_anomaly *a, const struct sa_anomaly *b)
 	return a->offset == b->offset && !a->insn == !b->insn &&
 	       !strcmp(a->build_id ? a->build_id : "",
 		       b->build_id ? b->build_id : "") &&
-	       !strcmp(a->binary ? a->binary : "", b->binary ? b->binary : "") &&
+	       !strcmp(a->binary ? a->binary : "",
+		       b->binary ? b->binary : "") &&
 	       !strcmp(a->function ? a->function : "",
 		       b->function ? b->function : "");
 }

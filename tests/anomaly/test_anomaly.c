@@ -711,7 +711,8 @@ START_TEST(test_one_decision_one_report)
 	ck_assert_int_eq(a->also[0].relation, SA_ANOM_REL_SAME_LINE);
 	ck_assert_int_eq(a->also[0].line, 90);
 	ck_assert_uint_ne(a->also[0].offset, a->offset);
-	ck_assert(a->kind == SA_ANOM_NEW_EDGE || a->kind == SA_ANOM_VANISHED_EDGE);
+	ck_assert(a->kind == SA_ANOM_NEW_EDGE ||
+		  a->kind == SA_ANOM_VANISHED_EDGE);
 	ck_assert(a->also[0].kind == SA_ANOM_NEW_EDGE ||
 		  a->also[0].kind == SA_ANOM_VANISHED_EDGE);
 	ck_assert_int_ne(a->kind, a->also[0].kind);

@@ -211,7 +211,7 @@ static void states_summary(void *ctx, const struct sa_live_summary *s)
 
 	states_end_comparison(c);
 	if (c->expect_events)
-		states_fail(c, "a comparison had fewer events than its summary");
+		states_fail(c, "fewer events than the summary said");
 	if (s->comparison != c->next_comparison)
 		states_fail(c, "comparisons not numbered one by one");
 	c->next_comparison = s->comparison + 1;
