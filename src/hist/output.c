@@ -225,7 +225,8 @@ int sa_hist_write_text(const struct sa_hist *h, FILE *f, unsigned flags)
 		fprintf(f, "\n%s (%s) entry %#" PRIx64 ": %" PRIu64
 			   " calls, %" PRIu64 " returns, %" PRIu64
 			   " instructions%s\n",
-			fn->name, sa_basename(fn->binary), fn->entry, fn->calls,
+			fn->name, sa_basename(fn->binary), fn->entry_offset,
+			fn->calls,
 			fn->returns, fn->insns,
 			fn->is_sink ? ", error sink" : "");
 		if (!fn->nr_branches)
@@ -244,7 +245,7 @@ int sa_hist_write_text(const struct sa_hist *h, FILE *f, unsigned flags)
 				snprintf(src, sizeof(src), "?");
 			fprintf(f, "  %#-18" PRIx64 " %-24s %-32s %10" PRIu64
 				   " %10" PRIu64,
-				b->addr, src, b->insn ? b->insn : "?", b->taken,
+				b->offset, src, b->insn ? b->insn : "?", b->taken,
 				b->not_taken);
 			if (n)
 				fprintf(f, " %6.1f%%\n", 100.0 * b->taken / n);
