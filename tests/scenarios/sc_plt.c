@@ -1,8 +1,10 @@
 // SPDX-License-Identifier: BSD-2-Clause
 /*
  * Restart workload: a small key store whose every request goes through
- * libc by the PLT (strlen, memcpy, strcmp, qsort with a callback) and
- * is dispatched through a function-pointer table (indirect calls).  Each
+ * libc by the PLT (strlen, memcpy, strcmp, qsort with a callback), is
+ * dispatched through a function-pointer table (indirect calls) and
+ * hashed by a function it generated at start-up in anonymous memory
+ * (JIT code, called indirectly).  Each
  * run is a whole process, from exec to exit, with the same requests, so
  * that runs differ only in their address-space layout (ASLR).
  *
@@ -15,6 +17,7 @@
  */
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #define MAX_KEY 12
 #define NR_REQ 32
@@ -71,6 +74,23 @@ static int op_del(const char *key, int val)
 
 static int (*const ops[])(const char *, int) = { op_get, op_put, op_del };
 
+/* "JIT" code: lea eax, [rdi + rsi]; ret */
+static const unsigned char jit_code[] = { 0x8d, 0x04, 0x37, 0xc3 };
+static int (*jit_mix)(int, int);
+
+static void jit_init(void)
+{
+	void *p = mmap(NULL, 4096, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+	if (p == MAP_FAILED)
+		abort();
+	memcpy(p, jit_code, sizeof(jit_code));
+	if (mprotect(p, 4096, PROT_READ | PROT_EXEC))
+		abort();
+	jit_mix = (int (*)(int, int))p;
+}
+
 /* A key too long is cut, and counted. */
 static int truncated;
 
@@ -85,7 +105,7 @@ static int handle(const char *key, int op, int val)
 	}
 	memcpy(buf, key, len);
 	buf[len] = '\0';
-	return ops[op](buf, val);
+	return ops[op](buf, jit_mix(val, (int)len));
 }
 
 static int cmp_val(const void *a, const void *b)
@@ -108,6 +128,7 @@ int main(int argc, char **argv)
 					 long_keys : keys;
 	int i, acc = 0;
 
+	jit_init();
 	for (i = 0; i < NR_REQ; i++)
 		acc += handle(tab[i % 4], (i * 5 + 1) % 3, i);
 	qsort(slots, NR_SLOTS, sizeof(slots[0]), cmp_val);

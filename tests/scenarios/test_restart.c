@@ -3,8 +3,9 @@
  * The 'restart' suite: identities that survive restarts.
  *
  * sc_plt (beside this file) calls libc through the PLT (strlen, memcpy,
- * strcmp, qsort with a callback into it) and dispatches through a
- * function-pointer table.  Each run is a new process, recorded by the
+ * strcmp, qsort with a callback into it), dispatches through a
+ * function-pointer table and calls code it generated in anonymous
+ * memory.  Each run is a new process, recorded by the
  * emulated sensor from its first instruction after execve to its exit,
  * so libc is mapped during the window (by ld.so) and every run has its
  * own address-space layout.
@@ -14,7 +15,8 @@
  *   as `perf script --show-mmap-events` (the peer) reads them;
  * - restarts: three baseline runs and a null run give no anomaly at all;
  *   the targets in libc and ld.so carry their build-id and link-time
- *   address (checked against `nm -D` of libc) while their runtime
+ *   address (checked against `nm -D` of libc), the generated code is the
+ *   bucket [anon], while their runtime
  *   addresses differ between runs; a run whose input flips one decision
  *   ranks that decision first, its instruction at link-time addresses
  *   as objdump prints it.
@@ -178,10 +180,12 @@ static const struct sa_hist_target *find_target(const struct sa_hist *h,
 	return NULL;
 }
 
-/* Every target of @h has an identity: an object with a build-id. */
+/* Every target of @h has an identity: an object with a build-id, or
+ * for the generated code, the bucket [anon].
+ */
 static void check_identities(const struct sa_hist *h)
 {
-	size_t i, j, k, n = 0;
+	size_t i, j, k, n = 0, anon = 0;
 
 	ck_assert_uint_eq(sa_hist_decode(h)->unnamed_targets, 0);
 	for (i = 0; i < sa_hist_nr_functions(h); i++) {
@@ -192,6 +196,13 @@ static void check_identities(const struct sa_hist *h)
 				const struct sa_hist_target *t =
 					&f->branches[j].targets[k];
 
+				if (t->binary && !strcmp(t->binary, "[anon]")) {
+					ck_assert_uint_eq(t->offset, 0);
+					ck_assert_ptr_null(t->sym);
+					ck_assert_str_eq(f->name, "handle");
+					anon += t->count;
+					continue;
+				}
 				ck_assert_msg(t->binary && t->binary[0] == '/'
 					      && t->build_id &&
 					      strlen(t->build_id) == 40,
@@ -201,6 +212,7 @@ static void check_identities(const struct sa_hist *h)
 			}
 	}
 	ck_assert_uint_gt(n, 5);
+	ck_assert_uint_eq(anon, 32);	/* jit_mix, once a request */
 }
 
 /* The value of @sym in `nm -D` of @lib. */
