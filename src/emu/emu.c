@@ -569,15 +569,46 @@ static int note_maps(struct sa_emu *emu)
  * after exec; dlopen; JIT code).  Reads /proc/PID/maps again, at most
  * SA_EMU_MAX_RESCANS times a window.
  */
-static int rescan_maps(struct sa_emu *emu, uint64_t ip)
+/* Reads /proc/PID/maps again and notes what is new.  On failure the
+ * mappings read before stay (the protection code looks up the vDSO in
+ * them) and the window goes on with what it knows: best effort, a target
+ * then left unknown is counted by the decode.  Returns 0 or -ENOMEM.
+ */
+static int reread_maps(struct sa_emu *emu)
 {
+	struct sa_emu_vma *old = emu->vmas;
+	size_t nr_old = emu->nr_vmas;
 	int err;
 
+	emu->vmas = NULL;
+	emu->nr_vmas = 0;
+	err = sa_emu_maps_read(emu);
+	if (err) {
+		sa_emu_maps_free(emu);
+		emu->vmas = old;
+		emu->nr_vmas = nr_old;
+		emu->rescans = SA_EMU_MAX_RESCANS;
+		return err == -ENOMEM ? err : 0;
+	}
+	{
+		struct sa_emu_vma *cur = emu->vmas;
+		size_t nr_cur = emu->nr_vmas;
+
+		emu->vmas = old;
+		emu->nr_vmas = nr_old;
+		sa_emu_maps_free(emu);
+		emu->vmas = cur;
+		emu->nr_vmas = nr_cur;
+	}
+	return note_maps(emu);
+}
+
+static int rescan_maps(struct sa_emu *emu, uint64_t ip)
+{
 	if (sa_emu_vma_at(emu, ip) || emu->rescans >= SA_EMU_MAX_RESCANS)
 		return 0;
 	emu->rescans++;
-	err = sa_emu_maps_read(emu);
-	return err ? err : note_maps(emu);
+	return reread_maps(emu);
 }
 
 /* Injects the protection restore into another tracee of ours (a new
@@ -1107,8 +1138,8 @@ int sa_emu_window(struct sa_emu *emu, const struct sa_emu_opts *opts,
 	 * (its mappings were noted when control first reached them) or
 	 * exec'd another image.
 	 */
-	if (!err && !emu->exited && !st->exec && !sa_emu_maps_read(emu))
-		err = note_maps(emu);
+	if (!err && !emu->exited && !st->exec)
+		err = reread_maps(emu);
 	if (!err && path)
 		err = sa_emu_write_perf(emu, path, &o, st, ei);
 	return err;
