@@ -39,7 +39,9 @@ struct sa_hist_builder;
  * link-time (ELF) address in it.  Code without a file is one bucket per
  * mapping kind: @binary "[anon]", "[jit]", "[heap]", "[stack]" with
  * @offset 0, or "[vdso]" with the offset from its start (its link-time
- * address); "[unknown]" (offset 0) when no mapping holds the target.
+ * address); "[raw]" with the address itself in raw images and memory
+ * dumps placed by the user (no load bias); "[unknown]" (offset 0) when
+ * no mapping holds the target.
  * @addr, the runtime address, is informational only: ASLR changes it.
  */
 struct sa_hist_target {

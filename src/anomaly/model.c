@@ -337,6 +337,8 @@ static int target_names(const struct sa_hist_target *t, const char *own,
 		snprintf(disp, disp_size, "%s%s", t->sym, in);
 	else if (bucket && !t->offset)
 		snprintf(disp, disp_size, "%s", bin);
+	else if (!strcmp(bin, "[raw]"))
+		snprintf(disp, disp_size, "%#" PRIx64, t->offset);
 	else
 		snprintf(disp, disp_size, "%s:%#" PRIx64, base_name(bin),
 			 t->offset);

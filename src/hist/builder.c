@@ -352,6 +352,12 @@ static int sa_add_target(struct sa_hist_builder *b, struct sa_hist_branch *br,
 		t.binary = r->name;
 		if (!strcmp(r->name, "[vdso]") || !strcmp(r->name, "[vsyscall]"))
 			t.offset = next - r->start;
+	} else if (sa_image_read(b->img, next, bid, 1) > 0) {
+		/* Raw images and memory dumps, at the address the user gave
+		 * (--image FILE@ADDR, snapshots): no load bias to remove.
+		 */
+		t.binary = "[raw]";
+		t.offset = next;
 	} else {
 		t.binary = "[unknown]";
 		b->h->dec.unnamed_targets++;

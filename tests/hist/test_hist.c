@@ -298,8 +298,9 @@ START_TEST(test_call_not_taken)
 END_TEST
 
 /* Indirect targets in code without a file are one bucket per mapping
- * kind, the vDSO by its offset; a target no mapping holds is
- * "[unknown]" and counted, never keyed by its runtime address.
+ * kind, the vDSO by its offset, bytes placed by the user without a dso
+ * (raw images) by address; a target no mapping holds is "[unknown]" and
+ * counted, never keyed by its runtime address.
  *
  * 0x3000: ff e0        jmp  rax
  */
@@ -315,6 +316,7 @@ START_TEST(test_target_buckets)
 		{ 0x70ff0, "[anon]", 0 },	/* one bucket */
 		{ 0x80010, "[vdso]", 0x10 },
 		{ 0x90100, "[jit]", 0 },
+		{ 0x3001, "[raw]", 0x3001 },	/* bytes without a dso */
 		{ 0xa0000, "[unknown]", 0 },
 	};
 	const struct sa_hist_branch *br = NULL;
@@ -345,8 +347,8 @@ START_TEST(test_target_buckets)
 				br = &f->branches[j];
 	}
 	ck_assert_ptr_nonnull(br);
-	ck_assert_uint_eq(br->taken, 5);
-	ck_assert_uint_eq(br->nr_targets, 4);
+	ck_assert_uint_eq(br->taken, 6);
+	ck_assert_uint_eq(br->nr_targets, 5);
 	for (i = 1; i < sizeof(want) / sizeof(want[0]); i++) {
 		const struct sa_hist_target *t = &br->targets[i - 1];
 
