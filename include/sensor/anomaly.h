@@ -123,8 +123,9 @@ struct sa_anomaly {
 	const char *insn;	/* instruction text, NULL for call_rate */
 	uint64_t offset;	/* branch (or function entry) ELF address */
 	/* The decision: "taken" / "not taken" for conditional branches,
-	 * the target for indirect ones ("handle_get+0x0"), "calls" for
-	 * call_rate.
+	 * the target for indirect ones ("handle_get", "strcmp+0x10 in
+	 * libc.so.6", "libc.so.6:0x27280" without a symbol, "[anon]"),
+	 * "calls" for call_rate.
 	 */
 	const char *decision;
 	bool error_path;	/* the decision leads into an error sink */

@@ -156,12 +156,16 @@ bool sa_emu_exited(const struct sa_emu *emu, int *wstatus);
  */
 const uint8_t *sa_emu_trace(const struct sa_emu *emu, size_t *len);
 
-/* The executable file mappings of the last window (as its MMAP2 records).
- * Returns the number of entries; @idx out of range returns -1.
+/* The executable file mappings of the last window, as its MMAP2 records
+ * name them: those present when it started and those mapped during it
+ * (libc mapped by ld.so after exec, dlopen).  The perf.data also has
+ * MMAP2 records for the vDSO and anonymous executable memory, which are
+ * not listed here (no file to read).  sa_emu_nr_maps() returns the
+ * number of entries; sa_emu_map() returns NULL for @idx out of range.
  */
 struct sa_emu_map {
 	uint64_t start, len, pgoff;
-	const char *path;	/* borrowed, like sa_emu_trace() */
+	const char *path;	/* borrowed until the next window */
 };
 size_t sa_emu_nr_maps(const struct sa_emu *emu);
 const struct sa_emu_map *sa_emu_map(const struct sa_emu *emu, size_t idx);

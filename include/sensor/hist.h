@@ -34,11 +34,23 @@ extern "C" {
 struct sa_hist;
 struct sa_hist_builder;
 
+/* An indirect branch's target, identified by (object, offset): the
+ * object is @build_id when it has one, else @binary; @offset is the
+ * link-time (ELF) address in it.  Code without a file is one bucket per
+ * mapping kind: @binary "[anon]", "[jit]", "[heap]", "[stack]" with
+ * @offset 0, or "[vdso]" with the offset from its start (its link-time
+ * address); "[raw]" with the address itself in raw images and memory
+ * dumps placed by the user (no load bias); "[unknown]" (offset 0) when
+ * no mapping holds the target.
+ * @addr, the runtime address, is informational only: ASLR changes it.
+ */
 struct sa_hist_target {
-	uint64_t addr;		/* runtime address */
-	uint64_t offset;	/* address in the binary's ELF addresses */
+	uint64_t addr;		/* runtime address (informational) */
+	uint64_t offset;	/* link-time address in the object */
 	const char *sym;	/* function name, or NULL */
-	const char *binary;	/* or NULL */
+	uint64_t sym_off;	/* @offset - the symbol's link-time start */
+	const char *binary;	/* path, bucket, or NULL ("[unknown]") */
+	const char *build_id;	/* hex, NULL or "" when none */
 	uint64_t count;
 };
 
@@ -108,6 +120,10 @@ struct sa_hist_decode {
 	 * not run traced code.  Valid, empty observations.
 	 */
 	uint64_t idle_windows;
+	/* indirect-branch outcomes whose target no mapping holds: counted
+	 * under the target "[unknown]"
+	 */
+	uint64_t unnamed_targets;
 	size_t nr_error_list;	/* first SA_HIST_MAX_ERRORS errors */
 	struct sa_hist_error error_list[SA_HIST_MAX_ERRORS];
 };

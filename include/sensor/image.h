@@ -137,6 +137,27 @@ const struct sa_dso *sa_image_dso(const struct sa_image *img, uint64_t addr);
 int sa_image_srcline(struct sa_image *img, uint64_t addr, const char **file,
 		     int *line);
 
+/* Code without a file to read: the vDSO, anonymous executable memory
+ * (JIT code), as MMAP2 records name them ("[vdso]", "//anon",
+ * "/memfd:...", "[stack]", "[heap]").  A region has no symbols; its
+ * @name is the bucket that identifies its code across runs: "[vdso]",
+ * "[vsyscall]", "[anon]", "[stack]", "[heap]", or "[jit]" for the rest.
+ */
+struct sa_region {
+	uint64_t start, len;	/* runtime addresses */
+	const char *name;	/* the bucket */
+};
+
+/* Adds a region.  Returns 0, -SA_ERR_INVAL (empty or wrapping),
+ * -SA_ERR_TOOBIG (over 65536 regions) or -ENOMEM.
+ */
+int sa_image_add_region(struct sa_image *img, const char *name,
+			uint64_t start, uint64_t len);
+
+/* The region that holds @addr (the latest added), or NULL. */
+const struct sa_region *sa_image_region(const struct sa_image *img,
+					uint64_t addr);
+
 /* Iterates the dsos in load order; returns NULL past the end. */
 const struct sa_dso *sa_image_dso_at(const struct sa_image *img, size_t idx);
 

@@ -235,6 +235,18 @@ static int check_schema(struct sa_baseline *bl, struct sa_errinfo *ei)
 		return sa_errinfo_set(ei, -SA_ERR_UNSUPPORTED, SA_NO_OFFSET,
 			"%s is an SQLite file but not a sensor-agent baseline",
 			bl->path);
+	/* Version 1 keyed indirect targets by binary basename and, for
+	 * code without an MMAP record (libc under record --emulate), by
+	 * runtime address: those rows cannot be turned into identities.
+	 */
+	if (version == 1)
+		return sa_errinfo_set(ei, -SA_ERR_UNSUPPORTED, SA_NO_OFFSET,
+			"baseline %s: schema version 1 keys indirect-branch "
+			"targets by runtime address, which changes with every "
+			"restart; this sensor-agent reads version %d (targets "
+			"by build-id and link-time address): rebuild the "
+			"baseline with `sensor-agent baseline add`", bl->path,
+			SA_BASELINE_SCHEMA_VERSION);
 	if (version != SA_BASELINE_SCHEMA_VERSION)
 		return sa_errinfo_set(ei, -SA_ERR_UNSUPPORTED, SA_NO_OFFSET,
 			"baseline %s: schema version %" PRId64 ", this "

@@ -397,15 +397,51 @@ static void test_sink(struct det *d, const struct sa_mbuild *cb,
 	ca->effect_ok = s / n > S / N && ratio_ok(d, r);
 }
 
+static int cmp_target_sym(const void *x, const void *y)
+{
+	const struct sa_mtarget *const *a = x, *const *b = y;
+	int r = strcmp((*a)->sym, (*b)->sym);
+
+	return r ? r : strcmp((*a)->key, (*b)->key);
+}
+
+/* The targets of @br in the order they are matched in: by identity (key)
+ * within one build; across builds (a diff) by display name, since a
+ * target in the branch's own binary has that build's build-id in its key
+ * ("op_get" in both), and one in a library keeps its name.
+ */
+static const struct sa_mtarget **match_order(const struct det *d,
+					     const struct sa_mbranch *br)
+{
+	const struct sa_mtarget **v;
+	size_t i;
+
+	v = calloc(br->nr_targets ? br->nr_targets : 1, sizeof(*v));
+	if (!v)
+		return NULL;
+	for (i = 0; i < br->nr_targets; i++)
+		v[i] = &br->targets[i];
+	if (d->by_line && br->nr_targets > 1)
+		qsort(v, br->nr_targets, sizeof(*v), cmp_target_sym);
+	return v;
+}
+
 static void test_targets(struct det *d, const struct sa_mbuild *cb,
 			 const struct sa_mbranch *b, const struct sa_mbranch *c)
 {
+	const struct sa_mtarget **vb = NULL, **vc = NULL;
 	double E = b->tot, e = c->tot;
 	size_t i, j;
 
 	if (E < d->o->min_baseline || e < d->o->min_support)
 		return;
-	/* Union of the target keys: both lists are sorted. */
+	vb = match_order(d, b);
+	vc = match_order(d, c);
+	if (!vb || !vc) {
+		d->err = -ENOMEM;
+		goto out;
+	}
+	/* Union of the targets: both lists are sorted. */
 	for (i = 0, j = 0; i < b->nr_targets || j < c->nr_targets;) {
 		const struct sa_mtarget *tb = NULL, *tc = NULL;
 		double K, k, phi_b, deff, g, delta;
@@ -417,12 +453,14 @@ static void test_targets(struct det *d, const struct sa_mbuild *cb,
 			cmp = 1;
 		else if (j >= c->nr_targets)
 			cmp = -1;
+		else if (d->by_line)
+			cmp = strcmp(vb[i]->sym, vc[j]->sym);
 		else
-			cmp = strcmp(b->targets[i].key, c->targets[j].key);
+			cmp = strcmp(vb[i]->key, vc[j]->key);
 		if (cmp <= 0)
-			tb = &b->targets[i++];
+			tb = vb[i++];
 		if (cmp >= 0)
-			tc = &c->targets[j++];
+			tc = vc[j++];
 		K = tb ? tb->count : 0;
 		k = tc ? tc->count : 0;
 		if (K + k <= 0)
@@ -441,7 +479,7 @@ static void test_targets(struct det *d, const struct sa_mbuild *cb,
 			kind = SA_ANOM_TARGET_SHIFT;
 		ca = cand_new(d, cb, kind);
 		if (!ca)
-			return;
+			goto out;
 		set_site(ca, c);
 		ca->a.decision = tc ? tc->sym : tb->sym;
 		ca->a.base_count = K;
@@ -461,6 +499,9 @@ static void test_targets(struct det *d, const struct sa_mbuild *cb,
 		else
 			ca->effect_ok = fabs(delta) >= d->o->min_delta;
 	}
+out:
+	free(vb);
+	free(vc);
 }
 
 /* Calls (or error-sink entries) of a function per window instruction. */

@@ -310,8 +310,43 @@ static const char *base_name(const char *path)
 	return s ? s + 1 : path;
 }
 
+/* A target's key, its identity across runs: "<object>:<hex link-time
+ * address>", the object being the build-id, else the path or the bucket
+ * ("[anon]", "[vdso]", ...).  Its display name: "sym", "sym+0x10" in the
+ * branch's own binary, "sym+0x10 in libc.so.6" in another object, else
+ * "libc.so.6:0x1234" or the bucket.
+ */
+static int target_names(const struct sa_hist_target *t, const char *own,
+			char *key, size_t key_size, char *disp,
+			size_t disp_size)
+{
+	const char *bin = t->binary ? t->binary : "[unknown]";
+	const char *obj = t->build_id && t->build_id[0] ? t->build_id : bin;
+	bool bucket = bin[0] == '[';
+	char in[512] = "";
+
+	if (snprintf(key, key_size, "%s:%#" PRIx64, obj, t->offset) >=
+	    (int)key_size)
+		return -SA_ERR_TOOBIG;
+	if (!own || strcmp(own, bin))
+		snprintf(in, sizeof(in), " in %s", base_name(bin));
+	if (t->sym && t->sym_off)
+		snprintf(disp, disp_size, "%s+%#" PRIx64 "%s", t->sym,
+			 t->sym_off, in);
+	else if (t->sym)
+		snprintf(disp, disp_size, "%s%s", t->sym, in);
+	else if (bucket && !t->offset)
+		snprintf(disp, disp_size, "%s", bin);
+	else if (!strcmp(bin, "[raw]"))
+		snprintf(disp, disp_size, "%#" PRIx64, t->offset);
+	else
+		snprintf(disp, disp_size, "%s:%#" PRIx64, base_name(bin),
+			 t->offset);
+	return 0;
+}
+
 static int add_hist_targets(struct sa_mbranch *mb,
-			    const struct sa_hist_branch *hb)
+			    const struct sa_hist_branch *hb, const char *own)
 {
 	double e = 0;
 	size_t i;
@@ -326,15 +361,18 @@ static int add_hist_targets(struct sa_mbranch *mb,
 	for (i = 0; i < hb->nr_targets; i++) {
 		const struct sa_hist_target *t = &hb->targets[i];
 		struct sa_mtarget *mt = &mb->targets[mb->nr_targets];
-		char key[512];
+		char key[512], disp[1024];
 		double k = (double)t->count;
+		int err;
 
 		if (!t->count)
 			continue;
-		snprintf(key, sizeof(key), "%s:%#" PRIx64,
-			 base_name(t->binary), t->offset);
+		err = target_names(t, own, key, sizeof(key), disp,
+				   sizeof(disp));
+		if (err)
+			return err;
 		mt->key = strdup(key);
-		mt->sym = strdup(t->sym ? t->sym : key);
+		mt->sym = strdup(disp);
 		mb->nr_targets++;
 		if (!mt->key || !mt->sym)
 			return -ENOMEM;
@@ -440,7 +478,7 @@ static int add_hist_func(struct sa_model *m, const struct sa_hist *h,
 			mb->s_tt = mb->taken * mb->taken / n;
 			mb->s_ss = s * s / n;
 		}
-		err = add_hist_targets(mb, hb);
+		err = add_hist_targets(mb, hb, f->binary);
 		if (err)
 			return err;
 	}

@@ -19,8 +19,11 @@
 #include "sensor/hist.h"
 
 struct sa_mtarget {
-	char *key;		/* "<binary basename>:<hex ELF address>" */
-	char *sym;		/* display name, "sym" or the key */
+	/* "<object>:<hex link-time address>", the object being the
+	 * build-id, else the path or the bucket ("[anon]", "[vdso]")
+	 */
+	char *key;
+	char *sym;		/* display name: "sym+0x10 in libc.so.6" */
 	double count;
 	double s_kk;		/* sum over windows of k^2 / e */
 };

@@ -68,6 +68,8 @@ static struct sa_emu *emu_alloc(void)
 	return emu;
 }
 
+static void maps_reset(struct sa_emu_map **maps, size_t *nr);
+
 static void emu_release(struct sa_emu *emu)
 {
 	int i;
@@ -85,7 +87,8 @@ static void emu_release(struct sa_emu *emu)
 	for (i = 0; i < emu->argc; i++)
 		free(emu->argv[i]);
 	free(emu->argv);
-	free(emu->maps);
+	maps_reset(&emu->maps, &emu->nr_maps);
+	maps_reset(&emu->amaps, &emu->nr_amaps);
 	free(emu->frozen);
 	free(emu);
 }
@@ -480,29 +483,132 @@ static bool in_ranges(const struct sa_emu_range *r, size_t n, uint64_t ip)
 	return false;
 }
 
-static int save_maps(struct sa_emu *emu)
+static void maps_reset(struct sa_emu_map **maps, size_t *nr)
 {
-	size_t i, n = 0;
+	size_t i;
 
-	free(emu->maps);
-	emu->maps = calloc(emu->nr_vmas ? emu->nr_vmas : 1,
-			   sizeof(*emu->maps));
-	emu->nr_maps = 0;
-	if (!emu->maps)
-		return -ENOMEM;
-	for (i = 0; i < emu->nr_vmas; i++) {
-		const struct sa_emu_vma *v = &emu->vmas[i];
+	for (i = 0; i < *nr; i++)
+		free((char *)(*maps)[i].path);
+	free(*maps);
+	*maps = NULL;
+	*nr = 0;
+}
 
-		if (!(v->prot & 4) || !v->path || v->path[0] != '/')
-			continue;
-		emu->maps[n].start = v->start;
-		emu->maps[n].len = v->end - v->start;
-		emu->maps[n].pgoff = v->pgoff;
-		emu->maps[n].path = v->path;
-		n++;
+/* Mappings perf writes MMAP2 records for besides files: the vDSO and
+ * executable anonymous memory (JIT code), named as perf names them.
+ */
+static const char *anon_name(const struct sa_emu_vma *v)
+{
+	if (!v->path)
+		return "//anon";
+	if (v->path[0] == '[' || !strncmp(v->path, "/memfd:", 7))
+		return v->path;
+	return NULL;
+}
+
+static int maps_add(struct sa_emu_map **maps, size_t *nr,
+		    const struct sa_emu_vma *v, const char *path)
+{
+	struct sa_emu_map *m;
+	size_t i;
+
+	for (i = 0; i < *nr; i++) {
+		m = &(*maps)[i];
+		if (m->start == v->start && m->len == v->end - v->start &&
+		    m->pgoff == v->pgoff && !strcmp(m->path, path))
+			return 0;
 	}
-	emu->nr_maps = n;
+	if (*nr >= SA_EMU_MAX_VMAS)
+		return -SA_ERR_TOOBIG;
+	m = realloc(*maps, (*nr + 1) * sizeof(*m));
+	if (!m)
+		return -ENOMEM;
+	*maps = m;
+	m = &m[*nr];
+	m->start = v->start;
+	m->len = v->end - v->start;
+	m->pgoff = v->pgoff;
+	m->path = strdup(path);
+	if (!m->path)
+		return -ENOMEM;
+	(*nr)++;
 	return 0;
+}
+
+/* Adds the executable mappings of emu->vmas to the window's lists.  The
+ * lists only grow during a window: a library mapped after the window
+ * started (ld.so mapping libc after exec, dlopen) is added when it is
+ * seen, one unmapped before the window ended stays, as perf keeps the
+ * MMAP2 records of mappings that went away.
+ */
+static int note_maps(struct sa_emu *emu)
+{
+	size_t i;
+	int err = 0;
+
+	for (i = 0; !err && i < emu->nr_vmas; i++) {
+		const struct sa_emu_vma *v = &emu->vmas[i];
+		const char *an;
+
+		if (!(v->prot & 4 /* PROT_EXEC */))
+			continue;
+		if (v->path && v->path[0] == '/' &&
+		    strncmp(v->path, "/memfd:", 7) != 0) {
+			err = maps_add(&emu->maps, &emu->nr_maps, v, v->path);
+			continue;
+		}
+		an = anon_name(v);
+		if (an)
+			err = maps_add(&emu->amaps, &emu->nr_amaps, v, an);
+	}
+	return err;
+}
+
+/* Control is at @ip outside the filter: when no known mapping holds it,
+ * the process mapped code since we last looked (libc, mapped by ld.so
+ * after exec; dlopen; JIT code).  Reads /proc/PID/maps again, at most
+ * SA_EMU_MAX_RESCANS times a window.
+ */
+/* Reads /proc/PID/maps again and notes what is new.  On failure the
+ * mappings read before stay (the protection code looks up the vDSO in
+ * them) and the window goes on with what it knows: best effort, a target
+ * then left unknown is counted by the decode.  Returns 0 or -ENOMEM.
+ */
+static int reread_maps(struct sa_emu *emu)
+{
+	struct sa_emu_vma *old = emu->vmas;
+	size_t nr_old = emu->nr_vmas;
+	int err;
+
+	emu->vmas = NULL;
+	emu->nr_vmas = 0;
+	err = sa_emu_maps_read(emu);
+	if (err) {
+		sa_emu_maps_free(emu);
+		emu->vmas = old;
+		emu->nr_vmas = nr_old;
+		emu->rescans = SA_EMU_MAX_RESCANS;
+		return err == -ENOMEM ? err : 0;
+	}
+	{
+		struct sa_emu_vma *cur = emu->vmas;
+		size_t nr_cur = emu->nr_vmas;
+
+		emu->vmas = old;
+		emu->nr_vmas = nr_old;
+		sa_emu_maps_free(emu);
+		emu->vmas = cur;
+		emu->nr_vmas = nr_cur;
+	}
+	return note_maps(emu);
+}
+
+static int rescan_maps(struct sa_emu *emu, uint64_t ip)
+{
+	if (sa_emu_vma_at(emu, ip) || emu->rescans >= SA_EMU_MAX_RESCANS)
+		return 0;
+	emu->rescans++;
+	return reread_maps(emu);
 }
 
 /* Injects the protection restore into another tracee of ours (a new
@@ -702,6 +808,9 @@ static int record(struct sa_emu *emu, const struct sa_emu_opts *opts,
 		emu->pending_sig = 0;
 
 		if (!in_page) {
+			err = rescan_maps(emu, ip);
+			if (err)
+				goto fail;
 			/* Full speed until control comes back. */
 			if (!emu->protected_) {
 				err = sa_emu_protect(emu, true);
@@ -961,9 +1070,14 @@ int sa_emu_window(struct sa_emu *emu, const struct sa_emu_opts *opts,
 				      "over 15 (4-bit fields of the "
 				      "intel_pt config)", o.mtc_period,
 				      o.cyc_thresh);
+	maps_reset(&emu->maps, &emu->nr_maps);
+	maps_reset(&emu->amaps, &emu->nr_amaps);
+	emu->rescans = 0;
 	err = read_exe(emu);
 	if (!err)
 		err = sa_emu_maps_read(emu);
+	if (!err)
+		err = note_maps(emu);
 	if (err)
 		return sa_errinfo_set(ei, err, SA_NO_OFFSET,
 				      "emu: cannot read the mappings of pid "
@@ -1020,8 +1134,12 @@ int sa_emu_window(struct sa_emu *emu, const struct sa_emu_opts *opts,
 	st->start_ns = t0;
 	st->end_ns = sa_emu_now_ns();
 	st->ns = st->end_ns - t0;
-	if (!err)
-		err = save_maps(emu);
+	/* What was mapped since the last look, unless the process is gone
+	 * (its mappings were noted when control first reached them) or
+	 * exec'd another image.
+	 */
+	if (!err && !emu->exited && !st->exec)
+		err = reread_maps(emu);
 	if (!err && path)
 		err = sa_emu_write_perf(emu, path, &o, st, ei);
 	return err;

@@ -203,6 +203,17 @@ int sa_emu_write_perf(struct sa_emu *emu, const char *path,
 					 m->pgoff, PROT_READ | PROT_EXEC,
 					 MAP_PRIVATE, m->path, &sid);
 	}
+	/* The vDSO and executable anonymous memory, as perf writes them
+	 * ("[vdso]", "//anon"): the decode names targets there by kind.
+	 */
+	for (i = 0; !err && i < emu->nr_amaps; i++) {
+		const struct sa_emu_map *m = &emu->amaps[i];
+
+		err = sa_pd_writer_mmap2(w, (uint32_t)emu->pid,
+					 (uint32_t)emu->tid, m->start, m->len,
+					 m->pgoff, PROT_READ | PROT_EXEC,
+					 MAP_PRIVATE, m->path, &sid);
+	}
 	if (!err)
 		err = sa_pd_writer_itrace_start(w, (uint32_t)emu->pid,
 						(uint32_t)emu->tid, &sid);

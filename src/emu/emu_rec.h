@@ -17,6 +17,7 @@
 
 #define SA_EMU_ICACHE (1u << 16)	/* instruction cache entries */
 #define SA_EMU_MAX_VMAS 65536		/* mappings read from /proc */
+#define SA_EMU_MAX_RESCANS 64		/* maps re-reads per window */
 #define SA_EMU_MAX_RANGES 64		/* filter ranges */
 #define SA_EMU_MAX_THREADS 4096		/* other threads frozen */
 #define SA_EMU_FILTER_MAX 4096		/* filter string bytes */
@@ -86,8 +87,11 @@ struct sa_emu {
 	/* Last window's output. */
 	uint8_t *aux;
 	size_t aux_len;
-	struct sa_emu_map *maps;
+	struct sa_emu_map *maps;	/* executable file mappings */
 	size_t nr_maps;
+	struct sa_emu_map *amaps;	/* [vdso], //anon, ...: no file */
+	size_t nr_amaps;
+	unsigned rescans;		/* /proc/PID/maps reads this window */
 
 	sa_emu_insn_fn insn_fn;
 	void *insn_ctx;

@@ -318,6 +318,55 @@ static void sa_emit(struct sa_hist_builder *b, uint64_t from, uint64_t to,
 		b->branch_fn(b->branch_ctx, from, to, ic);
 }
 
+/* Counts the outcome @next of the indirect branch @br by the target's
+ * identity (struct sa_hist_target): object and link-time address, never
+ * the runtime address alone.
+ */
+static int sa_add_target(struct sa_hist_builder *b, struct sa_hist_branch *br,
+			 uint64_t next)
+{
+	char bid[2 * SA_BUILD_ID_MAX + 1];
+	const struct sa_region *r;
+	const struct sa_dso *dso;
+	struct sa_hist_target t;
+
+	memset(&t, 0, sizeof(t));
+	t.addr = next;
+	dso = sa_image_dso(b->img, next);
+	if (dso) {
+		const struct sa_sym *sym = sa_image_symbolize(b->img, next);
+
+		t.binary = dso->path;
+		t.offset = next - dso->bias;
+		if (dso->build_id_len) {
+			sa_build_id_str(dso->build_id, dso->build_id_len, bid,
+					sizeof(bid));
+			t.build_id = bid;
+		}
+		if (sym) {
+			t.sym = sym->name;
+			t.sym_off = next - sym->start;
+		}
+	} else if ((r = sa_image_region(b->img, next))) {
+		/* The vDSO is linked at 0: its offset is stable for one
+		 * kernel.  Anonymous code has no stable address at all.
+		 */
+		t.binary = r->name;
+		if (!strcmp(r->name, "[vdso]") || !strcmp(r->name, "[vsyscall]"))
+			t.offset = next - r->start;
+	} else if (sa_image_read(b->img, next, bid, 1) > 0) {
+		/* Raw images and memory dumps, at the address the user gave
+		 * (--image FILE@ADDR, snapshots): no load bias to remove.
+		 */
+		t.binary = "[raw]";
+		t.offset = next;
+	} else {
+		t.binary = "[unknown]";
+		b->h->dec.unnamed_targets++;
+	}
+	return sa_hist_add_target(b->h, br, &t, 1);
+}
+
 /* Resolves the last instruction of the pending range; @next is the next
  * address in program order, 0 when unknown.
  */
@@ -392,22 +441,9 @@ static int sa_resolve(struct sa_hist_builder *b, struct sa_flow *fl,
 		if (!br)
 			return -ENOMEM;
 		br->taken++;
-		{
-			struct sa_hist_target t;
-			const struct sa_sym *sym;
-			const struct sa_dso *dso;
-
-			memset(&t, 0, sizeof(t));
-			sym = sa_image_symbolize(b->img, next);
-			dso = sa_image_dso(b->img, next);
-			t.addr = next;
-			t.offset = next - (dso ? dso->bias : 0);
-			t.sym = sym ? sym->name : NULL;
-			t.binary = dso ? dso->path : NULL;
-			err = sa_hist_add_target(b->h, br, &t, 1);
-			if (err)
-				return err;
-		}
+		err = sa_add_target(b, br, next);
+		if (err)
+			return err;
 		sa_emit(b, from, next, (enum sa_iclass)s->iclass);
 		err = sa_enter(b, fl, next, s->iclass == SA_IC_IND_CALL);
 		break;

@@ -22,6 +22,7 @@ static void sa_hist_branch_fini(struct sa_hist_branch *b)
 	for (i = 0; i < b->nr_targets; i++) {
 		free((char *)b->targets[i].sym);
 		free((char *)b->targets[i].binary);
+		free((char *)b->targets[i].build_id);
 	}
 	free(b->targets);
 	free((char *)b->file);
@@ -237,6 +238,14 @@ struct sa_hist_branch *sa_hist_get_branch(struct sa_hist *h,
 	return b;
 }
 
+/* The object of a target: its build-id, else its path or bucket. */
+static const char *sa_target_object(const struct sa_hist_target *t)
+{
+	if (t->build_id && t->build_id[0])
+		return t->build_id;
+	return t->binary ? t->binary : "[unknown]";
+}
+
 int sa_hist_add_target(struct sa_hist *h, struct sa_hist_branch *b,
 		       const struct sa_hist_target *t, uint64_t count)
 {
@@ -246,8 +255,7 @@ int sa_hist_add_target(struct sa_hist *h, struct sa_hist_branch *b,
 	for (i = 0; i < b->nr_targets; i++) {
 		nt = &b->targets[i];
 		if (nt->offset == t->offset &&
-		    !strcmp(nt->binary ? nt->binary : "",
-			    t->binary ? t->binary : "")) {
+		    !strcmp(sa_target_object(nt), sa_target_object(t))) {
 			nt->count += count;
 			nt->addr = t->addr;
 			return 0;
@@ -270,12 +278,16 @@ int sa_hist_add_target(struct sa_hist *h, struct sa_hist_branch *b,
 	memset(nt, 0, sizeof(*nt));
 	nt->addr = t->addr;
 	nt->offset = t->offset;
+	nt->sym_off = t->sym_off;
 	nt->count = count;
 	nt->sym = sa_strdup_or_null(t->sym);
 	nt->binary = sa_strdup_or_null(t->binary);
-	if ((t->sym && !nt->sym) || (t->binary && !nt->binary)) {
+	nt->build_id = sa_strdup_or_null(t->build_id);
+	if ((t->sym && !nt->sym) || (t->binary && !nt->binary) ||
+	    (t->build_id && !nt->build_id)) {
 		free((char *)nt->sym);
 		free((char *)nt->binary);
+		free((char *)nt->build_id);
 		return -ENOMEM;
 	}
 	b->nr_targets++;
@@ -338,6 +350,7 @@ int sa_hist_merge(struct sa_hist *dst, const struct sa_hist *src)
 	dd->build_id_mismatches += sd->build_id_mismatches;
 	dd->missing_sources += sd->missing_sources;
 	dd->idle_windows += sd->idle_windows;
+	dd->unnamed_targets += sd->unnamed_targets;
 	for (i = 0; i < sd->nr_error_list &&
 		    dd->nr_error_list < SA_HIST_MAX_ERRORS; i++)
 		dd->error_list[dd->nr_error_list++] = sd->error_list[i];

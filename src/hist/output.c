@@ -73,6 +73,7 @@ static void sa_json_decode(struct sa_json *j, const struct sa_hist_decode *d)
 	sa_json_u64(j, "missing_sources", d->missing_sources);
 	sa_json_u64(j, "build_id_mismatches", d->build_id_mismatches);
 	sa_json_u64(j, "idle_windows", d->idle_windows);
+	sa_json_u64(j, "unnamed_targets", d->unnamed_targets);
 	sa_json_arr_begin(j, "error_list");
 	for (i = 0; i < d->nr_error_list; i++) {
 		sa_json_obj_begin(j, NULL);
@@ -121,7 +122,11 @@ static void sa_json_branch(struct sa_json *j, const struct sa_hist_branch *b,
 			sa_json_hex(j, "address", t->addr);
 			sa_json_hex(j, "offset", t->offset);
 			sa_json_str(j, "symbol", t->sym);
+			if (t->sym)
+				sa_json_hex(j, "symbol_offset", t->sym_off);
 			sa_json_str(j, "binary", t->binary);
+			sa_json_str(j, "build_id",
+				    t->build_id ? t->build_id : "");
 			sa_json_u64(j, "count", t->count);
 			sa_json_obj_end(j);
 		}
@@ -195,6 +200,10 @@ int sa_hist_write_text(const struct sa_hist *h, FILE *f, unsigned flags)
 			   PRIu64 " of another build (build-id mismatch): "
 			   "their counts are incomplete or wrong\n",
 			d->missing_binaries, d->build_id_mismatches);
+	if (d->unnamed_targets)
+		fprintf(f, "warning: %" PRIu64 " indirect-branch outcomes went "
+			   "to code no mapping holds: counted as target "
+			   "[unknown]\n", d->unnamed_targets);
 	if (d->missing_sources)
 		fprintf(f, "warning: %" PRIu64 " trace sources not decoded "
 			   "(no device file)\n", d->missing_sources);
@@ -216,7 +225,8 @@ int sa_hist_write_text(const struct sa_hist *h, FILE *f, unsigned flags)
 		fprintf(f, "\n%s (%s) entry %#" PRIx64 ": %" PRIu64
 			   " calls, %" PRIu64 " returns, %" PRIu64
 			   " instructions%s\n",
-			fn->name, sa_basename(fn->binary), fn->entry, fn->calls,
+			fn->name, sa_basename(fn->binary), fn->entry_offset,
+			fn->calls,
 			fn->returns, fn->insns,
 			fn->is_sink ? ", error sink" : "");
 		if (!fn->nr_branches)
@@ -235,7 +245,7 @@ int sa_hist_write_text(const struct sa_hist *h, FILE *f, unsigned flags)
 				snprintf(src, sizeof(src), "?");
 			fprintf(f, "  %#-18" PRIx64 " %-24s %-32s %10" PRIu64
 				   " %10" PRIu64,
-				b->addr, src, b->insn ? b->insn : "?", b->taken,
+				b->offset, src, b->insn ? b->insn : "?", b->taken,
 				b->not_taken);
 			if (n)
 				fprintf(f, " %6.1f%%\n", 100.0 * b->taken / n);
@@ -243,13 +253,19 @@ int sa_hist_write_text(const struct sa_hist *h, FILE *f, unsigned flags)
 				fprintf(f, " %7s\n", "-");
 			if (!(flags & SA_HIST_OUT_TARGETS))
 				continue;
-			for (t = 0; t < b->nr_targets; t++)
-				fprintf(f, "      -> %#" PRIx64 " %s: %" PRIu64
-					   "\n",
-					b->targets[t].addr,
-					b->targets[t].sym ? b->targets[t].sym :
-							    "?",
-					b->targets[t].count);
+			for (t = 0; t < b->nr_targets; t++) {
+				const struct sa_hist_target *ta =
+					&b->targets[t];
+				const char *bn = ta->binary ?
+					strrchr(ta->binary, '/') : NULL;
+
+				bn = bn ? bn + 1 :
+				     ta->binary ? ta->binary : "[unknown]";
+				fprintf(f, "      -> %s:%#" PRIx64 " %s+%#" PRIx64
+					   ": %" PRIu64 "\n", bn, ta->offset,
+					ta->sym ? ta->sym : "?", ta->sym_off,
+					ta->count);
+			}
 		}
 	}
 	return ferror(f) ? -EIO : 0;

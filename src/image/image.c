@@ -34,6 +34,7 @@
 #define SA_IMAGE_SYMS_MAX	(1U << 22)	/* per dso */
 #define SA_IMAGE_LINES_MAX	(1U << 20)	/* srcline cache entries */
 #define SA_IMAGE_PATHS_MAX	(1U << 14)	/* source files per dso */
+#define SA_IMAGE_REGIONS_MAX	(1U << 16)	/* mappings without a file */
 
 #ifndef NT_GNU_BUILD_ID
 #define NT_GNU_BUILD_ID 3
@@ -128,6 +129,8 @@ struct sa_image {
 	size_t nr_raws, cap_raws;
 	struct sa_line *lines;		/* open addressing, 2^n slots */
 	size_t nr_lines, cap_lines;
+	struct sa_region *regions;	/* code without a file: [vdso], ... */
+	size_t nr_regions;
 };
 
 static bool sa_elf_ready;
@@ -219,6 +222,9 @@ void sa_image__free(struct sa_image *img)
 	free(img->secs);
 	free(img->lines);
 	free(img->symfs);
+	for (i = 0; i < img->nr_regions; i++)
+		free((char *)img->regions[i].name);
+	free(img->regions);
 	free(img);
 }
 
@@ -1627,6 +1633,60 @@ const struct sa_dso *sa_image_dso(const struct sa_image *img, uint64_t addr)
 		return NULL;
 	s = sa_sec_find(img, addr);
 	return s && s->dso ? &s->dso->pub : NULL;
+}
+
+/* The bucket of a mapping without a file, by its perf (MMAP2) name. */
+static const char *sa_region_kind(const char *name)
+{
+	if (!name || !name[0] || !strncmp(name, "//anon", 6) ||
+	    !strncmp(name, "[anon", 5))
+		return "[anon]";
+	if (!strncmp(name, "[stack", 6))
+		return "[stack]";
+	if (!strcmp(name, "[heap]"))
+		return "[heap]";
+	if (!strcmp(name, "[vdso]") || !strcmp(name, "[vsyscall]"))
+		return name;
+	/* memfd and /tmp/perf-PID.map style JIT code, and the rest */
+	return "[jit]";
+}
+
+int sa_image_add_region(struct sa_image *img, const char *name,
+			uint64_t start, uint64_t len)
+{
+	struct sa_region *r;
+	const char *kind = sa_region_kind(name);
+
+	if (!len || start + len < start)
+		return -SA_ERR_INVAL;
+	if (img->nr_regions >= SA_IMAGE_REGIONS_MAX)
+		return -SA_ERR_TOOBIG;
+	r = realloc(img->regions, (img->nr_regions + 1) * sizeof(*r));
+	if (!r)
+		return -ENOMEM;
+	img->regions = r;
+	r = &r[img->nr_regions];
+	r->start = start;
+	r->len = len;
+	r->name = strdup(kind);
+	if (!r->name)
+		return -ENOMEM;
+	img->nr_regions++;
+	return 0;
+}
+
+const struct sa_region *sa_image_region(const struct sa_image *img,
+					uint64_t addr)
+{
+	size_t i;
+
+	if (!img)
+		return NULL;
+	/* the last record wins, as for MMAP records of files */
+	for (i = img->nr_regions; i-- > 0;)
+		if (addr - img->regions[i].start < img->regions[i].len)
+			return &img->regions[i];
+	return NULL;
 }
 
 const struct sa_dso *sa_image_dso_at(const struct sa_image *img, size_t idx)

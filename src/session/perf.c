@@ -51,6 +51,7 @@ struct sa_mmap_rec {
 	const char *filename;
 	uint8_t build_id[20];		/* MMAP2 with a build-id */
 	uint8_t build_id_len;
+	bool region;			/* code without a file: [vdso], ... */
 };
 
 struct sa_hw_id {
@@ -84,6 +85,15 @@ static bool sa_skip_mapping(const char *name)
 	return !name || !name[0] || name[0] == '[' ||
 	       !strncmp(name, "//anon", 6) || !strncmp(name, "/dev/", 5) ||
 	       !strncmp(name, "/memfd:", 7) || !strncmp(name, "anon_inode:", 11);
+}
+
+/* Skipped mappings whose code the image still names, by kind: the vDSO,
+ * anonymous executable memory (JIT code), memfd code.
+ */
+static bool sa_region_mapping(const char *name)
+{
+	return name && (name[0] == '[' || !strncmp(name, "//anon", 6) ||
+			!strncmp(name, "/memfd:", 7));
 }
 
 /* Remembers the trace ID of a CPU from a PERF_RECORD_AUX_OUTPUT_HW_ID.
@@ -200,6 +210,7 @@ static int sa_collect(struct sa_perf_session *ps, struct sa_errinfo *ei)
 		case PERF_RECORD_MMAP:
 		case PERF_RECORD_MMAP2: {
 			struct sa_mmap_rec *m;
+			bool region;
 
 			if (ev.misc & PERF_RECORD_MISC_MMAP_DATA)
 				break;
@@ -209,7 +220,8 @@ static int sa_collect(struct sa_perf_session *ps, struct sa_errinfo *ei)
 			if ((ev.misc & PERF_RECORD_MISC_CPUMODE_MASK) ==
 			    PERF_RECORD_MISC_KERNEL)
 				break;
-			if (sa_skip_mapping(ev.mmap.filename))
+			region = sa_skip_mapping(ev.mmap.filename);
+			if (region && !sa_region_mapping(ev.mmap.filename))
 				break;
 			err = sa_array_reserve((void **)&ps->maps,
 					       &ps->cap_maps, ps->nr_maps,
@@ -227,6 +239,7 @@ static int sa_collect(struct sa_perf_session *ps, struct sa_errinfo *ei)
 			m->pgoff = ev.mmap.pgoff;
 			m->filename = ev.mmap.filename;
 			m->file_offset = ev.file_offset;
+			m->region = region;
 			m->build_id_len = ev.mmap.build_id_size;
 			if (m->build_id_len > sizeof(m->build_id))
 				m->build_id_len = sizeof(m->build_id);
@@ -315,6 +328,14 @@ static int sa_build_image(struct sa_perf_session *ps, struct sa_errinfo *ei)
 
 		if (ps->pid >= 0 && m->pid != (uint32_t)ps->pid)
 			continue;
+		if (m->region) {
+			err = sa_image_add_region(ps->s.img, m->filename,
+						  m->start, m->len);
+			if (err == -ENOMEM)
+				goto out;
+			err = 0;	/* empty or too many: left unnamed */
+			continue;
+		}
 		ub = sa_user_binary(o, m->filename);
 		if (ub) {
 			path = ub->path;

@@ -490,13 +490,18 @@ static void sa_site_text(struct sa_site *s, const char *mn, const char *ops)
 	s->text[n] = '\0';
 }
 
+/* Decodes the instruction at runtime address @addr.  Capstone works at
+ * the link-time address, @addr - @bias, so that the text shows the
+ * addresses objdump shows ("je 0x1238"), the same in every run; the
+ * site's target is moved back to runtime.
+ */
 static void sa_decode(csh h, cs_insn *in, enum sa_isa isa, const uint8_t *p,
-		      size_t n, uint64_t addr, bool in_it, struct sa_site *site,
-		      struct sa_dec *dec)
+		      size_t n, uint64_t addr, uint64_t bias, bool in_it,
+		      struct sa_site *site, struct sa_dec *dec)
 {
 	const uint8_t *code = p;
 	size_t left = n;
-	uint64_t a = addr, target = 0;
+	uint64_t a = addr - bias, target = 0;
 	enum sa_iclass ic = SA_IC_OTHER;
 
 	memset(site, 0, sizeof(*site));
@@ -558,11 +563,18 @@ static void sa_decode(csh h, cs_insn *in, enum sa_isa isa, const uint8_t *p,
 	}
 	site->iclass = ic;
 	site->size = dec->size;
-	site->target = target;
+	site->target = target ? target + bias : 0;
 	site->fallthrough = dec->size ? addr + dec->size : 0;
 }
 
 /* ---- one function ---- */
+
+static uint64_t sa_bias_at(const struct sa_image *img, uint64_t addr)
+{
+	const struct sa_dso *dso = sa_image_dso(img, addr);
+
+	return dso ? dso->bias : 0;
+}
 
 struct sa_sweep {
 	struct sa_sitemap *map;
@@ -572,6 +584,7 @@ struct sa_sweep {
 	enum sa_isa isa;
 	const uint8_t *buf;
 	uint64_t start;
+	uint64_t bias;		/* runtime - link-time address */
 	size_t len;
 	uint8_t *seen;		/* per byte: 1 decoded, 2 insn start,
 				 * 3 undecodable, 4 data ($d) */
@@ -660,7 +673,7 @@ static int sa_sweep_from(struct sa_sweep *sw, size_t pos)
 		}
 
 		sa_decode(sw->h, sw->in, sw->isa, sw->buf + pos, sw->len - pos,
-			  sw->start + pos, it_left > 0, &site, &dec);
+			  sw->start + pos, sw->bias, it_left > 0, &site, &dec);
 		if (!dec.size) {
 			/* unknown length: resynchronise */
 			size_t next = sa_next_target(sw, pos);
@@ -777,6 +790,7 @@ static struct sa_ifmap *sa_fmap_build(struct sa_sitemap *map,
 	sw.isa = isa;
 	sw.buf = buf;
 	sw.start = start;
+	sw.bias = sa_bias_at(map->img, start);
 	sw.len = len;
 	sw.arm = isa == SA_ISA_A32 || isa == SA_ISA_T32 || isa == SA_ISA_A64;
 	sw.kind_next = 0;	/* nothing cached */
@@ -1052,7 +1066,8 @@ int sa_sitemap_decode_one(struct sa_sitemap *map, uint64_t addr,
 	in = cs_malloc(*h);
 	if (!in)
 		return -ENOMEM;
-	sa_decode(*h, in, isa, buf, n, addr, false, site, &dec);
+	sa_decode(*h, in, isa, buf, n, addr, sa_bias_at(map->img, addr), false,
+		  site, &dec);
 	cs_free(in, 1);
 	if (!dec.size)
 		return -SA_ERR_DECODE;

@@ -307,6 +307,17 @@ START_TEST(test_store_version)
 	ck_assert_int_eq(ei.code, -SA_ERR_UNSUPPORTED);
 	ck_assert_ptr_nonnull(strstr(ei.msg, "schema version 99"));
 
+	/* Version 1 keyed targets by runtime address: refused, saying so. */
+	ck_assert_int_eq(sqlite3_open(db_path, &db), SQLITE_OK);
+	ck_assert_int_eq(sqlite3_exec(db, "PRAGMA user_version=1", NULL, NULL,
+				      NULL), SQLITE_OK);
+	sqlite3_close(db);
+	ck_assert_ptr_null(sa_baseline__open(db_path, SA_BASELINE_RDONLY, &ei));
+	ck_assert_int_eq(ei.code, -SA_ERR_UNSUPPORTED);
+	ck_assert_msg(strstr(ei.msg, "schema version 1 ") &&
+		      strstr(ei.msg, "runtime address") &&
+		      strstr(ei.msg, "baseline add"), "%s", ei.msg);
+
 	/* An SQLite file of something else. */
 	snprintf(db_path, sizeof(db_path), "%s/other.db", sa_test_tmpdir());
 	unlink(db_path);

@@ -297,6 +297,71 @@ START_TEST(test_call_not_taken)
 }
 END_TEST
 
+/* Indirect targets in code without a file are one bucket per mapping
+ * kind, the vDSO by its offset, bytes placed by the user without a dso
+ * (raw images) by address; a target no mapping holds is "[unknown]" and
+ * counted, never keyed by its runtime address.
+ *
+ * 0x3000: ff e0        jmp  rax
+ */
+START_TEST(test_target_buckets)
+{
+	static const uint8_t jmp_rax[] = { 0xff, 0xe0 };
+	static const struct {
+		uint64_t to;
+		const char *binary;
+		uint64_t offset;
+	} want[] = {
+		{ 0x70010, "[anon]", 0 },	/* two JIT addresses, */
+		{ 0x70ff0, "[anon]", 0 },	/* one bucket */
+		{ 0x80010, "[vdso]", 0x10 },
+		{ 0x90100, "[jit]", 0 },
+		{ 0x3001, "[raw]", 0x3001 },	/* bytes without a dso */
+		{ 0xa0000, "[unknown]", 0 },
+	};
+	const struct sa_hist_branch *br = NULL;
+	const struct sa_hist_func *f;
+	struct fixture fx;
+	size_t i, j;
+
+	fx_init(&fx);
+	ck_assert_int_eq(sa_image_add_buffer(fx.img, jmp_rax, sizeof(jmp_rax),
+					     0x3000), 0);
+	ck_assert_int_eq(sa_image_add_region(fx.img, "//anon", 0x70000,
+					     0x1000), 0);
+	ck_assert_int_eq(sa_image_add_region(fx.img, "[vdso]", 0x80000,
+					     0x2000), 0);
+	ck_assert_int_eq(sa_image_add_region(fx.img, "/memfd:jit (deleted)",
+					     0x90000, 0x1000), 0);
+	ck_assert_int_eq(sa_image_add_region(fx.img, "[vdso]", 0, 0),
+			 -SA_ERR_INVAL);
+	for (i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
+		add_range(&fx, 0x3000, 0x3000, 1, SA_IC_IND_JUMP);
+		add_gap(&fx, SA_GAP_DISABLED, want[i].to, 0x10 * i);
+	}
+	ck_assert_int_eq(sa_hist_builder_flush(fx.b), 0);
+	for (i = 0; i < sa_hist_nr_functions(fx.h); i++) {
+		f = sa_hist_function(fx.h, i);
+		for (j = 0; j < f->nr_branches; j++)
+			if (f->branches[j].offset == 0x3000)
+				br = &f->branches[j];
+	}
+	ck_assert_ptr_nonnull(br);
+	ck_assert_uint_eq(br->taken, 6);
+	ck_assert_uint_eq(br->nr_targets, 5);
+	for (i = 1; i < sizeof(want) / sizeof(want[0]); i++) {
+		const struct sa_hist_target *t = &br->targets[i - 1];
+
+		ck_assert_str_eq(t->binary, want[i].binary);
+		ck_assert_uint_eq(t->offset, want[i].offset);
+		ck_assert_ptr_null(t->sym);
+		ck_assert_uint_eq(t->count, i == 1 ? 2 : 1);
+	}
+	ck_assert_uint_eq(sa_hist_decode(fx.h)->unnamed_targets, 1);
+	fx_fini(&fx);
+}
+END_TEST
+
 /* Two streams (CPUs, trace IDs) interleaved do not disturb each other. */
 START_TEST(test_streams)
 {
@@ -446,6 +511,7 @@ int main(void)
 	tcase_add_test(tc, test_merge_by_key);
 	tcase_add_test(tc, test_json_shape);
 	tcase_add_test(tc, test_sinks);
+	tcase_add_test(tc, test_target_buckets);
 	suite_add_tcase(s, tc);
 	return sa_test_run(s);
 }

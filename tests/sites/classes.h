@@ -132,7 +132,8 @@ static inline enum sa_iclass arm_class(const struct peer_insn *pi)
 /*
  * Compares the site map of @func (objdump @tool on @path) with objdump:
  * the same control-transfer instructions with the same classes, direct
- * targets and fall-throughs, and the same instruction count.  @bias is
+ * targets and fall-throughs, the same instruction count, and the
+ * direct target in the text at objdump's (link-time) address.  @bias is
  * added to objdump's addresses.  Returns the number of COND sites.
  */
 static inline size_t check_insns(struct sa_sitemap *map, const char *path,
@@ -159,6 +160,7 @@ static inline size_t check_insns(struct sa_sitemap *map, const char *path,
 {
 	size_t i, nsites = 0, ncond = 0, ninsn = 0;
 	const struct sa_fmap *fm;
+	char tgt[32];
 
 	ck_assert_msg(n > 0, "%s: objdump shows no %s", path, func);
 	fm = sa_sitemap_function(map, pi[0].addr + bias, isa);
@@ -206,6 +208,13 @@ static inline size_t check_insns(struct sa_sitemap *map, const char *path,
 				      "%s %s+0x%" PRIx64 ": target 0x%" PRIx64
 				      ", objdump %s %s", path, func,
 				      a - fm->start, s->target, pi[i].mnem,
+				      pi[i].ops);
+			/* the text at link-time addresses, as objdump's */
+			snprintf(tgt, sizeof(tgt), "0x%" PRIx64,
+				 pi[i].target);
+			ck_assert_msg(strstr(s->text, tgt), "%s %s+0x%" PRIx64
+				      ": text '%s', objdump %s %s", path, func,
+				      a - fm->start, s->text, pi[i].mnem,
 				      pi[i].ops);
 		}
 		if (i + 1 < n)

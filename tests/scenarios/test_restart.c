@@ -1,0 +1,395 @@
+// SPDX-License-Identifier: BSD-2-Clause
+/*
+ * The 'restart' suite: identities that survive restarts.
+ *
+ * sc_plt (beside this file) calls libc through the PLT (strlen, memcpy,
+ * strcmp, qsort with a callback into it), dispatches through a
+ * function-pointer table and calls code it generated in anonymous
+ * memory.  Each run is a new process, recorded by the
+ * emulated sensor from its first instruction after execve to its exit,
+ * so libc is mapped during the window (by ld.so) and every run has its
+ * own address-space layout.
+ *
+ * - mmap_events: a window's perf.data holds an MMAP2 record for every
+ *   executable mapping /proc/PID/maps shows at its end, libc included,
+ *   as `perf script --show-mmap-events` (the peer) reads them;
+ * - restarts: three baseline runs and a null run give no anomaly at all;
+ *   the targets in libc and ld.so carry their build-id and link-time
+ *   address (checked against `nm -D` of libc), the generated code is the
+ *   bucket [anon], while their runtime
+ *   addresses differ between runs; a run whose input flips one decision
+ *   ranks that decision first, its instruction at link-time addresses
+ *   as objdump prints it.
+ *
+ * Usage: test_restart SC_PLT
+ */
+#include <check.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "sensor/anomaly.h"
+#include "sensor/baseline.h"
+#include "sensor/emu.h"
+#include "sensor/hist.h"
+#include "sensor/session.h"
+
+#include "testutil.h"
+
+static const char *wl_path;
+
+/* Each run is a few thousand traced instructions; the cap only bounds a
+ * runaway.
+ */
+#define RUN_MAX_INSNS 200000
+
+/* Records @wl_path @mode as one window from exec to exit, decoded. */
+static struct sa_hist *run_once(const char *mode, int n)
+{
+	char *argv[] = { (char *)wl_path, (char *)mode, NULL };
+	struct sa_emu_opts eo = { .max_insns = RUN_MAX_INSNS };
+	struct sa_decode_opts dopts = { 0 };
+	struct sa_emu_stats st;
+	struct sa_errinfo ei;
+	struct sa_emu *emu;
+	struct sa_hist *h;
+	char path[4200];
+	pid_t pid;
+
+	snprintf(path, sizeof(path), "%s/%s-%d.data", sa_test_tmpdir(), mode,
+		 n);
+	emu = sa_emu__spawn(argv, &ei);
+	ck_assert_msg(emu, "%s", ei.msg);
+	pid = sa_emu_pid(emu);
+	ck_assert_msg(sa_emu_window(emu, &eo, path, &st, &ei) == 0, "%s",
+		      ei.msg);
+	ck_assert_msg(st.exited, "%s %s did not exit within %d instructions",
+		      wl_path, mode, RUN_MAX_INSNS);
+	sa_emu__free(emu);
+	waitpid(pid, NULL, WNOHANG);
+	h = sa_hist__new();
+	ck_assert_ptr_nonnull(h);
+	ck_assert_msg(sa_decode_file(path, &dopts, h, &ei) == 0, "%s", ei.msg);
+	unlink(path);
+	return h;
+}
+
+static FILE *sh(const char *cmd)
+{
+	FILE *p = popen(cmd, "r");
+
+	ck_assert_msg(p, "cannot run %s", cmd);
+	return p;
+}
+
+START_TEST(test_mmap_events)
+{
+	char *argv[] = { (char *)wl_path, "normal", NULL };
+	struct sa_emu_opts eo = { .max_insns = 300 };
+	char path[4200], cmd[8600], line[4600], maps[64];
+	struct sa_errinfo ei;
+	struct sa_emu *emu;
+	unsigned want = 0, found = 0;
+	bool libc = false;
+	char *ev = NULL;
+	size_t evlen = 0;
+	FILE *f, *p;
+	pid_t pid;
+
+	if (!sa_test_have("perf"))
+		ck_abort_msg("perf is not installed (scripts/setup.sh)");
+	snprintf(path, sizeof(path), "%s/mmap.data", sa_test_tmpdir());
+	emu = sa_emu__spawn(argv, &ei);
+	ck_assert_msg(emu, "%s", ei.msg);
+	pid = sa_emu_pid(emu);
+	/* From exec: ld.so maps libc after the window started. */
+	ck_assert_msg(sa_emu_window(emu, &eo, path, NULL, &ei) == 0, "%s",
+		      ei.msg);
+	snprintf(cmd, sizeof(cmd),
+		 "perf script -i '%s' --show-mmap-events 2>/dev/null | "
+		 "grep PERF_RECORD_MMAP2", path);
+	p = sh(cmd);
+	{
+		FILE *m = open_memstream(&ev, &evlen);
+
+		ck_assert_ptr_nonnull(m);
+		while (fgets(line, sizeof(line), p))
+			fputs(line, m);
+		fclose(m);
+	}
+	pclose(p);
+
+	/* The process is stopped, not gone: its mappings now. */
+	snprintf(maps, sizeof(maps), "/proc/%d/maps", (int)pid);
+	f = fopen(maps, "r");
+	ck_assert_ptr_nonnull(f);
+	while (fgets(line, sizeof(line), f)) {
+		unsigned long long lo, hi, off;
+		char perms[8], name[4096] = "", want_ev[4400];
+
+		if (sscanf(line, "%llx-%llx %7s %llx %*s %*s %4095[^\n]", &lo,
+			   &hi, perms, &off, name) < 4 || perms[2] != 'x')
+			continue;
+		if (name[0] != '/' && strcmp(name, "[vdso]"))
+			continue;
+		/* perf script: "[0xSTART(0xLEN) @ 0xPGOFF ...]: r-xp PATH" */
+		snprintf(want_ev, sizeof(want_ev), "[%#llx(%#llx) @ %#llx ",
+			 lo, hi - lo, off);
+		want++;
+		if (strstr(ev, want_ev) && strstr(ev, name))
+			found++;
+		else
+			fprintf(stderr, "no MMAP2 %s %s in:\n%s\n", want_ev,
+				name, ev);
+		if (strstr(name, "/libc.so"))
+			libc = true;
+	}
+	fclose(f);
+	sa_emu__free(emu);
+	kill(pid, SIGKILL);
+	waitpid(pid, NULL, 0);
+	free(ev);
+	ck_assert_msg(libc, "libc is not mapped in %s", maps);
+	ck_assert_uint_ge(want, 3);	/* the program, ld.so, libc */
+	ck_assert_uint_eq(found, want);
+}
+END_TEST
+
+/* The target of @h called @sym, in an object other than the program. */
+static const struct sa_hist_target *find_target(const struct sa_hist *h,
+						const char *sym)
+{
+	size_t i, j, k;
+
+	for (i = 0; i < sa_hist_nr_functions(h); i++) {
+		const struct sa_hist_func *f = sa_hist_function(h, i);
+
+		for (j = 0; j < f->nr_branches; j++)
+			for (k = 0; k < f->branches[j].nr_targets; k++) {
+				const struct sa_hist_target *t =
+					&f->branches[j].targets[k];
+
+				if (t->sym && !strcmp(t->sym, sym))
+					return t;
+			}
+	}
+	return NULL;
+}
+
+/* Every target of @h has an identity: an object with a build-id, or
+ * for the generated code, the bucket [anon].
+ */
+static void check_identities(const struct sa_hist *h)
+{
+	size_t i, j, k, n = 0, anon = 0;
+
+	ck_assert_uint_eq(sa_hist_decode(h)->unnamed_targets, 0);
+	for (i = 0; i < sa_hist_nr_functions(h); i++) {
+		const struct sa_hist_func *f = sa_hist_function(h, i);
+
+		for (j = 0; j < f->nr_branches; j++)
+			for (k = 0; k < f->branches[j].nr_targets; k++) {
+				const struct sa_hist_target *t =
+					&f->branches[j].targets[k];
+
+				if (t->binary && !strcmp(t->binary, "[anon]")) {
+					ck_assert_uint_eq(t->offset, 0);
+					ck_assert_ptr_null(t->sym);
+					ck_assert_str_eq(f->name, "handle");
+					anon += t->count;
+					continue;
+				}
+				ck_assert_msg(t->binary && t->binary[0] == '/'
+					      && t->build_id &&
+					      strlen(t->build_id) == 40,
+					      "target %#" PRIx64 " of %s has "
+					      "no object", t->addr, f->name);
+				n++;
+			}
+	}
+	ck_assert_uint_gt(n, 5);
+	ck_assert_uint_eq(anon, 32);	/* jit_mix, once a request */
+}
+
+/* The value of @sym in `nm -D` of @lib. */
+static uint64_t nm_dynamic(const char *lib, const char *sym)
+{
+	char cmd[4400], line[512], name[256], type;
+	unsigned long long v;
+	uint64_t found = 0;
+	FILE *p;
+
+	snprintf(cmd, sizeof(cmd), "nm -D --defined-only '%s'", lib);
+	p = sh(cmd);
+	while (fgets(line, sizeof(line), p)) {
+		char *at;
+
+		if (sscanf(line, "%llx %c %255s", &v, &type, name) != 3)
+			continue;
+		at = strchr(name, '@');	/* __libc_start_main@@GLIBC_2.34 */
+		if (at)
+			*at = '\0';
+		if (!strcmp(name, sym))
+			found = v;
+	}
+	pclose(p);
+	return found;
+}
+
+/* The line of "PLANT long" in sc_plt.c. */
+static int plant_line(void)
+{
+	const char *dir = getenv("SA_SOURCE_DIR");
+	char path[4096], line[512];
+	int n = 0, at = 0;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/tests/scenarios/sc_plt.c",
+		 dir ? dir : ".");
+	f = fopen(path, "r");
+	ck_assert_msg(f, "cannot read %s", path);
+	while (fgets(line, sizeof(line), f) && !at) {
+		n++;
+		if (strstr(line, "PLANT long */"))
+			at = n;
+	}
+	fclose(f);
+	ck_assert_int_gt(at, 0);
+	return at;
+}
+
+START_TEST(test_restarts)
+{
+	struct sa_hist *base[3], *null, *planted;
+	const struct sa_hist_target *t[4];
+	struct sa_anomaly_list *l = NULL;
+	const struct sa_anomaly *a;
+	struct sa_baseline *bl;
+	struct sa_errinfo ei;
+	char db[4200], cmd[4400], want[64];
+	unsigned long long jcc = 0;
+	const char *lsm = "__libc_start_main";
+	uint64_t v;
+	size_t i;
+	FILE *p;
+
+	for (i = 0; i < 3; i++)
+		base[i] = run_once("normal", (int)i);
+	null = run_once("normal", 3);
+	planted = run_once("long", 4);
+
+	/* libc's entry, called from _start through the GOT, by build-id and
+	 * link-time address in every run, whatever its load address.
+	 */
+	for (i = 0; i < 4; i++) {
+		struct sa_hist *h = i < 3 ? base[i] : null;
+
+		check_identities(h);
+		t[i] = find_target(h, lsm);
+		if (!t[i]) {	/* a versioned name: __libc_start_main@@... */
+			size_t f, b, k;
+
+			for (f = 0; !t[i] && f < sa_hist_nr_functions(h); f++) {
+				const struct sa_hist_func *fn =
+					sa_hist_function(h, f);
+
+				for (b = 0; b < fn->nr_branches; b++)
+					for (k = 0;
+					     k < fn->branches[b].nr_targets;
+					     k++) {
+						const struct sa_hist_target *x
+							= &fn->branches[b]
+								   .targets[k];
+
+						if (x->sym &&
+						    !strncmp(x->sym, lsm,
+							     strlen(lsm)) &&
+						    x->sym[strlen(lsm)] == '@')
+							t[i] = x;
+					}
+			}
+		}
+		ck_assert_msg(t[i], "no target %s in run %zu", lsm, i);
+		ck_assert_ptr_nonnull(strstr(t[i]->binary, "/libc.so"));
+		ck_assert_str_eq(t[i]->build_id, t[0]->build_id);
+		ck_assert_uint_eq(t[i]->offset, t[0]->offset);
+		ck_assert_uint_eq(t[i]->sym_off, 0);
+	}
+	v = nm_dynamic(t[0]->binary, lsm);
+	ck_assert_msg(v && v == t[0]->offset,
+		      "%s: nm -D says %#" PRIx64 ", the history %#" PRIx64,
+		      lsm, v, t[0]->offset);
+	/* ASLR moved libc (unless it is off on this machine) */
+	if (t[0]->addr != t[1]->addr || t[1]->addr != t[2]->addr)
+		ck_assert_uint_ne(t[0]->addr - t[0]->offset,
+				  t[3]->addr - t[3]->offset);
+	else
+		fprintf(stderr, "note: libc at the same address in every "
+			"run: ASLR is off\n");
+
+	snprintf(db, sizeof(db), "%s/restart.db", sa_test_tmpdir());
+	unlink(db);
+	bl = sa_baseline__open(db, SA_BASELINE_CREATE, &ei);
+	ck_assert_msg(bl, "%s", ei.msg);
+	ck_assert_msg(sa_baseline_add(bl, base, 3, &ei) == 0, "%s", ei.msg);
+
+	/* The same input in a new process: nothing at all. */
+	ck_assert_msg(sa_anomaly_detect(bl, &null, 1, NULL, &l, &ei) == 0,
+		      "%s", ei.msg);
+	for (i = 0; i < sa_anomaly_list_len(l); i++)
+		if (sa_anomaly_list_get(l, i)->significant)
+			sa_anomaly_write_json1(sa_anomaly_list_get(l, i),
+					       stderr, "null");
+	ck_assert_uint_eq(sa_anomaly_list_nr_significant(l), 0);
+	ck_assert_uint_gt(sa_anomaly_list_nr_tests(l), 10);
+	sa_anomaly_list__free(l);
+
+	/* The planted input: its decision first, printed as objdump does. */
+	ck_assert_msg(sa_anomaly_detect(bl, &planted, 1, NULL, &l, &ei) == 0,
+		      "%s", ei.msg);
+	a = sa_anomaly_list_get(l, 0);
+	ck_assert_msg(a && a->significant, "the planted change is not found");
+	sa_anomaly_write_json1(a, stdout, "planted");
+	ck_assert_str_eq(a->function, "handle");
+	ck_assert_int_eq(a->line, plant_line());
+	snprintf(cmd, sizeof(cmd),
+		 "objdump -d --no-show-raw-insn '%s' | grep -E '^ *%" PRIx64
+		 ":'", wl_path, a->offset);
+	p = sh(cmd);
+	ck_assert_int_eq(fscanf(p, " %*x: j%*s %llx", &jcc), 1);
+	pclose(p);
+	snprintf(want, sizeof(want), " %#llx", jcc);
+	ck_assert_msg(a->insn && strstr(a->insn, want) &&
+		      !strcmp(strstr(a->insn, want), want),
+		      "insn '%s', objdump's target %s", a->insn, want);
+	sa_anomaly_list__free(l);
+
+	sa_baseline__free(bl);
+	for (i = 0; i < 3; i++)
+		sa_hist__free(base[i]);
+	sa_hist__free(null);
+	sa_hist__free(planted);
+}
+END_TEST
+
+int main(int argc, char **argv)
+{
+	Suite *s = suite_create("restart");
+	TCase *tc = tcase_create("identities across restarts");
+
+	sa_test_require_ptrace();
+	if (argc != 2) {
+		fprintf(stderr, "usage: %s SC_PLT\n", argv[0]);
+		return 2;
+	}
+	wl_path = argv[1];
+	tcase_add_test(tc, test_mmap_events);
+	tcase_add_test(tc, test_restarts);
+	tcase_set_timeout(tc, 120);
+	suite_add_tcase(s, tc);
+	return sa_test_run(s);
+}
