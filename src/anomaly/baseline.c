@@ -611,6 +611,22 @@ static int put_build(struct add_ctx *c, int64_t id,
 	return 0;
 }
 
+/* Loads the build @key, if stored, for the checks of its rows only. */
+static int check_build(struct sa_baseline *bl, const char *key,
+		       struct sa_errinfo *ei)
+{
+	struct sa_mbuild b;
+	int err = sa_baseline_load(bl, key, &b, ei);
+
+	if (err == -SA_ERR_NOTFOUND) {
+		sa_errinfo_clear(ei);
+		return 0;
+	}
+	if (!err)
+		sa_mbuild_fini(&b);
+	return err;
+}
+
 int sa_baseline_add(struct sa_baseline *bl, struct sa_hist *const *hists,
 		    size_t nr, struct sa_errinfo *ei)
 {
@@ -618,6 +634,7 @@ int sa_baseline_add(struct sa_baseline *bl, struct sa_hist *const *hists,
 	struct add_ctx c;
 	int64_t now = (int64_t)time(NULL);
 	size_t i, j, k, idle = 0;
+	bool checked = false;
 	int err = 0;
 
 	sa_errinfo_clear(ei);
@@ -669,6 +686,18 @@ int sa_baseline_add(struct sa_baseline *bl, struct sa_hist *const *hists,
 						first = 0;
 					n++;
 				}
+			/* The sums are added onto the stored rows: a row
+			 * that breaks the invariants would carry its lie
+			 * into every later window.  Checked inside the
+			 * transaction, so no other writer slips one in.
+			 */
+			if (first) {
+				err = check_build(bl, b->key, ei);
+				if (err) {
+					checked = true;
+					break;
+				}
+			}
 			/* idle windows were windows of these builds too */
 			n += idle;
 			err = build_id_of(&c, b, now, &id);
@@ -683,7 +712,8 @@ int sa_baseline_add(struct sa_baseline *bl, struct sa_hist *const *hists,
 		}
 	}
 	if (err) {
-		db_err(bl, ei, "adding windows");
+		if (!checked)
+			db_err(bl, ei, "adding windows");
 		sqlite3_exec(bl->db, "ROLLBACK", NULL, NULL, NULL);
 		goto out_ctx;
 	}
@@ -1222,5 +1252,33 @@ int sa_baseline_load(struct sa_baseline *bl, const char *key,
 	err = load_rows(bl, id, out, ei);
 	if (err)
 		sa_mbuild_fini(out);
+	return err;
+}
+
+int sa_baseline_check(struct sa_baseline *bl, struct sa_errinfo *ei)
+{
+	sqlite3_stmt *st;
+	int rc = SQLITE_DONE, err = 0;
+
+	sa_errinfo_clear(ei);
+	/* One read transaction: the builds listed are the builds checked. */
+	err = exec(bl, "BEGIN", ei);
+	if (err)
+		return err;
+	if (sqlite3_prepare_v2(bl->db, "SELECT key FROM builds ORDER BY id",
+			       -1, &st, NULL)) {
+		err = db_err(bl, ei, "reading the builds");
+		goto out;
+	}
+	while (!err && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+		const unsigned char *key = sqlite3_column_text(st, 0);
+
+		err = check_build(bl, key ? (const char *)key : "", ei);
+	}
+	sqlite3_finalize(st);
+	if (!err && rc != SQLITE_DONE)
+		err = db_err(bl, ei, "reading the builds");
+out:
+	sqlite3_exec(bl->db, "COMMIT", NULL, NULL, NULL);
 	return err;
 }

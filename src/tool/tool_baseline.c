@@ -62,8 +62,17 @@ enum { OPT_DB = 256, OPT_HALF_LIFE, OPT_FORMAT, OPT_ALL, OPT_FDR };
 static int baseline_list(struct sa_baseline *bl)
 {
 	struct sa_baseline_build b;
-	int n = sa_baseline_nr_builds(bl), i;
+	struct sa_errinfo ei;
+	int n, i, err;
 
+	/* Listed numbers are read from the same rows analyze reads. */
+	err = sa_baseline_check(bl, &ei);
+	if (err) {
+		sa_err("baseline list: %s", ei.msg[0] ? ei.msg :
+		       sa_strerror(err));
+		return SA_EXIT_FAIL;
+	}
+	n = sa_baseline_nr_builds(bl);
 	if (n < 0) {
 		sa_err("baseline %s: %s", sa_baseline_path(bl),
 		       sa_strerror(n));

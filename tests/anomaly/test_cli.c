@@ -7,8 +7,9 @@
  * input of the issue gets its message and exit status 1: a corrupt
  * database, an empty one, windows of a rebuilt binary, windows of another
  * program; then a baseline that cannot lie: rows edited to break each
- * invariant of the store are refused by `analyze` with the table, the row
- * and the file named, and concurrent `baseline add` of different windows
+ * invariant of the store are refused by `analyze`, `baseline list` and
+ * `baseline add` with the table, the row and the file named (add adds
+ * nothing), and concurrent `baseline add` of different windows
  * into one new file keep every window.
  *
  * Usage: test_cli SENSOR_AGENT DEMO_SERVICE DEMO_SERVICE_REBUILT OTHER
@@ -319,6 +320,7 @@ static const struct {
 START_TEST(test_tampered)
 {
 	char good[4200], bad[4200], *err;
+	int64_t added;
 	size_t i;
 	pid_t pid;
 
@@ -346,7 +348,33 @@ START_TEST(test_tampered)
 			      strstr(err, tampered[i].what),
 			      "%s: %s", tampered[i].sql, err);
 		free(err);
+		/* list prints the same rows: the same refusal */
+		ck_assert_int_eq(run("baseline", "list", "--db", bad, NULL,
+				     NULL, NULL, NULL), 1);
+		err = slurp("err.txt");
+		ck_assert_msg(strstr(err, bad) && strstr(err, tampered[i].table)
+			      && strstr(err, ", row (") &&
+			      strstr(err, tampered[i].what),
+			      "list: %s: %s", tampered[i].sql, err);
+		free(err);
+		/* add would sum onto the row: refused, nothing added */
+		added = query_int(bad, "SELECT sum(added) FROM builds");
+		ck_assert_int_eq(run("baseline", "add", "--db", bad,
+				     win("t.data", 4), NULL, NULL, NULL), 1);
+		err = slurp("err.txt");
+		ck_assert_msg(strstr(err, bad) && strstr(err, tampered[i].table)
+			      && strstr(err, ", row (") &&
+			      strstr(err, tampered[i].what),
+			      "add: %s: %s", tampered[i].sql, err);
+		free(err);
+		ck_assert_int_eq(query_int(bad, "SELECT sum(added) FROM "
+					   "builds"), added);
 	}
+	/* and the untouched one lists and adds */
+	ck_assert_int_eq(run("baseline", "list", "--db", good, NULL, NULL,
+			     NULL, NULL), 0);
+	ck_assert_int_eq(run("baseline", "add", "--db", good,
+			     win("t.data", 4), NULL, NULL, NULL), 0);
 }
 END_TEST
 
