@@ -871,7 +871,7 @@ int sa_baseline_other_build(struct sa_baseline *bl, const char *binary,
 	if (sqlite3_prepare_v2(bl->db,
 			       "SELECT build_id, key FROM builds WHERE key<>?2 "
 			       "AND (binary=?1 OR binary LIKE '%/' || ?1) "
-			       "ORDER BY last_seen DESC LIMIT 1",
+			       "ORDER BY last_seen DESC, id DESC LIMIT 1",
 			       -1, &st, NULL))
 		return -SA_ERR_CORRUPT;
 	sqlite3_bind_text(st, 1, base, -1, SQLITE_STATIC);

@@ -47,7 +47,11 @@ static void baseline_usage(FILE *f)
 "      --pid PID            only this process of the windows\n"
 "diff: BUILD is a build-id (or its first 8+ hex digits), a key from\n"
 "`baseline list`, or a binary path (its latest build).  BUILD_B is\n"
-"compared with BUILD_A; branches are matched by function, file:line.\n"
+"compared with BUILD_A; functions are matched by name, branches by\n"
+"function, source file (path suffix), line and position on the line, or\n"
+"by offset in the function without a line table.  The output says how\n"
+"many could not be matched; two builds with nothing in common are an\n"
+"error (exit 1, \"nothing comparable\"), never \"no anomaly\".\n"
 "      --format text|jsonl  (default text)\n"
 "      --all                also list changes below the threshold\n"
 "      --fdr Q              false-discovery level (default %g)\n"
@@ -269,11 +273,17 @@ int cmd_baseline(int argc, char **argv)
 			sa_err("baseline diff: %s", ei.msg);
 			ret = SA_EXIT_FAIL;
 		} else {
-			if (!strcmp(format, "jsonl"))
-				err = sa_anomaly_write_jsonl(l, stdout, NULL,
-							     flags);
-			else
-				err = sa_anomaly_write_text(l, stdout, flags);
+			if (!strcmp(format, "jsonl")) {
+				err = sa_tool_print_match(stderr, l);
+				if (!err)
+					err = sa_anomaly_write_jsonl(
+						l, stdout, NULL, flags);
+			} else {
+				err = sa_tool_print_match(stdout, l);
+				if (!err)
+					err = sa_anomaly_write_text(l, stdout,
+								    flags);
+			}
 			ret = err ? SA_EXIT_FAIL : SA_EXIT_OK;
 		}
 		sa_anomaly_list__free(l);
