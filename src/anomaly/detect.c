@@ -1153,9 +1153,9 @@ int sa_anomaly_detect(struct sa_baseline *bl, struct sa_hist *const *wins,
 					"windows of another build: %s is "
 					"build %s, the baseline %s holds "
 					"build %s of it (rebuilt: `baseline "
-					"add` windows of the new build, or "
-					"`baseline diff` the two, or compare "
-					"across builds with --cross-build)",
+					"add` windows of the new build, "
+					"`baseline diff` the two, or analyze "
+					"--cross-build)",
 					cb->binary, cb->key,
 					sa_baseline_path(bl), other);
 				goto out;
