@@ -1130,7 +1130,8 @@ int sa_anomaly_detect(struct sa_baseline *bl, struct sa_hist *const *wins,
 				/* @other is the key: the build-id, or the
 				 * path key of a binary without one.
 				 */
-				err = sa_baseline_load(bl, other, &bases[i], ei);
+				err = sa_baseline_load(bl, other, &bases[i],
+						       ei);
 				if (err)
 					goto out;
 				compare_builds(&d, &bases[i], cb, true, &m);

@@ -690,6 +690,7 @@ static void xadd(struct sa_baseline *bl, const struct xparams *p,
 #define XA "a0a0a0a0a0a0a0a0a0a0a0a0a0a0a0a0a0a0a0a0"
 #define XB "b1b1b1b1b1b1b1b1b1b1b1b1b1b1b1b1b1b1b1b1"
 #define XC "c2c2c2c2c2c2c2c2c2c2c2c2c2c2c2c2c2c2c2c2"
+#define XE "e4e4e4e4e4e4e4e4e4e4e4e4e4e4e4e4e4e4e4e4"
 
 START_TEST(test_cross_builds)
 {
@@ -826,8 +827,7 @@ START_TEST(test_cross_nothing)
 		/* the baseline's latest build of BIN is C: use A's name */
 		sa_hist__free(w[0]);
 		w[0] = sa_hist__new();
-		f = synth_func(w[0], BIN, "e4e4e4e4e4e4e4e4e4e4e4e4e4e4e4e4e4e4e4e4",
-			       "unrelated", 0x1000);
+		f = synth_func(w[0], BIN, XE, "unrelated", 0x1000);
 		f->calls = 100;
 		synth_cond(w[0], f, 0x1010, 10, &r, 1000, 0.5);
 		sa_hist_decode_mut(w[0])->instructions = 10000;
