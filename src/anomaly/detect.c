@@ -357,10 +357,10 @@ static struct sa_mtarget *targets_by_sym(const struct sa_mbranch *br,
 
 	if (!v)
 		return NULL;
-	if (br->nr_targets)
+	if (br->nr_targets) {
 		memcpy(v, br->targets, br->nr_targets * sizeof(*v));
-	if (br->nr_targets)
 		qsort(v, br->nr_targets, sizeof(*v), cmp_target_sym);
+	}
 	for (i = 0, o = 0; i < br->nr_targets; o++) {
 		double count = 0, s_kk = 0;
 

@@ -824,7 +824,9 @@ START_TEST(test_cross_nothing)
 	{
 		struct sa_detect_opts o = { .flags = SA_DETECT_CROSS_BUILD };
 
-		/* the baseline's latest build of BIN is C: use A's name */
+		/* a rebuilt BIN whose one function neither A nor C (the
+		 * baseline's latest build of BIN, the one compared) has
+		 */
 		sa_hist__free(w[0]);
 		w[0] = sa_hist__new();
 		f = synth_func(w[0], BIN, XE, "unrelated", 0x1000);
