@@ -822,6 +822,12 @@ static void compare_builds(struct det *d, const struct sa_mbuild *bb,
 
 		cf = cross ? find_func(cfn, cb->nr_funcs, bf->name) :
 			     sa_mbuild_func(cb, bf->entry, bf->name);
+		/* Across builds a function the windows never reach may be
+		 * gone (inlined, renamed): counted as unmatched, not as a
+		 * call rate fallen to 0.
+		 */
+		if (cross && !cf)
+			continue;
 		test_rate(d, bb, cb, bf, cf, false);
 		if (!attributed && (bf->sink_entries ||
 				    (cf && cf->sink_entries)))
