@@ -738,12 +738,12 @@ static int sa_sweep_run(struct sa_sweep *sw)
 	return err;
 }
 
-/* Disassembles [start, end) of @isa into a new fmap. */
 /*
- * @cut, when not 0: a cap inside [start, end) that no instruction starts
- * at or after; the region ends after the instruction that covers the cap
- * (the bytes up to @end are read for it), so that the next region starts
- * on an instruction boundary.
+ * Disassembles [start, end) of @isa into a new fmap.  @cut, when not 0:
+ * a cap inside [start, end) that no instruction starts at or after; the
+ * region ends after the instruction that covers the cap (the bytes up to
+ * @end are read for it), so that the next region starts on an
+ * instruction boundary.
  */
 static struct sa_ifmap *sa_fmap_build(struct sa_sitemap *map,
 				      const struct sa_sym *sym, uint64_t start,
