@@ -68,12 +68,20 @@ const char *sa_anomaly_kind_name(enum sa_anomaly_kind kind);
 #define SA_DETECT_DEF_MIN_RATE_RATIO 1.5	/* call rate x or / this */
 #define SA_DETECT_MAX_ANOMALIES 100000	/* cap on candidates kept */
 
+/* sa_detect_opts.flags: when the baseline holds another build of a
+ * window's binary (same file name) but not its own, compare with that
+ * build, matching as sa_anomaly_diff_builds() does, instead of failing
+ * with -SA_ERR_BUILDID.
+ */
+#define SA_DETECT_CROSS_BUILD 0x1
+
 struct sa_detect_opts {
 	double fdr;
 	double min_support;
 	double min_baseline;
 	double min_delta;
 	double min_rate_ratio;
+	unsigned flags;		/* SA_DETECT_* */
 };
 
 /* Why an anomaly was folded into another one ("also seen in"). */
@@ -173,17 +181,44 @@ int sa_anomaly_detect(struct sa_baseline *bl, struct sa_hist *const *wins,
 		      size_t nr, const struct sa_detect_opts *o,
 		      struct sa_anomaly_list **out, struct sa_errinfo *ei);
 
-/* Compares build @b (the "current" side) with build @a of the same store,
- * matching functions by name and branches by file:line and order within
- * the line (offsets differ between builds).  Same returns as
- * sa_anomaly_detect(); -SA_ERR_NOTFOUND when a build is unknown.
+/* Compares build @b (the "current" side) with build @a of the same store.
+ * Offsets differ between builds: functions are matched by name, and
+ * conditional and indirect branches by function, source file (its path
+ * suffix, not the whole path: the same source built in two directories
+ * matches), line, class and position among the branches of that class on
+ * that line; a branch without a line is matched by its offset within its
+ * function.  sa_anomaly_list_match() gives the counts.  Same returns as
+ * sa_anomaly_detect(); -SA_ERR_NOTFOUND when a build is unknown;
+ * -SA_ERR_NODATA ("nothing comparable", @ei gives the counts) when no
+ * function, or no branch while either build has some, matched.
  */
 int sa_anomaly_diff_builds(struct sa_baseline *bl, const char *a,
 			   const char *b, const struct sa_detect_opts *o,
 			   struct sa_anomaly_list **out,
 			   struct sa_errinfo *ei);
 
+/* How the sites of one build were matched to another build's. */
+struct sa_anomaly_match {
+	uint64_t builds;		/* pairs of builds matched */
+	/* conditional and indirect branches of the current side that
+	 * matched one of the other build, and of each side that did not
+	 */
+	uint64_t branches;
+	uint64_t branches_unmatched;
+	uint64_t base_branches_unmatched;
+	/* functions, by name */
+	uint64_t functions;
+	uint64_t functions_unmatched;
+	uint64_t base_functions_unmatched;
+};
+
 void sa_anomaly_list__free(struct sa_anomaly_list *l);
+/* The match counts, summed over the builds compared across builds
+ * (sa_anomaly_diff_builds(), SA_DETECT_CROSS_BUILD); NULL when every
+ * build was compared with its own baseline (sites matched by offset).
+ */
+const struct sa_anomaly_match *
+sa_anomaly_list_match(const struct sa_anomaly_list *l);
 /* All candidates tested, ranked; significant ones first. */
 size_t sa_anomaly_list_len(const struct sa_anomaly_list *l);
 size_t sa_anomaly_list_nr_significant(const struct sa_anomaly_list *l);

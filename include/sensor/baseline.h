@@ -88,11 +88,23 @@ double sa_baseline_half_life(const struct sa_baseline *bl);
  *
  * Returns 0, or a negative error with @ei filled (nothing is added):
  * -SA_ERR_NODATA when a history that is not idle holds no function of a
- * known binary,
+ * known binary, -SA_ERR_CORRUPT naming the table and row when a stored
+ * row of a build it adds to breaks the invariants (sa_baseline_check()),
  * -SA_ERR_CORRUPT on an SQLite failure, -EROFS when opened read-only.
  */
 int sa_baseline_add(struct sa_baseline *bl, struct sa_hist *const *hists,
 		    size_t nr, struct sa_errinfo *ei);
+
+/* Checks every row of every build as loading it for a comparison does:
+ * counts are finite numbers in [0, 2^53], offsets, lines, classes and
+ * `added` integers, and no branch decided more often than it ran
+ * (taken + not_taken <= executed).  sa_baseline_add() makes the same
+ * check on the builds it adds to, inside its write transaction.
+ *
+ * Returns 0, or -SA_ERR_CORRUPT with @ei naming the file, the table and
+ * the row (or an SQLite failure), -SA_ERR_TOOBIG, -ENOMEM.
+ */
+int sa_baseline_check(struct sa_baseline *bl, struct sa_errinfo *ei);
 
 /* One build known to the store. */
 struct sa_baseline_build {

@@ -623,6 +623,76 @@ static int put_build(struct add_ctx *c, int64_t id,
 	return 0;
 }
 
+/* Rows of one build that might break an invariant, found inside SQLite
+ * without loading them (an add per window of the live loop must stay
+ * cheap).  The predicates are at least as wide as the loader's checks;
+ * a hit is then loaded for the loader's verdict and message.
+ */
+#define C_OK(c) "(typeof(" c ") IN ('integer','real') AND " c " >= 0 AND " \
+		c " <= 9007199254740992.0)"
+#define C_INT(c) "typeof(" c ")='integer'"
+
+static const char *const suspect_sql =
+	"SELECT EXISTS(SELECT 1 FROM builds WHERE id=?1 AND NOT ("
+	C_OK("windows") " AND " C_INT("added") " AND " C_OK("added") " AND "
+	C_OK("insns") ")) OR "
+	"EXISTS(SELECT 1 FROM funcs WHERE build=?1 AND NOT ("
+	C_INT("entry") " AND " C_INT("line") " AND " C_INT("is_sink") " AND "
+	C_OK("calls") " AND " C_OK("insns") " AND " C_OK("sink_entries")
+	" AND " C_OK("s_cc") " AND " C_OK("s_ee") ")) OR "
+	"EXISTS(SELECT 1 FROM branches WHERE build=?1 AND NOT ("
+	C_INT("offset") " AND " C_INT("func_entry") " AND " C_INT("line")
+	" AND " C_INT("iclass") " AND " C_OK("executed") " AND "
+	C_OK("taken") " AND " C_OK("not_taken") " AND " C_OK("sink_t")
+	" AND " C_OK("sink_nt") " AND " C_OK("nwin") " AND " C_OK("s_tt")
+	" AND " C_OK("s_ss") " AND " C_OK("tot") " AND " C_OK("nwin_t")
+	" AND taken + not_taken <= executed + executed * 1e-9 + 1e-9)) OR "
+	"EXISTS(SELECT 1 FROM targets WHERE build=?1 AND NOT ("
+	C_INT("offset") " AND " C_OK("count") " AND " C_OK("s_kk") "))";
+
+#undef C_OK
+#undef C_INT
+
+/* Checks the stored rows of the build @key, if there is one, as loading
+ * it for a comparison does.
+ */
+static int check_build(struct sa_baseline *bl, const char *key,
+		       struct sa_errinfo *ei)
+{
+	sqlite3_stmt *st;
+	struct sa_mbuild b;
+	int64_t id = 0, bad = 0;
+	int rc, err;
+
+	if (sqlite3_prepare_v2(bl->db, "SELECT id FROM builds WHERE key=?",
+			       -1, &st, NULL))
+		return db_err(bl, ei, "looking up a build");
+	sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW)
+		id = sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	if (rc == SQLITE_DONE)
+		return 0;	/* a new build */
+	if (rc != SQLITE_ROW)
+		return db_err(bl, ei, "looking up a build");
+	if (sqlite3_prepare_v2(bl->db, suspect_sql, -1, &st, NULL))
+		return db_err(bl, ei, "checking the rows");
+	sqlite3_bind_int64(st, 1, id);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW)
+		bad = sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	if (rc != SQLITE_ROW)
+		return db_err(bl, ei, "checking the rows");
+	if (!bad)
+		return 0;
+	err = sa_baseline_load(bl, key, &b, ei);
+	if (!err)
+		sa_mbuild_fini(&b);
+	return err;
+}
+
 int sa_baseline_add(struct sa_baseline *bl, struct sa_hist *const *hists,
 		    size_t nr, struct sa_errinfo *ei)
 {
@@ -630,6 +700,7 @@ int sa_baseline_add(struct sa_baseline *bl, struct sa_hist *const *hists,
 	struct add_ctx c;
 	int64_t now = (int64_t)time(NULL);
 	size_t i, j, k, idle = 0;
+	bool checked = false;
 	int err = 0;
 
 	sa_errinfo_clear(ei);
@@ -681,6 +752,18 @@ int sa_baseline_add(struct sa_baseline *bl, struct sa_hist *const *hists,
 						first = 0;
 					n++;
 				}
+			/* The sums are added onto the stored rows: a row
+			 * that breaks the invariants would carry its lie
+			 * into every later window.  Checked inside the
+			 * transaction, so no other writer slips one in.
+			 */
+			if (first) {
+				err = check_build(bl, b->key, ei);
+				if (err) {
+					checked = true;
+					break;
+				}
+			}
 			/* idle windows were windows of these builds too */
 			n += idle;
 			err = build_id_of(&c, b, now, &id);
@@ -695,7 +778,8 @@ int sa_baseline_add(struct sa_baseline *bl, struct sa_hist *const *hists,
 		}
 	}
 	if (err) {
-		db_err(bl, ei, "adding windows");
+		if (!checked)
+			db_err(bl, ei, "adding windows");
 		sqlite3_exec(bl->db, "ROLLBACK", NULL, NULL, NULL);
 		goto out_ctx;
 	}
@@ -853,7 +937,7 @@ int sa_baseline_other_build(struct sa_baseline *bl, const char *binary,
 	if (sqlite3_prepare_v2(bl->db,
 			       "SELECT build_id, key FROM builds WHERE key<>?2 "
 			       "AND (binary=?1 OR binary LIKE '%/' || ?1) "
-			       "ORDER BY last_seen DESC LIMIT 1",
+			       "ORDER BY last_seen DESC, id DESC LIMIT 1",
 			       -1, &st, NULL))
 		return -SA_ERR_CORRUPT;
 	sqlite3_bind_text(st, 1, base, -1, SQLITE_STATIC);
@@ -1234,5 +1318,33 @@ int sa_baseline_load(struct sa_baseline *bl, const char *key,
 	err = load_rows(bl, id, out, ei);
 	if (err)
 		sa_mbuild_fini(out);
+	return err;
+}
+
+int sa_baseline_check(struct sa_baseline *bl, struct sa_errinfo *ei)
+{
+	sqlite3_stmt *st;
+	int rc = SQLITE_DONE, err = 0;
+
+	sa_errinfo_clear(ei);
+	/* One read transaction: the builds listed are the builds checked. */
+	err = exec(bl, "BEGIN", ei);
+	if (err)
+		return err;
+	if (sqlite3_prepare_v2(bl->db, "SELECT key FROM builds ORDER BY id",
+			       -1, &st, NULL)) {
+		err = db_err(bl, ei, "reading the builds");
+		goto out;
+	}
+	while (!err && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+		const unsigned char *key = sqlite3_column_text(st, 0);
+
+		err = check_build(bl, key ? (const char *)key : "", ei);
+	}
+	sqlite3_finalize(st);
+	if (!err && rc != SQLITE_DONE)
+		err = db_err(bl, ei, "reading the builds");
+out:
+	sqlite3_exec(bl->db, "COMMIT", NULL, NULL, NULL);
 	return err;
 }

@@ -37,6 +37,7 @@ struct sa_anomaly_list {
 	size_t n, cap;
 	size_t nr_sig;
 	size_t nr_tests;
+	struct sa_anomaly_match match;
 };
 
 /* A candidate before ranking. */
@@ -58,8 +59,9 @@ struct det {
 	struct cand *c;
 	size_t n, cap;
 	double confidence;
-	bool by_line;			/* diff: match by file:line */
 	const struct sa_mbuild *base;	/* baseline build being compared */
+	struct sa_anomaly_match match;	/* cross-build pairs */
+	bool cross;			/* comparing two builds */
 	int err;
 };
 
@@ -198,6 +200,12 @@ size_t sa_anomaly_list_nr_significant(const struct sa_anomaly_list *l)
 size_t sa_anomaly_list_nr_tests(const struct sa_anomaly_list *l)
 {
 	return l ? l->nr_tests : 0;
+}
+
+const struct sa_anomaly_match *
+sa_anomaly_list_match(const struct sa_anomaly_list *l)
+{
+	return l && l->match.builds ? &l->match : NULL;
 }
 
 const struct sa_anomaly *sa_anomaly_list_get(const struct sa_anomaly_list *l,
@@ -399,68 +407,88 @@ static void test_sink(struct det *d, const struct sa_mbuild *cb,
 
 static int cmp_target_sym(const void *x, const void *y)
 {
-	const struct sa_mtarget *const *a = x, *const *b = y;
-	int r = strcmp((*a)->sym, (*b)->sym);
+	const struct sa_mtarget *a = x, *b = y;
 
-	return r ? r : strcmp((*a)->key, (*b)->key);
+	return strcmp(a->sym, b->sym);
 }
 
-/* The targets of @br in the order they are matched in: by identity (key)
- * within one build; across builds (a diff) by display name, since a
- * target in the branch's own binary has that build's build-id in its key
- * ("op_get" in both), and one in a library keeps its name.
+/* Across builds a target's address moves with the code: its symbol names
+ * it.  Targets of one symbol (a jump table inside one function) are
+ * summed into one; their per-window second moment is bounded above by
+ * m times the sum of theirs (Cauchy-Schwarz), which can only make the
+ * test more cautious.  A target without a symbol keeps its address in
+ * its name and shows as new or vanished, never as the same.  The copies
+ * borrow the strings of @br.
  */
-static const struct sa_mtarget **match_order(const struct det *d,
-					     const struct sa_mbranch *br)
+static struct sa_mtarget *targets_by_sym(const struct sa_mbranch *br,
+					 size_t *nr)
 {
-	const struct sa_mtarget **v;
-	size_t i;
+	struct sa_mtarget *v = calloc(br->nr_targets + 1, sizeof(*v));
+	size_t i, o, m;
 
-	v = calloc(br->nr_targets ? br->nr_targets : 1, sizeof(*v));
 	if (!v)
 		return NULL;
-	for (i = 0; i < br->nr_targets; i++)
-		v[i] = &br->targets[i];
-	if (d->by_line && br->nr_targets > 1)
+	if (br->nr_targets) {
+		memcpy(v, br->targets, br->nr_targets * sizeof(*v));
 		qsort(v, br->nr_targets, sizeof(*v), cmp_target_sym);
+	}
+	for (i = 0, o = 0; i < br->nr_targets; o++) {
+		double count = 0, s_kk = 0;
+
+		for (m = 0; i + m < br->nr_targets &&
+			    !strcmp(v[i + m].sym, v[i].sym); m++) {
+			count += v[i + m].count;
+			s_kk += v[i + m].s_kk;
+		}
+		v[o] = v[i];
+		v[o].count = count;
+		v[o].s_kk = s_kk * (double)m;
+		i += m;
+	}
+	*nr = o;
 	return v;
 }
 
 static void test_targets(struct det *d, const struct sa_mbuild *cb,
 			 const struct sa_mbranch *b, const struct sa_mbranch *c)
 {
-	const struct sa_mtarget **vb = NULL, **vc = NULL;
+	const struct sa_mtarget *bt = b->targets, *ct = c->targets;
+	struct sa_mtarget *bx = NULL, *cx = NULL;
+	size_t i, j, nb = b->nr_targets, nc = c->nr_targets;
 	double E = b->tot, e = c->tot;
-	size_t i, j;
 
 	if (E < d->o->min_baseline || e < d->o->min_support)
 		return;
-	vb = match_order(d, b);
-	vc = match_order(d, c);
-	if (!vb || !vc) {
-		d->err = -ENOMEM;
-		goto out;
+	if (d->cross) {
+		bt = bx = targets_by_sym(b, &nb);
+		ct = cx = targets_by_sym(c, &nc);
+		if (!bx || !cx) {
+			d->err = -ENOMEM;
+			goto out;
+		}
 	}
-	/* Union of the targets: both lists are sorted. */
-	for (i = 0, j = 0; i < b->nr_targets || j < c->nr_targets;) {
+	/* Union of the target keys (the symbols across builds): both lists
+	 * are sorted.
+	 */
+	for (i = 0, j = 0; i < nb || j < nc;) {
 		const struct sa_mtarget *tb = NULL, *tc = NULL;
 		double K, k, phi_b, deff, g, delta;
 		enum sa_anomaly_kind kind;
 		struct cand *ca;
 		int cmp;
 
-		if (i >= b->nr_targets)
+		if (i >= nb)
 			cmp = 1;
-		else if (j >= c->nr_targets)
+		else if (j >= nc)
 			cmp = -1;
-		else if (d->by_line)
-			cmp = strcmp(vb[i]->sym, vc[j]->sym);
+		else if (d->cross)
+			cmp = strcmp(bt[i].sym, ct[j].sym);
 		else
-			cmp = strcmp(vb[i]->key, vc[j]->key);
+			cmp = strcmp(bt[i].key, ct[j].key);
 		if (cmp <= 0)
-			tb = vb[i++];
+			tb = &bt[i++];
 		if (cmp >= 0)
-			tc = vc[j++];
+			tc = &ct[j++];
 		K = tb ? tb->count : 0;
 		k = tc ? tc->count : 0;
 		if (K + k <= 0)
@@ -479,7 +507,7 @@ static void test_targets(struct det *d, const struct sa_mbuild *cb,
 			kind = SA_ANOM_TARGET_SHIFT;
 		ca = cand_new(d, cb, kind);
 		if (!ca)
-			goto out;
+			break;
 		set_site(ca, c);
 		ca->a.decision = tc ? tc->sym : tb->sym;
 		ca->a.base_count = K;
@@ -500,8 +528,8 @@ static void test_targets(struct det *d, const struct sa_mbuild *cb,
 			ca->effect_ok = fabs(delta) >= d->o->min_delta;
 	}
 out:
-	free(vb);
-	free(vc);
+	free(bx);
+	free(cx);
 }
 
 /* Calls (or error-sink entries) of a function per window instruction. */
@@ -558,8 +586,13 @@ static void test_rate(struct det *d, const struct sa_mbuild *bb,
 		ca->effect_ok = ca->effect_ok && c / Ic > C / I;
 }
 
-/* Diff mode: branches of two builds are matched by function, file,
- * line, class and order within that line, since offsets move.
+/* Across builds, offsets move: branches are matched by function name,
+ * source file, line, class and position among the branches of that class
+ * on that line; without a line table, by their offset within the
+ * function.  The file is compared by its path suffix, not the whole path
+ * (two checkouts of the same source in different directories build the
+ * same code): the key holds the last component, and among several
+ * candidates with the same key the one sharing the longest suffix wins.
  */
 struct sig {
 	char *key;
@@ -582,6 +615,49 @@ static void sigs_free(struct sig *s, size_t n)
 	free(s);
 }
 
+static const char *path_base(const char *p)
+{
+	const char *s;
+
+	if (!p)
+		return "";
+	s = strrchr(p, '/');
+	return s ? s + 1 : p;
+}
+
+/* Number of trailing path components @a and @b share. */
+static unsigned path_suffix(const char *a, const char *b)
+{
+	size_t i, j;
+	unsigned n = 0;
+
+	if (!a || !b)
+		return 0;
+	i = strlen(a);
+	j = strlen(b);
+	while (i && j) {
+		size_t ai = i, bj = j;
+
+		while (ai && a[ai - 1] != '/')
+			ai--;
+		while (bj && b[bj - 1] != '/')
+			bj--;
+		if (i - ai != j - bj || memcmp(a + ai, b + bj, i - ai))
+			break;
+		n++;
+		if (!ai || !bj)
+			break;
+		i = ai - 1;
+		j = bj - 1;
+	}
+	return n;
+}
+
+static bool testable(const struct sa_mbranch *br)
+{
+	return br->iclass == SA_IC_COND || sa_iclass_is_indirect(br->iclass);
+}
+
 static struct sig *make_sigs(const struct sa_mbuild *b)
 {
 	struct sig *s = calloc(b->nr_branches + 1, sizeof(*s));
@@ -594,21 +670,28 @@ static struct sig *make_sigs(const struct sa_mbuild *b)
 		unsigned ord = 0;
 		char buf[1024];
 
-		/* Branches are sorted by offset: count the earlier ones
-		 * with the same function, line and class.
-		 */
-		for (j = i; j-- > 0;) {
-			const struct sa_mbranch *o = &b->branches[j];
+		if (br->file && br->line > 0) {
+			/* Branches are sorted by offset: count the earlier
+			 * ones with the same function, file, line and class.
+			 */
+			for (j = i; j-- > 0;) {
+				const struct sa_mbranch *o = &b->branches[j];
 
-			if (strcmp(o->func, br->func))
-				break;
-			if (o->line == br->line && o->iclass == br->iclass &&
-			    !strcmp(o->file ? o->file : "",
-				    br->file ? br->file : ""))
-				ord++;
+				if (strcmp(o->func, br->func))
+					break;
+				if (o->line == br->line &&
+				    o->iclass == br->iclass && o->file &&
+				    !strcmp(o->file, br->file))
+					ord++;
+			}
+			snprintf(buf, sizeof(buf), "%s\x1%s\x1L%d\x1%u\x1%u",
+				 br->func, path_base(br->file), br->line,
+				 br->iclass, ord);
+		} else {
+			snprintf(buf, sizeof(buf), "%s\x1\x1+%" PRIx64
+				 "\x1%u", br->func,
+				 br->offset - br->func_entry, br->iclass);
 		}
-		snprintf(buf, sizeof(buf), "%s\x1%s\x1%d\x1%u\x1%u", br->func,
-			 br->file ? br->file : "", br->line, br->iclass, ord);
 		s[i].key = strdup(buf);
 		s[i].br = br;
 		if (!s[i].key) {
@@ -621,41 +704,170 @@ static struct sig *make_sigs(const struct sa_mbuild *b)
 	return s;
 }
 
+/* The branch of @s (@n) with @key whose file shares the longest path
+ * suffix with @file.
+ */
 static const struct sa_mbranch *find_sig(const struct sig *s, size_t n,
-					 const char *key)
+					 const char *key, const char *file)
 {
 	struct sig k = { .key = (char *)key };
-	const struct sig *r;
+	const struct sig *r, *best;
+	unsigned best_n;
 
 	if (!n)
 		return NULL;
 	r = bsearch(&k, s, n, sizeof(k), cmp_sig);
-	return r ? r->br : NULL;
+	if (!r)
+		return NULL;
+	while (r > s && !strcmp(r[-1].key, key))
+		r--;
+	best = r;
+	best_n = path_suffix(r->br->file, file);
+	for (r++; r < s + n && !strcmp(r->key, key); r++) {
+		unsigned m = path_suffix(r->br->file, file);
+
+		if (m > best_n) {
+			best = r;
+			best_n = m;
+		}
+	}
+	return best->br;
 }
 
+static int cmp_func_name(const void *a, const void *b)
+{
+	const struct sa_mfunc *const *x = a, *const *y = b;
+
+	return strcmp((*x)->name, (*y)->name);
+}
+
+/* Functions of @b sorted by name, for matching by name. */
+static const struct sa_mfunc **funcs_by_name(const struct sa_mbuild *b)
+{
+	const struct sa_mfunc **v = calloc(b->nr_funcs + 1, sizeof(*v));
+	size_t i;
+
+	if (!v)
+		return NULL;
+	for (i = 0; i < b->nr_funcs; i++)
+		v[i] = &b->funcs[i];
+	if (b->nr_funcs)
+		qsort(v, b->nr_funcs, sizeof(*v), cmp_func_name);
+	return v;
+}
+
+static const struct sa_mfunc *find_func(const struct sa_mfunc **v, size_t n,
+					const char *name)
+{
+	struct sa_mfunc k = { .name = (char *)name };
+	const struct sa_mfunc *kp = &k, *const *r;
+
+	if (!n)
+		return NULL;
+	r = bsearch(&kp, v, n, sizeof(*v), cmp_func_name);
+	return r ? *r : NULL;
+}
+
+/* Counts of one cross-build pair, added to @d->match; also whether the
+ * pair has anything in common.
+ */
+static void count_match(struct det *d, const struct sa_mbuild *bb,
+			const struct sa_mbuild *cb, const struct sig *bs,
+			const struct sig *cs, const struct sa_mfunc **bf,
+			const struct sa_mfunc **cf, struct sa_anomaly_match *m)
+{
+	size_t i;
+
+	memset(m, 0, sizeof(*m));
+	m->builds = 1;
+	for (i = 0; i < cb->nr_branches; i++) {
+		if (!testable(cs[i].br))
+			continue;
+		if (find_sig(bs, bb->nr_branches, cs[i].key, cs[i].br->file))
+			m->branches++;
+		else
+			m->branches_unmatched++;
+	}
+	for (i = 0; i < bb->nr_branches; i++)
+		if (testable(bs[i].br) &&
+		    !find_sig(cs, cb->nr_branches, bs[i].key, bs[i].br->file))
+			m->base_branches_unmatched++;
+	for (i = 0; i < cb->nr_funcs; i++) {
+		if (find_func(bf, bb->nr_funcs, cf[i]->name))
+			m->functions++;
+		else
+			m->functions_unmatched++;
+	}
+	for (i = 0; i < bb->nr_funcs; i++)
+		if (!find_func(cf, cb->nr_funcs, bf[i]->name))
+			m->base_functions_unmatched++;
+	d->match.builds += m->builds;
+	d->match.branches += m->branches;
+	d->match.branches_unmatched += m->branches_unmatched;
+	d->match.base_branches_unmatched += m->base_branches_unmatched;
+	d->match.functions += m->functions;
+	d->match.functions_unmatched += m->functions_unmatched;
+	d->match.base_functions_unmatched += m->base_functions_unmatched;
+}
+
+/* Nothing of the two builds matched: comparing them would say "no
+ * anomaly" about code it never compared.
+ */
+static bool nothing_comparable(const struct sa_anomaly_match *m)
+{
+	if (!m->functions)
+		return true;
+	return !m->branches && (m->branches_unmatched ||
+				m->base_branches_unmatched);
+}
+
+static int nothing_err(const struct sa_mbuild *bb, const struct sa_mbuild *cb,
+		       const struct sa_anomaly_match *m, struct sa_errinfo *ei)
+{
+	return sa_errinfo_set(ei, -SA_ERR_NODATA, SA_NO_OFFSET,
+		"nothing comparable: build %s of %s and build %s of %s share "
+		"no %s (%" PRIu64 " branches and %" PRIu64 " functions of "
+		"the one, %" PRIu64 " and %" PRIu64 " of the other, matched "
+		"by function name, source file suffix, line and position, or "
+		"offset in the function without a line table): are they "
+		"builds of the same source?", cb->key, cb->binary, bb->key,
+		bb->binary, m->functions ? "branch" : "function",
+		m->branches_unmatched, m->functions_unmatched,
+		m->base_branches_unmatched, m->base_functions_unmatched);
+}
+
+/* Compares @cb with @bb; @cross: another build, matched by name and
+ * line (with @m its match counts), else the same build, by offset.
+ */
 static void compare_builds(struct det *d, const struct sa_mbuild *bb,
-			   const struct sa_mbuild *cb)
+			   const struct sa_mbuild *cb, bool cross,
+			   struct sa_anomaly_match *m)
 {
 	struct sig *bs = NULL, *cs = NULL;
+	const struct sa_mfunc **bfn = NULL, **cfn = NULL;
 	bool attributed = false;
 	size_t i, j;
 
 	d->base = bb;
-	if (d->by_line) {
+	d->cross = cross;
+	if (cross) {
 		bs = make_sigs(bb);
 		cs = make_sigs(cb);
-		if (!bs || !cs) {
+		bfn = funcs_by_name(bb);
+		cfn = funcs_by_name(cb);
+		if (!bs || !cs || !bfn || !cfn) {
 			d->err = -ENOMEM;
 			goto out;
 		}
+		count_match(d, bb, cb, bs, cs, bfn, cfn, m);
 	}
 	for (i = 0; i < cb->nr_branches && !d->err; i++) {
-		const struct sa_mbranch *c = d->by_line ? cs[i].br :
-							  &cb->branches[i];
+		const struct sa_mbranch *c = cross ? cs[i].br :
+						     &cb->branches[i];
 		const struct sa_mbranch *b;
 
-		b = d->by_line ? find_sig(bs, bb->nr_branches, cs[i].key) :
-				 sa_mbuild_branch(bb, c->offset);
+		b = cross ? find_sig(bs, bb->nr_branches, cs[i].key, c->file) :
+			    sa_mbuild_branch(bb, c->offset);
 		if (!b)
 			continue;
 		if (c->iclass == SA_IC_COND) {
@@ -679,8 +891,14 @@ static void compare_builds(struct det *d, const struct sa_mbuild *bb,
 	for (i = 0; i < bb->nr_funcs && !d->err; i++) {
 		const struct sa_mfunc *bf = &bb->funcs[i], *cf;
 
-		cf = d->by_line ? sa_mbuild_func_by_name(cb, bf->name) :
-				  sa_mbuild_func(cb, bf->entry, bf->name);
+		cf = cross ? find_func(cfn, cb->nr_funcs, bf->name) :
+			     sa_mbuild_func(cb, bf->entry, bf->name);
+		/* Across builds a function the windows never reach may be
+		 * gone (inlined, renamed): counted as unmatched, not as a
+		 * call rate fallen to 0.
+		 */
+		if (cross && !cf)
+			continue;
 		test_rate(d, bb, cb, bf, cf, false);
 		if (!attributed && (bf->sink_entries ||
 				    (cf && cf->sink_entries)))
@@ -689,6 +907,8 @@ static void compare_builds(struct det *d, const struct sa_mbuild *bb,
 out:
 	sigs_free(bs, bb->nr_branches);
 	sigs_free(cs, cb->nr_branches);
+	free(bfn);
+	free(cfn);
 }
 
 static int cmp_cand_site(const void *x, const void *y)
@@ -881,11 +1101,11 @@ static bool better(const struct cand *o, const struct cand *best)
 /* Sets parent (and rel) of the significant candidates folded into
  * another one; @sig lists the @ns significant ones.  Every pass runs over
  * @sig only (a list can hold up to SA_DETECT_MAX_ANOMALIES candidates,
- * few of them significant).  @by_line: a build diff, whose baseline side
+ * few of them significant).  @cross: two builds compared, whose baseline side
  * has other offsets: call edges are looked up on the current side only.
  */
 static void group_causes(struct cand *v, size_t n, const size_t *sig,
-			 size_t ns, bool by_line)
+			 size_t ns, bool cross)
 {
 	size_t i, j;
 
@@ -943,7 +1163,7 @@ static void group_causes(struct cand *v, size_t n, const size_t *sig,
 			/* a build diff's baseline side has other offsets */
 			if (!calls_before(x->build, x->a.function,
 					  y->a.function, x->a.offset) &&
-			    (by_line || !calls_before(x->base, x->a.function,
+			    (cross || !calls_before(x->base, x->a.function,
 						      y->a.function,
 						      x->a.offset)))
 				continue;
@@ -1076,7 +1296,7 @@ static int make_list(struct det *d, struct sa_anomaly_list **out)
 	for (i = 0; i < o; i++)
 		if (d->c[i].a.significant)
 			sig[ns++] = i;
-	group_causes(d->c, o, sig, ns, d->by_line);
+	group_causes(d->c, o, sig, ns, d->cross);
 	for (i = 0; i < ns; i++)
 		root[i] = d->c[sig[i]].parent >= 0 ?
 				  root_of(d->c, (long)sig[i], o) : -1;
@@ -1091,6 +1311,7 @@ static int make_list(struct det *d, struct sa_anomaly_list **out)
 		return -ENOMEM;
 	}
 	l->nr_tests = d->n;
+	l->match = d->match;
 	for (i = 0, k = 0; i < o; i++) {
 		const struct sa_anomaly *s = &d->c[i].a;
 		struct sa_anomaly *a;
@@ -1235,6 +1456,26 @@ int sa_anomaly_detect(struct sa_baseline *bl, struct sa_hist *const *wins,
 						      other, sizeof(other));
 			if (err < 0)
 				goto out;
+			if (err == 1 && (opts.flags & SA_DETECT_CROSS_BUILD)) {
+				struct sa_anomaly_match m;
+
+				/* @other is the key: the build-id, or the
+				 * path key of a binary without one.
+				 */
+				err = sa_baseline_load(bl, other, &bases[i],
+						       ei);
+				if (err)
+					goto out;
+				compare_builds(&d, &bases[i], cb, true, &m);
+				if (!d.err && nothing_comparable(&m)) {
+					err = nothing_err(&bases[i], cb, &m,
+							  ei);
+					goto out;
+				}
+				matched++;
+				matched_insns += insns;
+				continue;
+			}
 			if (err == 1) {
 				/* A rebuilt binary: its baseline says nothing
 				 * about the new code, and comparing only the
@@ -1245,8 +1486,9 @@ int sa_anomaly_detect(struct sa_baseline *bl, struct sa_hist *const *wins,
 					"windows of another build: %s is "
 					"build %s, the baseline %s holds "
 					"build %s of it (rebuilt: `baseline "
-					"add` windows of the new build, or "
-					"`baseline diff` the two)",
+					"add` windows of the new build, "
+					"`baseline diff` the two, or analyze "
+					"--cross-build)",
 					cb->binary, cb->key,
 					sa_baseline_path(bl), other);
 				goto out;
@@ -1265,7 +1507,7 @@ int sa_anomaly_detect(struct sa_baseline *bl, struct sa_hist *const *wins,
 		}
 		matched++;
 		matched_insns += insns;
-		compare_builds(&d, &bases[i], cb);
+		compare_builds(&d, &bases[i], cb, false, NULL);
 	}
 	/* Windows mostly of a binary the baseline does not know: comparing
 	 * the few library functions they share would be misleading.
@@ -1301,6 +1543,7 @@ int sa_anomaly_diff_builds(struct sa_baseline *bl, const char *a,
 			   struct sa_errinfo *ei)
 {
 	struct sa_baseline_build ba, bb;
+	struct sa_anomaly_match m;
 	struct sa_mbuild ma, mb;
 	struct sa_detect_opts opts;
 	struct det d = { 0 };
@@ -1310,7 +1553,6 @@ int sa_anomaly_diff_builds(struct sa_baseline *bl, const char *a,
 	*out = NULL;
 	opts_fill(&opts, o);
 	d.o = &opts;
-	d.by_line = true;
 	d.confidence = 1;
 	err = sa_baseline_find_build(bl, a, &ba, ei);
 	if (!err)
@@ -1325,8 +1567,13 @@ int sa_anomaly_diff_builds(struct sa_baseline *bl, const char *a,
 		sa_mbuild_fini(&ma);
 		return err;
 	}
-	compare_builds(&d, &ma, &mb);
-	err = det_finish(&d, out, ei);
+	compare_builds(&d, &ma, &mb, true, &m);
+	if (!d.err && nothing_comparable(&m)) {
+		free(d.c);
+		err = nothing_err(&ma, &mb, &m, ei);
+	} else {
+		err = det_finish(&d, out, ei);
+	}
 	sa_mbuild_fini(&ma);
 	sa_mbuild_fini(&mb);
 	return err;

@@ -535,6 +535,12 @@ static int sa_add_range(struct sa_hist_builder *b, struct sa_flow *fl,
 		return -ENOMEM;
 	s = sa_fmap_site(fm, e->last);
 	fl->have_site = s != NULL;
+	/* The decoder ended the range on a decision the site map does not
+	 * know there (code disassembled out of step, or changed under the
+	 * trace): its outcome is lost, and counted as such.
+	 */
+	if (!s && sa_is_decision(e->last_class))
+		b->h->dec.unknown_taken++;
 	if (s) {
 		fl->site = *s;
 		/* Trust the decoder where the disassembler gave up. */

@@ -29,6 +29,8 @@
 #define SA_SITES_FUNC_MAX	(4U << 20)
 #define SA_SITES_FMAPS_MAX	(1U << 20)
 #define SA_SITES_ANON_LEN	4096U	/* an anonymous region's length */
+/* Bytes past the cap that its last instruction may need (x86: 15). */
+#define SA_SITES_INSN_MAX	16U
 #define SA_SITES_TARGETS_MAX	(1U << 20)
 
 struct sa_ifmap {
@@ -586,6 +588,7 @@ struct sa_sweep {
 	uint64_t start;
 	uint64_t bias;		/* runtime - link-time address */
 	size_t len;
+	size_t stop;		/* instructions start before it (<= len) */
 	uint8_t *seen;		/* per byte: 1 decoded, 2 insn start,
 				 * 3 undecodable, 4 data ($d) */
 	struct sa_site *sites;
@@ -641,7 +644,7 @@ static int sa_push(void **arr, size_t *nr, size_t *cap, size_t esz,
 /* Smallest target above @pos not decoded yet, or the length. */
 static size_t sa_next_target(const struct sa_sweep *sw, size_t pos)
 {
-	size_t i, best = sw->len;
+	size_t i, best = sw->stop;
 
 	for (i = 0; i < sw->nr_targets; i++) {
 		size_t t = sw->targets[i] - sw->start;
@@ -658,7 +661,7 @@ static int sa_sweep_from(struct sa_sweep *sw, size_t pos)
 	unsigned int it_left = 0;
 	int err;
 
-	while (pos < sw->len && !sw->seen[pos]) {
+	while (pos < sw->stop && !sw->seen[pos]) {
 		struct sa_site site;
 		struct sa_dec dec;
 		size_t k = sa_data_end(sw, pos);
@@ -704,7 +707,7 @@ static int sa_sweep_from(struct sa_sweep *sw, size_t pos)
 				return err;
 		}
 		if (site.target && site.target >= sw->start &&
-		    site.target < sw->start + sw->len) {
+		    site.target < sw->start + sw->stop) {
 			err = sa_push((void **)&sw->targets, &sw->nr_targets,
 				      &sw->cap_targets, sizeof(uint64_t),
 				      &site.target);
@@ -748,10 +751,17 @@ static int sa_sweep_run(struct sa_sweep *sw)
 	return err;
 }
 
-/* Disassembles [start, end) of @isa into a new fmap. */
+/*
+ * Disassembles [start, end) of @isa into a new fmap.  @cut, when not 0:
+ * a cap inside [start, end) that no instruction starts at or after; the
+ * region ends after the instruction that covers the cap (the bytes up to
+ * @end are read for it), so that the next region starts on an
+ * instruction boundary.
+ */
 static struct sa_ifmap *sa_fmap_build(struct sa_sitemap *map,
 				      const struct sa_sym *sym, uint64_t start,
-				      uint64_t end, enum sa_isa isa, bool anon)
+				      uint64_t end, size_t cut, enum sa_isa isa,
+				      bool anon)
 {
 	struct sa_sweep sw;
 	struct sa_ifmap *fm;
@@ -792,11 +802,19 @@ static struct sa_ifmap *sa_fmap_build(struct sa_sitemap *map,
 	sw.start = start;
 	sw.bias = sa_bias_at(map->img, start);
 	sw.len = len;
+	sw.stop = cut && cut < len ? cut : len;
 	sw.arm = isa == SA_ISA_A32 || isa == SA_ISA_T32 || isa == SA_ISA_A64;
 	sw.kind_next = 0;	/* nothing cached */
 	err = sa_sweep_run(&sw);
 	if (err)
 		goto out;
+	if (sw.stop < len) {
+		/* the last instruction may straddle the cap */
+		len = sw.stop;
+		while (len < sw.len && sw.seen[len] == 1)
+			len++;
+		fm->pub.end = start + len;
+	}
 	if (sw.nr_sites)
 		qsort(sw.sites, sw.nr_sites, sizeof(*sw.sites), sa_site_cmp);
 	for (i = 0, n = 0; i < sw.nr_sites; i++) {
@@ -930,7 +948,7 @@ const struct sa_fmap *sa_sitemap_function(struct sa_sitemap *map,
 	const struct sa_sym *sym;
 	struct sa_ifmap *fm;
 	uint64_t start, end, sec_start, sec_end, lim;
-	size_t pos;
+	size_t pos, cut = 0;
 	bool anon = false;
 	int err;
 
@@ -992,8 +1010,18 @@ const struct sa_fmap *sa_sitemap_function(struct sa_sitemap *map,
 		anon = true;
 		start = addr;
 		end = sec_end;
-		if (end - start > SA_SITES_ANON_LEN)
-			end = start + SA_SITES_ANON_LEN;
+		/* The cap falls where it falls, often inside an instruction:
+		 * read a little past it, and end the region after its last
+		 * whole instruction (else the next region, made from this
+		 * one's end, is disassembled out of step: phantom branches
+		 * in the middle of a mov, real ones swallowed).
+		 */
+		if (end - start > SA_SITES_ANON_LEN) {
+			cut = SA_SITES_ANON_LEN;
+			if (end - start > SA_SITES_ANON_LEN + SA_SITES_INSN_MAX)
+				end = start + SA_SITES_ANON_LEN +
+				      SA_SITES_INSN_MAX;
+		}
 		lim = sa_image_next_sym_start(map->img, addr);
 		if (lim < end)
 			end = lim;
@@ -1001,8 +1029,11 @@ const struct sa_fmap *sa_sitemap_function(struct sa_sitemap *map,
 		if (pos < map->nr_fmaps && map->fmaps[pos]->pub.isa == isa &&
 		    map->fmaps[pos]->pub.start < end)
 			end = map->fmaps[pos]->pub.start;
+		/* a symbol or a region is an instruction start: no cut */
+		if (end - start <= cut)
+			cut = 0;
 	}
-	fm = sa_fmap_build(map, sym, start, end, isa, anon);
+	fm = sa_fmap_build(map, sym, start, end, cut, isa, anon);
 	if (!fm)
 		return NULL;
 	pos = sa_upper(map, isa, start);

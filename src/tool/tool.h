@@ -27,6 +27,12 @@ int cmd_baseline(int argc, char **argv);
 int cmd_analyze(int argc, char **argv);
 int cmd_live(int argc, char **argv);
 
+struct sa_anomaly_list;
+/* Prints how the sites of a cross-build comparison matched (nothing when
+ * every build was compared with itself).  Returns 0 or -EIO.
+ */
+int sa_tool_print_match(FILE *f, const struct sa_anomaly_list *l);
+
 /* The control socket of `capture --snapshot` for @pid (or @override)
  * into @buf; creates its directory when @create_dir.  tool_capture.c.
  */

@@ -43,6 +43,12 @@ static void analyze_usage(FILE *f)
 "      --min-baseline N     executions a site needs in the baseline (%d)\n"
 "      --min-delta D        smallest bias change reported (%g)\n"
 "      --min-rate-ratio R   smallest call-rate factor reported (%g)\n"
+"      --cross-build        windows of a rebuilt binary: compare with the\n"
+"                           baseline's build of the same file name, sites\n"
+"                           matched by function, source file suffix, line\n"
+"                           and position (offset in the function without\n"
+"                           lines); prints how many could not be matched\n"
+"                           and fails when nothing matched\n"
 "  -b, --binary PATH[@ADDR] the binary to decode with; repeatable\n"
 "      --symfs DIR          look up binaries under DIR first\n"
 "      --error-sink SYMBOL  calls into SYMBOL also start an error path (beside\n"
@@ -53,15 +59,16 @@ static void analyze_usage(FILE *f)
 "  -h, --help               this help\n"
 "\n"
 "Exit status: 0 when the analysis ran (whether or not anomalies were\n"
-"found), 1 on failure (bad window, empty or foreign baseline), 2 on a\n"
-"usage error.\n",
+"found), 1 on failure (bad window, empty or foreign baseline, nothing\n"
+"comparable across builds), 2 on a usage error.\n",
 		sa_prog, SA_DETECT_DEF_FDR, SA_DETECT_DEF_MIN_SUPPORT,
 		SA_DETECT_DEF_MIN_BASELINE, SA_DETECT_DEF_MIN_DELTA,
 		SA_DETECT_DEF_MIN_RATE_RATIO);
 }
 
 enum { OPT_BASELINE = 256, OPT_JSONL, OPT_EACH, OPT_ALL, OPT_FDR,
-       OPT_MIN_SUPPORT, OPT_MIN_BASELINE, OPT_MIN_DELTA, OPT_MIN_RATE };
+       OPT_MIN_SUPPORT, OPT_MIN_BASELINE, OPT_MIN_DELTA, OPT_MIN_RATE,
+       OPT_CROSS_BUILD };
 
 struct analyze {
 	struct sa_baseline *bl;
@@ -70,6 +77,27 @@ struct analyze {
 	FILE *jf;
 	unsigned flags;
 };
+
+int sa_tool_print_match(FILE *f, const struct sa_anomaly_list *l)
+{
+	const struct sa_anomaly_match *m = sa_anomaly_list_match(l);
+
+	if (!m)
+		return 0;
+	fprintf(f, "Matched across builds: %llu of %llu branches (%llu "
+		"could not be matched; %llu of the other build had no "
+		"counterpart), %llu of %llu functions (%llu unmatched; %llu of "
+		"the other build)\n",
+		(unsigned long long)m->branches,
+		(unsigned long long)(m->branches + m->branches_unmatched),
+		(unsigned long long)m->branches_unmatched,
+		(unsigned long long)m->base_branches_unmatched,
+		(unsigned long long)m->functions,
+		(unsigned long long)(m->functions + m->functions_unmatched),
+		(unsigned long long)m->functions_unmatched,
+		(unsigned long long)m->base_functions_unmatched);
+	return ferror(f) ? -EIO : 0;
+}
 
 static int analyze_group(struct analyze *an, struct sa_hist **hists,
 			 size_t nr, const char *source)
@@ -84,11 +112,17 @@ static int analyze_group(struct analyze *an, struct sa_hist **hists,
 		return SA_EXIT_FAIL;
 	}
 	if (an->jsonl) {
-		err = sa_anomaly_write_jsonl(l, stdout, source, an->flags);
+		/* the records stay records: the counts go to stderr */
+		err = sa_tool_print_match(stderr, l);
+		if (!err)
+			err = sa_anomaly_write_jsonl(l, stdout, source,
+						     an->flags);
 	} else {
 		if (source)
 			printf("== %s\n", source);
-		err = sa_anomaly_write_text(l, stdout, an->flags);
+		err = sa_tool_print_match(stdout, l);
+		if (!err)
+			err = sa_anomaly_write_text(l, stdout, an->flags);
 	}
 	if (!err && an->jf)
 		err = sa_anomaly_write_jsonl(l, an->jf, source, an->flags);
@@ -113,6 +147,7 @@ int cmd_analyze(int argc, char **argv)
 		{ "min-baseline", required_argument, NULL, OPT_MIN_BASELINE },
 		{ "min-delta", required_argument, NULL, OPT_MIN_DELTA },
 		{ "min-rate-ratio", required_argument, NULL, OPT_MIN_RATE },
+		{ "cross-build", no_argument, NULL, OPT_CROSS_BUILD },
 		{ "binary", required_argument, NULL, 'b' },
 		{ "symfs", required_argument, NULL, SA_OPT_SYMFS },
 		{ "error-sink", required_argument, NULL, SA_OPT_ERROR_SINK },
@@ -156,6 +191,9 @@ int cmd_analyze(int argc, char **argv)
 			break;
 		case OPT_ALL:
 			an.flags |= SA_ANOM_OUT_ALL;
+			break;
+		case OPT_CROSS_BUILD:
+			an.dopts.flags |= SA_DETECT_CROSS_BUILD;
 			break;
 		case OPT_FDR:
 			dv = &an.dopts.fdr;

@@ -47,7 +47,11 @@ static void baseline_usage(FILE *f)
 "      --pid PID            only this process of the windows\n"
 "diff: BUILD is a build-id (or its first 8+ hex digits), a key from\n"
 "`baseline list`, or a binary path (its latest build).  BUILD_B is\n"
-"compared with BUILD_A; branches are matched by function, file:line.\n"
+"compared with BUILD_A; functions are matched by name, branches by\n"
+"function, source file (path suffix), line and position on the line, or\n"
+"by offset in the function without a line table.  The output says how\n"
+"many could not be matched; two builds with nothing in common are an\n"
+"error (exit 1, \"nothing comparable\"), never \"no anomaly\".\n"
 "      --format text|jsonl  (default text)\n"
 "      --all                also list changes below the threshold\n"
 "      --fdr Q              false-discovery level (default %g)\n"
@@ -62,8 +66,17 @@ enum { OPT_DB = 256, OPT_HALF_LIFE, OPT_FORMAT, OPT_ALL, OPT_FDR };
 static int baseline_list(struct sa_baseline *bl)
 {
 	struct sa_baseline_build b;
-	int n = sa_baseline_nr_builds(bl), i;
+	struct sa_errinfo ei;
+	int n, i, err;
 
+	/* Listed numbers are read from the same rows analyze reads. */
+	err = sa_baseline_check(bl, &ei);
+	if (err) {
+		sa_err("baseline list: %s", ei.msg[0] ? ei.msg :
+		       sa_strerror(err));
+		return SA_EXIT_FAIL;
+	}
+	n = sa_baseline_nr_builds(bl);
 	if (n < 0) {
 		sa_err("baseline %s: %s", sa_baseline_path(bl),
 		       sa_strerror(n));
@@ -260,11 +273,17 @@ int cmd_baseline(int argc, char **argv)
 			sa_err("baseline diff: %s", ei.msg);
 			ret = SA_EXIT_FAIL;
 		} else {
-			if (!strcmp(format, "jsonl"))
-				err = sa_anomaly_write_jsonl(l, stdout, NULL,
-							     flags);
-			else
-				err = sa_anomaly_write_text(l, stdout, flags);
+			if (!strcmp(format, "jsonl")) {
+				err = sa_tool_print_match(stderr, l);
+				if (!err)
+					err = sa_anomaly_write_jsonl(
+						l, stdout, NULL, flags);
+			} else {
+				err = sa_tool_print_match(stdout, l);
+				if (!err)
+					err = sa_anomaly_write_text(l, stdout,
+								    flags);
+			}
 			ret = err ? SA_EXIT_FAIL : SA_EXIT_OK;
 		}
 		sa_anomaly_list__free(l);

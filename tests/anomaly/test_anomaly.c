@@ -806,6 +806,244 @@ START_TEST(test_diff_builds)
 }
 END_TEST
 
+/* Cross-build windows: the same source built in directory @dir, its code
+ * @shift bytes further (a function inserted before it).  parse has two
+ * branches on line 14 with different biases (matched by position on the
+ * line), nolines has no line table (matched by offset in the function),
+ * dispatch reaches two functions of its own binary (targets named by
+ * symbol).  @extra adds a branch on a new line 16 and a new function,
+ * and drops helper (inlined).
+ */
+struct xparams {
+	const char *bid, *dir;
+	uint64_t shift;
+	double p_parse;
+	bool extra;
+};
+
+static struct sa_hist *xwindow(const struct xparams *p, struct synth_rng *r)
+{
+	struct sa_hist *h = sa_hist__new();
+	struct sa_hist_func *f;
+	struct sa_hist_branch *b;
+	char file[256];
+	uint64_t s = p->shift, k;
+
+	ck_assert_ptr_nonnull(h);
+	snprintf(file, sizeof(file), "%s/src/w.c", p->dir);
+	f = synth_func(h, BIN, p->bid, "parse", 0x1000 + s);
+	f->calls = 1000;
+	b = synth_branch(h, f, 0x1010 + s, SA_IC_COND, file, 10, 0);
+	k = synth_binom(r, 1000, p->p_parse);
+	b->taken = k, b->not_taken = 1000 - k, b->executed = 1000;
+	b = synth_branch(h, f, 0x1020 + s, SA_IC_COND, file, 14, 0);
+	k = synth_binom(r, 1000, 0.9);
+	b->taken = k, b->not_taken = 1000 - k, b->executed = 1000;
+	b = synth_branch(h, f, 0x1030 + s, SA_IC_COND, file, 14, 0);
+	k = synth_binom(r, 1000, 0.2);
+	b->taken = k, b->not_taken = 1000 - k, b->executed = 1000;
+	if (p->extra) {
+		b = synth_branch(h, f, 0x1040 + s, SA_IC_COND, file, 16, 0);
+		b->taken = 500, b->not_taken = 500, b->executed = 1000;
+		f = synth_func(h, BIN, p->bid, "inserted", 0x900);
+		f->calls = 10;
+	} else {
+		/* inlined in the other build: never entered there */
+		f = synth_func(h, BIN, p->bid, "helper", 0x5000);
+		f->calls = 300;
+	}
+	f = synth_func(h, BIN, p->bid, "nolines", 0x2000 + s);
+	f->calls = 500;
+	b = synth_branch(h, f, 0x2008 + s, SA_IC_COND, NULL, 0, 0);
+	k = synth_binom(r, 500, 0.3);
+	b->taken = k, b->not_taken = 500 - k, b->executed = 500;
+	b = synth_branch(h, f, 0x2018 + s, SA_IC_COND, NULL, 0, 0);
+	k = synth_binom(r, 500, 0.7);
+	b->taken = k, b->not_taken = 500 - k, b->executed = 500;
+	f = synth_func(h, BIN, p->bid, "dispatch", 0x3000 + s);
+	f->calls = 600;
+	b = synth_branch(h, f, 0x3010 + s, SA_IC_IND_CALL, file, 30, 0);
+	k = synth_binom(r, 600, 0.4);
+	synth_target(h, b, BIN, "h_set", 0x4100 + s, k);
+	synth_target(h, b, BIN, "h_get", 0x4000 + s, 600 - k);
+	sa_hist_decode_mut(h)->instructions = 200000;
+	return h;
+}
+
+static void xadd(struct sa_baseline *bl, const struct xparams *p,
+		 uint64_t seed, int n)
+{
+	struct synth_rng r = { seed };
+	struct sa_hist *w[10];
+	struct sa_errinfo ei;
+	int i;
+
+	for (i = 0; i < n; i++)
+		w[i] = xwindow(p, &r);
+	ck_assert_msg(sa_baseline_add(bl, w, (size_t)n, &ei) == 0, "%s",
+		      ei.msg);
+	for (i = 0; i < n; i++)
+		sa_hist__free(w[i]);
+}
+
+#define XA "a0a0a0a0a0a0a0a0a0a0a0a0a0a0a0a0a0a0a0a0"
+#define XB "b1b1b1b1b1b1b1b1b1b1b1b1b1b1b1b1b1b1b1b1"
+#define XC "c2c2c2c2c2c2c2c2c2c2c2c2c2c2c2c2c2c2c2c2"
+#define XE "e4e4e4e4e4e4e4e4e4e4e4e4e4e4e4e4e4e4e4e4"
+
+START_TEST(test_cross_builds)
+{
+	struct xparams a = { .bid = XA, .dir = "/home/ci/a", .p_parse = 0.1 };
+	struct xparams b = { .bid = XB, .dir = "/build/other/tree",
+			     .shift = 0x140, .p_parse = 0.1, .extra = true };
+	struct xparams c = b;
+	const struct sa_anomaly_match *m;
+	struct sa_anomaly_list *l = NULL;
+	const struct sa_anomaly *an;
+	struct sa_baseline *bl;
+	struct sa_errinfo ei;
+	struct synth_rng r = { 77 };
+	struct sa_hist *w;
+	char path[4200];
+
+	snprintf(path, sizeof(path), "%s/cross.db", sa_test_tmpdir());
+	unlink(path);
+	bl = sa_baseline__open(path, SA_BASELINE_CREATE, &ei);
+	ck_assert_msg(bl, "%s", ei.msg);
+	xadd(bl, &a, 1, 10);
+	xadd(bl, &b, 2, 10);
+	c.bid = XC;
+	c.p_parse = 0.4;
+	xadd(bl, &c, 3, 10);
+
+	/* Same behaviour, other directory and layout: every old branch
+	 * matches (6 of 7: line 16 is new), nothing passes.
+	 */
+	ck_assert_msg(sa_anomaly_diff_builds(bl, XA, XB, NULL, &l, &ei) == 0,
+		      "%s", ei.msg);
+	m = sa_anomaly_list_match(l);
+	ck_assert_ptr_nonnull(m);
+	ck_assert_uint_eq(m->builds, 1);
+	ck_assert_uint_eq(m->branches, 6);
+	ck_assert_uint_eq(m->branches_unmatched, 1);
+	ck_assert_uint_eq(m->base_branches_unmatched, 0);
+	ck_assert_uint_eq(m->functions, 3);
+	ck_assert_uint_eq(m->functions_unmatched, 1);
+	ck_assert_uint_eq(m->base_functions_unmatched, 1);
+	/* helper, gone from B, is unmatched, not a call rate fallen to 0 */
+	ck_assert_uint_eq(sa_anomaly_list_nr_significant(l), 0);
+	/* the two line-14 branches and the two of nolines were tested
+	 * against their own counterparts: 0.9 vs 0.2 would be flagged
+	 */
+	ck_assert_uint_ge(sa_anomaly_list_nr_tests(l), 6);
+	sa_anomaly_list__free(l);
+
+	/* The planted change is found across builds, at its line. */
+	ck_assert_msg(sa_anomaly_diff_builds(bl, XA, XC, NULL, &l, &ei) == 0,
+		      "%s", ei.msg);
+	an = top(l);
+	ck_assert_str_eq(an->function, "parse");
+	ck_assert_int_eq(an->line, 10);
+	ck_assert_uint_eq(an->offset, 0x1010 + 0x140);
+	ck_assert_uint_eq(sa_anomaly_list_nr_significant(l), 1);
+	sa_anomaly_list__free(l);
+
+	/* analyze: windows of a rebuilt binary, once refused, compared
+	 * across builds with SA_DETECT_CROSS_BUILD.  The baseline's latest
+	 * build of the file name is C: a window of B's behaviour shows the
+	 * change back.
+	 */
+	b.bid = "d3d3d3d3d3d3d3d3d3d3d3d3d3d3d3d3d3d3d3d3";
+	w = xwindow(&b, &r);
+	ck_assert_int_eq(sa_anomaly_detect(bl, &w, 1, NULL, &l, &ei),
+			 -SA_ERR_BUILDID);
+	{
+		struct sa_detect_opts o = { .flags = SA_DETECT_CROSS_BUILD };
+
+		ck_assert_msg(sa_anomaly_detect(bl, &w, 1, &o, &l, &ei) == 0,
+			      "%s", ei.msg);
+		m = sa_anomaly_list_match(l);
+		ck_assert_ptr_nonnull(m);
+		ck_assert_uint_eq(m->branches, 7);
+		ck_assert_uint_eq(m->branches_unmatched, 0);
+		an = top(l);
+		ck_assert_str_eq(an->function, "parse");
+		ck_assert_int_eq(an->line, 10);
+		sa_anomaly_list__free(l);
+	}
+	sa_hist__free(w);
+	sa_baseline__free(bl);
+}
+END_TEST
+
+/* Two builds with nothing in common: an error, never "no anomaly". */
+START_TEST(test_cross_nothing)
+{
+	struct xparams a = { .bid = XA, .dir = "/a", .p_parse = 0.1 };
+	struct sa_anomaly_list *l = NULL;
+	struct sa_baseline *bl;
+	struct sa_errinfo ei;
+	struct synth_rng r = { 5 };
+	struct sa_hist *w[4];
+	struct sa_hist_func *f;
+	char path[4200];
+	int i;
+
+	snprintf(path, sizeof(path), "%s/cross0.db", sa_test_tmpdir());
+	unlink(path);
+	bl = sa_baseline__open(path, SA_BASELINE_CREATE, &ei);
+	ck_assert_msg(bl, "%s", ei.msg);
+	xadd(bl, &a, 1, 4);
+	for (i = 0; i < 4; i++) {
+		w[i] = sa_hist__new();
+		f = synth_func(w[i], BIN, XB, "other_main", 0x1000);
+		f->calls = 100;
+		synth_cond(w[i], f, 0x1010, 10, &r, 1000, 0.5);
+		sa_hist_decode_mut(w[i])->instructions = 10000;
+	}
+	ck_assert_int_eq(sa_baseline_add(bl, w, 4, &ei), 0);
+	ck_assert_int_eq(sa_anomaly_diff_builds(bl, XA, XB, NULL, &l, &ei),
+			 -SA_ERR_NODATA);
+	ck_assert_ptr_null(l);
+	ck_assert_msg(strstr(ei.msg, "nothing comparable") &&
+		      strstr(ei.msg, "share no function"), "%s", ei.msg);
+	/* same names, no common branch: still nothing comparable */
+	for (i = 0; i < 4; i++)
+		sa_hist__free(w[i]);
+	for (i = 0; i < 4; i++) {
+		w[i] = sa_hist__new();
+		f = synth_func(w[i], BIN, XC, "parse", 0x1000);
+		f->calls = 100;
+		synth_cond(w[i], f, 0x1010, 99, &r, 1000, 0.5);
+		sa_hist_decode_mut(w[i])->instructions = 10000;
+	}
+	ck_assert_int_eq(sa_baseline_add(bl, w, 4, &ei), 0);
+	ck_assert_int_eq(sa_anomaly_diff_builds(bl, XA, XC, NULL, &l, &ei),
+			 -SA_ERR_NODATA);
+	ck_assert_msg(strstr(ei.msg, "share no branch"), "%s", ei.msg);
+	{
+		struct sa_detect_opts o = { .flags = SA_DETECT_CROSS_BUILD };
+
+		/* a rebuilt BIN whose one function neither A nor C (the
+		 * baseline's latest build of BIN, the one compared) has
+		 */
+		sa_hist__free(w[0]);
+		w[0] = sa_hist__new();
+		f = synth_func(w[0], BIN, XE, "unrelated", 0x1000);
+		f->calls = 100;
+		synth_cond(w[0], f, 0x1010, 10, &r, 1000, 0.5);
+		sa_hist_decode_mut(w[0])->instructions = 10000;
+		ck_assert_int_eq(sa_anomaly_detect(bl, w, 1, &o, &l, &ei),
+				 -SA_ERR_NODATA);
+		ck_assert_msg(strstr(ei.msg, "nothing comparable"), "%s",
+			      ei.msg);
+	}
+	for (i = 0; i < 4; i++)
+		sa_hist__free(w[i]);
+	sa_baseline__free(bl);
+}
+END_TEST
+
 static Suite *anomaly_suite(void)
 {
 	Suite *s = suite_create("anomaly");
@@ -830,6 +1068,8 @@ static Suite *anomaly_suite(void)
 	tcase_add_test(tc, test_output);
 	tcase_add_test(tc, test_diff_builds);
 	tcase_add_test(tc, test_one_decision_one_report);
+	tcase_add_test(tc, test_cross_builds);
+	tcase_add_test(tc, test_cross_nothing);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -7,14 +7,16 @@
  * input of the issue gets its message and exit status 1: a corrupt
  * database, an empty one, windows of a rebuilt binary, windows of another
  * program; then a baseline that cannot lie: rows edited to break each
- * invariant of the store are refused by `analyze` with the table, the row
- * and the file named, and concurrent `baseline add` of different windows
+ * invariant of the store are refused by `analyze`, `baseline list` and
+ * `baseline add` with the table, the row and the file named (add adds
+ * nothing), and concurrent `baseline add` of different windows
  * into one new file keep every window.
  *
  * Usage: test_cli SENSOR_AGENT DEMO_SERVICE DEMO_SERVICE_REBUILT OTHER
  */
 #include <check.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -319,6 +321,7 @@ static const struct {
 START_TEST(test_tampered)
 {
 	char good[4200], bad[4200], *err;
+	int64_t added;
 	size_t i;
 	pid_t pid;
 
@@ -346,7 +349,33 @@ START_TEST(test_tampered)
 			      strstr(err, tampered[i].what),
 			      "%s: %s", tampered[i].sql, err);
 		free(err);
+		/* list prints the same rows: the same refusal */
+		ck_assert_int_eq(run("baseline", "list", "--db", bad, NULL,
+				     NULL, NULL, NULL), 1);
+		err = slurp("err.txt");
+		ck_assert_msg(strstr(err, bad) && strstr(err, tampered[i].table)
+			      && strstr(err, ", row (") &&
+			      strstr(err, tampered[i].what),
+			      "list: %s: %s", tampered[i].sql, err);
+		free(err);
+		/* add would sum onto the row: refused, nothing added */
+		added = query_int(bad, "SELECT sum(added) FROM builds");
+		ck_assert_int_eq(run("baseline", "add", "--db", bad,
+				     win("t.data", 4), NULL, NULL, NULL), 1);
+		err = slurp("err.txt");
+		ck_assert_msg(strstr(err, bad) && strstr(err, tampered[i].table)
+			      && strstr(err, ", row (") &&
+			      strstr(err, tampered[i].what),
+			      "add: %s: %s", tampered[i].sql, err);
+		free(err);
+		ck_assert_int_eq(query_int(bad, "SELECT sum(added) FROM "
+					   "builds"), added);
 	}
+	/* and the untouched one lists and adds */
+	ck_assert_int_eq(run("baseline", "list", "--db", good, NULL, NULL,
+			     NULL, NULL), 0);
+	ck_assert_int_eq(run("baseline", "add", "--db", good,
+			     win("t.data", 4), NULL, NULL, NULL), 0);
 }
 END_TEST
 
@@ -415,6 +444,164 @@ START_TEST(test_concurrent_add)
 }
 END_TEST
 
+/* Runs the shell command @fmt; asserts it succeeds. */
+static void sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void sh(const char *fmt, ...)
+{
+	char cmd[16384];
+	va_list ap;
+	int st;
+
+	va_start(ap, fmt);
+	vsnprintf(cmd, sizeof(cmd), fmt, ap);
+	va_end(ap);
+	st = system(cmd);
+	ck_assert_msg(st == 0, "%s: status %d", cmd, st);
+}
+
+/* "Matched across builds: M of N branches (U could not ..." */
+static void matched(const char *out, unsigned long long *m,
+		    unsigned long long *n)
+{
+	const char *p = strstr(out, "Matched across builds: ");
+
+	ck_assert_msg(p, "%s", out);
+	ck_assert_int_eq(sscanf(p, "Matched across builds: %llu of %llu", m,
+				n), 2);
+}
+
+/* Another program, with nothing of the demo service in it. */
+static const char other_src[] =
+	"#include <signal.h>\n#include <stdio.h>\n#include <sys/prctl.h>\n"
+	"static volatile sig_atomic_t stop;\n"
+	"static void on(int s) { (void)s; stop = 1; }\n"
+	"static __attribute__((noinline)) unsigned step(unsigned x)\n"
+	"{ return (x & 1) ? 3 * x + 1 : x / 2; }\n"
+	"int main(void) { unsigned x = 27, n = 0;\n"
+	"  prctl(PR_SET_PTRACER, PR_SET_PTRACER_ANY, 0, 0, 0);\n"
+	"  signal(SIGTERM, on); printf(\"ready\\n\"); fflush(stdout);\n"
+	"  while (!stop) { x = step(x); if (x == 1) x = 27 + n++ % 100; }\n"
+	"  return 0; }\n";
+
+/* One source, two builds: built at test time from two directories (so
+ * every source path differs), the second one with a function linked
+ * before the service's code (so every offset moves).  Before cross-build
+ * matching, `baseline diff` of such builds matched no branch and said
+ * "No anomaly passes the threshold".
+ */
+START_TEST(test_cross_build)
+{
+	const char *cc = getenv("SA_CC"), *src = getenv("SA_SOURCE_DIR");
+	char db[4200], a[4200], b[4200], c[4200], *out, *err;
+	unsigned long long m, n;
+	const char *t = sa_test_tmpdir();
+	FILE *f;
+	pid_t pid;
+
+	ck_assert_msg(cc && src, "SA_CC and SA_SOURCE_DIR must be set");
+	snprintf(db, sizeof(db), "%s/x.db", t);
+	sh("mkdir -p '%s/xa/src' '%s/xb/tree/src' '%s/xc' && "
+	   "cp '%s/tests/scenarios/demo_service.c' '%s/xa/src/svc.c' && "
+	   "cp '%s/tests/scenarios/demo_service.c' '%s/xb/tree/src/svc.c'",
+	   t, t, t, src, t, src, t);
+	f = fopen(sa_test_path("xb/tree/src/pad.c"), "w");
+	ck_assert_ptr_nonnull(f);
+	fputs("unsigned pad_table[64];\n"
+	      "__attribute__((noinline)) unsigned pad(unsigned x)\n"
+	      "{ for (unsigned i = 0; i < 64; i++) x = x * 31 + pad_table[i] "
+	      "+ (x >> 3); return x; }\n", f);
+	ck_assert_int_eq(fclose(f), 0);
+	f = fopen(sa_test_path("xc/other.c"), "w");
+	ck_assert_ptr_nonnull(f);
+	fputs(other_src, f);
+	ck_assert_int_eq(fclose(f), 0);
+	snprintf(a, sizeof(a), "%s/xa/demo", t);
+	snprintf(b, sizeof(b), "%s/xb/demo", t);
+	snprintf(c, sizeof(c), "%s/xc/demo", t);
+	sh("%s -g -O2 -fno-sanitize=all -o '%s' '%s/xa/src/svc.c'", cc, a, t);
+	sh("%s -g -O2 -fno-sanitize=all -o '%s' '%s/xb/tree/src/pad.c' "
+	   "'%s/xb/tree/src/svc.c'", cc, b, t, t);
+	sh("%s -g -O2 -fno-sanitize=all -o '%s' '%s/xc/other.c'", cc, c, t);
+
+	pid = start(a);
+	record(pid, "xa.data", "6");
+	stop(pid);
+	ck_assert_int_eq(run("baseline", "add", "--db", db, win("xa.data", 0),
+			     win("xa.data", 1), win("xa.data", 2),
+			     win("xa.data", 3)), 0);
+	ck_assert_int_eq(run("baseline", "add", "--db", db, win("xa.data", 4),
+			     win("xa.data", 5), NULL, NULL), 0);
+	pid = start(b);
+	record(pid, "xb.data", "3");
+	kill(pid, SIGUSR1);
+	usleep(100000);
+	record(pid, "xbs.data", "3");
+	stop(pid);
+
+	/* Without --cross-build: another build, refused as before. */
+	ck_assert_int_eq(run("analyze", "--baseline", db, win("xb.data", 0),
+			     NULL, NULL, NULL, NULL), 1);
+	err = slurp("err.txt");
+	ck_assert_msg(strstr(err, "of another build") &&
+		      strstr(err, "--cross-build"), "%s", err);
+	free(err);
+	/* The same behaviour across builds: the branches match. */
+	ck_assert_int_eq(run("analyze", "--cross-build", "--baseline", db,
+			     win("xb.data", 0), win("xb.data", 1),
+			     win("xb.data", 2), NULL), 0);
+	out = slurp("out.txt");
+	matched(out, &m, &n);
+	ck_assert_msg(n >= 10 && m * 10 >= n * 9, "%s", out);
+	free(out);
+	/* The planted change is found across builds. */
+	ck_assert_int_eq(run("analyze", "--cross-build", "--baseline", db,
+			     win("xbs.data", 0), win("xbs.data", 1),
+			     win("xbs.data", 2), NULL), 0);
+	out = slurp("out.txt");
+	matched(out, &m, &n);
+	ck_assert_msg(m * 10 >= n * 9, "%s", out);
+	/* both changes of the shifted mix: the error path and the key
+	 * space that no longer fits the cache
+	 */
+	ck_assert_msg(strstr(out, "error_origin: parse_request (") &&
+		      strstr(out, "the branch into the error path was taken") &&
+		      strstr(out, ": cache_get ("), "%s", out);
+	free(out);
+
+	/* baseline diff of the two builds: matched, and the change named. */
+	ck_assert_int_eq(run("baseline", "add", "--db", db, win("xbs.data", 0),
+			     win("xbs.data", 1), win("xbs.data", 2), NULL), 0);
+	ck_assert_int_eq(run("baseline", "diff", "--db", db, a, b, NULL, NULL),
+			 0);
+	out = slurp("out.txt");
+	matched(out, &m, &n);
+	ck_assert_msg(m * 10 >= n * 9, "%s", out);
+	ck_assert_msg(strstr(out, "parse_request (") &&
+		      !strstr(out, "No anomaly passes"), "%s", out);
+	free(out);
+
+	/* Another program of the same file name: nothing comparable. */
+	pid = start(c);
+	record(pid, "xc.data", "1");
+	stop(pid);
+	ck_assert_int_eq(run("analyze", "--cross-build", "--baseline", db,
+			     win("xc.data", 0), NULL, NULL, NULL), 1);
+	err = slurp("err.txt");
+	ck_assert_msg(strstr(err, "nothing comparable"), "%s", err);
+	free(err);
+	out = slurp("out.txt");
+	ck_assert_msg(!strstr(out, "No anomaly"), "%s", out);
+	free(out);
+	ck_assert_int_eq(run("baseline", "add", "--db", db, win("xc.data", 0),
+			     NULL, NULL, NULL), 0);
+	ck_assert_int_eq(run("baseline", "diff", "--db", db, a, c, NULL, NULL),
+			 1);
+	err = slurp("err.txt");
+	ck_assert_msg(strstr(err, "nothing comparable"), "%s", err);
+	free(err);
+}
+END_TEST
+
 int main(int argc, char **argv)
 {
 	Suite *s = suite_create("anomaly-cli");
@@ -425,6 +612,7 @@ int main(int argc, char **argv)
 			"DEMO_SERVICE_REBUILT OTHER\n", argv[0]);
 		return 2;
 	}
+	sa_test_require_ptrace();
 	tool = argv[1];
 	service = argv[2];
 	service_v2 = argv[3];
@@ -436,6 +624,10 @@ int main(int argc, char **argv)
 	tcase_add_test(tc, test_tampered);
 	tcase_add_test(tc, test_concurrent_add);
 	tcase_set_timeout(tc, 240);
+	suite_add_tcase(s, tc);
+	tc = tcase_create("cross-build");
+	tcase_add_test(tc, test_cross_build);
+	tcase_set_timeout(tc, 120);
 	suite_add_tcase(s, tc);
 	return sa_test_run(s);
 }

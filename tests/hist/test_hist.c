@@ -432,6 +432,83 @@ static void fill(struct sa_hist *h, const char *bid, uint64_t entry,
 }
 
 /* Windows of one build at other load addresses merge by key. */
+/*
+ * Code without symbols longer than an anonymous region's cap, the cap
+ * falling inside an instruction (the bytes of tests/sites t_anon_cap):
+ * 0x10000: 410 x movabs $0xb848007c00000000, %rax  (10 bytes each)
+ * 0x11004: jne 0x10000
+ * 0x1100a: ret; nop x 9
+ * The loop runs 7 times: taken 6 times, then falls through.  Each range
+ * runs from 0x10000 to the jne, across the cap.  Out of step, the second
+ * region read a phantom `jl` at 0x11000 (inside the last movabs) and
+ * swallowed the jne, whose outcomes were dropped without a count.
+ */
+START_TEST(test_cap_inside_insn)
+{
+	static const uint8_t imm[8] = { 0, 0, 0, 0, 0x7c, 0x00, 0x48, 0xb8 };
+	static uint8_t code[4200];
+	const struct sa_hist_branch *br = NULL;
+	struct fixture fx;
+	size_t n = 0, i, k, nbr = 0;
+	int32_t rel;
+
+	for (i = 0; i < 410; i++) {
+		code[n++] = 0x48;
+		code[n++] = 0xb8;
+		for (k = 0; k < 8; k++)
+			code[n++] = imm[k];
+	}
+	rel = -(int32_t)(n + 6);
+	code[n++] = 0x0f;
+	code[n++] = 0x85;
+	memcpy(code + n, &rel, 4);
+	n += 4;
+	code[n++] = 0xc3;
+	for (k = 0; k < 9; k++)
+		code[n++] = 0x90;
+
+	fx.img = sa_image__new(SA_ARCH_X86_64);
+	ck_assert_ptr_nonnull(fx.img);
+	ck_assert_int_eq(sa_image_add_buffer(fx.img, code, n, 0x10000), 0);
+	fx.sites = sa_sitemap__new(fx.img);
+	fx.h = sa_hist__new();
+	fx.b = sa_hist_builder__new(fx.h, fx.img, fx.sites);
+	ck_assert(fx.sites && fx.h && fx.b);
+	for (i = 0; i < 7; i++)
+		add_range(&fx, 0x10000, 0x11004, 411, SA_IC_COND);
+	add_range(&fx, 0x1100a, 0x1100a, 1, SA_IC_RET);
+	add_gap(&fx, SA_GAP_END, 0, 100);
+	ck_assert_int_eq(sa_hist_builder_flush(fx.b), 0);
+
+	/* ground truth: one conditional branch, 6 taken, 1 not taken */
+	for (i = 0; i < sa_hist_nr_functions(fx.h); i++) {
+		const struct sa_hist_func *f = sa_hist_function(fx.h, i);
+
+		for (k = 0; k < f->nr_branches; k++) {
+			nbr++;
+			br = &f->branches[k];
+		}
+	}
+	ck_assert_uint_eq(nbr, 1);
+	ck_assert_uint_eq(br->addr, 0x11004);
+	ck_assert_uint_eq(br->taken, 6);
+	ck_assert_uint_eq(br->not_taken, 1);
+	ck_assert_uint_eq(br->executed, 7);
+	ck_assert_uint_eq(sa_hist_decode(fx.h)->unknown_taken, 0);
+	ck_assert_uint_eq(sa_hist_decode(fx.h)->instructions, 7 * 411 + 1);
+
+	/* A range that ends on a decision the site map does not know
+	 * there (the decoder says jcc, the map has a nop): an unknown
+	 * outcome, counted, not dropped.
+	 */
+	add_range(&fx, 0x1100b, 0x1100b, 1, SA_IC_COND);
+	add_gap(&fx, SA_GAP_END, 0, 200);
+	ck_assert_int_eq(sa_hist_builder_flush(fx.b), 0);
+	ck_assert_uint_eq(sa_hist_decode(fx.h)->unknown_taken, 1);
+	fx_fini(&fx);
+}
+END_TEST
+
 START_TEST(test_merge_by_key)
 {
 	struct sa_hist *a = sa_hist__new(), *b = sa_hist__new();
@@ -512,6 +589,7 @@ int main(void)
 	tcase_add_test(tc, test_json_shape);
 	tcase_add_test(tc, test_sinks);
 	tcase_add_test(tc, test_target_buckets);
+	tcase_add_test(tc, test_cap_inside_insn);
 	suite_add_tcase(s, tc);
 	return sa_test_run(s);
 }

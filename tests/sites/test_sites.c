@@ -311,6 +311,198 @@ START_TEST(t_i386)
 }
 END_TEST
 
+/*
+ * Code without symbols, longer than an anonymous region's cap: the
+ * regions are walked the way the history builder walks a range that runs
+ * on (each one made from the previous one's end) and compared with
+ * objdump's linear sweep of the same bytes: every region ends on one of
+ * objdump's instruction boundaries, and holds exactly objdump's branch
+ * sites over its bytes, with the same classes and targets (no phantom,
+ * none swallowed).  A region where capstone met an instruction it cannot
+ * decode (CET's rdssp, in glibc) resynchronises at a branch target, not
+ * linearly: such regions are counted in *@blind and not compared.
+ * Returns the number of COND sites compared.
+ */
+static size_t check_regions(struct sa_sitemap *map, const char *what,
+			    const struct peer_insn *pi, size_t n,
+			    size_t *blind)
+{
+	size_t i, j = 0, ncond = 0;
+	uint64_t a = pi[0].addr, last = pi[n - 1].addr;
+
+	*blind = 0;
+	while (a <= last) {
+		const struct sa_fmap *fm;
+		size_t first, nsites = 0, k;
+		bool clean = true;
+
+		fm = sa_sitemap_function(map, a, SA_ISA_X86_64);
+		ck_assert_msg(fm && fm->start == a && fm->end > a,
+			      "%s: no region at 0x%" PRIx64, what, a);
+		ck_assert_msg(!fm->sym, "%s: a symbol at 0x%" PRIx64, what, a);
+		for (k = 0; k < fm->nr_sites; k++)
+			if (fm->sites[k].iclass == SA_IC_UNKNOWN)
+				clean = false;
+		while (j < n && pi[j].addr < fm->start)
+			j++;
+		first = j;
+		while (j < n && pi[j].addr < fm->end)
+			j++;
+		a = fm->end;
+		if (!clean) {
+			(*blind)++;
+			continue;
+		}
+		ck_assert_msg(j == n || pi[j].addr == fm->end,
+			      "%s: region 0x%" PRIx64 "-0x%" PRIx64 " ends "
+			      "inside objdump's %s at 0x%" PRIx64, what,
+			      fm->start, fm->end, pi[j - 1].mnem,
+			      pi[j - 1].addr);
+		for (i = first; i < j; i++) {
+			enum sa_iclass want = x86_class(&pi[i]);
+			const struct sa_site *s = sa_fmap_site(fm, pi[i].addr);
+			uint64_t target = pi[i].has_target ? pi[i].target :
+				strtoull(pi[i].ops, NULL, 16);
+
+			if (want == SA_IC_OTHER) {
+				ck_assert_msg(!s, "%s 0x%" PRIx64 ": site %s, "
+					      "objdump: %s %s", what,
+					      pi[i].addr, s ? s->text : "",
+					      pi[i].mnem, pi[i].ops);
+				continue;
+			}
+			nsites++;
+			ck_assert_msg(s && s->iclass == want, "%s 0x%" PRIx64
+				      ": objdump's %s %s: %s", what,
+				      pi[i].addr, pi[i].mnem, pi[i].ops,
+				      s ? s->text : "no site");
+			if (want == SA_IC_COND) {
+				ck_assert_msg(s->target == target, "%s 0x%"
+					      PRIx64 ": target 0x%" PRIx64
+					      ", objdump %s", what,
+					      pi[i].addr, s->target,
+					      pi[i].ops);
+				ncond++;
+			}
+		}
+		/* and nothing objdump does not have (a phantom); the last
+		 * region may run on past the bytes objdump was given
+		 */
+		ck_assert_msg(sa_fmap_lower_bound(fm, last + 1) == nsites,
+			      "%s: region 0x%" PRIx64 "-0x%" PRIx64 ": %zu "
+			      "sites, objdump %zu", what, fm->start, fm->end,
+			      sa_fmap_lower_bound(fm, last + 1), nsites);
+	}
+	return ncond;
+}
+
+/* 410 movabs of 10 bytes, then jne back to the start: the cap (4096)
+ * falls in the last movabs, whose immediate's last bytes read, out of
+ * step, as `jl .+2` and a movabs that swallows the jne.
+ */
+static size_t cap_code(uint8_t *code, size_t size)
+{
+	size_t i, k, n = 0;
+	static const uint8_t imm[8] = { 0, 0, 0, 0, 0x7c, 0x00, 0x48, 0xb8 };
+	int32_t rel;
+
+	ck_assert_uint_ge(size, 4200);
+	for (i = 0; i < 410; i++) {
+		code[n++] = 0x48;
+		code[n++] = 0xb8;
+		for (k = 0; k < 8; k++)
+			code[n++] = imm[k];
+	}
+	rel = -(int32_t)(n + 6);
+	code[n++] = 0x0f;		/* jne 0x10000 */
+	code[n++] = 0x85;
+	memcpy(code + n, &rel, 4);
+	n += 4;
+	code[n++] = 0xc3;		/* ret */
+	for (k = 0; k < 9; k++)
+		code[n++] = 0x90;
+	return n;
+}
+
+START_TEST(t_anon_cap)
+{
+	static uint8_t code[4200];
+	size_t len = cap_code(code, sizeof(code));
+	struct sa_image *img = sa_image__new(SA_ARCH_X86_64);
+	struct sa_sitemap *map = sa_sitemap__new(img);
+	const struct sa_fmap *fm;
+	struct peer_func *v;
+	char path[4200], args[200];
+	size_t nf, blind;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/cap.bin", sa_test_tmpdir());
+	f = fopen(path, "wb");
+	ck_assert_ptr_nonnull(f);
+	ck_assert_uint_eq(fwrite(code, 1, len, f), len);
+	ck_assert_int_eq(fclose(f), 0);
+	ck_assert_int_eq(sa_image_add_buffer(img, code, len, 0x10000), 0);
+	fm = sa_sitemap_function(map, 0x10000, SA_ISA_X86_64);
+	ck_assert(fm);
+	/* the region ends after the movabs the cap falls in */
+	ck_assert_uint_eq(fm->end, 0x10000 + 4100);
+	ck_assert_uint_eq(fm->nr_insns, 410);
+	ck_assert_uint_eq(fm->nr_sites, 0);
+	snprintf(args, sizeof(args), "-D -b binary -m i386:x86-64 "
+		 "--adjust-vma=0x10000");
+	nf = peer_objdump_all("objdump", args, path, &v);
+	ck_assert_uint_eq(nf, 1);
+	ck_assert_uint_eq(v[0].n, 410 + 2 + 9);
+	ck_assert_uint_eq(check_regions(map, "cap.bin", v[0].insns, v[0].n,
+					&blind), 1);
+	ck_assert_uint_eq(blind, 0);
+	/* the one jne, where objdump has it */
+	fm = sa_sitemap_function(map, 0x10000 + 4100, SA_ISA_X86_64);
+	ck_assert(fm && sa_fmap_site(fm, 0x10000 + 4100) &&
+		  sa_fmap_site(fm, 0x10000 + 4100)->iclass == SA_IC_COND);
+	peer_funcs_free(v, nf);
+	sa_sitemap__free(map);
+	sa_image__free(img);
+}
+END_TEST
+
+/* A stripped binary (the static test program, stripped at test time):
+ * its whole .text in anonymous regions, against objdump -d.
+ */
+START_TEST(t_stripped)
+{
+	char path[4200], cmd[9000];
+	struct sa_image *img;
+	struct sa_sitemap *map;
+	struct peer_func *v;
+	size_t nf, i, ncond = 0, ntext = 0, blind, nblind = 0;
+
+	snprintf(path, sizeof(path), "%s/static.stripped", sa_test_tmpdir());
+	snprintf(cmd, sizeof(cmd), "strip -o '%s' '%s'", path, prog_static);
+	ck_assert_int_eq(system(cmd), 0);
+	img = load(path, UINT64_MAX);
+	map = sa_sitemap__new(img);
+	nf = peer_objdump_all("objdump", "-j .text", path, &v);
+	for (i = 0; i < nf; i++) {
+		if (strcmp(v[i].name, ".text"))
+			continue;
+		ntext += v[i].n;
+		ncond += check_regions(map, ".text of the stripped program",
+				       v[i].insns, v[i].n, &blind);
+		nblind += blind;
+	}
+	/* many regions, many branches: the caps fall everywhere; a few
+	 * regions hold an instruction capstone 4 cannot decode
+	 */
+	ck_assert_uint_gt(ntext, 20000);
+	ck_assert_uint_gt(ncond, 5000);
+	ck_assert_uint_le(nblind, 12);
+	peer_funcs_free(v, nf);
+	sa_sitemap__free(map);
+	sa_image__free(img);
+}
+END_TEST
+
 static Suite *sites_suite(void)
 {
 	Suite *s = suite_create("sites");
@@ -324,6 +516,8 @@ static Suite *sites_suite(void)
 	tcase_add_test(tc, t_lookup);
 	tcase_add_test(tc, t_anonymous);
 	tcase_add_test(tc, t_resync);
+	tcase_add_test(tc, t_anon_cap);
+	tcase_add_test(tc, t_stripped);
 	tcase_add_test(tc, t_i386);
 	suite_add_tcase(s, tc);
 	return s;
