@@ -39,7 +39,7 @@ extern "C" {
 #endif
 
 /* PRAGMA user_version of the file layout this code reads and writes. */
-#define SA_BASELINE_SCHEMA_VERSION 1
+#define SA_BASELINE_SCHEMA_VERSION 2
 /* Half-life of the decay, in windows added to the same build. */
 #define SA_BASELINE_DEF_HALF_LIFE 1000.0
 #define SA_BASELINE_PRUNE_BELOW 0.01

@@ -48,9 +48,18 @@ struct sa_dso {
 	bool build_id_mismatch; /* the trace expected another build-id */
 };
 
-/* A function symbol.  Owned by the image. */
+/* A function symbol.  Owned by the image.
+ *
+ * @name is the linkage name, as the symbol table spells it (mangled for
+ * C++ and Rust); PLT entries of x86-64 and AArch64 binaries are named
+ * "SYMBOL@plt" after the dynamic symbol of the GOT slot they jump
+ * through, as objdump -d prints them.  @demangled is @name demangled by
+ * libiberty with DMGL_PARAMS | DMGL_ANSI (objdump -d -C, c++filt, perf
+ * -v), or NULL when @name is not a C++ or Rust name.
+ */
 struct sa_sym {
 	const char *name;
+	const char *demangled;
 	uint64_t start;		/* runtime address */
 	uint64_t size;		/* 0 for labels: extends to the next symbol */
 	const struct sa_dso *dso;

@@ -185,6 +185,8 @@ int sa_anomaly_write_json1(const struct sa_anomaly *a, FILE *f,
 	sa_json_str(&j, "kind", sa_anomaly_kind_name(a->kind));
 	sa_json_bool(&j, "significant", a->significant);
 	sa_json_str(&j, "code.function.name", a->function);
+	if (a->linkage_name)
+		sa_json_str(&j, "linkage_name", a->linkage_name);
 	if (a->file)
 		sa_json_str(&j, "code.file.path", a->file);
 	else

@@ -217,7 +217,9 @@ static struct sa_hist_func *sa_func_of(struct sa_hist_builder *b,
 
 	memset(&key, 0, sizeof(key));
 	dso = fm->sym ? fm->sym->dso : sa_image_dso(b->img, fm->start);
-	key.name = fm->sym ? fm->sym->name : "[unknown]";
+	key.linkage_name = fm->sym ? fm->sym->name : "[unknown]";
+	key.name = fm->sym && fm->sym->demangled ? fm->sym->demangled :
+						    key.linkage_name;
 	key.binary = dso ? dso->path : "[unknown]";
 	bid[0] = '\0';
 	if (dso && dso->build_id_len)
@@ -391,7 +393,8 @@ static int sa_resolve(struct sa_hist_builder *b, struct sa_flow *fl,
 			dso = sa_image_dso(b->img, next);
 			t.addr = next;
 			t.offset = next - (dso ? dso->bias : 0);
-			t.sym = sym ? sym->name : NULL;
+			t.sym = !sym ? NULL : sym->demangled ? sym->demangled :
+							       sym->name;
 			t.binary = dso ? dso->path : NULL;
 			err = sa_hist_add_target(b->h, br, &t, 1);
 			if (err)
