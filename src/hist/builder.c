@@ -218,8 +218,9 @@ static struct sa_hist_func *sa_func_of(struct sa_hist_builder *b,
 	memset(&key, 0, sizeof(key));
 	dso = fm->sym ? fm->sym->dso : sa_image_dso(b->img, fm->start);
 	key.linkage_name = fm->sym ? fm->sym->name : "[unknown]";
-	key.name = fm->sym && fm->sym->demangled ? fm->sym->demangled :
-						    key.linkage_name;
+	key.name = fm->sym ? sa_sym_demangled(fm->sym) : NULL;
+	if (!key.name)
+		key.name = key.linkage_name;
 	key.binary = dso ? dso->path : "[unknown]";
 	bid[0] = '\0';
 	if (dso && dso->build_id_len)
@@ -393,8 +394,9 @@ static int sa_resolve(struct sa_hist_builder *b, struct sa_flow *fl,
 			dso = sa_image_dso(b->img, next);
 			t.addr = next;
 			t.offset = next - (dso ? dso->bias : 0);
-			t.sym = !sym ? NULL : sym->demangled ? sym->demangled :
-							       sym->name;
+			t.sym = sym ? sa_sym_demangled(sym) : NULL;
+			if (!t.sym && sym)
+				t.sym = sym->name;
 			t.binary = dso ? dso->path : NULL;
 			err = sa_hist_add_target(b->h, br, &t, 1);
 			if (err)

@@ -44,9 +44,11 @@
 struct sa_isym {
 	struct sa_sym pub;
 	uint64_t end;
+	const char *demangled;	/* once dm_tried; owned by the dso's strs */
 	uint8_t bind;
 	uint8_t type;
 	bool thumb;
+	bool dm_tried;
 };
 
 /* One mapped file (an ELF binary or a raw file); unmapped on free. */
@@ -1186,8 +1188,6 @@ static int sa_dso_read_syms(struct sa_idso *d)
 			s->end = s->pub.start + 1;
 		s->pub.start += d->pub.bias;
 		s->end += d->pub.bias;
-		/* without memory the name is shown mangled */
-		s->pub.demangled = sa_dso_keep(d, sa_demangle(s->pub.name));
 	}
 	return 0;
 }
@@ -1847,6 +1847,30 @@ static const struct sa_isym *sa_dso_sym_below(const struct sa_idso *d,
 			hi = mid;
 	}
 	return lo ? &d->syms[lo - 1] : NULL;
+}
+
+const char *sa_sym_demangled(const struct sa_sym *sym)
+{
+	/*
+	 * Demangling every symbol at load would cost libstdc++'s 6000 names
+	 * some 50 ms per window; only the functions a trace reaches are
+	 * asked for.  The image owns symbol and dso: the const is the
+	 * callers' view, not the storage's.
+	 */
+	struct sa_isym *s;
+	struct sa_idso *d;
+
+	if (!sym)
+		return NULL;
+	s = (struct sa_isym *)to_isym(sym);
+	if (!s->dm_tried) {
+		d = (struct sa_idso *)((char *)sym->dso -
+				       offsetof(struct sa_idso, pub));
+		/* without memory the name is shown mangled */
+		s->demangled = sa_dso_keep(d, sa_demangle(sym->name));
+		s->dm_tried = true;
+	}
+	return s->demangled;
 }
 
 const struct sa_sym *sa_image_symbolize(const struct sa_image *img,

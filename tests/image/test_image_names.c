@@ -172,6 +172,7 @@ static size_t check_demangled(const char *objdump, const char *path,
 	for (i = 0; i < n; i++) {
 		const struct sa_sym *s = sa_image_symbolize(img,
 							    BASE + m[i].addr);
+		const char *dm = sa_sym_demangled(s);
 
 		ck_assert(m[i].addr == d[i].addr);
 		/* objdump picks its own among aliases (C1/C2) */
@@ -179,14 +180,14 @@ static size_t check_demangled(const char *objdump, const char *path,
 		    strcmp(s->name, m[i].name))
 			continue;
 		if (!strcmp(m[i].name, d[i].name)) {
-			ck_assert_msg(!s->demangled, "%s: %s demangled to %s",
-				      path, s->name, s->demangled);
+			ck_assert_msg(!dm, "%s: %s demangled to %s", path,
+				      s->name, dm);
 			continue;
 		}
-		ck_assert_msg(s->demangled && !strcmp(s->demangled, d[i].name),
+		ck_assert_msg(dm && !strcmp(dm, d[i].name),
 			      "%s: objdump -C says '%s' for %s, we '%s'", path,
 			      d[i].name, s->name,
-			      s->demangled ? s->demangled : "(none)");
+			      dm ? dm : "(none)");
 		checked++;
 	}
 	free(b1);
@@ -259,22 +260,25 @@ START_TEST(t_cxxfilt)
 		      ei.msg);
 	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
 		const struct sa_sym *s = sa_image_find_symbol(img, names[i]);
+		const char *dm = sa_sym_demangled(s);
 		char cmd[512], *want;
 
 		ck_assert_msg(s, "no symbol %s", names[i]);
 		snprintf(cmd, sizeof(cmd), "c++filt -i '%s'", names[i]);
 		want = peer_run(cmd);
 		want[strcspn(want, "\n")] = '\0';
-		ck_assert_msg(s->demangled && !strcmp(s->demangled, want),
+		ck_assert_msg(dm && !strcmp(dm, want),
 			      "c++filt -i %s: '%s', we '%s'", names[i], want,
-			      s->demangled ? s->demangled : "(none)");
+			      dm ? dm : "(none)");
 		ck_assert_str_eq(s->name, names[i]);
 		free(want);
 	}
 	/* not mangled: no demangled name */
-	ck_assert_ptr_null(sa_image_find_symbol(img, "main")->demangled);
-	ck_assert_ptr_null(sa_image_find_symbol(img, "strlen@plt")->demangled);
-	ck_assert_str_eq(sa_image_find_symbol(img, "_Znwm@plt")->demangled,
+	ck_assert_ptr_null(sa_sym_demangled(sa_image_find_symbol(img, "main")));
+	ck_assert_ptr_null(sa_sym_demangled(sa_image_find_symbol(img,
+						      "strlen@plt")));
+	ck_assert_str_eq(sa_sym_demangled(sa_image_find_symbol(img,
+							       "_Znwm@plt")),
 			 "operator new(unsigned long)@plt");
 	sa_image__free(img);
 }
