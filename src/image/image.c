@@ -979,7 +979,8 @@ static uint64_t sa_plt_slot(unsigned int machine, const uint8_t *p,
 		page = (int64_t)(((adrp >> 29) & 3) | ((adrp >> 3) & ~3u &
 							0x1ffffc));
 		page = (page ^ 0x100000) - 0x100000;	/* 21-bit signed */
-		return ((addr + k) & ~0xfffULL) + (uint64_t)(page << 12) +
+		/* unsigned arithmetic: a page below wraps as adrp's does */
+		return ((addr + k) & ~0xfffULL) + ((uint64_t)page << 12) +
 		       ((ldr >> 10) & 0xfff) * 8;
 	}
 	return 0;
