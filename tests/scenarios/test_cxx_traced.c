@@ -13,7 +13,8 @@
  *   then a run whose input flips the decision of the check_key() of
  *   sc_cxx_keys.cpp, which must rank first, by its demangled name, and
  *   one with more malformed requests (more throws), whose decision
- *   before the throw must rank first.
+ *   before the throw must rank first; the JSON of histories and of
+ *   anomaly records and the baseline's funcs rows carry both names.
  *
  * The runs share one address layout (ADDR_NO_RANDOMIZE): the PLT stubs
  * jump into libstdc++ at runtime addresses that ASLR moves, and
@@ -27,6 +28,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sqlite3.h>
 #include <sys/personality.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -209,6 +211,30 @@ static size_t run_windows(const char *mode, const char *seed, size_t nr,
 	return nr;
 }
 
+/* What @write_fn writes of @obj, as a string (freed by the caller). */
+static char *written(int (*write_fn)(const void *obj, FILE *f),
+		     const void *obj)
+{
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+
+	ck_assert_ptr_nonnull(f);
+	ck_assert_int_eq(write_fn(obj, f), 0);
+	fclose(f);
+	return buf;
+}
+
+static int write_hist(const void *h, FILE *f)
+{
+	return sa_hist_write_json(h, f, 0);
+}
+
+static int write_anomaly(const void *a, FILE *f)
+{
+	return sa_anomaly_write_json1(a, f, NULL);
+}
+
 static void free_windows(struct sa_hist **w, size_t nr)
 {
 	while (nr)
@@ -289,6 +315,16 @@ START_TEST(t_names)
 	ck_assert_msg(thrower_sinks, "parse_size() entered no error sink");
 	ck_assert_msg(check_keys == 2, "%zu check_key(char const*), want 2 "
 		      "(one static per file)", check_keys);
+	{
+		char *json = written(write_hist, all);
+
+		ck_assert_ptr_nonnull(strstr(json, "\"name\": \"parse_size("
+					     "char const*)\",\n      "
+					     "\"linkage_name\": "
+					     "\"_ZL10parse_sizePKc\""));
+		ck_assert_ptr_nonnull(strstr(json, "\"name\": \"strlen@plt\""));
+		free(json);
+	}
 	free_windows(w, nr);
 	sa_hist__free(all);
 }
@@ -388,10 +424,39 @@ START_TEST(t_planted)
 			      a->line == line, "%s: top anomaly at %s:%d, "
 			      "planted at %s:%d", cases[i].mode, a->file,
 			      a->line, cases[i].file, line);
+		{
+			char *js = written(write_anomaly, a), want[256];
+
+			snprintf(want, sizeof(want), "\"code.function.name\":"
+				 "\"%s\",\"linkage_name\":\"%s\"",
+				 lb->demangled, lb->mangled);
+			ck_assert_msg(strstr(js, want), "%s", js);
+			free(js);
+		}
 		sa_anomaly_list__free(l);
 		free_windows(w, nr);
 	}
 	sa_baseline__free(bl);
+
+	/* the baseline keeps both static check_key() and their names */
+	{
+		sqlite3 *sdb;
+		sqlite3_stmt *st;
+		int rows = 0;
+
+		ck_assert_int_eq(sqlite3_open_v2(db, &sdb, SQLITE_OPEN_READONLY,
+						 NULL), SQLITE_OK);
+		ck_assert_int_eq(sqlite3_prepare_v2(sdb,
+			"SELECT count(DISTINCT entry) FROM funcs WHERE "
+			"name = 'check_key(char const*)' AND "
+			"linkage_name = '_ZL9check_keyPKc'", -1, &st, NULL),
+			SQLITE_OK);
+		if (sqlite3_step(st) == SQLITE_ROW)
+			rows = sqlite3_column_int(st, 0);
+		sqlite3_finalize(st);
+		sqlite3_close(sdb);
+		ck_assert_int_eq(rows, 2);
+	}
 }
 END_TEST
 
