@@ -8,9 +8,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 pkgs=(
-	gcc meson ninja-build pkg-config python3
+	gcc g++ meson ninja-build pkg-config python3
 	libipt-dev libopencsd-dev libcapstone-dev check
-	libelf-dev libdw-dev libsqlite3-dev
+	libelf-dev libdw-dev libsqlite3-dev libiberty-dev
 	# peers the tests compare with, and ground-truth tools
 	linux-perf libopencsd-bin binutils binutils-aarch64-linux-gnu
 	binutils-arm-linux-gnueabihf

@@ -123,7 +123,8 @@ struct sa_anomaly_also {
 struct sa_anomaly {
 	enum sa_anomaly_kind kind;
 	unsigned rank;		/* 1 = most significant */
-	const char *function;
+	const char *function;	/* demangled (C++, Rust), as histories name it */
+	const char *linkage_name; /* the mangled name; NULL when @function */
 	const char *binary;
 	const char *build_id;	/* "" when unknown */
 	const char *file;	/* NULL when unknown */

@@ -76,7 +76,8 @@ struct sa_hist_branch {
 };
 
 struct sa_hist_func {
-	const char *name;
+	const char *name;	/* demangled (C++, Rust), else the linkage name */
+	const char *linkage_name; /* the symbol table's name (mangled) */
 	const char *binary;	/* path of the binary, or "[unknown]" */
 	const char *build_id;	/* hex, "" when unknown */
 	uint64_t entry;		/* runtime address */
@@ -153,7 +154,8 @@ struct sa_hist_decode *sa_hist_decode_mut(struct sa_hist *h);
 /* Direct construction, for merging, importing and tests.
  *
  * sa_hist_get_func() finds the function with the key of @k (binary
- * build-id, else path; name; entry offset) or adds it; strings are copied.
+ * build-id, else path; linkage name; entry offset) or adds it; strings
+ * are copied (a NULL linkage_name is taken as @k's name).
  * sa_hist_get_branch() finds the branch at @offset in @f or adds it with
  * the fields of @tmpl (strings copied; counts ignored).  Returned pointers
  * stay valid until the next sa_hist_get_branch() on the same function or

@@ -48,13 +48,29 @@ struct sa_dso {
 	bool build_id_mismatch; /* the trace expected another build-id */
 };
 
-/* A function symbol.  Owned by the image. */
+/* A function symbol.  Owned by the image.
+ *
+ * @name is the linkage name, as the symbol table spells it (mangled for
+ * C++ and Rust); PLT entries of x86-64 and AArch64 binaries are named
+ * "SYMBOL@plt" after the dynamic symbol of the GOT slot they jump
+ * through, as objdump -d prints them.  sa_sym_demangled() gives the
+ * demangled name.
+ */
 struct sa_sym {
 	const char *name;
 	uint64_t start;		/* runtime address */
 	uint64_t size;		/* 0 for labels: extends to the next symbol */
 	const struct sa_dso *dso;
 };
+
+/* Returns @sym's name demangled by libiberty with DMGL_PARAMS |
+ * DMGL_ANSI, as objdump -d -C and c++filt -i print it (a "@plt" suffix
+ * kept), or NULL when the name is not a C++ or Rust one (or cannot be
+ * demangled).  Made on first use and kept by the image, which owns the
+ * string: like every lookup, not to be called on one image from two
+ * threads at once.
+ */
+const char *sa_sym_demangled(const struct sa_sym *sym);
 
 /* Creates an empty image for @arch (SA_ARCH_UNKNOWN: taken from the first
  * ELF added).  Returns NULL and sets errno on failure.

@@ -54,6 +54,7 @@ static const char *const schema_sql =
 	" calls REAL NOT NULL DEFAULT 0, insns REAL NOT NULL DEFAULT 0,"
 	" sink_entries REAL NOT NULL DEFAULT 0, s_cc REAL NOT NULL DEFAULT 0,"
 	" s_ee REAL NOT NULL DEFAULT 0, is_sink INTEGER NOT NULL DEFAULT 0,"
+	" linkage_name TEXT,"
 	" PRIMARY KEY(build, entry, name)) WITHOUT ROWID;"
 	"CREATE TABLE branches(build INTEGER NOT NULL, offset INTEGER NOT NULL,"
 	" func_entry INTEGER NOT NULL, func TEXT NOT NULL, file TEXT,"
@@ -390,9 +391,10 @@ static const char *const add_sql[] = {
 	"UPDATE builds SET windows=windows+?2, added=added+?3, "
 	"insns=insns+?4, last_seen=?5, binary=?6 WHERE id=?1",
 	"INSERT INTO funcs(build, entry, name, file, line, calls, insns, "
-	"sink_entries, s_cc, s_ee, is_sink) "
-	"VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11) "
+	"sink_entries, s_cc, s_ee, is_sink, linkage_name) "
+	"VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12) "
 	"ON CONFLICT(build, entry, name) DO UPDATE SET "
+	"linkage_name=coalesce(linkage_name, excluded.linkage_name), "
 	"calls=calls+excluded.calls, insns=insns+excluded.insns, "
 	"sink_entries=sink_entries+excluded.sink_entries, "
 	"s_cc=s_cc+excluded.s_cc, s_ee=s_ee+excluded.s_ee, "
@@ -578,6 +580,7 @@ static int put_build(struct add_ctx *c, int64_t id,
 		sqlite3_bind_double(st, 9, f->s_cc);
 		sqlite3_bind_double(st, 10, f->s_ee);
 		sqlite3_bind_int(st, 11, f->is_sink);
+		bind_text_or_null(st, 12, f->linkage);
 		if (step_done(st))
 			return -SA_ERR_CORRUPT;
 	}
@@ -1084,7 +1087,8 @@ static int load_rows(struct sa_baseline *bl, int64_t id,
 
 	if (sqlite3_prepare_v2(bl->db,
 			       "SELECT entry, name, file, line, calls, insns, "
-			       "sink_entries, s_cc, s_ee, is_sink FROM funcs "
+			       "sink_entries, s_cc, s_ee, is_sink, "
+			       "linkage_name FROM funcs "
 			       "WHERE build=?",
 			       -1, &st, NULL))
 		return db_err(bl, ei, "loading functions");
@@ -1123,6 +1127,7 @@ static int load_rows(struct sa_baseline *bl, int64_t id,
 		f->s_cc = sqlite3_column_double(st, 7);
 		f->s_ee = sqlite3_column_double(st, 8);
 		f->is_sink = sqlite3_column_int(st, 9);
+		f->linkage = col_dup(st, 10, &err);
 		if (!f->name && !err)
 			err = -ENOMEM;
 	}

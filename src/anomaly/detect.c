@@ -117,6 +117,7 @@ static void anomaly_fini(struct sa_anomaly *a)
 	size_t i;
 
 	free((char *)a->function);
+	free((char *)a->linkage_name);
 	free((char *)a->binary);
 	free((char *)a->build_id);
 	free((char *)a->file);
@@ -253,9 +254,24 @@ static struct cand *cand_new(struct det *d, const struct sa_mbuild *b,
 	return c;
 }
 
+/* The mangled name of the function holding @br in @b, or NULL. */
+static const char *linkage_of(const struct sa_mbuild *b,
+			      const struct sa_mbranch *br)
+{
+	const struct sa_mfunc *f;
+
+	if (!b || !br->func)
+		return NULL;
+	f = sa_mbuild_func(b, br->func_entry, br->func);
+	return f ? f->linkage : NULL;
+}
+
 static void set_site(struct cand *c, const struct sa_mbranch *br)
 {
 	c->a.function = br->func;
+	c->a.linkage_name = linkage_of(c->build, br);
+	if (!c->a.linkage_name)
+		c->a.linkage_name = linkage_of(c->base, br);
 	c->a.file = br->file;
 	c->a.line = br->line;
 	c->a.insn = br->insn;
@@ -566,6 +582,7 @@ static void test_rate(struct det *d, const struct sa_mbuild *bb,
 		return;
 	ca->is_func = true;
 	ca->a.function = bf->name;
+	ca->a.linkage_name = bf->linkage;
 	ca->a.file = cf && cf->file ? cf->file : bf->file;
 	ca->a.line = cf && cf->file ? cf->line : bf->line;
 	ca->a.offset = cf ? cf->entry : bf->entry;
@@ -1332,6 +1349,7 @@ static int make_list(struct det *d, struct sa_anomaly_list **out)
 		    collect_also(d->c, sig, ns, root, i, a) && !err)
 			err = -ENOMEM;
 		a->function = dup_or_null(s->function, &err);
+		a->linkage_name = dup_or_null(s->linkage_name, &err);
 		a->binary = dup_or_null(s->binary, &err);
 		a->build_id = dup_or_null(s->build_id, &err);
 		a->file = dup_or_null(s->file, &err);

@@ -61,6 +61,7 @@ static void branch_fini(struct sa_mbranch *br)
 static void func_fini(struct sa_mfunc *f)
 {
 	free(f->name);
+	free(f->linkage);
 	free(f->file);
 	memset(f, 0, sizeof(*f));
 }
@@ -430,6 +431,11 @@ static int add_hist_func(struct sa_model *m, const struct sa_hist *h,
 	mf->name = strdup(f->name);
 	if (!mf->name)
 		return -ENOMEM;
+	if (f->linkage_name && strcmp(f->linkage_name, f->name)) {
+		mf->linkage = strdup(f->linkage_name);
+		if (!mf->linkage)
+			return -ENOMEM;
+	}
 	mf->entry = f->entry_offset;
 	mf->calls = (double)f->calls;
 	mf->insns = (double)f->insns;
@@ -619,9 +625,11 @@ static int merge_build(struct sa_mbuild *d, const struct sa_mbuild *s)
 
 		*f = s->funcs[i];
 		f->name = xstrdup(s->funcs[i].name);
+		f->linkage = xstrdup(s->funcs[i].linkage);
 		f->file = xstrdup(s->funcs[i].file);
 		d->nr_funcs++;
-		if (!f->name || (s->funcs[i].file && !f->file))
+		if (!f->name || (s->funcs[i].file && !f->file) ||
+		    (s->funcs[i].linkage && !f->linkage))
 			return -ENOMEM;
 	}
 	p = realloc(d->branches, (d->nr_branches + s->nr_branches + 1) *

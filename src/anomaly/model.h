@@ -50,7 +50,8 @@ struct sa_mbranch {
 };
 
 struct sa_mfunc {
-	char *name;
+	char *name;		/* demangled, as the history names it */
+	char *linkage;		/* the mangled name, NULL when it is @name */
 	uint64_t entry;
 	char *file;		/* from the first branch with a line, or NULL */
 	int line;

@@ -290,6 +290,8 @@ int sa_anomaly__write_json(const struct sa_anomaly *a, FILE *f,
 	sa_json_str(&j, "kind", sa_anomaly_kind_name(a->kind));
 	sa_json_bool(&j, "significant", a->significant);
 	sa_json_str(&j, "code.function.name", a->function);
+	if (a->linkage_name)
+		sa_json_str(&j, "linkage_name", a->linkage_name);
 	if (a->file)
 		sa_json_str(&j, "code.file.path", a->file);
 	else

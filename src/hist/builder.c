@@ -217,7 +217,10 @@ static struct sa_hist_func *sa_func_of(struct sa_hist_builder *b,
 
 	memset(&key, 0, sizeof(key));
 	dso = fm->sym ? fm->sym->dso : sa_image_dso(b->img, fm->start);
-	key.name = fm->sym ? fm->sym->name : "[unknown]";
+	key.linkage_name = fm->sym ? fm->sym->name : "[unknown]";
+	key.name = fm->sym ? sa_sym_demangled(fm->sym) : NULL;
+	if (!key.name)
+		key.name = key.linkage_name;
 	key.binary = dso ? dso->path : "[unknown]";
 	bid[0] = '\0';
 	if (dso && dso->build_id_len)
@@ -344,7 +347,9 @@ static int sa_add_target(struct sa_hist_builder *b, struct sa_hist_branch *br,
 			t.build_id = bid;
 		}
 		if (sym) {
-			t.sym = sym->name;
+			t.sym = sa_sym_demangled(sym);
+			if (!t.sym)
+				t.sym = sym->name;
 			t.sym_off = next - sym->start;
 		}
 	} else if ((r = sa_image_region(b->img, next))) {

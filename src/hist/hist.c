@@ -39,6 +39,7 @@ static void sa_hist_func_free(struct sa_hist_func *f)
 		sa_hist_branch_fini(&f->branches[i]);
 	free(f->branches);
 	free((char *)f->name);
+	free((char *)f->linkage_name);
 	free((char *)f->binary);
 	free((char *)f->build_id);
 	free(f);
@@ -77,12 +78,22 @@ static const char *sa_hist_binkey(const struct sa_hist_func *f)
 	return f->binary ? f->binary : "";
 }
 
+/* Functions key by their linkage name: a demangled name is derived from
+ * it, and two static functions of one name differ by entry offset.
+ */
+static const char *sa_hist_linkage(const struct sa_hist_func *f)
+{
+	if (f->linkage_name)
+		return f->linkage_name;
+	return f->name ? f->name : "";
+}
+
 static uint64_t sa_hist_func_hash(const struct sa_hist_func *f)
 {
 	uint64_t h = 0xcbf29ce484222325ull;
 
 	h = sa_hash_str(h, sa_hist_binkey(f));
-	h = sa_hash_str(h, f->name);
+	h = sa_hash_str(h, sa_hist_linkage(f));
 	h ^= f->entry_offset;
 	h *= 0x100000001b3ull;
 	return h ^ (h >> 29);
@@ -92,7 +103,7 @@ static int sa_hist_func_eq(const struct sa_hist_func *a,
 			   const struct sa_hist_func *b)
 {
 	return a->entry_offset == b->entry_offset &&
-	       !strcmp(a->name ? a->name : "", b->name ? b->name : "") &&
+	       !strcmp(sa_hist_linkage(a), sa_hist_linkage(b)) &&
 	       !strcmp(sa_hist_binkey(a), sa_hist_binkey(b));
 }
 
@@ -153,9 +164,11 @@ struct sa_hist_func *sa_hist_get_func(struct sa_hist *h,
 	if (!f)
 		return NULL;
 	f->name = strdup(k->name ? k->name : "[unknown]");
+	f->linkage_name = strdup(k->linkage_name ? k->linkage_name :
+				 f->name ? f->name : "");
 	f->binary = strdup(k->binary ? k->binary : "[unknown]");
 	f->build_id = strdup(k->build_id ? k->build_id : "");
-	if (!f->name || !f->binary || !f->build_id) {
+	if (!f->name || !f->linkage_name || !f->binary || !f->build_id) {
 		sa_hist_func_free(f);
 		errno = ENOMEM;
 		return NULL;

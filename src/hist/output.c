@@ -152,6 +152,8 @@ int sa_hist_write_json(const struct sa_hist *h, FILE *f, unsigned flags)
 
 		sa_json_obj_begin(&j, NULL);
 		sa_json_str(&j, "name", fn->name);
+		if (fn->linkage_name && strcmp(fn->linkage_name, fn->name))
+			sa_json_str(&j, "linkage_name", fn->linkage_name);
 		sa_json_str(&j, "binary", fn->binary);
 		sa_json_str(&j, "build_id", fn->build_id);
 		sa_json_hex(&j, "entry", fn->entry);

@@ -16,6 +16,7 @@
 #include <libelf.h>
 #include <dwarf.h>
 #include <elfutils/libdw.h>
+#include <libiberty/demangle.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -44,9 +45,11 @@
 struct sa_isym {
 	struct sa_sym pub;
 	uint64_t end;
+	const char *demangled;	/* once dm_tried; owned by the dso's strs */
 	uint8_t bind;
 	uint8_t type;
 	bool thumb;
+	bool dm_tried;
 };
 
 /* One mapped file (an ELF binary or a raw file); unmapped on free. */
@@ -104,6 +107,8 @@ struct sa_idso {
 	size_t nr_aliases;
 	struct sa_mapsym *mapsyms; /* Arm: $a $t $d $x, sorted */
 	size_t nr_mapsyms, cap_mapsyms;
+	char **strs;		/* names made here: "x@plt", demangled */
+	size_t nr_strs, cap_strs;
 };
 
 struct sa_section {
@@ -202,6 +207,9 @@ static void sa_idso__free(struct sa_idso *d)
 	free(d->syms);
 	free(d->aliases);
 	free(d->mapsyms);
+	for (size_t i = 0; i < d->nr_strs; i++)
+		free(d->strs[i]);
+	free(d->strs);
 	free(d->path);
 	free(d->file);
 	free(d);
@@ -814,6 +822,301 @@ static int sa_dso_read_symtab(struct sa_idso *d, Elf *elf, size_t fsize,
 	return 0;
 }
 
+/* Keeps @str (malloc'd) until @d is freed; frees it and returns NULL
+ * when it cannot.
+ */
+static char *sa_dso_keep(struct sa_idso *d, char *str)
+{
+	if (!str)
+		return NULL;
+	if (sa_grow((void **)&d->strs, &d->cap_strs, d->nr_strs,
+		    sizeof(*d->strs), 2 * (size_t)SA_IMAGE_SYMS_MAX + 1)) {
+		free(str);
+		return NULL;
+	}
+	d->strs[d->nr_strs++] = str;
+	return str;
+}
+
+/* A GOT slot and the dynamic symbol its relocation names. */
+struct sa_gotsym {
+	uint64_t slot;		/* ELF address */
+	const char *name;	/* in the dynamic string table */
+};
+
+static int sa_gotsym_cmp(const void *pa, const void *pb)
+{
+	const struct sa_gotsym *a = pa, *b = pb;
+
+	return a->slot < b->slot ? -1 : a->slot > b->slot;
+}
+
+static bool sa_is_slot_reloc(unsigned int machine, unsigned int type)
+{
+	switch (machine) {
+	case EM_X86_64:
+		return type == R_X86_64_JUMP_SLOT || type == R_X86_64_GLOB_DAT;
+	case EM_AARCH64:
+		return type == R_AARCH64_JUMP_SLOT ||
+		       type == R_AARCH64_GLOB_DAT;
+	}
+	return false;
+}
+
+/*
+ * Collects the GOT slots that .rela.plt (JUMP_SLOT) and .rela.dyn
+ * (GLOB_DAT, the slots of .plt.got) fill with a named dynamic symbol.
+ */
+static int sa_dso_got_slots(struct sa_idso *d, struct sa_gotsym **out,
+			    size_t *nr_out)
+{
+	struct sa_gotsym *g = NULL;
+	size_t nr = 0, cap = 0;
+	Elf_Scn *scn = NULL;
+	unsigned int machine = d->ehdr.e_machine;
+
+	while ((scn = elf_nextscn(d->elf, scn))) {
+		GElf_Shdr sh, ssh;
+		Elf_Scn *sscn;
+		Elf_Data *data, *sdata;
+		size_t i, n;
+
+		if (!gelf_getshdr(scn, &sh) || sh.sh_type != SHT_RELA ||
+		    !sh.sh_entsize)
+			continue;
+		sscn = elf_getscn(d->elf, sh.sh_link);
+		if (!sscn || !gelf_getshdr(sscn, &ssh) ||
+		    ssh.sh_type != SHT_DYNSYM || !ssh.sh_entsize)
+			continue;
+		data = elf_getdata(scn, NULL);
+		sdata = elf_getdata(sscn, NULL);
+		if (!data || !sdata)
+			continue;
+		n = data->d_size / sh.sh_entsize;
+		for (i = 0; i < n; i++) {
+			GElf_Rela r;
+			GElf_Sym sym;
+			const char *name;
+
+			if (!gelf_getrela(data, (int)i, &r))
+				break;
+			if (!sa_is_slot_reloc(machine,
+					      GELF_R_TYPE(r.r_info)) ||
+			    !GELF_R_SYM(r.r_info) ||
+			    !gelf_getsym(sdata, (int)GELF_R_SYM(r.r_info),
+					 &sym))
+				continue;
+			name = elf_strptr(d->elf, ssh.sh_link, sym.st_name);
+			if (!name || !name[0])
+				continue;
+			if (sa_grow((void **)&g, &cap, nr, sizeof(*g),
+				    SA_IMAGE_SYMS_MAX))
+				break;	/* the rest stay unnamed */
+			g[nr].slot = r.r_offset;
+			g[nr++].name = name;
+		}
+	}
+	if (nr)
+		qsort(g, nr, sizeof(*g), sa_gotsym_cmp);
+	*out = g;
+	*nr_out = nr;
+	return 0;
+}
+
+static const char *sa_got_name(const struct sa_gotsym *g, size_t nr,
+			       uint64_t slot)
+{
+	size_t lo = 0, hi = nr;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (g[mid].slot < slot)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo < nr && g[lo].slot == slot ? g[lo].name : NULL;
+}
+
+static uint32_t sa_le32(const uint8_t *p)
+{
+	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
+	       (uint32_t)p[3] << 24;
+}
+
+/*
+ * The GOT slot a PLT stub at @addr (@len bytes at @p) jumps through, or
+ * 0 when the stub does not load one (the lazy-binding header, and the
+ * lazy entries of an IBT .plt that only push an index).  x86-64: the
+ * stub is "jmp *disp(%rip)", possibly after endbr64 and with a bnd
+ * prefix (ld's .plt, .plt.sec and .plt.got).  AArch64: "adrp x16, page;
+ * ldr x17, [x16, #off]" at the start, after "bti c" or not.
+ */
+static uint64_t sa_plt_slot(unsigned int machine, const uint8_t *p,
+			    size_t len, uint64_t addr)
+{
+	static const uint8_t endbr64[4] = { 0xf3, 0x0f, 0x1e, 0xfa };
+	size_t k = 0;
+
+	if (machine == EM_X86_64) {
+		if (len >= 4 && !memcmp(p, endbr64, 4))
+			k = 4;
+		if (k < len && p[k] == 0xf2)	/* bnd */
+			k++;
+		if (k + 6 > len || p[k] != 0xff || p[k + 1] != 0x25)
+			return 0;
+		return addr + k + 6 + (int64_t)(int32_t)sa_le32(p + k + 2);
+	}
+	if (machine == EM_AARCH64) {
+		uint32_t adrp, ldr;
+		int64_t page;
+
+		if (len >= 4 && sa_le32(p) == 0xd503245f)	/* bti c */
+			k = 4;
+		if (k + 8 > len)
+			return 0;
+		adrp = sa_le32(p + k);
+		ldr = sa_le32(p + k + 4);
+		/* adrp x16 and ldr x17, [x16, #imm12 * 8] */
+		if ((adrp & 0x9f00001f) != 0x90000010 ||
+		    (ldr & 0xffc003ff) != 0xf9400211)
+			return 0;
+		page = (int64_t)(((adrp >> 29) & 3) | ((adrp >> 3) & ~3u &
+							0x1ffffc));
+		page = (page ^ 0x100000) - 0x100000;	/* 21-bit signed */
+		/* unsigned arithmetic: a page below wraps as adrp's does */
+		return ((addr + k) & ~0xfffULL) + ((uint64_t)page << 12) +
+		       ((ldr >> 10) & 0xfff) * 8;
+	}
+	return 0;
+}
+
+/* How far apart PLT stubs start: ld's x86-64 entries are 16 bytes,
+ * those of a non-IBT .plt.got 8 (its sh_entsize says which).  AArch64
+ * stubs are 16 or 24 bytes (BTI, PAC): they are found by scanning each
+ * instruction.
+ */
+static size_t sa_plt_step(unsigned int machine, const GElf_Shdr *sh)
+{
+	if (machine == EM_AARCH64)
+		return 4;
+	if (sh->sh_entsize == 8 || sh->sh_entsize == 16)
+		return sh->sh_entsize;
+	return 16;
+}
+
+/*
+ * Names the stubs of .plt, .plt.sec and .plt.got "SYMBOL@plt", as
+ * objdump -d and perf do: each stub jumps through a GOT slot, and the
+ * relocation of that slot names the dynamic symbol (bfd's
+ * elf_x86_64_get_synthetic_symtab reads the stubs the same way).
+ * Best effort: a stub whose slot has no named relocation stays
+ * unnamed, as it does for objdump.
+ */
+static int sa_dso_plt_syms(struct sa_idso *d, size_t *cap)
+{
+	unsigned int machine = d->ehdr.e_machine;
+	struct sa_gotsym *g;
+	size_t nr_g, shstrndx;
+	Elf_Scn *scn = NULL;
+	int err = 0;
+
+	if (machine != EM_X86_64 && machine != EM_AARCH64)
+		return 0;
+	if (elf_getshdrstrndx(d->elf, &shstrndx))
+		return 0;
+	err = sa_dso_got_slots(d, &g, &nr_g);
+	if (err || !nr_g) {
+		free(g);
+		return err;
+	}
+	while (!err && (scn = elf_nextscn(d->elf, scn))) {
+		GElf_Shdr sh;
+		const char *sname;
+		Elf_Data *data;
+		size_t es, off;
+
+		if (!gelf_getshdr(scn, &sh) || sh.sh_type != SHT_PROGBITS ||
+		    !(sh.sh_flags & SHF_EXECINSTR))
+			continue;
+		sname = elf_strptr(d->elf, shstrndx, sh.sh_name);
+		if (!sname || (strcmp(sname, ".plt") &&
+			       strcmp(sname, ".plt.sec") &&
+			       strcmp(sname, ".plt.got")))
+			continue;
+		data = elf_getdata(scn, NULL);
+		if (!data || !data->d_buf || data->d_size > sh.sh_size)
+			continue;
+		es = sa_plt_step(machine, &sh);
+		for (off = 0; off + es <= data->d_size; off += es) {
+			const uint8_t *p = (const uint8_t *)data->d_buf + off;
+			size_t len = machine == EM_X86_64 ? es : data->d_size - off;
+			uint64_t slot = sa_plt_slot(machine, p, len,
+						    sh.sh_addr + off);
+			const char *name = slot ? sa_got_name(g, nr_g, slot) :
+						  NULL;
+			struct sa_isym *s;
+			char *pname;
+
+			if (!name)
+				continue;
+			if (asprintf(&pname, "%s@plt", name) < 0 ||
+			    !sa_dso_keep(d, pname)) {
+				err = -ENOMEM;
+				break;
+			}
+			if (sa_grow((void **)&d->syms, cap, d->nr_syms,
+				    sizeof(*d->syms), SA_IMAGE_SYMS_MAX))
+				break;	/* the symbol limit: warned above */
+			s = &d->syms[d->nr_syms++];
+			memset(s, 0, sizeof(*s));
+			s->pub.name = pname;
+			s->pub.start = sh.sh_addr + off;
+			/* AArch64: up to the next stub (a label) */
+			s->pub.size = machine == EM_X86_64 ? es : 0;
+			s->pub.dso = &d->pub;
+			s->bind = STB_GLOBAL;
+			s->type = STT_FUNC;
+			s->end = sh.sh_addr + sh.sh_size;
+			if (machine == EM_AARCH64)	/* past adrp, ldr */
+				off += sa_le32(p) == 0xd503245f ? 8 : 4;
+		}
+	}
+	free(g);
+	return err;
+}
+
+/*
+ * Demangles a C++ or Rust linkage name as objdump -d -C does
+ * (DMGL_PARAMS | DMGL_ANSI; libiberty's automatic style tries Rust,
+ * legacy and v0, then the Itanium C++ ABI).  A "@plt" suffix is kept
+ * after the demangled name.  Returns a malloc'd string or NULL when
+ * @name is not mangled (or cannot be demangled: it is then shown as
+ * it is).
+ */
+static char *sa_demangle(const char *name)
+{
+	size_t len = strlen(name), base = len;
+	char *dm, *buf, *out;
+
+	if (strncmp(name, "_Z", 2) && strncmp(name, "_R", 2))
+		return NULL;
+	if (len > 4 && !strcmp(name + len - 4, "@plt"))
+		base = len - 4;
+	if (base == len)
+		return cplus_demangle(name, DMGL_PARAMS | DMGL_ANSI);
+	buf = strndup(name, base);
+	if (!buf)
+		return NULL;
+	dm = cplus_demangle(buf, DMGL_PARAMS | DMGL_ANSI);
+	free(buf);
+	if (!dm || asprintf(&out, "%s@plt", dm) < 0)
+		out = NULL;
+	free(dm);
+	return out;
+}
+
 static int sa_dso_read_syms(struct sa_idso *d)
 {
 	Elf_Scn *scn = NULL;
@@ -843,6 +1146,9 @@ static int sa_dso_read_syms(struct sa_idso *d)
 		if (err)
 			return err;
 	}
+	err = sa_dso_plt_syms(d, &cap);
+	if (err)
+		return err;
 	if (d->nr_mapsyms) {
 		size_t k;
 
@@ -1548,6 +1854,30 @@ static const struct sa_isym *sa_dso_sym_below(const struct sa_idso *d,
 			hi = mid;
 	}
 	return lo ? &d->syms[lo - 1] : NULL;
+}
+
+const char *sa_sym_demangled(const struct sa_sym *sym)
+{
+	/*
+	 * Demangling every symbol at load would cost libstdc++'s 6000 names
+	 * some 50 ms per window; only the functions a trace reaches are
+	 * asked for.  The image owns symbol and dso: the const is the
+	 * callers' view, not the storage's.
+	 */
+	struct sa_isym *s;
+	struct sa_idso *d;
+
+	if (!sym)
+		return NULL;
+	s = (struct sa_isym *)to_isym(sym);
+	if (!s->dm_tried) {
+		d = (struct sa_idso *)((char *)sym->dso -
+				       offsetof(struct sa_idso, pub));
+		/* without memory the name is shown mangled */
+		s->demangled = sa_dso_keep(d, sa_demangle(sym->name));
+		s->dm_tried = true;
+	}
+	return s->demangled;
 }
 
 const struct sa_sym *sa_image_symbolize(const struct sa_image *img,
