@@ -13,8 +13,20 @@
  * reports.  A window due while the bucket is empty is skipped and
  * counted, so the sensor's average cost stays at the budget whatever
  * the windows cost.
+ *
+ * Threads (emulate): the emulated sensor traces one thread per window.
+ * Before each window the threads' CPU times (utime + stime, in clock
+ * ticks, from /proc/PID/task/TID/stat) are compared with those taken
+ * after the previous window, and a thread is drawn at random with that
+ * delta as its weight: the threads that ran between the windows, in
+ * proportion to how much.  The snapshot is retaken after the window so
+ * that the window itself (one thread stepped, the others frozen) does not
+ * count.  When no thread ran, the main thread is taken: the window is
+ * idle whichever thread it watches.
  */
+#include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <signal.h>
 #include <stdio.h>
@@ -28,6 +40,14 @@
 #include "sensor/log.h"
 #include "capture_int.h"
 #include "sensor/emu.h"
+
+/* Threads considered per window (emulate); more are left out, counted. */
+#define MAX_TASKS 4096
+
+struct task_cpu {
+	pid_t tid;
+	uint64_t ticks;		/* utime + stime */
+};
 
 struct sa_backend {
 	enum sa_backend_kind kind;
@@ -47,6 +67,10 @@ struct sa_backend {
 	int64_t tokens_ns;
 	uint64_t last_refill_ns;
 	bool target_gone;
+	/* emulate: CPU times after the previous window, sorted by tid */
+	struct task_cpu *tasks;
+	size_t nr_tasks;
+	bool have_tasks;
 	struct sa_backend_stats st;
 };
 
@@ -307,6 +331,7 @@ void sa_backend__free(struct sa_backend *b)
 	if (!b)
 		return;
 	close_hw(b);
+	free(b->tasks);
 	free(b->sysfs_root);
 	free(b->config);
 	free(b->sink);
@@ -415,6 +440,160 @@ static int capture_hw(struct sa_backend *b, const char *path,
 	return sa_cap_session_write(b->sess, path, ei);
 }
 
+/* utime + stime of /proc/@pid/task/@tid/stat, or -1.  Fields 14 and 15
+ * (proc(5)); the command name (field 2) may hold spaces and parentheses,
+ * so the fields are counted from its last ')'.
+ */
+static int64_t task_ticks(pid_t pid, pid_t tid)
+{
+	unsigned long long ut, st;
+	char path[64], buf[1024], *p;
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/%d/task/%d/stat", (int)pid,
+		 (int)tid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return -1;
+	buf[n] = '\0';
+	p = strrchr(buf, ')');
+	/* ") S ppid pgrp session tty tpgid flags minflt cminflt majflt
+	 * cmajflt utime stime"
+	 */
+	if (!p || sscanf(p + 1, " %*c %*d %*d %*d %*d %*d %*u %*u %*u %*u "
+			 "%*u %llu %llu", &ut, &st) != 2)
+		return -1;
+	return (int64_t)(ut + st);
+}
+
+static int cmp_task(const void *a, const void *b)
+{
+	const struct task_cpu *x = a, *y = b;
+
+	return (x->tid > y->tid) - (x->tid < y->tid);
+}
+
+/* The threads of @pid and their CPU times, sorted by tid.  Returns the
+ * number (0 when the process is gone), or -ENOMEM.
+ */
+static ssize_t read_tasks(pid_t pid, struct task_cpu **out)
+{
+	struct task_cpu *v = NULL;
+	size_t nr = 0, cap = 0;
+	struct dirent *d;
+	char path[64];
+	DIR *dir;
+
+	*out = NULL;
+	snprintf(path, sizeof(path), "/proc/%d/task", (int)pid);
+	dir = opendir(path);
+	if (!dir)
+		return 0;
+	while ((d = readdir(dir))) {
+		char *end;
+		long t = strtol(d->d_name, &end, 10);
+		int64_t ticks;
+
+		if (*end || t <= 0)
+			continue;
+		if (nr == MAX_TASKS) {
+			sa_debug("pid %d: over %d threads; the others are "
+				 "not sampled\n", (int)pid, MAX_TASKS);
+			break;
+		}
+		ticks = task_ticks(pid, (pid_t)t);
+		if (ticks < 0)
+			continue;	/* ended meanwhile */
+		if (nr == cap) {
+			struct task_cpu *nv;
+
+			cap = cap ? cap * 2 : 16;
+			nv = realloc(v, cap * sizeof(*v));
+			if (!nv) {
+				free(v);
+				closedir(dir);
+				return -ENOMEM;
+			}
+			v = nv;
+		}
+		v[nr].tid = (pid_t)t;
+		v[nr].ticks = (uint64_t)ticks;
+		nr++;
+	}
+	closedir(dir);
+	qsort(v, nr, sizeof(*v), cmp_task);
+	*out = v;
+	return (ssize_t)nr;
+}
+
+/* Draws the thread to trace in the next window (see the top comment). */
+static pid_t pick_thread(struct sa_backend *b)
+{
+	uint64_t total = 0, r, *delta;
+	struct task_cpu *cur;
+	ssize_t n, i;
+	pid_t tid = b->o.pid;
+
+	n = read_tasks(b->o.pid, &cur);
+	if (n <= 0)
+		return tid;
+	delta = calloc((size_t)n, sizeof(*delta));
+	if (!delta) {
+		free(cur);
+		return tid;
+	}
+	for (i = 0; i < n; i++) {
+		const struct task_cpu *prev = NULL;
+
+		if (b->have_tasks)
+			prev = bsearch(&cur[i], b->tasks, b->nr_tasks,
+				       sizeof(*prev), cmp_task);
+		/* A thread born since the last window: all its time is
+		 * recent.  Before the first window: the times so far.
+		 */
+		delta[i] = cur[i].ticks;
+		if (prev)
+			delta[i] = cur[i].ticks > prev->ticks ?
+				   cur[i].ticks - prev->ticks : 0;
+		total += delta[i];
+	}
+	if (total) {
+		r = next_rand(b) % total;
+		for (i = 0; i < n; i++) {
+			if (r < delta[i]) {
+				tid = cur[i].tid;
+				break;
+			}
+			r -= delta[i];
+		}
+	}
+	sa_debug("window %" PRIu64 ": tracing thread %d (%" PRIu64 " of %"
+		 PRIu64 " ticks since the last window, %zd threads)\n",
+		 b->index, (int)tid, i < n ? delta[i] : 0, total, n);
+	free(delta);
+	free(cur);
+	return tid;
+}
+
+/* The CPU times after a window, for the next pick. */
+static void snapshot_tasks(struct sa_backend *b)
+{
+	struct task_cpu *cur;
+	ssize_t n = read_tasks(b->o.pid, &cur);
+
+	if (n < 0)
+		return;
+	free(b->tasks);
+	b->tasks = cur;
+	b->nr_tasks = (size_t)n;
+	b->have_tasks = true;
+}
+
 struct emu_window_req {
 	pid_t pid;
 	const char *path;
@@ -449,6 +628,7 @@ static int capture_emu(struct sa_backend *b, const char *path,
 	rq.eo.aux_size = b->o.aux_size;
 	rq.eo.max_insns = b->o.window_insns;
 	rq.eo.max_ms = b->o.window_ms;
+	rq.pid = wi->tid = pick_thread(b);
 	wi->start_ns = sa_cap_now_ns();
 	/* The ptrace side runs in a guardian process, which restores and
 	 * releases the target should this process die mid-window.
@@ -456,6 +636,19 @@ static int capture_emu(struct sa_backend *b, const char *path,
 	err = sa_emu_guard_run(emu_window_guarded, &rq, &est, sizeof(est),
 			       NULL, ei);
 	wi->end_ns = sa_cap_now_ns();
+	snapshot_tasks(b);
+	/* The thread ended between the pick and the attach (the attach
+	 * failed with ESRCH) while the process lives on: not the target's
+	 * end; take the main thread.
+	 */
+	if (err == -ESRCH && rq.pid != b->o.pid && target_alive(b->o.pid)) {
+		sa_debug("thread %d ended before its window\n", (int)rq.pid);
+		memset(&est, 0, sizeof(est));
+		rq.pid = wi->tid = b->o.pid;
+		err = sa_emu_guard_run(emu_window_guarded, &rq, &est,
+				       sizeof(est), NULL, ei);
+		wi->end_ns = sa_cap_now_ns();
+	}
 	if (err)
 		return err;
 	wi->aux_bytes = est.trace_bytes;
