@@ -15,8 +15,8 @@
  * the windows cost.
  *
  * Threads (emulate): the emulated sensor traces one thread per window.
- * Before each window the threads' CPU times (utime + stime, in clock
- * ticks, from /proc/PID/task/TID/stat) are compared with those taken
+ * Before each window the threads' CPU times (/proc/PID/task/TID/schedstat,
+ * else utime + stime of .../stat) are compared with those taken
  * after the previous window, and a thread is drawn at random with that
  * delta as its weight: the threads that ran between the windows, in
  * proportion to how much.  The snapshot is retaken after the window so
@@ -46,7 +46,7 @@
 
 struct task_cpu {
 	pid_t tid;
-	uint64_t ticks;		/* utime + stime */
+	uint64_t cpu_ns;	/* CPU time */
 };
 
 struct sa_backend {
@@ -211,6 +211,8 @@ static const char *native_pmu(void)
 #endif
 }
 
+static void snapshot_tasks(struct sa_backend *b);
+
 static int open_emulate(struct sa_backend *b, struct sa_errinfo *ei)
 {
 	char path[64];
@@ -223,6 +225,10 @@ static int open_emulate(struct sa_backend *b, struct sa_errinfo *ei)
 	if (b->o.pid <= 0 || access(path, F_OK))
 		return sa_errinfo_set(ei, -ESRCH, SA_NO_OFFSET,
 				      "no process %d", (int)b->o.pid);
+	/* The first window's pick weighs the CPU time from now on, not
+	 * since each thread began (a main thread busy only at start).
+	 */
+	snapshot_tasks(b);
 	return 0;
 }
 
@@ -440,35 +446,55 @@ static int capture_hw(struct sa_backend *b, const char *path,
 	return sa_cap_session_write(b->sess, path, ei);
 }
 
-/* utime + stime of /proc/@pid/task/@tid/stat, or -1.  Fields 14 and 15
- * (proc(5)); the command name (field 2) may hold spaces and parentheses,
- * so the fields are counted from its last ')'.
+/* Reads up to @len - 1 bytes of /proc/@pid/task/@tid/@name into @buf.
+ * Returns false when the file cannot be read (the thread ended).
  */
-static int64_t task_ticks(pid_t pid, pid_t tid)
+static bool read_task_file(pid_t pid, pid_t tid, const char *name,
+			   char *buf, size_t len)
 {
-	unsigned long long ut, st;
-	char path[64], buf[1024], *p;
+	char path[96];
 	ssize_t n;
 	int fd;
 
-	snprintf(path, sizeof(path), "/proc/%d/task/%d/stat", (int)pid,
-		 (int)tid);
+	snprintf(path, sizeof(path), "/proc/%d/task/%d/%s", (int)pid,
+		 (int)tid, name);
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
-		return -1;
-	n = read(fd, buf, sizeof(buf) - 1);
+		return false;
+	n = read(fd, buf, len - 1);
 	close(fd);
 	if (n <= 0)
-		return -1;
+		return false;
 	buf[n] = '\0';
-	p = strrchr(buf, ')');
-	/* ") S ppid pgrp session tty tpgid flags minflt cminflt majflt
-	 * cmajflt utime stime"
+	return true;
+}
+
+/* The CPU time of thread @tid in ns, or -1.  schedstat's first field is
+ * the exact run time (CONFIG_SCHED_INFO); without it, utime + stime of
+ * stat (fields 14 and 15, proc(5)), which the kernel charges by clock
+ * tick: a thread busy 2% of the time is seen running only now and then.
+ */
+static int64_t task_ns(pid_t pid, pid_t tid)
+{
+	unsigned long long ut, st, ns;
+	char buf[1024], *p;
+	long hz;
+
+	if (read_task_file(pid, tid, "schedstat", buf, sizeof(buf)) &&
+	    sscanf(buf, "%llu", &ns) == 1)
+		return (int64_t)ns;
+	if (!read_task_file(pid, tid, "stat", buf, sizeof(buf)))
+		return -1;
+	/* The command name (field 2) may hold spaces and parentheses:
+	 * count from its last ')'.  ") S ppid pgrp session tty tpgid flags
+	 * minflt cminflt majflt cmajflt utime stime"
 	 */
+	p = strrchr(buf, ')');
 	if (!p || sscanf(p + 1, " %*c %*d %*d %*d %*d %*d %*u %*u %*u %*u "
 			 "%*u %llu %llu", &ut, &st) != 2)
 		return -1;
-	return (int64_t)(ut + st);
+	hz = sysconf(_SC_CLK_TCK);
+	return (int64_t)((ut + st) * (1000000000ull / (hz > 0 ? hz : 100)));
 }
 
 static int cmp_task(const void *a, const void *b)
@@ -497,7 +523,7 @@ static ssize_t read_tasks(pid_t pid, struct task_cpu **out)
 	while ((d = readdir(dir))) {
 		char *end;
 		long t = strtol(d->d_name, &end, 10);
-		int64_t ticks;
+		int64_t cpu_ns;
 
 		if (*end || t <= 0)
 			continue;
@@ -506,8 +532,8 @@ static ssize_t read_tasks(pid_t pid, struct task_cpu **out)
 				 "not sampled\n", (int)pid, MAX_TASKS);
 			break;
 		}
-		ticks = task_ticks(pid, (pid_t)t);
-		if (ticks < 0)
+		cpu_ns = task_ns(pid, (pid_t)t);
+		if (cpu_ns < 0)
 			continue;	/* ended meanwhile */
 		if (nr == cap) {
 			struct task_cpu *nv;
@@ -522,7 +548,7 @@ static ssize_t read_tasks(pid_t pid, struct task_cpu **out)
 			v = nv;
 		}
 		v[nr].tid = (pid_t)t;
-		v[nr].ticks = (uint64_t)ticks;
+		v[nr].cpu_ns = (uint64_t)cpu_ns;
 		nr++;
 	}
 	closedir(dir);
@@ -554,12 +580,12 @@ static pid_t pick_thread(struct sa_backend *b)
 			prev = bsearch(&cur[i], b->tasks, b->nr_tasks,
 				       sizeof(*prev), cmp_task);
 		/* A thread born since the last window: all its time is
-		 * recent.  Before the first window: the times so far.
+		 * recent.
 		 */
-		delta[i] = cur[i].ticks;
+		delta[i] = cur[i].cpu_ns;
 		if (prev)
-			delta[i] = cur[i].ticks > prev->ticks ?
-				   cur[i].ticks - prev->ticks : 0;
+			delta[i] = cur[i].cpu_ns > prev->cpu_ns ?
+				   cur[i].cpu_ns - prev->cpu_ns : 0;
 		total += delta[i];
 	}
 	if (total) {
@@ -573,7 +599,7 @@ static pid_t pick_thread(struct sa_backend *b)
 		}
 	}
 	sa_debug("window %" PRIu64 ": tracing thread %d (%" PRIu64 " of %"
-		 PRIu64 " ticks since the last window, %zd threads)\n",
+		 PRIu64 " ns of CPU since the last window, %zd threads)\n",
 		 b->index, (int)tid, i < n ? delta[i] : 0, total, n);
 	free(delta);
 	free(cur);
