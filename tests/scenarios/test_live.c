@@ -296,6 +296,68 @@ static void on_pool_anomaly(void *ctx, const struct sa_anomaly *a,
 	c->reported++;
 }
 
+/* Each kept window is one thread's, a worker's: the thread the decoder
+ * counts (decode.tids) is one of the tids the service printed, and the
+ * one perf script names (the peer) when perf is here.  Both workers are
+ * among the windows.
+ */
+static void check_pool_windows(const char *dir, uint64_t nr,
+			       const int tids[2])
+{
+	unsigned per_worker[2] = { 0, 0 }, peer = 0;
+	char path[4200], cmd[4400], out[256];
+	uint64_t k;
+
+	for (k = 0; k < nr; k++) {
+		struct sa_decode_opts dopts = { 0 };
+		const struct sa_hist_decode *d;
+		struct sa_errinfo ei;
+		struct sa_hist *h = sa_hist__new();
+		int tid;
+
+		snprintf(path, sizeof(path), "%s/window-%llu.data", dir,
+			 (unsigned long long)k);
+		ck_assert_msg(sa_decode_file(path, &dopts, h, &ei) >= 0,
+			      "%s", ei.msg);
+		d = sa_hist_decode(h);
+		ck_assert_uint_eq(d->nr_tids, 1);
+		tid = d->tids[0];
+		sa_hist__free(h);
+		if (tid == tids[0])
+			per_worker[0]++;
+		else if (tid == tids[1])
+			per_worker[1]++;
+		if (k >= 2 || !sa_test_have("perf"))
+			continue;
+		/* perf's view of the same window: the tid of its
+		 * branch samples.
+		 */
+		snprintf(cmd, sizeof(cmd), "perf script -i '%s' -F tid "
+			 "--itrace=b 2>/dev/null | sort -u | head -2", path);
+		{
+			FILE *f = popen(cmd, "r");
+			size_t n;
+
+			ck_assert_ptr_nonnull(f);
+			n = fread(out, 1, sizeof(out) - 1, f);
+			out[n] = '\0';
+			pclose(f);
+		}
+		if (!out[0])
+			continue;	/* an idle window: no sample */
+		/* one tid, one line */
+		ck_assert_msg(strtol(out, NULL, 10) == tid &&
+			      strchr(out, '\n') == strrchr(out, '\n'),
+			      "perf script tids '%s', decoder %d", out, tid);
+		peer++;
+	}
+	printf("live pool: windows of worker %d: %u, of worker %d: %u; "
+	       "%u checked with perf script\n", tids[0], per_worker[0],
+	       tids[1], per_worker[1], peer);
+	ck_assert_uint_gt(per_worker[0], 0);
+	ck_assert_uint_gt(per_worker[1], 0);
+}
+
 START_TEST(test_live_pool)
 {
 	struct pool_ctx c = { .first_group = -1 };
@@ -335,6 +397,8 @@ START_TEST(test_live_pool)
 	o.learn_windows = 10;
 	o.group = 3;
 	o.max_windows = 40;
+	o.workdir = sa_test_path("pool-windows");
+	o.keep_windows = true;
 	o.anomaly_fn = on_pool_anomaly;
 	o.note_fn = on_pool_note;
 	o.ctx = &c;
@@ -380,6 +444,7 @@ START_TEST(test_live_pool)
 	ck_assert_msg(seen[0] && seen[1], "workers %d and %d not both "
 		      "observed (%u threads)", tids[0], tids[1],
 		      st.nr_threads);
+	check_pool_windows(o.workdir, st.windows, tids);
 	ck_assert_msg(c.first_group >= 0, "no anomaly after the shift");
 	ck_assert_msg(c.first_is_marker, "ranked first: %s, not "
 		      "handle_job:%d", c.first, c.line);
