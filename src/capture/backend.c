@@ -620,6 +620,35 @@ static void snapshot_tasks(struct sa_backend *b)
 	b->have_tasks = true;
 }
 
+/* Whether thread @tid of @pid exists and is not a zombie. */
+static bool thread_runs(pid_t pid, pid_t tid)
+{
+	char buf[512], *p;
+
+	if (!read_task_file(pid, tid, "stat", buf, sizeof(buf)))
+		return false;
+	p = strrchr(buf, ')');
+	return p && p[1] == ' ' && p[2] != 'Z' && p[2] != 'X';
+}
+
+/* Whether a thread of @pid is alive: the leader is a zombie once the main
+ * thread ends, the whole process until its parent reaps it.
+ */
+static bool process_runs(pid_t pid)
+{
+	struct task_cpu *v;
+	bool runs = false;
+	ssize_t n, i;
+
+	n = read_tasks(pid, &v);
+	if (n < 0)
+		return true;	/* unknown: not taken for an exit */
+	for (i = 0; i < n && !runs; i++)
+		runs = thread_runs(pid, v[i].tid);
+	free(v);
+	return runs;
+}
+
 struct emu_window_req {
 	pid_t pid;
 	const char *path;
@@ -664,10 +693,11 @@ static int capture_emu(struct sa_backend *b, const char *path,
 	wi->end_ns = sa_cap_now_ns();
 	snapshot_tasks(b);
 	/* The thread ended between the pick and the attach (the attach
-	 * failed with ESRCH) while the process lives on: not the target's
-	 * end; take the main thread.
+	 * fails with ESRCH, or EPERM while it exits) while the process
+	 * lives on: not the target's end; take the main thread.
 	 */
-	if (err == -ESRCH && rq.pid != b->o.pid && target_alive(b->o.pid)) {
+	if (err < 0 && rq.pid != b->o.pid && !thread_runs(b->o.pid, rq.pid) &&
+	    process_runs(b->o.pid)) {
 		sa_debug("thread %d ended before its window\n", (int)rq.pid);
 		memset(&est, 0, sizeof(est));
 		rq.pid = wi->tid = b->o.pid;
@@ -679,7 +709,9 @@ static int capture_emu(struct sa_backend *b, const char *path,
 		return err;
 	wi->aux_bytes = est.trace_bytes;
 	wi->nr_truncated = est.overflow ? 1 : 0;
-	wi->target_exited = est.exited;
+	/* The traced thread ended: the process may live on. */
+	wi->target_exited = est.exited &&
+			    (rq.pid == b->o.pid || !process_runs(b->o.pid));
 	return 0;
 }
 
