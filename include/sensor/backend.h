@@ -15,9 +15,9 @@
  *
  * The hardware backends trace every thread of the process (one event per
  * thread, new threads followed).  The emulated backend traces one thread
- * per window, picked at random with a weight of its CPU time
- * (/proc/PID/task/TID/schedstat, else utime + stime of .../stat) since the
- * previous window, so every
+ * per window, picked at random with a weight of its recent CPU time
+ * (/proc/PID/task/TID/schedstat, else utime + stime of .../stat: what it
+ * used since the previous window plus half its previous weight), so every
  * busy thread is observed over time and an idle one (a main thread in
  * pthread_join) is never picked while another runs.
  *

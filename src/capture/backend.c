@@ -16,13 +16,15 @@
  *
  * Threads (emulate): the emulated sensor traces one thread per window.
  * Before each window the threads' CPU times (/proc/PID/task/TID/schedstat,
- * else utime + stime of .../stat) are compared with those taken
- * after the previous window, and a thread is drawn at random with that
- * delta as its weight: the threads that ran between the windows, in
- * proportion to how much.  The snapshot is retaken after the window so
- * that the window itself (one thread stepped, the others frozen) does not
- * count.  When no thread ran, the main thread is taken: the window is
- * idle whichever thread it watches.
+ * else utime + stime of .../stat) are compared with those taken after the
+ * previous window; each thread's recent CPU time is that delta plus half
+ * its previous one (so a gap between windows shorter than the work's
+ * rhythm still favours the threads that work), and a thread is drawn at
+ * random with it as its weight: the threads that ran, in proportion to
+ * how much.  The snapshot is retaken after the window so that the window
+ * itself (one thread stepped, the others frozen) does not count.  When no
+ * thread ran recently, the main thread is taken: the window is idle
+ * whichever thread it watches.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -47,6 +49,7 @@
 struct task_cpu {
 	pid_t tid;
 	uint64_t cpu_ns;	/* CPU time */
+	uint64_t score;		/* recent CPU time: halved every window */
 };
 
 struct sa_backend {
@@ -549,6 +552,7 @@ static ssize_t read_tasks(pid_t pid, struct task_cpu **out)
 		}
 		v[nr].tid = (pid_t)t;
 		v[nr].cpu_ns = (uint64_t)cpu_ns;
+		v[nr].score = 0;
 		nr++;
 	}
 	closedir(dir);
@@ -560,60 +564,64 @@ static ssize_t read_tasks(pid_t pid, struct task_cpu **out)
 /* Draws the thread to trace in the next window (see the top comment). */
 static pid_t pick_thread(struct sa_backend *b)
 {
-	uint64_t total = 0, r, *delta;
-	struct task_cpu *cur;
+	uint64_t total = 0, r, delta = 0;
+	struct task_cpu *cur, *prev;
 	ssize_t n, i;
 	pid_t tid = b->o.pid;
 
 	n = read_tasks(b->o.pid, &cur);
 	if (n <= 0)
 		return tid;
-	delta = calloc((size_t)n, sizeof(*delta));
-	if (!delta) {
-		free(cur);
-		return tid;
-	}
 	for (i = 0; i < n; i++) {
-		const struct task_cpu *prev = NULL;
-
+		prev = NULL;
 		if (b->have_tasks)
 			prev = bsearch(&cur[i], b->tasks, b->nr_tasks,
 				       sizeof(*prev), cmp_task);
 		/* A thread born since the last window: all its time is
 		 * recent.
 		 */
-		delta[i] = cur[i].cpu_ns;
+		delta = cur[i].cpu_ns;
 		if (prev)
-			delta[i] = cur[i].cpu_ns > prev->cpu_ns ?
-				   cur[i].cpu_ns - prev->cpu_ns : 0;
-		total += delta[i];
+			delta = cur[i].cpu_ns > prev->cpu_ns ?
+				cur[i].cpu_ns - prev->cpu_ns : 0;
+		cur[i].score = (prev ? prev->score / 2 : 0) + delta;
+		if (prev)
+			prev->score = cur[i].score;
+		total += cur[i].score;
 	}
 	if (total) {
 		r = next_rand(b) % total;
 		for (i = 0; i < n; i++) {
-			if (r < delta[i]) {
+			if (r < cur[i].score) {
 				tid = cur[i].tid;
 				break;
 			}
-			r -= delta[i];
+			r -= cur[i].score;
 		}
 	}
-	sa_debug("window %" PRIu64 ": tracing thread %d (%" PRIu64 " of %"
-		 PRIu64 " ns of CPU since the last window, %zd threads)\n",
-		 b->index, (int)tid, i < n ? delta[i] : 0, total, n);
-	free(delta);
+	sa_debug("window %" PRIu64 ": tracing thread %d (recent CPU %" PRIu64
+		 " of %" PRIu64 " ns, %zd threads)\n", b->index, (int)tid,
+		 i < n ? cur[i].score : 0, total, n);
 	free(cur);
 	return tid;
 }
 
-/* The CPU times after a window, for the next pick. */
+/* The CPU times after a window, for the next pick; the scores carry
+ * over.
+ */
 static void snapshot_tasks(struct sa_backend *b)
 {
 	struct task_cpu *cur;
-	ssize_t n = read_tasks(b->o.pid, &cur);
+	const struct task_cpu *old;
+	ssize_t n = read_tasks(b->o.pid, &cur), i;
 
 	if (n < 0)
 		return;
+	for (i = 0; i < n && b->have_tasks; i++) {
+		old = bsearch(&cur[i], b->tasks, b->nr_tasks, sizeof(*old),
+			      cmp_task);
+		cur[i].score = old ? old->score : 0;
+	}
 	free(b->tasks);
 	b->tasks = cur;
 	b->nr_tasks = (size_t)n;
