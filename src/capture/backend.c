@@ -43,7 +43,9 @@
 #include "capture_int.h"
 #include "sensor/emu.h"
 
-/* Threads considered per window (emulate); more are left out, counted. */
+/* Threads considered per window (emulate); more are left out (said in
+ * the debug log).
+ */
 #define MAX_TASKS 4096
 
 struct task_cpu {
@@ -699,7 +701,6 @@ static int capture_emu(struct sa_backend *b, const char *path,
 	err = sa_emu_guard_run(emu_window_guarded, &rq, &est, sizeof(est),
 			       NULL, ei);
 	wi->end_ns = sa_cap_now_ns();
-	snapshot_tasks(b);
 	/* The thread ended between the pick and the attach (the attach
 	 * fails with ESRCH, or EPERM while it exits) while the process
 	 * lives on: not the target's end; take the main thread.
@@ -713,6 +714,7 @@ static int capture_emu(struct sa_backend *b, const char *path,
 				       sizeof(est), NULL, ei);
 		wi->end_ns = sa_cap_now_ns();
 	}
+	snapshot_tasks(b);
 	if (err)
 		return err;
 	wi->aux_bytes = est.trace_bytes;
