@@ -16,8 +16,8 @@
  * threads of the process are stopped (so that they never meet the filter's
  * protected pages) and resumed when it ends; a thread created during a
  * window ends it, and so does the end of the traced thread (another
- * thread of the process is then traced, st.thread_exited).  Forked children are left untraced and unharmed.  See
- * docs/emulate.md.
+ * thread of the process is then traced, st.thread_exited).  Forked
+ * children are left untraced and unharmed.  See docs/emulate.md.
  *
  * An sa_emu is used by one thread: the thread that created it (ptrace
  * binds a tracee to its tracer thread).  sa_emu_request_stop() alone may

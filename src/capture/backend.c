@@ -51,7 +51,7 @@
 struct task_cpu {
 	pid_t tid;
 	uint64_t cpu_ns;	/* CPU time */
-	uint64_t score;		/* recent CPU time: halved every window */
+	uint64_t score;		/* recent CPU time, halved each window */
 };
 
 struct sa_backend {

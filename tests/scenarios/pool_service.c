@@ -66,7 +66,7 @@ static unsigned next_rand(struct worker *w)
 }
 
 static __attribute__((noinline, noclone)) void next_job(struct worker *w,
-					       struct job *j)
+							struct job *j)
 {
 	unsigned mix = shifted != 0;
 
@@ -76,7 +76,7 @@ static __attribute__((noinline, noclone)) void next_job(struct worker *w,
 }
 
 static __attribute__((noinline, noclone)) void handle_job(struct worker *w,
-						 const struct job *j)
+							  const struct job *j)
 {
 	if (j->flags & FLAG_CORRUPT) { /* POOL error */
 		w->rejected++;
