@@ -88,6 +88,7 @@ struct sa_emu_stats {
 	 * ended, and another thread of the process is the traced one now.
 	 */
 	bool thread_exited;
+	pid_t tid;		/* the thread this window traced */
 	bool stopped_by_request;	/* sa_emu_request_stop() */
 	uint64_t ns;		/* wall time of the window */
 	/* CLOCK_MONOTONIC (ns) at the window's start and end: the trace's

@@ -999,6 +999,7 @@ int sa_emu_window(struct sa_emu *emu, const struct sa_emu_opts *opts,
 				      "(--aux-size %" PRIu64 " too small?)",
 				      o.aux_size);
 	sa_emu_icache_clear(emu);
+	st->tid = emu->tid;
 	freeze_others(emu);
 	err = record(emu, &o, enc, st, ei);
 	if (emu->exited && emu->nr_frozen && adopt_frozen(emu)) {

@@ -28,6 +28,7 @@
 #include "sensor/error.h"
 #include "sensor/flow.h"
 #include "sensor/image.h"
+#include "sensor/perfdata.h"
 #include "emu_check.h"
 #include "emu_priv.h"
 #include "emu_rec.h"
@@ -822,10 +823,13 @@ START_TEST(test_traced_thread_exits)
 	struct sa_emu_opts opts = { .max_ms = 10000 };
 	struct sa_errinfo ei = { 0 };
 	struct emu_run r = { 0 };
+	struct sa_pd_event ev;
 	struct sa_emu_stats st;
 	struct dec_result d;
+	struct sa_pd *pd;
+	char data[4200];
 	pid_t target, tid;
-	int status, err;
+	int status, err, nr_aux = 0;
 	FILE *f;
 
 	snprintf(out, sizeof(out), "%s/thread-exit.out", sa_test_tmpdir());
@@ -844,13 +848,31 @@ START_TEST(test_traced_thread_exits)
 	r.emu = sa_emu__attach(tid, &ei);
 	ck_assert_msg(r.emu, "%s", ei.msg);
 	sa_emu_set_insn_fn(r.emu, emu_truth_fn, &r);
-	err = sa_emu_window(r.emu, &opts, NULL, &st, &ei);
+	snprintf(data, sizeof(data), "%s/thread-exit.data", sa_test_tmpdir());
+	err = sa_emu_window(r.emu, &opts, data, &st, &ei);
 	ck_assert_msg(err == 0, "%s", ei.msg);
 	fprintf(stderr, "traced thread %d ended: %" PRIu64 " insns, "
 		"thread_exited %d, exited %d\n", (int)tid, st.insns,
 		st.thread_exited, st.exited);
 	ck_assert(st.thread_exited);
 	ck_assert(!st.exited);
+	ck_assert_int_eq(st.tid, tid);
+	/* The window's records name the thread that ran it, not the one
+	 * traced from now on.
+	 */
+	pd = sa_pd__open(data, &ei);
+	ck_assert_msg(pd, "%s", ei.msg);
+	while ((err = sa_pd_next(pd, &ev, &ei)) > 0) {
+		if (ev.type == SA_PD_AUXTRACE) {
+			ck_assert_int_eq(ev.auxtrace.tid, tid);
+			nr_aux++;
+		}
+		if (ev.type == PERF_RECORD_ITRACE_START)
+			ck_assert_int_eq(ev.itrace_start.tid, tid);
+	}
+	ck_assert_msg(err == 0, "%s", ei.msg);
+	ck_assert_int_eq(nr_aux, 1);
+	sa_pd__close(pd);
 	ck_assert(!sa_emu_exited(r.emu, NULL));
 	/* 3000 iterations of a loop in the filter, and their decisions */
 	ck_assert_uint_gt(st.insns, 3000 * 4);
