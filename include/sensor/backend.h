@@ -13,6 +13,14 @@
  * and "auto", which picks the hardware PMU that sysfs shows and falls
  * back to emulate when none is usable, saying why (sa_backend_note()).
  *
+ * The hardware backends trace every thread of the process (one event per
+ * thread, new threads followed).  The emulated backend traces one thread
+ * per window, picked at random with a weight of its recent CPU time
+ * (/proc/PID/task/TID/schedstat, else utime + stime of .../stat: what it
+ * used since the previous window plus half its previous weight), so every
+ * busy thread is observed over time and an idle one (a main thread in
+ * pthread_join) is never picked while another runs.
+ *
  * Windows follow a duty cycle: a window of @window_ms every @period_ms,
  * with a random jitter so that periodic work in the target does not
  * alias with the sampling.  A budget caps what the sensor itself costs;
@@ -131,6 +139,11 @@ struct sa_window_info {
 	bool skipped;		/* over budget: no file written */
 	bool target_exited;	/* the target ended during the window */
 	uint64_t capture_cpu_ns;	/* sensor CPU time for this window */
+	/* emulate: the thread traced in this window, picked by its CPU
+	 * time since the previous window; 0 for the hardware backends,
+	 * which trace every thread.
+	 */
+	pid_t tid;
 };
 
 /* Counters over the backend's life, for the sensor's metrics. */

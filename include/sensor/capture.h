@@ -328,7 +328,10 @@ void sa_cap_ring_account(struct sa_cap_ring_stats *st,
  * the same ring (PERF_EVENT_IOC_SET_OUTPUT), as perf record -p does.
  * Threads the target creates later are followed from their FORK record
  * (their events are opened at the next drain).
- * Per-CPU mode opens them on each CPU with pid = @pid and inherit.
+ * Per-CPU mode opens, on each CPU, one ring with the events of @pid and
+ * the events of every other thread of it output to that ring
+ * (PERF_EVENT_IOC_SET_OUTPUT), all with inherit, so that the threads
+ * that exist and those created later are traced, as perf record -p does.
  * Without a trace attr the session is sideband only (no AUX), which is
  * what this machine can run.
  */
@@ -415,6 +418,10 @@ struct sa_cap_session_stats {
 	uint64_t sideband_dropped;	/* records over the memory cap */
 	uint64_t switch_dropped;	/* by sa_cap_session_drain_sideband */
 	uint64_t corrupt;		/* ring errors */
+	/* threads with events open: per thread, one ring each; per CPU,
+	 * those of /proc/PID/task at the start (later ones by inherit)
+	 */
+	uint64_t threads;
 	uint64_t threads_followed;	/* per-thread: opened on FORK */
 	uint64_t threads_missed;	/* ... gone first, or over the cap */
 };

@@ -15,8 +15,9 @@
  * Only the chosen thread is traced.  While a window runs, the other
  * threads of the process are stopped (so that they never meet the filter's
  * protected pages) and resumed when it ends; a thread created during a
- * window ends it.  Forked children are left untraced and unharmed.  See
- * docs/emulate.md.
+ * window ends it, and so does the end of the traced thread (another
+ * thread of the process is then traced, st.thread_exited).  Forked
+ * children are left untraced and unharmed.  See docs/emulate.md.
  *
  * An sa_emu is used by one thread: the thread that created it (ptrace
  * binds a tracee to its tracer thread).  sa_emu_request_stop() alone may
@@ -83,6 +84,11 @@ struct sa_emu_stats {
 	bool exited;		/* the target exited during the window */
 	bool exec;		/* the target called execve: window ended */
 	bool new_task;		/* a new thread: the window ended */
+	/* The traced thread ended (the process lives on): the window
+	 * ended, and another thread of the process is the traced one now.
+	 */
+	bool thread_exited;
+	pid_t tid;		/* the thread this window traced */
 	bool stopped_by_request;	/* sa_emu_request_stop() */
 	uint64_t ns;		/* wall time of the window */
 	/* CLOCK_MONOTONIC (ns) at the window's start and end: the trace's

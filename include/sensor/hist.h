@@ -98,6 +98,7 @@ struct sa_hist_error {
 };
 
 #define SA_HIST_MAX_ERRORS 64
+#define SA_HIST_MAX_TIDS 64
 
 struct sa_hist_decode {
 	uint64_t windows;
@@ -125,6 +126,14 @@ struct sa_hist_decode {
 	 * under the target "[unknown]"
 	 */
 	uint64_t unnamed_targets;
+	/* The threads the trace came from (the AUXTRACE records' tid; for
+	 * per-CPU traces, the ITRACE_START records'), distinct, ascending:
+	 * histories merge threads, this says which were observed.  At most
+	 * SA_HIST_MAX_TIDS are listed; @tids_truncated: more were seen.
+	 */
+	uint32_t nr_tids;
+	bool tids_truncated;
+	int32_t tids[SA_HIST_MAX_TIDS];
 	size_t nr_error_list;	/* first SA_HIST_MAX_ERRORS errors */
 	struct sa_hist_error error_list[SA_HIST_MAX_ERRORS];
 };
@@ -150,6 +159,11 @@ const struct sa_hist_func *sa_hist_find(const struct sa_hist *h,
 					const char *name);
 const struct sa_hist_decode *sa_hist_decode(const struct sa_hist *h);
 struct sa_hist_decode *sa_hist_decode_mut(struct sa_hist *h);
+
+/* Adds thread @tid to @d's list of observed threads (a no-op when it is
+ * listed already or @tid <= 0; sets tids_truncated when the list is full).
+ */
+void sa_hist_decode_add_tid(struct sa_hist_decode *d, int32_t tid);
 
 /* Direct construction, for merging, importing and tests.
  *

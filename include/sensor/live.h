@@ -163,6 +163,13 @@ struct sa_live_stats {
 	uint64_t capture_ns;		/* thread CPU time capturing */
 	uint64_t wall_ns;
 	bool target_exited;
+	/* The threads of the target whose windows were decoded (windows
+	 * merge threads): distinct, ascending, at most SA_HIST_MAX_TIDS;
+	 * @threads_truncated: more were observed.
+	 */
+	uint32_t nr_threads;
+	bool threads_truncated;
+	int32_t tids[SA_HIST_MAX_TIDS];
 };
 
 /* Opens the backend and the baseline.  Returns NULL with errno and @ei

@@ -57,6 +57,7 @@ struct sa_live {
 	 * window names no build to count it in); idle_h stands for them
 	 */
 	struct sa_hist *idle_h;
+	struct sa_hist_decode threads;	/* only its tid list is used */
 	size_t idle_held;
 	volatile sig_atomic_t stop;
 	struct sa_hist *pending[SA_LIVE_MAX_GROUP];
@@ -343,6 +344,9 @@ void sa_live_stats(const struct sa_live *lv, struct sa_live_stats *st)
 	struct sa_backend_stats bs;
 
 	*st = lv->st;
+	st->nr_threads = lv->threads.nr_tids;
+	st->threads_truncated = lv->threads.tids_truncated;
+	memcpy(st->tids, lv->threads.tids, sizeof(st->tids));
 	if (lv->backend) {
 		sa_backend_stats(lv->backend, &bs);
 		st->windows_skipped = bs.windows_skipped;
@@ -790,6 +794,7 @@ int sa_live_write_summary_text(const struct sa_live *lv,
 static void account_decode(struct sa_live *lv, const struct sa_hist *h)
 {
 	const struct sa_hist_decode *d = sa_hist_decode(h);
+	uint32_t i;
 
 	lv->st.trace_bytes += d->trace_bytes;
 	lv->st.lost_bytes += d->lost_bytes;
@@ -797,6 +802,9 @@ static void account_decode(struct sa_live *lv, const struct sa_hist *h)
 			      d->aux_collision + d->lost_records;
 	lv->st.decode_errors += d->errors;
 	lv->st.instructions += d->instructions;
+	for (i = 0; i < d->nr_tids; i++)
+		sa_hist_decode_add_tid(&lv->threads, d->tids[i]);
+	lv->threads.tids_truncated |= d->tids_truncated;
 }
 
 /* Adds the busy window @h and the idle windows held before it. */

@@ -13,8 +13,22 @@
  * reports.  A window due while the bucket is empty is skipped and
  * counted, so the sensor's average cost stays at the budget whatever
  * the windows cost.
+ *
+ * Threads (emulate): the emulated sensor traces one thread per window.
+ * Before each window the threads' CPU times (/proc/PID/task/TID/schedstat,
+ * else utime + stime of .../stat) are compared with those taken after the
+ * previous window; each thread's recent CPU time is that delta plus half
+ * its previous one (so a gap between windows shorter than the work's
+ * rhythm still favours the threads that work), and a thread is drawn at
+ * random with it as its weight: the threads that ran, in proportion to
+ * how much.  The snapshot is retaken after the window so that the window
+ * itself (one thread stepped, the others frozen) does not count.  When no
+ * thread ran recently, the main thread is taken: the window is idle
+ * whichever thread it watches.
  */
+#include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <signal.h>
 #include <stdio.h>
@@ -28,6 +42,17 @@
 #include "sensor/log.h"
 #include "capture_int.h"
 #include "sensor/emu.h"
+
+/* Threads considered per window (emulate); more are left out (said in
+ * the debug log).
+ */
+#define MAX_TASKS 4096
+
+struct task_cpu {
+	pid_t tid;
+	uint64_t cpu_ns;	/* CPU time */
+	uint64_t score;		/* recent CPU time, halved each window */
+};
 
 struct sa_backend {
 	enum sa_backend_kind kind;
@@ -47,6 +72,10 @@ struct sa_backend {
 	int64_t tokens_ns;
 	uint64_t last_refill_ns;
 	bool target_gone;
+	/* emulate: CPU times after the previous window, sorted by tid */
+	struct task_cpu *tasks;
+	size_t nr_tasks;
+	bool have_tasks;
 	struct sa_backend_stats st;
 };
 
@@ -187,6 +216,8 @@ static const char *native_pmu(void)
 #endif
 }
 
+static void snapshot_tasks(struct sa_backend *b);
+
 static int open_emulate(struct sa_backend *b, struct sa_errinfo *ei)
 {
 	char path[64];
@@ -199,6 +230,10 @@ static int open_emulate(struct sa_backend *b, struct sa_errinfo *ei)
 	if (b->o.pid <= 0 || access(path, F_OK))
 		return sa_errinfo_set(ei, -ESRCH, SA_NO_OFFSET,
 				      "no process %d", (int)b->o.pid);
+	/* The first window's pick weighs the CPU time from now on, not
+	 * since each thread began (a main thread busy only at start).
+	 */
+	snapshot_tasks(b);
 	return 0;
 }
 
@@ -307,6 +342,7 @@ void sa_backend__free(struct sa_backend *b)
 	if (!b)
 		return;
 	close_hw(b);
+	free(b->tasks);
 	free(b->sysfs_root);
 	free(b->config);
 	free(b->sink);
@@ -415,6 +451,214 @@ static int capture_hw(struct sa_backend *b, const char *path,
 	return sa_cap_session_write(b->sess, path, ei);
 }
 
+/* Reads up to @len - 1 bytes of /proc/@pid/task/@tid/@name into @buf.
+ * Returns false when the file cannot be read (the thread ended).
+ */
+static bool read_task_file(pid_t pid, pid_t tid, const char *name,
+			   char *buf, size_t len)
+{
+	char path[96];
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/%d/task/%d/%s", (int)pid,
+		 (int)tid, name);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return false;
+	n = read(fd, buf, len - 1);
+	close(fd);
+	if (n <= 0)
+		return false;
+	buf[n] = '\0';
+	return true;
+}
+
+/* The CPU time of thread @tid in ns, or -1.  schedstat's first field is
+ * the exact run time (CONFIG_SCHED_INFO); without it, utime + stime of
+ * stat (fields 14 and 15, proc(5)), which the kernel charges by clock
+ * tick: a thread busy 2% of the time is seen running only now and then.
+ */
+static int64_t task_ns(pid_t pid, pid_t tid)
+{
+	unsigned long long ut, st, ns;
+	char buf[1024], *p;
+	long hz;
+
+	if (read_task_file(pid, tid, "schedstat", buf, sizeof(buf)) &&
+	    sscanf(buf, "%llu", &ns) == 1)
+		return (int64_t)ns;
+	if (!read_task_file(pid, tid, "stat", buf, sizeof(buf)))
+		return -1;
+	/* The command name (field 2) may hold spaces and parentheses:
+	 * count from its last ')'.  ") S ppid pgrp session tty tpgid flags
+	 * minflt cminflt majflt cmajflt utime stime"
+	 */
+	p = strrchr(buf, ')');
+	if (!p || sscanf(p + 1, " %*c %*d %*d %*d %*d %*d %*u %*u %*u %*u "
+			 "%*u %llu %llu", &ut, &st) != 2)
+		return -1;
+	hz = sysconf(_SC_CLK_TCK);
+	return (int64_t)((ut + st) * (1000000000ull / (hz > 0 ? hz : 100)));
+}
+
+static int cmp_task(const void *a, const void *b)
+{
+	const struct task_cpu *x = a, *y = b;
+
+	return (x->tid > y->tid) - (x->tid < y->tid);
+}
+
+/* The threads of @pid and their CPU times, sorted by tid.  Returns the
+ * number (0 when the process is gone), or -ENOMEM.
+ */
+static ssize_t read_tasks(pid_t pid, struct task_cpu **out)
+{
+	struct task_cpu *v = NULL;
+	size_t nr = 0, cap = 0;
+	struct dirent *d;
+	char path[64];
+	DIR *dir;
+
+	*out = NULL;
+	snprintf(path, sizeof(path), "/proc/%d/task", (int)pid);
+	dir = opendir(path);
+	if (!dir)
+		return 0;
+	while ((d = readdir(dir))) {
+		char *end;
+		long t = strtol(d->d_name, &end, 10);
+		int64_t cpu_ns;
+
+		if (*end || t <= 0)
+			continue;
+		if (nr == MAX_TASKS) {
+			sa_debug("pid %d: over %d threads; the others are "
+				 "not sampled\n", (int)pid, MAX_TASKS);
+			break;
+		}
+		cpu_ns = task_ns(pid, (pid_t)t);
+		if (cpu_ns < 0)
+			continue;	/* ended meanwhile */
+		if (nr == cap) {
+			struct task_cpu *nv;
+
+			cap = cap ? cap * 2 : 16;
+			nv = realloc(v, cap * sizeof(*v));
+			if (!nv) {
+				free(v);
+				closedir(dir);
+				return -ENOMEM;
+			}
+			v = nv;
+		}
+		v[nr].tid = (pid_t)t;
+		v[nr].cpu_ns = (uint64_t)cpu_ns;
+		v[nr].score = 0;
+		nr++;
+	}
+	closedir(dir);
+	qsort(v, nr, sizeof(*v), cmp_task);
+	*out = v;
+	return (ssize_t)nr;
+}
+
+/* Draws the thread to trace in the next window (see the top comment). */
+static pid_t pick_thread(struct sa_backend *b)
+{
+	uint64_t total = 0, r, delta = 0;
+	struct task_cpu *cur, *prev;
+	ssize_t n, i;
+	pid_t tid = b->o.pid;
+
+	n = read_tasks(b->o.pid, &cur);
+	if (n <= 0)
+		return tid;
+	for (i = 0; i < n; i++) {
+		prev = NULL;
+		if (b->have_tasks)
+			prev = bsearch(&cur[i], b->tasks, b->nr_tasks,
+				       sizeof(*prev), cmp_task);
+		/* A thread born since the last window: all its time is
+		 * recent.
+		 */
+		delta = cur[i].cpu_ns;
+		if (prev)
+			delta = cur[i].cpu_ns > prev->cpu_ns ?
+				cur[i].cpu_ns - prev->cpu_ns : 0;
+		cur[i].score = (prev ? prev->score / 2 : 0) + delta;
+		if (prev)
+			prev->score = cur[i].score;
+		total += cur[i].score;
+	}
+	if (total) {
+		r = next_rand(b) % total;
+		for (i = 0; i < n; i++) {
+			if (r < cur[i].score) {
+				tid = cur[i].tid;
+				break;
+			}
+			r -= cur[i].score;
+		}
+	}
+	sa_debug("window %" PRIu64 ": tracing thread %d (recent CPU %" PRIu64
+		 " of %" PRIu64 " ns, %zd threads)\n", b->index, (int)tid,
+		 i < n ? cur[i].score : 0, total, n);
+	free(cur);
+	return tid;
+}
+
+/* The CPU times after a window, for the next pick; the scores carry
+ * over.
+ */
+static void snapshot_tasks(struct sa_backend *b)
+{
+	struct task_cpu *cur;
+	const struct task_cpu *old;
+	ssize_t n = read_tasks(b->o.pid, &cur), i;
+
+	if (n < 0)
+		return;
+	for (i = 0; i < n && b->have_tasks; i++) {
+		old = bsearch(&cur[i], b->tasks, b->nr_tasks, sizeof(*old),
+			      cmp_task);
+		cur[i].score = old ? old->score : 0;
+	}
+	free(b->tasks);
+	b->tasks = cur;
+	b->nr_tasks = (size_t)n;
+	b->have_tasks = true;
+}
+
+/* Whether thread @tid of @pid exists and is not a zombie. */
+static bool thread_runs(pid_t pid, pid_t tid)
+{
+	char buf[512], *p;
+
+	if (!read_task_file(pid, tid, "stat", buf, sizeof(buf)))
+		return false;
+	p = strrchr(buf, ')');
+	return p && p[1] == ' ' && p[2] != 'Z' && p[2] != 'X';
+}
+
+/* Whether a thread of @pid is alive: the leader is a zombie once the main
+ * thread ends, the whole process until its parent reaps it.
+ */
+static bool process_runs(pid_t pid)
+{
+	struct task_cpu *v;
+	bool runs = false;
+	ssize_t n, i;
+
+	n = read_tasks(pid, &v);
+	if (n < 0)
+		return true;	/* unknown: not taken for an exit */
+	for (i = 0; i < n && !runs; i++)
+		runs = thread_runs(pid, v[i].tid);
+	free(v);
+	return runs;
+}
+
 struct emu_window_req {
 	pid_t pid;
 	const char *path;
@@ -449,6 +693,7 @@ static int capture_emu(struct sa_backend *b, const char *path,
 	rq.eo.aux_size = b->o.aux_size;
 	rq.eo.max_insns = b->o.window_insns;
 	rq.eo.max_ms = b->o.window_ms;
+	rq.pid = wi->tid = pick_thread(b);
 	wi->start_ns = sa_cap_now_ns();
 	/* The ptrace side runs in a guardian process, which restores and
 	 * releases the target should this process die mid-window.
@@ -456,11 +701,27 @@ static int capture_emu(struct sa_backend *b, const char *path,
 	err = sa_emu_guard_run(emu_window_guarded, &rq, &est, sizeof(est),
 			       NULL, ei);
 	wi->end_ns = sa_cap_now_ns();
+	/* The thread ended between the pick and the attach (the attach
+	 * fails with ESRCH, or EPERM while it exits) while the process
+	 * lives on: not the target's end; take the main thread.
+	 */
+	if (err < 0 && rq.pid != b->o.pid && !thread_runs(b->o.pid, rq.pid) &&
+	    process_runs(b->o.pid)) {
+		sa_debug("thread %d ended before its window\n", (int)rq.pid);
+		memset(&est, 0, sizeof(est));
+		rq.pid = wi->tid = b->o.pid;
+		err = sa_emu_guard_run(emu_window_guarded, &rq, &est,
+				       sizeof(est), NULL, ei);
+		wi->end_ns = sa_cap_now_ns();
+	}
+	snapshot_tasks(b);
 	if (err)
 		return err;
 	wi->aux_bytes = est.trace_bytes;
 	wi->nr_truncated = est.overflow ? 1 : 0;
-	wi->target_exited = est.exited;
+	/* The traced thread ended: the process may live on. */
+	wi->target_exited = est.exited &&
+			    (rq.pid == b->o.pid || !process_runs(b->o.pid));
 	return 0;
 }
 

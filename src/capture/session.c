@@ -33,6 +33,15 @@
 #define DEF_MAX_MEM (64ull << 20)
 #define MAX_PIECES 4096
 
+/* Per CPU, another thread of the target: its events write into the
+ * CPU's ring (PERF_EVENT_IOC_SET_OUTPUT; the kernel allows it on one CPU).
+ */
+struct cap_extra {
+	int fd, sb_fd;
+	pid_t tid;
+	uint64_t id, sb_id;
+};
+
 struct cap_rb {
 	int fd;			/* owns the ring */
 	int sb_fd;		/* sideband dummy, output to @fd, or -1 */
@@ -45,6 +54,8 @@ struct cap_rb {
 	size_t aux_len;
 	struct sa_cap_ring *ring;
 	bool borrowed;		/* mappings are the caller's */
+	struct cap_extra *extra;	/* per CPU: the other threads */
+	size_t nr_extra;
 };
 
 struct aux_piece {
@@ -224,8 +235,68 @@ static int open_rb(struct sa_cap_session *s, struct cap_rb *r, pid_t pid,
 	return 0;
 }
 
+/* One event (two with a trace: trace + sideband) of thread @tid on the
+ * CPU of @r, output to @r's ring.  -ESRCH: the thread is gone.
+ */
+static int open_extra(struct sa_cap_session *s, struct cap_rb *r, pid_t tid,
+		      struct sa_errinfo *ei)
+{
+	struct perf_event_attr *first = s->has_trace ? &s->trace_attr :
+						       &s->sb_attr;
+	unsigned long fl = PERF_FLAG_FD_CLOEXEC;
+	struct cap_extra *x = &r->extra[r->nr_extra];
+	long fd;
+
+	x->fd = x->sb_fd = -1;
+	x->tid = tid;
+	r->nr_extra++;
+	fd = perf_event_open(first, tid, r->cpu, -1, fl);
+	if (fd < 0)
+		return open_error(errno, first, tid, r->cpu, ei);
+	x->fd = (int)fd;
+	if (ioctl(x->fd, PERF_EVENT_IOC_ID, &x->id) ||
+	    ioctl(x->fd, PERF_EVENT_IOC_SET_OUTPUT, r->fd))
+		return sa_errinfo_set(ei, -errno, SA_NO_OFFSET,
+				      "thread %d on CPU %d: %s", (int)tid,
+				      r->cpu, strerror(errno));
+	if (s->has_trace && s->filter &&
+	    ioctl(x->fd, PERF_EVENT_IOC_SET_FILTER, s->filter))
+		return sa_errinfo_set(ei, -errno, SA_NO_OFFSET,
+				      "PERF_EVENT_IOC_SET_FILTER '%s': %s "
+				      "(thread %d)", s->filter,
+				      strerror(errno), (int)tid);
+	if (!s->has_trace)
+		return 0;
+	fd = perf_event_open(&s->sb_attr, tid, r->cpu, -1, fl);
+	if (fd < 0)
+		return open_error(errno, &s->sb_attr, tid, r->cpu, ei);
+	x->sb_fd = (int)fd;
+	if (ioctl(x->sb_fd, PERF_EVENT_IOC_ID, &x->sb_id) ||
+	    ioctl(x->sb_fd, PERF_EVENT_IOC_SET_OUTPUT, r->fd))
+		return sa_errinfo_set(ei, -errno, SA_NO_OFFSET,
+				      "sideband event of thread %d: %s",
+				      (int)tid, strerror(errno));
+	return 0;
+}
+
+static void close_extra(struct cap_extra *x)
+{
+	if (x->sb_fd >= 0)
+		close(x->sb_fd);
+	if (x->fd >= 0)
+		close(x->fd);
+	x->fd = x->sb_fd = -1;
+}
+
 static void close_rb(struct cap_rb *r)
 {
+	size_t i;
+
+	for (i = 0; i < r->nr_extra; i++)
+		close_extra(&r->extra[i]);
+	free(r->extra);
+	r->extra = NULL;
+	r->nr_extra = 0;
 	sa_cap_ring__free(r->ring);
 	if (r->aux && !r->borrowed)
 		munmap(r->aux, r->aux_len);
@@ -329,7 +400,8 @@ out_free:
 struct sa_cap_session *sa_cap_session__open(
 	const struct sa_cap_session_opts *o, struct sa_errinfo *ei)
 {
-	pid_t tids[SA_CAP_MAX_THREADS];
+	pid_t tids[SA_CAP_MAX_THREADS], threads[SA_CAP_MAX_THREADS];
+	size_t nr_threads = 0, t;
 	struct sa_cap_session *s;
 	size_t i, n = 0;
 	int err = 0;
@@ -345,6 +417,15 @@ struct sa_cap_session *sa_cap_session__open(
 
 	if (o->per_cpu) {
 		int cpu, nr_cpus = get_nprocs_conf();
+
+		/* Every thread on every CPU, as perf record -p does: an
+		 * event on @pid alone follows the threads it creates
+		 * (inherit), not those that exist already.
+		 */
+		err = list_threads(o->pid, threads, SA_CAP_MAX_THREADS,
+				   &nr_threads, ei);
+		if (err)
+			goto out_free;
 
 		if (o->cpu >= 0) {
 			tids[0] = o->cpu;
@@ -396,6 +477,23 @@ struct sa_cap_session *sa_cap_session__open(
 		else
 			err = open_rb(s, &s->rb[i], tids[i], -1, ei);
 		s->nr = i + 1;
+		if (!err && o->per_cpu && nr_threads > 1) {
+			struct cap_rb *r = &s->rb[i];
+
+			r->extra = calloc(nr_threads, sizeof(*r->extra));
+			if (!r->extra)
+				err = -ENOMEM;
+			for (t = 0; !err && t < nr_threads; t++) {
+				if (threads[t] == o->pid)
+					continue;
+				err = open_extra(s, r, threads[t], ei);
+				/* A thread that ended meanwhile. */
+				if (err == -ESRCH) {
+					close_extra(&r->extra[--r->nr_extra]);
+					err = 0;
+				}
+			}
+		}
 		/* A thread that ended meanwhile is not an error. */
 		if (err == -ESRCH && !o->per_cpu && i) {
 			close_rb(&s->rb[i]);
@@ -436,6 +534,8 @@ static int ioctl_all(struct sa_cap_session *s, unsigned long req)
 {
 	size_t i;
 
+	size_t k;
+
 	for (i = 0; i < s->nr; i++) {
 		if (s->rb[i].fd < 0)
 			continue;
@@ -443,6 +543,14 @@ static int ioctl_all(struct sa_cap_session *s, unsigned long req)
 			return -errno;
 		if (s->rb[i].sb_fd >= 0 && ioctl(s->rb[i].sb_fd, req, 0))
 			return -errno;
+		for (k = 0; k < s->rb[i].nr_extra; k++) {
+			const struct cap_extra *x = &s->rb[i].extra[k];
+
+			if (x->fd >= 0 && ioctl(x->fd, req, 0))
+				return -errno;
+			if (x->sb_fd >= 0 && ioctl(x->sb_fd, req, 0))
+				return -errno;
+		}
 	}
 	return 0;
 }
@@ -881,31 +989,40 @@ int sa_cap_session_write(struct sa_cap_session *s, const char *path,
 	struct bid_set bids = { 0 };
 	struct sa_pd_writer *w;
 	struct utsname u;
-	size_t i, nr_priv = 0, off;
+	size_t i, nr_priv = 0, off, nr_ids = 0, n;
 	int err = 0;
 
 	w = sa_pd_writer__new(path, ei);
 	if (!w)
 		return -errno;
-	ids = calloc(s->nr ? s->nr : 1, sizeof(*ids));
-	sb_ids = calloc(s->nr ? s->nr : 1, sizeof(*sb_ids));
+	/* Every event's id: perf matches records by their sample id. */
+	for (i = 0; i < s->nr; i++)
+		nr_ids += 1 + s->rb[i].nr_extra;
+	ids = calloc(nr_ids ? nr_ids : 1, sizeof(*ids));
+	sb_ids = calloc(nr_ids ? nr_ids : 1, sizeof(*sb_ids));
 	if (!ids || !sb_ids) {
 		err = -ENOMEM;
 		goto out;
 	}
-	for (i = 0; i < s->nr; i++) {
-		ids[i] = s->rb[i].id;
-		sb_ids[i] = s->rb[i].sb_id;
+	for (i = 0, n = 0; i < s->nr; i++) {
+		size_t k;
+
+		ids[n] = s->rb[i].id;
+		sb_ids[n++] = s->rb[i].sb_id;
+		for (k = 0; k < s->rb[i].nr_extra; k++) {
+			ids[n] = s->rb[i].extra[k].id;
+			sb_ids[n++] = s->rb[i].extra[k].sb_id;
+		}
 	}
 	if (s->has_trace) {
-		err = sa_pd_writer_add_attr(w, &s->trace_attr, ids, s->nr,
+		err = sa_pd_writer_add_attr(w, &s->trace_attr, ids, nr_ids,
 					    s->o.pmu ?
 					    sa_cap_pmu_name(s->o.pmu) : NULL);
 		if (!err)
 			err = sa_pd_writer_add_attr(w, &s->sb_attr, sb_ids,
-						    s->nr, "dummy:u");
+						    nr_ids, "dummy:u");
 	} else {
-		err = sa_pd_writer_add_attr(w, &s->sb_attr, ids, s->nr,
+		err = sa_pd_writer_add_attr(w, &s->sb_attr, ids, nr_ids,
 					    "dummy:u");
 	}
 	if (err)
@@ -974,7 +1091,21 @@ out:
 void sa_cap_session_stats(const struct sa_cap_session *s,
 			  struct sa_cap_session_stats *st)
 {
+	size_t i;
+
 	*st = s->st;
+	st->threads = 0;
+	if (!s->o.per_cpu) {
+		for (i = 0; i < s->nr; i++)
+			st->threads += s->rb[i].fd >= 0;
+		return;
+	}
+	/* The same threads on every CPU, but for one that ended while the
+	 * events were opened.
+	 */
+	for (i = 0; i < s->nr; i++)
+		if (s->rb[i].fd >= 0 && 1 + s->rb[i].nr_extra > st->threads)
+			st->threads = 1 + s->rb[i].nr_extra;
 }
 
 size_t sa_cap_session_nr_rings(const struct sa_cap_session *s)

@@ -1037,6 +1037,7 @@ fail_msg:
 }
 
 static int unprotect_retry(struct sa_emu *emu);
+static bool adopt_frozen(struct sa_emu *emu);
 
 int sa_emu_window(struct sa_emu *emu, const struct sa_emu_opts *opts,
 		  const char *path, struct sa_emu_stats *st,
@@ -1112,8 +1113,13 @@ int sa_emu_window(struct sa_emu *emu, const struct sa_emu_opts *opts,
 				      "(--aux-size %" PRIu64 " too small?)",
 				      o.aux_size);
 	sa_emu_icache_clear(emu);
+	st->tid = emu->tid;
 	freeze_others(emu);
 	err = record(emu, &o, enc, st, ei);
+	if (emu->exited && emu->nr_frozen && adopt_frozen(emu)) {
+		st->exited = false;
+		st->thread_exited = true;
+	}
 	if (emu->protected_ && !emu->exited) {
 		uerr = unprotect_retry(emu);
 		if (uerr && !err)
@@ -1272,6 +1278,43 @@ static int unprotect_retry(struct sa_emu *emu)
 	for (i = 0; i < 4 && emu->protected_ && !emu->exited; i++)
 		err = sa_emu_protect(emu, false);
 	return emu->protected_ && !emu->exited ? err : 0;
+}
+
+/* The traced thread ended (pthread_exit, SYS_exit) while the process
+ * lives on: its frozen threads must not be released onto pages still
+ * without PROT_EXEC, and the protection can only be restored from inside
+ * the process.  One of them, stopped and seized as the traced thread was,
+ * becomes the traced thread: the protection is restored through it, and
+ * the next window goes on with it.  When none can be used (exit_group:
+ * they are being killed too), the process has exited.
+ */
+static bool adopt_frozen(struct sa_emu *emu)
+{
+	int wstatus = emu->wstatus;
+
+	while (emu->nr_frozen) {
+		pid_t t = emu->frozen[--emu->nr_frozen];
+		int err;
+
+		sa_debug("emu: thread %d of pid %d ended; thread %d is "
+			 "traced now\n", (int)emu->tid, (int)emu->pid, (int)t);
+		emu->tid = t;
+		emu->exited = false;
+		emu->pending_sig = 0;
+		err = unprotect_retry(emu);
+		if (!emu->exited) {
+			if (err)
+				sa_warn("emu: cannot restore the protection of "
+					"pid %d's code from thread %d: %s\n",
+					(int)emu->pid, (int)t,
+					sa_strerror(err));
+			return true;
+		}
+		ptrace(PTRACE_DETACH, t, 0, 0);
+	}
+	emu->exited = true;
+	emu->wstatus = wstatus;
+	return false;
 }
 
 /* Whether SIGTRAP is pending for the traced thread (/proc SigPnd). */

@@ -107,6 +107,7 @@ int sa_emu_write_perf(struct sa_emu *emu, const char *path,
 	struct sa_pd_writer *w;
 	struct utsname un;
 	char *argv1[2] = { emu->exe, NULL };
+	uint32_t tid;
 	int err;
 
 	w = sa_pd_writer__new(path, ei);
@@ -185,21 +186,25 @@ int sa_emu_write_perf(struct sa_emu *emu, const char *path,
 	if (err)
 		goto out_free;
 
+	/* The thread the window traced (emu->tid may be another one now,
+	 * when it ended in the window).
+	 */
+	tid = (uint32_t)(st->tid ? st->tid : emu->tid);
 	sid.valid = PERF_SAMPLE_TID | PERF_SAMPLE_TIME | PERF_SAMPLE_CPU |
 		    PERF_SAMPLE_IDENTIFIER;
 	sid.pid = (uint32_t)emu->pid;
-	sid.tid = (uint32_t)emu->tid;
+	sid.tid = tid;
 	sid.time = 1;
 	sid.id = id;
 	sid.cpu = 0;
-	err = sa_pd_writer_comm(w, (uint32_t)emu->pid, (uint32_t)emu->tid,
+	err = sa_pd_writer_comm(w, (uint32_t)emu->pid, tid,
 				emu->comm[0] ? emu->comm : "target",
 				emu->spawned, &sid);
 	for (i = 0; !err && i < emu->nr_maps; i++) {
 		const struct sa_emu_map *m = &emu->maps[i];
 
 		err = sa_pd_writer_mmap2(w, (uint32_t)emu->pid,
-					 (uint32_t)emu->tid, m->start, m->len,
+					 tid, m->start, m->len,
 					 m->pgoff, PROT_READ | PROT_EXEC,
 					 MAP_PRIVATE, m->path, &sid);
 	}
@@ -216,13 +221,13 @@ int sa_emu_write_perf(struct sa_emu *emu, const char *path,
 	}
 	if (!err)
 		err = sa_pd_writer_itrace_start(w, (uint32_t)emu->pid,
-						(uint32_t)emu->tid, &sid);
+						tid, &sid);
 	if (!err)
 		err = sa_pd_writer_finished_round(w);
 	if (!err)
 		err = sa_pd_writer_auxtrace(w, emu->aux, emu->aux_len, 0,
 					    emu->aux_len, 0,
-					    (uint32_t)emu->tid, (uint32_t)-1);
+					    tid, (uint32_t)-1);
 	sid.time = 2;
 	if (!err)
 		err = sa_pd_writer_aux(w, 0, emu->aux_len,

@@ -364,10 +364,33 @@ int sa_hist_merge(struct sa_hist *dst, const struct sa_hist *src)
 	dd->missing_sources += sd->missing_sources;
 	dd->idle_windows += sd->idle_windows;
 	dd->unnamed_targets += sd->unnamed_targets;
+	for (i = 0; i < sd->nr_tids; i++)
+		sa_hist_decode_add_tid(dd, sd->tids[i]);
+	dd->tids_truncated |= sd->tids_truncated;
 	for (i = 0; i < sd->nr_error_list &&
 		    dd->nr_error_list < SA_HIST_MAX_ERRORS; i++)
 		dd->error_list[dd->nr_error_list++] = sd->error_list[i];
 	return 0;
+}
+
+void sa_hist_decode_add_tid(struct sa_hist_decode *d, int32_t tid)
+{
+	uint32_t i;
+
+	if (tid <= 0)
+		return;
+	for (i = 0; i < d->nr_tids && d->tids[i] < tid; i++)
+		;
+	if (i < d->nr_tids && d->tids[i] == tid)
+		return;
+	if (d->nr_tids == SA_HIST_MAX_TIDS) {
+		d->tids_truncated = true;
+		return;
+	}
+	memmove(&d->tids[i + 1], &d->tids[i],
+		(d->nr_tids - i) * sizeof(d->tids[0]));
+	d->tids[i] = tid;
+	d->nr_tids++;
 }
 
 size_t sa_hist_nr_functions(const struct sa_hist *h)

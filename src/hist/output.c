@@ -74,6 +74,12 @@ static void sa_json_decode(struct sa_json *j, const struct sa_hist_decode *d)
 	sa_json_u64(j, "build_id_mismatches", d->build_id_mismatches);
 	sa_json_u64(j, "idle_windows", d->idle_windows);
 	sa_json_u64(j, "unnamed_targets", d->unnamed_targets);
+	sa_json_u64(j, "threads", d->nr_tids);
+	sa_json_arr_begin(j, "tids");
+	for (i = 0; i < d->nr_tids; i++)
+		sa_json_u64(j, NULL, (uint64_t)d->tids[i]);
+	sa_json_arr_end(j);
+	sa_json_bool(j, "tids_truncated", d->tids_truncated);
 	sa_json_arr_begin(j, "error_list");
 	for (i = 0; i < d->nr_error_list; i++) {
 		sa_json_obj_begin(j, NULL);
@@ -197,6 +203,13 @@ int sa_hist_write_text(const struct sa_hist *h, FILE *f, unsigned flags)
 		fprintf(f, "idle: %" PRIu64 " of %" PRIu64 " windows held no "
 			   "instruction and no error (the target did not run "
 			   "traced code)\n", d->idle_windows, d->windows);
+	if (d->nr_tids) {
+		fprintf(f, "threads: %s%" PRIu32 " observed (tids", 
+			d->tids_truncated ? "over " : "", d->nr_tids);
+		for (k = 0; k < d->nr_tids; k++)
+			fprintf(f, " %" PRId32, d->tids[k]);
+		fprintf(f, "%s)\n", d->tids_truncated ? " ..." : "");
+	}
 	if (d->missing_binaries || d->build_id_mismatches)
 		fprintf(f, "warning: %" PRIu64 " traced binaries missing, %"
 			   PRIu64 " of another build (build-id mismatch): "

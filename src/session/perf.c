@@ -205,6 +205,8 @@ static int sa_collect(struct sa_perf_session *ps, struct sa_errinfo *ei)
 			a->cpu = ev.auxtrace.cpu;
 			a->tid = ev.auxtrace.tid;
 			a->order = ps->nr_aux++;
+			/* per CPU: tid -1, the threads are in ITRACE_START */
+			sa_hist_decode_add_tid(d, (int32_t)ev.auxtrace.tid);
 			break;
 		}
 		case PERF_RECORD_MMAP:
@@ -249,6 +251,12 @@ static int sa_collect(struct sa_perf_session *ps, struct sa_errinfo *ei)
 		case PERF_RECORD_ITRACE_START:
 			if (ps->pid < 0)
 				ps->pid = ev.itrace_start.pid;
+			/* only the traced process (system-wide files have
+			 * them all)
+			 */
+			if (ev.itrace_start.pid == (uint32_t)ps->pid)
+				sa_hist_decode_add_tid(d, (int32_t)
+						       ev.itrace_start.tid);
 			break;
 		case PERF_RECORD_COMM:
 			if (ev.comm.exec && ps->pid < 0)

@@ -194,6 +194,8 @@ static void print_window(const char *path, const struct sa_window_info *wi)
 	printf("window %" PRIu64 ": %s, %.1f ms, %" PRIu64 " trace bytes",
 	       wi->index, path, (double)(wi->end_ns - wi->start_ns) / 1e6,
 	       wi->aux_bytes);
+	if (wi->tid)
+		printf(", thread %d", (int)wi->tid);
 	if (wi->nr_truncated)
 		printf(", %u truncated", wi->nr_truncated);
 	if (wi->lost_records)

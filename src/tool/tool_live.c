@@ -316,6 +316,16 @@ int cmd_live(int argc, char **argv)
 		st.instructions,
 		(double)st.decode_ns / 1e9, (double)st.capture_ns / 1e9,
 		(double)st.wall_ns / 1e9, st.anomalies);
+	if (st.nr_threads) {
+		uint32_t i;
+
+		fprintf(stderr, "%s: threads: %s%" PRIu32 " observed (tids",
+			sa_prog, st.threads_truncated ? "over " : "",
+			st.nr_threads);
+		for (i = 0; i < st.nr_threads; i++)
+			fprintf(stderr, " %" PRId32, st.tids[i]);
+		fprintf(stderr, "%s)\n", st.threads_truncated ? " ..." : "");
+	}
 	sa_live__free(lv);
 	if (err) {
 		sa_err("%s", ei.msg[0] ? ei.msg : sa_strerror(err));

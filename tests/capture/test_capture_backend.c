@@ -11,7 +11,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <pthread.h>
 #include <unistd.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 
@@ -258,6 +261,105 @@ START_TEST(tc_emulate_window_budget)
 		fclose(f);
 	}
 	stop_child();
+}
+END_TEST
+
+/* Thread churn: the child's main thread only joins, and each of its
+ * threads works about 10 ms and ends.  The emulated backend picks
+ * busy threads, which end before their window, or during it: every window
+ * is still captured, none is taken for the target's exit, and the target
+ * ends cleanly (a thread left with a queued step trap or protected pages
+ * would kill the process with SIGTRAP or SIGSEGV).
+ */
+static volatile sig_atomic_t churn_stop;
+
+static void churn_term(int sig)
+{
+	(void)sig;
+	churn_stop = 1;
+}
+
+static __attribute__((noinline)) unsigned long churn_step(unsigned long x)
+{
+	return x & 1 ? 3 * x + 1 : x / 2;
+}
+
+/* About 10 ms of work (of CPU time: a thread stopped in a window is not
+ * working), then the thread ends.
+ */
+static void *churn_thread(void *arg)
+{
+	volatile unsigned long x = (unsigned long)(uintptr_t)arg | 1;
+	struct timespec t;
+	unsigned i;
+
+	do {
+		for (i = 0; i < 1000; i++)
+			x = churn_step(x) + 7;
+		clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
+	} while (t.tv_sec == 0 && t.tv_nsec < 10000000);
+	return NULL;
+}
+
+START_TEST(tc_emulate_thread_churn)
+{
+	struct sa_backend_opts o = { .kind = SA_BACKEND_EMULATE };
+	unsigned k, workers = 0;
+	struct sa_window_info wi;
+	struct sa_errinfo ei;
+	struct sa_backend *b;
+	char path[PATH_MAX + 32];
+	int err, status;
+	pid_t pid;
+
+	pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (!pid) {
+		uintptr_t n = 0;
+
+		prctl(PR_SET_PTRACER, PR_SET_PTRACER_ANY, 0, 0, 0);
+		signal(SIGTERM, churn_term);
+		while (!churn_stop) {
+			pthread_t t;
+
+			if (pthread_create(&t, NULL, churn_thread,
+					   (void *)++n))
+				_exit(3);
+			pthread_join(t, NULL);
+		}
+		_exit(0);
+	}
+	usleep(20000);
+	o.pid = pid;
+	/* Windows by time, long enough for a traced thread to end in
+	 * them.
+	 */
+	o.window_ms = 300;
+	o.period_ms = 20;
+	o.budget.cpu_permille = 1000;
+	b = sa_backend__new(&o, &ei);
+	ck_assert_msg(b != NULL, "%s", ei.msg);
+	/* At least 12 windows, and 3 on workers (a worker is picked about
+	 * every other window; bounded at 40).
+	 */
+	for (k = 0; k < 40 && (k < 12 || workers < 3); k++) {
+		snprintf(path, sizeof(path), "%s/churn%u.data",
+			 sa_test_tmpdir(), k);
+		err = sa_backend_capture(b, path, &wi, &ei);
+		ck_assert_msg(err == 1, "window %u: %d %s", k, err, ei.msg);
+		ck_assert(!wi.target_exited);
+		ck_assert_int_gt(wi.tid, 0);
+		workers += wi.tid != pid;
+		unlink(path);
+	}
+	sa_backend__free(b);
+	fprintf(stderr, "thread churn: %u of %u windows on a worker\n",
+		workers, k);
+	ck_assert_uint_ge(workers, 3);
+	kill(pid, SIGTERM);
+	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+	ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+		      "target status %#x", status);
 }
 END_TEST
 
@@ -611,6 +713,7 @@ int main(void)
 	tcase_add_test(tc, tc_auto_fake_pmu);
 	tcase_add_test(tc, tc_no_target);
 	tcase_add_test(tc, tc_emulate_window_budget);
+	tcase_add_test(tc, tc_emulate_thread_churn);
 	tcase_add_test(tc, tc_snapshot_replay);
 	tcase_add_test(tc, tc_window_replay);
 	suite_add_tcase(s, tc);

@@ -18,6 +18,7 @@
 #include <string.h>
 #include <unistd.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <sys/utsname.h>
 #include <sys/wait.h>
@@ -314,6 +315,145 @@ START_TEST(tc_follow_thread)
 }
 END_TEST
 
+/* Per-CPU mode traces the threads that exist when the session opens, not
+ * only @pid (an event on one task follows only the tasks it creates, by
+ * inherit): the child has a thread before the session opens; once
+ * released, that thread renames itself (COMM), creates a thread of its
+ * own (FORK; the new one is followed by inherit: its EXIT) and ends
+ * (EXIT).  The thread ids are the ground truth (the thread sends its own;
+ * the new one's comes from the FORK record), and perf script reads the
+ * window back.
+ */
+static int pc_gate[2], pc_tid[2];
+
+static void *pc_grandchild(void *arg)
+{
+	(void)arg;
+	return NULL;
+}
+
+static void *pc_thread(void *arg)
+{
+	pid_t tid = (pid_t)syscall(SYS_gettid);
+	pthread_t t;
+	char c;
+
+	(void)arg;
+	if (write(pc_tid[1], &tid, sizeof(tid)) != sizeof(tid))
+		return NULL;
+	if (read(pc_gate[0], &c, 1) != 1)
+		return NULL;
+	prctl(PR_SET_NAME, "sa-pc-worker", 0, 0, 0);
+	if (!pthread_create(&t, NULL, pc_grandchild, NULL))
+		pthread_join(t, NULL);
+	return NULL;
+}
+
+struct pc_seen {
+	pid_t pid, tid, new_tid;
+	int comm, exit_, fork_, exit_new;
+};
+
+static int on_pc(void *ctx, const struct sa_pd_event *ev)
+{
+	struct pc_seen *p = ctx;
+
+	if (ev->type == PERF_RECORD_COMM && !ev->comm.exec &&
+	    ev->comm.tid == (uint32_t)p->tid &&
+	    !strcmp(ev->comm.comm, "sa-pc-worker"))
+		p->comm++;
+	if (ev->type == PERF_RECORD_FORK && ev->fork.pid == (uint32_t)p->pid &&
+	    ev->fork.ptid == (uint32_t)p->tid) {
+		p->fork_++;
+		p->new_tid = (pid_t)ev->fork.tid;
+	}
+	if (ev->type == PERF_RECORD_EXIT && ev->fork.tid == (uint32_t)p->tid)
+		p->exit_++;
+	if (ev->type == PERF_RECORD_EXIT && p->new_tid &&
+	    ev->fork.tid == (uint32_t)p->new_tid)
+		p->exit_new++;
+	return 0;
+}
+
+START_TEST(tc_per_cpu_threads)
+{
+	struct sa_cap_session_opts o = { .per_cpu = true, .cpu = -1 };
+	struct sa_cap_session_stats st;
+	struct pc_seen ps = { 0 };
+	struct sa_cap_session *s;
+	struct sa_errinfo ei;
+	char path[PATH_MAX + 32], cmd[2 * PATH_MAX + 128], want[128];
+	static char out[1 << 20];
+	int status;
+	char c = 'x';
+
+	ck_assert_int_eq(pipe(pc_gate), 0);
+	ck_assert_int_eq(pipe(pc_tid), 0);
+	ps.pid = fork();
+	ck_assert_int_ge(ps.pid, 0);
+	if (!ps.pid) {
+		pthread_t t;
+
+		if (pthread_create(&t, NULL, pc_thread, NULL))
+			_exit(4);
+		pthread_join(t, NULL);
+		_exit(0);
+	}
+	ck_assert_int_eq(read(pc_tid[0], &ps.tid, sizeof(ps.tid)),
+			 sizeof(ps.tid));
+	ck_assert_int_ne(ps.tid, ps.pid);
+	o.pid = ps.pid;
+	o.data_size = 65536;
+	s = sa_cap_session__open(&o, &ei);
+	if (!s) {
+		kill(ps.pid, SIGKILL);
+		waitpid(ps.pid, NULL, 0);
+		ck_abort_msg("%s", ei.msg);
+	}
+	ck_assert_uint_eq(sa_cap_session_nr_rings(s),
+			  (size_t)sysconf(_SC_NPROCESSORS_CONF));
+	sa_cap_session_stats(s, &st);
+	ck_assert_uint_eq(st.threads, 2);
+	ck_assert_int_eq(sa_cap_session_enable(s), 0);
+	ck_assert_int_eq(write(pc_gate[1], &c, 1), 1);
+	ck_assert_int_eq(waitpid(ps.pid, &status, 0), ps.pid);
+	ck_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	ck_assert_int_gt(sa_cap_session_drain(s, on_pc, &ps, &ei), 0);
+	fprintf(stderr, "per-CPU, pid %d with thread %d: COMM %d, FORK %d "
+		"(thread %d), EXIT %d and %d\n", ps.pid, ps.tid, ps.comm,
+		ps.fork_, ps.new_tid, ps.exit_, ps.exit_new);
+	ck_assert_int_eq(ps.comm, 1);
+	ck_assert_int_eq(ps.fork_, 1);
+	ck_assert_int_eq(ps.exit_, 1);
+	ck_assert_int_eq(ps.exit_new, 1);
+
+	/* The extra events' ids are in the file: perf script names the
+	 * records of the thread that existed before the session.
+	 */
+	snprintf(path, sizeof(path), "%s/per-cpu-threads.data",
+		 sa_test_tmpdir());
+	ck_assert_msg(sa_cap_session_write(s, path, &ei) == 0, "%s", ei.msg);
+	sa_cap_session__free(s);
+	close(pc_gate[0]);
+	close(pc_gate[1]);
+	close(pc_tid[0]);
+	close(pc_tid[1]);
+	if (system("perf --version >/dev/null 2>&1")) {
+		fprintf(stderr, "note: no perf; perf.data not cross-read\n");
+		return;
+	}
+	snprintf(cmd, sizeof(cmd), "perf script -i '%s' --show-task-events "
+		 "-F pid,tid,event 2>&1", path);
+	ck_assert_int_eq(run_cmd(cmd, out, sizeof(out)), 0);
+	snprintf(want, sizeof(want), "PERF_RECORD_COMM: sa-pc-worker:%d/%d",
+		 ps.pid, ps.tid);
+	ck_assert_msg(strstr(out, want) != NULL, "no '%s' in:\n%s", want, out);
+	snprintf(want, sizeof(want), "PERF_RECORD_EXIT(%d:%d)", ps.pid,
+		 ps.tid);
+	ck_assert_msg(strstr(out, want) != NULL, "no '%s' in:\n%s", want, out);
+}
+END_TEST
+
 /* Between snapshot dumps the sideband is read without the context
  * switches; the state records stay.  The child sleeps a few times (real
  * context switches) and execs /bin/true.
@@ -432,6 +572,7 @@ int main(void)
 	tcase_add_test(tc, tc_sideband);
 	tcase_add_test(tc, tc_sideband_per_cpu);
 	tcase_add_test(tc, tc_follow_thread);
+	tcase_add_test(tc, tc_per_cpu_threads);
 	tcase_add_test(tc, tc_drain_sideband);
 	tcase_add_test(tc, tc_aux_pause_probe);
 	tcase_add_test(tc, tc_no_pid);

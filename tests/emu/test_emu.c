@@ -28,6 +28,7 @@
 #include "sensor/error.h"
 #include "sensor/flow.h"
 #include "sensor/image.h"
+#include "sensor/perfdata.h"
 #include "emu_check.h"
 #include "emu_priv.h"
 #include "emu_rec.h"
@@ -807,6 +808,105 @@ START_TEST(test_threads_attach)
 }
 END_TEST
 
+/* The traced thread ends during a window while the process goes on
+ * (wl_threads' worker, told to end after 3000 iterations): the window
+ * ends there (thread_exited, not exited), decodes exactly, and another
+ * thread of the process (the main one, still spinning in the filter) is
+ * traced from then on.  The frozen threads are released only once the
+ * filter's pages are executable again: the process ends normally.
+ */
+START_TEST(test_traced_thread_exits)
+{
+	char out[4200], buf[256] = "";
+	char *argv[] = { (char *)emu_workload("wl_threads-pie"), "2",
+			 "3000", NULL };
+	struct sa_emu_opts opts = { .max_ms = 10000 };
+	struct sa_errinfo ei = { 0 };
+	struct emu_run r = { 0 };
+	struct sa_pd_event ev;
+	struct sa_emu_stats st;
+	struct dec_result d;
+	struct sa_pd *pd;
+	char data[4200];
+	pid_t target, tid;
+	int status, err, nr_aux = 0;
+	FILE *f;
+
+	snprintf(out, sizeof(out), "%s/thread-exit.out", sa_test_tmpdir());
+	target = fork();
+	ck_assert_int_ge(target, 0);
+	if (target == 0) {
+		if (!freopen(out, "w", stdout))
+			_exit(126);
+		execv(argv[0], argv);
+		_exit(127);
+	}
+	r.truth = calloc(EMU_MAX_TRUTH, sizeof(*r.truth));
+	tid = other_thread(target);
+	ck_assert_int_gt(tid, 0);
+	/* The worker sleeps 0.5 s first: attached well before it works. */
+	r.emu = sa_emu__attach(tid, &ei);
+	ck_assert_msg(r.emu, "%s", ei.msg);
+	sa_emu_set_insn_fn(r.emu, emu_truth_fn, &r);
+	snprintf(data, sizeof(data), "%s/thread-exit.data", sa_test_tmpdir());
+	err = sa_emu_window(r.emu, &opts, data, &st, &ei);
+	ck_assert_msg(err == 0, "%s", ei.msg);
+	fprintf(stderr, "traced thread %d ended: %" PRIu64 " insns, "
+		"thread_exited %d, exited %d\n", (int)tid, st.insns,
+		st.thread_exited, st.exited);
+	ck_assert(st.thread_exited);
+	ck_assert(!st.exited);
+	ck_assert_int_eq(st.tid, tid);
+	/* The window's records name the thread that ran it, not the one
+	 * traced from now on.
+	 */
+	pd = sa_pd__open(data, &ei);
+	ck_assert_msg(pd, "%s", ei.msg);
+	while ((err = sa_pd_next(pd, &ev, &ei)) > 0) {
+		if (ev.type == SA_PD_AUXTRACE) {
+			ck_assert_int_eq(ev.auxtrace.tid, tid);
+			nr_aux++;
+		}
+		if (ev.type == PERF_RECORD_ITRACE_START)
+			ck_assert_int_eq(ev.itrace_start.tid, tid);
+	}
+	ck_assert_msg(err == 0, "%s", ei.msg);
+	ck_assert_int_eq(nr_aux, 1);
+	sa_pd__close(pd);
+	ck_assert(!sa_emu_exited(r.emu, NULL));
+	/* 3000 iterations of a loop in the filter, and their decisions */
+	ck_assert_uint_gt(st.insns, 3000 * 4);
+	ipt_decode(r.emu, &d);
+	ck_assert_int_eq(d.errors, 0);
+	ck_assert_uint_eq(d.n, r.nr_truth);
+	ck_assert(memcmp(d.ips, r.truth, d.n * sizeof(*d.ips)) == 0);
+	free(d.ips);
+
+	/* The next window traces the main thread. */
+	r.nr_truth = 0;
+	opts.max_insns = 200;
+	opts.max_ms = 1000;
+	err = sa_emu_window(r.emu, &opts, NULL, &st, &ei);
+	ck_assert_msg(err == 0, "%s", ei.msg);
+	ck_assert(!st.exited && !st.thread_exited);
+	ck_assert_uint_gt(st.insns, 10);
+	ipt_decode(r.emu, &d);
+	ck_assert_int_eq(d.errors, 0);
+	ck_assert_uint_eq(d.n, r.nr_truth);
+	ck_assert(memcmp(d.ips, r.truth, d.n * sizeof(*d.ips)) == 0);
+	free(d.ips);
+	emu_run_free(&r);
+	ck_assert_int_eq(waitpid(target, &status, 0), target);
+	ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+		      "target status %#x", status);
+	f = fopen(out, "r");
+	ck_assert_ptr_nonnull(f);
+	ck_assert_ptr_nonnull(fgets(buf, sizeof(buf), f));
+	fclose(f);
+	ck_assert_str_eq(buf, "threads: ok\n");
+}
+END_TEST
+
 /* Attach to a static program that sleeps in nanosleep inside the filter:
  * windows start and end inside the syscall (the kernel's restart must
  * survive our stops, injections and single-steps), decode exactly, and
@@ -1317,6 +1417,7 @@ static Suite *emu_suite(void)
 	tcase_add_test(tc, test_sigterm_busy);
 	tcase_add_test(tc, test_sigint_blocked);
 	tcase_add_loop_test(tc, test_threads_attach, 0, 2);
+	tcase_add_test(tc, test_traced_thread_exits);
 	tcase_add_test(tc, test_attach_in_syscall);
 	tcase_add_test(tc, test_queued_entry_fault);
 	tcase_add_test(tc, test_fork);

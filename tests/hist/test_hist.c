@@ -538,6 +538,42 @@ START_TEST(test_merge_by_key)
 }
 END_TEST
 
+/* Histories merge threads; the thread list is their union, ascending,
+ * each once, capped (the cap is said, never silent).
+ */
+START_TEST(test_merge_threads)
+{
+	struct sa_hist *a = sa_hist__new(), *b = sa_hist__new();
+	struct sa_hist_decode *da = sa_hist_decode_mut(a);
+	struct sa_hist_decode *db = sa_hist_decode_mut(b);
+	int32_t i;
+
+	sa_hist_decode_add_tid(da, 300);
+	sa_hist_decode_add_tid(da, 100);
+	sa_hist_decode_add_tid(da, 300);
+	sa_hist_decode_add_tid(da, -1);		/* per CPU: no tid */
+	sa_hist_decode_add_tid(db, 200);
+	sa_hist_decode_add_tid(db, 100);
+	ck_assert_uint_eq(da->nr_tids, 2);
+	ck_assert_int_eq(sa_hist_merge(a, b), 0);
+	ck_assert_uint_eq(da->nr_tids, 3);
+	ck_assert_int_eq(da->tids[0], 100);
+	ck_assert_int_eq(da->tids[1], 200);
+	ck_assert_int_eq(da->tids[2], 300);
+	ck_assert(!da->tids_truncated);
+	for (i = 0; i < SA_HIST_MAX_TIDS + 5; i++)
+		sa_hist_decode_add_tid(db, 1000 + i);
+	ck_assert_uint_eq(db->nr_tids, SA_HIST_MAX_TIDS);
+	ck_assert(db->tids_truncated);
+	ck_assert_int_eq(sa_hist_merge(a, b), 0);
+	ck_assert_uint_eq(da->nr_tids, SA_HIST_MAX_TIDS);
+	ck_assert(da->tids_truncated);
+	ck_assert_int_eq(da->tids[0], 100);
+	sa_hist__free(a);
+	sa_hist__free(b);
+}
+END_TEST
+
 START_TEST(test_json_shape)
 {
 	struct sa_hist *h = sa_hist__new();
@@ -586,6 +622,7 @@ int main(void)
 	tcase_add_test(tc, test_streams);
 	tcase_add_test(tc, test_call_not_taken);
 	tcase_add_test(tc, test_merge_by_key);
+	tcase_add_test(tc, test_merge_threads);
 	tcase_add_test(tc, test_json_shape);
 	tcase_add_test(tc, test_sinks);
 	tcase_add_test(tc, test_target_buckets);

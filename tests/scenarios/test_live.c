@@ -11,6 +11,13 @@
  * Then an idle service (a short burst, then 1 s asleep): most windows hold
  * no instruction; they are idle windows, never failures, and they count
  * toward learning: the baseline is learnt and holds every learnt window.
+ *
+ * Then a thread pool (pool_service: the main thread only joins, two
+ * workers do the work): the emulated backend traces the threads that run,
+ * so the windows are the workers' (their thread ids, printed by the
+ * service, are the ground truth), the baseline is learnt from them, and a
+ * change in the workers' job mix (SIGUSR1) ranks the branch at the line
+ * marked "POOL error" first.
  */
 #include <check.h>
 #include <signal.h>
@@ -25,7 +32,7 @@
 
 #include "testutil.h"
 
-static const char *service, *idle_service;
+static const char *service, *idle_service, *pool_service;
 
 struct live_ctx {
 	struct sa_live *lv;
@@ -35,15 +42,15 @@ struct live_ctx {
 	int line_error, line_miss;
 };
 
-static int marker_line(const char *marker)
+static int marker_line_in(const char *file, const char *marker)
 {
 	const char *dir = getenv("SA_SOURCE_DIR");
 	char path[4096], buf[512];
 	int n = 0, found = 0;
 	FILE *f;
 
-	snprintf(path, sizeof(path), "%s/tests/scenarios/demo_service.c",
-		 dir ? dir : ".");
+	snprintf(path, sizeof(path), "%s/tests/scenarios/%s",
+		 dir ? dir : ".", file);
 	f = fopen(path, "r");
 	ck_assert_msg(f, "cannot read %s", path);
 	while (fgets(buf, sizeof(buf), f)) {
@@ -56,6 +63,11 @@ static int marker_line(const char *marker)
 	fclose(f);
 	ck_assert_msg(found, "no %s in %s", marker, path);
 	return found;
+}
+
+static int marker_line(const char *marker)
+{
+	return marker_line_in("demo_service.c", marker);
 }
 
 static void on_note(void *ctx, const char *msg)
@@ -480,19 +492,219 @@ START_TEST(test_live_idle)
 }
 END_TEST
 
+struct pool_ctx {
+	struct sa_live *lv;
+	pid_t pid;
+	bool shifted;
+	int line;
+	int64_t first_group;	/* the first group after the shift that
+				 * reported anything */
+	bool first_is_marker;
+	char first[300];
+	unsigned reported;
+};
+
+static void on_pool_note(void *ctx, const char *msg)
+{
+	struct pool_ctx *c = ctx;
+
+	if (strstr(msg, "baseline learnt") && !c->shifted) {
+		kill(c->pid, SIGUSR1);
+		c->shifted = true;
+	}
+}
+
+static void on_pool_anomaly(void *ctx, const struct sa_anomaly *a,
+			    uint64_t group, uint64_t first, uint64_t last)
+{
+	struct pool_ctx *c = ctx;
+
+	ck_assert_msg(c->shifted, "anomaly before the shift: %s:%d",
+		      a->function, a->line);
+	(void)first;
+	(void)last;
+	if (c->first_group < 0) {
+		/* Called in rank order: this is the group's first. */
+		c->first_group = (int64_t)group;
+		c->first_is_marker = !strcmp(a->function, "handle_job") &&
+				     a->line == c->line;
+		snprintf(c->first, sizeof(c->first), "%s:%d", a->function,
+			 a->line);
+	}
+	if ((int64_t)group != c->first_group)
+		sa_live_request_stop(c->lv);
+	c->reported++;
+}
+
+/* Each kept window is one thread's, a worker's: the thread the decoder
+ * counts (decode.tids) is one of the tids the service printed, and the
+ * one perf script names (the peer) when perf is here.  Both workers are
+ * among the windows.
+ */
+static void check_pool_windows(const char *dir, uint64_t nr,
+			       const int tids[2])
+{
+	unsigned per_worker[2] = { 0, 0 }, peer = 0;
+	char path[4200], cmd[4400], out[256];
+	uint64_t k;
+
+	for (k = 0; k < nr; k++) {
+		struct sa_decode_opts dopts = { 0 };
+		const struct sa_hist_decode *d;
+		struct sa_errinfo ei;
+		struct sa_hist *h = sa_hist__new();
+		int tid;
+
+		snprintf(path, sizeof(path), "%s/window-%llu.data", dir,
+			 (unsigned long long)k);
+		ck_assert_msg(sa_decode_file(path, &dopts, h, &ei) >= 0,
+			      "%s", ei.msg);
+		d = sa_hist_decode(h);
+		ck_assert_uint_eq(d->nr_tids, 1);
+		tid = d->tids[0];
+		sa_hist__free(h);
+		if (tid == tids[0])
+			per_worker[0]++;
+		else if (tid == tids[1])
+			per_worker[1]++;
+		if (k >= 2 || !sa_test_have("perf"))
+			continue;
+		/* perf's view of the same window: the tid of its
+		 * branch samples.
+		 */
+		snprintf(cmd, sizeof(cmd), "perf script -i '%s' -F tid "
+			 "--itrace=b 2>/dev/null | sort -u | head -2", path);
+		{
+			FILE *f = popen(cmd, "r");
+			size_t n;
+
+			ck_assert_ptr_nonnull(f);
+			n = fread(out, 1, sizeof(out) - 1, f);
+			out[n] = '\0';
+			pclose(f);
+		}
+		if (!out[0])
+			continue;	/* an idle window: no sample */
+		/* one tid, one line */
+		ck_assert_msg(strtol(out, NULL, 10) == tid &&
+			      strchr(out, '\n') == strrchr(out, '\n'),
+			      "perf script tids '%s', decoder %d", out, tid);
+		peer++;
+	}
+	printf("live pool: windows of worker %d: %u, of worker %d: %u; "
+	       "%u checked with perf script\n", tids[0], per_worker[0],
+	       tids[1], per_worker[1], peer);
+	ck_assert_uint_gt(per_worker[0], 0);
+	ck_assert_uint_gt(per_worker[1], 0);
+}
+
+START_TEST(test_live_pool)
+{
+	struct pool_ctx c = { .first_group = -1 };
+	struct sa_live_opts o = { 0 };
+	int pfd[2], status, tids[2], pid;
+	struct sa_live_stats st;
+	struct sa_errinfo ei;
+	bool seen[2] = { false, false };
+	char buf[128];
+	uint32_t i;
+	ssize_t n;
+
+	c.line = marker_line_in("pool_service.c", "/* POOL error */");
+	ck_assert_int_eq(pipe(pfd), 0);
+	c.pid = fork();
+	ck_assert_int_ge(c.pid, 0);
+	if (!c.pid) {
+		dup2(pfd[1], 1);
+		close(pfd[0]);
+		execl(pool_service, pool_service, "3", (char *)NULL);
+		_exit(127);
+	}
+	close(pfd[1]);
+	n = read(pfd[0], buf, sizeof(buf) - 1);
+	ck_assert_int_gt(n, 0);
+	buf[n] = '\0';
+	ck_assert_int_eq(sscanf(buf, "ready %d %d %d", &pid, &tids[0],
+				&tids[1]), 3);
+	ck_assert_int_eq(pid, c.pid);
+
+	o.backend.kind = SA_BACKEND_EMULATE;
+	o.backend.pid = c.pid;
+	o.backend.window_insns = 4000;
+	o.backend.window_ms = 2000;
+	o.backend.period_ms = 30;
+	o.backend.budget.cpu_permille = 1000;
+	o.learn_windows = 10;
+	o.group = 3;
+	o.max_windows = 40;
+	o.workdir = sa_test_path("pool-windows");
+	o.keep_windows = true;
+	o.anomaly_fn = on_pool_anomaly;
+	o.note_fn = on_pool_note;
+	o.ctx = &c;
+	c.lv = sa_live__new(&o, &ei);
+	ck_assert_msg(c.lv, "%s", ei.msg);
+	ck_assert_msg(sa_live_run(c.lv, &ei) == 0, "%s", ei.msg);
+	sa_live_stats(c.lv, &st);
+	sa_live__free(c.lv);
+
+	/* The service kept running through it all, and ends cleanly. */
+	ck_assert_int_eq(waitpid(c.pid, &status, WNOHANG), 0);
+	kill(c.pid, SIGTERM);
+	ck_assert_int_eq(waitpid(c.pid, &status, 0), c.pid);
+	ck_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	close(pfd[0]);
+
+	printf("live pool: %llu windows (%llu idle, %llu failed), %llu "
+	       "learnt, %llu compared, %llu instructions, %u threads "
+	       "observed (workers %d %d), first anomaly %s in group %lld\n",
+	       (unsigned long long)st.windows,
+	       (unsigned long long)st.windows_idle,
+	       (unsigned long long)st.windows_failed,
+	       (unsigned long long)st.learnt,
+	       (unsigned long long)st.analyses,
+	       (unsigned long long)st.instructions, st.nr_threads, tids[0],
+	       tids[1], c.first[0] ? c.first : "(none)",
+	       (long long)c.first_group);
+	ck_assert_uint_eq(st.windows_failed, 0);
+	ck_assert(c.shifted);
+	ck_assert_uint_eq(st.learnt, 10);
+	/* The workers ran between nearly all windows: at most a few
+	 * windows watched a thread that did nothing traced.
+	 */
+	ck_assert_uint_le(st.windows_idle * 4, st.windows);
+	ck_assert_uint_ge(st.instructions,
+			  4000 * (st.windows - st.windows_idle));
+	for (i = 0; i < st.nr_threads; i++) {
+		if (st.tids[i] == tids[0])
+			seen[0] = true;
+		else if (st.tids[i] == tids[1])
+			seen[1] = true;
+	}
+	ck_assert_msg(seen[0] && seen[1], "workers %d and %d not both "
+		      "observed (%u threads)", tids[0], tids[1],
+		      st.nr_threads);
+	check_pool_windows(o.workdir, st.windows, tids);
+	ck_assert_msg(c.first_group >= 0, "no anomaly after the shift");
+	ck_assert_msg(c.first_is_marker, "ranked first: %s, not "
+		      "handle_job:%d", c.first, c.line);
+}
+END_TEST
+
 int main(int argc, char **argv)
 {
 	Suite *s = suite_create("live");
 	TCase *tc = tcase_create("demo service");
 
 	sa_test_require_ptrace();
-	if (argc != 3) {
-		fprintf(stderr, "usage: %s DEMO_SERVICE IDLE_SERVICE\n",
-			argv[0]);
+	if (argc != 4) {
+		fprintf(stderr, "usage: %s DEMO_SERVICE IDLE_SERVICE "
+			"POOL_SERVICE\n", argv[0]);
 		return 2;
 	}
 	service = argv[1];
 	idle_service = argv[2];
+	pool_service = argv[3];
 	tcase_add_test(tc, test_live_demo);
 	tcase_set_timeout(tc, 120);
 	suite_add_tcase(s, tc);
@@ -502,6 +714,10 @@ int main(int argc, char **argv)
 	suite_add_tcase(s, tc);
 	tc = tcase_create("idle service");
 	tcase_add_test(tc, test_live_idle);
+	tcase_set_timeout(tc, 120);
+	suite_add_tcase(s, tc);
+	tc = tcase_create("thread pool");
+	tcase_add_test(tc, test_live_pool);
 	tcase_set_timeout(tc, 120);
 	suite_add_tcase(s, tc);
 	return sa_test_run(s);

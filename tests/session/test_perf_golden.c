@@ -310,6 +310,31 @@ static void check_trace(const char *name, const char *file)
 		ck_assert_msg(found, "%s: perf's call target %#" PRIx64
 			      " has no function", name, calls.v[i].addr);
 	}
+	/* the threads: those of perf's branch samples, each once */
+	{
+		char *tids = run_perf(perf_data, symfs, "be", "tid",
+				      "tids.txt"), *p = tids, *end;
+		const struct sa_hist_decode *d = sa_hist_decode(h);
+		uint64_t nr = 0;
+
+		while (*p) {
+			long t = strtol(p, &end, 10);
+
+			if (end == p)
+				break;
+			for (k = 0; k < d->nr_tids && d->tids[k] != t; k++)
+				;
+			ck_assert_msg(k < d->nr_tids, "%s: perf's thread %ld "
+				      "not in decode.tids", name, t);
+			nr |= 1ull << k;
+			p = end;
+		}
+		ck_assert_uint_lt(d->nr_tids, 64);
+		ck_assert_msg(d->nr_tids > 0 && nr == (1ull << d->nr_tids) - 1,
+			      "%s: decode.tids has threads perf does not "
+			      "show", name);
+		free(tids);
+	}
 	/* the taken branches, in trace order */
 	ck_assert_uint_eq(oseq.n, pseq.n);
 	for (i = 0; i < pseq.n; i++)

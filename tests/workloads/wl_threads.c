@@ -5,6 +5,8 @@
  * other.  Runs for about the number of seconds given (default 2), then
  * prints:
  *   threads: ok
+ * With a second argument N, the worker sleeps 0.5 s, runs N iterations
+ * and ends while the main thread goes on: a traced worker that ends.
  */
 #include <pthread.h>
 #include <stdio.h>
@@ -12,6 +14,7 @@
 #include <time.h>
 
 static volatile int stop;
+static unsigned long exit_after;
 
 __attribute__((noinline)) unsigned long spin(unsigned long x)
 {
@@ -24,7 +27,9 @@ static void *worker(void *arg)
 {
 	unsigned long x = (unsigned long)(size_t)arg, n = 0;
 
-	while (!stop) {
+	if (exit_after)
+		nanosleep(&(struct timespec){ 0, 500000000L }, NULL);
+	while (!stop && (!exit_after || n < exit_after)) {
 		x = spin(x) + 7;
 		n++;
 	}
@@ -39,6 +44,8 @@ int main(int argc, char **argv)
 	void *ok = NULL;
 	unsigned long x = 27;
 
+	if (argc > 2)
+		exit_after = strtoul(argv[2], NULL, 10);
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	if (pthread_create(&th, NULL, worker, (void *)(size_t)31))
 		return 1;
