@@ -41,6 +41,7 @@
 #include "sensor/session.h"
 
 #include "testutil.h"
+#include "../image/peer.h"
 
 #define WINDOW_INSNS 6000
 #define GAP_MS 3
@@ -56,26 +57,6 @@ struct label {
 
 static struct label *labels;
 static size_t nr_labels;
-
-static char *run_cmd(const char *cmd)
-{
-	FILE *p = popen(cmd, "r");
-	size_t len = 0, cap = 1 << 16, n;
-	char *buf = malloc(cap);
-
-	ck_assert_msg(p && buf, "cannot run %s", cmd);
-	while ((n = fread(buf + len, 1, cap - len - 1, p)) > 0) {
-		len += n;
-		if (cap - len < 4096) {
-			cap *= 2;
-			buf = realloc(buf, cap);
-			ck_assert(buf);
-		}
-	}
-	buf[len] = '\0';
-	ck_assert_msg(pclose(p) == 0, "peer command failed: %s", cmd);
-	return buf;
-}
 
 /* "0000000000002309 <check_key(char const*)>:" lines, in order. */
 static size_t parse_labels(char *out, uint64_t *addrs, char **names,
@@ -111,9 +92,9 @@ static void load_labels(void)
 	if (labels)
 		return;
 	snprintf(cmd, sizeof(cmd), "objdump -d '%s'", cxx_path);
-	d = run_cmd(cmd);
+	d = peer_run(cmd);
 	snprintf(cmd, sizeof(cmd), "objdump -d -C '%s'", cxx_path);
-	dc = run_cmd(cmd);
+	dc = peer_run(cmd);
 	k1 = parse_labels(d, a1, n1, 4096);
 	k2 = parse_labels(dc, a2, n2, 4096);
 	ck_assert_msg(k1 == k2 && k1 > 20, "objdump -d: %zu labels, -d -C: "
@@ -162,7 +143,7 @@ static char *cxxfilt(const char *name)
 	/* c++filt does not know the "@plt" of objdump's labels */
 	snprintf(cmd, sizeof(cmd), "c++filt -i '%.*s'",
 		 (int)(plt ? len - 4 : len), name);
-	out = run_cmd(cmd);
+	out = peer_run(cmd);
 	out[strcspn(out, "\n")] = '\0';
 	ck_assert_int_ge(asprintf(&res, "%s%s", out, plt ? "@plt" : ""), 0);
 	free(out);
