@@ -507,7 +507,8 @@ static const char *anon_name(const struct sa_emu_vma *v)
 }
 
 static int maps_add(struct sa_emu_map **maps, size_t *nr,
-		    const struct sa_emu_vma *v, const char *path)
+		    const struct sa_emu_vma *v, const char *path,
+		    uint64_t time)
 {
 	struct sa_emu_map *m;
 	size_t i;
@@ -528,6 +529,7 @@ static int maps_add(struct sa_emu_map **maps, size_t *nr,
 	m->start = v->start;
 	m->len = v->end - v->start;
 	m->pgoff = v->pgoff;
+	m->time = time;
 	m->path = strdup(path);
 	if (!m->path)
 		return -ENOMEM;
@@ -539,9 +541,11 @@ static int maps_add(struct sa_emu_map **maps, size_t *nr,
  * lists only grow during a window: a library mapped after the window
  * started (ld.so mapping libc after exec, dlopen) is added when it is
  * seen, one unmapped before the window ended stays, as perf keeps the
- * MMAP2 records of mappings that went away.
+ * MMAP2 records of mappings that went away.  New ones are stamped
+ * @time: when they were made (after a mapping syscall), else the last
+ * time the maps were read without them, plus one (see reread_maps()).
  */
-static int note_maps(struct sa_emu *emu)
+static int note_maps(struct sa_emu *emu, uint64_t time)
 {
 	size_t i;
 	int err = 0;
@@ -554,28 +558,38 @@ static int note_maps(struct sa_emu *emu)
 			continue;
 		if (v->path && v->path[0] == '/' &&
 		    strncmp(v->path, "/memfd:", 7) != 0) {
-			err = maps_add(&emu->maps, &emu->nr_maps, v, v->path);
+			err = maps_add(&emu->maps, &emu->nr_maps, v, v->path,
+				       time);
 			continue;
 		}
 		an = anon_name(v);
 		if (an)
-			err = maps_add(&emu->amaps, &emu->nr_amaps, v, an);
+			err = maps_add(&emu->amaps, &emu->nr_amaps, v, an,
+				       time);
 	}
 	return err;
 }
 
-/* Control is at @ip outside the filter: when no known mapping holds it,
- * the process mapped code since we last looked (libc, mapped by ld.so
- * after exec; dlopen; JIT code).  Reads /proc/PID/maps again, at most
- * SA_EMU_MAX_RESCANS times a window.
- */
 /* Reads /proc/PID/maps again and notes what is new.  On failure the
  * mappings read before stay (the protection code looks up the vDSO in
  * them) and the window goes on with what it knows: best effort, a target
  * then left unknown is counted by the decode.  Returns 0 or -ENOMEM.
+ *
+ * @now is the time of a mapping syscall that just returned: what is new
+ * was mapped then.  Without it (0: a read at an unknown address or at
+ * the window's end) a new mapping was made some time after the last
+ * read.  perf applies MMAP2 records in time order, after decoding the
+ * trace up to their time, and dates the trace by its timing packets,
+ * which lag behind the events: so a new mapping is stamped just before
+ * the last timing packet the encoder had sent when it was made (or at
+ * the last read), and its record comes before any trace that may use
+ * it.  A trace without timing packets is decoded with every record
+ * known; there the stamps are the times it was seen (docs/emulate.md).
  */
-static int reread_maps(struct sa_emu *emu)
+static int reread_maps(struct sa_emu *emu, uint64_t now)
 {
+	uint64_t clock = emu->enc ? sa_emu_enc_clock(emu->enc) : 0;
+	uint64_t time;
 	struct sa_emu_vma *old = emu->vmas;
 	size_t nr_old = emu->nr_vmas;
 	int err;
@@ -600,15 +614,135 @@ static int reread_maps(struct sa_emu *emu)
 		emu->vmas = cur;
 		emu->nr_vmas = nr_cur;
 	}
-	return note_maps(emu);
+	if (emu->enc && sa_emu_enc_clock(emu->enc))
+		time = now ? clock : emu->look_clock;
+	else
+		time = now ? now : emu->look_ns + 1;
+	time = time > 1 ? time - 1 : 1;
+	emu->look_ns = now ? now : sa_emu_now_ns();
+	emu->look_clock = clock;
+	return note_maps(emu, time);
 }
 
+/* Control is at @ip outside the filter: when no known executable
+ * mapping holds it,
+ * the process mapped code since we last looked and no mapping syscall
+ * told us (one of SA_EMU_MAX_SYS_RESCANS too many, a syscall not
+ * stepped).  Reads /proc/PID/maps again, at most SA_EMU_MAX_RESCANS
+ * times a window.
+ */
 static int rescan_maps(struct sa_emu *emu, uint64_t ip)
 {
-	if (sa_emu_vma_at(emu, ip) || emu->rescans >= SA_EMU_MAX_RESCANS)
+	const struct sa_emu_vma *v = sa_emu_vma_at(emu, ip);
+
+	/* An executable one: a library often takes the place of a data
+	 * mapping gone since (dlopen maps it where ld.so.cache was).
+	 */
+	if ((v && (v->prot & 4 /* PROT_EXEC */)) ||
+	    emu->rescans >= SA_EMU_MAX_RESCANS)
 		return 0;
 	emu->rescans++;
-	return reread_maps(emu);
+	return reread_maps(emu, 0);
+}
+
+/* Whether the syscall @nr with third argument @a3 that returned @ret may
+ * have made an executable mapping (x86-64 numbers): mmap, mprotect and
+ * pkey_mprotect with PROT_EXEC, shmat with SHM_EXEC, mremap (moves or
+ * grows a mapping), remap_file_pages, execve and execveat (that one ends
+ * the window at its exec event before it returns).  munmap is not: it
+ * only removes or trims mappings, and perf writes no record for that
+ * either; the records of what went away stay.
+ */
+static bool maps_syscall(long nr, uint64_t a3, long ret)
+{
+	if (ret < 0 && ret > -4096)
+		return false;		/* failed: nothing changed */
+	switch (nr) {
+	case 9:			/* mmap */
+	case 10:		/* mprotect */
+	case 329:		/* pkey_mprotect */
+		return a3 & 4;	/* PROT_EXEC */
+	case 30:		/* shmat */
+		return a3 & 0100000;	/* SHM_EXEC */
+	case 25:		/* mremap */
+	case 216:		/* remap_file_pages */
+	case 59:		/* execve */
+	case 322:		/* execveat */
+		return true;
+	default:
+		return false;
+	}
+}
+
+/* The traced thread has just completed the syscall @nr (@a3 its third
+ * argument), which returned @ret: reads the mappings again when it may
+ * have mapped code, so that code mapped in the window gets its record
+ * even if control never goes there.
+ */
+static int after_syscall(struct sa_emu *emu, long nr, uint64_t a3, long ret)
+{
+	if (emu->sys_rescans >= SA_EMU_MAX_SYS_RESCANS ||
+	    !maps_syscall(nr, a3, ret))
+		return 0;
+	emu->sys_rescans++;
+	return reread_maps(emu, sa_emu_now_ns());
+}
+
+/* The instruction at @ip, about to be stepped, is a syscall-class one:
+ * returns the syscall's number (rax) and third argument (*@a3) when it
+ * is a 64-bit `syscall` (0f 05), else -1.
+ */
+static long stepped_syscall(struct sa_emu *emu, uint64_t ip, uint64_t *a3)
+{
+	struct user_regs_struct regs;
+	uint8_t b[2];
+
+	if (sa_emu_read_mem(emu, ip, b, 2) != 2 || b[0] != 0x0f ||
+	    b[1] != 0x05 || ptrace(PTRACE_GETREGS, emu->tid, 0, &regs) < 0)
+		return -1;
+	*a3 = regs.rdx;
+	return (long)regs.rax;
+}
+
+/* A stepped syscall @nr (stepped_syscall()) is done. */
+static int after_step_syscall(struct sa_emu *emu, long nr, uint64_t a3)
+{
+	struct user_regs_struct regs;
+
+	if (!maps_syscall(nr, a3, 0))
+		return 0;	/* not one that maps code, whatever it did */
+	if (ptrace(PTRACE_GETREGS, emu->tid, 0, &regs) < 0)
+		return 0;
+	return after_syscall(emu, nr, a3, (long)regs.rax);
+}
+
+/* The traced thread, running at full speed under PTRACE_SYSCALL, is at
+ * a syscall-enter-stop (*@entry set; the syscall's number and third
+ * argument noted in @nr, @a3) or -exit-stop (the mappings read again
+ * after a mapping syscall).  At the enter-stop, the registers are the
+ * syscall's arguments, about to be used: the caller resumes the thread
+ * before anything else (no injection there).  At the exit-stop the
+ * syscall is done, a stop like an interrupt inside a syscall.
+ */
+static int syscall_stop(struct sa_emu *emu, bool *entry, long *nr,
+			uint64_t *a3)
+{
+	struct __ptrace_syscall_info si;
+	long n = *nr;
+
+	memset(&si, 0, sizeof(si));
+	if (ptrace(PTRACE_GET_SYSCALL_INFO, emu->tid, sizeof(si), &si) < 0)
+		return -errno;
+	*nr = -1;
+	if (si.op == PTRACE_SYSCALL_INFO_ENTRY) {
+		*entry = true;
+		*nr = (long)si.entry.nr;
+		*a3 = si.entry.args[2];
+		return 0;
+	}
+	if (si.op == PTRACE_SYSCALL_INFO_EXIT && n >= 0)
+		return after_syscall(emu, n, *a3, (long)si.exit.rval);
+	return 0;
 }
 
 /* Injects the protection restore into another tracee of ours (a new
@@ -778,9 +912,10 @@ static int record(struct sa_emu *emu, const struct sa_emu_opts *opts,
 	uint64_t start = sa_emu_now_ns();
 	uint64_t deadline = opts->max_ms ? start + opts->max_ms * 1000000ull :
 					   0;
-	bool delivering = false;
+	bool delivering = false, sys_entry = false;
 	struct sa_emu_insn in = { 0 };
-	uint64_t ip = 0, nip = 0;
+	uint64_t ip = 0, nip = 0, sys_a3 = 0, step_a3 = 0;
+	long sys_nr = -1, step_nr = -1;
 	int err, status, sig, kind;
 
 	err = sa_emu_settle_syscall(emu);
@@ -797,34 +932,55 @@ static int record(struct sa_emu *emu, const struct sa_emu_opts *opts,
 
 		if (!emu->stop_req && sa_emu_guard_tripped())
 			emu->stop_req = 1;
-		if (emu->stop_req) {
+		/* Never stop at a syscall-enter-stop: the registers we
+		 * would change to restore the protection are the syscall's
+		 * (see below).
+		 */
+		if (emu->stop_req && !sys_entry) {
 			st->stopped_by_request = true;
 			break;
 		}
-		if (opts->max_insns && st->insns >= opts->max_insns)
+		if (opts->max_insns && st->insns >= opts->max_insns &&
+		    !sys_entry)
 			break;
-		if (deadline && sa_emu_now_ns() >= deadline)
+		if (deadline && sa_emu_now_ns() >= deadline && !sys_entry)
 			break;
 		emu->pending_sig = 0;
 
-		if (!in_page) {
-			err = rescan_maps(emu, ip);
-			if (err)
-				goto fail;
+		if (!in_page || sys_entry) {
+			if (!sys_entry) {
+				err = rescan_maps(emu, ip);
+				if (err)
+					goto fail;
+			}
 			/* Full speed until control comes back. */
 			if (!emu->protected_) {
 				err = sa_emu_protect(emu, true);
 				if (err)
 					goto fail;
 			}
-			if (ptrace(PTRACE_CONT, emu->tid, 0, resume_sig) < 0) {
+			/* Stopping at each syscall's entry and exit, to read
+			 * the mappings again after those that map code.
+			 */
+			if (ptrace(PTRACE_SYSCALL, emu->tid, 0,
+				   sys_entry ? 0 : resume_sig) < 0) {
 				err = -errno;
 				goto fail;
 			}
+			sys_entry = false;
 			err = sa_emu_wait(emu, deadline, &status);
 			if (err)
 				goto fail;
 			kind = sa_emu_stop_kind(status, &sig);
+			if (kind == SA_EMU_STOP_SYSCALL) {
+				err = syscall_stop(emu, &sys_entry, &sys_nr,
+						   &sys_a3);
+				if (!err)
+					err = get_ip(emu, &ip);
+				if (err)
+					goto fail;
+				continue;
+			}
 			if (kind == SA_EMU_STOP_EXIT) {
 				emu->exited = true;
 				emu->wstatus = status;
@@ -894,6 +1050,12 @@ static int record(struct sa_emu *emu, const struct sa_emu_opts *opts,
 				rec_async(emu, enc, ip);
 			delivering = true;
 		}
+		/* A syscall stepped in the filter: its number and third
+		 * argument, to tell a mapping syscall once it is done.
+		 */
+		step_nr = -1;
+		if (in_filt && in.iclass == SA_IC_SYSCALL && !delivering)
+			step_nr = stepped_syscall(emu, ip, &step_a3);
 		if (ptrace(PTRACE_SINGLESTEP, emu->tid, 0, resume_sig) < 0) {
 			err = -errno;
 			goto fail;
@@ -1018,6 +1180,9 @@ static int record(struct sa_emu *emu, const struct sa_emu_opts *opts,
 			err = rec_retire(emu, enc, ip, &in, nip,
 					 in_ranges(emu->filt, emu->nr_filt,
 						   nip));
+			if (!err && step_nr >= 0)
+				err = after_step_syscall(emu, step_nr,
+							 step_a3);
 			if (err)
 				goto fail;
 		}
@@ -1074,11 +1239,14 @@ int sa_emu_window(struct sa_emu *emu, const struct sa_emu_opts *opts,
 	maps_reset(&emu->maps, &emu->nr_maps);
 	maps_reset(&emu->amaps, &emu->nr_amaps);
 	emu->rescans = 0;
+	emu->sys_rescans = 0;
+	emu->look_ns = sa_emu_now_ns();
+	emu->look_clock = 0;
 	err = read_exe(emu);
 	if (!err)
 		err = sa_emu_maps_read(emu);
 	if (!err)
-		err = note_maps(emu);
+		err = note_maps(emu, 0);
 	if (err)
 		return sa_errinfo_set(ei, err, SA_NO_OFFSET,
 				      "emu: cannot read the mappings of pid "
@@ -1115,6 +1283,7 @@ int sa_emu_window(struct sa_emu *emu, const struct sa_emu_opts *opts,
 	sa_emu_icache_clear(emu);
 	st->tid = emu->tid;
 	freeze_others(emu);
+	emu->enc = enc;
 	err = record(emu, &o, enc, st, ei);
 	if (emu->exited && emu->nr_frozen && adopt_frozen(emu)) {
 		st->exited = false;
@@ -1136,7 +1305,6 @@ int sa_emu_window(struct sa_emu *emu, const struct sa_emu_opts *opts,
 	emu->aux_len = sa_emu_enc_finish(enc);
 	st->overflow = sa_emu_enc_overflowed(enc);
 	st->trace_bytes = emu->aux_len;
-	sa_emu_enc__free(enc);
 	st->start_ns = t0;
 	st->end_ns = sa_emu_now_ns();
 	st->ns = st->end_ns - t0;
@@ -1145,7 +1313,9 @@ int sa_emu_window(struct sa_emu *emu, const struct sa_emu_opts *opts,
 	 * exec'd another image.
 	 */
 	if (!err && !emu->exited && !st->exec)
-		err = reread_maps(emu);
+		err = reread_maps(emu, 0);
+	emu->enc = NULL;
+	sa_emu_enc__free(enc);
 	if (!err && path)
 		err = sa_emu_write_perf(emu, path, &o, st, ei);
 	return err;

@@ -45,6 +45,7 @@ struct sa_emu_enc {
 	bool in_psb;		/* inside PSB+: no CYC */
 
 	uint64_t now;		/* TSC of the current event (ns) */
+	uint64_t clock;		/* time of the last TSC or MTC sent */
 	uint64_t last_mtc;	/* CTC >> mtc_period at the last MTC / TMA */
 	uint64_t tma_ctc;	/* CTC at the last TMA */
 	bool mtc_since_tma;	/* an MTC went out since that TMA */
@@ -250,6 +251,8 @@ static int enc_tsc(struct sa_emu_enc *enc)
 		return 0;
 	pkt.payload.tsc.tsc = enc->now & ((1ull << 56) - 1);
 	err = enc_put(enc, &pkt);
+	if (!err)
+		enc->clock = enc->now;
 	if (err || !enc->mtc)
 		return err;
 	pkt.type = ppt_tma;
@@ -417,7 +420,16 @@ int sa_emu_enc_time(struct sa_emu_enc *enc, uint64_t tsc)
 	pkt.payload.mtc.ctc = (uint8_t)p;
 	enc->last_mtc = p;
 	enc->mtc_since_tma = true;
-	return enc_put(enc, &pkt);
+	err = enc_put(enc, &pkt);
+	if (!err)
+		enc->clock = (p << enc->mtc_period) * SA_EMU_TSC_CTC_N /
+			     SA_EMU_TSC_CTC_D;
+	return err;
+}
+
+uint64_t sa_emu_enc_clock(const struct sa_emu_enc *enc)
+{
+	return enc->tsc ? enc->clock : 0;
 }
 
 int sa_emu_enc_enter(struct sa_emu_enc *enc, uint64_t ip)

@@ -94,6 +94,59 @@ static size_t elf_build_id(const char *path, uint8_t *id, size_t cap)
 	return got;
 }
 
+struct mmap_ref {
+	const struct sa_emu_map *m;
+	size_t order;
+};
+
+static int mmap_ref_cmp(const void *a, const void *b)
+{
+	const struct mmap_ref *x = a, *y = b;
+
+	if (x->m->time != y->m->time)
+		return x->m->time < y->m->time ? -1 : 1;
+	return x->order < y->order ? -1 : x->order > y->order;
+}
+
+/* The MMAP2 records of the window's executable mappings, in time order
+ * (a mapping's time is 0 when it was there before the window: written
+ * as 1, with the COMM).  *@last is the latest time written.
+ */
+static int write_mmaps(struct sa_pd_writer *w, const struct sa_emu *emu,
+		       uint32_t tid, struct sa_pd_sample_id *sid,
+		       uint64_t *last)
+{
+	size_t n = emu->nr_maps + emu->nr_amaps, i;
+	struct mmap_ref *refs;
+	int err = 0;
+
+	*last = 1;
+	if (!n)
+		return 0;
+	refs = calloc(n, sizeof(*refs));
+	if (!refs)
+		return -ENOMEM;
+	for (i = 0; i < emu->nr_maps; i++)
+		refs[i] = (struct mmap_ref){ &emu->maps[i], i };
+	for (i = 0; i < emu->nr_amaps; i++)
+		refs[emu->nr_maps + i] = (struct mmap_ref){ &emu->amaps[i],
+							    emu->nr_maps + i };
+	qsort(refs, n, sizeof(*refs), mmap_ref_cmp);
+	for (i = 0; !err && i < n; i++) {
+		const struct sa_emu_map *m = refs[i].m;
+
+		sid->time = m->time ? m->time : 1;
+		if (sid->time > *last)
+			*last = sid->time;
+		err = sa_pd_writer_mmap2(w, (uint32_t)emu->pid, tid, m->start,
+					 m->len, m->pgoff,
+					 PROT_READ | PROT_EXEC, MAP_PRIVATE,
+					 m->path, sid);
+	}
+	free(refs);
+	return err;
+}
+
 int sa_emu_write_perf(struct sa_emu *emu, const char *path,
 		      const struct sa_emu_opts *opts,
 		      const struct sa_emu_stats *st, struct sa_errinfo *ei)
@@ -107,6 +160,7 @@ int sa_emu_write_perf(struct sa_emu *emu, const char *path,
 	struct sa_pd_writer *w;
 	struct utsname un;
 	char *argv1[2] = { emu->exe, NULL };
+	uint64_t last = 1;
 	uint32_t tid;
 	int err;
 
@@ -200,25 +254,16 @@ int sa_emu_write_perf(struct sa_emu *emu, const char *path,
 	err = sa_pd_writer_comm(w, (uint32_t)emu->pid, tid,
 				emu->comm[0] ? emu->comm : "target",
 				emu->spawned, &sid);
-	for (i = 0; !err && i < emu->nr_maps; i++) {
-		const struct sa_emu_map *m = &emu->maps[i];
-
-		err = sa_pd_writer_mmap2(w, (uint32_t)emu->pid,
-					 tid, m->start, m->len,
-					 m->pgoff, PROT_READ | PROT_EXEC,
-					 MAP_PRIVATE, m->path, &sid);
-	}
-	/* The vDSO and executable anonymous memory, as perf writes them
-	 * ("[vdso]", "//anon"): the decode names targets there by kind.
+	/* File mappings, then the vDSO and executable anonymous memory as
+	 * perf writes them ("[vdso]", "//anon": the decode names targets
+	 * there by kind), in the order they were made: those of the
+	 * window's start at time 1, those made during the window at the
+	 * time they were seen (docs/emulate.md), so that perf applies each
+	 * before the trace that may use it.
 	 */
-	for (i = 0; !err && i < emu->nr_amaps; i++) {
-		const struct sa_emu_map *m = &emu->amaps[i];
-
-		err = sa_pd_writer_mmap2(w, (uint32_t)emu->pid,
-					 (uint32_t)emu->tid, m->start, m->len,
-					 m->pgoff, PROT_READ | PROT_EXEC,
-					 MAP_PRIVATE, m->path, &sid);
-	}
+	if (!err)
+		err = write_mmaps(w, emu, tid, &sid, &last);
+	sid.time = 1;
 	if (!err)
 		err = sa_pd_writer_itrace_start(w, (uint32_t)emu->pid,
 						tid, &sid);
@@ -228,7 +273,7 @@ int sa_emu_write_perf(struct sa_emu *emu, const char *path,
 		err = sa_pd_writer_auxtrace(w, emu->aux, emu->aux_len, 0,
 					    emu->aux_len, 0,
 					    tid, (uint32_t)-1);
-	sid.time = 2;
+	sid.time = last + 1 > 2 ? last + 1 : 2;
 	if (!err)
 		err = sa_pd_writer_aux(w, 0, emu->aux_len,
 				       st->overflow ? PERF_AUX_FLAG_TRUNCATED :

@@ -82,6 +82,10 @@ int sa_emu_enc_async(struct sa_emu_enc *enc, uint64_t ip);
  */
 size_t sa_emu_enc_finish(struct sa_emu_enc *enc);
 bool sa_emu_enc_enabled(const struct sa_emu_enc *enc);
+/* The time the last timing packet (TSC, MTC) carried: decoders date
+ * what follows it at that time or later.  0 when the trace has none.
+ */
+uint64_t sa_emu_enc_clock(const struct sa_emu_enc *enc);
 bool sa_emu_enc_overflowed(const struct sa_emu_enc *enc);
 size_t sa_emu_enc_bytes(const struct sa_emu_enc *enc);
 

@@ -396,6 +396,8 @@ int sa_emu_stop_kind(int status, int *sig)
 		return SA_EMU_STOP_OTHER;
 	}
 	*sig = WSTOPSIG(status);
+	if (*sig == (SIGTRAP | 0x80))	/* PTRACE_O_TRACESYSGOOD */
+		return SA_EMU_STOP_SYSCALL;
 	return SA_EMU_STOP_SIGNAL;
 }
 

@@ -18,6 +18,7 @@
 #define SA_EMU_ICACHE (1u << 16)	/* instruction cache entries */
 #define SA_EMU_MAX_VMAS 65536		/* mappings read from /proc */
 #define SA_EMU_MAX_RESCANS 64		/* maps re-reads per window */
+#define SA_EMU_MAX_SYS_RESCANS 1024	/* ... after mapping syscalls */
 #define SA_EMU_MAX_RANGES 64		/* filter ranges */
 #define SA_EMU_MAX_THREADS 4096		/* other threads frozen */
 #define SA_EMU_FILTER_MAX 4096		/* filter string bytes */
@@ -45,6 +46,7 @@ enum sa_emu_stop {
 	SA_EMU_STOP_GROUP,	/* PTRACE_EVENT_STOP: interrupt, group-stop */
 	SA_EMU_STOP_SIGNAL,	/* signal-delivery-stop (SIGTRAP: a step) */
 	SA_EMU_STOP_CHILD,	/* fork, vfork, clone: *sig is the event */
+	SA_EMU_STOP_SYSCALL,	/* syscall-enter or -exit-stop (SYSGOOD) */
 	SA_EMU_STOP_OTHER,
 };
 
@@ -92,6 +94,10 @@ struct sa_emu {
 	struct sa_emu_map *amaps;	/* [vdso], //anon, ...: no file */
 	size_t nr_amaps;
 	unsigned rescans;		/* /proc/PID/maps reads this window */
+	unsigned sys_rescans;		/* ... after mapping syscalls */
+	uint64_t look_ns;		/* time of the last read */
+	uint64_t look_clock;		/* the encoder's clock then */
+	struct sa_emu_enc *enc;		/* the window's, during record() */
 
 	sa_emu_insn_fn insn_fn;
 	void *insn_ctx;

@@ -21,7 +21,16 @@
  *   ranks that decision first, its instruction at link-time addresses
  *   as objdump prints it.
  *
- * Usage: test_restart SC_PLT
+ * - mmap_after_exec: sc_dl (beside this file) loads a library with
+ *   dlopen() after exec and calls into it, maps code it never runs (the
+ *   library's first page again, an anonymous executable page) and
+ *   unmaps all of it before exiting: each mapping gets its MMAP2
+ *   record, equal (start, length, page offset, name) to what
+ *   /proc/self/maps said inside the workload, as `perf script
+ *   --show-mmap-events` reads them, and the library's functions are
+ *   named in the decoded history at the offsets `nm -D` gives.
+ *
+ * Usage: test_restart SC_PLT [SC_DL SC_DL_LIB]
  */
 #include <check.h>
 #include <inttypes.h>
@@ -41,6 +50,7 @@
 #include "testutil.h"
 
 static const char *wl_path;
+static const char *dl_path, *dl_lib;
 
 /* Each run is a few thousand traced instructions; the cap only bounds a
  * runaway.
@@ -376,17 +386,140 @@ START_TEST(test_restarts)
 }
 END_TEST
 
+/* The MMAP2 lines `perf script --show-mmap-events` prints for @path. */
+static __attribute__((noinline)) char *perf_mmap_events(const char *path)
+{
+	char cmd[4400], line[4600];
+	char *ev = NULL;
+	size_t evlen = 0;
+	FILE *p, *m;
+
+	snprintf(cmd, sizeof(cmd),
+		 "perf script -i '%s' --show-mmap-events 2>/dev/null | "
+		 "grep PERF_RECORD_MMAP2", path);
+	p = sh(cmd);
+	m = open_memstream(&ev, &evlen);
+	ck_assert_ptr_nonnull(m);
+	while (fgets(line, sizeof(line), p))
+		fputs(line, m);
+	fclose(m);
+	pclose(p);
+	return ev;
+}
+
+START_TEST(test_mmap_after_exec)
+{
+	char lib[4096], maps[4200], path[4200], line[4600];
+	char *argv[] = { (char *)dl_path, lib, maps, NULL };
+	struct sa_emu_opts eo = { .max_insns = RUN_MAX_INSNS };
+	struct sa_decode_opts dopts = { 0 };
+	const struct sa_hist_target *t;
+	unsigned nlib = 0, nanon = 0, found = 0, second = 0;
+	const char *fn[] = { "dl_square", "dl_parity" };
+	struct sa_emu_stats st;
+	struct sa_errinfo ei;
+	struct sa_emu *emu;
+	struct sa_hist *h;
+	int wstatus = -1;
+	char *ev;
+	size_t i;
+	FILE *f;
+
+	if (!sa_test_have("perf"))
+		ck_abort_msg("perf is not installed (scripts/setup.sh)");
+	ck_assert_ptr_nonnull(realpath(dl_lib, lib));
+	snprintf(maps, sizeof(maps), "%s/dl.maps", sa_test_tmpdir());
+	snprintf(path, sizeof(path), "%s/dl.data", sa_test_tmpdir());
+	unlink(maps);
+	emu = sa_emu__spawn(argv, &ei);
+	ck_assert_msg(emu, "%s", ei.msg);
+	ck_assert_msg(sa_emu_window(emu, &eo, path, &st, &ei) == 0, "%s",
+		      ei.msg);
+	ck_assert_msg(st.exited, "sc_dl did not exit within %d instructions",
+		      RUN_MAX_INSNS);
+	ck_assert(sa_emu_exited(emu, &wstatus));
+	sa_emu__free(emu);
+	ck_assert_msg(WIFEXITED(wstatus) && WEXITSTATUS(wstatus) == 0,
+		      "sc_dl failed: status %#x", wstatus);
+
+	/* What the workload saw mapped, against the records. */
+	ev = perf_mmap_events(path);
+	f = fopen(maps, "r");
+	ck_assert_msg(f, "sc_dl wrote no %s", maps);
+	while (fgets(line, sizeof(line), f)) {
+		unsigned long long lo, hi, off;
+		char perms[8], name[4096] = "", want[4400];
+		const char *as;
+
+		if (sscanf(line, "%llx-%llx %7s %llx %*s %*s %4095[^\n]", &lo,
+			   &hi, perms, &off, name) < 4 || perms[2] != 'x')
+			continue;
+		if (!strcmp(name, lib)) {
+			as = lib;
+			nlib++;
+			second += off == 0 && hi - lo == 4096;
+		} else if (!name[0]) {
+			as = "//anon";
+			nanon++;
+		} else {
+			continue;
+		}
+		snprintf(want, sizeof(want), "[%#llx(%#llx) @ %#llx ", lo,
+			 hi - lo, off);
+		if (strstr(ev, want) && strstr(strstr(ev, want), as))
+			found++;
+		else
+			fprintf(stderr, "no MMAP2 %s %s in:\n%s\n", want, as,
+				ev);
+	}
+	fclose(f);
+	free(ev);
+	ck_assert_uint_ge(nlib, 2);	/* dlopen's text, the page again */
+	ck_assert_uint_eq(second, 1);
+	ck_assert_uint_ge(nanon, 1);
+	ck_assert_uint_eq(found, nlib + nanon);
+
+	/* The library's functions, named as nm -D names them. */
+	h = sa_hist__new();
+	ck_assert_ptr_nonnull(h);
+	ck_assert_msg(sa_decode_file(path, &dopts, h, &ei) == 0, "%s",
+		      ei.msg);
+	for (i = 0; i < 2; i++) {
+		uint64_t v = nm_dynamic(lib, fn[i]);
+
+		t = find_target(h, fn[i]);
+		ck_assert_msg(t, "no target %s in the history", fn[i]);
+		ck_assert_str_eq(t->binary, lib);
+		ck_assert_uint_eq(t->sym_off, 0);
+		ck_assert_msg(v && t->offset == v, "%s: nm -D %#" PRIx64
+			      ", the history %#" PRIx64, fn[i], v, t->offset);
+		/* dl_parity every call, dl_square every other one */
+		ck_assert_uint_eq(t->count, i ? 16 : 8);
+	}
+	ck_assert_uint_eq(sa_hist_decode(h)->unnamed_targets, 0);
+	sa_hist__free(h);
+	unlink(path);
+	unlink(maps);
+}
+END_TEST
+
 int main(int argc, char **argv)
 {
 	Suite *s = suite_create("restart");
 	TCase *tc = tcase_create("identities across restarts");
 
 	sa_test_require_ptrace();
-	if (argc != 2) {
-		fprintf(stderr, "usage: %s SC_PLT\n", argv[0]);
+	if (argc != 2 && argc != 4) {
+		fprintf(stderr, "usage: %s SC_PLT [SC_DL SC_DL_LIB]\n",
+			argv[0]);
 		return 2;
 	}
 	wl_path = argv[1];
+	if (argc == 4) {
+		dl_path = argv[2];
+		dl_lib = argv[3];
+		tcase_add_test(tc, test_mmap_after_exec);
+	}
 	tcase_add_test(tc, test_mmap_events);
 	tcase_add_test(tc, test_restarts);
 	tcase_set_timeout(tc, 120);
