@@ -126,6 +126,10 @@ struct sa_hist_decode {
 	 * under the target "[unknown]"
 	 */
 	uint64_t unnamed_targets;
+	/* indirect-branch outcomes into the vDSO named "[vdso]" + offset
+	 * only: its image was not in the build-id cache (docs/histories.md)
+	 */
+	uint64_t unnamed_vdso_targets;
 	/* The threads the trace came from (the AUXTRACE records' tid; for
 	 * per-CPU traces, the ITRACE_START records'), distinct, ascending:
 	 * histories merge threads, this says which were observed.  At most

@@ -214,6 +214,28 @@ const struct sa_pd_build_id *sa_pd_build_id(const struct sa_pd *pd,
 /* The build-id recorded for @filename (exact path), or NULL. */
 const struct sa_pd_build_id *sa_pd_find_build_id(const struct sa_pd *pd,
 						 const char *filename);
+
+/*
+ * The build-id cache, as perf keeps it: DIR/NAME/HEX/FILE (FILE "vdso"
+ * for NAME "[vdso]", else "elf"), DIR $SA_BUILDID_DIR, else $HOME/.debug
+ * (perf's default).  SA_BUILDID_DIR set but empty turns it off.  Used
+ * for images no file holds: the vDSO (docs/histories.md).
+ */
+/* DIR into @buf.  Returns 0, -SA_ERR_NOTFOUND (off, no HOME) or
+ * -SA_ERR_TOOBIG.
+ */
+int sa_pd_buildid_dir(char *buf, size_t size);
+/* The path of @name's image with build-id @id into @buf.  @name has no
+ * '/' ("[vdso]").  Returns 0 or a negative error.
+ */
+int sa_pd_buildid_path(const char *name, const uint8_t *id, size_t len,
+		       char *buf, size_t size);
+/* Saves @size bytes of @data as @name's image with build-id @id (kept
+ * when already there: one build-id, one content), written to a
+ * temporary file and renamed.  Returns 0 or a negative error.
+ */
+int sa_pd_buildid_save(const char *name, const uint8_t *id, size_t len,
+		       const void *data, size_t size);
 size_t sa_pd_nr_auxtrace_index(const struct sa_pd *pd);
 const struct sa_pd_auxtrace_index_entry *
 sa_pd_auxtrace_index(const struct sa_pd *pd, size_t idx);

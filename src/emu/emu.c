@@ -1247,6 +1247,8 @@ int sa_emu_window(struct sa_emu *emu, const struct sa_emu_opts *opts,
 		err = sa_emu_maps_read(emu);
 	if (!err)
 		err = note_maps(emu, 0);
+	if (!err)
+		sa_emu_save_vdso(emu);
 	if (err)
 		return sa_errinfo_set(ei, err, SA_NO_OFFSET,
 				      "emu: cannot read the mappings of pid "

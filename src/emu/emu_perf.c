@@ -57,19 +57,12 @@ static uint32_t pt_pmu_type(void)
 	return end != buf && v ? (uint32_t)v : PT_PMU_TYPE_FALLBACK;
 }
 
-/* The GNU build-id note of @path; 0 bytes when it has none. */
-static size_t elf_build_id(const char *path, uint8_t *id, size_t cap)
+/* The GNU build-id note of @elf; 0 bytes when it has none. */
+static size_t elf_note_build_id(Elf *elf, uint8_t *id, size_t cap)
 {
 	Elf_Scn *scn = NULL;
 	size_t got = 0;
-	Elf *elf;
-	int fd;
 
-	elf_version(EV_CURRENT);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return 0;
-	elf = elf_begin(fd, ELF_C_READ, NULL);
 	while (elf && !got && (scn = elf_nextscn(elf, scn))) {
 		GElf_Shdr sh;
 		Elf_Data *d;
@@ -88,10 +81,74 @@ static size_t elf_build_id(const char *path, uint8_t *id, size_t cap)
 			}
 		}
 	}
+	return got;
+}
+
+/* The GNU build-id note of @path; 0 bytes when it has none. */
+static size_t elf_build_id(const char *path, uint8_t *id, size_t cap)
+{
+	size_t got;
+	Elf *elf;
+	int fd;
+
+	elf_version(EV_CURRENT);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	elf = elf_begin(fd, ELF_C_READ, NULL);
+	got = elf_note_build_id(elf, id, 20 < cap ? 20 : cap);
 	if (elf)
 		elf_end(elf);
 	close(fd);
 	return got;
+}
+
+/* The vDSO's image is no file: read it from the target's memory (its
+ * [vdso] mapping, an ELF with a build-id) and keep it in the build-id
+ * cache, DIR/[vdso]/BUILDID/vdso as perf does (sa_pd_buildid_save()),
+ * for the decoder to name targets there.  Once per target; best effort:
+ * without it, vDSO targets stay [vdso] + offset (counted by the decode).
+ */
+void sa_emu_save_vdso(struct sa_emu *emu)
+{
+	const struct sa_emu_vma *v = NULL;
+	uint8_t *buf;
+	size_t i, len;
+	Elf *elf;
+	int n, err;
+
+	if (emu->vdso_tried)
+		return;
+	emu->vdso_tried = true;
+	for (i = 0; i < emu->nr_vmas && !v; i++)
+		if (emu->vmas[i].path &&
+		    !strcmp(emu->vmas[i].path, "[vdso]"))
+			v = &emu->vmas[i];
+	if (!v || v->end - v->start > SA_EMU_VDSO_MAX)
+		return;
+	len = v->end - v->start;
+	buf = malloc(len);
+	if (!buf)
+		return;
+	n = sa_emu_read_mem(emu, v->start, buf, len);
+	if (n < 0 || (size_t)n != len) {
+		free(buf);
+		return;
+	}
+	elf_version(EV_CURRENT);
+	elf = elf_memory((char *)buf, len);
+	emu->vdso_bid_len = (uint8_t)elf_note_build_id(elf, emu->vdso_bid,
+						       sizeof(emu->vdso_bid));
+	if (elf)
+		elf_end(elf);
+	if (emu->vdso_bid_len) {
+		err = sa_pd_buildid_save("[vdso]", emu->vdso_bid,
+					 emu->vdso_bid_len, buf, len);
+		if (err)
+			sa_debug("emu: the vDSO image was not saved: %s\n",
+				 sa_strerror(err));
+	}
+	free(buf);
 }
 
 struct mmap_ref {
@@ -302,6 +359,18 @@ int sa_emu_write_perf(struct sa_emu *emu, const char *path,
 						emu->maps[i].path);
 		if (err)
 			goto out_free;
+	}
+	/* The vDSO's, as perf lists it: "[vdso]" */
+	for (i = 0; emu->vdso_bid_len && i < emu->nr_amaps; i++) {
+		if (strcmp(emu->amaps[i].path, "[vdso]"))
+			continue;
+		err = sa_pd_writer_add_build_id(w, (int32_t)emu->pid,
+						PERF_RECORD_MISC_USER,
+						emu->vdso_bid,
+						emu->vdso_bid_len, "[vdso]");
+		if (err)
+			goto out_free;
+		break;
 	}
 	if (emu->argc)
 		err = sa_pd_writer_set_cmdline(w, emu->argc, emu->argv);

@@ -19,6 +19,7 @@
 #define SA_EMU_MAX_VMAS 65536		/* mappings read from /proc */
 #define SA_EMU_MAX_RESCANS 64		/* maps re-reads per window */
 #define SA_EMU_MAX_SYS_RESCANS 1024	/* ... after mapping syscalls */
+#define SA_EMU_VDSO_MAX (1u << 20)	/* a larger [vdso] is not read */
 #define SA_EMU_MAX_RANGES 64		/* filter ranges */
 #define SA_EMU_MAX_THREADS 4096		/* other threads frozen */
 #define SA_EMU_FILTER_MAX 4096		/* filter string bytes */
@@ -98,6 +99,9 @@ struct sa_emu {
 	uint64_t look_ns;		/* time of the last read */
 	uint64_t look_clock;		/* the encoder's clock then */
 	struct sa_emu_enc *enc;		/* the window's, during record() */
+	bool vdso_tried;		/* sa_emu_save_vdso() done */
+	uint8_t vdso_bid_len;
+	uint8_t vdso_bid[20];		/* the vDSO's build-id */
 
 	sa_emu_insn_fn insn_fn;
 	void *insn_ctx;
@@ -132,6 +136,7 @@ int sa_emu_filter_resolve(struct sa_emu *emu, const char *filter,
 			  struct sa_errinfo *ei);
 
 /* emu_perf.c */
+void sa_emu_save_vdso(struct sa_emu *emu);
 int sa_emu_write_perf(struct sa_emu *emu, const char *path,
 		      const struct sa_emu_opts *opts,
 		      const struct sa_emu_stats *st, struct sa_errinfo *ei);

@@ -336,10 +336,15 @@ static int sa_add_target(struct sa_hist_builder *b, struct sa_hist_branch *br,
 	memset(&t, 0, sizeof(t));
 	t.addr = next;
 	dso = sa_image_dso(b->img, next);
+	r = sa_image_region(b->img, next);
 	if (dso) {
 		const struct sa_sym *sym = sa_image_symbolize(b->img, next);
 
-		t.binary = dso->path;
+		/* the vDSO's image from the build-id cache: shown as the
+		 * vDSO, not by the cache's path
+		 */
+		t.binary = r && !strcmp(r->name, "[vdso]") ? r->name :
+							     dso->path;
 		t.offset = next - dso->bias;
 		if (dso->build_id_len) {
 			sa_build_id_str(dso->build_id, dso->build_id_len, bid,
@@ -352,13 +357,15 @@ static int sa_add_target(struct sa_hist_builder *b, struct sa_hist_branch *br,
 				t.sym = sym->name;
 			t.sym_off = next - sym->start;
 		}
-	} else if ((r = sa_image_region(b->img, next))) {
+	} else if (r) {
 		/* The vDSO is linked at 0: its offset is stable for one
 		 * kernel.  Anonymous code has no stable address at all.
 		 */
 		t.binary = r->name;
 		if (!strcmp(r->name, "[vdso]") || !strcmp(r->name, "[vsyscall]"))
 			t.offset = next - r->start;
+		if (!strcmp(r->name, "[vdso]"))
+			b->h->dec.unnamed_vdso_targets++;
 	} else if (sa_image_read(b->img, next, bid, 1) > 0) {
 		/* Raw images and memory dumps, at the address the user gave
 		 * (--image FILE@ADDR, snapshots): no load bias to remove.

@@ -364,6 +364,7 @@ int sa_hist_merge(struct sa_hist *dst, const struct sa_hist *src)
 	dd->missing_sources += sd->missing_sources;
 	dd->idle_windows += sd->idle_windows;
 	dd->unnamed_targets += sd->unnamed_targets;
+	dd->unnamed_vdso_targets += sd->unnamed_vdso_targets;
 	for (i = 0; i < sd->nr_tids; i++)
 		sa_hist_decode_add_tid(dd, sd->tids[i]);
 	dd->tids_truncated |= sd->tids_truncated;

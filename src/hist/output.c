@@ -74,6 +74,7 @@ static void sa_json_decode(struct sa_json *j, const struct sa_hist_decode *d)
 	sa_json_u64(j, "build_id_mismatches", d->build_id_mismatches);
 	sa_json_u64(j, "idle_windows", d->idle_windows);
 	sa_json_u64(j, "unnamed_targets", d->unnamed_targets);
+	sa_json_u64(j, "unnamed_vdso_targets", d->unnamed_vdso_targets);
 	sa_json_u64(j, "threads", d->nr_tids);
 	sa_json_arr_begin(j, "tids");
 	for (i = 0; i < d->nr_tids; i++)
@@ -219,6 +220,11 @@ int sa_hist_write_text(const struct sa_hist *h, FILE *f, unsigned flags)
 		fprintf(f, "warning: %" PRIu64 " indirect-branch outcomes went "
 			   "to code no mapping holds: counted as target "
 			   "[unknown]\n", d->unnamed_targets);
+	if (d->unnamed_vdso_targets)
+		fprintf(f, "note: %" PRIu64 " indirect-branch outcomes went "
+			   "into the vDSO, whose image is not in the build-id "
+			   "cache: named [vdso] + offset\n",
+			d->unnamed_vdso_targets);
 	if (d->missing_sources)
 		fprintf(f, "warning: %" PRIu64 " trace sources not decoded "
 			   "(no device file)\n", d->missing_sources);

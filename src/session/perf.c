@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <sys/mman.h>
 
 #include "array.h"
@@ -311,6 +312,43 @@ static const struct sa_binary_opt *sa_user_binary(const struct sa_decode_opts *o
 	return NULL;
 }
 
+/* The vDSO's image, when the build-id cache holds the one the
+ * recording names (MMAP2 build-id, else the "[vdso]" entry of the
+ * build-id list): record --emulate and perf record save it there
+ * (sa_pd_buildid_save()).  Its symbols then name the targets there;
+ * without it they stay [vdso] + offset, counted by the history.
+ * Returns 0 or -ENOMEM.
+ */
+static int sa_add_vdso(struct sa_perf_session *ps,
+		       const struct sa_mmap_rec *m)
+{
+	const struct sa_pd_build_id *bid = NULL;
+	const uint8_t *id = m->build_id;
+	size_t len = m->build_id_len;
+	struct sa_errinfo mei;
+	char path[4200];
+	int err;
+
+	if (!len) {
+		bid = sa_pd_find_build_id(ps->pd, "[vdso]");
+		if (!bid)
+			return 0;
+		id = bid->id;
+		len = bid->size;
+	}
+	if (sa_pd_buildid_path("[vdso]", id, len, path, sizeof(path)) ||
+	    access(path, R_OK) < 0)
+		return 0;
+	err = sa_image_add_elf(ps->s.img, path, m->start, m->len, m->pgoff,
+			       id, len, &mei);
+	if (err == -ENOMEM)
+		return err;
+	if (err)
+		sa_debug("%s: the vDSO image %s: %s\n", ps->s.name, path,
+			 mei.msg);
+	return 0;
+}
+
 static int sa_build_image(struct sa_perf_session *ps, struct sa_errinfo *ei)
 {
 	const struct sa_decode_opts *o = ps->s.o;
@@ -342,6 +380,10 @@ static int sa_build_image(struct sa_perf_session *ps, struct sa_errinfo *ei)
 			if (err == -ENOMEM)
 				goto out;
 			err = 0;	/* empty or too many: left unnamed */
+			if (!strcmp(m->filename, "[vdso]"))
+				err = sa_add_vdso(ps, m);
+			if (err)
+				goto out;
 			continue;
 		}
 		ub = sa_user_binary(o, m->filename);

@@ -30,7 +30,15 @@
  *   --show-mmap-events` reads them, and the library's functions are
  *   named in the decoded history at the offsets `nm -D` gives.
  *
- * Usage: test_restart SC_PLT [SC_DL SC_DL_LIB]
+ * - vdso_names: sc_vdso calls __vdso_clock_gettime() and
+ *   __vdso_gettimeofday() through pointers; the recorder saved the
+ *   vDSO's image in the build-id cache ($SA_BUILDID_DIR, set by meson
+ *   to the build tree), equal to the image the workload dumped itself
+ *   (getauxval(AT_SYSINFO_EHDR)); the targets are named as `nm -D` of
+ *   that dump names their offsets, as `perf script` names them too;
+ *   with the cache empty they are [vdso] + the same offsets, counted.
+ *
+ * Usage: test_restart SC_PLT [SC_DL SC_DL_LIB SC_VDSO]
  */
 #include <check.h>
 #include <inttypes.h>
@@ -50,7 +58,7 @@
 #include "testutil.h"
 
 static const char *wl_path;
-static const char *dl_path, *dl_lib;
+static const char *dl_path, *dl_lib, *vdso_path;
 
 /* Each run is a few thousand traced instructions; the cap only bounds a
  * runaway.
@@ -503,22 +511,185 @@ START_TEST(test_mmap_after_exec)
 }
 END_TEST
 
+/* The names `nm -D` gives @value in @lib, versions cut, joined by
+ * spaces into @out (" a b "), or "" when none.
+ */
+static void nm_names_at(const char *lib, uint64_t value, char *out,
+			size_t size)
+{
+	char cmd[4400], line[512], name[256], type;
+	unsigned long long v;
+	size_t n = 0;
+	FILE *p;
+
+	snprintf(cmd, sizeof(cmd), "nm -D --defined-only '%s'", lib);
+	p = sh(cmd);
+	out[0] = '\0';
+	while (fgets(line, sizeof(line), p)) {
+		char *at;
+
+		if (sscanf(line, "%llx %c %255s", &v, &type, name) != 3 ||
+		    v != value || (type != 'T' && type != 'W'))
+			continue;
+		at = strchr(name, '@');
+		if (at)
+			*at = '\0';
+		n += (size_t)snprintf(out + n, size - n, "%s%s ",
+				      n ? "" : " ", name);
+		if (n >= size)
+			break;
+	}
+	pclose(p);
+}
+
+/* The vDSO targets of @h, at most @max, into @t. */
+static size_t vdso_targets(const struct sa_hist *h,
+			   const struct sa_hist_target **t, size_t max)
+{
+	size_t i, j, k, n = 0;
+
+	for (i = 0; i < sa_hist_nr_functions(h); i++) {
+		const struct sa_hist_func *f = sa_hist_function(h, i);
+
+		for (j = 0; j < f->nr_branches; j++)
+			for (k = 0; k < f->branches[j].nr_targets; k++) {
+				const struct sa_hist_target *x =
+					&f->branches[j].targets[k];
+
+				if (x->binary && !strcmp(x->binary, "[vdso]")
+				    && n < max)
+					t[n++] = x;
+			}
+	}
+	return n;
+}
+
+START_TEST(test_vdso_names)
+{
+	char dump[4200], path[4200], cmd[8600], names[1024], want[512];
+	char cache[4200], empty[4200], dir[4200];
+	char *argv[] = { (char *)vdso_path, dump, NULL };
+	const char *fn[] = { "__vdso_clock_gettime", "__vdso_gettimeofday" };
+	struct sa_emu_opts eo = { .max_insns = RUN_MAX_INSNS };
+	struct sa_decode_opts dopts = { 0 };
+	const struct sa_hist_target *t[8];
+	const char *env = getenv("SA_BUILDID_DIR");
+	struct sa_errinfo ei;
+	struct sa_emu_stats st;
+	struct sa_emu *emu;
+	struct sa_hist *h;
+	int wstatus = -1, perf_named = 0;
+	size_t i, j, n;
+	FILE *p;
+
+	ck_assert_msg(env && env[0], "SA_BUILDID_DIR is not set (meson)");
+	snprintf(dir, sizeof(dir), "%s", env);
+	if (!sa_test_have("perf"))
+		ck_abort_msg("perf is not installed (scripts/setup.sh)");
+	snprintf(dump, sizeof(dump), "%s/vdso.dump", sa_test_tmpdir());
+	snprintf(path, sizeof(path), "%s/vdso.data", sa_test_tmpdir());
+	emu = sa_emu__spawn(argv, &ei);
+	ck_assert_msg(emu, "%s", ei.msg);
+	ck_assert_msg(sa_emu_window(emu, &eo, path, &st, &ei) == 0, "%s",
+		      ei.msg);
+	ck_assert(st.exited);
+	ck_assert(sa_emu_exited(emu, &wstatus));
+	sa_emu__free(emu);
+	ck_assert_msg(WIFEXITED(wstatus) && WEXITSTATUS(wstatus) == 0,
+		      "sc_vdso failed: status %#x", wstatus);
+
+	h = sa_hist__new();
+	ck_assert_ptr_nonnull(h);
+	ck_assert_msg(sa_decode_file(path, &dopts, h, &ei) == 0, "%s",
+		      ei.msg);
+	n = vdso_targets(h, t, 8);
+	ck_assert_uint_eq(n, 2);
+	ck_assert_uint_eq(sa_hist_decode(h)->unnamed_vdso_targets, 0);
+	/* The saved image is the one the workload has mapped. */
+	ck_assert(t[0]->build_id && strlen(t[0]->build_id) == 40);
+	snprintf(cache, sizeof(cache), "%s/[vdso]/%s/vdso", dir,
+		 t[0]->build_id);
+	snprintf(cmd, sizeof(cmd), "cmp -n $(stat -c %%s '%s') '%s' '%s'",
+		 dump, dump, cache);
+	ck_assert_msg(system(cmd) == 0, "%s differs from %s", cache, dump);
+	for (i = 0; i < n; i++) {
+		ck_assert_str_eq(t[i]->build_id, t[0]->build_id);
+		ck_assert_uint_eq(t[i]->count, 8);
+		ck_assert_uint_eq(t[i]->sym_off, 0);
+		ck_assert_ptr_nonnull(t[i]->sym);
+		nm_names_at(dump, t[i]->offset, names, sizeof(names));
+		snprintf(want, sizeof(want), " %s ", t[i]->sym);
+		ck_assert_msg(strstr(names, want), "%s at %#" PRIx64 ": nm "
+			      "-D of the dump says '%s'", t[i]->sym,
+			      t[i]->offset, names);
+	}
+	/* The two functions the program called, one target each. */
+	for (j = 0; j < 2; j++) {
+		uint64_t v = nm_dynamic(dump, fn[j]);
+		bool seen = false;
+
+		ck_assert_uint_ne(v, 0);
+		for (i = 0; i < n; i++)
+			seen |= t[i]->offset == v;
+		ck_assert_msg(seen, "no vDSO target at %s (%#" PRIx64 ")",
+			      fn[j], v);
+	}
+	/* perf, from the same cache, names the same calls so. */
+	for (i = 0; i < n; i++) {
+		snprintf(cmd, sizeof(cmd),
+			 "perf --buildid-dir '%s' script -i '%s' --itrace=b "
+			 "-F addr,sym,symoff 2>/dev/null | grep -c "
+			 "'%" PRIx64 " %s+0x0'", dir, path, t[i]->addr,
+			 t[i]->sym);
+		p = sh(cmd);
+		ck_assert_int_eq(fscanf(p, "%d", &perf_named), 1);
+		pclose(p);
+		ck_assert_msg(perf_named == 8, "perf names %s %d times",
+			      t[i]->sym, perf_named);
+	}
+	sa_hist__free(h);
+
+	/* No image: [vdso] + the same offsets, counted. */
+	snprintf(empty, sizeof(empty), "%s/no-cache", sa_test_tmpdir());
+	ck_assert_int_eq(setenv("SA_BUILDID_DIR", empty, 1), 0);
+	h = sa_hist__new();
+	ck_assert_ptr_nonnull(h);
+	ck_assert_msg(sa_decode_file(path, &dopts, h, &ei) == 0, "%s",
+		      ei.msg);
+	ck_assert_int_eq(setenv("SA_BUILDID_DIR", dir, 1), 0);
+	n = vdso_targets(h, t, 8);
+	ck_assert_uint_eq(n, 2);
+	for (i = 0; i < n; i++) {
+		ck_assert_ptr_null(t[i]->sym);
+		ck_assert(!t[i]->build_id || !t[i]->build_id[0]);
+		ck_assert(t[i]->offset == nm_dynamic(dump, fn[0]) ||
+			  t[i]->offset == nm_dynamic(dump, fn[1]));
+	}
+	ck_assert_uint_eq(sa_hist_decode(h)->unnamed_vdso_targets, 16);
+	sa_hist__free(h);
+	unlink(path);
+	unlink(dump);
+}
+END_TEST
+
 int main(int argc, char **argv)
 {
 	Suite *s = suite_create("restart");
 	TCase *tc = tcase_create("identities across restarts");
 
 	sa_test_require_ptrace();
-	if (argc != 2 && argc != 4) {
-		fprintf(stderr, "usage: %s SC_PLT [SC_DL SC_DL_LIB]\n",
+	if (argc != 2 && argc != 5) {
+		fprintf(stderr, "usage: %s SC_PLT [SC_DL SC_DL_LIB SC_VDSO]\n",
 			argv[0]);
 		return 2;
 	}
 	wl_path = argv[1];
-	if (argc == 4) {
+	if (argc == 5) {
 		dl_path = argv[2];
 		dl_lib = argv[3];
+		vdso_path = argv[4];
 		tcase_add_test(tc, test_mmap_after_exec);
+		tcase_add_test(tc, test_vdso_names);
 	}
 	tcase_add_test(tc, test_mmap_events);
 	tcase_add_test(tc, test_restarts);
