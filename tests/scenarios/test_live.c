@@ -18,12 +18,19 @@
  * service, are the ground truth), the baseline is learnt from them, and a
  * change in the workers' job mix (SIGUSR1) ranks the branch at the line
  * marked "POOL error" first.
+ *
+ * Then the same as the live records test through the command line: the
+ * real `sensor-agent --pid PID --backend emulate -f jsonl` on the demo
+ * service, shifted once its first comparison is printed and shifted back
+ * once the error path is ongoing, stopped (SIGTERM) once it is resolved;
+ * python3 parses every line it printed and checks the records.
  */
 #include <check.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -32,7 +39,7 @@
 
 #include "testutil.h"
 
-static const char *service, *idle_service, *pool_service;
+static const char *service, *idle_service, *pool_service, *sensor;
 
 struct live_ctx {
 	struct sa_live *lv;
@@ -691,20 +698,180 @@ START_TEST(test_live_pool)
 }
 END_TEST
 
+/* Checks the sensor's JSON lines (argv: FILE PID ERROR_LINE): every line
+ * is a JSON object with an RFC 3339 UTC time, this host, the pid; one
+ * summary per comparison, numbered one by one, each followed by as many
+ * anomaly records as it announced; the error path's records go new,
+ * ongoing, resolved.
+ */
+static const char cli_check[] =
+"import datetime, json, socket, sys\n"
+"path, pid, line = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])\n"
+"recs = []\n"
+"for i, l in enumerate(open(path, encoding='utf-8')):\n"
+"    try:\n"
+"        o = json.loads(l)\n"
+"    except ValueError as e:\n"
+"        sys.exit('line %d is not JSON: %s: %r' % (i + 1, e, l[:200]))\n"
+"    assert isinstance(o, dict), i + 1\n"
+"    t = o['time']\n"
+"    d = datetime.datetime.strptime(t, '%Y-%m-%dT%H:%M:%S.%fZ')\n"
+"    now = datetime.datetime.utcnow()\n"
+"    assert abs((now - d).total_seconds()) < 3600, (i + 1, t)\n"
+"    assert o['host.name'] == socket.gethostname(), (i + 1, o)\n"
+"    assert o['process.pid'] == pid, (i + 1, o['process.pid'])\n"
+"    assert o['process.executable.name'] == 'demo_service', i + 1\n"
+"    assert o['record'] in ('summary', 'anomaly'), (i + 1, o['record'])\n"
+"    recs.append(o)\n"
+"sums = [o for o in recs if o['record'] == 'summary']\n"
+"assert sums, 'no summary record'\n"
+"comps = [o['comparison'] for o in sums]\n"
+"assert comps == list(range(comps[0], comps[0] + len(comps))), comps\n"
+"want = 0\n"
+"for o in recs:\n"
+"    if o['record'] == 'summary':\n"
+"        assert want == 0, ('missing anomaly records', o)\n"
+"        assert o['status'] in ('compared', 'idle'), o\n"
+"        assert o['window.first'] <= o['window.last'], o\n"
+"        want = o['anomalies'] + o['resolved']\n"
+"        cur = o['comparison']\n"
+"    else:\n"
+"        assert want > 0, ('an anomaly beyond its summary', o)\n"
+"        assert o['comparison'] == cur, o\n"
+"        want -= 1\n"
+"assert want == 0, 'the last summary lacks anomaly records'\n"
+"states = [o['state'] for o in recs if o['record'] == 'anomaly' and\n"
+"          o['code.function.name'] == 'parse_request' and\n"
+"          o['code.line.number'] == line]\n"
+"for s in ('new', 'ongoing', 'resolved'):\n"
+"    assert s in states, ('no %s record of parse_request:%d' % (s, line),\n"
+"                         states)\n"
+"assert states.index('new') < states.index('ongoing') < \\\n"
+"       states.index('resolved'), states\n"
+"print('%d records, %d summaries (comparisons %d-%d), error path: %s' %\n"
+"      (len(recs), len(sums), comps[0], comps[-1], ' '.join(states)),\n"
+"      file=sys.stderr)\n";
+
+START_TEST(test_live_cli_jsonl)
+{
+	char pidarg[32], buf[64], errline[32];
+	char *line = NULL, *log, *msg;
+	const char *out = sa_test_path("live-cli.jsonl");
+	const char *errf = sa_test_path("live-cli.err");
+	const char *chk = sa_test_path("live-cli-check.err");
+	int spipe[2], opipe[2], status, line_error, st;
+	bool shifted = false, back = false, stopped = false;
+	size_t cap = 0;
+	pid_t svc, sa;
+	FILE *in, *f;
+
+	line_error = marker_line("DEMO error");
+	ck_assert_int_eq(pipe(spipe), 0);
+	svc = fork();
+	ck_assert_int_ge(svc, 0);
+	if (!svc) {
+		dup2(spipe[1], 1);
+		close(spipe[0]);
+		execl(service, service, "11", (char *)NULL);
+		_exit(127);
+	}
+	close(spipe[1]);
+	ck_assert_int_gt(read(spipe[0], buf, sizeof(buf) - 1), 0);
+
+	snprintf(pidarg, sizeof(pidarg), "%d", (int)svc);
+	ck_assert_int_eq(pipe(opipe), 0);
+	sa = fork();
+	ck_assert_int_ge(sa, 0);
+	if (!sa) {
+		int fd = open(errf, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+
+		dup2(opipe[1], 1);
+		if (fd >= 0)
+			dup2(fd, 2);
+		close(opipe[0]);
+		close(spipe[0]);
+		execl(sensor, sensor, "--pid", pidarg, "--backend", "emulate",
+		      "-f", "jsonl", "--window-insns", "4000",
+		      "--window-ms", "2000", "--period-ms", "30",
+		      "--cpu-budget", "1000", "--learn", "10", "--group", "3",
+		      "--max-windows", "90", (char *)NULL);
+		_exit(127);
+	}
+	close(opipe[1]);
+	in = fdopen(opipe[0], "r");
+	ck_assert_ptr_nonnull(in);
+	f = fopen(out, "w");
+	ck_assert_ptr_nonnull(f);
+	snprintf(errline, sizeof(errline), "\"code.line.number\":%d,",
+		 line_error);
+	/* Bounded by --max-windows: the sensor ends by itself at worst. */
+	while (getline(&line, &cap, in) > 0) {
+		bool err_path = strstr(line, "\"code.function.name\":"
+					     "\"parse_request\"") &&
+				strstr(line, errline);
+
+		fputs(line, f);
+		if (!shifted && strstr(line, "\"record\":\"summary\"")) {
+			kill(svc, SIGUSR1);	/* learnt: comparing */
+			shifted = true;
+		}
+		if (err_path && !back &&
+		    strstr(line, "\"state\":\"ongoing\"")) {
+			kill(svc, SIGUSR2);	/* the shift back */
+			back = true;
+		}
+		if (err_path && back && !stopped &&
+		    strstr(line, "\"state\":\"resolved\"")) {
+			kill(sa, SIGTERM);
+			stopped = true;
+		}
+	}
+	free(line);
+	fclose(in);
+	fclose(f);
+	ck_assert_int_eq(waitpid(sa, &status, 0), sa);
+	kill(svc, SIGTERM);
+	ck_assert_int_eq(waitpid(svc, &st, 0), svc);
+	close(spipe[0]);
+	log = sa_test_slurp(errf, NULL);
+	fprintf(stderr, "sensor-agent's stderr:\n%s", log ? log : "");
+	free(log);
+	ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+		      "sensor-agent status %#x", status);
+	ck_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	ck_assert_msg(shifted && back && stopped, "the run ended before the "
+		      "error path was resolved (shifted %d, back %d)",
+		      shifted, back);
+	{
+		char *argv[] = { "python3", "-c", (char *)cli_check,
+				 (char *)out, pidarg, errline, NULL };
+
+		snprintf(errline, sizeof(errline), "%d", line_error);
+		st = sa_test_exec(argv, NULL, chk);
+	}
+	msg = sa_test_slurp(chk, NULL);
+	fprintf(stderr, "%s", msg ? msg : "");
+	ck_assert_msg(st == 0, "the JSON lines check failed: %s",
+		      msg ? msg : "");
+	free(msg);
+}
+END_TEST
+
 int main(int argc, char **argv)
 {
 	Suite *s = suite_create("live");
 	TCase *tc = tcase_create("demo service");
 
 	sa_test_require_ptrace();
-	if (argc != 4) {
+	if (argc != 4 && argc != 5) {
 		fprintf(stderr, "usage: %s DEMO_SERVICE IDLE_SERVICE "
-			"POOL_SERVICE\n", argv[0]);
+			"POOL_SERVICE [SENSOR_AGENT]\n", argv[0]);
 		return 2;
 	}
 	service = argv[1];
 	idle_service = argv[2];
 	pool_service = argv[3];
+	sensor = argc == 5 ? argv[4] : NULL;
 	tcase_add_test(tc, test_live_demo);
 	tcase_set_timeout(tc, 120);
 	suite_add_tcase(s, tc);
@@ -720,5 +887,11 @@ int main(int argc, char **argv)
 	tcase_add_test(tc, test_live_pool);
 	tcase_set_timeout(tc, 120);
 	suite_add_tcase(s, tc);
+	if (sensor) {
+		tc = tcase_create("command line, jsonl");
+		tcase_add_test(tc, test_live_cli_jsonl);
+		tcase_set_timeout(tc, 120);
+		suite_add_tcase(s, tc);
+	}
 	return sa_test_run(s);
 }
