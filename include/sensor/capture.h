@@ -385,7 +385,10 @@ int sa_cap_session_disable(struct sa_cap_session *s);
  * [aux_tail, aux_head); snapshot mode: the rolling buffer, oldest first).
  * Parsed records go to @fn too when it is not NULL.  Over the memory cap
  * the AUX data is dropped and counted (st.aux_dropped).  Returns the
- * number of records, or a negative error.
+ * number of records, or a negative error.  @fn sees the records ring by
+ * ring (per CPU in per-CPU mode), each ring in its own order, not merged
+ * by time: a thread's EXIT written on one CPU can come before its FORK
+ * written on another (the records' times tell).
  */
 typedef int (*sa_cap_record_fn)(void *ctx, const struct sa_pd_event *ev);
 int sa_cap_session_drain(struct sa_cap_session *s, sa_cap_record_fn fn,
