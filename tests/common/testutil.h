@@ -172,8 +172,6 @@ static inline int sa_test_run(Suite *s)
 	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
 }
 
-#endif /* SA_TESTUTIL_H */
-
 #include <fcntl.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -300,3 +298,33 @@ static inline int sa_test_json_lines_valid(const char *buf)
 	}
 	return st;
 }
+
+/* Runs @cmd with the shell and returns its whole stdout (malloc'd,
+ * NUL-terminated).  With @must_succeed, a command that exits non-zero
+ * fails the test.  The peer runners of the image, sites and perfdata
+ * suites (peer_run(), pp_run()).
+ */
+static inline char *sa_test_cmd_output(const char *cmd, int must_succeed)
+{
+	FILE *p = popen(cmd, "r");
+	size_t len = 0, cap = 1 << 16, n;
+	char *buf = malloc(cap);
+	int st;
+
+	ck_assert_msg(p && buf, "cannot run %s", cmd);
+	while ((n = fread(buf + len, 1, cap - len - 1, p)) > 0) {
+		len += n;
+		if (cap - len < 4096) {
+			cap *= 2;
+			buf = realloc(buf, cap);
+			ck_assert(buf);
+		}
+	}
+	buf[len] = '\0';
+	st = pclose(p);
+	if (must_succeed)
+		ck_assert_msg(st == 0, "peer command failed: %s", cmd);
+	return buf;
+}
+
+#endif /* SA_TESTUTIL_H */

@@ -15,26 +15,14 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Runs @cmd with the shell and returns its whole stdout (malloc'd). */
+#include "testutil.h"
+
+/* Runs @cmd with the shell and returns its whole stdout (malloc'd); a
+ * failing command fails the test.
+ */
 static inline char *peer_run(const char *cmd)
 {
-	FILE *p = popen(cmd, "r");
-	size_t len = 0, cap = 1 << 16;
-	char *buf = malloc(cap);
-	size_t n;
-
-	ck_assert_msg(p && buf, "cannot run %s", cmd);
-	while ((n = fread(buf + len, 1, cap - len - 1, p)) > 0) {
-		len += n;
-		if (cap - len < 4096) {
-			cap *= 2;
-			buf = realloc(buf, cap);
-			ck_assert(buf);
-		}
-	}
-	buf[len] = '\0';
-	ck_assert_msg(pclose(p) == 0, "peer command failed: %s", cmd);
-	return buf;
+	return sa_test_cmd_output(cmd, 1);
 }
 
 /* Returns true when @tool runs (e.g. a cross objdump that may be absent). */

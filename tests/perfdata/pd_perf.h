@@ -14,6 +14,8 @@
 #include <string.h>
 #include <sys/wait.h>
 
+#include "testutil.h"
+
 #define PP_MAX_RECS 100000
 
 /* One record as `perf report -D` prints it. */
@@ -43,25 +45,12 @@ static inline void pp_require_perf(void)
 	}
 }
 
-/* Runs @cmd and returns its stdout (heap, NUL-terminated). */
+/* Runs @cmd and returns its stdout (heap, NUL-terminated), whatever its
+ * exit status.
+ */
 static inline char *pp_run(const char *cmd)
 {
-	FILE *f = popen(cmd, "r");
-	size_t cap = 1 << 16, len = 0, n;
-	char *buf = malloc(cap);
-
-	ck_assert_msg(f && buf, "cannot run %s", cmd);
-	while ((n = fread(buf + len, 1, cap - len - 1, f)) > 0) {
-		len += n;
-		if (cap - len < 4096) {
-			cap *= 2;
-			buf = realloc(buf, cap);
-			ck_assert(buf);
-		}
-	}
-	buf[len] = '\0';
-	pclose(f);
-	return buf;
+	return sa_test_cmd_output(cmd, 0);
 }
 
 static struct pp_rec *pp_find(struct pp_dump *d, uint64_t off)

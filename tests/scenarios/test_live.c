@@ -77,6 +77,67 @@ static int marker_line(const char *marker)
 	return marker_line_in("demo_service.c", marker);
 }
 
+/* A service a test watches: its pid and the read end of its stdout. */
+struct service {
+	pid_t pid;
+	int fd;
+};
+
+/* Starts @path @arg with its stdout on a pipe and waits until it is in
+ * its request loop: its first output ("ready ..."), NUL-terminated in
+ * @buf.
+ */
+static void service_start(struct service *sv, const char *path,
+			  const char *arg, char *buf, size_t size)
+{
+	int pfd[2];
+	ssize_t n;
+
+	ck_assert_int_eq(pipe(pfd), 0);
+	sv->pid = fork();
+	ck_assert_int_ge(sv->pid, 0);
+	if (!sv->pid) {
+		dup2(pfd[1], 1);
+		close(pfd[0]);
+		execl(path, path, arg, (char *)NULL);
+		_exit(127);
+	}
+	close(pfd[1]);
+	sv->fd = pfd[0];
+	n = read(sv->fd, buf, size - 1);
+	ck_assert_int_gt(n, 0);
+	buf[n] = '\0';
+}
+
+/* Ends the service with SIGTERM: it must exit 0, and with @alive it
+ * must have kept running until then.
+ */
+static void service_stop(struct service *sv, bool alive)
+{
+	int status;
+
+	if (alive)
+		ck_assert_int_eq(waitpid(sv->pid, &status, WNOHANG), 0);
+	kill(sv->pid, SIGTERM);
+	ck_assert_int_eq(waitpid(sv->pid, &status, 0), sv->pid);
+	ck_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	close(sv->fd);
+}
+
+/* The loop's backend in every test: the emulated one on @pid, windows
+ * of 4000 instructions and at most @window_ms, 30 ms apart, the CPU
+ * budget a whole core.
+ */
+static void emulate_on(struct sa_live_opts *o, pid_t pid, uint64_t window_ms)
+{
+	o->backend.kind = SA_BACKEND_EMULATE;
+	o->backend.pid = pid;
+	o->backend.window_insns = 4000;
+	o->backend.window_ms = window_ms;
+	o->backend.period_ms = 30;
+	o->backend.budget.cpu_permille = 1000;
+}
+
 static void on_note(void *ctx, const char *msg)
 {
 	struct live_ctx *c = ctx;
@@ -114,32 +175,16 @@ START_TEST(test_live_demo)
 	struct sa_live_opts o = { 0 };
 	struct sa_live_stats st;
 	struct sa_errinfo ei;
-	int pfd[2], status;
+	struct service sv;
 	char buf[64];
-	ssize_t n;
 
 	c.line_error = marker_line("DEMO error");
 	c.line_miss = marker_line("DEMO miss");
-	ck_assert_int_eq(pipe(pfd), 0);
-	c.pid = fork();
-	ck_assert_int_ge(c.pid, 0);
-	if (!c.pid) {
-		dup2(pfd[1], 1);
-		close(pfd[0]);
-		execl(service, service, "7", (char *)NULL);
-		_exit(127);
-	}
-	close(pfd[1]);
 	/* "ready <pid>": the service is in its request loop. */
-	n = read(pfd[0], buf, sizeof(buf) - 1);
-	ck_assert_int_gt(n, 0);
+	service_start(&sv, service, "7", buf, sizeof(buf));
+	c.pid = sv.pid;
 
-	o.backend.kind = SA_BACKEND_EMULATE;
-	o.backend.pid = c.pid;
-	o.backend.window_insns = 4000;
-	o.backend.window_ms = 2000;
-	o.backend.period_ms = 30;
-	o.backend.budget.cpu_permille = 1000;
+	emulate_on(&o, c.pid, 2000);
 	o.learn_windows = 10;
 	o.group = 3;
 	o.max_windows = 60;
@@ -154,11 +199,7 @@ START_TEST(test_live_demo)
 	sa_live__free(c.lv);
 
 	/* The service kept running through it all. */
-	ck_assert_int_eq(waitpid(c.pid, &status, WNOHANG), 0);
-	kill(c.pid, SIGTERM);
-	ck_assert_int_eq(waitpid(c.pid, &status, 0), c.pid);
-	ck_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
-	close(pfd[0]);
+	service_stop(&sv, true);
 
 	printf("live: %llu windows, %llu learnt, %llu compared, %llu "
 	       "anomalies (%u at the marked lines, %u others), %llu trace "
@@ -327,31 +368,17 @@ START_TEST(test_live_states)
 	struct sa_live_stats st;
 	struct sa_errinfo ei;
 	char buf[64], host[256], *out = NULL, pidf[64];
+	struct service sv;
 	size_t len = 0;
-	int pfd[2], status;
 
 	c.line_error = marker_line("DEMO error");
 	c.line_caller = marker_line("DEMO caller");
-	ck_assert_int_eq(pipe(pfd), 0);
-	c.pid = fork();
-	ck_assert_int_ge(c.pid, 0);
-	if (!c.pid) {
-		dup2(pfd[1], 1);
-		close(pfd[0]);
-		execl(service, service, "11", (char *)NULL);
-		_exit(127);
-	}
-	close(pfd[1]);
-	ck_assert_int_gt(read(pfd[0], buf, sizeof(buf) - 1), 0);
+	service_start(&sv, service, "11", buf, sizeof(buf));
+	c.pid = sv.pid;
 	c.out = open_memstream(&out, &len);
 	ck_assert_ptr_nonnull(c.out);
 
-	o.backend.kind = SA_BACKEND_EMULATE;
-	o.backend.pid = c.pid;
-	o.backend.window_insns = 4000;
-	o.backend.window_ms = 2000;
-	o.backend.period_ms = 30;
-	o.backend.budget.cpu_permille = 1000;
+	emulate_on(&o, c.pid, 2000);
 	o.learn_windows = 10;
 	o.group = 3;
 	o.max_windows = 75;
@@ -366,10 +393,7 @@ START_TEST(test_live_states)
 	sa_live_stats(c.lv, &st);
 	sa_live__free(c.lv);
 	fclose(c.out);
-	kill(c.pid, SIGTERM);
-	ck_assert_int_eq(waitpid(c.pid, &status, 0), c.pid);
-	ck_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
-	close(pfd[0]);
+	service_stop(&sv, false);
 
 	printf("live states: %llu windows, %llu compared, %u summaries; "
 	       "error path: %u new, %u ongoing, %u resolved; its caller's "
@@ -434,29 +458,13 @@ START_TEST(test_live_idle)
 	struct sa_baseline *bl;
 	struct sa_errinfo ei;
 	char buf[64], db[4200];
-	int pfd[2], status;
 	unsigned notes = 0;
 	struct sa_live *lv;
-	pid_t pid;
+	struct service sv;
 
-	ck_assert_int_eq(pipe(pfd), 0);
-	pid = fork();
-	ck_assert_int_ge(pid, 0);
-	if (!pid) {
-		dup2(pfd[1], 1);
-		close(pfd[0]);
-		execl(idle_service, idle_service, "1000", (char *)NULL);
-		_exit(127);
-	}
-	close(pfd[1]);
-	ck_assert_int_gt(read(pfd[0], buf, sizeof(buf) - 1), 0);
+	service_start(&sv, idle_service, "1000", buf, sizeof(buf));
 	snprintf(db, sizeof(db), "%s", sa_test_path("idle.db"));
-	o.backend.kind = SA_BACKEND_EMULATE;
-	o.backend.pid = pid;
-	o.backend.window_insns = 4000;
-	o.backend.window_ms = 300;
-	o.backend.period_ms = 30;
-	o.backend.budget.cpu_permille = 1000;
+	emulate_on(&o, sv.pid, 300);
 	o.learn_windows = 6;
 	o.learn_db = db;
 	o.group = 2;
@@ -472,10 +480,7 @@ START_TEST(test_live_idle)
 	ck_assert_msg(sa_live_run(lv, &ei) == 0, "%s", ei.msg);
 	sa_live_stats(lv, &st);
 	sa_live__free(lv);
-	kill(pid, SIGTERM);
-	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
-	ck_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
-	close(pfd[0]);
+	service_stop(&sv, false);
 	printf("live idle: %llu windows, %llu idle, %llu failed, %llu learnt, "
 	       "%llu compared\n", (unsigned long long)st.windows,
 	       (unsigned long long)st.windows_idle,
@@ -609,38 +614,22 @@ START_TEST(test_live_pool)
 {
 	struct pool_ctx c = { .first_group = -1 };
 	struct sa_live_opts o = { 0 };
-	int pfd[2], status, tids[2], pid;
+	int tids[2], pid;
+	struct service sv;
 	struct sa_live_stats st;
 	struct sa_errinfo ei;
 	bool seen[2] = { false, false };
 	char buf[128];
 	uint32_t i;
-	ssize_t n;
 
 	c.line = marker_line_in("pool_service.c", "/* POOL error */");
-	ck_assert_int_eq(pipe(pfd), 0);
-	c.pid = fork();
-	ck_assert_int_ge(c.pid, 0);
-	if (!c.pid) {
-		dup2(pfd[1], 1);
-		close(pfd[0]);
-		execl(pool_service, pool_service, "3", (char *)NULL);
-		_exit(127);
-	}
-	close(pfd[1]);
-	n = read(pfd[0], buf, sizeof(buf) - 1);
-	ck_assert_int_gt(n, 0);
-	buf[n] = '\0';
+	service_start(&sv, pool_service, "3", buf, sizeof(buf));
+	c.pid = sv.pid;
 	ck_assert_int_eq(sscanf(buf, "ready %d %d %d", &pid, &tids[0],
 				&tids[1]), 3);
 	ck_assert_int_eq(pid, c.pid);
 
-	o.backend.kind = SA_BACKEND_EMULATE;
-	o.backend.pid = c.pid;
-	o.backend.window_insns = 4000;
-	o.backend.window_ms = 2000;
-	o.backend.period_ms = 30;
-	o.backend.budget.cpu_permille = 1000;
+	emulate_on(&o, c.pid, 2000);
 	o.learn_windows = 10;
 	o.group = 3;
 	o.max_windows = 40;
@@ -656,11 +645,7 @@ START_TEST(test_live_pool)
 	sa_live__free(c.lv);
 
 	/* The service kept running through it all, and ends cleanly. */
-	ck_assert_int_eq(waitpid(c.pid, &status, WNOHANG), 0);
-	kill(c.pid, SIGTERM);
-	ck_assert_int_eq(waitpid(c.pid, &status, 0), c.pid);
-	ck_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
-	close(pfd[0]);
+	service_stop(&sv, true);
 
 	printf("live pool: %llu windows (%llu idle, %llu failed), %llu "
 	       "learnt, %llu compared, %llu instructions, %u threads "
@@ -759,24 +744,16 @@ START_TEST(test_live_cli_jsonl)
 	const char *out = sa_test_path("live-cli.jsonl");
 	const char *errf = sa_test_path("live-cli.err");
 	const char *chk = sa_test_path("live-cli-check.err");
-	int spipe[2], opipe[2], status, line_error, st;
+	int opipe[2], status, line_error, st;
 	bool shifted = false, back = false, stopped = false;
+	struct service sv;
 	size_t cap = 0;
 	pid_t svc, sa;
 	FILE *in, *f;
 
 	line_error = marker_line("DEMO error");
-	ck_assert_int_eq(pipe(spipe), 0);
-	svc = fork();
-	ck_assert_int_ge(svc, 0);
-	if (!svc) {
-		dup2(spipe[1], 1);
-		close(spipe[0]);
-		execl(service, service, "11", (char *)NULL);
-		_exit(127);
-	}
-	close(spipe[1]);
-	ck_assert_int_gt(read(spipe[0], buf, sizeof(buf) - 1), 0);
+	service_start(&sv, service, "11", buf, sizeof(buf));
+	svc = sv.pid;
 
 	snprintf(pidarg, sizeof(pidarg), "%d", (int)svc);
 	ck_assert_int_eq(pipe(opipe), 0);
@@ -789,7 +766,7 @@ START_TEST(test_live_cli_jsonl)
 		if (fd >= 0)
 			dup2(fd, 2);
 		close(opipe[0]);
-		close(spipe[0]);
+		close(sv.fd);
 		execl(sensor, sensor, "--pid", pidarg, "--backend", "emulate",
 		      "-f", "jsonl", "--window-insns", "4000",
 		      "--window-ms", "2000", "--period-ms", "30",
@@ -830,15 +807,12 @@ START_TEST(test_live_cli_jsonl)
 	fclose(in);
 	fclose(f);
 	ck_assert_int_eq(waitpid(sa, &status, 0), sa);
-	kill(svc, SIGTERM);
-	ck_assert_int_eq(waitpid(svc, &st, 0), svc);
-	close(spipe[0]);
 	log = sa_test_slurp(errf, NULL);
 	fprintf(stderr, "sensor-agent's stderr:\n%s", log ? log : "");
 	free(log);
 	ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0,
 		      "sensor-agent status %#x", status);
-	ck_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	service_stop(&sv, false);
 	ck_assert_msg(shifted && back && stopped, "the run ended before the "
 		      "error path was resolved (shifted %d, back %d)",
 		      shifted, back);
