@@ -215,6 +215,14 @@ struct sa_live *sa_live__new(const struct sa_live_opts *o,
 	if (!lv)
 		return NULL;
 	lv->o = *o;
+	/* every window maps the same binaries: analyse them once */
+	lv->o.decode.cache = o->decode.cache ?
+			     sa_image_cache_get(o->decode.cache) :
+			     sa_image_cache__new();
+	if (!lv->o.decode.cache) {
+		free(lv);
+		return NULL;
+	}
 	if (!lv->o.learn_windows)
 		lv->o.learn_windows = SA_LIVE_DEF_LEARN_WINDOWS;
 	if (!lv->o.group)
@@ -331,6 +339,7 @@ void sa_live__free(struct sa_live *lv)
 	}
 	if (lv->own_workdir)
 		rmdir(lv->workdir);
+	sa_image_cache__free(lv->o.decode.cache);
 	free(lv);
 }
 
