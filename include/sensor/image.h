@@ -212,6 +212,8 @@ struct sa_image_cache_stats {
 	uint64_t lookups;	/* binaries images asked for */
 	uint64_t hits;		/* found analysed */
 	uint64_t builds;	/* opened and analysed (symbols read) */
+	uint64_t rebiased;	/* copies of an analysis at another load
+				 * bias (symbols moved, the rest shared) */
 	uint64_t entries;	/* held now */
 	uint64_t evictions;
 	uint64_t dwarf_opens;	/* DWARF sessions begun */

@@ -119,6 +119,12 @@ struct sa_idso {
 	uint64_t last_use;	/* the cache's clock */
 	uint64_t dw_opens;	/* DWARF sessions begun (0 or 1) */
 	struct sa_dso_store store;
+	/* A re-biased copy (the same file at another load bias, as after a
+	 * restart with ASLR): its symbols are @core's moved by the bias
+	 * difference; file, ELF, debug file and DWARF are @core's
+	 * (borrowed, a reference held).
+	 */
+	struct sa_idso *core;
 };
 
 struct sa_section {
@@ -204,6 +210,8 @@ static void sa_filemap_fini(struct sa_filemap *fm)
 	fm->size = 0;
 }
 
+static void sa_idso_put(struct sa_idso *d);
+
 static void sa_idso__free(struct sa_idso *d)
 {
 	if (!d)
@@ -211,6 +219,19 @@ static void sa_idso__free(struct sa_idso *d)
 	if (d->store.free_fn)
 		d->store.free_fn(d->store.data);
 	free(d->symfs);
+	if (d->core) {
+		free(d->syms);
+		free(d->aliases);
+		free(d->mapsyms);
+		for (size_t i = 0; i < d->nr_strs; i++)
+			free(d->strs[i]);
+		free(d->strs);
+		free(d->path);
+		free(d->file);
+		sa_idso_put(d->core);
+		free(d);
+		return;
+	}
 	if (d->dw)
 		dwarf_end(d->dw);
 	free(d->cus);
@@ -1844,8 +1865,72 @@ static int sa_image_add_dso(struct sa_image *img, struct sa_idso *d,
 	return 0;
 }
 
-/* A dso of @path at @bias for @img: from its cache, else opened,
- * analysed and offered to the cache.
+/* A copy of the cached @src (or of its core) at @bias: the symbols
+ * moved, the rest borrowed.  NULL on ENOMEM.
+ */
+static struct sa_idso *sa_idso_rebias(struct sa_idso *src, uint64_t bias)
+{
+	struct sa_idso *core = src->core ? src->core : src, *d;
+	uint64_t delta = bias - core->pub.bias;
+	size_t i;
+
+	d = calloc(1, sizeof(*d));
+	if (!d)
+		return NULL;
+	d->path = strdup(core->path);
+	d->file = strdup(core->file);
+	d->syms = core->nr_syms ? malloc(core->nr_syms * sizeof(*d->syms)) :
+				  NULL;
+	d->aliases = core->nr_aliases ?
+		     malloc(core->nr_aliases * sizeof(*d->aliases)) : NULL;
+	d->mapsyms = core->nr_mapsyms ?
+		     malloc(core->nr_mapsyms * sizeof(*d->mapsyms)) : NULL;
+	if (!d->path || !d->file || (core->nr_syms && !d->syms) ||
+	    (core->nr_aliases && !d->aliases) ||
+	    (core->nr_mapsyms && !d->mapsyms)) {
+		free(d->path);
+		free(d->file);
+		free(d->syms);
+		free(d->aliases);
+		free(d->mapsyms);
+		free(d);
+		return NULL;
+	}
+	d->pub = core->pub;
+	d->pub.path = d->path;
+	d->pub.file = d->file;
+	d->pub.bias = bias;
+	d->fd = d->dbg_fd = -1;
+	d->fm = core->fm;
+	d->elf = core->elf;
+	d->ehdr = core->ehdr;
+	d->dbg_elf = core->dbg_elf;
+	d->dbg_fm = core->dbg_fm;
+	d->dw_tried = true;	/* lines come from the core */
+	d->st = core->st;
+	d->nr_syms = core->nr_syms;
+	for (i = 0; i < d->nr_syms; i++) {
+		d->syms[i] = core->syms[i];
+		d->syms[i].pub.start += delta;
+		d->syms[i].end += delta;
+		d->syms[i].pub.dso = &d->pub;
+	}
+	d->nr_aliases = core->nr_aliases;
+	if (d->nr_aliases)
+		memcpy(d->aliases, core->aliases,
+		       d->nr_aliases * sizeof(*d->aliases));
+	d->nr_mapsyms = d->cap_mapsyms = core->nr_mapsyms;
+	for (i = 0; i < d->nr_mapsyms; i++) {
+		d->mapsyms[i] = core->mapsyms[i];
+		d->mapsyms[i].addr += delta;
+	}
+	core->refs++;
+	d->core = core;
+	return d;
+}
+
+/* A dso of @path at @bias for @img: from its cache (as it is, or
+ * re-biased), else opened, analysed and offered to the cache.
  */
 static int sa_image_get_dso(struct sa_image *img, const char *path,
 			    uint64_t bias, const uint8_t *bid, size_t bid_len,
@@ -1862,6 +1947,24 @@ static int sa_image_get_dso(struct sa_image *img, const char *path,
 			if (!err)
 				*out = d;
 			return err;
+		}
+		d = sa_cache_find(img, path, bid, bid_len, 0, true);
+		if (d && (d = sa_idso_rebias(d, bias))) {
+			/* attach takes the image's reference; the cache's
+			 * comes with the insert
+			 */
+			err = sa_image_attach(img, d, ei);
+			if (err) {
+				sa_idso__free(d);
+				return err;
+			}
+			img->cache->st.hits--;
+			img->cache->st.rebiased++;
+			sa_cache_insert(img->cache, d, img->symfs);
+			if (!d->cached)
+				d->refs = 0;	/* the image's only */
+			*out = d;
+			return 0;
 		}
 	}
 	err = sa_dso_open(img, path, &d, ei);
@@ -2468,6 +2571,10 @@ static int sa_dso_srcline(struct sa_idso *d, uint64_t addr,
 	Dwarf_Line *l;
 	uint64_t eaddr = addr - d->pub.bias;
 	int lineno = 0;
+
+	if (d->core)
+		return sa_dso_srcline(d->core, eaddr + d->core->pub.bias, file,
+				      line);
 
 	if (!d->dw_tried) {
 		d->dw_tried = true;
