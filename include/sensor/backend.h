@@ -138,7 +138,10 @@ struct sa_window_info {
 	uint32_t nr_collision;	/* ... with COLLISION */
 	bool skipped;		/* over budget: no file written */
 	bool target_exited;	/* the target ended during the window */
-	uint64_t capture_cpu_ns;	/* sensor CPU time for this window */
+	/* sensor CPU time for this window: the capturing thread's and,
+	 * with emulate, the guardian process's
+	 */
+	uint64_t capture_cpu_ns;
 	/* emulate: the thread traced in this window, picked by its CPU
 	 * time since the previous window; 0 for the hardware backends,
 	 * which trace every thread.
@@ -200,6 +203,18 @@ int sa_backend_capture(struct sa_backend *b, const char *out_path,
  * that the budget covers it.
  */
 void sa_backend_account(struct sa_backend *b, uint64_t decode_cpu_ns);
+
+/* Changes the duty cycle from the next window on (the live loop's
+ * governor): 0 leaves a value as it is; @window_insns only for emulate.
+ * The period's change moves the next window's start (from the last
+ * window's).  The budget's rate (cpu_permille) is unchanged.
+ */
+void sa_backend_set_schedule(struct sa_backend *b, uint64_t window_ms,
+			     uint64_t window_insns, uint64_t period_ms);
+
+/* The duty cycle in use (defaults applied). */
+void sa_backend_schedule(const struct sa_backend *b, uint64_t *window_ms,
+			 uint64_t *window_insns, uint64_t *period_ms);
 
 void sa_backend_stats(const struct sa_backend *b,
 		      struct sa_backend_stats *st);

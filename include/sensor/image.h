@@ -177,6 +177,77 @@ const struct sa_region *sa_image_region(const struct sa_image *img,
 /* Iterates the dsos in load order; returns NULL past the end. */
 const struct sa_dso *sa_image_dso_at(const struct sa_image *img, size_t idx);
 
+/* Reads the GNU build-id note of the ELF file @path (libdw's
+ * dwelf_elf_gnu_build_id(): PT_NOTE segments, else SHT_NOTE sections)
+ * into @id, at most @max bytes.  The one build-id reader of the project.
+ * Returns the length (0: the file has none), -errno, or -SA_ERR_FORMAT
+ * when @path is not an ELF file.
+ */
+int sa_build_id_read(const char *path, uint8_t *id, size_t max);
+
+/* The same for an ELF image in memory (@buf, @len bytes; the vDSO read
+ * from a process), which the call only reads.
+ */
+int sa_build_id_mem(const void *buf, size_t len, uint8_t *id, size_t max);
+
+/*
+ * The analysis cache: binaries analysed once and shared by every image
+ * that names them (the windows of the live loop, of `baseline add` and
+ * of `analyze`), as libipt's pt_image_section_cache and libdwfl's Dwfl.
+ * What is shared per binary: the mapped file and its ELF headers, the
+ * build-id, the separate debug file, the sorted symbols, the DWARF line
+ * tables (opened on the first line lookup) and the site maps of its
+ * functions (src/sites).
+ *
+ * An entry is found by the trace's path, the symfs, the load bias and
+ * the file: its build-id when the trace gives one (MMAP2 or a build-id
+ * record), else the file's device, inode, size and mtime, so a binary
+ * replaced on disk is analysed again.  A file whose build-id is not the
+ * one the trace expects is analysed for its image only, never cached.
+ *
+ * Reference counted: the creator and every image that uses the cache
+ * hold a reference, and every image holds a reference to each cached
+ * binary it maps, so binaries outlive the cache while an image needs
+ * them.  Up to 256 binaries are kept; beyond, the least recently used
+ * that no image holds is dropped.  Not for two threads at once.
+ */
+struct sa_image_cache;
+
+struct sa_image_cache_stats {
+	uint64_t lookups;	/* binaries images asked for */
+	uint64_t hits;		/* found analysed */
+	uint64_t builds;	/* opened and analysed (symbols read) */
+	uint64_t rebiased;	/* copies of an analysis at another load
+				 * bias (symbols moved, the rest shared) */
+	uint64_t entries;	/* held now */
+	uint64_t evictions;
+	uint64_t dwarf_opens;	/* DWARF sessions begun */
+	uint64_t site_maps;	/* function site maps built */
+};
+
+/* Returns a new empty cache holding one reference, or NULL (errno). */
+struct sa_image_cache *sa_image_cache__new(void);
+
+/* Takes another reference to @c (may be NULL); returns @c. */
+struct sa_image_cache *sa_image_cache_get(struct sa_image_cache *c);
+
+/* Drops a reference; the last frees the cache and its references to
+ * the binaries (images still holding one keep them).  Accepts NULL.
+ */
+void sa_image_cache__free(struct sa_image_cache *c);
+
+/* Makes @img take its binaries from @c (NULL: none), holding a
+ * reference to it.  Before any binary is added: returns -SA_ERR_INVAL
+ * after.
+ */
+int sa_image_set_cache(struct sa_image *img, struct sa_image_cache *c);
+
+/* The counters of @c, summed over its life (dwarf_opens and site_maps
+ * include binaries dropped since).
+ */
+void sa_image_cache_stats(const struct sa_image_cache *c,
+			  struct sa_image_cache_stats *st);
+
 /* Formats a build-id as lowercase hex into @buf (at least 41 bytes). */
 char *sa_build_id_str(const uint8_t *id, size_t len, char *buf, size_t size);
 

@@ -160,8 +160,23 @@ struct sa_live_stats {
 	uint64_t decode_errors;
 	uint64_t instructions;
 	uint64_t decode_ns;		/* thread CPU time decoding */
-	uint64_t capture_ns;		/* thread CPU time capturing */
+	uint64_t capture_ns;		/* CPU time capturing (with the
+					 * emulate backend's guardian) */
 	uint64_t wall_ns;
+	/* The governor (docs/anomalies.md): all of the sensor's CPU time
+	 * (this process and its guardians, getrusage) and the time the
+	 * windows observed the target, since sa_live_run() began (a
+	 * window's cost is all the sensor's CPU from the end of the previous
+	 * one to its own: capture, decode, learning or comparing); the
+	 * budget and the duty cycle in use (window_insns 0: windows are
+	 * timed), and how often the governor changed it.
+	 */
+	uint64_t sensor_cpu_ns;
+	uint64_t observed_ns;
+	uint32_t cpu_permille;
+	uint64_t window_ms, window_insns, period_ms;
+	uint64_t governor_changes;
+	uint64_t max_window_cpu_ns;	/* the costliest window */
 	bool target_exited;
 	/* The threads of the target whose windows were decoded (windows
 	 * merge threads): distinct, ascending, at most SA_HIST_MAX_TIDS;
@@ -215,6 +230,13 @@ int sa_live_write_event_text(const struct sa_live *lv,
 			     const struct sa_live_event *ev, FILE *f);
 int sa_live_write_summary_text(const struct sa_live *lv,
 			       const struct sa_live_summary *s, FILE *f);
+
+/* Formats the governor's counters of @st into @buf: "observed N ms of
+ * every second at X% of a core (budget B%; window W ms every P ms)".
+ * Returns @buf.
+ */
+char *sa_live_format_governor(const struct sa_live_stats *st, char *buf,
+			      size_t size);
 
 /* Formats @ts as RFC 3339 UTC with milliseconds into @buf (>= 25 bytes):
  * "2026-12-02T18:40:00.123Z".  Returns @buf.

@@ -17,6 +17,7 @@
 
 #include "sensor/error.h"
 #include "sensor/hist.h"
+#include "sensor/image.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -67,6 +68,11 @@ struct sa_decode_opts {
 	 */
 	size_t nr_error_sinks;
 	const char *const *error_sinks;
+	/* Binaries analysed once for many inputs (<sensor/image.h>): the
+	 * image of each decode takes them from here (NULL: analysed for
+	 * each input, freed after it).  Borrowed.
+	 */
+	struct sa_image_cache *cache;
 };
 
 enum sa_input_kind {

@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -69,6 +70,14 @@ struct sa_live {
 	size_t nr_tr;
 	char host[256];
 	char exe[256];
+	/* the governor: the duty cycle the user asked for (the longest
+	 * window, the shortest period), the cost of a window (EWMA)
+	 */
+	uint64_t user_window_ms, user_window_insns, user_period_ms;
+	uint64_t cost_ns;
+	uint64_t last_decode_ns;
+	uint64_t cpu_start_ns, cpu_mark_ns;	/* proc_cpu_ns() */
+	uint64_t start_ns;
 };
 
 static uint64_t thread_cpu_ns(void)
@@ -77,6 +86,22 @@ static uint64_t thread_cpu_ns(void)
 
 	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
 	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+/* The sensor's CPU time: this process (every thread) and its reaped
+ * children (the emulate backend's guardians), user + system.
+ */
+static uint64_t proc_cpu_ns(void)
+{
+	struct rusage self, ch;
+
+	if (getrusage(RUSAGE_SELF, &self) || getrusage(RUSAGE_CHILDREN, &ch))
+		return 0;
+	return (uint64_t)(self.ru_utime.tv_sec + self.ru_stime.tv_sec +
+			  ch.ru_utime.tv_sec + ch.ru_stime.tv_sec) *
+	       1000000000ull +
+	       (uint64_t)(self.ru_utime.tv_usec + self.ru_stime.tv_usec +
+			  ch.ru_utime.tv_usec + ch.ru_stime.tv_usec) * 1000ull;
 }
 
 static uint64_t mono_ns(void)
@@ -215,6 +240,14 @@ struct sa_live *sa_live__new(const struct sa_live_opts *o,
 	if (!lv)
 		return NULL;
 	lv->o = *o;
+	/* every window maps the same binaries: analyse them once */
+	lv->o.decode.cache = o->decode.cache ?
+			     sa_image_cache_get(o->decode.cache) :
+			     sa_image_cache__new();
+	if (!lv->o.decode.cache) {
+		free(lv);
+		return NULL;
+	}
 	if (!lv->o.learn_windows)
 		lv->o.learn_windows = SA_LIVE_DEF_LEARN_WINDOWS;
 	if (!lv->o.group)
@@ -287,6 +320,14 @@ struct sa_live *sa_live__new(const struct sa_live_opts *o,
 		goto err;
 	}
 	target_names(lv);
+	sa_backend_schedule(lv->backend, &lv->user_window_ms,
+			    &lv->user_window_insns, &lv->user_period_ms);
+	lv->st.window_ms = lv->user_window_ms;
+	lv->st.window_insns = lv->user_window_insns;
+	lv->st.period_ms = lv->user_period_ms;
+	lv->st.cpu_permille = o->backend.budget.cpu_permille ?
+			      o->backend.budget.cpu_permille :
+			      SA_BACKEND_DEF_CPU_PERMILLE;
 	return lv;
 err:
 	sa_live__free(lv);
@@ -331,6 +372,7 @@ void sa_live__free(struct sa_live *lv)
 	}
 	if (lv->own_workdir)
 		rmdir(lv->workdir);
+	sa_image_cache__free(lv->o.decode.cache);
 	free(lv);
 }
 
@@ -351,6 +393,11 @@ void sa_live_stats(const struct sa_live *lv, struct sa_live_stats *st)
 		sa_backend_stats(lv->backend, &bs);
 		st->windows_skipped = bs.windows_skipped;
 		st->capture_ns = bs.capture_cpu_ns;
+	}
+	if (!st->wall_ns && lv->start_ns) {
+		/* while running */
+		st->wall_ns = mono_ns() - lv->start_ns;
+		st->sensor_cpu_ns = proc_cpu_ns() - lv->cpu_start_ns;
 	}
 }
 
@@ -848,6 +895,7 @@ static int window(struct sa_live *lv, const char *path,
 	err = sa_decode_file(path, &dopts, h, &lei);
 	dt = thread_cpu_ns() - t0;
 	sa_backend_account(lv->backend, dt);
+	lv->last_decode_ns = dt;
 	lv->st.decode_ns += dt;
 	if (!lv->o.keep_windows)
 		unlink(path);
@@ -907,6 +955,96 @@ learnt:
 	return 0;
 }
 
+/*
+ * The governor, after each window: what the window cost (all of the
+ * sensor's CPU since the previous one: capture with the guardian,
+ * decode, learning or comparing) sets the duty cycle so that the budget
+ * holds without skipping windows.  The period is stretched to the
+ * window's cost over the budget (a window of cost C every C / budget),
+ * never below the user's; the window is kept as long as the user asked
+ * (the share of time observed, window / period, grows with the window
+ * while the cost has a fixed part), and shortened, at most by half per
+ * window, only when the period would have to pass ten times the user's.
+ * It grows back when the cost allows.  The token bucket of the backend
+ * stays the hard limit: it is debited with the same total.
+ */
+#define SA_GOV_MAX_STRETCH 10
+#define SA_GOV_MIN_WINDOW_MS 1
+#define SA_GOV_MIN_WINDOW_INSNS 100
+
+static uint64_t gov_clamp(uint64_t v, uint64_t lo, uint64_t hi)
+{
+	return v < lo ? lo : v > hi ? hi : v;
+}
+
+static void govern(struct sa_live *lv, const struct sa_window_info *wi)
+{
+	uint64_t now = proc_cpu_ns(), cycle = now - lv->cpu_mark_ns;
+	uint64_t permille = lv->st.cpu_permille, period, max_period, rest;
+	uint64_t w_ms = lv->st.window_ms, w_insns = lv->st.window_insns;
+	bool by_insns = lv->user_window_insns != 0;
+	uint64_t w = by_insns ? w_insns : w_ms;
+	uint64_t w_user = by_insns ? lv->user_window_insns :
+				     lv->user_window_ms;
+	uint64_t w_min = by_insns ? SA_GOV_MIN_WINDOW_INSNS :
+				    SA_GOV_MIN_WINDOW_MS;
+	uint64_t nw = w;
+
+	lv->cpu_mark_ns = now;
+	lv->st.sensor_cpu_ns = now - lv->cpu_start_ns;
+	lv->st.observed_ns += wi->end_ns - wi->start_ns;
+	/* what the bucket has not been told yet: learning, comparing */
+	if (cycle > wi->capture_cpu_ns + lv->last_decode_ns) {
+		rest = cycle - wi->capture_cpu_ns - lv->last_decode_ns;
+		sa_backend_account(lv->backend, rest);
+	}
+	lv->last_decode_ns = 0;
+	if (cycle > lv->st.max_window_cpu_ns)
+		lv->st.max_window_cpu_ns = cycle;
+	lv->cost_ns = lv->cost_ns ? (lv->cost_ns + cycle) / 2 : cycle;
+	if (!permille || permille >= 1000 || !w)
+		return;		/* a whole core: nothing to hold */
+
+	/* the period a window of this cost needs, in ms */
+	period = lv->cost_ns / (permille * 1000ull) + 1;
+	max_period = SA_GOV_MAX_STRETCH * lv->user_period_ms;
+	if (period > max_period && w > w_min)
+		nw = gov_clamp(w * max_period / period, w / 2, w);
+	else if (period * 3 < lv->user_period_ms * 2 && w < w_user)
+		nw = gov_clamp(w * lv->user_period_ms / period, w, 2 * w);
+	nw = gov_clamp(nw, w_min, w_user);
+	period = gov_clamp(period, lv->user_period_ms, max_period);
+	if (nw == w && period == lv->st.period_ms)
+		return;
+	if (by_insns)
+		lv->st.window_insns = nw;
+	else
+		lv->st.window_ms = nw;
+	lv->st.period_ms = period;
+	lv->st.governor_changes++;
+	sa_backend_set_schedule(lv->backend, by_insns ? 0 : nw,
+				by_insns ? nw : 0, period);
+	sa_debug("governor: a window costs %.1f ms of CPU; window %" PRIu64
+		 "%s, period %" PRIu64 " ms (budget %.1f%% of a core)\n",
+		 lv->cost_ns / 1e6, nw, by_insns ? " instructions" : " ms",
+		 period, permille / 10.0);
+}
+
+char *sa_live_format_governor(const struct sa_live_stats *st, char *buf,
+			      size_t size)
+{
+	double wall = st->wall_ns ? st->wall_ns / 1e9 : 0;
+
+	snprintf(buf, size, "observed %.1f ms of every second at %.2f%% of "
+		 "a core (budget %.1f%%; window %" PRIu64 "%s every %" PRIu64
+		 " ms)", wall ? st->observed_ns / 1e6 / wall : 0.0,
+		 wall ? st->sensor_cpu_ns / 1e7 / wall : 0.0,
+		 st->cpu_permille / 10.0,
+		 st->window_insns ? st->window_insns : st->window_ms,
+		 st->window_insns ? " instructions" : " ms", st->period_ms);
+	return buf;
+}
+
 int sa_live_run(struct sa_live *lv, struct sa_errinfo *ei)
 {
 	uint64_t start = mono_ns(), last = 0;
@@ -914,6 +1052,8 @@ int sa_live_run(struct sa_live *lv, struct sa_errinfo *ei)
 	int err = 0;
 
 	sa_errinfo_clear(ei);
+	lv->cpu_start_ns = lv->cpu_mark_ns = proc_cpu_ns();
+	lv->start_ns = start;
 	if (lv->learning)
 		note(lv, "learning a baseline from %" PRIu64 " windows",
 		     lv->o.learn_windows);
@@ -947,6 +1087,7 @@ int sa_live_run(struct sa_live *lv, struct sa_errinfo *ei)
 			continue;	/* skipped: over budget */
 		last = wi.index;
 		err = window(lv, path, &wi, ei);
+		govern(lv, &wi);
 		if (err)
 			break;
 		if (wi.target_exited) {
@@ -965,5 +1106,6 @@ int sa_live_run(struct sa_live *lv, struct sa_errinfo *ei)
 		     " windows learnt, nothing compared", lv->st.learnt,
 		     lv->o.learn_windows);
 	lv->st.wall_ns = mono_ns() - start;
+	lv->st.sensor_cpu_ns = proc_cpu_ns() - lv->cpu_start_ns;
 	return err;
 }

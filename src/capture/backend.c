@@ -27,6 +27,7 @@
  * whichever thread it watches.
  */
 #include <dirent.h>
+#include <sys/resource.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -68,6 +69,7 @@ struct sa_backend {
 	/* schedule and budget */
 	uint64_t index;
 	uint64_t next_ns;
+	uint64_t cur_start_ns;	/* the last window's slot */
 	uint64_t rng;
 	int64_t tokens_ns;
 	uint64_t last_refill_ns;
@@ -725,11 +727,25 @@ static int capture_emu(struct sa_backend *b, const char *path,
 	return 0;
 }
 
+/* CPU time of the children reaped so far (the emulate backend's
+ * guardians): user + system.
+ */
+static uint64_t children_cpu_ns(void)
+{
+	struct rusage ru;
+
+	if (getrusage(RUSAGE_CHILDREN, &ru))
+		return 0;
+	return (uint64_t)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) *
+	       1000000000ull + (uint64_t)(ru.ru_utime.tv_usec +
+					  ru.ru_stime.tv_usec) * 1000ull;
+}
+
 int sa_backend_capture(struct sa_backend *b, const char *out_path,
 		       struct sa_window_info *wi, struct sa_errinfo *ei)
 {
 	struct sa_window_info local;
-	uint64_t now, cpu0;
+	uint64_t now, cpu0, ch0;
 	int err;
 
 	if (!wi)
@@ -748,7 +764,8 @@ int sa_backend_capture(struct sa_backend *b, const char *out_path,
 					      strerror(-err));
 	}
 	now = sa_cap_now_ns();
-	schedule_next(b, now > b->next_ns ? now : b->next_ns);
+	b->cur_start_ns = now > b->next_ns ? now : b->next_ns;
+	schedule_next(b, b->cur_start_ns);
 	refill(b, now);
 	wi->index = b->index++;
 	if (b->tokens_ns <= 0) {
@@ -760,6 +777,7 @@ int sa_backend_capture(struct sa_backend *b, const char *out_path,
 		return 0;
 	}
 	cpu0 = sa_cap_thread_cpu_ns();
+	ch0 = children_cpu_ns();
 	switch (b->kind) {
 	case SA_BACKEND_INTEL_PT:
 	case SA_BACKEND_CS_ETM:
@@ -773,7 +791,9 @@ int sa_backend_capture(struct sa_backend *b, const char *out_path,
 				     "backend %s cannot capture",
 				     sa_backend_name(b));
 	}
-	wi->capture_cpu_ns = sa_cap_thread_cpu_ns() - cpu0;
+	/* with the guardian's, reaped during the window (emulate) */
+	wi->capture_cpu_ns = sa_cap_thread_cpu_ns() - cpu0 +
+			     (children_cpu_ns() - ch0);
 	b->tokens_ns -= (int64_t)wi->capture_cpu_ns;
 	b->st.capture_cpu_ns += wi->capture_cpu_ns;
 	if (wi->target_exited)
@@ -793,6 +813,28 @@ void sa_backend_account(struct sa_backend *b, uint64_t decode_cpu_ns)
 {
 	b->tokens_ns -= (int64_t)decode_cpu_ns;
 	b->st.decode_cpu_ns += decode_cpu_ns;
+}
+
+void sa_backend_set_schedule(struct sa_backend *b, uint64_t window_ms,
+			     uint64_t window_insns, uint64_t period_ms)
+{
+	if (window_ms)
+		b->o.window_ms = window_ms;
+	if (window_insns && b->kind == SA_BACKEND_EMULATE)
+		b->o.window_insns = window_insns;
+	if (period_ms && period_ms != b->o.period_ms) {
+		b->o.period_ms = period_ms;
+		if (b->cur_start_ns)
+			schedule_next(b, b->cur_start_ns);
+	}
+}
+
+void sa_backend_schedule(const struct sa_backend *b, uint64_t *window_ms,
+			 uint64_t *window_insns, uint64_t *period_ms)
+{
+	*window_ms = b->o.window_ms;
+	*window_insns = b->o.window_insns;
+	*period_ms = b->o.period_ms;
 }
 
 void sa_backend_stats(const struct sa_backend *b,

@@ -26,9 +26,4 @@ struct sa_errinfo;
 int sa_cap_elf_symbol(const char *file, const char *name, uint64_t *off,
 		      uint64_t *size, struct sa_errinfo *ei);
 
-/* The GNU build-id of ELF @file into @id (at most @max bytes).  Returns
- * its length, 0 when the file has none, or a negative error.
- */
-int sa_cap_elf_build_id(const char *file, uint8_t *id, size_t max);
-
 #endif /* SA_CAPTURE_INT_H */

@@ -25,6 +25,7 @@
 #include <sys/utsname.h>
 
 #include "sensor/capture.h"
+#include "sensor/image.h"
 #include "sensor/log.h"
 #include "capture_int.h"
 
@@ -918,7 +919,7 @@ static void bid_add(struct bid_set *b, struct sa_pd_writer *w,
 	if (!b->names[b->nr])
 		return;
 	b->nr++;
-	n = sa_cap_elf_build_id(fn, id, sizeof(id));
+	n = sa_build_id_read(fn, id, sizeof(id));
 	if (n > 0)
 		sa_pd_writer_add_build_id(w, -1, PERF_RECORD_MISC_USER, id,
 					  (size_t)n, fn);

@@ -8,8 +8,6 @@
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <gelf.h>
-#include <libelf.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,6 +15,7 @@
 #include <sys/mman.h>
 #include <sys/utsname.h>
 
+#include "sensor/image.h"
 #include "sensor/log.h"
 #include "sensor/perfdata.h"
 #include "emu_rec.h"
@@ -57,52 +56,6 @@ static uint32_t pt_pmu_type(void)
 	return end != buf && v ? (uint32_t)v : PT_PMU_TYPE_FALLBACK;
 }
 
-/* The GNU build-id note of @elf; 0 bytes when it has none. */
-static size_t elf_note_build_id(Elf *elf, uint8_t *id, size_t cap)
-{
-	Elf_Scn *scn = NULL;
-	size_t got = 0;
-
-	while (elf && !got && (scn = elf_nextscn(elf, scn))) {
-		GElf_Shdr sh;
-		Elf_Data *d;
-		GElf_Nhdr nh;
-		size_t off = 0, noff, doff;
-
-		if (!gelf_getshdr(scn, &sh) || sh.sh_type != SHT_NOTE)
-			continue;
-		d = elf_getdata(scn, NULL);
-		while (d && (off = gelf_getnote(d, off, &nh, &noff, &doff))) {
-			if (nh.n_type == NT_GNU_BUILD_ID && nh.n_namesz == 4 &&
-			    memcmp((char *)d->d_buf + noff, "GNU", 4) == 0) {
-				got = nh.n_descsz < cap ? nh.n_descsz : cap;
-				memcpy(id, (char *)d->d_buf + doff, got);
-				break;
-			}
-		}
-	}
-	return got;
-}
-
-/* The GNU build-id note of @path; 0 bytes when it has none. */
-static size_t elf_build_id(const char *path, uint8_t *id, size_t cap)
-{
-	size_t got;
-	Elf *elf;
-	int fd;
-
-	elf_version(EV_CURRENT);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return 0;
-	elf = elf_begin(fd, ELF_C_READ, NULL);
-	got = elf_note_build_id(elf, id, 20 < cap ? 20 : cap);
-	if (elf)
-		elf_end(elf);
-	close(fd);
-	return got;
-}
-
 /* The vDSO's image is no file: read it from the target's memory (its
  * [vdso] mapping, an ELF with a build-id) and keep it in the build-id
  * cache, DIR/[vdso]/BUILDID/vdso as perf does (sa_pd_buildid_save()),
@@ -114,7 +67,6 @@ void sa_emu_save_vdso(struct sa_emu *emu)
 	const struct sa_emu_vma *v = NULL;
 	uint8_t *buf;
 	size_t i, len;
-	Elf *elf;
 	int n, err;
 
 	if (emu->vdso_tried)
@@ -135,12 +87,8 @@ void sa_emu_save_vdso(struct sa_emu *emu)
 		free(buf);
 		return;
 	}
-	elf_version(EV_CURRENT);
-	elf = elf_memory((char *)buf, len);
-	emu->vdso_bid_len = (uint8_t)elf_note_build_id(elf, emu->vdso_bid,
-						       sizeof(emu->vdso_bid));
-	if (elf)
-		elf_end(elf);
+	n = sa_build_id_mem(buf, len, emu->vdso_bid, sizeof(emu->vdso_bid));
+	emu->vdso_bid_len = n > 0 ? (uint8_t)n : 0;
 	if (emu->vdso_bid_len) {
 		err = sa_pd_buildid_save("[vdso]", emu->vdso_bid,
 					 emu->vdso_bid_len, buf, len);
@@ -344,6 +292,7 @@ int sa_emu_write_perf(struct sa_emu *emu, const char *path,
 	for (i = 0; i < emu->nr_maps; i++) {
 		uint8_t bid[20];
 		size_t n;
+		int r;
 		bool dup = false;
 
 		for (j = 0; j < i; j++)
@@ -351,9 +300,10 @@ int sa_emu_write_perf(struct sa_emu *emu, const char *path,
 				      emu->maps[i].path) == 0;
 		if (dup)
 			continue;
-		n = elf_build_id(emu->maps[i].path, bid, sizeof(bid));
-		if (!n)
+		r = sa_build_id_read(emu->maps[i].path, bid, sizeof(bid));
+		if (r <= 0)
 			continue;
+		n = (size_t)r;
 		err = sa_pd_writer_add_build_id(w, (int32_t)emu->pid,
 						PERF_RECORD_MISC_USER, bid, n,
 						emu->maps[i].path);

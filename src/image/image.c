@@ -16,6 +16,7 @@
 #include <libelf.h>
 #include <dwarf.h>
 #include <elfutils/libdw.h>
+#include <elfutils/libdwelf.h>
 #include <libiberty/demangle.h>
 #include <stdlib.h>
 #include <string.h>
@@ -36,10 +37,7 @@
 #define SA_IMAGE_LINES_MAX	(1U << 20)	/* srcline cache entries */
 #define SA_IMAGE_PATHS_MAX	(1U << 14)	/* source files per dso */
 #define SA_IMAGE_REGIONS_MAX	(1U << 16)	/* mappings without a file */
-
-#ifndef NT_GNU_BUILD_ID
-#define NT_GNU_BUILD_ID 3
-#endif
+#define SA_IMAGE_CACHE_MAX	256U		/* binaries kept by a cache */
 
 /* A symbol with what the lookups need beyond the public part. */
 struct sa_isym {
@@ -109,6 +107,24 @@ struct sa_idso {
 	size_t nr_mapsyms, cap_mapsyms;
 	char **strs;		/* names made here: "x@plt", demangled */
 	size_t nr_strs, cap_strs;
+	/* Sharing through a cache: every image holding the dso and the
+	 * cache hold a reference.  The key is the trace's path, the symfs,
+	 * the bias and the file (its build-id, or device, inode, size and
+	 * mtime).
+	 */
+	unsigned int refs;
+	bool cached;		/* indexed by a cache */
+	char *symfs;
+	struct stat st;		/* of the file, when opened */
+	uint64_t last_use;	/* the cache's clock */
+	uint64_t dw_opens;	/* DWARF sessions begun (0 or 1) */
+	struct sa_dso_store store;
+	/* A re-biased copy (the same file at another load bias, as after a
+	 * restart with ASLR): its symbols are @core's moved by the bias
+	 * difference; file, ELF, debug file and DWARF are @core's
+	 * (borrowed, a reference held).
+	 */
+	struct sa_idso *core;
 };
 
 struct sa_section {
@@ -136,6 +152,18 @@ struct sa_image {
 	size_t nr_lines, cap_lines;
 	struct sa_region *regions;	/* code without a file: [vdso], ... */
 	size_t nr_regions;
+	struct sa_image_cache *cache;	/* a reference, or NULL */
+};
+
+/* Analysed binaries shared by the images of one cache; see image.h. */
+struct sa_image_cache {
+	unsigned int refs;
+	struct sa_idso **dsos;
+	size_t nr_dsos, cap_dsos;
+	uint64_t clock;
+	struct sa_image_cache_stats st;	/* lookups, hits, builds, evictions */
+	uint64_t gone_dw_opens;		/* of evicted dsos */
+	uint64_t gone_fmaps;
 };
 
 static bool sa_elf_ready;
@@ -182,10 +210,28 @@ static void sa_filemap_fini(struct sa_filemap *fm)
 	fm->size = 0;
 }
 
+static void sa_idso_put(struct sa_idso *d);
+
 static void sa_idso__free(struct sa_idso *d)
 {
 	if (!d)
 		return;
+	if (d->store.free_fn)
+		d->store.free_fn(d->store.data);
+	free(d->symfs);
+	if (d->core) {
+		free(d->syms);
+		free(d->aliases);
+		free(d->mapsyms);
+		for (size_t i = 0; i < d->nr_strs; i++)
+			free(d->strs[i]);
+		free(d->strs);
+		free(d->path);
+		free(d->file);
+		sa_idso_put(d->core);
+		free(d);
+		return;
+	}
 	if (d->dw)
 		dwarf_end(d->dw);
 	free(d->cus);
@@ -215,6 +261,13 @@ static void sa_idso__free(struct sa_idso *d)
 	free(d);
 }
 
+/* Drops a reference; the last one frees (a dso not shared has one). */
+static void sa_idso_put(struct sa_idso *d)
+{
+	if (d && (!d->refs || !--d->refs))
+		sa_idso__free(d);
+}
+
 void sa_image__free(struct sa_image *img)
 {
 	size_t i;
@@ -222,7 +275,8 @@ void sa_image__free(struct sa_image *img)
 	if (!img)
 		return;
 	for (i = 0; i < img->nr_dsos; i++)
-		sa_idso__free(img->dsos[i]);
+		sa_idso_put(img->dsos[i]);
+	sa_image_cache__free(img->cache);
 	for (i = 0; i < img->nr_raws; i++)
 		sa_filemap_fini(&img->raws[i]);
 	free(img->dsos);
@@ -561,67 +615,77 @@ char *sa_build_id_str(const uint8_t *id, size_t len, char *buf, size_t size)
 	return buf;
 }
 
-/* Copies the desc of a GNU build-id note in @data, if any. */
-static bool sa_note_build_id(Elf_Data *data, uint8_t *id, uint8_t *len)
-{
-	GElf_Nhdr nh;
-	size_t off = 0, noff, doff;
-
-	while ((off = gelf_getnote(data, off, &nh, &noff, &doff)) > 0) {
-		if (nh.n_type == NT_GNU_BUILD_ID && nh.n_namesz == 4 &&
-		    !memcmp((char *)data->d_buf + noff, "GNU", 4) &&
-		    nh.n_descsz > 0) {
-			size_t n = nh.n_descsz;
-
-			if (n > SA_BUILD_ID_MAX)
-				n = SA_BUILD_ID_MAX;
-			memcpy(id, (char *)data->d_buf + doff, n);
-			*len = n;
-			return true;
-		}
-	}
-	return false;
-}
-
-/* Reads the build-id note of @elf (@fsize bytes), from PT_NOTE segments
- * or SHT_NOTE sections (some files have only one of the two; separate
- * debug files have only the section).
+/* The GNU build-id note of @elf, as libdw finds it (PT_NOTE segments,
+ * else SHT_NOTE sections: separate debug files have only the section),
+ * cut at SA_BUILD_ID_MAX bytes.  The one build-id reader of the project.
  */
-static void sa_elf_build_id(Elf *elf, size_t fsize, uint8_t *id,
-			    uint8_t *len)
+static void sa_elf_build_id(Elf *elf, uint8_t *id, uint8_t *len)
 {
-	size_t i, nph = 0;
-	Elf_Scn *scn = NULL;
+	const void *p = NULL;
+	ssize_t n = dwelf_elf_gnu_build_id(elf, &p);
 
 	*len = 0;
-	if (elf_getphdrnum(elf, &nph) < 0)
-		nph = 0;
-	for (i = 0; i < nph; i++) {
-		GElf_Phdr ph;
-		Elf_Data *data;
+	if (n <= 0 || !p)
+		return;
+	if (n > SA_BUILD_ID_MAX)
+		n = SA_BUILD_ID_MAX;
+	memcpy(id, p, (size_t)n);
+	*len = (uint8_t)n;
+}
 
-		if (!gelf_getphdr(elf, i, &ph) || ph.p_type != PT_NOTE)
-			continue;
-		if (ph.p_offset > fsize || ph.p_filesz > fsize - ph.p_offset)
-			continue;
-		data = elf_getdata_rawchunk(elf, ph.p_offset, ph.p_filesz,
-					    ph.p_align == 8 ? ELF_T_NHDR8 :
-					    ELF_T_NHDR);
-		if (data && sa_note_build_id(data, id, len))
-			return;
-	}
-	while ((scn = elf_nextscn(elf, scn))) {
-		GElf_Shdr sh;
-		Elf_Data *data;
+int sa_build_id_read(const char *path, uint8_t *id, size_t max)
+{
+	uint8_t buf[SA_BUILD_ID_MAX], len = 0;
+	Elf *elf;
+	int fd;
 
-		if (!gelf_getshdr(scn, &sh) || sh.sh_type != SHT_NOTE)
-			continue;
-		if (sh.sh_offset > fsize || sh.sh_size > fsize - sh.sh_offset)
-			continue;
-		data = elf_getdata(scn, NULL);
-		if (data && sa_note_build_id(data, id, len))
-			return;
+	if (!path || !id)
+		return -EINVAL;
+	if (elf_version(EV_CURRENT) == EV_NONE)
+		return -SA_ERR_UNSUPPORTED;
+	fd = sa_file_open_input(path, 0);
+	if (fd == -ESPIPE || fd == -EISDIR)
+		return -SA_ERR_FORMAT;
+	if (fd < 0)
+		return fd;
+	elf = elf_begin(fd, ELF_C_READ_MMAP, NULL);
+	if (!elf || elf_kind(elf) != ELF_K_ELF) {
+		if (elf)
+			elf_end(elf);
+		close(fd);
+		return -SA_ERR_FORMAT;
 	}
+	sa_elf_build_id(elf, buf, &len);
+	elf_end(elf);
+	close(fd);
+	if (len > max)
+		len = (uint8_t)max;
+	memcpy(id, buf, len);
+	return len;
+}
+
+int sa_build_id_mem(const void *buf, size_t len, uint8_t *id, size_t max)
+{
+	uint8_t bid[SA_BUILD_ID_MAX], n = 0;
+	Elf *elf;
+
+	if (!buf || !id)
+		return -EINVAL;
+	if (elf_version(EV_CURRENT) == EV_NONE)
+		return -SA_ERR_UNSUPPORTED;
+	/* libelf only reads the image: the cast drops no promise */
+	elf = elf_memory((char *)buf, len);
+	if (!elf || elf_kind(elf) != ELF_K_ELF) {
+		if (elf)
+			elf_end(elf);
+		return -SA_ERR_FORMAT;
+	}
+	sa_elf_build_id(elf, bid, &n);
+	elf_end(elf);
+	if (n > max)
+		n = (uint8_t)max;
+	memcpy(id, bid, n);
+	return n;
 }
 
 /*
@@ -1278,6 +1342,8 @@ static int sa_dso_open(struct sa_image *img, const char *path,
 	d->file = file;
 	d->pub.path = d->path;
 	d->pub.file = d->file;
+	if (fstat(d->fd, &d->st))
+		memset(&d->st, 0, sizeof(d->st));
 
 	if (d->fm.size < EI_NIDENT ||
 	    memcmp(d->fm.base, ELFMAG, SELFMAG) != 0) {
@@ -1377,8 +1443,7 @@ static int sa_dso_open(struct sa_image *img, const char *path,
 		goto err_free;
 	}
 	d->pub.pie = d->ehdr.e_type == ET_DYN;
-	sa_elf_build_id(d->elf, d->fm.size, d->pub.build_id,
-			&d->pub.build_id_len);
+	sa_elf_build_id(d->elf, d->pub.build_id, &d->pub.build_id_len);
 	*out = d;
 	return 0;
 
@@ -1493,7 +1558,7 @@ static bool sa_dso_try_debug(struct sa_idso *d, const char *cand)
 	elf = elf_memory(fm.base, fm.size);
 	if (!elf)
 		goto fail;
-	sa_elf_build_id(elf, fm.size, id, &len);
+	sa_elf_build_id(elf, id, &len);
 	if (elf_kind(elf) != ELF_K_ELF ||
 	    (len && d->pub.build_id_len &&
 	     (len != d->pub.build_id_len ||
@@ -1585,6 +1650,223 @@ out:
 	free(dir);
 }
 
+/* ---- the analysis cache ---- */
+
+struct sa_image_cache *sa_image_cache__new(void)
+{
+	struct sa_image_cache *c = calloc(1, sizeof(*c));
+
+	if (c)
+		c->refs = 1;
+	return c;
+}
+
+struct sa_image_cache *sa_image_cache_get(struct sa_image_cache *c)
+{
+	if (c)
+		c->refs++;
+	return c;
+}
+
+/* Takes @d out of the index of @c and drops the cache's reference. */
+static void sa_cache_drop(struct sa_image_cache *c, size_t i)
+{
+	struct sa_idso *d = c->dsos[i];
+
+	c->gone_dw_opens += d->dw_opens;
+	c->gone_fmaps += d->store.built;
+	memmove(&c->dsos[i], &c->dsos[i + 1],
+		(c->nr_dsos - i - 1) * sizeof(*c->dsos));
+	c->nr_dsos--;
+	d->cached = false;
+	sa_idso_put(d);
+}
+
+void sa_image_cache__free(struct sa_image_cache *c)
+{
+	if (!c || --c->refs)
+		return;
+	while (c->nr_dsos)
+		sa_cache_drop(c, c->nr_dsos - 1);
+	free(c->dsos);
+	free(c);
+}
+
+void sa_image_cache_stats(const struct sa_image_cache *c,
+			  struct sa_image_cache_stats *st)
+{
+	size_t i;
+
+	memset(st, 0, sizeof(*st));
+	if (!c)
+		return;
+	*st = c->st;
+	st->entries = c->nr_dsos;
+	st->dwarf_opens = c->gone_dw_opens;
+	st->site_maps = c->gone_fmaps;
+	for (i = 0; i < c->nr_dsos; i++) {
+		st->dwarf_opens += c->dsos[i]->dw_opens;
+		st->site_maps += c->dsos[i]->store.built;
+	}
+}
+
+int sa_image_set_cache(struct sa_image *img, struct sa_image_cache *c)
+{
+	if (!img)
+		return -EINVAL;
+	if (img->nr_dsos)
+		return -SA_ERR_INVAL;	/* binaries already loaded */
+	sa_image_cache__free(img->cache);
+	img->cache = sa_image_cache_get(c);
+	return 0;
+}
+
+struct sa_dso_store *sa_dso_store(const struct sa_dso *dso)
+{
+	struct sa_idso *d;
+
+	if (!dso)
+		return NULL;
+	d = (struct sa_idso *)((char *)dso - offsetof(struct sa_idso, pub));
+	return d->cached ? &d->store : NULL;
+}
+
+static bool sa_str_eq(const char *a, const char *b)
+{
+	return a == b || (a && b && !strcmp(a, b));
+}
+
+/* Resolves @path as sa_dso_open() does (under the symfs first) into
+ * @file and stats it.
+ */
+static int sa_image_stat(const struct sa_image *img, const char *path,
+			 struct stat *st, char *file, size_t size)
+{
+	if (img->symfs) {
+		snprintf(file, size, "%s%s%s", img->symfs,
+			 path[0] == '/' ? "" : "/", path);
+		if (!stat(file, st) && S_ISREG(st->st_mode))
+			return 0;
+	}
+	snprintf(file, size, "%s", path);
+	return stat(file, st) ? -errno : 0;
+}
+
+static bool sa_same_file(const struct stat *a, const struct stat *b)
+{
+	return a->st_dev == b->st_dev && a->st_ino == b->st_ino &&
+	       a->st_size == b->st_size &&
+	       a->st_mtim.tv_sec == b->st_mtim.tv_sec &&
+	       a->st_mtim.tv_nsec == b->st_mtim.tv_nsec;
+}
+
+/*
+ * The cached dso of @path (as @img resolves it) at @bias, or with
+ * @any_bias any of them.  With a build-id from the trace, the entry must
+ * have that build-id (the file on disk is not looked at: the build-id
+ * names the bytes); without, it must be the same file (device, inode,
+ * size, mtime), so a binary replaced on disk is analysed again.
+ */
+static struct sa_idso *sa_cache_find(struct sa_image *img, const char *path,
+				     const uint8_t *bid, size_t bid_len,
+				     uint64_t bias, bool any_bias)
+{
+	struct sa_image_cache *c = img->cache;
+	struct stat st;
+	char file[4096];
+	int stat_err = 1;
+	size_t i;
+
+	if (!c)
+		return NULL;
+	if (bid_len > SA_BUILD_ID_MAX)
+		bid_len = SA_BUILD_ID_MAX;
+	for (i = 0; i < c->nr_dsos; i++) {
+		struct sa_idso *d = c->dsos[i];
+
+		if (strcmp(d->path, path) || !sa_str_eq(d->symfs, img->symfs))
+			continue;
+		if (!any_bias && d->pub.bias != bias)
+			continue;
+		if (bid_len && d->pub.build_id_len) {
+			if (!sa_build_id_equal(&d->pub, bid, bid_len))
+				continue;
+			return d;
+		}
+		if (stat_err > 0)
+			stat_err = sa_image_stat(img, path, &st, file,
+						 sizeof(file));
+		if (stat_err || strcmp(file, d->file) ||
+		    !sa_same_file(&st, &d->st))
+			continue;
+		return d;
+	}
+	return NULL;
+}
+
+/* Offers the freshly analysed @d (held by an image) to @c: the least
+ * recently used entry no image holds makes room when it is full.
+ */
+static void sa_cache_insert(struct sa_image_cache *c, struct sa_idso *d,
+			    const char *symfs)
+{
+	size_t i, lru = SIZE_MAX;
+
+	if (d->pub.build_id_mismatch || !d->st.st_ino)
+		return;
+	if (c->nr_dsos >= SA_IMAGE_CACHE_MAX) {
+		for (i = 0; i < c->nr_dsos; i++)
+			if (c->dsos[i]->refs == 1 &&
+			    (lru == SIZE_MAX ||
+			     c->dsos[i]->last_use < c->dsos[lru]->last_use))
+				lru = i;
+		if (lru == SIZE_MAX)
+			return;
+		sa_cache_drop(c, lru);
+		c->st.evictions++;
+	}
+	if (sa_grow((void **)&c->dsos, &c->cap_dsos, c->nr_dsos,
+		    sizeof(*c->dsos), SA_IMAGE_CACHE_MAX))
+		return;
+	if (symfs) {
+		d->symfs = strdup(symfs);
+		if (!d->symfs)
+			return;
+	}
+	d->refs = 2;		/* the image's and the cache's */
+	d->cached = true;
+	d->last_use = ++c->clock;
+	c->dsos[c->nr_dsos++] = d;
+}
+
+/* Adds the cached @d to @img (a reference), checked as sa_dso_open()
+ * checks a file.
+ */
+static int sa_image_attach(struct sa_image *img, struct sa_idso *d,
+			   struct sa_errinfo *ei)
+{
+	int err;
+
+	if (img->arch == SA_ARCH_UNKNOWN) {
+		img->arch = d->pub.arch;
+	} else if (img->arch != d->pub.arch) {
+		return sa_errinfo_set(ei, -SA_ERR_UNSUPPORTED, 0,
+				      "%s: %s binary in a %s image", d->file,
+				      sa_arch_name(d->pub.arch),
+				      sa_arch_name(img->arch));
+	}
+	err = sa_grow((void **)&img->dsos, &img->cap_dsos, img->nr_dsos,
+		      sizeof(*img->dsos), SA_IMAGE_DSOS_MAX);
+	if (err)
+		return sa_errinfo_set(ei, err, SA_NO_OFFSET, "%s: %s", d->file,
+				      sa_strerror(err));
+	d->refs++;
+	d->last_use = ++img->cache->clock;
+	img->cache->st.hits++;
+	img->dsos[img->nr_dsos++] = d;
+	return 0;
+}
+
 static int sa_image_add_dso(struct sa_image *img, struct sa_idso *d,
 			    struct sa_errinfo *ei)
 {
@@ -1600,6 +1882,126 @@ static int sa_image_add_dso(struct sa_image *img, struct sa_idso *d,
 		return sa_errinfo_set(ei, err, SA_NO_OFFSET, "%s: %s", d->file,
 				      sa_strerror(err));
 	img->dsos[img->nr_dsos++] = d;
+	if (img->cache) {
+		img->cache->st.builds++;
+		sa_cache_insert(img->cache, d, img->symfs);
+	}
+	return 0;
+}
+
+/* A copy of the cached @src (or of its core) at @bias: the symbols
+ * moved, the rest borrowed.  NULL on ENOMEM.
+ */
+static struct sa_idso *sa_idso_rebias(struct sa_idso *src, uint64_t bias)
+{
+	struct sa_idso *core = src->core ? src->core : src, *d;
+	uint64_t delta = bias - core->pub.bias;
+	size_t i;
+
+	d = calloc(1, sizeof(*d));
+	if (!d)
+		return NULL;
+	d->path = strdup(core->path);
+	d->file = strdup(core->file);
+	d->syms = core->nr_syms ? malloc(core->nr_syms * sizeof(*d->syms)) :
+				  NULL;
+	d->aliases = core->nr_aliases ?
+		     malloc(core->nr_aliases * sizeof(*d->aliases)) : NULL;
+	d->mapsyms = core->nr_mapsyms ?
+		     malloc(core->nr_mapsyms * sizeof(*d->mapsyms)) : NULL;
+	if (!d->path || !d->file || (core->nr_syms && !d->syms) ||
+	    (core->nr_aliases && !d->aliases) ||
+	    (core->nr_mapsyms && !d->mapsyms)) {
+		free(d->path);
+		free(d->file);
+		free(d->syms);
+		free(d->aliases);
+		free(d->mapsyms);
+		free(d);
+		return NULL;
+	}
+	d->pub = core->pub;
+	d->pub.path = d->path;
+	d->pub.file = d->file;
+	d->pub.bias = bias;
+	d->fd = d->dbg_fd = -1;
+	d->fm = core->fm;
+	d->elf = core->elf;
+	d->ehdr = core->ehdr;
+	d->dbg_elf = core->dbg_elf;
+	d->dbg_fm = core->dbg_fm;
+	d->dw_tried = true;	/* lines come from the core */
+	d->st = core->st;
+	d->nr_syms = core->nr_syms;
+	for (i = 0; i < d->nr_syms; i++) {
+		d->syms[i] = core->syms[i];
+		d->syms[i].pub.start += delta;
+		d->syms[i].end += delta;
+		d->syms[i].pub.dso = &d->pub;
+	}
+	d->nr_aliases = core->nr_aliases;
+	if (d->nr_aliases)
+		memcpy(d->aliases, core->aliases,
+		       d->nr_aliases * sizeof(*d->aliases));
+	d->nr_mapsyms = d->cap_mapsyms = core->nr_mapsyms;
+	for (i = 0; i < d->nr_mapsyms; i++) {
+		d->mapsyms[i] = core->mapsyms[i];
+		d->mapsyms[i].addr += delta;
+	}
+	core->refs++;
+	d->core = core;
+	return d;
+}
+
+/* A dso of @path at @bias for @img: from its cache (as it is, or
+ * re-biased), else opened, analysed and offered to the cache.
+ */
+static int sa_image_get_dso(struct sa_image *img, const char *path,
+			    uint64_t bias, const uint8_t *bid, size_t bid_len,
+			    struct sa_idso **out, struct sa_errinfo *ei)
+{
+	struct sa_idso *d;
+	int err;
+
+	if (img->cache) {
+		img->cache->st.lookups++;
+		d = sa_cache_find(img, path, bid, bid_len, bias, false);
+		if (d) {
+			err = sa_image_attach(img, d, ei);
+			if (!err)
+				*out = d;
+			return err;
+		}
+		d = sa_cache_find(img, path, bid, bid_len, 0, true);
+		if (d && (d = sa_idso_rebias(d, bias))) {
+			/* attach takes the image's reference; the cache's
+			 * comes with the insert
+			 */
+			err = sa_image_attach(img, d, ei);
+			if (err) {
+				sa_idso__free(d);
+				return err;
+			}
+			img->cache->st.hits--;
+			img->cache->st.rebiased++;
+			sa_cache_insert(img->cache, d, img->symfs);
+			if (!d->cached)
+				d->refs = 0;	/* the image's only */
+			*out = d;
+			return 0;
+		}
+	}
+	err = sa_dso_open(img, path, &d, ei);
+	if (err)
+		return err;
+	d->pub.bias = bias;
+	sa_dso_check_build_id(d, bid, bid_len);
+	err = sa_image_add_dso(img, d, ei);
+	if (err) {
+		sa_idso__free(d);
+		return err;
+	}
+	*out = d;
 	return 0;
 }
 
@@ -1681,7 +2083,7 @@ int sa_image_add_elf(struct sa_image *img, const char *path, uint64_t start,
 		     uint64_t len, uint64_t pgoff, const uint8_t *build_id,
 		     size_t build_id_len, struct sa_errinfo *ei)
 {
-	struct sa_idso *d, *nd = NULL;
+	struct sa_idso *d, *nd = NULL, *hd = NULL;
 	GElf_Phdr ph = { 0 };
 	uint64_t bias, avail;
 	bool exec;
@@ -1692,32 +2094,39 @@ int sa_image_add_elf(struct sa_image *img, const char *path, uint64_t start,
 		return sa_errinfo_set(ei, -EINVAL, SA_NO_OFFSET,
 				      "ELF mapping: no path");
 	d = sa_image_find_dso(img, path, 0, true);
-	if (!d) {
+	/* a cached analysis of the file gives its headers, for the bias */
+	if (!d)
+		hd = sa_cache_find(img, path, build_id, build_id_len, 0, true);
+	if (!d && !hd) {
+		if (img->cache)
+			img->cache->st.lookups++;
 		err = sa_dso_open(img, path, &nd, ei);
 		if (err)
 			return err;
 		d = nd;
 	}
-	if (pgoff > d->fm.size) {
+	if (!hd)
+		hd = d;
+	if (pgoff > hd->fm.size) {
 		err = sa_errinfo_set(ei, -SA_ERR_INVAL, pgoff,
 				     "%s: mapping offset 0x%" PRIx64 " is past "
 				     "the end of the file %s (%zu bytes)",
-				     path, pgoff, d->file, d->fm.size);
+				     path, pgoff, hd->file, hd->fm.size);
 		goto err_free;
 	}
-	err = sa_pick_load(d->elf, pgoff, start, d->ehdr.e_type == ET_EXEC,
+	err = sa_pick_load(hd->elf, pgoff, start, hd->ehdr.e_type == ET_EXEC,
 			   &ph);
 	if (err) {
 		/* Not code of the file (e.g. a mapping of its tail): map the
 		 * bytes, but it gives no bias.
 		 */
-		bias = d->pub.bias;
+		bias = d ? d->pub.bias : 0;
 		exec = false;
 	} else {
 		bias = start - pgoff + ph.p_offset - ph.p_vaddr;
 		exec = ph.p_flags & PF_X;
 	}
-	if (d->ehdr.e_type == ET_EXEC && bias && exec) {
+	if (hd->ehdr.e_type == ET_EXEC && bias && exec) {
 		sa_warn("%s: executable (ET_EXEC) mapped at 0x%" PRIx64 " with "
 			"offset 0x%" PRIx64 ", not where it was linked (load "
 			"bias 0x%" PRIx64 "); symbols are moved with it\n",
@@ -1730,25 +2139,39 @@ int sa_image_add_elf(struct sa_image *img, const char *path, uint64_t start,
 		if (err)
 			goto err_free;
 		nd = NULL;
+	} else if (!d) {
+		/* the file's first mapping in this image, cached */
+		err = sa_image_get_dso(img, path, bias, build_id,
+				       build_id_len, &d, ei);
+		if (err)
+			return err;
 	} else if (exec && bias != d->pub.bias) {
 		/* The same file at another address: a dso of its own. */
 		struct sa_idso *other = sa_image_find_dso(img, path, bias,
 							  false);
 
 		if (!other) {
-			err = sa_dso_open(img, path, &nd, ei);
+			err = sa_image_get_dso(img, path, bias, build_id,
+					       build_id_len, &other, ei);
 			if (err)
 				return err;
-			nd->pub.bias = bias;
-			sa_dso_check_build_id(nd, build_id, build_id_len);
-			err = sa_image_add_dso(img, nd, ei);
-			if (err)
-				goto err_free;
-			other = nd;
-			nd = NULL;
 		}
 		d = other;
 	} else if (build_id_len && !d->pub.build_id_mismatch) {
+		if (d->cached) {
+			/* a mismatch must not reach the other images */
+			struct sa_image_cache *c = img->cache;
+			size_t i;
+
+			for (i = 0; c && i < c->nr_dsos; i++)
+				if (c->dsos[i] == d)
+					break;
+			if (c && i < c->nr_dsos &&
+			    !sa_build_id_equal(&d->pub, build_id,
+					       build_id_len > SA_BUILD_ID_MAX ?
+					       SA_BUILD_ID_MAX : build_id_len))
+				sa_cache_drop(c, i);
+		}
 		sa_dso_check_build_id(d, build_id, build_id_len);
 	}
 	avail = d->fm.size - pgoff;
@@ -1768,7 +2191,7 @@ err_free:
 int sa_image_load_elf(struct sa_image *img, const char *path, uint64_t base,
 		      struct sa_errinfo *ei)
 {
-	struct sa_idso *d;
+	struct sa_idso *d = NULL, *hd;
 	size_t i, nph = 0;
 	uint64_t first = UINT64_MAX, bias;
 	bool mapped = false;
@@ -1778,30 +2201,42 @@ int sa_image_load_elf(struct sa_image *img, const char *path, uint64_t base,
 	if (!img || !path)
 		return sa_errinfo_set(ei, -EINVAL, SA_NO_OFFSET,
 				      "ELF binary: no path");
-	err = sa_dso_open(img, path, &d, ei);
-	if (err)
-		return err;
-	if (elf_getphdrnum(d->elf, &nph) < 0)
+	hd = sa_cache_find(img, path, NULL, 0, 0, true);
+	if (!hd) {
+		err = sa_dso_open(img, path, &d, ei);
+		if (err)
+			return err;
+		hd = d;
+	}
+	if (elf_getphdrnum(hd->elf, &nph) < 0)
 		nph = 0;
 	for (i = 0; i < nph; i++) {
 		GElf_Phdr ph;
 
-		if (gelf_getphdr(d->elf, i, &ph) && ph.p_type == PT_LOAD &&
+		if (gelf_getphdr(hd->elf, i, &ph) && ph.p_type == PT_LOAD &&
 		    ph.p_vaddr < first)
 			first = ph.p_vaddr;
 	}
 	if (first == UINT64_MAX) {
-		err = sa_errinfo_set(ei, -SA_ERR_FORMAT, d->ehdr.e_phoff,
+		err = sa_errinfo_set(ei, -SA_ERR_FORMAT, hd->ehdr.e_phoff,
 				     "%s: no PT_LOAD segment to map", path);
 		goto err_free;
 	}
 	if (base == UINT64_MAX)
-		base = d->ehdr.e_type == ET_EXEC ? first : 0;
+		base = hd->ehdr.e_type == ET_EXEC ? first : 0;
 	bias = base - first;
-	d->pub.bias = bias;
-	err = sa_image_add_dso(img, d, ei);
-	if (err)
-		goto err_free;
+	if (!d) {
+		err = sa_image_get_dso(img, path, bias, NULL, 0, &d, ei);
+		if (err)
+			return err;
+	} else {
+		if (img->cache)
+			img->cache->st.lookups++;
+		d->pub.bias = bias;
+		err = sa_image_add_dso(img, d, ei);
+		if (err)
+			goto err_free;
+	}
 	/* from here on the image owns d */
 	for (i = 0; i < nph; i++) {
 		GElf_Phdr ph;
@@ -2161,8 +2596,13 @@ static int sa_dso_srcline(struct sa_idso *d, uint64_t addr,
 	uint64_t eaddr = addr - d->pub.bias;
 	int lineno = 0;
 
+	if (d->core)
+		return sa_dso_srcline(d->core, eaddr + d->core->pub.bias, file,
+				      line);
+
 	if (!d->dw_tried) {
 		d->dw_tried = true;
+		d->dw_opens++;
 		d->dw = dwarf_begin_elf(d->elf, DWARF_C_READ, NULL);
 		if (!d->dw && d->dbg_elf)
 			d->dw = dwarf_begin_elf(d->dbg_elf, DWARF_C_READ,

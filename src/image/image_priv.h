@@ -40,4 +40,19 @@ uint64_t sa_image_next_sym_start(const struct sa_image *img, uint64_t addr);
 char sa_image_code_kind(const struct sa_image *img, uint64_t addr,
 			uint64_t *next);
 
+/* What other modules build from a binary's bytes (the site maps of its
+ * functions), kept with the binary and freed with it by @free_fn.
+ * @built counts what was built, for sa_image_cache_stats().
+ */
+struct sa_dso_store {
+	void *data;
+	void (*free_fn)(void *data);
+	uint64_t built;
+};
+
+/* The store of @dso when it is shared through an image cache (so that
+ * what is kept there serves every image of the cache), else NULL.
+ */
+struct sa_dso_store *sa_dso_store(const struct sa_dso *dso);
+
 #endif /* SA_IMAGE_PRIV_H */

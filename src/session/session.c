@@ -109,6 +109,8 @@ int sa_session_init(struct sa_session *s, const char *name,
 		return -errno;
 	if (o->symfs && sa_image_set_symfs(s->img, o->symfs))
 		return -ENOMEM;
+	if (o->cache)
+		return sa_image_set_cache(s->img, o->cache);
 	return 0;
 }
 

@@ -37,6 +37,16 @@ struct sa_ifmap {
 	struct sa_fmap pub;
 	struct sa_site *sites;
 	uint8_t *starts;	/* anonymous regions: instruction-start bits */
+	bool shared;		/* owned by its binary's store, not the map */
+	uint64_t built_end;	/* the end asked for (pub.end may differ) */
+};
+
+/* The site maps of one cached binary's functions, shared by the maps of
+ * every image of the cache (sa_dso_store()): sorted by (isa, start).
+ */
+struct sa_fstore {
+	struct sa_ifmap **v;
+	size_t nr, cap;
 };
 
 struct sa_sitemap {
@@ -83,9 +93,41 @@ void sa_sitemap__free(struct sa_sitemap *map)
 		if (map->cs_open[i])
 			cs_close(&map->cs[i]);
 	for (i = 0; i < map->nr_fmaps; i++)
-		sa_ifmap__free(map->fmaps[i]);
+		if (!map->fmaps[i]->shared)
+			sa_ifmap__free(map->fmaps[i]);
 	free(map->fmaps);
 	free(map);
+}
+
+static void sa_fstore__free(void *data)
+{
+	struct sa_fstore *fs = data;
+	size_t i;
+
+	if (!fs)
+		return;
+	for (i = 0; i < fs->nr; i++)
+		sa_ifmap__free(fs->v[i]);
+	free(fs->v);
+	free(fs);
+}
+
+/* Index of the first map of @fs at or above (isa, start). */
+static size_t sa_fstore_lower(const struct sa_fstore *fs, enum sa_isa isa,
+			      uint64_t start)
+{
+	size_t lo = 0, hi = fs->nr;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		const struct sa_fmap *f = &fs->v[mid]->pub;
+
+		if (f->isa < isa || (f->isa == isa && f->start < start))
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
 }
 
 static enum sa_isa sa_default_isa(const struct sa_image *img,
@@ -942,13 +984,29 @@ static int sa_insert(struct sa_sitemap *map, size_t pos, struct sa_ifmap *fm)
 	return 0;
 }
 
+static int sa_grow_fstore(struct sa_fstore *fs)
+{
+	if (fs->nr == fs->cap) {
+		size_t ncap = fs->cap ? fs->cap * 2 : 64;
+		void *p = reallocarray(fs->v, ncap, sizeof(*fs->v));
+
+		if (!p)
+			return -ENOMEM;
+		fs->v = p;
+		fs->cap = ncap;
+	}
+	return 0;
+}
+
 const struct sa_fmap *sa_sitemap_function(struct sa_sitemap *map,
 					  uint64_t addr, enum sa_isa isa)
 {
 	const struct sa_sym *sym;
+	struct sa_dso_store *store;
+	struct sa_fstore *fs;
 	struct sa_ifmap *fm;
 	uint64_t start, end, sec_start, sec_end, lim;
-	size_t pos, cut = 0;
+	size_t pos, spos = 0, cut = 0;
 	bool anon = false;
 	int err;
 
@@ -1033,13 +1091,48 @@ const struct sa_fmap *sa_sitemap_function(struct sa_sitemap *map,
 		if (end - start <= cut)
 			cut = 0;
 	}
-	fm = sa_fmap_build(map, sym, start, end, cut, isa, anon);
-	if (!fm)
-		return NULL;
+	/*
+	 * A function of a cached binary: its map depends only on the
+	 * binary's bytes, the symbol, the end (the symbol's, cut at the
+	 * section's end) and the ISA, so it is built once for all images.
+	 */
+	store = sym ? sa_dso_store(sym->dso) : NULL;
+	fs = store ? store->data : NULL;
+	if (!fs && store) {
+		fs = calloc(1, sizeof(*fs));
+		if (fs) {
+			store->data = fs;
+			store->free_fn = sa_fstore__free;
+		}
+	}
+	fm = NULL;
+	if (fs) {
+		spos = sa_fstore_lower(fs, isa, start);
+		if (spos < fs->nr && fs->v[spos]->pub.isa == isa &&
+		    fs->v[spos]->pub.start == start && fs->v[spos]->pub.sym ==
+		    sym && fs->v[spos]->built_end == end)
+			fm = fs->v[spos];
+	}
+	if (!fm) {
+		fm = sa_fmap_build(map, sym, start, end, cut, isa, anon);
+		if (!fm)
+			return NULL;
+		fm->built_end = end;
+		if (fs && fs->nr < SA_SITES_FMAPS_MAX &&
+		    !sa_grow_fstore(fs)) {
+			memmove(&fs->v[spos + 1], &fs->v[spos],
+				(fs->nr - spos) * sizeof(*fs->v));
+			fs->v[spos] = fm;
+			fs->nr++;
+			fm->shared = true;
+			store->built++;
+		}
+	}
 	pos = sa_upper(map, isa, start);
 	err = sa_insert(map, pos, fm);
 	if (err) {
-		sa_ifmap__free(fm);
+		if (!fm->shared)
+			sa_ifmap__free(fm);
 		errno = err == -ENOMEM ? ENOMEM : E2BIG;
 		return NULL;
 	}

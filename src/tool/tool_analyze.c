@@ -255,6 +255,8 @@ int cmd_analyze(int argc, char **argv)
 	hists = calloc((size_t)nr, sizeof(*hists));
 	if (!hists)
 		goto out;
+	/* each binary analysed once for all the windows */
+	o.cache = sa_image_cache__new();
 	for (i = 0; i < nr; i++) {
 		hists[i] = sa_hist__new();
 		if (!hists[i])
@@ -283,6 +285,7 @@ out:
 		sa_err("analyze: writing %s: %s", jpath, strerror(errno));
 		ret = SA_EXIT_FAIL;
 	}
+	sa_image_cache__free(o.cache);
 	sa_baseline__free(an.bl);
 	return ret;
 }

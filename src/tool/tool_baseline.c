@@ -110,6 +110,7 @@ static int baseline_add(const char *db, double half_life,
 			const struct sa_decode_opts *o, char **files, int nr)
 {
 	struct sa_baseline *bl = NULL;
+	struct sa_decode_opts co = *o;
 	struct sa_hist **hists;
 	struct sa_errinfo ei;
 	int i, err, ret = SA_EXIT_FAIL;
@@ -117,11 +118,13 @@ static int baseline_add(const char *db, double half_life,
 	hists = calloc((size_t)nr, sizeof(*hists));
 	if (!hists)
 		return SA_EXIT_FAIL;
+	/* each binary analysed once for all the windows */
+	co.cache = sa_image_cache__new();
 	for (i = 0; i < nr; i++) {
 		hists[i] = sa_hist__new();
 		if (!hists[i])
 			goto out;
-		err = sa_decode_file(files[i], o, hists[i], &ei);
+		err = sa_decode_file(files[i], &co, hists[i], &ei);
 		if (err < 0) {
 			sa_err("baseline add: %s", ei.msg[0] ? ei.msg :
 			       sa_strerror(err));
@@ -147,6 +150,7 @@ static int baseline_add(const char *db, double half_life,
 		nr == 1 ? "" : "s", db);
 	ret = SA_EXIT_OK;
 out:
+	sa_image_cache__free(co.cache);
 	sa_baseline__free(bl);
 	for (i = 0; i < nr; i++)
 		sa_hist__free(hists[i]);

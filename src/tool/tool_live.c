@@ -42,8 +42,8 @@ static void live_usage(FILE *f)
 "      --window-insns N     emulate: end a window after N instructions\n"
 "      --period-ms N        window start to window start (default %d)\n"
 "      --cpu-budget N       the sensor's CPU, in thousandths of a core,\n"
-"                           capture and decode (default %d = 1%%); windows\n"
-"                           over budget are skipped and counted\n"
+"                           all of it (default %d = 1%%); the period\n"
+"                           (then the window) is stretched to hold it\n"
 "      --filter SPEC        address filter, perf's --filter syntax\n"
 "                           (default: the target's main binary)\n"
 "Baseline and analysis:\n"
@@ -157,6 +157,7 @@ int cmd_live(int argc, char **argv)
 	struct sa_live_opts o;
 	struct live_out lo = { 0 };
 	struct sa_live_stats st;
+	char gov[256];
 	struct sigaction sa, old_int, old_term, old_hup;
 	struct sa_errinfo ei;
 	struct sa_live *lv;
@@ -316,6 +317,8 @@ int cmd_live(int argc, char **argv)
 		st.instructions,
 		(double)st.decode_ns / 1e9, (double)st.capture_ns / 1e9,
 		(double)st.wall_ns / 1e9, st.anomalies);
+	fprintf(stderr, "%s: %s\n", sa_prog,
+		sa_live_format_governor(&st, gov, sizeof(gov)));
 	if (st.nr_threads) {
 		uint32_t i;
 
