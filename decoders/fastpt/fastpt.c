@@ -524,6 +524,7 @@ static int sa_fpt_fetch(struct sa_fpt *d)
 		switch (p.type) {
 		case SA_FPT_PAD:
 		case SA_FPT_TIMING:
+		case SA_FPT_CYC:
 			d->pos += (size_t)n;
 			continue;
 		case SA_FPT_MODE_EXEC:
@@ -582,7 +583,8 @@ static int sa_fpt_fetch(struct sa_fpt *d)
 					return sa_fpt_fail(d, __LINE__);
 				at += (size_t)n;
 				if (q.type != SA_FPT_PAD &&
-				    q.type != SA_FPT_TIMING)
+				    q.type != SA_FPT_TIMING &&
+				    q.type != SA_FPT_CYC)
 					break;
 			}
 			if (q.type == SA_FPT_TIP_PGD) {

@@ -69,11 +69,16 @@ static int sa_fpt_ext(const uint8_t *buf, size_t len, struct sa_fpt_pkt *p)
 	case 0x03:		/* CBR */
 		if (len < 4)
 			return 0;
+		/* reserved bits set: libipt's to judge (all of these) */
+		if (buf[3])
+			return -1;
 		p->type = SA_FPT_TIMING;
 		return 4;
 	case 0x73:		/* TMA */
 		if (len < 7)
 			return 0;
+		if (buf[4] || (buf[6] & 0xfe))
+			return -1;
 		p->type = SA_FPT_TIMING;
 		return 7;
 	default:
@@ -103,14 +108,17 @@ int sa_fpt_pkt_parse(const uint8_t *buf, size_t len, struct sa_fpt_pkt *p)
 	if ((b & 3) == 3) {	/* CYC: more bytes while the Exp bit is set */
 		n = 1;
 		if (b & 4) {
+			/* Hardware's CYCs are short; a long run (0xff
+			 * filler) is for libipt to judge, not us.
+			 */
 			do {
 				if (n >= len)
 					return 0;
-				if (n >= 16)
+				if (n >= 5)
 					return -1;
 			} while (buf[n++] & 1);
 		}
-		p->type = SA_FPT_TIMING;
+		p->type = SA_FPT_CYC;
 		return (int)n;
 	}
 	switch (b) {
@@ -127,6 +135,8 @@ int sa_fpt_pkt_parse(const uint8_t *buf, size_t len, struct sa_fpt_pkt *p)
 	case 0x99:		/* MODE */
 		if (len < 2)
 			return 0;
+		if (buf[1] & 0x18)
+			return -1;
 		p->type = (buf[1] >> 5) ? SA_FPT_OTHER : SA_FPT_MODE_EXEC;
 		p->mode = buf[1];
 		return 2;
