@@ -16,6 +16,8 @@ pkgs=(
 	binutils-arm-linux-gnueabihf
 	# libFuzzer and the sanitizer runtimes (CI's fuzz smoke run)
 	clang libclang-rt-14-dev
+	# the fast Intel PT backend decodes blocks with Zydis (AVX-512 too)
+	libzydis-dev
 )
 missing=()
 for p in "${pkgs[@]}"; do

@@ -18,7 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <capstone/capstone.h>
+#include <Zydis/Zydis.h>
 #include <intel-pt.h>
 
 #include "decoder.h"
@@ -56,8 +56,7 @@ struct sa_fpt_block {
 /* The control-flow graph, discovered as the trace walks into code. */
 struct sa_fpt_cfg {
 	const struct sa_image *image;
-	csh cs;
-	cs_insn *insn;
+	ZydisDecoder zd;
 	struct sa_fpt_block **tab;
 	size_t nr_tab, nr_blocks;
 };
@@ -128,13 +127,12 @@ static size_t sa_fpt_hash(uint64_t a, size_t n)
 static int sa_fpt_cfg_init(struct sa_fpt_cfg *g, const struct sa_image *img)
 {
 	g->image = img;
-	if (cs_open(CS_ARCH_X86, CS_MODE_64, &g->cs) != CS_ERR_OK)
+	if (!ZYAN_SUCCESS(ZydisDecoderInit(&g->zd, ZYDIS_MACHINE_MODE_LONG_64,
+					   ZYDIS_STACK_WIDTH_64)))
 		return -SA_ERR_INVAL;
-	cs_option(g->cs, CS_OPT_DETAIL, CS_OPT_ON);
-	g->insn = cs_malloc(g->cs);
 	g->nr_tab = 1 << 12;
 	g->tab = calloc(g->nr_tab, sizeof(*g->tab));
-	if (!g->insn || !g->tab)
+	if (!g->tab)
 		return -ENOMEM;
 	return 0;
 }
@@ -154,10 +152,6 @@ static void sa_fpt_cfg_fini(struct sa_fpt_cfg *g)
 		}
 	}
 	free(g->tab);
-	if (g->insn)
-		cs_free(g->insn, 1);
-	if (g->cs)
-		cs_close(&g->cs);
 }
 
 static int sa_fpt_cfg_grow(struct sa_fpt_cfg *g)
@@ -184,88 +178,59 @@ static int sa_fpt_cfg_grow(struct sa_fpt_cfg *g)
 	return 0;
 }
 
-static bool sa_fpt_is_syscall(unsigned int id)
-{
-	switch (id) {
-	case X86_INS_SYSCALL:
-	case X86_INS_SYSENTER:
-	case X86_INS_INT:
-	case X86_INS_INT1:
-	case X86_INS_INT3:
-	case X86_INS_INTO:
-		return true;
-	default:
-		return false;
-	}
-}
-
-/* The class libipt's block decoder gives, with capstone's direct or
- * indirect operand (as decoders/ipt does for the last instruction).
+/* The class libipt's block decoder gives (as decoders/ipt reports it:
+ * libipt's ptic_* with a direct or indirect operand), and a direct
+ * branch's target.
  */
-static int sa_fpt_class(const cs_insn *in, uint64_t *target)
+static int sa_fpt_class(const ZydisDecodedInstruction *in, uint64_t ip,
+			uint64_t *target)
 {
-	const cs_detail *dt = in->detail;
-	const cs_x86 *x = &dt->x86;
-	bool jump = false, call = false, ret = false, intr = false;
-	bool iret = false, direct;
-	int i;
+	bool far = in->meta.branch_type == ZYDIS_BRANCH_TYPE_FAR;
+	bool rel = in->raw.imm[0].is_relative;
 
-	if (sa_fpt_is_syscall(in->id))
+	switch (in->mnemonic) {
+	case ZYDIS_MNEMONIC_SYSCALL:
+	case ZYDIS_MNEMONIC_SYSENTER:
+	case ZYDIS_MNEMONIC_INT:
+	case ZYDIS_MNEMONIC_INT1:
+	case ZYDIS_MNEMONIC_INT3:
+	case ZYDIS_MNEMONIC_INTO:
 		return SA_IC_SYSCALL;
-	switch (in->id) {
-	case X86_INS_SYSRET:
-	case X86_INS_SYSEXIT:
-	case X86_INS_LJMP:
-	case X86_INS_LCALL:
-	case X86_INS_RETF:
-	case X86_INS_RETFQ:
-	case X86_INS_IRET:
-	case X86_INS_IRETD:
-	case X86_INS_IRETQ:
+	case ZYDIS_MNEMONIC_SYSRET:
+	case ZYDIS_MNEMONIC_SYSEXIT:
+	case ZYDIS_MNEMONIC_IRET:
+	case ZYDIS_MNEMONIC_IRETD:
+	case ZYDIS_MNEMONIC_IRETQ:
 		return SA_IC_FAR;
+	case ZYDIS_MNEMONIC_XBEGIN:	/* no branch for libipt */
+		return SA_IC_OTHER;
 	default:
 		break;
 	}
-	for (i = 0; i < dt->groups_count; i++) {
-		switch (dt->groups[i]) {
-		case CS_GRP_JUMP:
-			jump = true;
-			break;
-		case CS_GRP_CALL:
-			call = true;
-			break;
-		case CS_GRP_RET:
-			ret = true;
-			break;
-		case CS_GRP_INT:
-			intr = true;
-			break;
-		case CS_GRP_IRET:
-			iret = true;
-			break;
-		default:
-			break;
-		}
-	}
-	if (ret)
-		return SA_IC_RET;
-	if (iret)
-		return SA_IC_FAR;
-	if (intr)
+	if (rel)
+		*target = ip + in->length + (uint64_t)in->raw.imm[0].value.s;
+	switch (in->meta.category) {
+	case ZYDIS_CATEGORY_COND_BR:
+		return rel ? SA_IC_COND : SA_IC_UNKNOWN;
+	case ZYDIS_CATEGORY_UNCOND_BR:
+		if (far)
+			return SA_IC_FAR;
+		return rel ? SA_IC_JUMP : SA_IC_IND_JUMP;
+	case ZYDIS_CATEGORY_CALL:
+		if (far)
+			return SA_IC_FAR;
+		return rel ? SA_IC_CALL : SA_IC_IND_CALL;
+	case ZYDIS_CATEGORY_RET:
+		return far ? SA_IC_FAR : SA_IC_RET;
+	case ZYDIS_CATEGORY_SYSCALL:
 		return SA_IC_SYSCALL;
-	if (!jump && !call)
+	case ZYDIS_CATEGORY_SYSRET:
+		return SA_IC_FAR;
+	case ZYDIS_CATEGORY_INTERRUPT:
+		return SA_IC_SYSCALL;
+	default:
 		return SA_IC_OTHER;
-	direct = x->op_count > 0 && x->operands[0].type == X86_OP_IMM;
-	if (direct)
-		*target = (uint64_t)x->operands[0].imm;
-	if (call)
-		return direct ? SA_IC_CALL : SA_IC_IND_CALL;
-	if (in->id == X86_INS_JMP)
-		return direct ? SA_IC_JUMP : SA_IC_IND_JUMP;
-	/* xbegin is a jump for capstone; libipt sees no branch */
-	if (in->id == X86_INS_XBEGIN)
-		return SA_IC_OTHER;
-	return SA_IC_COND;
+	}
 }
 
 /* Decodes the block at @ip: instructions up to and including the first
@@ -276,7 +241,6 @@ static struct sa_fpt_block *sa_fpt_build(struct sa_fpt_cfg *g, uint64_t ip)
 	uint8_t bytes[SA_FPT_READ];
 	uint16_t offs[SA_FPT_BLOCK_MAX_INSNS];
 	struct sa_fpt_block *b;
-	const uint8_t *code;
 	uint64_t addr = ip, target = 0;
 	size_t size, n = 0;
 	int got, exit = SA_FPT_X_BAD;
@@ -285,27 +249,34 @@ static struct sa_fpt_block *sa_fpt_build(struct sa_fpt_cfg *g, uint64_t ip)
 	got = sa_image_read(g->image, ip, bytes, sizeof(bytes));
 	if (got < 0)
 		got = 0;
-	code = bytes;
 	size = (size_t)got;
 	while (n < SA_FPT_BLOCK_MAX_INSNS) {
-		uint64_t at = addr;
+		ZydisDecodedInstruction in;
+		size_t off = (size_t)(addr - ip);
 
 		/* Near the end of a full read, an instruction may be cut:
 		 * end the block here and decode the rest from a new read.
 		 */
-		if (got == SA_FPT_READ && size < 16 && n) {
+		if (got == SA_FPT_READ && size - off < 16 && n) {
 			exit = SA_FPT_X_CONT;
 			break;
 		}
-		if (!size || !cs_disasm_iter(g->cs, &code, &size, &addr,
-					     g->insn)) {
+		if (off >= size ||
+		    !ZYAN_SUCCESS(ZydisDecoderDecodeInstruction(&g->zd, NULL,
+					bytes + off, size - off, &in))) {
 			exit = SA_FPT_X_BAD;
 			break;
 		}
-		offs[n++] = (uint16_t)(at - ip);
-		last_size = (uint8_t)g->insn->size;
+		offs[n++] = (uint16_t)off;
+		last_size = in.length;
 		target = 0;
-		exit = sa_fpt_class(g->insn, &target);
+		exit = sa_fpt_class(&in, addr, &target);
+		addr += in.length;
+		if (exit == SA_IC_UNKNOWN) {
+			n--;
+			exit = SA_FPT_X_BAD;
+			break;
+		}
 		if (exit != SA_IC_OTHER)
 			break;
 		exit = SA_FPT_X_CONT;
@@ -1103,9 +1074,16 @@ static int sa_fpt_next(struct sa_dec *dec, struct sa_elem *e)
 			*e = d->out[d->head++];
 			break;
 		}
-		/* everything handed out: fill the buffer afresh */
-		if (d->head && d->head == d->nr_out)
-			d->head = d->committed = d->nr_out = 0;
+		/* all committed elements handed out: move what the walk
+		 * has not committed yet (a START gap) to the front
+		 */
+		if (d->head) {
+			memmove(d->out, d->out + d->head,
+				(d->nr_out - d->head) * sizeof(*d->out));
+			d->nr_out -= d->head;
+			d->committed -= d->head;
+			d->head = 0;
+		}
 		if (d->sub) {
 			r = sa_dec_next(d->sub, e);
 			if (r > 0) {
@@ -1157,6 +1135,8 @@ static void sa_fpt_free(struct sa_dec *dec)
 		sa_debug("fastpt: %" PRIu64 " of %zu trace bytes decoded by "
 			 "libipt (%" PRIu64 " PSB segments)\n",
 			 d->fallback_bytes, d->len, d->fallbacks);
+	sa_debug("fastpt: %zu blocks, %zu elements buffered at most\n",
+		 d->g.nr_blocks, d->cap_out);
 	sa_dec__free(d->sub);
 	sa_fpt_cfg_fini(&d->g);
 	free(d->out);
@@ -1195,7 +1175,7 @@ struct sa_dec *sa_fpt__new(const struct sa_ipt_config *cfg,
 	err = sa_fpt_cfg_init(&d->g, cfg->image);
 	if (err) {
 		sa_errinfo_set(ei, err, SA_NO_OFFSET,
-			       "intel-pt fast decoder: capstone: %s",
+			       "intel-pt fast decoder: zydis: %s",
 			       sa_strerror(err));
 		sa_fpt_free(&d->dec);
 		errno = err == -ENOMEM ? ENOMEM : EINVAL;
