@@ -9,6 +9,14 @@
 #   PTXED=/tmp/libipt/build/bin/ptxed scripts/bench-decode.sh
 #
 # Prints wall and user seconds, peak RSS, and ratios against the peers.
+#
+# Then the decoders alone (tests/bench/bench_ipt.c, one fresh process per
+# decoder, CPU seconds of the decode only): the fast backend, the libipt
+# backend, libipt's block decoder with a pt_image_section_cache, and perf
+# script --itrace=b, on emulated recordings (record --emulate of
+# tests/workloads programs) repeated to BIG_MB (default 50) MB by mkbig.
+# Prints MB/s of trace, M instructions/s, ratios to libipt-blk, peak RSS.
+#
 # Not a test: timings vary with the machine; run it on an idle one.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -16,7 +24,7 @@ build=${1:-build}
 k=${2:-2000}
 shared=../shared/traces/intel-pt/hase
 [ -d "$shared" ] || { echo "bench-decode: $shared not found" >&2; exit 2; }
-ninja -C "$build" src/tool/sensor-agent tests/bench/mkbig >/dev/null
+ninja -C "$build" src/tool/sensor-agent tests/bench/mkbig tests/bench/bench_ipt >/dev/null
 
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
@@ -43,6 +51,8 @@ echo
 measure "sensor-agent decode (histories)" \
 	"$build/src/tool/sensor-agent" decode --symfs "$tmp/symfs" "$tmp/big.perf"
 ours=$wall
+measure "sensor-agent decode --decoder fast" \
+	"$build/src/tool/sensor-agent" decode --decoder fast --symfs "$tmp/symfs" "$tmp/big.perf"
 measure "sensor-agent decode --branches" \
 	"$build/src/tool/sensor-agent" decode --branches --symfs "$tmp/symfs" "$tmp/big.perf"
 ours_br=$wall
@@ -84,3 +94,58 @@ print("speed-up of --branches over perf script --itrace=be:             %s" % r(
 if sys.argv[6]:
     print("speed-up of sensor-agent decode over ptxed --block-decoder:      %s" % r(ours, float(sys.argv[6])))
 PY
+
+# ---- the decoders alone, on large emulated traces ----
+echo
+echo "decoders alone ($(date -u +%F), $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'))"
+big_mb=${BIG_MB:-50}
+printf '%-22s %-12s %9s %9s %10s %10s %9s %10s\n' trace decoder MB "CPU s" "MB/s" "M insn/s" "x blk" "RSS KiB"
+for wl in wl_qsort-static-pie wl_branches-static; do
+	"$build/src/tool/sensor-agent" record --emulate -o "$tmp/$wl.perf" -- \
+		"$build/tests/workloads/$wl" 3 >/dev/null 2>&1
+	one=$(stat -c %s "$tmp/$wl.perf")
+	"$build/tests/bench/mkbig" "$tmp/$wl.perf" "$tmp/$wl.big" \
+		$(( big_mb * 1000000 / one + 1 ))
+	blk=
+	for dec in libipt-blk fast libipt perf; do
+		if [ $dec = perf ]; then
+			# perf's CPU time, its own decoder printing branches
+			/usr/bin/time -f '%U %S %M' -o "$tmp/time" perf script \
+				-i "$tmp/$wl.big" --itrace=b -F ip,addr >/dev/null 2>&1 || true
+			read -r u sy rss <"$tmp/time"
+			secs=$(python3 -c "print($u + $sy)")
+			bytes=$(python3 - "$tmp/$wl.big" <<'PY'
+import struct, sys
+d = open(sys.argv[1], "rb").read()
+off, size = struct.unpack_from("<QQ", d, 40)
+pos, n = off, 0
+while pos < off + size:
+    t, m, s = struct.unpack_from("<IHH", d, pos)
+    if t == 71:
+        a = struct.unpack_from("<Q", d, pos + 8)[0]
+        n += a
+        pos += s + a
+        continue
+    pos += s
+print(n)
+PY
+)
+			insns=$ref_insns
+		else
+			/usr/bin/time -f '%M' -o "$tmp/time" \
+				"$build/tests/bench/bench_ipt" $dec "$tmp/$wl.big" >"$tmp/out"
+			read -r _ bytes secs insns _ <"$tmp/out"
+			read -r rss <"$tmp/time"
+			[ $dec = libipt-blk ] && ref_insns=$insns
+		fi
+		python3 - "$wl" "$dec" "$bytes" "$secs" "$insns" "$rss" "${blk:-$secs}" <<'PY'
+import sys
+wl, dec, b, s, i, rss, blk = sys.argv[1:]
+b, s, i, blk = float(b), float(s), float(i), float(blk)
+print("%-22s %-12s %9.1f %9.2f %10.1f %10.1f %9.2f %10s" % (wl, dec, b / 1e6, s,
+      b / 1e6 / s if s else 0, i / 1e6 / s if s else 0, blk / s if s else 0, rss))
+PY
+		[ $dec = libipt-blk ] && blk=$secs
+	done
+	rm -f "$tmp/$wl.big"
+done

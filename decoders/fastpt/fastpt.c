@@ -325,21 +325,30 @@ static struct sa_fpt_block *sa_fpt_block(struct sa_fpt_cfg *g, uint64_t ip)
  * Output.
  */
 
+static int sa_fpt_room(struct sa_fpt *d)
+{
+	struct sa_elem *e;
+	size_t n;
+
+	if (d->nr_out < d->cap_out)
+		return 0;
+	n = d->cap_out ? 2 * d->cap_out : 256;
+	if (d->nr_out - d->committed >= SA_FPT_MAX_ELEMS)
+		return -1;
+	e = realloc(d->out, n * sizeof(*e));
+	if (!e)
+		return -1;
+	d->out = e;
+	d->cap_out = n;
+	return 0;
+}
+
 static struct sa_elem *sa_fpt_push(struct sa_fpt *d)
 {
 	struct sa_elem *e;
 
-	if (d->nr_out >= d->cap_out) {
-		size_t n = d->cap_out ? 2 * d->cap_out : 256;
-
-		if (d->nr_out - d->committed >= SA_FPT_MAX_ELEMS)
-			return NULL;
-		e = realloc(d->out, n * sizeof(*e));
-		if (!e)
-			return NULL;
-		d->out = e;
-		d->cap_out = n;
-	}
+	if (sa_fpt_room(d))
+		return NULL;
 	e = &d->out[d->nr_out++];
 	memset(e, 0, sizeof(*e));
 	e->last_taken = -1;
@@ -354,9 +363,9 @@ static int sa_fpt_close(struct sa_fpt *d)
 	if (!d->r_open)
 		return 0;
 	d->r_open = false;
-	e = sa_fpt_push(d);
-	if (!e)
+	if (sa_fpt_room(d))
 		return -1;
+	e = &d->out[d->nr_out++];
 	*e = d->r;
 	e->offset = d->cfg.base_offset + d->pos;
 	return 0;
