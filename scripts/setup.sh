@@ -18,6 +18,8 @@ pkgs=(
 	clang libclang-rt-14-dev
 	# the fast Intel PT backend decodes blocks with Zydis (AVX-512 too)
 	libzydis-dev
+	# tests/fastpt and the benchmark: real runs under qemu-user as Intel PT
+	qemu-user
 )
 missing=()
 for p in "${pkgs[@]}"; do

@@ -8,7 +8,9 @@
  * bytes, overflows, unknown outcomes, the error list with its offsets).
  *
  * Inputs: the committed fixture, recordings made at test time with
- * `sensor-agent record --emulate` of tests/workloads programs, the real
+ * `sensor-agent record --emulate` of tests/workloads programs, a run of
+ * gzip under qemu-user turned into Intel PT by tests/bench/mkpt (whose
+ * taken branches perf script --itrace=b must list alike), the real
  * traces of ../shared (test "fastpt-traces", skipped when absent).  Each
  * of them is also corrupted in place at many offsets (bit flips, runs of
  * 0xff and of zeros in the AUX data): both must finish with the same
@@ -276,6 +278,118 @@ START_TEST(emulated_equal)
 }
 END_TEST
 
+/* A prefix of @path to compare the taken branches of two listings:
+ * "FROM TO" pairs in hex without 0x, skipping perf's trace begin/end
+ * lines (an address 0).  Returns the number of pairs.
+ */
+static size_t read_pairs(const char *path, int from_col, int to_col,
+			 uint64_t **out)
+{
+	char line[512];
+	size_t n = 0, cap = 0;
+	FILE *f = fopen(path, "r");
+
+	*out = NULL;
+	if (!f)
+		return 0;
+	while (fgets(line, sizeof(line), f)) {
+		char *tok[8], *save = NULL, *t;
+		uint64_t a, b;
+		int nt = 0;
+
+		for (t = strtok_r(line, " \t\n", &save); t && nt < 8;
+		     t = strtok_r(NULL, " \t\n", &save))
+			tok[nt++] = t;
+		if (nt <= from_col || nt <= to_col)
+			continue;
+		a = strtoull(tok[from_col], NULL, 16);
+		b = strtoull(tok[to_col], NULL, 16);
+		if (!a || !b)
+			continue;
+		if (n + 2 > cap) {
+			cap = cap ? 2 * cap : 4096;
+			*out = realloc(*out, cap * sizeof(**out));
+			ck_assert_ptr_nonnull(*out);
+		}
+		(*out)[n++] = a;
+		(*out)[n++] = b;
+	}
+	fclose(f);
+	return n / 2;
+}
+
+/*
+ * A real run of Debian's gzip under qemu-user, turned into Intel PT by
+ * tests/bench/mkpt (the bulk generator of the benchmark): both backends
+ * agree, and perf script --itrace=b lists the same taken branches as
+ * decode --branches.
+ */
+START_TEST(qemu_equal)
+{
+	const char *b = getenv("SA_BUILD_DIR"), *dir = sa_test_tmpdir();
+	char sa[4096], mkpt[4096], in[4200], log[4200], data[4200];
+	char pout[4200], oout[4200];
+	char *qemu[] = { "qemu-x86_64", "-d", "in_asm,exec,nochain", "-strace",
+			 "-D", log, "/usr/bin/gzip", "-c", in, NULL };
+	char *gen[] = { mkpt, log, "/usr/bin/gzip", data, NULL };
+	char *perf[] = { "perf", "script", "-i", data, "--itrace=b", "-F",
+			 "ip,addr", NULL };
+	char *ours[] = { sa, "decode", "--decoder", "fast", "--branches",
+			 data, NULL };
+	uint64_t *pp, *op;
+	size_t np, no, len = 0;
+	char *bin;
+	int rc;
+
+	if (sa_test_exec((char *[]){ "qemu-x86_64", "-version", NULL }, NULL,
+			 NULL)) {
+		fprintf(stderr, "SKIP qemu_equal: no qemu-x86_64 (Debian "
+			"qemu-user)\n");
+		return;
+	}
+	snprintf(sa, sizeof(sa), "%s/src/tool/sensor-agent", b ? b : ".");
+	snprintf(mkpt, sizeof(mkpt), "%s/tests/bench/mkpt", b ? b : ".");
+	snprintf(in, sizeof(in), "%s/in.bin", dir);
+	snprintf(log, sizeof(log), "%s/qemu.log", dir);
+	snprintf(data, sizeof(data), "%s/gzip.perf", dir);
+	snprintf(pout, sizeof(pout), "%s/perf.txt", dir);
+	snprintf(oout, sizeof(oout), "%s/ours.txt", dir);
+	bin = sa_test_slurp(sa, &len);
+	ck_assert_ptr_nonnull(bin);
+	write_file(in, (const uint8_t *)bin, len > 6000 ? 6000 : len);
+	free(bin);
+	rc = sa_test_exec(qemu, NULL, NULL);
+	ck_assert_msg(rc == 0, "qemu-x86_64 gzip: exit %d", rc);
+	rc = sa_test_exec(gen, NULL, NULL);
+	ck_assert_msg(rc == 0, "mkpt: exit %d", rc);
+	ck_assert_uint_gt(check_equal("gzip under qemu", data, NULL), 500000);
+	check_corrupt("gzip under qemu", data, NULL, 8);
+
+	rc = sa_test_exec(ours, oout, NULL);
+	ck_assert_int_eq(rc, 0);
+	no = read_pairs(oout, 1, 3, &op);
+	ck_assert_uint_gt(no, 10000);
+	rc = sa_test_exec(perf, pout, NULL);
+	np = rc == 0 ? read_pairs(pout, 0, 2, &pp) : 0;
+	if (!np) {
+		/* perf checks the intel_pt config against the host on
+		 * some versions and vendors: say what it did
+		 */
+		fprintf(stderr, "SKIP perf comparison: perf script exit %d, "
+			"no branches, on a %s host\n", rc,
+			sa_test_cpu_vendor());
+		free(op);
+		return;
+	}
+	ck_assert_msg(np == no, "perf script: %zu taken branches, decode "
+		      "--branches: %zu", np, no);
+	ck_assert_msg(!memcmp(pp, op, 2 * no * sizeof(*op)),
+		      "perf script and decode --branches list other branches");
+	free(pp);
+	free(op);
+}
+END_TEST
+
 static const char *const shared[][2] = {
 	{ "intel-pt/hase/loopy/loopy-20180404T162955.perf",
 	  "intel-pt/hase/loopy/loopy" },
@@ -303,13 +417,14 @@ int main(int argc, char **argv)
 
 	sa_set_print(NULL);
 	traces_mode = argc > 1 && !strcmp(argv[1], "traces");
-	tcase_set_timeout(tc, 120);
+	tcase_set_timeout(tc, 240);
 	if (traces_mode) {
 		sa_test_require_shared("traces/intel-pt/hase");
 		tcase_add_loop_test(tc, shared_equal, 0,
 				    sizeof(shared) / sizeof(shared[0]));
 	} else {
 		tcase_add_test(tc, fixture_equal);
+		tcase_add_test(tc, qemu_equal);
 		tcase_add_loop_test(tc, emulated_equal, 0,
 				    sizeof(workloads) / sizeof(workloads[0]));
 	}
