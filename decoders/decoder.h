@@ -103,4 +103,15 @@ struct sa_ipt_config {
 struct sa_dec *sa_ipt__new(const struct sa_ipt_config *cfg,
 			   struct sa_errinfo *ei);
 
+/*
+ * Intel PT, fast path (decoders/fastpt): walks a control-flow graph of
+ * the image with the TNT bits and TIPs; same configuration, same elements
+ * as sa_ipt__new() (the equality is tested).  Each PSB segment it does not
+ * handle (other packets, other modes, a decode error) is decoded by the
+ * libipt backend; sa_fpt_fallbacks() counts those segments.
+ */
+struct sa_dec *sa_fpt__new(const struct sa_ipt_config *cfg,
+			   struct sa_errinfo *ei);
+uint64_t sa_fpt_fallbacks(const struct sa_dec *dec);
+
 #endif /* SA_DECODERS_DECODER_H */

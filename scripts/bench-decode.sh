@@ -9,6 +9,15 @@
 #   PTXED=/tmp/libipt/build/bin/ptxed scripts/bench-decode.sh
 #
 # Prints wall and user seconds, peak RSS, and ratios against the peers.
+#
+# Then the decoders alone (tests/bench/bench_ipt.c, one fresh process per
+# decoder, CPU seconds of the decode only): the fast backend, the libipt
+# backend, libipt's block decoder with a pt_image_section_cache, and perf
+# script --itrace=b, on traces of real runs of gzip, sqlite3 and python3
+# made with qemu-user and tests/bench/mkpt.c (BIG_MB, default 50, MB
+# each).  Prints MB/s of trace, M instructions/s, ratios to libipt-blk,
+# peak RSS.
+#
 # Not a test: timings vary with the machine; run it on an idle one.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -16,7 +25,7 @@ build=${1:-build}
 k=${2:-2000}
 shared=../shared/traces/intel-pt/hase
 [ -d "$shared" ] || { echo "bench-decode: $shared not found" >&2; exit 2; }
-ninja -C "$build" src/tool/sensor-agent tests/bench/mkbig >/dev/null
+ninja -C "$build" src/tool/sensor-agent tests/bench/mkbig tests/bench/bench_ipt tests/bench/mkpt >/dev/null
 
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
@@ -43,6 +52,8 @@ echo
 measure "sensor-agent decode (histories)" \
 	"$build/src/tool/sensor-agent" decode --symfs "$tmp/symfs" "$tmp/big.perf"
 ours=$wall
+measure "sensor-agent decode --decoder fast" \
+	"$build/src/tool/sensor-agent" decode --decoder fast --symfs "$tmp/symfs" "$tmp/big.perf"
 measure "sensor-agent decode --branches" \
 	"$build/src/tool/sensor-agent" decode --branches --symfs "$tmp/symfs" "$tmp/big.perf"
 ours_br=$wall
@@ -84,3 +95,75 @@ print("speed-up of --branches over perf script --itrace=be:             %s" % r(
 if sys.argv[6]:
     print("speed-up of sensor-agent decode over ptxed --block-decoder:      %s" % r(ours, float(sys.argv[6])))
 PY
+
+# ---- the decoders alone, on large traces of real programs ----
+# Each trace is a real run of a Debian program under qemu-user, turned
+# into Intel PT by tests/bench/mkpt.c (capped at BIG_MB MB: OVF there),
+# and decoded once per decoder, each in a fresh process.
+echo
+echo "decoders alone ($(date -u +%F), $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'))"
+big_mb=${BIG_MB:-50}
+command -v qemu-x86_64 >/dev/null || { echo "bench-decode: qemu-x86_64 (Debian qemu-user) is needed for the large traces" >&2; exit 2; }
+head -c 4000000 "$build/src/tool/sensor-agent" >"$tmp/input.bin"
+cat >"$tmp/loop.py" <<'PYL'
+import json, re
+d = {}
+for i in range(400000):
+    k = "k%d" % (i % 977)
+    d[k] = d.get(k, 0) + len(re.findall(r"[0-9]", str(i * 7919)))
+print(json.dumps(sorted(d.items())[:3]))
+PYL
+cat >"$tmp/db.sql" <<'SQL'
+create table t(a integer, b text);
+with recursive c(x) as (select 1 union all select x + 1 from c where x < 300000)
+insert into t select x, hex(randomblob(8)) from c;
+create index ta on t(b);
+select count(*), sum(a) from t where b like '%AB%';
+SQL
+run_qemu() {	# NAME PROG ARGS...: qemu's log through a FIFO into mkpt
+	local name=$1 prog=$2
+	shift 2
+	rm -f "$tmp/q.fifo"
+	mkfifo "$tmp/q.fifo"
+	qemu-x86_64 -d in_asm,exec,nochain -strace -D "$tmp/q.fifo" "$prog" "$@" \
+		>/dev/null 2>&1 </dev/null &
+	"$build/tests/bench/mkpt" "$tmp/q.fifo" "$prog" "$tmp/$name.perf" "$big_mb" 2>&1 |
+		sed "s/^/  $name: /"
+	wait || true
+}
+printf '%-8s %-12s %8s %8s %9s %9s %8s %9s\n' trace decoder MB "CPU s" "MB/s" "M insn/s" "x blk" "RSS KiB"
+for name in gzip sqlite3 python3; do
+	case $name in
+	gzip) run_qemu gzip /usr/bin/gzip -c "$tmp/input.bin" ;;
+	sqlite3) run_qemu sqlite3 /usr/bin/sqlite3 -init "$tmp/db.sql" :memory: ;;
+	python3) run_qemu python3 /usr/bin/python3 "$tmp/loop.py" ;;
+	esac
+	blk=
+	for dec in libipt-blk fast libipt perf; do
+		if [ $dec = perf ]; then
+			# perf's own decoder, printing every taken branch
+			/usr/bin/time -f '%U %S %M' -o "$tmp/time" perf script \
+				-i "$tmp/$name.perf" --itrace=b -F ip,addr >/dev/null 2>&1 || true
+			read -r u sy rss <"$tmp/time"
+			secs=$(python3 -c "print($u + $sy)")
+			insns=$ref_insns
+		else
+			/usr/bin/time -f '%M' -o "$tmp/time" \
+				"$build/tests/bench/bench_ipt" $dec "$tmp/$name.perf" >"$tmp/out"
+			read -r _ bytes secs insns _ <"$tmp/out"
+			read -r rss <"$tmp/time"
+			[ $dec = libipt-blk ] && ref_insns=$insns
+		fi
+		python3 - "$name" "$dec" "$bytes" "$secs" "$insns" "$rss" "${blk:-$secs}" <<'PY'
+import sys
+n, dec, b, s, i, rss, blk = sys.argv[1:]
+b, s, i, blk = float(b), float(s), float(i), float(blk)
+print("%-8s %-12s %8.1f %8.2f %9.1f %9.1f %8.2f %9s" % (n, dec, b / 1e6, s,
+      b / 1e6 / s if s else 0, i / 1e6 / s if s else 0, blk / s if s else 0, rss))
+PY
+		[ $dec = libipt-blk ] && blk=$secs
+	done
+	rm -f "$tmp/$name.perf"
+done
+echo "(CPU seconds of the decode alone; perf: user+system of perf script --itrace=b,"
+echo " M insn/s for perf with libipt-blk's instruction count; x blk: speed over libipt-blk)"

@@ -16,6 +16,10 @@ pkgs=(
 	binutils-arm-linux-gnueabihf
 	# libFuzzer and the sanitizer runtimes (CI's fuzz smoke run)
 	clang libclang-rt-14-dev
+	# the fast Intel PT backend decodes blocks with Zydis (AVX-512 too)
+	libzydis-dev
+	# tests/fastpt and the benchmark: real runs under qemu-user as Intel PT
+	qemu-user
 )
 missing=()
 for p in "${pkgs[@]}"; do

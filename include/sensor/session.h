@@ -43,6 +43,14 @@ typedef void (*sa_progress_fn)(void *ctx, uint64_t done, uint64_t total);
 
 struct sa_cs_raw_opts;	/* <sensor/coresight.h> */
 
+/* The Intel PT backend (--decoder): libipt's block decoder, the reference
+ * and the default, or the fast control-flow-graph walk (docs/ipt.md).
+ */
+enum sa_ipt_decoder {
+	SA_IPT_DECODER_LIBIPT = 0,
+	SA_IPT_DECODER_FAST,
+};
+
 struct sa_decode_opts {
 	const char *symfs;			/* --symfs DIR */
 	size_t nr_binaries;
@@ -73,6 +81,8 @@ struct sa_decode_opts {
 	 * each input, freed after it).  Borrowed.
 	 */
 	struct sa_image_cache *cache;
+	/* Intel PT backend (--decoder fast|libipt). */
+	enum sa_ipt_decoder ipt_decoder;
 };
 
 enum sa_input_kind {

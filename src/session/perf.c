@@ -541,7 +541,9 @@ static int sa_decode_stream(struct sa_perf_session *ps, size_t lo, size_t hi,
 			cfg.base_offset = ps->aux[i].file_offset;
 			cfg.image = ps->s.img;
 			sa_ipt_from_perf(ps, &cfg);
-			dec = sa_ipt__new(&cfg, ei);
+			dec = ps->s.o->ipt_decoder == SA_IPT_DECODER_FAST ?
+				      sa_fpt__new(&cfg, ei) :
+				      sa_ipt__new(&cfg, ei);
 			break;
 		case SA_PD_AUXTRACE_CS_ETM:
 			/* formatted (ETR/ETB): every CPU's trace ID in one

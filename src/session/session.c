@@ -252,7 +252,8 @@ static int sa_decode_raw_pt(const struct sa_decode_opts *o, struct sa_hist *h,
 	cfg.model = o->cpu_model;
 	cfg.stepping = o->cpu_stepping;
 	s.total = len;
-	dec = sa_ipt__new(&cfg, ei);
+	dec = o->ipt_decoder == SA_IPT_DECODER_FAST ? sa_fpt__new(&cfg, ei) :
+						     sa_ipt__new(&cfg, ei);
 	if (!dec) {
 		err = ei ? ei->code : -errno;
 		goto out;

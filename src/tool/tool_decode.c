@@ -48,6 +48,8 @@ static void decode_usage(FILE *f)
 "                           (from, to, kind) instead of the histories\n"
 "      --targets            text: list the targets of indirect branches\n"
 "      --progress           report progress on standard error\n"
+"      --decoder fast|libipt  Intel PT backend (default libipt; fast:\n"
+"                           docs/ipt.md)\n"
 "  Raw Intel PT, as ptxed takes it:\n"
 "      --pt FILE            raw Intel PT packet stream\n"
 "      --image FILE[:OFF[-END]]@ADDR\n"
@@ -73,7 +75,7 @@ static void decode_usage(FILE *f)
 enum {
 	OPT_BRANCHES = 256, OPT_TARGETS, OPT_PROGRESS,
 	OPT_PT, OPT_IMAGE, OPT_CPU, OPT_CS_TRACE, OPT_TRACE_ID, OPT_PROTOCOL,
-	OPT_UNFORMATTED, OPT_CS_REG,
+	OPT_UNFORMATTED, OPT_CS_REG, OPT_DECODER,
 };
 
 /* NAME=VALUE for --cs-reg */
@@ -184,6 +186,7 @@ int cmd_decode(int argc, char **argv)
 		{ "protocol", required_argument, NULL, OPT_PROTOCOL },
 		{ "unformatted", no_argument, NULL, OPT_UNFORMATTED },
 		{ "cs-reg", required_argument, NULL, OPT_CS_REG },
+		{ "decoder", required_argument, NULL, OPT_DECODER },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -224,6 +227,17 @@ int cmd_decode(int argc, char **argv)
 			break;
 		case OPT_PROGRESS:
 			o.progress_fn = print_progress;
+			break;
+		case OPT_DECODER:
+			if (!strcmp(optarg, "fast")) {
+				o.ipt_decoder = SA_IPT_DECODER_FAST;
+			} else if (!strcmp(optarg, "libipt")) {
+				o.ipt_decoder = SA_IPT_DECODER_LIBIPT;
+			} else {
+				sa_err("decode: unknown --decoder '%s': use "
+				       "fast or libipt", optarg);
+				return SA_EXIT_USAGE;
+			}
 			break;
 		case OPT_PT:
 			o.pt_file = optarg;

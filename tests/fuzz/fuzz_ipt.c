@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: BSD-2-Clause
 /*
- * libFuzzer target for the Intel PT backend (decoders/ipt).
+ * libFuzzer target for the Intel PT backends (decoders/ipt and the fast
+ * one, decoders/fastpt), each on the same input.
  *
  * Input: byte 0 = flags | n.  The next n (bits 0-6) bytes are x86-64 code
  * mapped at 0x401000, so the fuzzer also explores what the block decoder
@@ -38,6 +39,46 @@ static const uint8_t fuzz_prefix[] = {
  */
 #define FUZZ_MAX_ELEMS 8192
 
+/* Decodes with one backend and checks its accounting. */
+static void fuzz_one(const struct sa_ipt_config *cfg,
+		     struct sa_dec *(*mk)(const struct sa_ipt_config *,
+					  struct sa_errinfo *))
+{
+	uint64_t errors = 0, lost = 0, insns = 0, ends = 0, n = 0;
+	const struct sa_dec_stats *st;
+	struct sa_dec *dec;
+	struct sa_elem e;
+	int ret = 0;
+
+	dec = mk(cfg, NULL);
+	if (!dec)
+		return;
+	while (n < FUZZ_MAX_ELEMS && (ret = sa_dec_next(dec, &e)) > 0) {
+		n++;
+		if (ends)
+			abort();	/* nothing after the end */
+		if (e.kind == SA_ELEM_RANGE) {
+			if (!e.ninsn || e.last < e.start)
+				abort();
+			insns += e.ninsn;
+		} else if (e.gap_reason == SA_GAP_ERROR) {
+			errors++;
+			lost += e.lost_bytes;
+		} else if (e.gap_reason == SA_GAP_END) {
+			ends++;
+		}
+	}
+	st = sa_dec_stats(dec);
+	if (n < FUZZ_MAX_ELEMS) {
+		if (ret != 0 || ends != 1 || errors != st->errors ||
+		    lost != st->lost_bytes || insns != st->insns)
+			abort();
+	}
+	if (st->lost_bytes > cfg->len)
+		abort();
+	sa_dec__free(dec);
+}
+
 int LLVMFuzzerInitialize(int *argc, char ***argv);
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
@@ -51,14 +92,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct sa_ipt_config cfg = { 0 };
-	uint64_t errors = 0, lost = 0, insns = 0, ends = 0, n = 0;
-	const struct sa_dec_stats *st;
 	struct sa_image *img;
-	struct sa_dec *dec;
-	struct sa_elem e;
 	uint8_t *trace = NULL;
 	size_t ncode;
-	int ret = 0;
 
 	if (!size)
 		return 0;
@@ -85,34 +121,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		cfg.len += sizeof(fuzz_prefix);
 	}
 	cfg.image = img;
-	dec = sa_ipt__new(&cfg, NULL);
-	if (!dec)
-		goto out_trace;
-	while (n < FUZZ_MAX_ELEMS && (ret = sa_dec_next(dec, &e)) > 0) {
-		n++;
-		if (ends)
-			abort();	/* nothing after the end */
-		if (e.kind == SA_ELEM_RANGE) {
-			if (!e.ninsn || e.last < e.start)
-				abort();
-			insns += e.ninsn;
-		} else if (e.gap_reason == SA_GAP_ERROR) {
-			errors++;
-			lost += e.lost_bytes;
-		} else if (e.gap_reason == SA_GAP_END) {
-			ends++;
-		}
-	}
-	st = sa_dec_stats(dec);
-	if (n < FUZZ_MAX_ELEMS) {
-		if (ret != 0 || ends != 1 || errors != st->errors ||
-		    lost != st->lost_bytes || insns != st->insns)
-			abort();
-	}
-	if (st->lost_bytes > cfg.len)
-		abort();
-	sa_dec__free(dec);
-out_trace:
+	fuzz_one(&cfg, sa_ipt__new);
+	fuzz_one(&cfg, sa_fpt__new);
 	free(trace);
 out_img:
 	sa_image__free(img);

@@ -1,0 +1,1208 @@
+// SPDX-License-Identifier: BSD-2-Clause
+/*
+ * The fast Intel PT backend: walks a control-flow graph of basic blocks
+ * with the trace's TNT bits and TIPs, as libxdc and Honeybee do, instead
+ * of decoding instruction by instruction.  It produces the same elements
+ * as the libipt backend (decoders/ipt) for the traces it understands, and
+ * hands every PSB segment it does not understand to that backend.  See
+ * docs/ipt.md, "The fast path".
+ *
+ * The walk keeps one packet event ahead (as libipt's query decoder does):
+ * when the TNT bits run out it reads up to the next TNT, TIP, FUP or PSB,
+ * so that it knows where straight-line code must stop (a FUP's or a
+ * PSB+'s IP) before walking it.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <Zydis/Zydis.h>
+#include <intel-pt.h>
+
+#include "decoder.h"
+#include "fastpt_pkt.h"
+#include "sensor/log.h"
+
+/* Block exits beside enum sa_iclass's branch classes. */
+#define SA_FPT_X_CONT 0xf0	/* no branch: the next block follows */
+#define SA_FPT_X_BAD 0xf1	/* undecodable or unmapped: libipt's turn */
+
+#define SA_FPT_BLOCK_MAX_INSNS 256
+#define SA_FPT_READ 1024
+#define SA_FPT_MAX_BLOCKS (1u << 22)
+#define SA_FPT_RETSTACK 64	/* as libipt's pt_retstack */
+#define SA_FPT_MAX_ELEMS (1u << 18)	/* per PSB segment */
+#define SA_FPT_MAX_SEGMENT (1u << 20)	/* bytes a fallback may hold */
+/* Straight-line blocks walked without a packet before we call it a loop
+ * that never ends (jmp to itself) and let libipt decide.
+ */
+#define SA_FPT_MAX_SPIN (1u << 20)
+
+struct sa_fpt_block {
+	uint64_t start;
+	uint64_t last;		/* address of the last instruction */
+	uint64_t target;	/* direct branch target */
+	uint32_t ninsn;
+	uint8_t last_size;
+	uint8_t exit;		/* enum sa_iclass or SA_FPT_X_* */
+	/* successor cache: the block at target and at the fall-through */
+	struct sa_fpt_block *to, *fall;
+	struct sa_fpt_block *hnext;
+	uint16_t *offs;		/* offset of each instruction from start */
+};
+
+/* The control-flow graph, discovered as the trace walks into code. */
+struct sa_fpt_cfg {
+	const struct sa_image *image;
+	ZydisDecoder zd;
+	struct sa_fpt_block **tab;
+	size_t nr_tab, nr_blocks;
+};
+
+enum sa_fpt_ev {
+	SA_FPT_EV_NONE = 0,
+	SA_FPT_EV_TIP,		/* TIP to ev_ip */
+	SA_FPT_EV_PGD,		/* TIP.PGD, ev_ip 0 when suppressed */
+	SA_FPT_EV_FUP_PGD,	/* FUP at stop_ip, then TIP.PGD */
+	SA_FPT_EV_FUP_TIP,	/* FUP at stop_ip, then TIP to ev_ip */
+	SA_FPT_EV_PSB,		/* PSB+ with FUP at stop_ip */
+	SA_FPT_EV_EOS,
+};
+
+struct sa_fpt {
+	struct sa_dec dec;	/* first: sa_dec_* cast to it */
+	struct sa_ipt_config cfg;
+	const uint8_t *buf;
+	size_t len, pos;
+	uint64_t last_ip;
+
+	struct sa_fpt_cfg g;
+
+	/* walk */
+	bool synced, enabled, done;
+	uint64_t ip;
+	uint64_t tnt;
+	unsigned int ntnt;
+	enum sa_fpt_ev ev;
+	uint64_t ev_ip, stop_ip;
+	size_t psb_pos;		/* SA_FPT_EV_PSB: its offset */
+	size_t psb_end;		/* and where its PSB+ ends */
+
+	uint64_t ret[SA_FPT_RETSTACK];
+	unsigned int ret_top, ret_n;
+
+	/* the open range */
+	bool r_open;
+	struct sa_elem r;
+
+	/* PSB segment: its start, the flow state there, its elements */
+	size_t seg;
+	bool seg_first, seg_enabled;
+	struct sa_elem *out;
+	size_t nr_out, cap_out, committed, head;
+
+	uint64_t fallbacks, fallback_bytes;
+	/* libipt on the rest of the buffer (no PSB, or no PSB+ we can
+	 * resume at): elements are passed on as they come
+	 */
+	struct sa_dec *sub;
+	bool sub_drop_start;
+	int fail_line;
+};
+
+/*
+ * Control-flow graph.
+ */
+
+static size_t sa_fpt_hash(uint64_t a, size_t n)
+{
+	a ^= a >> 29;
+	a *= 0xbf58476d1ce4e5b9ull;
+	a ^= a >> 32;
+	return (size_t)a & (n - 1);
+}
+
+static int sa_fpt_cfg_init(struct sa_fpt_cfg *g, const struct sa_image *img)
+{
+	g->image = img;
+	if (!ZYAN_SUCCESS(ZydisDecoderInit(&g->zd, ZYDIS_MACHINE_MODE_LONG_64,
+					   ZYDIS_STACK_WIDTH_64)))
+		return -SA_ERR_INVAL;
+	g->nr_tab = 1 << 12;
+	g->tab = calloc(g->nr_tab, sizeof(*g->tab));
+	if (!g->tab)
+		return -ENOMEM;
+	return 0;
+}
+
+static void sa_fpt_cfg_fini(struct sa_fpt_cfg *g)
+{
+	size_t i;
+
+	if (g->tab) {
+		for (i = 0; i < g->nr_tab; i++) {
+			struct sa_fpt_block *b = g->tab[i], *n;
+
+			for (; b; b = n) {
+				n = b->hnext;
+				free(b);
+			}
+		}
+	}
+	free(g->tab);
+}
+
+static int sa_fpt_cfg_grow(struct sa_fpt_cfg *g)
+{
+	size_t n = g->nr_tab * 2, i;
+	struct sa_fpt_block **t = calloc(n, sizeof(*t));
+
+	if (!t)
+		return -ENOMEM;
+	for (i = 0; i < g->nr_tab; i++) {
+		struct sa_fpt_block *b = g->tab[i], *nx;
+
+		for (; b; b = nx) {
+			size_t s = sa_fpt_hash(b->start, n);
+
+			nx = b->hnext;
+			b->hnext = t[s];
+			t[s] = b;
+		}
+	}
+	free(g->tab);
+	g->tab = t;
+	g->nr_tab = n;
+	return 0;
+}
+
+/* The class libipt's block decoder gives (as decoders/ipt reports it:
+ * libipt's ptic_* with a direct or indirect operand), and a direct
+ * branch's target.
+ */
+static int sa_fpt_class(const ZydisDecodedInstruction *in, uint64_t ip,
+			uint64_t *target)
+{
+	bool far = in->meta.branch_type == ZYDIS_BRANCH_TYPE_FAR;
+	bool rel = in->raw.imm[0].is_relative;
+
+	switch (in->mnemonic) {
+	case ZYDIS_MNEMONIC_SYSCALL:
+	case ZYDIS_MNEMONIC_SYSENTER:
+	case ZYDIS_MNEMONIC_INT:
+	case ZYDIS_MNEMONIC_INT1:
+	case ZYDIS_MNEMONIC_INT3:
+	case ZYDIS_MNEMONIC_INTO:
+		return SA_IC_SYSCALL;
+	case ZYDIS_MNEMONIC_SYSRET:
+	case ZYDIS_MNEMONIC_SYSEXIT:
+	case ZYDIS_MNEMONIC_IRET:
+	case ZYDIS_MNEMONIC_IRETD:
+	case ZYDIS_MNEMONIC_IRETQ:
+		return SA_IC_FAR;
+	case ZYDIS_MNEMONIC_XBEGIN:	/* no branch for libipt */
+		return SA_IC_OTHER;
+	default:
+		break;
+	}
+	if (rel)
+		*target = ip + in->length + (uint64_t)in->raw.imm[0].value.s;
+	switch (in->meta.category) {
+	case ZYDIS_CATEGORY_COND_BR:
+		return rel ? SA_IC_COND : SA_IC_UNKNOWN;
+	case ZYDIS_CATEGORY_UNCOND_BR:
+		if (far)
+			return SA_IC_FAR;
+		return rel ? SA_IC_JUMP : SA_IC_IND_JUMP;
+	case ZYDIS_CATEGORY_CALL:
+		if (far)
+			return SA_IC_FAR;
+		return rel ? SA_IC_CALL : SA_IC_IND_CALL;
+	case ZYDIS_CATEGORY_RET:
+		return far ? SA_IC_FAR : SA_IC_RET;
+	case ZYDIS_CATEGORY_SYSCALL:
+		return SA_IC_SYSCALL;
+	case ZYDIS_CATEGORY_SYSRET:
+		return SA_IC_FAR;
+	case ZYDIS_CATEGORY_INTERRUPT:
+		return SA_IC_SYSCALL;
+	default:
+		return SA_IC_OTHER;
+	}
+}
+
+/* Decodes the block at @ip: instructions up to and including the first
+ * branch, or up to SA_FPT_BLOCK_MAX_INSNS.
+ */
+static struct sa_fpt_block *sa_fpt_build(struct sa_fpt_cfg *g, uint64_t ip)
+{
+	uint8_t bytes[SA_FPT_READ];
+	uint16_t offs[SA_FPT_BLOCK_MAX_INSNS];
+	struct sa_fpt_block *b;
+	uint64_t addr = ip, target = 0;
+	size_t size, n = 0;
+	int got, exit = SA_FPT_X_BAD;
+	uint8_t last_size = 0;
+
+	got = sa_image_read(g->image, ip, bytes, sizeof(bytes));
+	if (got < 0)
+		got = 0;
+	size = (size_t)got;
+	while (n < SA_FPT_BLOCK_MAX_INSNS) {
+		ZydisDecodedInstruction in;
+		size_t off = (size_t)(addr - ip);
+
+		/* Near the end of a full read, an instruction may be cut:
+		 * end the block here and decode the rest from a new read.
+		 */
+		if (got == SA_FPT_READ && size - off < 16 && n) {
+			exit = SA_FPT_X_CONT;
+			break;
+		}
+		if (off >= size ||
+		    !ZYAN_SUCCESS(ZydisDecoderDecodeInstruction(&g->zd, NULL,
+					bytes + off, size - off, &in))) {
+			exit = SA_FPT_X_BAD;
+			break;
+		}
+		offs[n++] = (uint16_t)off;
+		last_size = in.length;
+		target = 0;
+		exit = sa_fpt_class(&in, addr, &target);
+		addr += in.length;
+		if (exit == SA_IC_UNKNOWN) {
+			n--;
+			exit = SA_FPT_X_BAD;
+			break;
+		}
+		if (exit != SA_IC_OTHER)
+			break;
+		exit = SA_FPT_X_CONT;
+	}
+	if (exit == SA_FPT_X_BAD && n) {
+		/* the instructions before the bad one make their own block */
+		exit = SA_FPT_X_CONT;
+	}
+	if (g->nr_blocks >= SA_FPT_MAX_BLOCKS)
+		return NULL;
+	if (2 * (g->nr_blocks + 1) > g->nr_tab && sa_fpt_cfg_grow(g))
+		return NULL;
+	b = malloc(sizeof(*b) + n * sizeof(uint16_t));
+	if (!b)
+		return NULL;
+	memset(b, 0, sizeof(*b));
+	b->offs = (uint16_t *)(b + 1);
+	memcpy(b->offs, offs, n * sizeof(uint16_t));
+	b->start = ip;
+	b->ninsn = (uint32_t)n;
+	b->last = n ? ip + offs[n - 1] : ip;
+	b->last_size = last_size;
+	b->exit = (uint8_t)exit;
+	b->target = target;
+	{
+		size_t s = sa_fpt_hash(ip, g->nr_tab);
+
+		b->hnext = g->tab[s];
+		g->tab[s] = b;
+	}
+	g->nr_blocks++;
+	return b;
+}
+
+static struct sa_fpt_block *sa_fpt_block(struct sa_fpt_cfg *g, uint64_t ip)
+{
+	struct sa_fpt_block *b = g->tab[sa_fpt_hash(ip, g->nr_tab)];
+
+	for (; b; b = b->hnext)
+		if (b->start == ip)
+			return b;
+	return sa_fpt_build(g, ip);
+}
+
+/*
+ * Output.
+ */
+
+static int sa_fpt_room(struct sa_fpt *d)
+{
+	struct sa_elem *e;
+	size_t n;
+
+	if (d->nr_out < d->cap_out)
+		return 0;
+	n = d->cap_out ? 2 * d->cap_out : 256;
+	if (d->nr_out - d->committed >= SA_FPT_MAX_ELEMS)
+		return -1;
+	e = realloc(d->out, n * sizeof(*e));
+	if (!e)
+		return -1;
+	d->out = e;
+	d->cap_out = n;
+	return 0;
+}
+
+static struct sa_elem *sa_fpt_push(struct sa_fpt *d)
+{
+	struct sa_elem *e;
+
+	if (sa_fpt_room(d))
+		return NULL;
+	e = &d->out[d->nr_out++];
+	memset(e, 0, sizeof(*e));
+	e->last_taken = -1;
+	e->offset = d->cfg.base_offset + d->pos;
+	return e;
+}
+
+static int sa_fpt_close(struct sa_fpt *d)
+{
+	struct sa_elem *e;
+
+	if (!d->r_open)
+		return 0;
+	d->r_open = false;
+	if (sa_fpt_room(d))
+		return -1;
+	e = &d->out[d->nr_out++];
+	*e = d->r;
+	e->offset = d->cfg.base_offset + d->pos;
+	return 0;
+}
+
+static int sa_fpt_gap(struct sa_fpt *d, enum sa_gap_reason why, uint64_t ip)
+{
+	struct sa_elem *e;
+
+	if (sa_fpt_close(d))
+		return -1;
+	e = sa_fpt_push(d);
+	if (!e)
+		return -1;
+	e->kind = SA_ELEM_GAP;
+	e->gap_reason = why;
+	e->ip = ip;
+	return 0;
+}
+
+/* Adds the first @n instructions of @b to the open range. */
+static void sa_fpt_add(struct sa_fpt *d, const struct sa_fpt_block *b,
+		       uint32_t n)
+{
+	if (!n)
+		return;
+	if (!d->r_open) {
+		d->r_open = true;
+		memset(&d->r, 0, sizeof(d->r));
+		d->r.kind = SA_ELEM_RANGE;
+		d->r.isa = SA_ISA_X86_64;
+		d->r.start = b->start;
+		d->r.last_taken = -1;
+	}
+	d->r.ninsn += n;
+	if (n == b->ninsn) {
+		d->r.last = b->last;
+		d->r.last_size = b->last_size;
+		d->r.last_class = b->exit < SA_IC_MAX ? b->exit : SA_IC_OTHER;
+	} else {
+		/* a prefix: its last instruction is no branch */
+		d->r.last = b->start + b->offs[n - 1];
+		d->r.last_size = (uint8_t)(b->offs[n] - b->offs[n - 1]);
+		d->r.last_class = SA_IC_OTHER;
+	}
+}
+
+/*
+ * Packets.
+ */
+
+/* Reads a PSB+ from d->pos (at the PSB).  Returns 1 with *@has_fup and
+ * *@fup, 0 when the buffer ends in it, -1 when we do not handle it.
+ */
+static int sa_fpt_psbplus(const uint8_t *buf, size_t len, size_t *pos,
+			  bool *has_fup, uint64_t *fup, uint64_t *last_ip)
+{
+	struct sa_fpt_pkt p;
+	size_t at = *pos;
+	int n;
+
+	*has_fup = false;
+	*last_ip = 0;
+	n = sa_fpt_pkt_parse(buf + at, len - at, &p);
+	if (n <= 0 || p.type != SA_FPT_PSB)
+		return n < 0 ? -1 : 0;
+	at += (size_t)n;
+	for (;;) {
+		n = sa_fpt_pkt_parse(buf + at, len - at, &p);
+		if (n <= 0)
+			return n < 0 ? -1 : 0;
+		at += (size_t)n;
+		switch (p.type) {
+		case SA_FPT_PSBEND:
+			*pos = at;
+			return 1;
+		case SA_FPT_PAD:
+		case SA_FPT_TIMING:
+			break;
+		case SA_FPT_MODE_EXEC:
+			if ((p.mode & 3) != 1)	/* CS.L: 64-bit only */
+				return -1;
+			break;
+		case SA_FPT_FUP:
+			if (sa_fpt_pkt_ip(&p, last_ip, fup) != 1)
+				return -1;
+			*has_fup = true;
+			break;
+		default:
+			return -1;
+		}
+	}
+}
+
+/* Where the walk gave up, for the debug message of the fallback. */
+static int sa_fpt_fail(struct sa_fpt *d, int line)
+{
+	d->fail_line = line;
+	return -1;
+}
+
+static const uint8_t sa_fpt_psb_pattern[16] = {
+	0x02, 0x82, 0x02, 0x82, 0x02, 0x82, 0x02, 0x82,
+	0x02, 0x82, 0x02, 0x82, 0x02, 0x82, 0x02, 0x82,
+};
+
+static size_t sa_fpt_find_psb(const struct sa_fpt *d, size_t from)
+{
+	const uint8_t *p;
+
+	if (from >= d->len)
+		return d->len;
+	p = memmem(d->buf + from, d->len - from, sa_fpt_psb_pattern,
+		   sizeof(sa_fpt_psb_pattern));
+	return p ? (size_t)(p - d->buf) : d->len;
+}
+
+/*
+ * Reads packets until the walk has something to go on: TNT bits or an
+ * event.  Returns 0, or -1 for anything we leave to libipt.
+ */
+static int sa_fpt_fetch(struct sa_fpt *d)
+{
+	struct sa_fpt_pkt p;
+	uint64_t ip;
+	int n, r;
+
+	for (;;) {
+		n = sa_fpt_pkt_parse(d->buf + d->pos, d->len - d->pos, &p);
+		if (n <= 0) {
+			if (n < 0 || d->pos < d->len)
+				return sa_fpt_fail(d, __LINE__);	/* bad or cut packet */
+			d->ev = SA_FPT_EV_EOS;
+			return 0;
+		}
+		switch (p.type) {
+		case SA_FPT_PAD:
+		case SA_FPT_TIMING:
+		case SA_FPT_CYC:
+			d->pos += (size_t)n;
+			continue;
+		case SA_FPT_MODE_EXEC:
+			if ((p.mode & 3) != 1)
+				return sa_fpt_fail(d, __LINE__);
+			d->pos += (size_t)n;
+			continue;
+		case SA_FPT_TNT:
+			d->pos += (size_t)n;
+			if (!d->enabled)
+				return sa_fpt_fail(d, __LINE__);
+			if (!p.ntnt)
+				continue;
+			d->tnt = p.tnt;
+			d->ntnt = p.ntnt;
+			return 0;
+		case SA_FPT_TIP:
+			d->pos += (size_t)n;
+			if (!d->enabled || sa_fpt_pkt_ip(&p, &d->last_ip,
+							 &d->ev_ip) != 1)
+				return sa_fpt_fail(d, __LINE__);
+			d->ev = SA_FPT_EV_TIP;
+			return 0;
+		case SA_FPT_TIP_PGD:
+			d->pos += (size_t)n;
+			if (!d->enabled)
+				return sa_fpt_fail(d, __LINE__);
+			r = sa_fpt_pkt_ip(&p, &d->last_ip, &d->ev_ip);
+			if (r < 0)
+				return sa_fpt_fail(d, __LINE__);
+			if (!r)
+				d->ev_ip = 0;
+			d->ev = SA_FPT_EV_PGD;
+			return 0;
+		case SA_FPT_TIP_PGE:
+			d->pos += (size_t)n;
+			if (d->enabled || sa_fpt_pkt_ip(&p, &d->last_ip, &ip) != 1)
+				return sa_fpt_fail(d, __LINE__);
+			if (sa_fpt_gap(d, SA_GAP_START, ip))
+				return sa_fpt_fail(d, __LINE__);
+			d->enabled = true;
+			d->ip = ip;
+			return 0;
+		case SA_FPT_FUP: {
+			struct sa_fpt_pkt q;
+			size_t at = d->pos + (size_t)n;
+
+			if (!d->enabled || sa_fpt_pkt_ip(&p, &d->last_ip,
+							 &d->stop_ip) != 1)
+				return sa_fpt_fail(d, __LINE__);
+			/* the TIP or TIP.PGD that says what happened there */
+			for (;;) {
+				n = sa_fpt_pkt_parse(d->buf + at, d->len - at,
+						     &q);
+				if (n <= 0)
+					return sa_fpt_fail(d, __LINE__);
+				at += (size_t)n;
+				if (q.type != SA_FPT_PAD &&
+				    q.type != SA_FPT_TIMING &&
+				    q.type != SA_FPT_CYC)
+					break;
+			}
+			if (q.type == SA_FPT_TIP_PGD) {
+				r = sa_fpt_pkt_ip(&q, &d->last_ip, &d->ev_ip);
+				if (r < 0)
+					return sa_fpt_fail(d, __LINE__);
+				d->ev = SA_FPT_EV_FUP_PGD;
+			} else if (q.type == SA_FPT_TIP) {
+				if (sa_fpt_pkt_ip(&q, &d->last_ip,
+						  &d->ev_ip) != 1)
+					return sa_fpt_fail(d, __LINE__);
+				d->ev = SA_FPT_EV_FUP_TIP;
+			} else {
+				return sa_fpt_fail(d, __LINE__);
+			}
+			d->pos = at;
+			return 0;
+		}
+		case SA_FPT_PSB: {
+			size_t at = d->pos;
+			bool has_fup;
+			uint64_t fup;
+
+			r = sa_fpt_psbplus(d->buf, d->len, &at, &has_fup, &fup,
+					   &d->last_ip);
+			if (r <= 0)
+				return sa_fpt_fail(d, __LINE__);
+			if (has_fup != d->enabled)
+				return sa_fpt_fail(d, __LINE__);
+			d->psb_pos = d->pos;
+			d->psb_end = at;
+			d->pos = at;
+			if (!d->enabled) {
+				/* nothing runs: the segment ends here */
+				d->committed = d->nr_out;
+				d->seg = d->psb_pos;
+				d->seg_first = false;
+				d->seg_enabled = false;
+				d->dec.stats.syncs++;
+				continue;
+			}
+			d->stop_ip = fup;
+			d->ev = SA_FPT_EV_PSB;
+			return 0;
+		}
+		default:
+			/* OVF, PSBEND outside PSB+, PIP, MODE.TSX, PTW, ... */
+			return sa_fpt_fail(d, __LINE__);
+		}
+	}
+}
+
+static void sa_fpt_ret_push(struct sa_fpt *d, uint64_t a)
+{
+	d->ret_top = (d->ret_top + 1) % SA_FPT_RETSTACK;
+	d->ret[d->ret_top] = a;
+	if (d->ret_n < SA_FPT_RETSTACK)
+		d->ret_n++;
+}
+
+static int sa_fpt_ret_pop(struct sa_fpt *d, uint64_t *a)
+{
+	if (!d->ret_n)
+		return -1;
+	*a = d->ret[d->ret_top];
+	d->ret_top = (d->ret_top + SA_FPT_RETSTACK - 1) % SA_FPT_RETSTACK;
+	d->ret_n--;
+	return 0;
+}
+
+/* Index of the instruction of @b at @ip, or -1. */
+static int sa_fpt_insn_at(const struct sa_fpt_block *b, uint64_t ip)
+{
+	uint32_t lo = 0, hi = b->ninsn;
+
+	if (ip < b->start || ip > b->last)
+		return -1;
+	while (lo < hi) {
+		uint32_t mid = (lo + hi) / 2;
+
+		if (b->start + b->offs[mid] < ip)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo < b->ninsn && b->start + b->offs[lo] == ip ? (int)lo : -1;
+}
+
+/* The walk reached the stop address of a FUP or PSB+ event. */
+static int sa_fpt_at_stop(struct sa_fpt *d)
+{
+	enum sa_fpt_ev ev = d->ev;
+
+	if (sa_fpt_close(d))
+		return -1;
+	d->ev = SA_FPT_EV_NONE;
+	d->ip = d->stop_ip;
+	switch (ev) {
+	case SA_FPT_EV_PSB:
+		d->committed = d->nr_out;
+		d->seg = d->psb_pos;
+		d->seg_first = false;
+		d->seg_enabled = true;
+		d->dec.stats.syncs++;
+		return 0;
+	case SA_FPT_EV_FUP_PGD:
+		d->enabled = false;
+		return sa_fpt_gap(d, SA_GAP_DISABLED, d->stop_ip);
+	case SA_FPT_EV_FUP_TIP:
+		if (sa_fpt_gap(d, SA_GAP_ASYNC, d->stop_ip))
+			return -1;
+		d->ip = d->ev_ip;
+		return 0;
+	default:
+		return -1;
+	}
+}
+
+/* The last range ended on @b's cond branch; which way it went. */
+static void sa_fpt_taken(struct sa_fpt *d, int taken)
+{
+	d->r.last_taken = (int8_t)taken;
+}
+
+/*
+ * Walks the current PSB segment (and on, as long as all goes well) until
+ * the end of the buffer.  Returns 1 at the end, 0 when a segment was
+ * committed and the caller may drain, -1 to fall back.
+ */
+static int sa_fpt_walk(struct sa_fpt *d)
+{
+	struct sa_fpt_block *b = NULL, *prev = NULL;
+	unsigned int spin = 0;
+	size_t committed = d->committed;
+	bool via_taken = false;
+
+	for (;;) {
+		if (d->committed != committed)
+			return 0;
+		if (!d->enabled) {
+			if (d->ev == SA_FPT_EV_EOS)
+				goto eos;
+			if (sa_fpt_fetch(d))
+				return sa_fpt_fail(d, __LINE__);
+			prev = NULL;
+			continue;
+		}
+		if (!d->ntnt && d->ev == SA_FPT_EV_NONE) {
+			if (sa_fpt_fetch(d))
+				return sa_fpt_fail(d, __LINE__);
+			spin = 0;
+			continue;
+		}
+		/* the block at d->ip, from the successor cache if we can */
+		if (prev && (via_taken ? prev->to : prev->fall) &&
+		    (via_taken ? prev->to : prev->fall)->start == d->ip) {
+			b = via_taken ? prev->to : prev->fall;
+		} else {
+			b = sa_fpt_block(&d->g, d->ip);
+			if (!b)
+				return sa_fpt_fail(d, __LINE__);
+			if (prev) {
+				if (via_taken)
+					prev->to = b;
+				else
+					prev->fall = b;
+			}
+		}
+		prev = NULL;
+		if (d->ev == SA_FPT_EV_PSB || d->ev == SA_FPT_EV_FUP_PGD ||
+		    d->ev == SA_FPT_EV_FUP_TIP) {
+			int i = sa_fpt_insn_at(b, d->stop_ip);
+
+			if (i >= 0) {
+				/* a range that ends on a jcc before the
+				 * stop fell through it
+				 */
+				if (!i && d->r_open &&
+				    d->r.last_class == SA_IC_COND)
+					sa_fpt_taken(d, 0);
+				sa_fpt_add(d, b, (uint32_t)i);
+				if (sa_fpt_at_stop(d))
+					return sa_fpt_fail(d, __LINE__);
+				continue;
+			}
+		}
+		if (b->exit == SA_FPT_X_BAD || !b->ninsn) {
+			sa_debug("fastpt: no code at %#" PRIx64 "\n", d->ip);
+			return sa_fpt_fail(d, __LINE__);
+		}
+		if (++spin > SA_FPT_MAX_SPIN)
+			return sa_fpt_fail(d, __LINE__);
+		switch (b->exit) {
+		case SA_FPT_X_CONT:
+			sa_fpt_add(d, b, b->ninsn);
+			d->ip = b->last + b->last_size;
+			prev = b;
+			via_taken = false;
+			continue;
+		case SA_IC_JUMP:
+			sa_fpt_add(d, b, b->ninsn);
+			if (sa_fpt_close(d))
+				return sa_fpt_fail(d, __LINE__);
+			d->ip = b->target;
+			prev = b;
+			via_taken = true;
+			continue;
+		case SA_IC_CALL:
+			sa_fpt_add(d, b, b->ninsn);
+			if (sa_fpt_close(d))
+				return sa_fpt_fail(d, __LINE__);
+			/* libipt and the hardware push no "call next" (it
+			 * reads the IP, it does not return)
+			 */
+			if (b->target != b->last + b->last_size)
+				sa_fpt_ret_push(d, b->last + b->last_size);
+			d->ip = b->target;
+			prev = b;
+			via_taken = true;
+			continue;
+		case SA_IC_COND:
+			if (!d->ntnt) {
+				if (d->ev == SA_FPT_EV_EOS)
+					goto eos_in;
+				return sa_fpt_fail(d, __LINE__);
+			}
+			d->ntnt--;
+			sa_fpt_add(d, b, b->ninsn);
+			spin = 0;
+			/* libipt ends a block at every jcc; one to the next
+			 * instruction tells nothing (as decoders/ipt)
+			 */
+			if (b->target != b->last + b->last_size)
+				sa_fpt_taken(d, (d->tnt >> d->ntnt) & 1);
+			if (sa_fpt_close(d))
+				return sa_fpt_fail(d, __LINE__);
+			if ((d->tnt >> d->ntnt) & 1) {
+				d->ip = b->target;
+				via_taken = true;
+			} else {
+				d->ip = b->last + b->last_size;
+				via_taken = false;
+			}
+			prev = b;
+			continue;
+		case SA_IC_RET:
+			if (d->ntnt) {
+				uint64_t to;
+
+				d->ntnt--;
+				if (!((d->tnt >> d->ntnt) & 1) ||
+				    sa_fpt_ret_pop(d, &to))
+					return sa_fpt_fail(d, __LINE__);
+				sa_fpt_add(d, b, b->ninsn);
+				if (sa_fpt_close(d))
+					return sa_fpt_fail(d, __LINE__);
+				d->ip = to;
+				spin = 0;
+				continue;
+			}
+			/* a TIP says where */
+			__attribute__((fallthrough));
+		case SA_IC_IND_JUMP:
+		case SA_IC_IND_CALL:
+		case SA_IC_SYSCALL:
+		case SA_IC_FAR:
+			if (d->ntnt)
+				return sa_fpt_fail(d, __LINE__);
+			spin = 0;
+			if (d->ev == SA_FPT_EV_TIP) {
+				sa_fpt_add(d, b, b->ninsn);
+				if (sa_fpt_close(d))
+					return sa_fpt_fail(d, __LINE__);
+				if (b->exit == SA_IC_IND_CALL)
+					sa_fpt_ret_push(d, b->last +
+							   b->last_size);
+				d->ip = d->ev_ip;
+				d->ev = SA_FPT_EV_NONE;
+				continue;
+			}
+			if (d->ev == SA_FPT_EV_PGD) {
+				sa_fpt_add(d, b, b->ninsn);
+				if (b->exit == SA_IC_IND_CALL)
+					sa_fpt_ret_push(d, b->last +
+							   b->last_size);
+				d->ev = SA_FPT_EV_NONE;
+				d->enabled = false;
+				if (sa_fpt_gap(d, SA_GAP_DISABLED, d->ev_ip))
+					return sa_fpt_fail(d, __LINE__);
+				continue;
+			}
+			if (d->ev == SA_FPT_EV_EOS)
+				goto eos_in;
+			return sa_fpt_fail(d, __LINE__);
+		default:
+			return sa_fpt_fail(d, __LINE__);
+		}
+	}
+eos_in:
+	/* libipt stops before the branch it has no trace for */
+	if (b->ninsn > 1)
+		sa_fpt_add(d, b, b->ninsn - 1);
+eos:
+	if (sa_fpt_gap(d, SA_GAP_END, 0))
+		return sa_fpt_fail(d, __LINE__);
+	d->committed = d->nr_out;
+	d->done = true;
+	return 1;
+}
+
+/*
+ * Fallback: libipt decodes the PSB segment [d->seg, next PSB).  Its trace
+ * is cut after the next PSB+ and closed with FUP(ip) TIP.PGD, so that
+ * libipt stops exactly where that PSB+ says the flow is, and the fast walk
+ * takes over from there.
+ */
+static void sa_fpt_sub_stats(struct sa_fpt *d, const struct sa_dec *sub)
+{
+	const struct sa_dec_stats *st = sa_dec_stats(sub);
+
+	d->dec.stats.errors += st->errors;
+	d->dec.stats.lost_bytes += st->lost_bytes;
+	d->dec.stats.overflows += st->overflows;
+	d->dec.stats.syncs += st->syncs;
+}
+
+static int sa_fpt_sub_drain(struct sa_fpt *d, struct sa_dec *sub,
+			    bool drop_start, bool drop_stop, uint64_t stop_ip)
+{
+	struct sa_elem e;
+	size_t first = d->nr_out;
+	bool leading = true;
+	int err;
+
+	while ((err = sa_dec_next(sub, &e)) > 0) {
+		struct sa_elem *o;
+
+		if (leading && drop_start && e.kind == SA_ELEM_GAP &&
+		    e.gap_reason == SA_GAP_START) {
+			leading = false;
+			continue;
+		}
+		leading = false;
+		if (e.kind == SA_ELEM_GAP && e.gap_reason == SA_GAP_END)
+			continue;
+		if (d->nr_out >= d->cap_out) {
+			size_t n = d->cap_out ? 2 * d->cap_out : 256;
+
+			o = realloc(d->out, n * sizeof(*o));
+			if (!o)
+				return -ENOMEM;
+			d->out = o;
+			d->cap_out = n;
+		}
+		d->out[d->nr_out++] = e;
+	}
+	if (err < 0)
+		return err;
+	if (drop_stop && d->nr_out > first) {
+		struct sa_elem *l = &d->out[d->nr_out - 1];
+
+		if (l->kind == SA_ELEM_GAP && l->gap_reason == SA_GAP_DISABLED &&
+		    l->ip == stop_ip)
+			d->nr_out--;
+	}
+	sa_fpt_sub_stats(d, sub);
+	return 0;
+}
+
+static int sa_fpt_fallback(struct sa_fpt *d)
+{
+	struct sa_ipt_config c = d->cfg;
+	struct sa_dec *sub;
+	uint8_t *scratch = NULL;
+	size_t next, at, n;
+	bool has_fup = false, to_end = false;
+	uint64_t fup = 0, lip;
+	int err;
+
+	/* drop the segment's elements and the walk state */
+	d->nr_out = d->committed;
+	d->r_open = false;
+	next = sa_fpt_find_psb(d, d->seg + 16);
+	at = next;
+	/* a long segment is not held in memory: libipt streams the rest */
+	if (next >= d->len || next - d->seg > SA_FPT_MAX_SEGMENT ||
+	    sa_fpt_psbplus(d->buf, d->len, &at, &has_fup, &fup, &lip) != 1)
+		to_end = true;
+	d->fallbacks++;
+	d->fallback_bytes += (to_end ? d->len : next) - d->seg;
+	sa_debug("fastpt: PSB segment at trace offset %#" PRIx64
+		 " goes to libipt (stopped at %#" PRIx64 ", fastpt.c:%d)\n",
+		 d->cfg.base_offset + d->seg, d->cfg.base_offset + d->pos,
+		 d->fail_line);
+
+	c.base_offset = d->cfg.base_offset + d->seg;
+	c.buf = d->buf + d->seg;
+	if (to_end) {
+		c.len = d->len - d->seg;
+	} else if (!has_fup) {
+		c.len = next - d->seg;
+	} else {
+		struct pt_packet pk[2];
+		struct pt_encoder *enc;
+		struct pt_config pc;
+		size_t room = 32;
+
+		n = at - d->seg;
+		scratch = malloc(n + room);
+		if (!scratch)
+			return -ENOMEM;
+		memcpy(scratch, d->buf + d->seg, n);
+		pt_config_init(&pc);
+		pc.begin = scratch + n;
+		pc.end = scratch + n + room;
+		enc = pt_alloc_encoder(&pc);
+		if (!enc) {
+			free(scratch);
+			return -ENOMEM;
+		}
+		memset(pk, 0, sizeof(pk));
+		pk[0].type = ppt_fup;
+		pk[0].payload.ip.ipc = pt_ipc_full;
+		pk[0].payload.ip.ip = fup;
+		pk[1].type = ppt_tip_pgd;
+		pk[1].payload.ip.ipc = pt_ipc_suppressed;
+		if (pt_enc_next(enc, &pk[0]) < 0 ||
+		    pt_enc_next(enc, &pk[1]) < 0) {
+			pt_free_encoder(enc);
+			free(scratch);
+			return -SA_ERR_INVAL;
+		}
+		{
+			uint64_t off = 0;
+
+			pt_enc_get_offset(enc, &off);
+			c.len = n + off;
+		}
+		pt_free_encoder(enc);
+		c.buf = scratch;
+	}
+	sub = sa_ipt__new(&c, NULL);
+	if (!sub) {
+		free(scratch);
+		return -errno;
+	}
+	if (to_end) {
+		/* streamed: the rest may be the whole trace */
+		d->sub = sub;
+		d->sub_drop_start = !d->seg_first && d->seg_enabled;
+		return 0;
+	}
+	err = sa_fpt_sub_drain(d, sub, !d->seg_first && d->seg_enabled,
+			       has_fup, fup);
+	sa_dec__free(sub);
+	free(scratch);
+	if (err)
+		return err;
+	d->committed = d->nr_out;
+	/* the fast walk resumes at the next PSB+ */
+	d->pos = at;
+	d->last_ip = lip;
+	d->seg = next;
+	d->seg_first = false;
+	d->seg_enabled = has_fup;
+	d->enabled = has_fup;
+	d->ip = fup;
+	d->ntnt = 0;
+	d->ev = SA_FPT_EV_NONE;
+	d->ret_n = 0;
+	return 0;
+}
+
+/* The first PSB+: where the walk starts. */
+static int sa_fpt_sync(struct sa_fpt *d)
+{
+	size_t psb = sa_fpt_find_psb(d, 0), at = psb;
+	bool has_fup;
+	uint64_t fup;
+
+	d->synced = true;
+	if (psb >= d->len) {
+		/* no PSB: libipt says whether it is idle or broken */
+		d->sub = sa_ipt__new(&d->cfg, NULL);
+		if (!d->sub)
+			return -errno;
+		d->fallbacks++;
+		d->fallback_bytes += d->len;
+		return 0;
+	}
+	d->seg = psb;
+	d->seg_first = true;
+	d->pos = psb;
+	if (sa_fpt_psbplus(d->buf, d->len, &at, &has_fup, &fup,
+			   &d->last_ip) != 1)
+		return -1;
+	d->pos = at;
+	d->seg_enabled = has_fup;
+	d->enabled = has_fup;
+	d->dec.stats.syncs++;
+	if (has_fup) {
+		d->ip = fup;
+		if (sa_fpt_gap(d, SA_GAP_START, fup))
+			return -1;
+	}
+	return 0;
+}
+
+static int sa_fpt_next(struct sa_dec *dec, struct sa_elem *e)
+{
+	struct sa_fpt *d = (struct sa_fpt *)dec;
+	int r;
+
+	for (;;) {
+		if (d->head < d->committed) {
+			*e = d->out[d->head++];
+			break;
+		}
+		/* all committed elements handed out: move what the walk
+		 * has not committed yet (a START gap) to the front
+		 */
+		if (d->head) {
+			memmove(d->out, d->out + d->head,
+				(d->nr_out - d->head) * sizeof(*d->out));
+			d->nr_out -= d->head;
+			d->committed -= d->head;
+			d->head = 0;
+		}
+		if (d->sub) {
+			r = sa_dec_next(d->sub, e);
+			if (r > 0) {
+				bool drop = d->sub_drop_start &&
+					    e->kind == SA_ELEM_GAP &&
+					    e->gap_reason == SA_GAP_START;
+
+				d->sub_drop_start = false;
+				if (drop)
+					continue;
+				break;
+			}
+			sa_fpt_sub_stats(d, d->sub);
+			sa_dec__free(d->sub);
+			d->sub = NULL;
+			d->done = true;
+			return r;
+		}
+		if (d->done)
+			return 0;
+		if (!d->synced) {
+			r = sa_fpt_sync(d);
+			if (r < 0)
+				r = sa_fpt_fallback(d);
+			if (r < 0)
+				return r;
+			continue;
+		}
+		r = sa_fpt_walk(d);
+		if (r < 0)
+			r = sa_fpt_fallback(d);
+		if (r < 0)
+			return r;
+	}
+	if (e->kind == SA_ELEM_RANGE) {
+		d->dec.stats.ranges++;
+		d->dec.stats.insns += e->ninsn;
+	}
+	return 1;
+}
+
+static void sa_fpt_free(struct sa_dec *dec)
+{
+	struct sa_fpt *d = (struct sa_fpt *)dec;
+
+	if (!d)
+		return;
+	if (d->fallbacks)
+		sa_debug("fastpt: %" PRIu64 " of %zu trace bytes decoded by "
+			 "libipt (%" PRIu64 " PSB segments)\n",
+			 d->fallback_bytes, d->len, d->fallbacks);
+	sa_debug("fastpt: %zu blocks, %zu elements buffered at most\n",
+		 d->g.nr_blocks, d->cap_out);
+	sa_dec__free(d->sub);
+	sa_fpt_cfg_fini(&d->g);
+	free(d->out);
+	free(d);
+}
+
+static const struct sa_dec_ops sa_fpt_ops = {
+	.name = "intel-pt-fast",
+	.next = sa_fpt_next,
+	.free = sa_fpt_free,
+};
+
+struct sa_dec *sa_fpt__new(const struct sa_ipt_config *cfg,
+			   struct sa_errinfo *ei)
+{
+	struct sa_fpt *d;
+	int err;
+
+	sa_errinfo_clear(ei);
+	if (!cfg || !cfg->image || (!cfg->buf && cfg->len)) {
+		sa_errinfo_set(ei, -SA_ERR_INVAL, SA_NO_OFFSET,
+			       "intel-pt fast decoder: no trace buffer or image");
+		errno = EINVAL;
+		return NULL;
+	}
+	d = calloc(1, sizeof(*d));
+	if (!d) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	d->dec.ops = &sa_fpt_ops;
+	d->dec.stats.trace_bytes = cfg->len;
+	d->cfg = *cfg;
+	d->buf = cfg->buf;
+	d->len = cfg->len;
+	err = sa_fpt_cfg_init(&d->g, cfg->image);
+	if (err) {
+		sa_errinfo_set(ei, err, SA_NO_OFFSET,
+			       "intel-pt fast decoder: zydis: %s",
+			       sa_strerror(err));
+		sa_fpt_free(&d->dec);
+		errno = err == -ENOMEM ? ENOMEM : EINVAL;
+		return NULL;
+	}
+	if (!cfg->len) {
+		d->synced = d->done = true;
+		if (sa_fpt_gap(d, SA_GAP_END, 0)) {
+			sa_fpt_free(&d->dec);
+			errno = ENOMEM;
+			return NULL;
+		}
+		d->committed = d->nr_out;
+	}
+	return &d->dec;
+}
+
+uint64_t sa_fpt_fallbacks(const struct sa_dec *dec)
+{
+	return ((const struct sa_fpt *)dec)->fallbacks;
+}

@@ -1,0 +1,204 @@
+// SPDX-License-Identifier: BSD-2-Clause
+/*
+ * bench_ipt: decodes the Intel PT of one perf.data once, in this process,
+ * with one decoder, and prints how fast.  Not a test: scripts/
+ * bench-decode.sh runs it once per decoder, each in a fresh process, so
+ * that every decode is the first of that trace (no warm cache from an
+ * earlier run of the same bytes).
+ *
+ *   bench_ipt fast|libipt|libipt-blk FILE.perf
+ *
+ * fast, libipt: the project's backends (decoders/fastpt, decoders/ipt),
+ * elements drained without building histories; libipt-blk: libipt's block
+ * decoder alone, the code in a pt_image_section_cache (its block cache
+ * on), default flags, as a well-used libipt runs.  The image is set up
+ * before the clock starts; the clock is the process CPU time (the host
+ * may be shared); the AUX buffers are joined in file order.
+ *
+ * Output, one line: MODE BYTES SECONDS INSNS ERRORS
+ */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <intel-pt.h>
+
+#include "decoder.h"
+#include "sensor/image.h"
+#include "sensor/log.h"
+#include "sensor/perfdata.h"
+
+#define MAX_MAPS 4096
+
+struct map {
+	char *path;
+	uint64_t start, len, pgoff;
+};
+
+static double now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static int run_ours(const char *mode, const uint8_t *buf, size_t len,
+		    const struct map *m, size_t nm, uint64_t *insns,
+		    uint64_t *errors, double *secs)
+{
+	struct sa_image *img = sa_image__new(SA_ARCH_X86_64);
+	struct sa_ipt_config cfg;
+	struct sa_errinfo ei;
+	struct sa_dec *dec;
+	struct sa_elem e;
+	double t0;
+	size_t i;
+	int r;
+
+	if (!img)
+		return -1;
+	for (i = 0; i < nm; i++)
+		sa_image_add_elf(img, m[i].path, m[i].start, m[i].len,
+				 m[i].pgoff, NULL, 0, &ei);
+	memset(&cfg, 0, sizeof(cfg));
+	cfg.buf = buf;
+	cfg.len = len;
+	cfg.image = img;
+	t0 = now();
+	dec = strcmp(mode, "fast") ? sa_ipt__new(&cfg, &ei) :
+				     sa_fpt__new(&cfg, &ei);
+	if (!dec) {
+		fprintf(stderr, "bench_ipt: %s\n", ei.msg);
+		sa_image__free(img);
+		return -1;
+	}
+	while ((r = sa_dec_next(dec, &e)) > 0)
+		;
+	*secs = now() - t0;
+	*insns = sa_dec_stats(dec)->insns;
+	*errors = sa_dec_stats(dec)->errors;
+	sa_dec__free(dec);
+	sa_image__free(img);
+	return r;
+}
+
+static int run_blk(const uint8_t *buf, size_t len, const struct map *m,
+		   size_t nm, uint64_t *insns, uint64_t *errors, double *secs)
+{
+	struct pt_image_section_cache *isc = pt_iscache_alloc(NULL);
+	struct pt_block_decoder *blk;
+	struct pt_config pc;
+	struct pt_image *img;
+	struct pt_block b;
+	struct pt_event ev;
+	double t0;
+	size_t i;
+	int st;
+
+	if (!isc)
+		return -1;
+	pt_config_init(&pc);
+	pc.begin = (uint8_t *)buf;
+	pc.end = (uint8_t *)buf + len;
+	blk = pt_blk_alloc_decoder(&pc);
+	if (!blk)
+		return -1;
+	img = pt_blk_get_image(blk);
+	for (i = 0; i < nm; i++) {
+		int isid = pt_iscache_add_file(isc, m[i].path, m[i].pgoff,
+					       m[i].len, m[i].start);
+
+		if (isid >= 0)
+			pt_image_add_cached(img, isc, isid, NULL);
+	}
+	*insns = *errors = 0;
+	t0 = now();
+	for (;;) {
+		st = pt_blk_sync_forward(blk);
+		if (st < 0)
+			break;
+		for (;;) {
+			while (st & pts_event_pending) {
+				st = pt_blk_event(blk, &ev, sizeof(ev));
+				if (st < 0)
+					break;
+			}
+			if (st < 0 || (st & pts_eos))
+				break;
+			st = pt_blk_next(blk, &b, sizeof(b));
+			*insns += b.ninsn;
+			if (st < 0)
+				break;
+		}
+		if (st == -pte_eos || st >= 0)
+			break;
+		(*errors)++;
+	}
+	*secs = now() - t0;
+	pt_blk_free_decoder(blk);
+	pt_iscache_free(isc);
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	struct map maps[MAX_MAPS];
+	struct sa_pd_event ev;
+	struct sa_errinfo ei;
+	struct sa_pd *pd;
+	uint8_t *buf = NULL;
+	size_t len = 0, nm = 0, i;
+	uint64_t insns = 0, errors = 0;
+	double secs = 0;
+	int err;
+
+	if (argc != 3) {
+		fprintf(stderr, "usage: bench_ipt fast|libipt|libipt-blk "
+			"FILE.perf\n");
+		return 2;
+	}
+	sa_set_print(NULL);
+	pd = sa_pd__open(argv[2], &ei);
+	if (!pd) {
+		fprintf(stderr, "bench_ipt: %s\n", ei.msg);
+		return 1;
+	}
+	while ((err = sa_pd_next(pd, &ev, &ei)) > 0) {
+		if (ev.type == PERF_RECORD_MMAP2 && nm < MAX_MAPS &&
+		    (ev.mmap.prot & 4) && ev.mmap.filename &&
+		    ev.mmap.filename[0] == '/') {
+			maps[nm].path = strdup(ev.mmap.filename);
+			maps[nm].start = ev.mmap.start;
+			maps[nm].len = ev.mmap.len;
+			maps[nm].pgoff = ev.mmap.pgoff;
+			nm++;
+		} else if (ev.type == SA_PD_AUXTRACE) {
+			uint8_t *n = realloc(buf, len + ev.auxtrace.size);
+
+			if (!n)
+				return 1;
+			buf = n;
+			memcpy(buf + len, ev.auxtrace.data, ev.auxtrace.size);
+			len += ev.auxtrace.size;
+		}
+	}
+	sa_pd__close(pd);
+	if (!strcmp(argv[1], "libipt-blk"))
+		err = run_blk(buf, len, maps, nm, &insns, &errors, &secs);
+	else if (!strcmp(argv[1], "fast") || !strcmp(argv[1], "libipt"))
+		err = run_ours(argv[1], buf, len, maps, nm, &insns, &errors,
+			       &secs);
+	else
+		return 2;
+	if (err < 0)
+		return 1;
+	printf("%s %zu %.6f %" PRIu64 " %" PRIu64 "\n", argv[1], len, secs,
+	       insns, errors);
+	for (i = 0; i < nm; i++)
+		free(maps[i].path);
+	free(buf);
+	return 0;
+}
