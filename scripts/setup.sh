@@ -16,6 +16,10 @@ pkgs=(
 	binutils-arm-linux-gnueabihf
 	# libFuzzer and the sanitizer runtimes (CI's fuzz smoke run)
 	clang libclang-rt-14-dev
+	# OTLP export (src/otlp): HTTP, gzip, protobuf-c; npm fetches the
+	# official .proto files, protoc decodes them in the tests
+	libcurl4-openssl-dev zlib1g-dev libprotobuf-c-dev protobuf-c-compiler
+	protobuf-compiler npm
 )
 missing=()
 for p in "${pkgs[@]}"; do
@@ -32,6 +36,19 @@ if ((${#missing[@]})); then
 	$sudo apt-get update -qq
 	DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq \
 		--no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+# The official opentelemetry-proto definitions, as an npm package ships
+# them (docs/otlp.md): http/protobuf is built from them when present.
+otlp_pkg=@opentelemetry/otlp-grpc-exporter-base@0.38.0
+otlp_dir=${XDG_CACHE_HOME:-$HOME/.cache}/sensor-agent/otlp-grpc-exporter-base-0.38.0
+if [ ! -f "$otlp_dir/package/build/protos/opentelemetry/proto/logs/v1/logs.proto" ]; then
+	mkdir -p "$otlp_dir"
+	if ! (cd "$otlp_dir" && npm pack --silent "$otlp_pkg" >/dev/null &&
+		tar xzf opentelemetry-otlp-grpc-exporter-base-0.38.0.tgz); then
+		echo "setup: could not fetch $otlp_pkg with npm:" \
+			"--otlp-protocol http/protobuf will not be built" >&2
+	fi
 fi
 
 build=${BUILD:-build}
