@@ -1,0 +1,287 @@
+// SPDX-License-Identifier: BSD-2-Clause
+/*
+ * `analyze --otlp` end to end: the demo service is recorded with
+ * `record --emulate` (normal, then with its input mix shifted), a
+ * baseline is learnt from the normal windows, and the shifted windows are
+ * analysed with --otlp to tests/otlp/receiver.py (answering 503 once),
+ * in http/json and, when built, http/protobuf.  The ranked anomalies
+ * arrive as WARN records after the analysis' INFO summary, in the order
+ * and with the names of the JSON lines of the same run; their code.*
+ * attributes name the line that addr2line (a peer) gives for their
+ * offset, and the error_origin of parse_request the demo's error branch
+ * (its source marker).
+ *
+ * Usage: test_otlp_cli SENSOR_AGENT DEMO_SERVICE
+ */
+#include <check.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "sensor/otlp.h"
+
+#include "receiver.h"
+
+static const char *tool, *service;
+
+static pid_t start(const char *prog)
+{
+	int pfd[2];
+	char buf[64];
+	pid_t pid;
+
+	ck_assert_int_eq(pipe(pfd), 0);
+	pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (!pid) {
+		dup2(pfd[1], 1);
+		close(pfd[0]);
+		execl(prog, prog, "5", (char *)NULL);
+		_exit(127);
+	}
+	close(pfd[1]);
+	ck_assert_int_gt(read(pfd[0], buf, sizeof(buf)), 0);
+	close(pfd[0]);
+	return pid;
+}
+
+static char *slurp(const char *name)
+{
+	char *s = sa_test_slurp(sa_test_path(name), NULL);
+
+	ck_assert_ptr_nonnull(s);
+	return s;
+}
+
+static void record(pid_t pid, const char *name, const char *n)
+{
+	char pidbuf[16], out[4200];
+	int st;
+
+	snprintf(pidbuf, sizeof(pidbuf), "%d", (int)pid);
+	snprintf(out, sizeof(out), "%s", sa_test_path(name));
+	{
+		char *argv[] = { (char *)tool, "record", "--emulate", "--pid",
+				 pidbuf, "--window", "4000", "--period", "20",
+				 "--windows", (char *)n, "-o", out, NULL };
+
+		st = sa_test_exec(argv, NULL, sa_test_path("rec.txt"));
+	}
+	ck_assert_msg(st == 0, "record: %s", slurp("rec.txt"));
+}
+
+static const char *win(const char *name, int i)
+{
+	static char buf[4][4200];
+	static int next;
+	char *p = buf[next++ & 3];
+
+	snprintf(p, 4200, "%s.%03d", sa_test_path(name), i);
+	return p;
+}
+
+/* The line of @marker in the demo's source (ground truth). */
+static int marker_line(const char *marker)
+{
+	char path[4096], line[512];
+	const char *src = getenv("SA_SOURCE_DIR");
+	int n = 0;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/tests/scenarios/demo_service.c",
+		 src ? src : ".");
+	f = fopen(path, "r");
+	ck_assert_ptr_nonnull(f);
+	while (fgets(line, sizeof(line), f)) {
+		n++;
+		if (strstr(line, marker)) {
+			fclose(f);
+			return n;
+		}
+	}
+	fclose(f);
+	ck_abort_msg("no %s in %s", marker, path);
+	return 0;
+}
+
+/* addr2line's "file:line" for @addr in the demo binary. */
+static void addr2line(const char *addr, char *file, size_t fsize, int *line)
+{
+	char *argv[] = { "addr2line", "-e", (char *)service, (char *)addr,
+			 NULL };
+	char *out, *colon;
+
+	ck_assert_int_eq(sa_test_exec(argv, sa_test_path("a2l.txt"), NULL),
+			 0);
+	out = slurp("a2l.txt");
+	colon = strrchr(out, ':');
+	ck_assert_msg(colon, "addr2line: %s", out);
+	*colon = 0;
+	snprintf(file, fsize, "%s", out);
+	*line = atoi(colon + 1);
+	free(out);
+}
+
+static void check_run(const char *db, const char *proto, const char *dir)
+{
+	char url[64], host[256], file[4096], want[512], *out, *err, *line;
+	char real[4096];
+	char *save = NULL, *lines[64];
+	const char *name = strrchr(service, '/') + 1, *v;
+	int i, n = 0, nlines = 0, st, a2l_line, error_origin = 0;
+	struct rx rx;
+
+	rx_start(&rx, proto[5] == 'j' ? "rx-json" : "rx-pb", 1, dir);
+	snprintf(url, sizeof(url), "http://127.0.0.1:%d", rx.port);
+	{
+		char *argv[] = { (char *)tool, "analyze", "--baseline",
+				 (char *)db, "-f", "jsonl", "--otlp", url,
+				 "--otlp-protocol", (char *)proto,
+				 "--service", "demo-svc",
+				 (char *)win("shift.data", 0),
+				 (char *)win("shift.data", 1),
+				 (char *)win("shift.data", 2), NULL };
+
+		st = sa_test_exec(argv, sa_test_path("out.txt"),
+				  sa_test_path("err.txt"));
+	}
+	rx_stop(&rx);
+	out = slurp("out.txt");
+	err = slurp("err.txt");
+	ck_assert_msg(st == 0, "analyze: %d: %s", st, err);
+	for (line = strtok_r(out, "\n", &save); line && nlines < 64;
+	     line = strtok_r(NULL, "\n", &save))
+		lines[nlines++] = line;
+	ck_assert_int_gt(nlines, 0);
+	snprintf(want, sizeof(want), "OTLP: %d records sent, 0 dropped",
+		 nlines + 1);
+	ck_assert_msg(strstr(err, want), "want '%s' in: %s", want, err);
+	ck_assert_msg(strstr(err, "1 retried"), "%s", err);
+
+	rx_read(&rx);
+	ck_assert_int_eq(rx.req[0].status, 503);
+	ck_assert_ptr_nonnull(realpath(service, real));
+	ck_assert_int_eq(gethostname(host, sizeof(host)), 0);
+	for (i = 0; i < rx.nrec; i++) {
+		const struct rx_record *r = &rx.rec[i];
+
+		if (rx.req[r->request].status != 200)
+			continue;
+		rx_assert_str(r, "resource.service.name", "demo-svc");
+		rx_assert_str(r, "resource.host.name", host);
+		rx_assert_str(r, "resource.process.executable.name", name);
+		rx_assert_str(r, "resource.process.executable.path", real);
+		rx_assert_str(r, "scope.name", "sensor-agent");
+		if (n == 0) {
+			rx_assert_str(r, "attr.sensor_agent.record", "summary");
+			rx_assert_int(r, "severityNumber", 9);
+			rx_assert_str(r, "severityText", "INFO");
+			rx_assert_int(r, "attr.sensor_agent.windows", 3);
+			rx_assert_int(r, "attr.sensor_agent.anomalies", nlines);
+			n++;
+			continue;
+		}
+		ck_assert_int_le(n, nlines);
+		rx_assert_str(r, "attr.sensor_agent.record", "anomaly");
+		rx_assert_int(r, "severityNumber", 13);
+		rx_assert_str(r, "severityText", "WARN");
+		rx_assert_int(r, "attr.sensor_agent.rank", n);
+		rx_assert_bool(r, "attr.sensor_agent.significant", true);
+		/* the same anomaly as the JSON line of that rank */
+		v = rx_get(r, "attr.code.function.name");
+		ck_assert_ptr_nonnull(v);
+		snprintf(want, sizeof(want), "\"code.function.name\":\"%s\"",
+			 v + 2);
+		ck_assert_msg(strstr(lines[n - 1], want), "%s vs %s", want,
+			      lines[n - 1]);
+		v = rx_get(r, "attr.sensor_agent.kind");
+		snprintf(want, sizeof(want), "\"kind\":\"%s\"", v + 2);
+		ck_assert_msg(strstr(lines[n - 1], want), "%s vs %s", want,
+			      lines[n - 1]);
+		/* code.* where addr2line puts the branch */
+		v = rx_get(r, "attr.sensor_agent.offset");
+		ck_assert_ptr_nonnull(v);
+		addr2line(v + 2, file, sizeof(file), &a2l_line);
+		if (rx_get(r, "attr.sensor_agent.instruction")) {
+			rx_assert_str(r, "attr.code.file.path", file);
+			rx_assert_int(r, "attr.code.line.number", a2l_line);
+		}
+		v = rx_get(r, "attr.code.function.name");
+		if (!strcmp(v, "s:parse_request") &&
+		    !strcmp(rx_get(r, "attr.sensor_agent.kind"),
+			    "s:error_origin")) {
+			rx_assert_int(r, "attr.code.line.number",
+				      marker_line("/* DEMO error */"));
+			rx_assert_bool(r, "attr.sensor_agent.error_path",
+				       true);
+			error_origin++;
+		}
+		n++;
+	}
+	ck_assert_int_eq(n, nlines + 1);
+	/* the shift drives requests into the error path */
+	ck_assert_int_eq(error_origin, 1);
+	rx_free(&rx);
+	free(out);
+	free(err);
+}
+
+START_TEST(test_analyze_otlp)
+{
+	char db[4200];
+	const char *dir = getenv("SA_OTLP_PROTO_DIR");
+	pid_t pid;
+
+	snprintf(db, sizeof(db), "%s", sa_test_path("b.db"));
+	pid = start(service);
+	record(pid, "base.data", "6");
+	kill(pid, SIGUSR1);
+	usleep(100000);
+	record(pid, "shift.data", "3");
+	kill(pid, SIGTERM);
+	waitpid(pid, NULL, 0);
+	{
+		char *argv[] = { (char *)tool, "baseline", "add", "--db", db,
+				 (char *)win("base.data", 0),
+				 (char *)win("base.data", 1),
+				 (char *)win("base.data", 2),
+				 (char *)win("base.data", 3),
+				 (char *)win("base.data", 4),
+				 (char *)win("base.data", 5), NULL };
+
+		ck_assert_int_eq(sa_test_exec(argv, NULL,
+					      sa_test_path("err.txt")), 0);
+	}
+	check_run(db, "http/json", NULL);
+	if (sa_otlp_have_protobuf() && dir && *dir && sa_test_have("protoc"))
+		check_run(db, "http/protobuf", dir);
+	else
+		printf("http/protobuf part skipped: not built or no protoc\n");
+}
+END_TEST
+
+int main(int argc, char **argv)
+{
+	Suite *s = suite_create("otlp-cli");
+	TCase *tc = tcase_create("otlp-cli");
+
+	if (argc != 3) {
+		fprintf(stderr, "usage: %s SENSOR_AGENT DEMO_SERVICE\n",
+			argv[0]);
+		return 1;
+	}
+	tool = argv[1];
+	service = argv[2];
+	if (!sa_test_have("python3") || !sa_test_have("addr2line")) {
+		printf("SKIP: python3 and addr2line are needed\n");
+		return SA_TEST_SKIP;
+	}
+	sa_test_require_ptrace();
+	tcase_add_test(tc, test_analyze_otlp);
+	tcase_set_timeout(tc, 240);
+	suite_add_tcase(s, tc);
+	return sa_test_run(s);
+}
