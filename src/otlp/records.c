@@ -251,9 +251,9 @@ int sa_otlp_log_live_summary(struct sa_otlp *ot,
 			 "%" PRIu64 " anomal%s (%" PRIu64 " new, %" PRIu64
 			 " ongoing, %" PRIu64 " resolved); %" PRIu64
 			 " tests, %" PRIu64 " instructions in %" PRIu64
-			 " windows", s->anomalies,
+			 " window%s", s->anomalies,
 			 s->anomalies == 1 ? "y" : "ies", s->new_anomalies,
 			 s->ongoing, s->resolved, s->tests, s->instructions,
-			 s->windows);
+			 s->windows, s->windows == 1 ? "" : "s");
 	return enqueue(ot, &s->time, SA_OTLP_SEV_INFO, body, &x);
 }

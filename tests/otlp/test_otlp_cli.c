@@ -9,11 +9,17 @@
  * and with the names of the JSON lines of the same run; their code.*
  * attributes name the line that addr2line (a peer) gives for their
  * offset, and the error_origin of parse_request the demo's error branch
- * (its source marker).
+ * (its source marker).  The live loop (--pid) sends its summary and
+ * anomaly records as its JSON lines give them, with the target as the
+ * resource, and does not stall on a collector that never answers.
  *
  * Usage: test_otlp_cli SENSOR_AGENT DEMO_SERVICE
  */
+#include <arpa/inet.h>
 #include <check.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <time.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -263,6 +269,158 @@ START_TEST(test_analyze_otlp)
 }
 END_TEST
 
+/* The JSON number or string of "@key": in @line, as text. */
+static void json_field(const char *line, const char *key, char *buf,
+		       size_t size)
+{
+	char pat[128];
+	const char *p;
+	size_t n;
+
+	snprintf(pat, sizeof(pat), "\"%s\":", key);
+	p = strstr(line, pat);
+	ck_assert_msg(p, "no %s in %s", key, line);
+	p += strlen(pat);
+	if (*p == '"')
+		p++;
+	n = strcspn(p, "\",}");
+	snprintf(buf, size, "%.*s", (int)n, p);
+}
+
+/* Runs the live sensor on the demo service for 8 windows with --otlp
+ * @url; returns the wall time, its stdout lines in @lines.
+ */
+static double live(pid_t pid, const char *url, char **out, char **lines,
+		   int *nlines)
+{
+	char pidbuf[16], *save = NULL, *line;
+	struct timespec t0, t1;
+	int st;
+
+	snprintf(pidbuf, sizeof(pidbuf), "%d", (int)pid);
+	{
+		char *argv[] = { (char *)tool, "--pid", pidbuf, "--backend",
+				 "emulate", "--window-insns", "4000",
+				 "--period-ms", "30", "--cpu-budget", "1000",
+				 "--learn", "4", "--max-windows", "8", "-f",
+				 "jsonl", "--otlp", (char *)url, NULL };
+
+		clock_gettime(CLOCK_MONOTONIC, &t0);
+		st = sa_test_exec(argv, sa_test_path("out.txt"),
+				  sa_test_path("err.txt"));
+		clock_gettime(CLOCK_MONOTONIC, &t1);
+	}
+	ck_assert_msg(st == 0, "live: %d: %s", st, slurp("err.txt"));
+	*out = slurp("out.txt");
+	*nlines = 0;
+	for (line = strtok_r(*out, "\n", &save); line && *nlines < 64;
+	     line = strtok_r(NULL, "\n", &save))
+		lines[(*nlines)++] = line;
+	return (double)(t1.tv_sec - t0.tv_sec) +
+	       (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+}
+
+/* The live loop's records: every summary (and event) of the JSON lines
+ * reaches the collector, with the target as the resource; and with a
+ * collector that never answers the loop still captures its windows and
+ * ends in bounded time, counting what it could not send.
+ */
+START_TEST(test_live_otlp)
+{
+	char url[64], real[4096], host[256], want[256], v[128], exe[64];
+	char *out, *err, *lines[64];
+	struct sockaddr_in sin = { .sin_family = AF_INET };
+	socklen_t len = sizeof(sin);
+	int i, n = 0, nlines, fd;
+	struct rx rx;
+	double t;
+	pid_t pid;
+
+	pid = start(service);
+	rx_start(&rx, "rx-live", 1, NULL);
+	snprintf(url, sizeof(url), "http://127.0.0.1:%d", rx.port);
+	live(pid, url, &out, lines, &nlines);
+	rx_stop(&rx);
+	rx_read(&rx);
+	ck_assert_int_gt(nlines, 0);
+	ck_assert_ptr_nonnull(realpath(service, real));
+	ck_assert_int_eq(gethostname(host, sizeof(host)), 0);
+	snprintf(exe, sizeof(exe), "%s", strrchr(service, '/') + 1);
+	for (i = 0; i < rx.nrec; i++) {
+		const struct rx_record *r = &rx.rec[i];
+
+		if (rx.req[r->request].status != 200)
+			continue;
+		ck_assert_int_lt(n, nlines);
+		rx_assert_str(r, "resource.service.name", exe);
+		rx_assert_str(r, "resource.host.name", host);
+		rx_assert_int(r, "resource.process.pid", pid);
+		rx_assert_str(r, "resource.process.executable.name", exe);
+		rx_assert_str(r, "resource.process.executable.path", real);
+		/* the JSON line of the same record */
+		json_field(lines[n], "record", v, sizeof(v));
+		rx_assert_str(r, "attr.sensor_agent.record", v);
+		json_field(lines[n], "comparison", v, sizeof(v));
+		rx_assert_int(r, "attr.sensor_agent.comparison", atoll(v));
+		json_field(lines[n], "window.first", v, sizeof(v));
+		rx_assert_int(r, "attr.sensor_agent.window.first", atoll(v));
+		json_field(lines[n], "window.last", v, sizeof(v));
+		rx_assert_int(r, "attr.sensor_agent.window.last", atoll(v));
+		if (!strcmp(rx_get(r, "attr.sensor_agent.record"),
+			    "s:summary")) {
+			rx_assert_int(r, "severityNumber", 9);
+			json_field(lines[n], "tests", v, sizeof(v));
+			rx_assert_int(r, "attr.sensor_agent.tests", atoll(v));
+			json_field(lines[n], "instructions", v, sizeof(v));
+			rx_assert_int(r, "attr.sensor_agent.instructions",
+				      atoll(v));
+			json_field(lines[n], "anomalies", v, sizeof(v));
+			rx_assert_int(r, "attr.sensor_agent.anomalies",
+				      atoll(v));
+		} else {
+			json_field(lines[n], "state", v, sizeof(v));
+			rx_assert_str(r, "attr.sensor_agent.state", v);
+			json_field(lines[n], "code.function.name", v,
+				   sizeof(v));
+			rx_assert_str(r, "attr.code.function.name", v);
+		}
+		n++;
+	}
+	ck_assert_int_eq(n, nlines);
+	err = slurp("err.txt");
+	snprintf(want, sizeof(want), "OTLP: %d records sent, 0 dropped",
+		 nlines);
+	ck_assert_msg(strstr(err, want), "want '%s' in: %s", want, err);
+	free(err);
+	free(out);
+	rx_free(&rx);
+
+	/* a collector that accepts and never answers */
+	fd = socket(AF_INET, SOCK_STREAM, 0);
+	ck_assert_int_ge(fd, 0);
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	ck_assert_int_eq(bind(fd, (struct sockaddr *)&sin, sizeof(sin)), 0);
+	ck_assert_int_eq(listen(fd, 16), 0);
+	ck_assert_int_eq(getsockname(fd, (struct sockaddr *)&sin, &len), 0);
+	snprintf(url, sizeof(url), "http://127.0.0.1:%d",
+		 ntohs(sin.sin_port));
+	t = live(pid, url, &out, lines, &nlines);
+	close(fd);
+	kill(pid, SIGTERM);
+	waitpid(pid, NULL, 0);
+	err = slurp("err.txt");
+	/* all 8 windows, then the 5 s flush deadline and the abort */
+	ck_assert_msg(strstr(err, "sensor-agent: 8 windows"), "%s", err);
+	ck_assert_msg(t < 40, "the live run took %.1f s", t);
+	snprintf(want, sizeof(want), "OTLP: 0 records sent, %d dropped (0 "
+		 "queue full, 0 refused or retries out, %d unsent at exit, "
+		 "the flush deadline passed)", nlines, nlines);
+	ck_assert_msg(strstr(err, want), "want '%s' in: %s", want, err);
+	free(err);
+	free(out);
+}
+END_TEST
+
 int main(int argc, char **argv)
 {
 	Suite *s = suite_create("otlp-cli");
@@ -281,6 +439,7 @@ int main(int argc, char **argv)
 	}
 	sa_test_require_ptrace();
 	tcase_add_test(tc, test_analyze_otlp);
+	tcase_add_test(tc, test_live_otlp);
 	tcase_set_timeout(tc, 240);
 	suite_add_tcase(s, tc);
 	return sa_test_run(s);
