@@ -50,7 +50,8 @@ static void put_attrs(FILE *f, const struct sa_otlp_attr *a, size_t nr)
 			put_dbl(f, a[i].d);
 			break;
 		case SA_OTLP_BOOL:
-			fprintf(f, "\"boolValue\":%s", a[i].b ? "true" : "false");
+			fprintf(f, "\"boolValue\":%s",
+				a[i].b ? "true" : "false");
 			break;
 		}
 		fputs("}}", f);

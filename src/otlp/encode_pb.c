@@ -16,9 +16,31 @@
 
 #include "logs_service.pb-c.h"
 
+/* protobuf-c's names are long */
 typedef Opentelemetry__Proto__Common__V1__KeyValue pb_kv;
 typedef Opentelemetry__Proto__Common__V1__AnyValue pb_any;
 typedef Opentelemetry__Proto__Logs__V1__LogRecord pb_rec;
+typedef Opentelemetry__Proto__Logs__V1__ResourceLogs pb_rlogs;
+typedef Opentelemetry__Proto__Logs__V1__ScopeLogs pb_slogs;
+typedef Opentelemetry__Proto__Resource__V1__Resource pb_resource;
+typedef Opentelemetry__Proto__Common__V1__InstrumentationScope pb_scope;
+typedef Opentelemetry__Proto__Collector__Logs__V1__ExportLogsServiceRequest
+	pb_request;
+#define PB_KV_INIT OPENTELEMETRY__PROTO__COMMON__V1__KEY_VALUE__INIT
+#define PB_ANY_INIT OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__INIT
+#define PB_REC_INIT OPENTELEMETRY__PROTO__LOGS__V1__LOG_RECORD__INIT
+#define PB_RLOGS_INIT OPENTELEMETRY__PROTO__LOGS__V1__RESOURCE_LOGS__INIT
+#define PB_SLOGS_INIT OPENTELEMETRY__PROTO__LOGS__V1__SCOPE_LOGS__INIT
+#define PB_RESOURCE_INIT OPENTELEMETRY__PROTO__RESOURCE__V1__RESOURCE__INIT
+#define PB_SCOPE_INIT \
+	OPENTELEMETRY__PROTO__COMMON__V1__INSTRUMENTATION_SCOPE__INIT
+#define PB_REQUEST_INIT \
+	OPENTELEMETRY__PROTO__COLLECTOR__LOGS__V1__EXPORT_LOGS_SERVICE_REQUEST__INIT
+#define PB_CASE(x) OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__VALUE_##x
+#define pb_request_size \
+	opentelemetry__proto__collector__logs__v1__export_logs_service_request__get_packed_size
+#define pb_request_pack \
+	opentelemetry__proto__collector__logs__v1__export_logs_service_request__pack
 
 bool sa_otlp_have_protobuf(void)
 {
@@ -31,8 +53,8 @@ bool sa_otlp_have_protobuf(void)
 static void fill_attrs(const struct sa_otlp_attr *a, size_t nr, pb_kv *kv,
 		       pb_any *val, pb_kv **ptr)
 {
-	static const pb_kv kv0 = OPENTELEMETRY__PROTO__COMMON__V1__KEY_VALUE__INIT;
-	static const pb_any any0 = OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__INIT;
+	static const pb_kv kv0 = PB_KV_INIT;
+	static const pb_any any0 = PB_ANY_INIT;
 	size_t i;
 
 	for (i = 0; i < nr; i++) {
@@ -42,23 +64,19 @@ static void fill_attrs(const struct sa_otlp_attr *a, size_t nr, pb_kv *kv,
 		kv[i].value = &val[i];
 		switch (a[i].type) {
 		case SA_OTLP_STR:
-			val[i].value_case =
-			OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__VALUE_STRING_VALUE;
+			val[i].value_case = PB_CASE(STRING_VALUE);
 			val[i].string_value = (char *)(a[i].s ? a[i].s : "");
 			break;
 		case SA_OTLP_INT:
-			val[i].value_case =
-			OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__VALUE_INT_VALUE;
+			val[i].value_case = PB_CASE(INT_VALUE);
 			val[i].int_value = a[i].i;
 			break;
 		case SA_OTLP_DBL:
-			val[i].value_case =
-			OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__VALUE_DOUBLE_VALUE;
+			val[i].value_case = PB_CASE(DOUBLE_VALUE);
 			val[i].double_value = a[i].d;
 			break;
 		case SA_OTLP_BOOL:
-			val[i].value_case =
-			OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__VALUE_BOOL_VALUE;
+			val[i].value_case = PB_CASE(BOOL_VALUE);
 			val[i].bool_value = a[i].b;
 			break;
 		}
@@ -70,20 +88,13 @@ int sa_otlp__encode_pb(const struct sa_otlp_res *res,
 		       struct sa_otlp_rec *const *recs, size_t nr,
 		       char **out, size_t *len)
 {
-	Opentelemetry__Proto__Collector__Logs__V1__ExportLogsServiceRequest req =
-		OPENTELEMETRY__PROTO__COLLECTOR__LOGS__V1__EXPORT_LOGS_SERVICE_REQUEST__INIT;
-	Opentelemetry__Proto__Logs__V1__ResourceLogs rl =
-		OPENTELEMETRY__PROTO__LOGS__V1__RESOURCE_LOGS__INIT;
-	Opentelemetry__Proto__Resource__V1__Resource resource =
-		OPENTELEMETRY__PROTO__RESOURCE__V1__RESOURCE__INIT;
-	Opentelemetry__Proto__Logs__V1__ScopeLogs sl =
-		OPENTELEMETRY__PROTO__LOGS__V1__SCOPE_LOGS__INIT;
-	Opentelemetry__Proto__Common__V1__InstrumentationScope scope =
-		OPENTELEMETRY__PROTO__COMMON__V1__INSTRUMENTATION_SCOPE__INIT;
-	static const pb_rec rec0 = OPENTELEMETRY__PROTO__LOGS__V1__LOG_RECORD__INIT;
-	static const pb_any any0 = OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__INIT;
-	Opentelemetry__Proto__Logs__V1__ResourceLogs *rlp = &rl;
-	Opentelemetry__Proto__Logs__V1__ScopeLogs *slp = &sl;
+	pb_request req = PB_REQUEST_INIT;
+	pb_rlogs rl = PB_RLOGS_INIT, *rlp = &rl;
+	pb_slogs sl = PB_SLOGS_INIT, *slp = &sl;
+	pb_resource resource = PB_RESOURCE_INIT;
+	pb_scope scope = PB_SCOPE_INIT;
+	static const pb_rec rec0 = PB_REC_INIT;
+	static const pb_any any0 = PB_ANY_INIT;
 	pb_kv res_kv[5], *res_ptr[5];
 	pb_any res_val[5];
 	pb_rec *lr = NULL, **lrp = NULL;
@@ -120,8 +131,7 @@ int sa_otlp__encode_pb(const struct sa_otlp_res *res,
 		lr[i].severity_number = r->severity;
 		lr[i].severity_text =
 			(char *)sa_otlp__severity_text(r->severity);
-		bodies[i].value_case =
-			OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__VALUE_STRING_VALUE;
+		bodies[i].value_case = PB_CASE(STRING_VALUE);
 		bodies[i].string_value = r->body;
 		lr[i].body = &bodies[i];
 		fill_attrs(r->attrs, r->nr_attrs, kvs + k, vals + k, kvp + k);
@@ -139,11 +149,11 @@ int sa_otlp__encode_pb(const struct sa_otlp_res *res,
 	req.n_resource_logs = 1;
 	req.resource_logs = &rlp;
 
-	size = opentelemetry__proto__collector__logs__v1__export_logs_service_request__get_packed_size(&req);
+	size = pb_request_size(&req);
 	buf = malloc(size ? size : 1);
 	if (!buf)
 		goto out;
-	*len = opentelemetry__proto__collector__logs__v1__export_logs_service_request__pack(&req, buf);
+	*len = pb_request_pack(&req, buf);
 	*out = (char *)buf;
 	err = 0;
 out:

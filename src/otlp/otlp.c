@@ -408,8 +408,10 @@ static int send_batch(struct sa_otlp *ot, size_t n)
 		if (base > ot->backoff_max_ms)
 			base = ot->backoff_max_ms;
 		wait = base / 2 + jitter(ot, base / 2);
+		if (ra > ot->backoff_max_ms)
+			ra = ot->backoff_max_ms;
 		if (ra > wait)
-			wait = ra < ot->backoff_max_ms ? ra : ot->backoff_max_ms;
+			wait = ra;
 		snprintf(ot->st.last_error, sizeof(ot->st.last_error), "%s",
 			 msg);
 		stop = wait_stop(ot, wait);

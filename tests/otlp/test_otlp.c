@@ -132,6 +132,76 @@ static void check_anomaly_attrs(const struct rx_record *r,
 	rx_assert_int(r, "attr.sensor_agent.also_seen_in", 2);
 }
 
+/* The anomaly of analyze */
+static void check_analyze_anomaly(const struct rx_record *r,
+				  const struct sa_anomaly *a)
+{
+	rx_assert_int(r, "timeUnixNano", 1700000000123456789LL);
+	rx_assert_int(r, "severityNumber", 13);
+	rx_assert_str(r, "severityText", "WARN");
+	rx_assert_str(r, "body",
+		      "#1 error_origin: parse_request (/src/demo "
+		      "\"quoted\"\\dir/demo_service.c:57), taken "
+		      "1.5% -> 38.3%");
+	check_anomaly_attrs(r, a);
+	rx_assert_str(r, "attr.sensor_agent.source", "w.000");
+	ck_assert_ptr_null(rx_get(r, "attr.sensor_agent.state"));
+}
+
+/* The live summary */
+static void check_live_summary(const struct rx_record *r)
+{
+	rx_assert_int(r, "timeUnixNano", 1700000060000000005LL);
+	rx_assert_int(r, "severityNumber", 9);
+	rx_assert_str(r, "severityText", "INFO");
+	rx_assert_str(r, "body",
+		      "comparison 7, windows 20-21: 1 anomaly (1 "
+		      "new, 0 ongoing, 0 resolved); 321 tests, "
+		      "123456789012 instructions in 2 windows");
+	rx_assert_str(r, "attr.sensor_agent.record", "summary");
+	rx_assert_int(r, "attr.sensor_agent.comparison", 7);
+	rx_assert_int(r, "attr.sensor_agent.window.first", 20);
+	rx_assert_int(r, "attr.sensor_agent.window.last", 21);
+	rx_assert_str(r, "attr.sensor_agent.status", "compared");
+	rx_assert_int(r, "attr.sensor_agent.windows", 2);
+	rx_assert_int(r, "attr.sensor_agent.idle_windows", 1);
+	rx_assert_int(r, "attr.sensor_agent.instructions",
+		      123456789012LL);
+	rx_assert_int(r, "attr.sensor_agent.tests", 321);
+	rx_assert_int(r, "attr.sensor_agent.anomalies", 1);
+	rx_assert_int(r, "attr.sensor_agent.new", 1);
+	rx_assert_int(r, "attr.sensor_agent.ongoing", 0);
+	rx_assert_int(r, "attr.sensor_agent.resolved", 0);
+	ck_assert_ptr_null(rx_get(r, "attr.code.function.name"));
+}
+
+/* The live event */
+static void check_live_event(const struct rx_record *r,
+			     const struct sa_anomaly *b)
+{
+	rx_assert_int(r, "timeUnixNano", 1700000060000000005LL);
+	rx_assert_int(r, "severityNumber", 13);
+	rx_assert_str(r, "severityText", "WARN");
+	rx_assert_str(r, "body",
+		      "new #3 error_origin: handle_get (/src/demo "
+		      "\"quoted\"\\dir/demo_service.c:57), taken "
+		      "1.5% -> 38.3%");
+	check_anomaly_attrs(r, b);
+	rx_assert_str(r, "attr.sensor_agent.state", "new");
+	rx_assert_int(r, "attr.sensor_agent.comparison", 7);
+	rx_assert_int(r, "attr.sensor_agent.window.first", 20);
+	rx_assert_int(r, "attr.sensor_agent.window.last", 21);
+	rx_assert_str(r, "attr.sensor_agent.first_seen",
+		      "2023-11-14T22:14:20.000Z");
+	rx_assert_int(r, "attr.sensor_agent.first_seen_window",
+		      20);
+	rx_assert_str(r, "attr.sensor_agent.last_seen",
+		      "2023-11-14T22:14:20.000Z");
+	rx_assert_int(r, "attr.sensor_agent.last_seen_window",
+		      21);
+	rx_assert_int(r, "attr.sensor_agent.comparisons", 1);
+}
+
 /* The records of one run: an anomaly of analyze, a live summary and a
  * live event, through a receiver that answers 503 (Retry-After: 1) once.
  */
@@ -241,67 +311,12 @@ static void run_export(enum sa_otlp_protocol proto, const char *proto_dir)
 		ck_assert_uint_ge(strtoull(v + 2, NULL, 10), before);
 		ck_assert_uint_le(strtoull(v + 2, NULL, 10), after);
 		ok_records++;
-		switch (ok_records) {
-		case 1:	/* the anomaly of analyze */
-			rx_assert_int(r, "timeUnixNano", 1700000000123456789LL);
-			rx_assert_int(r, "severityNumber", 13);
-			rx_assert_str(r, "severityText", "WARN");
-			rx_assert_str(r, "body",
-				      "#1 error_origin: parse_request (/src/demo "
-				      "\"quoted\"\\dir/demo_service.c:57), taken "
-				      "1.5% -> 38.3%");
-			check_anomaly_attrs(r, &a);
-			rx_assert_str(r, "attr.sensor_agent.source", "w.000");
-			ck_assert_ptr_null(rx_get(r, "attr.sensor_agent.state"));
-			break;
-		case 2:	/* the live summary */
-			rx_assert_int(r, "timeUnixNano", 1700000060000000005LL);
-			rx_assert_int(r, "severityNumber", 9);
-			rx_assert_str(r, "severityText", "INFO");
-			rx_assert_str(r, "body",
-				      "comparison 7, windows 20-21: 1 anomaly (1 "
-				      "new, 0 ongoing, 0 resolved); 321 tests, "
-				      "123456789012 instructions in 2 windows");
-			rx_assert_str(r, "attr.sensor_agent.record", "summary");
-			rx_assert_int(r, "attr.sensor_agent.comparison", 7);
-			rx_assert_int(r, "attr.sensor_agent.window.first", 20);
-			rx_assert_int(r, "attr.sensor_agent.window.last", 21);
-			rx_assert_str(r, "attr.sensor_agent.status", "compared");
-			rx_assert_int(r, "attr.sensor_agent.windows", 2);
-			rx_assert_int(r, "attr.sensor_agent.idle_windows", 1);
-			rx_assert_int(r, "attr.sensor_agent.instructions",
-				      123456789012LL);
-			rx_assert_int(r, "attr.sensor_agent.tests", 321);
-			rx_assert_int(r, "attr.sensor_agent.anomalies", 1);
-			rx_assert_int(r, "attr.sensor_agent.new", 1);
-			rx_assert_int(r, "attr.sensor_agent.ongoing", 0);
-			rx_assert_int(r, "attr.sensor_agent.resolved", 0);
-			ck_assert_ptr_null(rx_get(r, "attr.code.function.name"));
-			break;
-		case 3:	/* the live event */
-			rx_assert_int(r, "timeUnixNano", 1700000060000000005LL);
-			rx_assert_int(r, "severityNumber", 13);
-			rx_assert_str(r, "severityText", "WARN");
-			rx_assert_str(r, "body",
-				      "new #3 error_origin: handle_get (/src/demo "
-				      "\"quoted\"\\dir/demo_service.c:57), taken "
-				      "1.5% -> 38.3%");
-			check_anomaly_attrs(r, &b);
-			rx_assert_str(r, "attr.sensor_agent.state", "new");
-			rx_assert_int(r, "attr.sensor_agent.comparison", 7);
-			rx_assert_int(r, "attr.sensor_agent.window.first", 20);
-			rx_assert_int(r, "attr.sensor_agent.window.last", 21);
-			rx_assert_str(r, "attr.sensor_agent.first_seen",
-				      "2023-11-14T22:14:20.000Z");
-			rx_assert_int(r, "attr.sensor_agent.first_seen_window",
-				      20);
-			rx_assert_str(r, "attr.sensor_agent.last_seen",
-				      "2023-11-14T22:14:20.000Z");
-			rx_assert_int(r, "attr.sensor_agent.last_seen_window",
-				      21);
-			rx_assert_int(r, "attr.sensor_agent.comparisons", 1);
-			break;
-		}
+		if (ok_records == 1)
+			check_analyze_anomaly(r, &a);
+		else if (ok_records == 2)
+			check_live_summary(r);
+		else if (ok_records == 3)
+			check_live_event(r, &b);
 	}
 	ck_assert_int_eq(ok_records, 3);
 	rx_free(&rx);
