@@ -6,6 +6,7 @@
  */
 #include <errno.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -509,6 +510,7 @@ struct sa_otlp *sa_otlp__new(const struct sa_otlp_opts *o,
 			     struct sa_errinfo *ei)
 {
 	pthread_condattr_t ca;
+	sigset_t all, old;
 	struct sa_otlp *ot;
 	char host[256];
 	const char *svc;
@@ -605,7 +607,13 @@ struct sa_otlp *sa_otlp__new(const struct sa_otlp_opts *o,
 	pthread_cond_init(&ot->wake, &ca);
 	pthread_cond_init(&ot->idle, &ca);
 	pthread_condattr_destroy(&ca);
+	/* The sender takes no signal: the caller's thread must see them
+	 * (the live loop's wait ends on EINTR).
+	 */
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
 	err = -pthread_create(&ot->thread, NULL, sender, ot);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	if (err) {
 		sa_errinfo_set(ei, err, SA_NO_OFFSET,
 			       "OTLP exporter: cannot start its thread: %s",
