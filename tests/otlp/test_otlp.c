@@ -412,8 +412,8 @@ START_TEST(test_noblock)
 	ck_assert_uint_eq(st.dropped_exit, 4);
 	ck_assert_uint_eq(st.dropped_failed, 0);
 	ck_assert_uint_eq(st.dropped, 11);
-	/* the one in flight, aborted by the stop */
-	ck_assert_uint_eq(st.requests, 1);
+	/* at most the one in flight, aborted by the stop */
+	ck_assert_uint_le(st.requests, 1);
 }
 END_TEST
 

@@ -243,7 +243,7 @@ START_TEST(test_analyze_otlp)
 
 	snprintf(db, sizeof(db), "%s", sa_test_path("b.db"));
 	pid = start(service);
-	record(pid, "base.data", "6");
+	record(pid, "base.data", "8");
 	kill(pid, SIGUSR1);
 	usleep(100000);
 	record(pid, "shift.data", "3");
@@ -256,7 +256,9 @@ START_TEST(test_analyze_otlp)
 				 (char *)win("base.data", 2),
 				 (char *)win("base.data", 3),
 				 (char *)win("base.data", 4),
-				 (char *)win("base.data", 5), NULL };
+				 (char *)win("base.data", 5),
+				 (char *)win("base.data", 6),
+				 (char *)win("base.data", 7), NULL };
 
 		ck_assert_int_eq(sa_test_exec(argv, NULL,
 					      sa_test_path("err.txt")), 0);
