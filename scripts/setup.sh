@@ -44,8 +44,11 @@ otlp_pkg=@opentelemetry/otlp-grpc-exporter-base@0.38.0
 otlp_dir=${XDG_CACHE_HOME:-$HOME/.cache}/sensor-agent/otlp-grpc-exporter-base-0.38.0
 if [ ! -f "$otlp_dir/package/build/protos/opentelemetry/proto/logs/v1/logs.proto" ]; then
 	mkdir -p "$otlp_dir"
+	otlp_tgz=opentelemetry-otlp-grpc-exporter-base-0.38.0.tgz
+	otlp_sum=d18571f5b755106c9e681ee45886dd523ac30715a30dca8ff411646b9cc09064
 	if ! (cd "$otlp_dir" && npm pack --silent "$otlp_pkg" >/dev/null &&
-		tar xzf opentelemetry-otlp-grpc-exporter-base-0.38.0.tgz); then
+		echo "$otlp_sum  $otlp_tgz" | sha256sum -c --quiet &&
+		tar xzf "$otlp_tgz"); then
 		echo "setup: could not fetch $otlp_pkg with npm:" \
 			"--otlp-protocol http/protobuf will not be built" >&2
 	fi
