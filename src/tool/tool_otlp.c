@@ -18,6 +18,12 @@ int sa_tool_otlp_opt(const char *cmd, int c, const char *arg,
 
 	switch (c) {
 	case SA_OPT_OTLP:
+		/* checked here too: analyze starts the exporter late */
+		if (strncmp(arg, "http://", 7) && strncmp(arg, "https://", 8)) {
+			sa_err("%s: bad --otlp '%s': an http:// or https:// "
+			       "URL", cmd, arg);
+			return -1;
+		}
 		t->url = arg;
 		return 1;
 	case SA_OPT_OTLP_PROTOCOL:

@@ -242,6 +242,28 @@ START_TEST(test_analyze_otlp)
 	pid_t pid;
 
 	snprintf(db, sizeof(db), "%s", sa_test_path("b.db"));
+	/* bad options: usage errors before any work */
+	{
+		char *argv[] = { (char *)tool, "analyze", "--baseline", db,
+				 "--otlp", "ftp://127.0.0.1/", "w", NULL };
+		char *argv2[] = { (char *)tool, "analyze", "--baseline", db,
+				  "--otlp", "http://127.0.0.1:1",
+				  "--otlp-protocol", "grpc", "w", NULL };
+		char *err;
+
+		ck_assert_int_eq(sa_test_exec(argv, NULL,
+					      sa_test_path("err.txt")), 2);
+		err = slurp("err.txt");
+		ck_assert_msg(strstr(err, "bad --otlp 'ftp://127.0.0.1/'"),
+			      "%s", err);
+		free(err);
+		ck_assert_int_eq(sa_test_exec(argv2, NULL,
+					      sa_test_path("err.txt")), 2);
+		err = slurp("err.txt");
+		ck_assert_msg(strstr(err, "bad --otlp-protocol 'grpc'"), "%s",
+			      err);
+		free(err);
+	}
 	pid = start(service);
 	record(pid, "base.data", "8");
 	kill(pid, SIGUSR1);
