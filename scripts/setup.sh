@@ -20,6 +20,10 @@ pkgs=(
 	libzydis-dev
 	# tests/fastpt and the benchmark: real runs under qemu-user as Intel PT
 	qemu-user
+	# OTLP export (src/otlp): HTTP, gzip, protobuf-c; npm fetches the
+	# official .proto files, protoc decodes them in the tests
+	libcurl4-openssl-dev zlib1g-dev libprotobuf-c-dev protobuf-c-compiler
+	protobuf-compiler npm
 )
 missing=()
 for p in "${pkgs[@]}"; do
@@ -36,6 +40,22 @@ if ((${#missing[@]})); then
 	$sudo apt-get update -qq
 	DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq \
 		--no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+# The official opentelemetry-proto definitions, as an npm package ships
+# them (docs/otlp.md): http/protobuf is built from them when present.
+otlp_pkg=@opentelemetry/otlp-grpc-exporter-base@0.38.0
+otlp_dir=${XDG_CACHE_HOME:-$HOME/.cache}/sensor-agent/otlp-grpc-exporter-base-0.38.0
+if [ ! -f "$otlp_dir/package/build/protos/opentelemetry/proto/logs/v1/logs.proto" ]; then
+	mkdir -p "$otlp_dir"
+	otlp_tgz=opentelemetry-otlp-grpc-exporter-base-0.38.0.tgz
+	otlp_sum=d18571f5b755106c9e681ee45886dd523ac30715a30dca8ff411646b9cc09064
+	if ! (cd "$otlp_dir" && npm pack --silent "$otlp_pkg" >/dev/null &&
+		echo "$otlp_sum  $otlp_tgz" | sha256sum -c --quiet &&
+		tar xzf "$otlp_tgz"); then
+		echo "setup: could not fetch $otlp_pkg with npm:" \
+			"--otlp-protocol http/protobuf will not be built" >&2
+	fi
 fi
 
 build=${BUILD:-build}

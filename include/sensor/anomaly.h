@@ -245,6 +245,11 @@ int sa_anomaly_write_jsonl(const struct sa_anomaly_list *l, FILE *f,
 /* Writes one anomaly as a paragraph of the text summary. */
 int sa_anomaly_write_text1(const struct sa_anomaly *a, FILE *f);
 
+/* Writes one anomaly in one line, without a newline: "kind: function
+ * (file:line), taken 1.5% -> 38.3%".  Returns 0 or -EIO.
+ */
+int sa_anomaly_write_brief(const struct sa_anomaly *a, FILE *f);
+
 /* Writes one anomaly as a JSON-lines record. */
 int sa_anomaly_write_json1(const struct sa_anomaly *a, FILE *f,
 			   const char *source);

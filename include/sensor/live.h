@@ -237,6 +237,13 @@ int sa_live_write_summary_text(const struct sa_live *lv,
  */
 char *sa_live_format_governor(const struct sa_live_stats *st, char *buf,
 			      size_t size);
+/* The target as the records name it: host.name, process.executable.name
+ * and process.executable.path ("" when /proc/PID/exe was not readable).
+ * Owned by @lv.
+ */
+const char *sa_live_host_name(const struct sa_live *lv);
+const char *sa_live_exe_name(const struct sa_live *lv);
+const char *sa_live_exe_path(const struct sa_live *lv);
 
 /* Formats @ts as RFC 3339 UTC with milliseconds into @buf (>= 25 bytes):
  * "2026-12-02T18:40:00.123Z".  Returns @buf.

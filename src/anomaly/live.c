@@ -78,6 +78,7 @@ struct sa_live {
 	uint64_t last_decode_ns;
 	uint64_t cpu_start_ns, cpu_mark_ns;	/* proc_cpu_ns() */
 	uint64_t start_ns;
+	char exe_path[4096];	/* "" when not readable */
 };
 
 static uint64_t thread_cpu_ns(void)
@@ -213,6 +214,7 @@ static void target_names(struct sa_live *lv)
 		if (n > 10 && !strcmp(exe + n - 10, " (deleted)"))
 			exe[n - 10] = 0;
 		base = strrchr(exe, '/');
+		snprintf(lv->exe_path, sizeof(lv->exe_path), "%s", exe);
 		snprintf(lv->exe, sizeof(lv->exe), "%.*s",
 			 (int)sizeof(lv->exe) - 1, base ? base + 1 : exe);
 		return;
@@ -675,6 +677,21 @@ static int analyse(struct sa_live *lv, uint64_t last, struct sa_errinfo *ei)
 	lv->st.analyses++;
 	sa_anomaly_list__free(l);
 	return 0;
+}
+
+const char *sa_live_host_name(const struct sa_live *lv)
+{
+	return lv->host;
+}
+
+const char *sa_live_exe_name(const struct sa_live *lv)
+{
+	return lv->exe;
+}
+
+const char *sa_live_exe_path(const struct sa_live *lv)
+{
+	return lv->exe_path;
 }
 
 char *sa_live_format_time(const struct timespec *ts, char *buf, size_t size)

@@ -147,6 +147,12 @@ void sa_anomaly__write_brief(const struct sa_anomaly *a, FILE *f)
 		     !a->insn);
 }
 
+int sa_anomaly_write_brief(const struct sa_anomaly *a, FILE *f)
+{
+	sa_anomaly__write_brief(a, f);
+	return ferror(f) ? -EIO : 0;
+}
+
 static void write_also_text(const struct sa_anomaly *a, FILE *f)
 {
 	size_t i;

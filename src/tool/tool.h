@@ -74,6 +74,50 @@ bool sa_parse_double(const char *s, double *v);
 /* Parses --binary PATH[@ADDR] into @b, in place (the '@' becomes NUL). */
 bool sa_parse_binary(char *arg, struct sa_binary_opt *b);
 
+#include "sensor/otlp.h"
+
+/* --otlp URL, --otlp-protocol P, --service NAME (analyze, --pid). */
+enum {
+	SA_OPT_OTLP = 1100,
+	SA_OPT_OTLP_PROTOCOL,
+	SA_OPT_SERVICE,
+};
+
+#define SA_TOOL_OTLP_LONGOPTS						\
+	{ "otlp", required_argument, NULL, SA_OPT_OTLP },		\
+	{ "otlp-protocol", required_argument, NULL,			\
+	  SA_OPT_OTLP_PROTOCOL },					\
+	{ "service", required_argument, NULL, SA_OPT_SERVICE }
+
+#define SA_TOOL_OTLP_USAGE						\
+"      --otlp URL           also send every record as an OTLP log record\n" \
+"                           to URL/v1/logs (docs/otlp.md)\n"		\
+"      --otlp-protocol P    http/json (default) or http/protobuf\n"	\
+"      --service NAME       OTLP service.name (default: the executable)\n"
+
+/* Flush deadline at exit. */
+#define SA_TOOL_OTLP_FLUSH_MS 5000
+
+struct sa_tool_otlp {
+	const char *url;
+	enum sa_otlp_protocol protocol;
+	const char *service;
+	struct sa_otlp *ot;
+};
+
+/* Handles SA_OPT_OTLP*, SA_OPT_SERVICE: 1 when @c was one, 0 when not,
+ * -1 after printing the usage error.
+ */
+int sa_tool_otlp_opt(const char *cmd, int c, const char *arg,
+		     struct sa_tool_otlp *t);
+/* With --otlp: starts the exporter with @o's resource (0, or -1 after
+ * printing the error).
+ */
+int sa_tool_otlp_start(const char *cmd, struct sa_tool_otlp *t,
+		       struct sa_otlp_opts *o);
+/* Flushes within @deadline_ms, prints the counters, frees. */
+void sa_tool_otlp_finish(struct sa_tool_otlp *t, uint64_t deadline_ms);
+
 /* Prints "sensor-agent: <fmt>\n" to stderr. */
 void sa_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 

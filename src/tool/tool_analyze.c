@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "sensor/file.h"
 #include "sensor/anomaly.h"
@@ -56,6 +57,7 @@ static void analyze_usage(FILE *f)
 "                           _Unwind_RaiseException, perror, strerror, *.cold);\n"
 "                           repeatable\n"
 "      --pid PID            only this process of the windows\n"
+SA_TOOL_OTLP_USAGE
 "  -h, --help               this help\n"
 "\n"
 "Exit status: 0 when the analysis ran (whether or not anomalies were\n"
@@ -76,7 +78,48 @@ struct analyze {
 	bool jsonl;
 	FILE *jf;
 	unsigned flags;
+	struct sa_tool_otlp otlp;
+	int64_t pid;		/* --pid, or 0 */
+	bool otlp_failed;
 };
+
+/* The resource is the binary the analysis names (its first anomaly's):
+ * the exporter starts with the first analysis.
+ */
+static int analyze_otlp(struct analyze *an, const struct sa_anomaly_list *l,
+			const char *source, uint64_t windows)
+{
+	struct sa_otlp_opts o = { .pid = an->pid };
+	const struct sa_anomaly *a;
+	struct timespec now;
+	size_t i, n = sa_anomaly_list_len(l);
+
+	if (!an->otlp.url || an->otlp_failed)
+		return 0;
+	if (!an->otlp.ot) {
+		a = n ? sa_anomaly_list_get(l, 0) : NULL;
+		if (a && a->binary) {
+			o.exe_path = a->binary;
+			o.exe_name = strrchr(a->binary, '/') ?
+					     strrchr(a->binary, '/') + 1 :
+					     a->binary;
+		}
+		if (sa_tool_otlp_start("analyze", &an->otlp, &o)) {
+			an->otlp_failed = true;
+			return -1;
+		}
+	}
+	clock_gettime(CLOCK_REALTIME, &now);
+	/* the summary first, as the live loop sends it */
+	sa_otlp_log_analysis(an->otlp.ot, l, &now, source, windows);
+	for (i = 0; i < n; i++) {
+		a = sa_anomaly_list_get(l, i);
+		if (!a->significant && !(an->flags & SA_ANOM_OUT_ALL))
+			break;
+		sa_otlp_log_anomaly(an->otlp.ot, a, &now, source);
+	}
+	return 0;
+}
 
 int sa_tool_print_match(FILE *f, const struct sa_anomaly_list *l)
 {
@@ -126,6 +169,10 @@ static int analyze_group(struct analyze *an, struct sa_hist **hists,
 	}
 	if (!err && an->jf)
 		err = sa_anomaly_write_jsonl(l, an->jf, source, an->flags);
+	if (!err && analyze_otlp(an, l, source, nr)) {
+		sa_anomaly_list__free(l);
+		return SA_EXIT_FAIL;
+	}
 	sa_anomaly_list__free(l);
 	if (err) {
 		sa_err("analyze: writing the output: %s", sa_strerror(err));
@@ -152,6 +199,7 @@ int cmd_analyze(int argc, char **argv)
 		{ "symfs", required_argument, NULL, SA_OPT_SYMFS },
 		{ "error-sink", required_argument, NULL, SA_OPT_ERROR_SINK },
 		{ "pid", required_argument, NULL, SA_OPT_DECODE_PID },
+		SA_TOOL_OTLP_LONGOPTS,
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -214,6 +262,11 @@ int cmd_analyze(int argc, char **argv)
 			analyze_usage(stdout);
 			return SA_EXIT_OK;
 		default:
+			err = sa_tool_otlp_opt("analyze", c, optarg, &an.otlp);
+			if (err < 0)
+				return SA_EXIT_USAGE;
+			if (err > 0)
+				break;
 			if (sa_tool_decode_opt("analyze", c, optarg, &o,
 					       binaries, SA_MAX_BINARIES) > 0)
 				break;
@@ -239,6 +292,7 @@ int cmd_analyze(int argc, char **argv)
 		sa_err("analyze: more than %d windows (the limit)", SA_MAX_WINDOWS);
 		return SA_EXIT_USAGE;
 	}
+	an.pid = o.pid;
 	an.bl = sa_baseline__open(db, SA_BASELINE_RDONLY, &ei);
 	if (!an.bl) {
 		sa_err("analyze: %s", ei.msg);
@@ -281,6 +335,7 @@ out:
 	for (i = 0; hists && i < nr; i++)
 		sa_hist__free(hists[i]);
 	free(hists);
+	sa_tool_otlp_finish(&an.otlp, SA_TOOL_OTLP_FLUSH_MS);
 	if (an.jf && fclose(an.jf) && ret == SA_EXIT_OK) {
 		sa_err("analyze: writing %s: %s", jpath, strerror(errno));
 		ret = SA_EXIT_FAIL;

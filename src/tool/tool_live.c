@@ -63,6 +63,7 @@ static void live_usage(FILE *f)
 "                           abort, __assert_fail, __stack_chk_fail, __cxa_throw,\n"
 "                           _Unwind_RaiseException, perror, strerror, *.cold);\n"
 "                           repeatable\n"
+SA_TOOL_OTLP_USAGE
 "  -h, --help               this help\n"
 "\n"
 "Exit status: 0 on a clean stop or the target's exit, 1 on failure, 2 on\n"
@@ -88,6 +89,7 @@ static void on_signal(int sig)
 struct live_out {
 	bool jsonl;
 	struct sa_live *lv;
+	struct sa_tool_otlp otlp;
 };
 
 /* Every comparison: a summary record (jsonl) or header line (text), then
@@ -101,6 +103,9 @@ static void on_summary(void *ctx, const struct sa_live_summary *s)
 		sa_live_write_summary_json(lo->lv, s, stdout);
 	else
 		sa_live_write_summary_text(lo->lv, s, stdout);
+	/* queued: the loop never waits for the collector */
+	if (lo->otlp.ot)
+		sa_otlp_log_live_summary(lo->otlp.ot, s);
 }
 
 static void on_event(void *ctx, const struct sa_live_event *ev)
@@ -111,6 +116,8 @@ static void on_event(void *ctx, const struct sa_live_event *ev)
 		sa_live_write_event_json(lo->lv, ev, stdout);
 	else
 		sa_live_write_event_text(lo->lv, ev, stdout);
+	if (lo->otlp.ot)
+		sa_otlp_log_live_event(lo->otlp.ot, ev);
 }
 
 static void on_note(void *ctx, const char *msg)
@@ -150,6 +157,7 @@ int cmd_live(int argc, char **argv)
 		{ "binary", required_argument, NULL, 'b' },
 		{ "symfs", required_argument, NULL, SA_OPT_SYMFS },
 		{ "error-sink", required_argument, NULL, SA_OPT_ERROR_SINK },
+		SA_TOOL_OTLP_LONGOPTS,
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -254,6 +262,11 @@ int cmd_live(int argc, char **argv)
 			live_usage(stdout);
 			return SA_EXIT_OK;
 		default:
+			err = sa_tool_otlp_opt("--pid", c, optarg, &lo.otlp);
+			if (err < 0)
+				return SA_EXIT_USAGE;
+			if (err > 0)
+				break;
 			if (sa_tool_decode_opt("--pid", c, optarg, &o.decode,
 					       binaries, SA_MAX_BINARIES) > 0)
 				break;
@@ -283,6 +296,19 @@ int cmd_live(int argc, char **argv)
 		return SA_EXIT_FAIL;
 	}
 	lo.lv = lv;
+	if (lo.otlp.url) {
+		struct sa_otlp_opts oo = {
+			.host = sa_live_host_name(lv),
+			.pid = o.backend.pid,
+			.exe_name = sa_live_exe_name(lv),
+			.exe_path = sa_live_exe_path(lv),
+		};
+
+		if (sa_tool_otlp_start("--pid", &lo.otlp, &oo)) {
+			sa_live__free(lv);
+			return SA_EXIT_FAIL;
+		}
+	}
 	fprintf(stderr, "%s: watching pid %d with the %s backend%s%s\n",
 		sa_prog, (int)o.backend.pid, sa_live_backend_name(lv),
 		sa_live_backend_note(lv) ? ": " : "",
@@ -329,6 +355,7 @@ int cmd_live(int argc, char **argv)
 			fprintf(stderr, " %" PRId32, st.tids[i]);
 		fprintf(stderr, "%s)\n", st.threads_truncated ? " ..." : "");
 	}
+	sa_tool_otlp_finish(&lo.otlp, SA_TOOL_OTLP_FLUSH_MS);
 	sa_live__free(lv);
 	if (err) {
 		sa_err("%s", ei.msg[0] ? ei.msg : sa_strerror(err));
