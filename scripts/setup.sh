@@ -16,6 +16,8 @@ pkgs=(
 	binutils-arm-linux-gnueabihf
 	# libFuzzer and the sanitizer runtimes (CI's fuzz smoke run)
 	clang libclang-rt-14-dev
+	# the fleet store (libcurl) and its test servers (docs/fleet.md)
+	libcurl4-openssl-dev clickhouse-server clickhouse-client
 )
 missing=()
 for p in "${pkgs[@]}"; do
