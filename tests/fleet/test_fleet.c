@@ -23,7 +23,11 @@
  *
  * Skips (77) only when clickhouse-server is not installed.
  *
- * Usage: test_fleet SENSOR_AGENT DEMO_SERVICE
+ * A fourth host runs a rebuilt service with the shifted input, and
+ * `fleet analyze --build NEW --against OLD` names what the new build
+ * changed.
+ *
+ * Usage: test_fleet SENSOR_AGENT DEMO_SERVICE DEMO_SERVICE_REBUILT
  */
 #include <check.h>
 #include <curl/curl.h>
@@ -45,7 +49,7 @@
 
 #include "testutil.h"
 
-static const char *tool, *service;
+static const char *tool, *service, *rebuilt;
 static char ch_server[4096], ch_client[4096];
 
 #define NR_WIN 12	/* windows per host */
@@ -283,7 +287,7 @@ static char *client(const struct server *s, const char *sql)
 	return slurp("cl.txt");
 }
 
-static pid_t start_service(void)
+static pid_t start_service(const char *prog)
 {
 	int pfd[2];
 	char buf[64];
@@ -296,7 +300,7 @@ static pid_t start_service(void)
 		dup2(pfd[1], 1);
 		close(pfd[0]);
 		prctl(PR_SET_PDEATHSIG, SIGKILL);
-		execl(service, service, "5", (char *)NULL);
+		execl(prog, prog, "5", (char *)NULL);
 		_exit(127);
 	}
 	close(pfd[1]);
@@ -335,6 +339,41 @@ static void window_names(void)
 					 i < NR_WIN / 2 ? "n" : "s",
 					 i % (NR_WIN / 2));
 		}
+}
+
+/* Whether the title line of the anomaly ranked @n in the text @out holds
+ * @what.
+ */
+static bool rank_is(const char *out, int n, const char *what)
+{
+	char head[16], line[512];
+	const char *p, *e;
+
+	snprintf(head, sizeof(head), "\n#%d ", n);
+	p = strstr(out, head);
+	if (!p)
+		return false;
+	p++;
+	e = strchr(p, '\n');
+	snprintf(line, sizeof(line), "%.*s", e ? (int)(e - p) : 500, p);
+	return strstr(line, what) != NULL;
+}
+
+/* The build-id of the first function of window @path. */
+static char *build_id_of(const char *path)
+{
+	char *j, *p, *q, *id;
+
+	ck_assert_int_eq(run("decode", "--format", "json", path, NULL), 0);
+	j = slurp("out.txt");
+	p = strstr(j, "\"build_id\": \"");
+	ck_assert_ptr_nonnull(p);
+	p += 13;
+	q = strchr(p, '"');
+	ck_assert_ptr_nonnull(q);
+	id = strndup(p, (size_t)(q - p));
+	free(j);
+	return id;
 }
 
 /* What the windows' own histories say, summed (decode -f json). */
@@ -534,7 +573,7 @@ START_TEST(test_fleet)
 	 * its input shifted; all from one service.
 	 */
 	window_names();
-	pid = start_service();
+	pid = start_service(service);
 	record(pid, "w1", "12");
 	record(pid, "w2", "12");
 	record(pid, "w3n", "6");
@@ -571,6 +610,62 @@ START_TEST(test_fleet)
 		check_sums(&srv[0], "single", h, true);
 	check_fleet_rollup(&srv[0], "single");
 	check_analyses(srv[0].url, "single", single);
+	/* A new build on a fourth host, with the shifted input: what did
+	 * it change against the build of the others?
+	 */
+	{
+		char host4[4200], *a, *b;
+		pid_t p4 = start_service(rebuilt);
+
+		kill(p4, SIGUSR1);
+		usleep(100000);
+		record(p4, "w4", "6");
+		kill(p4, SIGTERM);
+		waitpid(p4, NULL, 0);
+		snprintf(host4, sizeof(host4), "%s/w4.000", sa_test_tmpdir());
+		a = build_id_of(host4);
+		b = build_id_of(win_paths[0][0]);
+		ck_assert_str_ne(a, b);
+		/* the old build: the normal hosts */
+		ck_assert_int_eq(run("fleet", "init", "--clickhouse",
+				     srv[1].url, "--database", "builds",
+				     NULL), 0);
+		for (h = 0; h < 2; h++)
+			ck_assert_msg(push(srv[1].url, "builds", h, "16",
+					   NULL) == 0, "%s",
+				      slurp("err.txt"));
+		ck_assert_msg(run("fleet", "push", "--clickhouse", srv[1].url,
+				  "--database", "builds", "--host", "host4",
+				  host4, sa_test_path("w4.001"),
+				  sa_test_path("w4.002"),
+				  sa_test_path("w4.003"),
+				  sa_test_path("w4.004"),
+				  sa_test_path("w4.005"), NULL) == 0, "%s",
+			      slurp("err.txt"));
+		ck_assert_msg(run("fleet", "analyze", "--clickhouse",
+				  srv[1].url, "--database", "builds",
+				  "--build", a, "--against", b, NULL) == 0,
+			      "%s", slurp("err.txt"));
+		/* the planted shift, first and second: cache misses in
+		 * cache_get (the new build's windows are all shifted, so
+		 * first here) and malformed requests into the error path
+		 * in parse_request
+		 */
+		out = slurp("out.txt");
+		ck_assert_msg(strstr(out, "(0 could not be matched") &&
+			      ((rank_is(out, 1, ": cache_get (") &&
+				rank_is(out, 2, "error_origin: parse_request ("))
+			       || (rank_is(out, 2, ": cache_get (") &&
+				   rank_is(out, 1, "error_origin: "
+					   "parse_request ("))),
+			      "%s", out);
+		ck_assert_msg(strstr(out, "demo_service_rebuilt [build-id"),
+			      "%s", out);
+		free(out);
+		free(a);
+		free(b);
+	}
+
 	/* a second init is harmless; another layout in it is refused */
 	ck_assert_int_eq(run("fleet", "init", "--clickhouse", srv[0].url,
 			     "--database", "single", NULL), 0);
@@ -720,8 +815,9 @@ int main(int argc, char **argv)
 	TCase *tc;
 	int ret;
 
-	if (argc < 3) {
-		fprintf(stderr, "usage: %s SENSOR_AGENT DEMO_SERVICE\n",
+	if (argc < 4) {
+		fprintf(stderr, "usage: %s SENSOR_AGENT DEMO_SERVICE "
+			"DEMO_SERVICE_REBUILT\n",
 			argv[0]);
 		return 2;
 	}
@@ -735,6 +831,7 @@ int main(int argc, char **argv)
 	sa_test_require_ptrace();
 	tool = argv[1];
 	service = argv[2];
+	rebuilt = argv[3];
 	curl_global_init(CURL_GLOBAL_DEFAULT);
 	s = suite_create("fleet");
 	tc = tcase_create("clickhouse");
