@@ -657,6 +657,13 @@ static int exec_sql(struct sa_fleet *fl, struct sa_errinfo *ei,
 	"taken UInt64, not_taken UInt64, sink_taken UInt64, " \
 	"sink_not_taken UInt64, samples UInt64"
 
+/* the columns summed: without the list, SummingMergeTree would add up
+ * every numeric column outside the key, line and iclass too
+ */
+#define TOTALS_SUMMED \
+	"SummingMergeTree((executed, taken, not_taken, sink_taken, " \
+	"sink_not_taken, samples))"
+
 #define TOTALS_SELECT \
 	"build_id, binary, function, offset, file, line, iclass, " \
 	"executed, taken, not_taken, sink_taken, sink_not_taken, " \
@@ -728,12 +735,12 @@ int sa_fleet_init(struct sa_fleet *fl, const char *cluster,
 		db, sfx);
 	err = err ?: exec_sql(fl, ei,
 		"CREATE TABLE IF NOT EXISTS %s.branch_totals%s "
-		"(" TOTALS_COLUMNS ") ENGINE = SummingMergeTree() "
+		"(" TOTALS_COLUMNS ") ENGINE = " TOTALS_SUMMED " "
 		"ORDER BY (build_id, binary, function, offset)", db, sfx);
 	err = err ?: exec_sql(fl, ei,
 		"CREATE TABLE IF NOT EXISTS %s.host_branch_totals%s "
 		"(host String, " TOTALS_COLUMNS ") ENGINE = "
-		"SummingMergeTree() ORDER BY (host, build_id, binary, "
+		TOTALS_SUMMED " ORDER BY (host, build_id, binary, "
 		"function, offset)", db, sfx);
 	err = err ?: exec_sql(fl, ei,
 		"CREATE MATERIALIZED VIEW IF NOT EXISTS %s.branch_totals_mv "

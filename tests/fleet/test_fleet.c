@@ -63,6 +63,22 @@ struct server {
 
 static struct server srv[2];
 
+/* Prints the time since the first call, for the log: where a slow run
+ * spent its time.
+ */
+static void phase(const char *what)
+{
+	static struct timespec t0;
+	struct timespec now;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	if (!t0.tv_sec)
+		t0 = now;
+	printf("%7.2f s  %s\n", (double)(now.tv_sec - t0.tv_sec) +
+	       (double)(now.tv_nsec - t0.tv_nsec) / 1e9, what);
+	fflush(stdout);
+}
+
 static int free_port(void)
 {
 	struct sockaddr_in a = { .sin_family = AF_INET };
@@ -572,6 +588,7 @@ START_TEST(test_fleet)
 	/* Windows: host1 and host2 normal, host3 half normal, half with
 	 * its input shifted; all from one service.
 	 */
+	phase("recording");
 	window_names();
 	pid = start_service(service);
 	record(pid, "w1", "12");
@@ -581,8 +598,10 @@ START_TEST(test_fleet)
 	usleep(100000);
 	record(pid, "w3s", "6");
 	kill(pid, SIGUSR2);
+	phase("decode -f json");
 	for (h = 0; h < 3; h++)
 		json_sums(h, &host_sums[h]);
+	phase("starting two servers");
 
 	srv[0].http = free_port();
 	srv[0].tcp = free_port();
@@ -593,6 +612,7 @@ START_TEST(test_fleet)
 	start(&srv[0]);
 	start(&srv[1]);
 
+	phase("one server, plain tables");
 	/* One server, plain tables. */
 	ck_assert_msg(run("fleet", "init", "--clickhouse", srv[0].url,
 			  "--database", "single", NULL) == 0, "%s",
@@ -609,7 +629,22 @@ START_TEST(test_fleet)
 	for (h = 0; h < 3; h++)
 		check_sums(&srv[0], "single", h, true);
 	check_fleet_rollup(&srv[0], "single");
+	/* merged, the rollups keep each branch's line and class */
+	free(client(&srv[0], "OPTIMIZE TABLE single.host_branch_totals "
+		    "FINAL"));
+	free(client(&srv[0], "OPTIMIZE TABLE single.branch_totals FINAL"));
+	ans = client(&srv[0], "SELECT (SELECT (sum(line), sum(iclass), "
+		     "count()) FROM single.branch_totals) = (SELECT "
+		     "(sum(line), sum(iclass), count()) FROM (SELECT "
+		     "DISTINCT build_id, binary, function, offset, line, "
+		     "iclass FROM single.rows WHERE kind = 'branch'))");
+	ck_assert_str_eq(ans, "1\n");
+	free(ans);
+	for (h = 0; h < 3; h++)
+		check_sums(&srv[0], "single", h, true);
+	check_fleet_rollup(&srv[0], "single");
 	check_analyses(srv[0].url, "single", single);
+	phase("builds");
 	/* A new build on a fourth host, with the shifted input: what did
 	 * it change against the build of the others?
 	 */
@@ -674,6 +709,7 @@ START_TEST(test_fleet)
 	ck_assert_msg(strstr(err, "created without a cluster"), "%s", err);
 	free(err);
 
+	phase("Distributed");
 	/* Two shards behind Distributed tables: hosts pushed through
 	 * either server, read through either.
 	 */
@@ -701,6 +737,7 @@ START_TEST(test_fleet)
 		free(single[h]);
 	}
 
+	phase("SIGKILL mid-push");
 	/* SIGKILL in the middle of a push (one window per INSERT). */
 	ck_assert_int_eq(run("fleet", "init", "--clickhouse", srv[0].url,
 			     "--database", "crash", NULL), 0);
@@ -733,6 +770,7 @@ START_TEST(test_fleet)
 	ck_assert_msg(strstr(err, " 0 spooled, 1 dropped"), "%s", err);
 	free(err);
 
+	phase("restart, resend");
 	start(&srv[0]);
 	ck_assert_msg(run("fleet", "push", "--clickhouse", srv[0].url,
 			  "--database", "crash", "--spool", spool, NULL) == 0,
@@ -761,6 +799,7 @@ START_TEST(test_fleet)
 	ck_assert_str_eq(ans, "1\n");
 	free(ans);
 
+	phase("live loop");
 	/* The live loop with --fleet: every decoded window is stored. */
 	ck_assert_int_eq(run("fleet", "init", "--clickhouse", srv[0].url,
 			     NULL), 0);
@@ -781,6 +820,7 @@ START_TEST(test_fleet)
 	kill(pid, SIGTERM);
 	waitpid(pid, NULL, 0);
 	stop_all();
+	phase("done");
 }
 END_TEST
 
