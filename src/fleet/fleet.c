@@ -502,7 +502,6 @@ static bool valid_name(const char *s)
 struct sa_fleet *sa_fleet__new(const struct sa_fleet_opts *o,
 			       struct sa_errinfo *ei)
 {
-	static bool curl_ready;
 	struct sa_fleet *fl;
 	char hostbuf[256];
 	size_t n;
@@ -524,17 +523,16 @@ struct sa_fleet *sa_fleet__new(const struct sa_fleet_opts *o,
 		errno = SA_ERR_INVAL;
 		return NULL;
 	}
-	if (!curl_ready) {
-		/* not thread-safe by itself: the tool calls us first */
-		if (curl_global_init(CURL_GLOBAL_DEFAULT)) {
-			errno = ENOMEM;
-			return NULL;
-		}
-		curl_ready = true;
+	/* reference-counted (and thread-safe since curl 7.84) */
+	if (curl_global_init(CURL_GLOBAL_DEFAULT)) {
+		errno = ENOMEM;
+		return NULL;
 	}
 	fl = calloc(1, sizeof(*fl));
-	if (!fl)
+	if (!fl) {
+		curl_global_cleanup();
 		return NULL;
+	}
 	fl->url = strdup(o->url);
 	fl->db = strdup(o->database ? o->database : SA_FLEET_DEF_DATABASE);
 	if (o->host) {
@@ -612,6 +610,7 @@ void sa_fleet__free(struct sa_fleet *fl)
 	free(fl->host);
 	free(fl->spool_dir);
 	free(fl);
+	curl_global_cleanup();
 }
 
 /* --- the schema --- */
