@@ -75,7 +75,10 @@ struct sa_fleet_stats {
 	uint64_t windows_present;	/* skipped: already stored */
 	uint64_t windows_spooled;	/* written to the spool */
 	uint64_t windows_resent;	/* of sent: taken from the spool */
-	uint64_t windows_dropped;	/* lost: spool full or absent */
+	uint64_t windows_dropped;	/* lost: spool full or absent, or
+					 * refused (spool_refused) */
+	/* spool files the server refused (damaged): renamed *.tsv.bad */
+	uint64_t spool_refused;
 	uint64_t rows_sent;
 	uint64_t bytes_sent;		/* TSV bytes of the INSERTs */
 	uint64_t requests_failed;
@@ -121,7 +124,8 @@ int sa_fleet_window_id(const char *host, const char *path, uint64_t *id,
 int sa_fleet_add(struct sa_fleet *fl, const struct sa_hist *h, uint64_t id,
 		 time_t t, struct sa_errinfo *ei);
 
-/* Resends the spool (oldest first) and sends the queued windows.
+/* Resends the spool (in the order of the window ids) and sends the queued
+ * windows.
  * Returns 0 when everything is stored, 1 when some windows stay in the
  * spool (the server is unreachable; @ei says why), or a negative error:
  * -SA_ERR_FORMAT when the server refused the rows (its message in @ei;

@@ -50,6 +50,7 @@ struct sa_fleet {
 	struct sa_fleet_win *q;
 	size_t nr_q, cap_q;
 	struct timespec retry_at;	/* no request before this */
+	bool refused;		/* the last INSERT was refused */
 	struct sa_fleet_stats st;
 };
 
@@ -477,8 +478,9 @@ static int spool_scan(struct sa_fleet *fl)
 		return -errno;
 	while ((de = readdir(d))) {
 		struct stat sb;
+		size_t l = strlen(de->d_name);
 
-		if (!strstr(de->d_name, ".tsv") ||
+		if (l < 4 || strcmp(de->d_name + l - 4, ".tsv") ||
 		    fstatat(dirfd(d), de->d_name, &sb, 0) ||
 		    !S_ISREG(sb.st_mode))
 			continue;
@@ -932,11 +934,16 @@ static int send_batch(struct sa_fleet *fl, struct sa_fleet_win *w,
 		rows += w[i].rows;
 		err = sa_buf_add(&body, w[i].body, w[i].len);
 	}
+	fl->refused = false;
 	if (!err && left) {
 		snprintf(sql, sizeof(sql),
 			 "INSERT INTO %s.rows (%s) FORMAT TabSeparated",
 			 fl->db, sa_fleet_cols);
 		err = sa_fleet_http(fl, sql, body.p, body.len, NULL, ei);
+		/* the table is there (the check read it): the rows are
+		 * what it refused
+		 */
+		fl->refused = err == -SA_ERR_FORMAT;
 	}
 	if (!err) {
 		fl->st.windows_sent += left;
@@ -1072,6 +1079,26 @@ static int flush_spool(struct sa_fleet *fl, struct sa_errinfo *ei)
 				      "spool directory %s: %s",
 				      fl->spool_dir, sa_strerror(err));
 	err = send_all(fl, w, nr, &done, ei);
+	/* A spool file the server refuses (damaged on disk, or written by
+	 * another version) must not hold back the others: one at a time,
+	 * the refused ones are renamed *.bad and counted as dropped.
+	 */
+	if (err == -SA_ERR_FORMAT && fl->refused) {
+		err = 0;
+		for (i = done; i < nr && !err; i++) {
+			char bad[4300];
+
+			err = send_batch(fl, &w[i], 1, ei);
+			if (err != -SA_ERR_FORMAT || !fl->refused)
+				continue;
+			snprintf(bad, sizeof(bad), "%s.bad",
+				 w[i].spool_path);
+			rename(w[i].spool_path, bad);
+			fl->st.windows_dropped++;
+			fl->st.spool_refused++;
+			err = 0;
+		}
+	}
 	for (i = 0; i < nr; i++)
 		win_free(&w[i]);
 	free(w);

@@ -325,6 +325,10 @@ void sa_tool_fleet_report(const char *cmd, struct sa_fleet *fl)
 		st.windows_present, st.windows_spooled, st.windows_dropped,
 		st.rows_sent, st.bytes_sent, st.requests_failed,
 		st.spool_bytes);
+	if (st.spool_refused)
+		fprintf(stderr, "%s: %s: %" PRIu64 " spool files refused by "
+			"the server (damaged?), kept as *.tsv.bad\n", sa_prog,
+			cmd, st.spool_refused);
 }
 
 static int fleet_push(int argc, char **argv)

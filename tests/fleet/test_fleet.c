@@ -781,6 +781,22 @@ START_TEST(test_fleet)
 	for (h = 0; h < 3; h++)
 		ck_assert_msg(push(srv[0].url, "crash", h, "16", NULL) == 0,
 			      "%s", slurp("err.txt"));
+	/* a damaged spool file does not hold back the others */
+	{
+		char bad[4300];
+
+		snprintf(bad, sizeof(bad), "%s/00000000000000aa.tsv", spool);
+		write_file(bad, "not\ta\trow\n");
+		snprintf(bad, sizeof(bad), "%s/00000000000000aa.tsv.bad",
+			 spool);
+		ck_assert_int_eq(push(srv[0].url, "crash", 0, "16", spool), 1);
+		err = slurp("err.txt");
+		ck_assert_msg(strstr(err, " 12 already stored, 0 spooled, 1 "
+				     "dropped") &&
+			      strstr(err, "1 spool files refused"), "%s", err);
+		free(err);
+		ck_assert_int_eq(access(bad, F_OK), 0);
+	}
 	for (h = 0; h < 3; h++)
 		check_sums(&srv[0], "crash", h, false);
 	/* not one row twice */
