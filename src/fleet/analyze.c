@@ -113,7 +113,8 @@ static int add_row(struct sa_hist *h, char **c)
 	struct sa_hist_func k = {
 		.name = c[C_FUNCTION], .linkage_name = c[C_LINKAGE],
 		.binary = c[C_BINARY], .build_id = c[C_BUILD_ID],
-		.entry = u64(c[C_ENTRY]), .entry_offset = u64(c[C_ENTRY_OFFSET]),
+		.entry = u64(c[C_ENTRY]),
+		.entry_offset = u64(c[C_ENTRY_OFFSET]),
 		.is_sink = u64(c[C_IS_SINK]) != 0,
 	};
 	struct sa_hist_branch tmpl = {

@@ -135,15 +135,13 @@ static int tsv_str(struct sa_buf *b, const char *s)
 	if (!s)
 		return 0;
 	for (; *s && !err; s++) {
-		const char *esc = NULL;
+		static const char special[] = "\\\t\n\r", code[] = "\\tnr";
+		const char *k = strchr(special, *s);
+		char esc[2] = { '\\' };
 
-		switch (*s) {
-		case '\\': esc = "\\\\"; break;
-		case '\t': esc = "\\t"; break;
-		case '\n': esc = "\\n"; break;
-		case '\r': esc = "\\r"; break;
-		default: continue;
-		}
+		if (!k)
+			continue;
+		esc[1] = code[k - special];
 		err = sa_buf_add(b, run, (size_t)(s - run));
 		if (!err)
 			err = sa_buf_add(b, esc, 2);
@@ -160,17 +158,12 @@ char *sa_fleet_tsv_field(char **cur, char *end, char *term)
 
 	while (s < end && *s != '\t' && *s != '\n') {
 		if (*s == '\\' && s + 1 < end) {
-			s++;
-			switch (*s) {
-			case 't': *d++ = '\t'; break;
-			case 'n': *d++ = '\n'; break;
-			case 'r': *d++ = '\r'; break;
-			case '0': *d++ = '\0'; break;
-			case 'b': *d++ = '\b'; break;
-			case 'f': *d++ = '\f'; break;
-			default: *d++ = *s; break;
-			}
-			s++;
+			static const char code[] = "tnr0bf";
+			static const char value[] = "\t\n\r\0\b\f";
+			const char *k = s[1] ? strchr(code, s[1]) : NULL;
+
+			*d++ = k ? value[k - code] : s[1];
+			s += 2;
 			continue;
 		}
 		*d++ = *s++;
@@ -254,7 +247,8 @@ static int put_row(struct sa_buf *b, time_t t, const char *host,
 			d->lost_records, d->unknown_taken, d->unmapped,
 			(unsigned)(d->idle_windows && !d->instructions));
 	else
-		err = err ?: sa_buf_add(b, "\t0\t0\t0\t0\t0\t0\t0\t0\t0\t0\t0\n",
+		err = err ?: sa_buf_add(b,
+					"\t0\t0\t0\t0\t0\t0\t0\t0\t0\t0\t0\n",
 					23);
 	return err;
 }

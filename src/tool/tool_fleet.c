@@ -88,12 +88,14 @@ bool sa_tool_parse_size(const char *s, uint64_t *v)
 	x = strtoull(s, &end, 10);
 	if (errno || end == s)
 		return false;
-	switch (*end) {
-	case '\0': break;
-	case 'k': case 'K': shift = 10; end++; break;
-	case 'm': case 'M': shift = 20; end++; break;
-	case 'g': case 'G': shift = 30; end++; break;
-	default: return false;
+	if (*end) {
+		static const char units[] = "kKmMgG";
+		const char *u = strchr(units, *end);
+
+		if (!u)
+			return false;
+		shift = 10 * (unsigned)(1 + (u - units) / 2);
+		end++;
 	}
 	if (*end && strcmp(end, "B") && strcmp(end, "iB"))
 		return false;
