@@ -30,14 +30,8 @@ enum {
 	C_UNMAPPED, C_IDLE,
 };
 
-struct hists {
-	struct sa_hist **h;
-	size_t nr, cap;
-	char **hosts;		/* distinct hosts */
-	size_t nr_hosts;
-};
 
-static void hists_fini(struct hists *hs)
+void sa_fleet_hists_fini(struct sa_fleet_hists *hs)
 {
 	size_t i;
 
@@ -50,7 +44,7 @@ static void hists_fini(struct hists *hs)
 	memset(hs, 0, sizeof(*hs));
 }
 
-static int note_host(struct hists *hs, const char *host)
+static int note_host(struct sa_fleet_hists *hs, const char *host)
 {
 	char **p;
 	size_t i;
@@ -69,7 +63,7 @@ static int note_host(struct hists *hs, const char *host)
 	return 0;
 }
 
-static struct sa_hist *new_window(struct hists *hs)
+static struct sa_hist *new_window(struct sa_fleet_hists *hs)
 {
 	struct sa_hist *h;
 
@@ -184,17 +178,59 @@ static int add_row(struct sa_hist *h, char **c)
 	return -SA_ERR_FORMAT;
 }
 
-/* Loads the windows that @where selects, one history each. */
-static int load(struct sa_fleet *fl, const char *where, struct hists *hs,
-		uint64_t *rows, struct sa_errinfo *ei)
+int sa_fleet_parse_rows(char *buf, size_t len,
+			struct sa_fleet_hists *hs, uint64_t *rows,
+			struct sa_errinfo *ei)
 {
-	struct sa_buf sql = { 0 }, ans = { 0 };
-	char *cur, *end, *c[NR_COLS];
+	char *cur = buf, *end = buf + len, *c[NR_COLS];
 	char last_host[512] = "";
 	uint64_t last_wid = 0, line = 0;
-	char term;
 	struct sa_hist *h = NULL;
-	int err, i;
+	char term;
+	int err = 0, i;
+
+	while (cur < end && !err) {
+		line++;
+		if (++*rows > SA_FLEET_MAX_LOAD_ROWS)
+			return sa_errinfo_set(ei, -SA_ERR_TOOBIG, SA_NO_OFFSET,
+				"more than %d rows to load: narrow the "
+				"analysis (--since)", SA_FLEET_MAX_LOAD_ROWS);
+		term = '\t';
+		for (i = 0; i < NR_COLS && term == '\t' && cur < end; i++)
+			c[i] = sa_fleet_tsv_field(&cur, end, &term);
+		if (i < NR_COLS || term != '\n')
+			return sa_errinfo_set(ei, -SA_ERR_FORMAT, SA_NO_OFFSET,
+				"ClickHouse answer, line %" PRIu64 ": %d "
+				"columns, expected %d", line, i, NR_COLS);
+		if (!h || u64(c[C_WID]) != last_wid ||
+		    strcmp(c[C_HOST], last_host)) {
+			h = new_window(hs);
+			if (!h)
+				return -ENOMEM;
+			last_wid = u64(c[C_WID]);
+			snprintf(last_host, sizeof(last_host), "%s",
+				 c[C_HOST]);
+			err = note_host(hs, c[C_HOST]);
+			if (err)
+				return err;
+		}
+		err = add_row(h, c);
+		if (err == -SA_ERR_FORMAT)
+			sa_errinfo_set(ei, err, SA_NO_OFFSET,
+				       "ClickHouse answer, line %" PRIu64
+				       ": unknown row kind '%s'", line,
+				       c[C_KIND]);
+	}
+	return err;
+}
+
+/* Loads the windows that @where selects, one history each. */
+static int load(struct sa_fleet *fl, const char *where,
+		struct sa_fleet_hists *hs, uint64_t *rows,
+		struct sa_errinfo *ei)
+{
+	struct sa_buf sql = { 0 }, ans = { 0 };
+	int err;
 
 	/* DISTINCT: a window two senders stored twice counts once even
 	 * before ReplacingMergeTree merged the copies
@@ -204,54 +240,14 @@ static int load(struct sa_fleet *fl, const char *where, struct hists *hs,
 			    sa_fleet_cols, sa_fleet_db(fl), where);
 	err = err ?: sa_fleet_http(fl, sql.p, NULL, 0, &ans, ei);
 	sa_buf_fini(&sql);
-	if (err)
-		return err;
-	cur = ans.p;
-	end = ans.p + ans.len;
-	while (cur < end && !err) {
-		line++;
-		if (++*rows > SA_FLEET_MAX_LOAD_ROWS) {
-			err = sa_errinfo_set(ei, -SA_ERR_TOOBIG, SA_NO_OFFSET,
-				"more than %d rows to load: narrow the "
-				"analysis (--since)", SA_FLEET_MAX_LOAD_ROWS);
-			break;
-		}
-		term = '\t';
-		for (i = 0; i < NR_COLS && term == '\t' && cur < end; i++)
-			c[i] = sa_fleet_tsv_field(&cur, end, &term);
-		if (i < NR_COLS || term != '\n') {
-			err = sa_errinfo_set(ei, -SA_ERR_FORMAT, SA_NO_OFFSET,
-				"ClickHouse answer, line %" PRIu64 ": %d "
-				"columns, expected %d", line, i, NR_COLS);
-			break;
-		}
-		if (!h || u64(c[C_WID]) != last_wid ||
-		    strcmp(c[C_HOST], last_host)) {
-			h = new_window(hs);
-			if (!h) {
-				err = -ENOMEM;
-				break;
-			}
-			last_wid = u64(c[C_WID]);
-			snprintf(last_host, sizeof(last_host), "%s",
-				 c[C_HOST]);
-			err = note_host(hs, c[C_HOST]);
-			if (err)
-				break;
-		}
-		err = add_row(h, c);
-		if (err == -SA_ERR_FORMAT)
-			sa_errinfo_set(ei, err, SA_NO_OFFSET,
-				       "ClickHouse answer, line %" PRIu64
-				       ": unknown row kind '%s'", line,
-				       c[C_KIND]);
-	}
+	if (!err)
+		err = sa_fleet_parse_rows(ans.p, ans.len, hs, rows, ei);
 	sa_buf_fini(&ans);
 	return err;
 }
 
 /* Histories with something to compare (or idle windows). */
-static size_t usable(struct hists *hs)
+static size_t usable(struct sa_fleet_hists *hs)
 {
 	size_t i, n = 0;
 
@@ -273,7 +269,7 @@ int sa_fleet_analyze(struct sa_fleet *fl, const struct sa_fleet_analysis *q,
 		     struct sa_errinfo *ei)
 {
 	struct sa_buf cw = { 0 }, bw = { 0 };
-	struct hists cur = { 0 }, base = { 0 };
+	struct sa_fleet_hists cur = { 0 }, base = { 0 };
 	struct sa_fleet_result r = { 0 };
 	struct sa_baseline *bl = NULL;
 	char dir[4096], db[4200];
@@ -369,7 +365,7 @@ out:
 		*res = r;
 	sa_buf_fini(&cw);
 	sa_buf_fini(&bw);
-	hists_fini(&cur);
-	hists_fini(&base);
+	sa_fleet_hists_fini(&cur);
+	sa_fleet_hists_fini(&base);
 	return err;
 }

@@ -32,7 +32,28 @@ extern const char sa_fleet_cols[];
  */
 char *sa_fleet_tsv_field(char **cur, char *end, char *term);
 
-/* `db`.`name`, quoted for SQL. */
+/* Histories rebuilt from rows: one per window, in the order of the
+ * answer, and the distinct hosts they came from.
+ */
+struct sa_hist;
+struct sa_fleet_hists {
+	struct sa_hist **h;
+	size_t nr, cap;
+	char **hosts;
+	size_t nr_hosts;
+};
+
+/* Parses a TabSeparated answer of SELECT sa_fleet_cols ... ORDER BY host,
+ * wid, kind (@buf, @len bytes, NUL at buf[len]; modified in place) into
+ * @hs; *@rows counts the rows.  Returns 0, -SA_ERR_FORMAT (@ei names the
+ * line), -SA_ERR_TOOBIG past SA_FLEET_MAX_LOAD_ROWS, -ENOMEM.  Outside
+ * input: fuzzed (tests/fuzz/fuzz_fleet.c).
+ */
+int sa_fleet_parse_rows(char *buf, size_t len, struct sa_fleet_hists *hs,
+			uint64_t *rows, struct sa_errinfo *ei);
+void sa_fleet_hists_fini(struct sa_fleet_hists *hs);
+
+/* The database name. */
 const char *sa_fleet_db(const struct sa_fleet *fl);
 
 /* POSTs @sql (and @body, when not NULL, with @sql in the URL) and keeps
