@@ -50,7 +50,8 @@ struct sa_fleet {
 	struct sa_fleet_win *q;
 	size_t nr_q, cap_q;
 	struct timespec retry_at;	/* no request before this */
-	bool refused;		/* the last INSERT was refused */
+	bool refused;		/* the last INSERT's rows were refused */
+	int ch_code;		/* ClickHouse's code of the last error */
 	struct sa_fleet_stats st;
 };
 
@@ -353,7 +354,7 @@ int sa_fleet_http(struct sa_fleet *fl, const char *sql, const char *body,
 {
 	struct sa_buf url = { 0 }, ans = { 0 };
 	char errbuf[CURL_ERROR_SIZE] = "";
-	char *esc = NULL;
+	char *esc = NULL, *p;
 	long code = 0;
 	CURLcode rc;
 	int err;
@@ -426,6 +427,8 @@ int sa_fleet_http(struct sa_fleet *fl, const char *sql, const char *body,
 		while (n && (ans.p[n - 1] == '\n' || ans.p[n - 1] == ' '))
 			n--;
 		fl->st.requests_failed++;
+		p = ans.p ? strstr(ans.p, "Code: ") : NULL;
+		fl->ch_code = p ? atoi(p + 6) : 0;
 		err = sa_errinfo_set(ei, -SA_ERR_FORMAT, SA_NO_OFFSET,
 				     "ClickHouse at %s answered %ld: %.*s",
 				     fl->url, code, (int)(n < 240 ? n : 240),
@@ -867,6 +870,28 @@ static void spool(struct sa_fleet *fl, struct sa_fleet_win *w)
 	fl->st.spool_bytes += w->len;
 }
 
+/* ClickHouse's error codes for input it cannot read: 6, 25, 26, 27, 32,
+ * 33, 38, 41, 72, 117, 131 (CANNOT_PARSE_TEXT, ..._ESCAPE_SEQUENCE,
+ * ..._QUOTED_STRING, ..._INPUT_ASSERTION_FAILED, ATTEMPT_TO_READ_AFTER_EOF,
+ * CANNOT_READ_ALL_DATA, CANNOT_PARSE_DATE, ..._DATETIME, ..._NUMBER,
+ * INCORRECT_DATA, TOO_LARGE_STRING_SIZE) and 49, which 18.16 answers for
+ * an unknown Enum value.  27, 41 and 49 are what 18.16 answered here to
+ * rows with too few or too many columns, a bad number, date or kind.
+ * Anything else (too many parts, memory) is the server's state: the
+ * windows stay in the spool.
+ */
+static bool bad_data(int code)
+{
+	static const int codes[] = { 6, 25, 26, 27, 32, 33, 38, 41, 49, 72,
+				     117, 131 };
+	size_t i;
+
+	for (i = 0; i < sizeof(codes) / sizeof(codes[0]); i++)
+		if (code == codes[i])
+			return true;
+	return false;
+}
+
 /* Which of @w's windows are stored; marks them by setting rows to 0. */
 static int present(struct sa_fleet *fl, struct sa_fleet_win *w, size_t nr,
 		   size_t *left, struct sa_errinfo *ei)
@@ -934,10 +959,12 @@ static int send_batch(struct sa_fleet *fl, struct sa_fleet_win *w,
 			 "INSERT INTO %s.rows (%s) FORMAT TabSeparated",
 			 fl->db, sa_fleet_cols);
 		err = sa_fleet_http(fl, sql, body.p, body.len, NULL, ei);
-		/* the table is there (the check read it): the rows are
-		 * what it refused
+		/* the table is there (the check read it): was it the
+		 * rows it refused, or was it busy (too many parts,
+		 * memory)?
 		 */
-		fl->refused = err == -SA_ERR_FORMAT;
+		fl->refused = err == -SA_ERR_FORMAT &&
+			      bad_data(fl->ch_code);
 	}
 	if (!err) {
 		fl->st.windows_sent += left;
