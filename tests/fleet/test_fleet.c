@@ -644,6 +644,17 @@ START_TEST(test_fleet)
 		check_sums(&srv[0], "single", h, true);
 	check_fleet_rollup(&srv[0], "single");
 	check_analyses(srv[0].url, "single", single);
+	/* the same as JSON lines: valid records, the same first one */
+	ck_assert_int_eq(run("fleet", "analyze", "--clickhouse", srv[0].url,
+			     "--database", "single", "--host", "host3", "-f",
+			     "jsonl", NULL), 0);
+	out = slurp("out.txt");
+	ck_assert_int_eq(sa_test_json_lines_valid(out), 0);
+	ck_assert_msg(!strncmp(out, "{\"schema\":\"sensor-agent.anomaly/1\","
+			       "\"rank\":1,\"kind\":\"error_origin\"", 65) &&
+		      strstr(out, "\"code.function.name\":\"parse_request\""),
+		      "%s", out);
+	free(out);
 	phase("builds");
 	/* A new build on a fourth host, with the shifted input: what did
 	 * it change against the build of the others?
