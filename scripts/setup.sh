@@ -24,6 +24,8 @@ pkgs=(
 	# official .proto files, protoc decodes them in the tests
 	libcurl4-openssl-dev zlib1g-dev libprotobuf-c-dev protobuf-c-compiler
 	protobuf-compiler npm
+	# the fleet store (libcurl, above) and its test servers (docs/fleet.md)
+	clickhouse-server clickhouse-client
 )
 missing=()
 for p in "${pkgs[@]}"; do

@@ -103,6 +103,11 @@ struct sa_live_summary {
 };
 
 typedef void (*sa_live_event_fn)(void *ctx, const struct sa_live_event *ev);
+/* Called with each decoded window's history and its file (which exists
+ * during the call), e.g. to send it to a fleet store.
+ */
+typedef void (*sa_live_window_fn)(void *ctx, const struct sa_hist *h,
+				  const char *path);
 typedef void (*sa_live_summary_fn)(void *ctx,
 				   const struct sa_live_summary *s);
 
@@ -142,6 +147,8 @@ struct sa_live_opts {
 	sa_live_summary_fn summary_fn;
 	sa_live_note_fn note_fn;
 	void *ctx;
+	sa_live_window_fn window_fn;	/* with @window_ctx */
+	void *window_ctx;
 };
 
 struct sa_live_stats {

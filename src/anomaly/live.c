@@ -914,6 +914,8 @@ static int window(struct sa_live *lv, const char *path,
 	sa_backend_account(lv->backend, dt);
 	lv->last_decode_ns = dt;
 	lv->st.decode_ns += dt;
+	if (err >= 0 && lv->o.window_fn)
+		lv->o.window_fn(lv->o.window_ctx, h, path);
 	if (!lv->o.keep_windows)
 		unlink(path);
 	if (err < 0) {

@@ -39,6 +39,8 @@ static const struct sa_cmd sa_cmds[] = {
 	  "add windows to a baseline database, list or diff builds" },
 	{ "analyze", cmd_analyze,
 	  "compare windows with a baseline and rank the anomalies" },
+	{ "fleet", cmd_fleet,
+	  "many hosts in ClickHouse: init, push windows, analyze a host" },
 	{ NULL, NULL, NULL },
 };
 

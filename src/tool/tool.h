@@ -26,6 +26,17 @@ int cmd_trigger(int argc, char **argv);
 int cmd_baseline(int argc, char **argv);
 int cmd_analyze(int argc, char **argv);
 int cmd_live(int argc, char **argv);
+int cmd_fleet(int argc, char **argv);
+
+/* tool_fleet.c: sizes such as 65536, 64K, 4M, 1G; the live loop's
+ * --fleet window callback (@ctx a struct sa_fleet) and its counters.
+ */
+struct sa_hist;
+struct sa_fleet;
+bool sa_tool_parse_size(const char *s, uint64_t *v);
+void sa_tool_fleet_window(void *ctx, const struct sa_hist *h,
+			  const char *path);
+void sa_tool_fleet_report(const char *cmd, struct sa_fleet *fl);
 
 struct sa_anomaly_list;
 /* Prints how the sites of a cross-build comparison matched (nothing when

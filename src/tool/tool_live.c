@@ -13,6 +13,7 @@
 
 #include "sensor/anomaly.h"
 #include "sensor/backend.h"
+#include "sensor/fleet.h"
 #include "sensor/live.h"
 #include "sensor/session.h"
 #include "tool.h"
@@ -57,6 +58,12 @@ static void live_usage(FILE *f)
 "                           record per comparison and one record per new,\n"
 "                           ongoing or resolved anomaly); default text\n"
 "      --keep-windows DIR   keep the window files (perf.data) in DIR\n"
+"Fleet (docs/fleet.md):\n"
+"      --fleet URL          also store every window's history in ClickHouse\n"
+"                           (HTTP interface; `fleet init` first)\n"
+"      --host NAME          this host's name in the fleet (default hostname)\n"
+"      --spool DIR          windows wait here while ClickHouse is away\n"
+"      --spool-max SIZE     spool cap (default 64M); beyond, drops counted\n"
 "  -b, --binary PATH[@ADDR] decode with this binary; repeatable\n"
 "      --symfs DIR          look up binaries under DIR first\n"
 "      --error-sink SYMBOL  calls into SYMBOL also start an error path (beside\n"
@@ -76,6 +83,8 @@ SA_TOOL_OTLP_USAGE
 enum { OPT_PID = 256, OPT_BACKEND, OPT_WINDOW_MS, OPT_WINDOW_INSNS,
        OPT_PERIOD, OPT_BUDGET, OPT_FILTER, OPT_BASELINE, OPT_LEARN,
        OPT_LEARN_DB, OPT_GROUP, OPT_MAX_WINDOWS, OPT_FDR, OPT_KEEP };
+
+enum { OPT_FLEET = 400, OPT_FLEET_HOST, OPT_SPOOL, OPT_SPOOL_MAX };
 
 static struct sa_live *live_lv;
 
@@ -158,10 +167,16 @@ int cmd_live(int argc, char **argv)
 		{ "symfs", required_argument, NULL, SA_OPT_SYMFS },
 		{ "error-sink", required_argument, NULL, SA_OPT_ERROR_SINK },
 		SA_TOOL_OTLP_LONGOPTS,
+		{ "fleet", required_argument, NULL, OPT_FLEET },
+		{ "host", required_argument, NULL, OPT_FLEET_HOST },
+		{ "spool", required_argument, NULL, OPT_SPOOL },
+		{ "spool-max", required_argument, NULL, OPT_SPOOL_MAX },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct sa_binary_opt binaries[SA_MAX_BINARIES];
+	struct sa_fleet_opts fo = { .batch = 1 };
+	struct sa_fleet *fl = NULL;
 	struct sa_live_opts o;
 	struct live_out lo = { 0 };
 	struct sa_live_stats st;
@@ -258,6 +273,23 @@ int cmd_live(int argc, char **argv)
 			o.workdir = optarg;
 			o.keep_windows = true;
 			break;
+		case OPT_FLEET:
+			fo.url = optarg;
+			break;
+		case OPT_FLEET_HOST:
+			fo.host = optarg;
+			break;
+		case OPT_SPOOL:
+			fo.spool_dir = optarg;
+			break;
+		case OPT_SPOOL_MAX:
+			if (!sa_tool_parse_size(optarg, &fo.spool_max) ||
+			    !fo.spool_max) {
+				sa_err("bad --spool-max '%s': a size such as "
+				       "64K, 4M, 1G", optarg);
+				return SA_EXIT_USAGE;
+			}
+			break;
 		case 'h':
 			live_usage(stdout);
 			return SA_EXIT_OK;
@@ -285,6 +317,18 @@ int cmd_live(int argc, char **argv)
 		sa_err("--baseline and --learn-db exclude each other");
 		return SA_EXIT_USAGE;
 	}
+	if (fo.url) {
+		/* short requests: the sensor waits for each window's */
+		fo.timeout_ms = 3000;
+		fl = sa_fleet__new(&fo, &ei);
+		if (!fl) {
+			sa_err("--fleet: %s", ei.msg[0] ? ei.msg :
+			       strerror(errno));
+			return SA_EXIT_FAIL;
+		}
+		o.window_fn = sa_tool_fleet_window;
+		o.window_ctx = fl;
+	}
 	o.event_fn = on_event;
 	o.summary_fn = on_summary;
 	o.note_fn = on_note;
@@ -292,6 +336,7 @@ int cmd_live(int argc, char **argv)
 
 	lv = sa_live__new(&o, &ei);
 	if (!lv) {
+		sa_fleet__free(fl);
 		sa_err("%s", ei.msg[0] ? ei.msg : strerror(errno));
 		return SA_EXIT_FAIL;
 	}
@@ -357,6 +402,15 @@ int cmd_live(int argc, char **argv)
 	}
 	sa_tool_otlp_finish(&lo.otlp, SA_TOOL_OTLP_FLUSH_MS);
 	sa_live__free(lv);
+	if (fl) {
+		struct sa_errinfo fei = { 0 };
+
+		/* a last try for the spool; what stays waits for later */
+		if (sa_fleet_flush(fl, &fei))
+			sa_err("fleet: %s", fei.msg);
+		sa_tool_fleet_report("fleet", fl);
+		sa_fleet__free(fl);
+	}
 	if (err) {
 		sa_err("%s", ei.msg[0] ? ei.msg : sa_strerror(err));
 		return SA_EXIT_FAIL;
