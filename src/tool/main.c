@@ -39,6 +39,8 @@ static const struct sa_cmd sa_cmds[] = {
 	  "add windows to a baseline database, list or diff builds" },
 	{ "analyze", cmd_analyze,
 	  "compare windows with a baseline and rank the anomalies" },
+	{ "report", cmd_report,
+	  "write the anomalies of windows as one HTML report" },
 	{ NULL, NULL, NULL },
 };
 

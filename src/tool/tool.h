@@ -26,12 +26,22 @@ int cmd_trigger(int argc, char **argv);
 int cmd_baseline(int argc, char **argv);
 int cmd_analyze(int argc, char **argv);
 int cmd_live(int argc, char **argv);
+int cmd_report(int argc, char **argv);
 
 struct sa_anomaly_list;
 /* Prints how the sites of a cross-build comparison matched (nothing when
  * every build was compared with itself).  Returns 0 or -EIO.
  */
 int sa_tool_print_match(FILE *f, const struct sa_anomaly_list *l);
+
+struct sa_hist;
+struct sa_baseline;
+struct sa_report_opts;
+/* Writes the HTML report to @path; returns SA_EXIT_OK or SA_EXIT_FAIL. */
+int sa_tool_write_report(const char *path, const struct sa_anomaly_list *l,
+			 struct sa_hist *const *hists, size_t nr,
+			 struct sa_baseline *bl,
+			 const struct sa_report_opts *ro);
 
 /* The control socket of `capture --snapshot` for @pid (or @override)
  * into @buf; creates its directory when @create_dir.  tool_capture.c.

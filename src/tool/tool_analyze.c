@@ -15,6 +15,7 @@
 #include "sensor/baseline.h"
 #include "sensor/error.h"
 #include "sensor/hist.h"
+#include "sensor/report.h"
 #include "sensor/session.h"
 #include "tool.h"
 
@@ -36,6 +37,9 @@ static void analyze_usage(FILE *f)
 "      --baseline FILE      the baseline (sensor-agent baseline add)\n"
 "  -f, --format text|jsonl  output format (default text)\n"
 "      --jsonl FILE         also write JSON lines to FILE\n"
+"      --html FILE          also write the HTML report to FILE (see\n"
+"                           sensor-agent report; not with --each)\n"
+"      --source-dir DIR     --html: look for source files under DIR\n"
 "      --each               analyse every window on its own\n"
 "      --all                also list candidates below the threshold\n"
 "      --fdr Q              false-discovery level (default %g)\n"
@@ -68,7 +72,7 @@ static void analyze_usage(FILE *f)
 
 enum { OPT_BASELINE = 256, OPT_JSONL, OPT_EACH, OPT_ALL, OPT_FDR,
        OPT_MIN_SUPPORT, OPT_MIN_BASELINE, OPT_MIN_DELTA, OPT_MIN_RATE,
-       OPT_CROSS_BUILD };
+       OPT_CROSS_BUILD, OPT_HTML, OPT_SOURCE_DIR };
 
 struct analyze {
 	struct sa_baseline *bl;
@@ -76,6 +80,8 @@ struct analyze {
 	bool jsonl;
 	FILE *jf;
 	unsigned flags;
+	const char *html;
+	struct sa_report_opts ro;
 };
 
 int sa_tool_print_match(FILE *f, const struct sa_anomaly_list *l)
@@ -126,6 +132,11 @@ static int analyze_group(struct analyze *an, struct sa_hist **hists,
 	}
 	if (!err && an->jf)
 		err = sa_anomaly_write_jsonl(l, an->jf, source, an->flags);
+	if (!err && an->html &&
+	    sa_tool_write_report(an->html, l, hists, nr, an->bl, &an->ro)) {
+		sa_anomaly_list__free(l);
+		return SA_EXIT_FAIL;
+	}
 	sa_anomaly_list__free(l);
 	if (err) {
 		sa_err("analyze: writing the output: %s", sa_strerror(err));
@@ -148,6 +159,8 @@ int cmd_analyze(int argc, char **argv)
 		{ "min-delta", required_argument, NULL, OPT_MIN_DELTA },
 		{ "min-rate-ratio", required_argument, NULL, OPT_MIN_RATE },
 		{ "cross-build", no_argument, NULL, OPT_CROSS_BUILD },
+		{ "html", required_argument, NULL, OPT_HTML },
+		{ "source-dir", required_argument, NULL, OPT_SOURCE_DIR },
 		{ "binary", required_argument, NULL, 'b' },
 		{ "symfs", required_argument, NULL, SA_OPT_SYMFS },
 		{ "error-sink", required_argument, NULL, SA_OPT_ERROR_SINK },
@@ -195,6 +208,12 @@ int cmd_analyze(int argc, char **argv)
 		case OPT_CROSS_BUILD:
 			an.dopts.flags |= SA_DETECT_CROSS_BUILD;
 			break;
+		case OPT_HTML:
+			an.html = optarg;
+			break;
+		case OPT_SOURCE_DIR:
+			an.ro.source_dir = optarg;
+			break;
 		case OPT_FDR:
 			dv = &an.dopts.fdr;
 			break;
@@ -239,6 +258,12 @@ int cmd_analyze(int argc, char **argv)
 		sa_err("analyze: more than %d windows (the limit)", SA_MAX_WINDOWS);
 		return SA_EXIT_USAGE;
 	}
+	if (an.html && each) {
+		sa_err("analyze: --html writes one report: not with --each");
+		return SA_EXIT_USAGE;
+	}
+	an.ro.nr_windows = (size_t)nr;
+	an.ro.window_names = (const char *const *)&argv[optind];
 	an.bl = sa_baseline__open(db, SA_BASELINE_RDONLY, &ei);
 	if (!an.bl) {
 		sa_err("analyze: %s", ei.msg);
