@@ -70,6 +70,47 @@ int sa_report_write_html(FILE *f, const struct sa_anomaly_list *l,
  */
 int sa_report_html_escape(FILE *f, const char *s);
 
+/*
+ * The timeline.
+ *
+ *	struct sa_timeline *t = sa_timeline__new();
+ *	opts.flow_fn = sa_timeline_flow;	// struct sa_decode_opts
+ *	opts.flow_ctx = t;
+ *	sa_decode_file(path, &opts, hist, &ei);
+ *	sa_timeline_write_json(t, f, path);
+ *	sa_timeline__free(t);
+ *
+ * Memory is bounded: at most SA_TIMELINE_MAX_EVENTS events (calls and
+ * gaps; more are counted as dropped in the metadata), calls nested at
+ * most SA_TIMELINE_MAX_DEPTH deep per thread, SA_TIMELINE_MAX_THREADS
+ * threads.
+ */
+#define SA_TIMELINE_MAX_EVENTS (4u << 20)
+#define SA_TIMELINE_MAX_DEPTH 1024
+#define SA_TIMELINE_MAX_THREADS 4096
+
+struct sa_timeline;
+struct sa_flow_info;	/* <sensor/session.h> */
+
+/* Returns NULL (errno) on failure. */
+struct sa_timeline *sa_timeline__new(void);
+void sa_timeline__free(struct sa_timeline *t);
+
+/* An sa_flow_fn: @ctx is the timeline.  Returns 0 or -ENOMEM. */
+int sa_timeline_flow(void *ctx, const struct sa_elem *e,
+		     const struct sa_flow_info *fi);
+
+/* Writes the Chrome trace-event JSON: "traceEvents" with one metadata
+ * event naming each process and thread, one complete event ("ph":"X")
+ * per call from the call to the return, in call order, and one instant
+ * event ("ph":"i") per gap; "otherData" says which clock "ts" and "dur"
+ * use: the trace's timestamps (microseconds) when every range had one,
+ * else instruction counts.  Frames still open end with the window
+ * ("unfinished").  @source names the window.  Returns 0 or -EIO.
+ */
+int sa_timeline_write_json(struct sa_timeline *t, FILE *f,
+			   const char *source);
+
 #ifdef __cplusplus
 }
 #endif

@@ -19,7 +19,12 @@
  * Skips (77) only when chromium is missing (or ptrace is not allowed for
  * the emulated backend).
  *
- * Usage: test_report SENSOR_AGENT DEMO_SERVICE PNGSTAT_PY
+ * timeline: `decode --timeline` of emulated recordings of wl_branches,
+ * with and without timestamps: valid trace-event JSON whose calls and
+ * nesting are those of `perf script --itrace=cr` (check_timeline.py).
+ *
+ * Usage: test_report SENSOR_AGENT DEMO_SERVICE PNGSTAT_PY WL_BRANCHES
+ *        CHECK_TIMELINE_PY
  */
 #include <check.h>
 #include <errno.h>
@@ -38,7 +43,7 @@
 #include "testutil.h"
 #include "../anomaly/synth.h"
 
-static const char *tool, *service, *pngstat;
+static const char *tool, *service, *pngstat, *workload, *checker;
 static bool have_chromium;
 
 static char *slurp(const char *path)
@@ -425,27 +430,79 @@ START_TEST(test_demo)
 }
 END_TEST
 
+/* decode --timeline of an emulated recording of wl_branches (calls,
+ * returns, recursion, calls through the PLT out of the traced binary),
+ * without timestamps (the instruction clock) and with TSC, MTC and CYC:
+ * check_timeline.py compares with perf script --itrace=cr.
+ */
+static void timeline_case(const char *name, bool timed)
+{
+	char data[4200], json[4200], cmd[9000], *msg;
+	char *rec[] = { (char *)tool, "record", "--emulate", "-o", data,
+			"--tsc", "--mtc", "--cyc", "--", (char *)workload, "6",
+			NULL };
+	char *dec[] = { (char *)tool, "decode", "--timeline", json, data,
+			NULL };
+	int st;
+
+	snprintf(data, sizeof(data), "%s.data", sa_test_path(name));
+	snprintf(json, sizeof(json), "%s.json", sa_test_path(name));
+	if (!timed) {	/* drop --tsc --mtc --cyc */
+		rec[5] = "--";
+		rec[6] = (char *)workload;
+		rec[7] = "6";
+		rec[8] = NULL;
+	}
+	st = sa_test_exec(rec, NULL, sa_test_path("rec.txt"));
+	ck_assert_msg(st == 0, "record: %s", slurp(sa_test_path("rec.txt")));
+	st = sa_test_exec(dec, NULL, sa_test_path("dec.txt"));
+	ck_assert_msg(st == 0, "decode: %s", slurp(sa_test_path("dec.txt")));
+	snprintf(cmd, sizeof(cmd), "python3 '%s' '%s' '%s' %s > '%s' 2>&1",
+		 checker, data, json, timed ? "perf_time" : "instructions",
+		 sa_test_path("check.txt"));
+	st = system(cmd);
+	msg = slurp(sa_test_path("check.txt"));
+	if (WIFEXITED(st) && WEXITSTATUS(st) == 77) {
+		/* perf could not decode it here: said, not failed */
+		fprintf(stderr, "%s: %s", name, msg);
+	} else {
+		ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0, "%s: %s",
+			      name, msg);
+		ck_assert_msg(strstr(msg, "ok: "), "%s", msg);
+	}
+	free(msg);
+}
+
+START_TEST(test_timeline)
+{
+	timeline_case("insns", false);
+	timeline_case("timed", true);
+}
+END_TEST
+
 int main(int argc, char **argv)
 {
 	Suite *s = suite_create("report");
 	TCase *tc = tcase_create("report");
 	int ret;
 
-	if (argc < 4) {
+	if (argc < 6) {
 		fprintf(stderr, "usage: %s SENSOR_AGENT DEMO_SERVICE "
-			"PNGSTAT_PY\n", argv[0]);
+			"PNGSTAT_PY WL_BRANCHES CHECK_TIMELINE_PY\n", argv[0]);
 		return 1;
 	}
 	tool = argv[1];
 	service = argv[2];
 	pngstat = argv[3];
+	workload = argv[4];
+	checker = argv[5];
 	have_chromium = sa_test_have("chromium");
 	tcase_set_timeout(tc, 240);
 	tcase_add_test(tc, test_hostile);
-	if (have_chromium) {
-		sa_test_require_ptrace();
+	sa_test_require_ptrace();
+	tcase_add_test(tc, test_timeline);
+	if (have_chromium)
 		tcase_add_test(tc, test_demo);
-	}
 	suite_add_tcase(s, tc);
 	ret = sa_test_run(s);
 	if (ret == EXIT_SUCCESS && !have_chromium) {
