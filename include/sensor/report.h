@@ -37,6 +37,8 @@ extern "C" {
 #define SA_REPORT_CONTEXT_LINES 6	/* source lines each side */
 #define SA_REPORT_CONTEXT_INSNS 8	/* instructions each side */
 
+struct sa_context;
+
 struct sa_report_opts {
 	const char *title;		/* NULL: "sensor-agent report" */
 	/* Where to look for source files whose DWARF path is not readable
@@ -49,6 +51,8 @@ struct sa_report_opts {
 	const char *const *window_names;
 	/* Significant anomalies shown (0: SA_REPORT_DEF_MAX_ANOMALIES). */
 	unsigned max_anomalies;
+	/* Decision context of the anomalies (NULL: none computed). */
+	const struct sa_context *context;
 };
 
 /* Writes the HTML report of @l (the result of sa_anomaly_detect() on the
@@ -109,6 +113,85 @@ int sa_timeline_flow(void *ctx, const struct sa_elem *e,
  * ("unfinished").  @source names the window.  Returns 0 or -EIO.
  */
 int sa_timeline_write_json(struct sa_timeline *t, FILE *f,
+			   const char *source);
+
+/*
+ * Decision context (cooperative bug isolation, Liblit et al., PLDI 2005):
+ * for each of the top anomalies on a conditional branch, the earlier
+ * decisions of the same thread, in the same call or its callers up to
+ * SA_CONTEXT_DEPTH frames, whose outcome predicts the anomalous outcome.
+ * Ranked by importance; on a tie, the nearest call first.  See
+ * docs/report.md.
+ *
+ *	c = sa_context__new(list, 5);
+ *	for each window:
+ *		opts.flow_fn = sa_context_flow; opts.flow_ctx = c;
+ *		sa_decode_file(window, &opts, scratch_hist, &ei);
+ *		sa_context_end_window(c);
+ *	sa_context_finish(c);
+ *	sa_context_write_text(c, stdout);
+ */
+#define SA_CONTEXT_DEPTH 4	/* the call and 3 callers */
+
+struct sa_context;
+
+/* One predicate that passed: branch @offset of @binary went @taken. */
+struct sa_context_pred {
+	const char *function, *file, *insn, *binary;
+	int line;
+	uint64_t offset;	/* link-time */
+	int taken;		/* the predicate: 1 taken, 0 not taken */
+	unsigned distance;	/* 0: the same call, 1: its caller, ... */
+	double failure;		/* P(anomalous | predicate true) */
+	double context;		/* P(anomalous | its branch observed) */
+	double increase;	/* failure - context */
+	double lower;		/* 95% lower bound of the increase */
+	double importance;	/* harmonic mean of increase, log-coverage */
+	uint64_t f_true, s_true;	/* anomalous / other runs, true */
+	uint64_t f_obs, s_obs;		/* ... where its branch ran */
+	uint64_t num_f, num_s;		/* all anomalous / other runs */
+};
+
+/* Watches the first @max significant anomalies of @l (borrowed: it must
+ * outlive the context) that are decisions of a conditional branch.
+ * Returns NULL (errno) on failure.
+ */
+struct sa_context *sa_context__new(const struct sa_anomaly_list *l,
+				   size_t max);
+void sa_context__free(struct sa_context *c);
+/* An sa_flow_fn: @ctx is the context.  Returns 0 or -ENOMEM. */
+int sa_context_flow(void *ctx, const struct sa_elem *e,
+		    const struct sa_flow_info *fi);
+/* Ends a window: its image and threads are forgotten. */
+void sa_context_end_window(struct sa_context *c);
+/* Ranks the predicates.  Returns 0 or -ENOMEM. */
+int sa_context_finish(struct sa_context *c);
+
+size_t sa_context_nr_anomalies(const struct sa_context *c);
+/* The @i-th watched anomaly, with its number of ranked predicates and of
+ * anomalous and other executions; NULL past the end.
+ */
+const struct sa_anomaly *sa_context_anomaly(const struct sa_context *c,
+					    size_t i, size_t *nr_preds,
+					    uint64_t *num_f, uint64_t *num_s);
+const struct sa_context_pred *sa_context_pred(const struct sa_context *c,
+					      size_t i, size_t k);
+/* The ranked predicates of @a (*@nr of them), or NULL. */
+const struct sa_context_pred *
+sa_context_for(const struct sa_context *c, const struct sa_anomaly *a,
+	       size_t *nr);
+
+/* "the error branch at parse.c:88 follows `jle ...` taken at parse.c:71
+ * in 96% of its executions (12% otherwise); Increase ...".
+ */
+int sa_context_write_sentence(const struct sa_anomaly *a,
+			      const struct sa_context_pred *p, FILE *f);
+/* Text: a paragraph per anomaly, its first 5 predicates.  JSON lines:
+ * one record per anomaly, schema "sensor-agent.context/1", with the
+ * "context" array.  Both return 0 or -EIO.
+ */
+int sa_context_write_text(const struct sa_context *c, FILE *f);
+int sa_context_write_jsonl(const struct sa_context *c, FILE *f,
 			   const char *source);
 
 #ifdef __cplusplus

@@ -49,7 +49,8 @@ struct sa_cs_raw_opts;	/* <sensor/coresight.h> */
 struct sa_flow_info {
 	int32_t pid, tid;	/* the trace buffer's process and thread, -1
 				 * when not known (per-CPU traces, CoreSight) */
-	const struct sa_image *image;	/* borrowed: to name addresses */
+	struct sa_image *image;	/* borrowed: to name addresses (lookups
+				 * fill its caches) */
 	/* perf's conversion of the trace's TSC into perf time (ns):
 	 * time_zero + (tsc >> shift) * mult + ((tsc & mask) * mult >> shift)
 	 */

@@ -117,6 +117,9 @@ static const char sa_html_head[] =
 "tr.hit td:first-child{border-left:4px solid #d9534f}\n"
 ".legend{font-size:12px;color:#4a5568;margin:4px 0}\n"
 ".note{color:#8a4b08}\n"
+".context{font-size:13px;margin:6px 0;background:#f3f6fb;"
+"border-left:3px solid #6b8fd6;padding:4px 10px}\n"
+".context ol{margin:4px 0;padding-left:22px}\n"
 "</style>\n";
 
 static void pct(char *buf, size_t size, double r)
@@ -343,6 +346,49 @@ static void write_bar(FILE *f, const char *label, int cls, double r,
 	fputs("</div>\n", f);
 }
 
+/* The decision context of @a, when it was computed for it. */
+static void write_context(FILE *f, const struct sa_context *c,
+			  const struct sa_anomaly *a)
+{
+	const struct sa_context_pred *p;
+	size_t i, n, k;
+	uint64_t nf = 0, ns = 0;
+	char *s = NULL;
+	size_t len = 0;
+	FILE *m;
+
+	for (i = 0; i < sa_context_nr_anomalies(c); i++)
+		if (sa_context_anomaly(c, i, NULL, &nf, &ns) == a)
+			break;
+	if (i == sa_context_nr_anomalies(c))
+		return;
+	p = sa_context_for(c, a, &n);
+	fprintf(f, "<div class=\"context\"><b>decision context</b> "
+		"(%" PRIu64 " anomalous, %" PRIu64 " other executions): ",
+		nf, ns);
+	if (!n) {
+		fputs("no earlier decision predicts it (95% confidence)"
+		      "</div>\n", f);
+		return;
+	}
+	fputs("<ol>", f);
+	for (k = 0; k < n && k < 5; k++) {
+		m = open_memstream(&s, &len);
+		if (!m)
+			break;
+		sa_context_write_sentence(a, &p[k], m);
+		fclose(m);
+		fputs("<li>", f);
+		esc(f, p[k].function);
+		fputs(": ", f);
+		esc(f, s);
+		fputs("</li>", f);
+		free(s);
+		s = NULL;
+	}
+	fputs("</ol></div>\n", f);
+}
+
 static int write_anomaly(FILE *f, const struct sa_anomaly *a,
 			 const struct sa_report_opts *o)
 {
@@ -457,6 +503,8 @@ static int write_anomaly(FILE *f, const struct sa_anomaly *a,
 		esc(f, x->insn);
 		fprintf(f, "</code> (score %.1f)</div>\n", x->score);
 	}
+	if (o->context)
+		write_context(f, o->context, a);
 	if (a->kind != SA_ANOM_CALL_RATE &&
 	    !write_source(f, a->file, a->line, o->source_dir)) {
 		if (!write_disasm(f, a->binary, a->offset) && a->file) {

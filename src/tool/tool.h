@@ -37,6 +37,15 @@ int sa_tool_print_match(FILE *f, const struct sa_anomaly_list *l);
 struct sa_hist;
 struct sa_baseline;
 struct sa_report_opts;
+struct sa_context;
+struct sa_decode_opts;
+#define SA_TOOL_CONTEXT_ANOMALIES 5
+/* The decision context of @l's top anomalies: decodes @windows again.
+ * NULL (said on stderr) on failure.
+ */
+struct sa_context *sa_tool_context(const struct sa_anomaly_list *l,
+				   char *const *windows, size_t nr,
+				   const struct sa_decode_opts *dopts);
 /* Writes the HTML report to @path; returns SA_EXIT_OK or SA_EXIT_FAIL. */
 int sa_tool_write_report(const char *path, const struct sa_anomaly_list *l,
 			 struct sa_hist *const *hists, size_t nr,

@@ -39,6 +39,8 @@ static void report_usage(FILE *f)
 "                           path in DWARF is not readable\n"
 "      --title TEXT         the report's title\n"
 "      --max N              significant anomalies shown (default %d)\n"
+"      --no-context         skip the decision context (a second decode of\n"
+"                           every window)\n"
 "      --cross-build        compare a rebuilt binary's windows with the\n"
 "                           baseline's build of the same file name\n"
 "  -b, --binary PATH[@ADDR] the binary to decode with; repeatable\n"
@@ -77,7 +79,52 @@ int sa_tool_write_report(const char *path, const struct sa_anomaly_list *l,
 	return SA_EXIT_OK;
 }
 
-enum { OPT_DB = 256, OPT_SOURCE_DIR, OPT_TITLE, OPT_MAX, OPT_CROSS };
+struct sa_context *sa_tool_context(const struct sa_anomaly_list *l,
+				   char *const *windows, size_t nr,
+				   const struct sa_decode_opts *dopts)
+{
+	struct sa_decode_opts o = *dopts;
+	struct sa_context *c;
+	struct sa_errinfo ei;
+	size_t i;
+	int err;
+
+	c = sa_context__new(l, SA_TOOL_CONTEXT_ANOMALIES);
+	if (!c) {
+		sa_err("context: out of memory");
+		return NULL;
+	}
+	/* a second decode of each window, for the ordered outcomes */
+	o.flow_fn = sa_context_flow;
+	o.flow_ctx = c;
+	for (i = 0; i < nr && sa_context_nr_anomalies(c); i++) {
+		struct sa_hist *h = sa_hist__new();
+
+		if (!h) {
+			err = -ENOMEM;
+			goto fail;
+		}
+		err = sa_decode_file(windows[i], &o, h, &ei);
+		sa_hist__free(h);
+		sa_context_end_window(c);
+		if (err < 0) {
+			sa_err("context: %s", ei.msg[0] ? ei.msg :
+			       sa_strerror(err));
+			goto fail_quiet;
+		}
+	}
+	err = sa_context_finish(c);
+	if (!err)
+		return c;
+fail:
+	sa_err("context: %s", sa_strerror(err));
+fail_quiet:
+	sa_context__free(c);
+	return NULL;
+}
+
+enum { OPT_DB = 256, OPT_SOURCE_DIR, OPT_TITLE, OPT_MAX, OPT_CROSS,
+       OPT_NO_CONTEXT };
 
 int cmd_report(int argc, char **argv)
 {
@@ -89,6 +136,7 @@ int cmd_report(int argc, char **argv)
 		{ "title", required_argument, NULL, OPT_TITLE },
 		{ "max", required_argument, NULL, OPT_MAX },
 		{ "cross-build", no_argument, NULL, OPT_CROSS },
+		{ "no-context", no_argument, NULL, OPT_NO_CONTEXT },
 		{ "binary", required_argument, NULL, 'b' },
 		{ "symfs", required_argument, NULL, SA_OPT_SYMFS },
 		{ "error-sink", required_argument, NULL, SA_OPT_ERROR_SINK },
@@ -106,6 +154,8 @@ int cmd_report(int argc, char **argv)
 	struct sa_errinfo ei;
 	const char *db = NULL, *out = NULL;
 	int c, i, nr, err, ret = SA_EXIT_FAIL;
+	struct sa_context *ctx = NULL;
+	bool no_context = false;
 	uint64_t v;
 
 	memset(&o, 0, sizeof(o));
@@ -135,6 +185,9 @@ int cmd_report(int argc, char **argv)
 			break;
 		case OPT_CROSS:
 			dopts.flags |= SA_DETECT_CROSS_BUILD;
+			break;
+		case OPT_NO_CONTEXT:
+			no_context = true;
 			break;
 		case 'h':
 			report_usage(stdout);
@@ -179,6 +232,12 @@ int cmd_report(int argc, char **argv)
 		sa_err("report: %s", ei.msg[0] ? ei.msg : sa_strerror(err));
 		goto out;
 	}
+	if (!no_context) {
+		ctx = sa_tool_context(l, &argv[optind], (size_t)nr, &o);
+		if (!ctx)
+			goto out;
+		ro.context = ctx;
+	}
 	ro.nr_windows = (size_t)nr;
 	ro.window_names = (const char *const *)&argv[optind];
 	ret = sa_tool_write_report(out, l, hists, (size_t)nr, bl, &ro);
@@ -186,6 +245,7 @@ int cmd_report(int argc, char **argv)
 		printf("%zu anomalies; report written to %s\n",
 		       sa_anomaly_list_nr_significant(l), out);
 out:
+	sa_context__free(ctx);
 	sa_anomaly_list__free(l);
 	for (i = 0; hists && i < nr; i++)
 		sa_hist__free(hists[i]);

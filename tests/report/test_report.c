@@ -23,8 +23,12 @@
  * with and without timestamps: valid trace-event JSON whose calls and
  * nesting are those of `perf script --itrace=cr` (check_timeline.py).
  *
+ * context: `analyze --context` on wl_context: a planted earlier condition
+ * is ranked first, with the counts the workload made itself; without
+ * one, nothing passes.
+ *
  * Usage: test_report SENSOR_AGENT DEMO_SERVICE PNGSTAT_PY WL_BRANCHES
- *        CHECK_TIMELINE_PY
+ *        CHECK_TIMELINE_PY WL_CONTEXT
  */
 #include <check.h>
 #include <errno.h>
@@ -44,6 +48,9 @@
 #include "../anomaly/synth.h"
 
 static const char *tool, *service, *pngstat, *workload, *checker;
+static const char *ctx_workload;
+
+#define CONTEXT_N "400"	/* requests per run of wl_context */
 static bool have_chromium;
 
 static char *slurp(const char *path)
@@ -480,17 +487,156 @@ START_TEST(test_timeline)
 }
 END_TEST
 
+/* The line of the source of wl_context.c that holds @marker. */
+static int marker_line(const char *marker)
+{
+	const char *src = getenv("SA_SOURCE_DIR");
+	char path[4200], line[512];
+	FILE *f;
+	int no = 0;
+
+	ck_assert_ptr_nonnull(src);
+	snprintf(path, sizeof(path), "%s/tests/report/wl_context.c", src);
+	f = fopen(path, "r");
+	ck_assert_msg(f != NULL, "%s", path);
+	while (fgets(line, sizeof(line), f)) {
+		no++;
+		if (strstr(line, marker)) {
+			fclose(f);
+			return no;
+		}
+	}
+	fclose(f);
+	ck_abort_msg("no %s in %s", marker, path);
+	return 0;
+}
+
+static unsigned long long json_u64(const char *rec, const char *key)
+{
+	char buf[64];
+
+	json_field(rec, key, buf, sizeof(buf));
+	return strtoull(buf, NULL, 10);
+}
+
+/* Records wl_context MODE whole runs (3 normal into a baseline, one
+ * shifted), analyzes the shifted one with --context; returns the JSON
+ * lines and sets the workload's own counts of the shifted run.
+ */
+static char *context_run(const char *mode, unsigned *errors, unsigned *big)
+{
+	char db[4200], data[4][4200], name[64], *out;
+	int i, st;
+
+	snprintf(db, sizeof(db), "%s.db", sa_test_path(mode));
+	for (i = 0; i < 4; i++) {
+		char *argv[] = { (char *)tool, "record", "--emulate", "-o",
+				 data[i], "--", (char *)ctx_workload,
+				 (char *)mode, i < 3 ? "normal" : "shift",
+				 CONTEXT_N, NULL };
+
+		snprintf(name, sizeof(name), "%s-%d.data", mode, i);
+		snprintf(data[i], sizeof(data[i]), "%s", sa_test_path(name));
+		st = sa_test_exec(argv, sa_test_path("wl.out"),
+				  sa_test_path("rec.txt"));
+		ck_assert_msg(st == 0, "record: %s",
+			      slurp(sa_test_path("rec.txt")));
+	}
+	out = slurp(sa_test_path("wl.out"));
+	ck_assert_msg(sscanf(out, "errors=%u big=%u", errors, big) == 2,
+		      "%s", out);
+	free(out);
+	{
+		char *argv[] = { (char *)tool, "baseline", "add", "--db", db,
+				 data[0], data[1], data[2], NULL };
+
+		ck_assert_int_eq(sa_test_exec(argv, NULL, NULL), 0);
+	}
+	{
+		char *argv[] = { (char *)tool, "analyze", "--baseline", db,
+				 "--context", "-f", "jsonl", data[3], NULL };
+
+		st = sa_test_exec(argv, sa_test_path("ctx.jsonl"),
+				  sa_test_path("ctx.err"));
+		ck_assert_msg(st == 0, "analyze: %s",
+			      slurp(sa_test_path("ctx.err")));
+	}
+	return slurp(sa_test_path("ctx.jsonl"));
+}
+
+/* The context record of the anomaly at @line (cut at its end). */
+static char *context_of(char *out, int line)
+{
+	char pat[128], *p, *e;
+
+	snprintf(pat, sizeof(pat), "\"code.line.number\":%d,", line);
+	for (p = out; (p = strstr(p, "\"schema\":\"sensor-agent.context/1"));
+	     p++) {
+		e = strchr(p, '\n');
+		if (e)
+			*e = 0;
+		if (strstr(p, pat) && strstr(p, pat) < strstr(p, "\"context\""))
+			return p;
+		if (e)
+			*e = '\n';
+	}
+	ck_abort_msg("no context record for line %d: %s", line, out);
+	return NULL;
+}
+
+START_TEST(test_context)
+{
+	int planted = marker_line("PLANTED_LINE");
+	int err_planted = marker_line("ERROR_LINE planted");
+	int err_none = marker_line("ERROR_LINE none");
+	unsigned errors, big;
+	char *out, *rec, *first, pat[128];
+
+	/* a planted earlier condition: ranked first, with the counts the
+	 * workload made itself
+	 */
+	out = context_run("planted", &errors, &big);
+	rec = context_of(out, err_planted);
+	ck_assert_uint_eq(json_u64(rec, "anomalous_executions"), errors);
+	first = strstr(rec, "\"context\":[{");
+	ck_assert_msg(first, "nothing passed: %s", rec);
+	snprintf(pat, sizeof(pat), "\"code.line.number\":%d,", planted);
+	ck_assert_msg(strstr(first, "\"code.function.name\":"
+				    "\"handle_planted\"") == first + 12 &&
+		      strstr(first, pat) < strchr(first, '}'),
+		      "the planted condition (line %d) is not first: %s",
+		      planted, first);
+	/* every error follows it; it held in every long request */
+	ck_assert_uint_eq(json_u64(first, "f_true"), errors);
+	ck_assert_uint_eq(json_u64(first, "f_true") +
+			  json_u64(first, "s_true"), big);
+	ck_assert_uint_eq(json_u64(first, "f_observed") +
+			  json_u64(first, "s_observed"),
+			  strtoul(CONTEXT_N, NULL, 10));
+	free(out);
+
+	/* no cause among the earlier decisions: nothing passes */
+	out = context_run("none", &errors, &big);
+	rec = context_of(out, err_none);
+	ck_assert_uint_eq(json_u64(rec, "anomalous_executions"), errors);
+	ck_assert_msg(strstr(rec, "\"context\":[]"), "%s", rec);
+	free(out);
+}
+END_TEST
+
 int main(int argc, char **argv)
 {
 	Suite *s = suite_create("report");
 	TCase *tc = tcase_create("report");
 	int ret;
 
-	if (argc < 6) {
+	if (argc < 7) {
 		fprintf(stderr, "usage: %s SENSOR_AGENT DEMO_SERVICE "
-			"PNGSTAT_PY WL_BRANCHES CHECK_TIMELINE_PY\n", argv[0]);
+			"PNGSTAT_PY WL_BRANCHES CHECK_TIMELINE_PY WL_CONTEXT\n",
+			argv[0]);
 		return 1;
 	}
+	ctx_workload = argv[6];
 	tool = argv[1];
 	service = argv[2];
 	pngstat = argv[3];
@@ -501,6 +647,7 @@ int main(int argc, char **argv)
 	tcase_add_test(tc, test_hostile);
 	sa_test_require_ptrace();
 	tcase_add_test(tc, test_timeline);
+	tcase_add_test(tc, test_context);
 	if (have_chromium)
 		tcase_add_test(tc, test_demo);
 	suite_add_tcase(s, tc);
