@@ -222,9 +222,10 @@ static int set_image(struct sa_context *c, struct sa_image *img)
 	for (i = 0; i < c->nr_targets; i++) {
 		c->targets[i].runtime = 0;
 		for (k = 0; (d = sa_image_dso_at(img, k)); k++) {
-			if (dso_is(d, c->targets[i].a)) {
-				c->targets[i].runtime = c->targets[i].a->offset +
-							d->bias;
+			const struct sa_anomaly *a = c->targets[i].a;
+
+			if (dso_is(d, a)) {
+				c->targets[i].runtime = a->offset + d->bias;
 				break;
 			}
 		}

@@ -823,8 +823,8 @@ int sa_report_write_html(FILE *f, const struct sa_anomaly_list *l,
 		goto out;
 
 	if (shown) {
-		fputs("<h2>Branch bias per function</h2>\n<div class=\"legend\">"
-		      "each conditional branch's taken ratio, in the baseline "
+		fputs("<h2>Branch bias per function</h2>\n"
+		      "<div class=\"legend\">each conditional branch's taken ratio, in the baseline "
 		      "and now (executions in brackets); colour from blue "
 		      "(never taken) to red (always taken); the anomalies' "
 		      "branches in bold</div>\n", f);

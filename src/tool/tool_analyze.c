@@ -68,7 +68,8 @@ static void analyze_usage(FILE *f)
 "Exit status: 0 when the analysis ran (whether or not anomalies were\n"
 "found), 1 on failure (bad window, empty or foreign baseline, nothing\n"
 "comparable across builds), 2 on a usage error.\n",
-		sa_prog, SA_TOOL_CONTEXT_ANOMALIES, SA_DETECT_DEF_FDR, SA_DETECT_DEF_MIN_SUPPORT,
+		sa_prog, SA_TOOL_CONTEXT_ANOMALIES, SA_DETECT_DEF_FDR,
+		SA_DETECT_DEF_MIN_SUPPORT,
 		SA_DETECT_DEF_MIN_BASELINE, SA_DETECT_DEF_MIN_DELTA,
 		SA_DETECT_DEF_MIN_RATE_RATIO);
 }

@@ -98,8 +98,8 @@ static void chromium(const char *html, const char *dom, const char *png)
 static void check_dom_clean(const char *dom)
 {
 	ck_assert_msg(strstr(dom, "data-sa-ready=\""), "script did not run");
-	ck_assert_msg(!strstr(dom, "data-sa-errors=\""), "script errors: %.2000s",
-		      strstr(dom, "data-sa-errors"));
+	ck_assert_msg(!strstr(dom, "data-sa-errors=\""),
+		      "script errors: %.2000s", strstr(dom, "data-sa-errors"));
 }
 
 #define HOSTILE_FN "<script>alert('x')</script>"
@@ -373,7 +373,9 @@ START_TEST(test_demo)
 	free(out);
 	{
 		char *argv[] = { (char *)tool, "report", "--db", db, "-o",
-				 (char *)r1, (char *)win("shift.data", 0),
+				 (char *)r1, "--title",
+				 "demo service: the input mix shifted",
+				 (char *)win("shift.data", 0),
 				 (char *)win("shift.data", 1),
 				 (char *)win("shift.data", 2), NULL };
 
@@ -410,14 +412,14 @@ START_TEST(test_demo)
 	ck_assert_msg(strstr(dom, "instructions decoded"), "no losses");
 	free(dom);
 
-	/* analyze --html writes the same top anomaly */
-	chromium(r2, sa_test_path("analyze.dom"), NULL);
-	dom = slurp(sa_test_path("analyze.dom"));
-	check_dom_clean(dom);
+	/* analyze --html writes the same top anomaly (the same writer:
+	 * the file is enough)
+	 */
+	html = slurp(r2);
 	snprintf(pat, sizeof(pat), "id=\"a1\" data-function=\"%s\" "
 		 "data-line=\"%s\"", fn, line);
-	ck_assert_msg(strstr(dom, pat), "analyze --html: no %s", pat);
-	free(dom);
+	ck_assert_msg(strstr(html, pat), "analyze --html: no %s", pat);
+	free(html);
 
 	chromium(r1, NULL, png);
 	snprintf(cmd, sizeof(cmd), "python3 '%s' '%s' > '%s'", pngstat, png,
