@@ -68,6 +68,11 @@ struct ctx_thread {
 	struct ctx_frame *frames;	/* SA_CONTEXT_MAX_DEPTH */
 };
 
+struct ctx_hent {
+	uint64_t addr;		/* 0: free */
+	size_t idx;
+};
+
 /* A predicate site of one anomaly: a branch, both its outcomes. */
 struct ctx_pred {
 	char *binary;		/* build-id or path */
@@ -90,6 +95,9 @@ struct ctx_target {
 	bool full;
 	size_t nr_ranked;
 	struct sa_context_pred *ranked;
+	/* runtime address -> predicate, for the current window */
+	size_t hcap, hused;
+	struct ctx_hent *hash;
 };
 
 struct sa_context {
@@ -180,6 +188,7 @@ void sa_context__free(struct sa_context *c)
 	for (i = 0; i < c->nr_targets; i++) {
 		free_preds(&c->targets[i]);
 		free(c->targets[i].ranked);
+		free(c->targets[i].hash);
 	}
 	free(c->targets);
 	for (i = 0; i < c->nr_threads; i++)
@@ -220,6 +229,9 @@ static int set_image(struct sa_context *c, struct sa_image *img)
 	if (!c->map)
 		return -ENOMEM;
 	for (i = 0; i < c->nr_targets; i++) {
+		free(c->targets[i].hash);
+		c->targets[i].hash = NULL;
+		c->targets[i].hcap = c->targets[i].hused = 0;
 		c->targets[i].runtime = 0;
 		for (k = 0; (d = sa_image_dso_at(img, k)); k++) {
 			const struct sa_anomaly *a = c->targets[i].a;
@@ -301,8 +313,68 @@ static void pop_trace_end(struct ctx_thread *th)
 		th->depth--;
 }
 
+static size_t hslot(const struct ctx_target *t, uint64_t addr)
+{
+	size_t i = (size_t)((addr * 0x9e3779b97f4a7c15ull) >> 17) &
+		   (t->hcap - 1);
+
+	while (t->hash[i].addr && t->hash[i].addr != addr)
+		i = (i + 1) & (t->hcap - 1);
+	return i;
+}
+
+static int hput(struct ctx_target *t, uint64_t addr, size_t idx)
+{
+	size_t i;
+
+	if (2 * (t->hused + 1) > t->hcap) {
+		struct ctx_hent *old = t->hash;
+		size_t ocap = t->hcap, k;
+
+		t->hcap = ocap ? 2 * ocap : 256;
+		t->hash = calloc(t->hcap, sizeof(*t->hash));
+		if (!t->hash) {
+			t->hash = old;
+			t->hcap = ocap;
+			return -ENOMEM;
+		}
+		for (k = 0; k < ocap; k++)
+			if (old[k].addr)
+				t->hash[hslot(t, old[k].addr)] = old[k];
+		free(old);
+	}
+	i = hslot(t, addr);
+	if (!t->hash[i].addr)
+		t->hused++;
+	t->hash[i].addr = addr;
+	t->hash[i].idx = idx;
+	return 0;
+}
+
+static struct ctx_pred *pred_find(struct sa_context *c, struct ctx_target *t,
+				  uint64_t addr);
+
+/* The predicate of the branch at runtime @addr: hashed per window. */
 static struct ctx_pred *pred_of(struct sa_context *c, struct ctx_target *t,
 				uint64_t addr)
+{
+	struct ctx_pred *p;
+	size_t i;
+
+	if (t->hcap) {
+		i = hslot(t, addr);
+		if (t->hash[i].addr == addr)
+			return &t->preds[t->hash[i].idx];
+	}
+	p = pred_find(c, t, addr);
+	if (p && hput(t, addr, (size_t)(p - t->preds)))
+		return NULL;
+	return p;
+}
+
+/* Finds or adds the predicate of @addr by its (binary, offset). */
+static struct ctx_pred *pred_find(struct sa_context *c, struct ctx_target *t,
+				  uint64_t addr)
 {
 	const struct sa_dso *d = sa_image_dso(c->img, addr);
 	char key[4096];
@@ -454,6 +526,11 @@ void sa_context_end_window(struct sa_context *c)
 	size_t i;
 
 	/* the window's image goes away with its decode */
+	for (i = 0; i < c->nr_targets; i++) {
+		free(c->targets[i].hash);
+		c->targets[i].hash = NULL;
+		c->targets[i].hcap = c->targets[i].hused = 0;
+	}
 	sa_sitemap__free(c->map);
 	c->map = NULL;
 	c->img = NULL;

@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: BSD-2-Clause
 """Checks a `sensor-agent decode --timeline` JSON against perf.
 
-Usage: check_timeline.py PERF_DATA TIMELINE_JSON CLOCK
+Usage: check_timeline.py PERF_DATA TIMELINE_JSON CLOCK [SYMFS]
 
 - The file is JSON (Python's parser) in Chrome trace-event format:
   "traceEvents", "displayTimeUnit"; every event has ph, pid, tid, name;
@@ -31,10 +31,11 @@ def fail(msg):
     sys.exit(1)
 
 
-def perf_calls(data):
+def perf_calls(data, symfs):
+    extra = ['--symfs', symfs] if symfs else []
     try:
         p = subprocess.run(['perf', 'script', '-i', data, '--itrace=cr',
-                            '-F', 'tid,flags,callindent,addr'],
+                            '-F', 'tid,flags,callindent,addr'] + extra,
                            capture_output=True, text=True, timeout=120)
     except FileNotFoundError:
         print('SKIP: perf is missing')
@@ -57,7 +58,7 @@ def perf_calls(data):
     return calls
 
 
-def main(data, path, clock):
+def main(data, path, clock, symfs=None):
     doc = json.load(open(path))
     if not isinstance(doc, dict) or 'traceEvents' not in doc:
         fail('no traceEvents')
@@ -104,7 +105,9 @@ def main(data, path, clock):
                     fail('overlap without nesting: %r and %r' %
                          (evs[i], evs[j]))
 
-    pc = perf_calls(data)
+    pc = perf_calls(data, symfs)
+    if not pc:
+        fail('perf lists no call: nothing to compare with')
     tids = sorted({c[0] for c in pc})
     calls = 0
     for tid in tids:
@@ -139,4 +142,4 @@ def main(data, path, clock):
 
 
 if __name__ == '__main__':
-    main(*sys.argv[1:4])
+    main(*sys.argv[1:5])

@@ -20,8 +20,10 @@
  * the emulated backend).
  *
  * timeline: `decode --timeline` of emulated recordings of wl_branches,
- * with and without timestamps: valid trace-event JSON whose calls and
- * nesting are those of `perf script --itrace=cr` (check_timeline.py).
+ * with and without timestamps, and of a real Skylake trace of
+ * ../shared/traces when present: valid trace-event JSON whose calls (and
+ * with the instruction clock, their nesting) are those of
+ * `perf script --itrace=cr` (check_timeline.py).
  *
  * context: `analyze --context` on wl_context: a planted earlier condition
  * is ranked first, with the counts the workload made itself; without
@@ -482,10 +484,55 @@ static void timeline_case(const char *name, bool timed)
 	free(msg);
 }
 
+/* A real silicon trace (Skylake, perf 4.15) of ../shared/traces, when
+ * present: the same comparison, perf given the binary under a symfs.
+ */
+static void timeline_hase(void)
+{
+	const char *dir = sa_test_shared("traces/intel-pt/hase/control_flow");
+	char data[4200], bin[4200], json[4200], symfs[4200], cmd[20000];
+	char *msg;
+	int st;
+
+	if (!dir) {
+		fprintf(stderr, "timeline: ../shared/traces absent, the real "
+			"trace is not compared\n");
+		return;
+	}
+	snprintf(data, sizeof(data), "%s/control_flow-20180404T163033.perf",
+		 dir);
+	snprintf(bin, sizeof(bin), "%s/control_flow", dir);
+	snprintf(json, sizeof(json), "%s", sa_test_path("hase.json"));
+	snprintf(symfs, sizeof(symfs), "%s", sa_test_path("symfs"));
+	{
+		char *argv[] = { (char *)tool, "decode", "--timeline", json,
+				 "-b", bin, data, NULL };
+
+		st = sa_test_exec(argv, NULL, sa_test_path("dec.txt"));
+		ck_assert_msg(st == 0, "decode: %s",
+			      slurp(sa_test_path("dec.txt")));
+	}
+	/* the path the perf.data names (its MMAP2 record) */
+	snprintf(cmd, sizeof(cmd), "mkdir -p '%s/home/joerg/git/angr/hase/"
+		 "tests/bin/control_flow' && cp '%s' '%s/home/joerg/git/angr/"
+		 "hase/tests/bin/control_flow/' && python3 '%s' '%s' '%s' "
+		 "perf_time '%s' > '%s' 2>&1", symfs, bin, symfs, checker, data,
+		 json, symfs, sa_test_path("check.txt"));
+	st = system(cmd);
+	msg = slurp(sa_test_path("check.txt"));
+	if (WIFEXITED(st) && WEXITSTATUS(st) == 77)
+		fprintf(stderr, "hase: %s", msg);
+	else
+		ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0 &&
+			      strstr(msg, "ok: "), "hase: %s", msg);
+	free(msg);
+}
+
 START_TEST(test_timeline)
 {
 	timeline_case("insns", false);
 	timeline_case("timed", true);
+	timeline_hase();
 }
 END_TEST
 
