@@ -477,10 +477,13 @@ int sa_timeline_write_json(struct sa_timeline *t, FILE *f,
 			"\"tid\":%d,\"args\":{\"name\":", pid, tid);
 		sa_json_write_string(f, source ? source : "trace");
 		fputs("}},\n", f);
+		/* without a thread id (CoreSight, per-CPU traces) the tid
+		 * is the decoder's stream: the trace ID
+		 */
 		fprintf(f, "{\"ph\":\"M\",\"name\":\"thread_name\",\"pid\":%d,"
-			"\"tid\":%d,\"args\":{\"name\":\"thread %d%s\"}},\n",
-			pid, tid, tid, th->deep ? " (calls too deep dropped)"
-						: "");
+			"\"tid\":%d,\"args\":{\"name\":\"%s %d%s\"}},\n",
+			pid, tid, th->tid >= 0 ? "thread" : "trace stream",
+			tid, th->deep ? " (calls too deep dropped)" : "");
 	}
 	for (i = 0; i < t->nr_events; i++) {
 		const struct tl_event *ev = &t->events[i];
