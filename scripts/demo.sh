@@ -13,12 +13,15 @@
 #     its error path, and a key range far beyond its cache drives the
 #     cache-miss path;
 #  4. the sensor prints the ranked anomalies, naming the function, the
-#     source line and the decision that changed.
+#     source line and the decision that changed;
+#  5. the windows since the shift become one HTML report (sensor-agent
+#     report, docs/report.md), whose path is printed.
 #
 # Usage: scripts/demo.sh [BUILD_DIR]   (default: build; built if missing)
 # Environment: SA_DEMO_LEARN (windows to learn, 12), SA_DEMO_GROUP
 # (windows per comparison, 4), SA_DEMO_AFTER (comparisons after the
-# shift, 2).
+# shift, 2), SA_DEMO_REPORT (the HTML report's path,
+# $TMPDIR/sensor-agent-demo-report.html).
 set -eu
 
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -26,6 +29,7 @@ build=${1:-$root/build}
 learn=${SA_DEMO_LEARN:-12}
 group=${SA_DEMO_GROUP:-4}
 after=${SA_DEMO_AFTER:-2}
+report=${SA_DEMO_REPORT:-${TMPDIR:-/tmp}/sensor-agent-demo-report.html}
 
 say() { printf '\n[demo] %s\n' "$*"; }
 die() { printf 'demo: %s\n' "$*" >&2; exit 1; }
@@ -67,6 +71,7 @@ echo "     CPU than hardware tracing: the demo lifts the 1% budget)"
 "$sensor" --pid "$svc_pid" --backend emulate --window-insns 4000 \
 	--window-ms 1000 --period-ms 150 --cpu-budget 1000 \
 	--learn "$learn" --group "$group" \
+	--learn-db "$work/base.db" --keep-windows "$work/windows" \
 	>"$work/anomalies.txt" 2>"$work/sensor.log" &
 sensor_pid=$!
 
@@ -115,3 +120,12 @@ kill -TERM "$svc_pid"
 wait "$svc_pid" 2>/dev/null || true
 svc_pid=
 say "service: $(cat "$work/service.out" | tail -n 1)"
+
+# The windows of the comparisons since the shift: the last ones kept.
+shifted=$(ls "$work/windows" | sort -t- -k2 -n | tail -n $((group * after)) |
+	sed "s|^|$work/windows/|")
+# shellcheck disable=SC2086 # one argument per window file
+"$sensor" report --db "$work/base.db" -o "$report" \
+	--title "sensor-agent demo: the service after the shift" $shifted \
+	>/dev/null || die "writing the report failed"
+say "the HTML report of those windows: $report"

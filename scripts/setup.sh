@@ -14,6 +14,8 @@ pkgs=(
 	# peers the tests compare with, and ground-truth tools
 	linux-perf libopencsd-bin binutils binutils-aarch64-linux-gnu
 	binutils-arm-linux-gnueabihf
+	# the HTML report's test loads it in a headless browser
+	chromium
 	# libFuzzer and the sanitizer runtimes (CI's fuzz smoke run)
 	clang libclang-rt-14-dev
 	# the fast Intel PT backend decodes blocks with Zydis (AVX-512 too)

@@ -390,6 +390,16 @@ static int sa_ipt_range(struct sa_ipt *d, const struct pt_block *b)
 	if (!e)
 		return -SA_ERR_TOOBIG;
 	e->kind = SA_ELEM_RANGE;
+	{
+		uint64_t tsc = 0;
+		uint32_t lost_mtc, lost_cyc;
+
+		/* the time of the last timing packet, refined by CYC: the
+		 * block's end; -pte_no_time without any
+		 */
+		if (pt_blk_time(d->blk, &tsc, &lost_mtc, &lost_cyc) >= 0)
+			e->time = tsc;
+	}
 	switch (b->mode) {
 	case ptem_64bit:
 		e->isa = SA_ISA_X86_64;

@@ -136,6 +136,34 @@ int sa_baseline_find_build(struct sa_baseline *bl, const char *what,
 			   struct sa_baseline_build *out,
 			   struct sa_errinfo *ei);
 
+/* One conditional branch of a build, as the baseline holds it (decayed
+ * sums over its windows).  Strings are valid during the callback only.
+ */
+struct sa_baseline_branch {
+	uint64_t offset;	/* ELF virtual address */
+	uint64_t func_entry;	/* ELF virtual address of its function */
+	const char *function;
+	const char *file;	/* NULL when unknown */
+	int line;		/* 0 when unknown */
+	double executed;
+	double taken, not_taken;
+};
+
+/* Returns 0 to go on, non-zero to stop (sa_baseline_for_each_branch()
+ * then returns that value).
+ */
+typedef int (*sa_baseline_branch_fn)(void *ctx,
+				     const struct sa_baseline_branch *b);
+
+/* Calls @fn for every conditional branch of the build @what (as
+ * sa_baseline_find_build() takes it), by offset.  Returns 0, @fn's
+ * non-zero value, or a negative error with @ei filled (-SA_ERR_NOTFOUND,
+ * -SA_ERR_CORRUPT, -SA_ERR_TOOBIG, -ENOMEM).
+ */
+int sa_baseline_for_each_branch(struct sa_baseline *bl, const char *what,
+				sa_baseline_branch_fn fn, void *ctx,
+				struct sa_errinfo *ei);
+
 #ifdef __cplusplus
 }
 #endif

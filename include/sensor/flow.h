@@ -101,6 +101,10 @@ struct sa_elem {
 				 * the last range (TIP.PGD target, FUP of an
 				 * interrupt), 0 when not known (suppressed);
 				 * SA_GAP_START: where the trace resumes */
+	uint64_t time;		/* the trace's clock when the element was
+				 * decoded (Intel PT: TSC, refined by MTC and
+				 * CYC), 0 when the trace has no timing; a
+				 * backend without timing leaves it 0 */
 };
 
 #ifdef __cplusplus

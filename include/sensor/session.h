@@ -12,10 +12,12 @@
 #define SENSOR_SESSION_H
 
 #include <stddef.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
 
 #include "sensor/error.h"
+#include "sensor/flow.h"
 #include "sensor/hist.h"
 #include "sensor/image.h"
 
@@ -51,6 +53,28 @@ enum sa_ipt_decoder {
 	SA_IPT_DECODER_FAST,
 };
 
+/* What a flow callback is told beside each element. */
+struct sa_flow_info {
+	int32_t pid, tid;	/* the trace buffer's process and thread, -1
+				 * when not known (per-CPU traces, CoreSight) */
+	struct sa_image *image;	/* borrowed: to name addresses (lookups
+				 * fill its caches) */
+	/* perf's conversion of the trace's TSC into perf time (ns):
+	 * time_zero + (tsc >> shift) * mult + ((tsc & mask) * mult >> shift)
+	 */
+	bool has_time_conv;
+	uint16_t time_shift;
+	uint32_t time_mult;
+	uint64_t time_zero;
+};
+
+/* Called with every element of the flow, in trace order, after the
+ * history builder saw it (the ordered flow, not the summed history).
+ * Returns 0, or a negative error that ends the decode with that error.
+ */
+typedef int (*sa_flow_fn)(void *ctx, const struct sa_elem *e,
+			  const struct sa_flow_info *fi);
+
 struct sa_decode_opts {
 	const char *symfs;			/* --symfs DIR */
 	size_t nr_binaries;
@@ -68,6 +92,9 @@ struct sa_decode_opts {
 	/* Taken branches in trace order (--branches). */
 	sa_branch_fn branch_fn;
 	void *branch_ctx;
+	/* Every flow element in trace order (decode --timeline). */
+	sa_flow_fn flow_fn;
+	void *flow_ctx;
 	/* Progress on long inputs, called at most every 64 KiB of trace. */
 	sa_progress_fn progress_fn;
 	void *progress_ctx;

@@ -1353,3 +1353,39 @@ out:
 	sqlite3_exec(bl->db, "COMMIT", NULL, NULL, NULL);
 	return err;
 }
+
+int sa_baseline_for_each_branch(struct sa_baseline *bl, const char *what,
+				sa_baseline_branch_fn fn, void *ctx,
+				struct sa_errinfo *ei)
+{
+	struct sa_baseline_build bb;
+	struct sa_mbuild b;
+	size_t i;
+	int err;
+
+	err = sa_baseline_find_build(bl, what, &bb, ei);
+	if (err)
+		return err;
+	err = sa_baseline_load(bl, bb.key, &b, ei);
+	if (err)
+		return err;
+	for (i = 0; i < b.nr_branches && !err; i++) {
+		const struct sa_mbranch *mb = &b.branches[i];
+		struct sa_baseline_branch out = {
+			.offset = mb->offset,
+			.func_entry = mb->func_entry,
+			.function = mb->func,
+			.file = mb->file,
+			.line = mb->line,
+			.executed = mb->executed,
+			.taken = mb->taken,
+			.not_taken = mb->not_taken,
+		};
+
+		if (mb->iclass != SA_IC_COND)
+			continue;
+		err = fn(ctx, &out);
+	}
+	sa_mbuild_fini(&b);
+	return err;
+}

@@ -564,6 +564,19 @@ static int sa_decode_stream(struct sa_perf_session *ps, size_t lo, size_t hi,
 			free(joined);
 			return err;
 		}
+		ps->s.fi.pid = ps->pid;
+		ps->s.fi.tid = ps->aux[i].tid == UINT32_MAX ? -1 :
+			       (int32_t)ps->aux[i].tid;
+		if (ps->aux_type == SA_PD_AUXTRACE_INTEL_PT &&
+		    sa_priv(ps, SA_PD_INTEL_PT_CAP_USER_TIME_ZERO)) {
+			ps->s.fi.has_time_conv = true;
+			ps->s.fi.time_shift = (uint16_t)sa_priv(ps,
+					SA_PD_INTEL_PT_TIME_SHIFT);
+			ps->s.fi.time_mult = (uint32_t)sa_priv(ps,
+					SA_PD_INTEL_PT_TIME_MULT);
+			ps->s.fi.time_zero = sa_priv(ps,
+					SA_PD_INTEL_PT_TIME_ZERO);
+		}
 		err = sa_session_run(&ps->s, dec, ps->aux[i].file_offset);
 		sa_dec__free(dec);
 		free(joined);

@@ -80,6 +80,10 @@ int sa_session_run(struct sa_session *s, struct sa_dec *dec,
 
 	while ((err = sa_dec_next(dec, &e)) > 0) {
 		err = sa_hist_builder_add(s->b, &e);
+		if (!err && s->o->flow_fn) {
+			s->fi.image = s->img;
+			err = s->o->flow_fn(s->o->flow_ctx, &e, &s->fi);
+		}
 		if (err)
 			return err;
 		if (e.kind == SA_ELEM_RANGE || e.kind == SA_ELEM_GAP)
@@ -104,6 +108,8 @@ int sa_session_init(struct sa_session *s, const char *name,
 	s->name = name;
 	s->o = o;
 	s->h = h;
+	s->fi.pid = -1;
+	s->fi.tid = -1;
 	s->img = sa_image__new(arch);
 	if (!s->img)
 		return -errno;

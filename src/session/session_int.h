@@ -17,6 +17,7 @@ struct sa_session {
 	struct sa_sitemap *sites;
 	struct sa_hist_builder *b;
 	uint64_t total, next_progress;
+	struct sa_flow_info fi;		/* for o->flow_fn */
 };
 
 int sa_session_init(struct sa_session *s, const char *name,

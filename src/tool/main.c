@@ -41,6 +41,8 @@ static const struct sa_cmd sa_cmds[] = {
 	  "compare windows with a baseline and rank the anomalies" },
 	{ "fleet", cmd_fleet,
 	  "many hosts in ClickHouse: init, push windows, analyze a host" },
+	{ "report", cmd_report,
+	  "write the anomalies of windows as one HTML report" },
 	{ NULL, NULL, NULL },
 };
 

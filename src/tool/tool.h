@@ -37,12 +37,31 @@ bool sa_tool_parse_size(const char *s, uint64_t *v);
 void sa_tool_fleet_window(void *ctx, const struct sa_hist *h,
 			  const char *path);
 void sa_tool_fleet_report(const char *cmd, struct sa_fleet *fl);
+int cmd_report(int argc, char **argv);
 
 struct sa_anomaly_list;
 /* Prints how the sites of a cross-build comparison matched (nothing when
  * every build was compared with itself).  Returns 0 or -EIO.
  */
 int sa_tool_print_match(FILE *f, const struct sa_anomaly_list *l);
+
+struct sa_hist;
+struct sa_baseline;
+struct sa_report_opts;
+struct sa_context;
+struct sa_decode_opts;
+#define SA_TOOL_CONTEXT_ANOMALIES 5
+/* The decision context of @l's top anomalies: decodes @windows again.
+ * NULL (said on stderr) on failure.
+ */
+struct sa_context *sa_tool_context(const struct sa_anomaly_list *l,
+				   char *const *windows, size_t nr,
+				   const struct sa_decode_opts *dopts);
+/* Writes the HTML report to @path; returns SA_EXIT_OK or SA_EXIT_FAIL. */
+int sa_tool_write_report(const char *path, const struct sa_anomaly_list *l,
+			 struct sa_hist *const *hists, size_t nr,
+			 struct sa_baseline *bl,
+			 const struct sa_report_opts *ro);
 
 /* The control socket of `capture --snapshot` for @pid (or @override)
  * into @buf; creates its directory when @create_dir.  tool_capture.c.

@@ -16,6 +16,7 @@
 #include "sensor/baseline.h"
 #include "sensor/error.h"
 #include "sensor/hist.h"
+#include "sensor/report.h"
 #include "sensor/session.h"
 #include "tool.h"
 
@@ -37,6 +38,12 @@ static void analyze_usage(FILE *f)
 "      --baseline FILE      the baseline (sensor-agent baseline add)\n"
 "  -f, --format text|jsonl  output format (default text)\n"
 "      --jsonl FILE         also write JSON lines to FILE\n"
+"      --html FILE          also write the HTML report to FILE (see\n"
+"                           sensor-agent report; not with --each)\n"
+"      --source-dir DIR     --html: look for source files under DIR\n"
+"      --context            the decision context of the top %d anomalies:\n"
+"                           earlier decisions that predict them (decodes\n"
+"                           the windows twice; see docs/report.md)\n"
 "      --each               analyse every window on its own\n"
 "      --all                also list candidates below the threshold\n"
 "      --fdr Q              false-discovery level (default %g)\n"
@@ -63,14 +70,16 @@ SA_TOOL_OTLP_USAGE
 "Exit status: 0 when the analysis ran (whether or not anomalies were\n"
 "found), 1 on failure (bad window, empty or foreign baseline, nothing\n"
 "comparable across builds), 2 on a usage error.\n",
-		sa_prog, SA_DETECT_DEF_FDR, SA_DETECT_DEF_MIN_SUPPORT,
+		sa_prog, SA_TOOL_CONTEXT_ANOMALIES, SA_DETECT_DEF_FDR,
+		SA_DETECT_DEF_MIN_SUPPORT,
 		SA_DETECT_DEF_MIN_BASELINE, SA_DETECT_DEF_MIN_DELTA,
 		SA_DETECT_DEF_MIN_RATE_RATIO);
 }
 
 enum { OPT_BASELINE = 256, OPT_JSONL, OPT_EACH, OPT_ALL, OPT_FDR,
        OPT_MIN_SUPPORT, OPT_MIN_BASELINE, OPT_MIN_DELTA, OPT_MIN_RATE,
-       OPT_CROSS_BUILD };
+       OPT_CROSS_BUILD, OPT_HTML, OPT_SOURCE_DIR,
+       OPT_CONTEXT };
 
 struct analyze {
 	struct sa_baseline *bl;
@@ -81,6 +90,11 @@ struct analyze {
 	struct sa_tool_otlp otlp;
 	int64_t pid;		/* --pid, or 0 */
 	bool otlp_failed;
+	const char *html;
+	struct sa_report_opts ro;
+	bool context;
+	char *const *windows;
+	const struct sa_decode_opts *decode_opts;
 };
 
 /* The resource is the binary the analysis names (its first anomaly's):
@@ -149,10 +163,21 @@ static int analyze_group(struct analyze *an, struct sa_hist **hists,
 	struct sa_errinfo ei;
 	int err;
 
+	struct sa_context *ctx = NULL;
+
 	err = sa_anomaly_detect(an->bl, hists, nr, &an->dopts, &l, &ei);
 	if (err) {
 		sa_err("analyze: %s", ei.msg[0] ? ei.msg : sa_strerror(err));
 		return SA_EXIT_FAIL;
+	}
+	if (an->context) {
+		ctx = sa_tool_context(l, an->windows, nr,
+				      an->decode_opts);
+		if (!ctx) {
+			sa_anomaly_list__free(l);
+			return SA_EXIT_FAIL;
+		}
+		an->ro.context = ctx;
 	}
 	if (an->jsonl) {
 		/* the records stay records: the counts go to stderr */
@@ -160,16 +185,29 @@ static int analyze_group(struct analyze *an, struct sa_hist **hists,
 		if (!err)
 			err = sa_anomaly_write_jsonl(l, stdout, source,
 						     an->flags);
+		if (!err && ctx)
+			err = sa_context_write_jsonl(ctx, stdout, source);
 	} else {
 		if (source)
 			printf("== %s\n", source);
 		err = sa_tool_print_match(stdout, l);
 		if (!err)
 			err = sa_anomaly_write_text(l, stdout, an->flags);
+		if (!err && ctx) {
+			printf("\nDecision context (earlier decisions that "
+			       "predict the anomalous one):\n");
+			err = sa_context_write_text(ctx, stdout);
+		}
 	}
 	if (!err && an->jf)
 		err = sa_anomaly_write_jsonl(l, an->jf, source, an->flags);
-	if (!err && analyze_otlp(an, l, source, nr)) {
+	if (!err && an->html &&
+	    sa_tool_write_report(an->html, l, hists, nr, an->bl, &an->ro))
+		err = -EIO;
+	an->ro.context = NULL;
+	sa_context__free(ctx);
+	if ((err && an->html) ||
+	    (!err && analyze_otlp(an, l, source, nr))) {
 		sa_anomaly_list__free(l);
 		return SA_EXIT_FAIL;
 	}
@@ -195,6 +233,9 @@ int cmd_analyze(int argc, char **argv)
 		{ "min-delta", required_argument, NULL, OPT_MIN_DELTA },
 		{ "min-rate-ratio", required_argument, NULL, OPT_MIN_RATE },
 		{ "cross-build", no_argument, NULL, OPT_CROSS_BUILD },
+		{ "html", required_argument, NULL, OPT_HTML },
+		{ "context", no_argument, NULL, OPT_CONTEXT },
+		{ "source-dir", required_argument, NULL, OPT_SOURCE_DIR },
 		{ "binary", required_argument, NULL, 'b' },
 		{ "symfs", required_argument, NULL, SA_OPT_SYMFS },
 		{ "error-sink", required_argument, NULL, SA_OPT_ERROR_SINK },
@@ -242,6 +283,15 @@ int cmd_analyze(int argc, char **argv)
 			break;
 		case OPT_CROSS_BUILD:
 			an.dopts.flags |= SA_DETECT_CROSS_BUILD;
+			break;
+		case OPT_HTML:
+			an.html = optarg;
+			break;
+		case OPT_CONTEXT:
+			an.context = true;
+			break;
+		case OPT_SOURCE_DIR:
+			an.ro.source_dir = optarg;
 			break;
 		case OPT_FDR:
 			dv = &an.dopts.fdr;
@@ -293,6 +343,13 @@ int cmd_analyze(int argc, char **argv)
 		return SA_EXIT_USAGE;
 	}
 	an.pid = o.pid;
+	if (an.html && each) {
+		sa_err("analyze: --html writes one report: not with --each");
+		return SA_EXIT_USAGE;
+	}
+	an.ro.nr_windows = (size_t)nr;
+	an.ro.window_names = (const char *const *)&argv[optind];
+	an.decode_opts = &o;
 	an.bl = sa_baseline__open(db, SA_BASELINE_RDONLY, &ei);
 	if (!an.bl) {
 		sa_err("analyze: %s", ei.msg);
@@ -324,10 +381,13 @@ int cmd_analyze(int argc, char **argv)
 	}
 	ret = SA_EXIT_OK;
 	if (each) {
-		for (i = 0; i < nr && ret == SA_EXIT_OK; i++)
+		for (i = 0; i < nr && ret == SA_EXIT_OK; i++) {
+			an.windows = &argv[optind + i];
 			ret = analyze_group(&an, &hists[i], 1,
 					    argv[optind + i]);
+		}
 	} else {
+		an.windows = &argv[optind];
 		ret = analyze_group(&an, hists, (size_t)nr,
 				    nr == 1 ? argv[optind] : NULL);
 	}

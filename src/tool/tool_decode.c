@@ -2,6 +2,7 @@
 /*
  * sensor-agent decode: a saved trace window to branch-decision histories.
  */
+#include <errno.h>
 #include <getopt.h>
 #include <stddef.h>
 #include <strings.h>
@@ -16,6 +17,7 @@
 #include "sensor/error.h"
 #include "sensor/hist.h"
 #include "sensor/image.h"
+#include "sensor/report.h"
 #include "sensor/session.h"
 #include "tool.h"
 
@@ -47,6 +49,9 @@ static void decode_usage(FILE *f)
 "      --branches           print the taken branches in trace order\n"
 "                           (from, to, kind) instead of the histories\n"
 "      --targets            text: list the targets of indirect branches\n"
+"      --timeline FILE      write the window's calls as Chrome trace-event\n"
+"                           JSON (chrome://tracing, Perfetto) to FILE\n"
+"                           instead of the histories (docs/report.md)\n"
 "      --progress           report progress on standard error\n"
 "      --decoder fast|libipt  Intel PT backend (default libipt; fast:\n"
 "                           docs/ipt.md)\n"
@@ -75,7 +80,7 @@ static void decode_usage(FILE *f)
 enum {
 	OPT_BRANCHES = 256, OPT_TARGETS, OPT_PROGRESS,
 	OPT_PT, OPT_IMAGE, OPT_CPU, OPT_CS_TRACE, OPT_TRACE_ID, OPT_PROTOCOL,
-	OPT_UNFORMATTED, OPT_CS_REG, OPT_DECODER,
+	OPT_UNFORMATTED, OPT_CS_REG, OPT_DECODER, OPT_TIMELINE,
 };
 
 /* NAME=VALUE for --cs-reg */
@@ -187,6 +192,7 @@ int cmd_decode(int argc, char **argv)
 		{ "unformatted", no_argument, NULL, OPT_UNFORMATTED },
 		{ "cs-reg", required_argument, NULL, OPT_CS_REG },
 		{ "decoder", required_argument, NULL, OPT_DECODER },
+		{ "timeline", required_argument, NULL, OPT_TIMELINE },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -199,6 +205,8 @@ int cmd_decode(int argc, char **argv)
 	struct sa_errinfo ei;
 	struct sa_hist *h = NULL;
 	const char *format = "text", *output = NULL, *input = NULL;
+	const char *timeline = NULL;
+	struct sa_timeline *tl = NULL;
 	bool branches = false, json;
 	unsigned out_flags = 0;
 	FILE *out = stdout;
@@ -221,6 +229,9 @@ int cmd_decode(int argc, char **argv)
 			break;
 		case OPT_BRANCHES:
 			branches = true;
+			break;
+		case OPT_TIMELINE:
+			timeline = optarg;
 			break;
 		case OPT_TARGETS:
 			out_flags |= SA_HIST_OUT_TARGETS;
@@ -364,6 +375,15 @@ int cmd_decode(int argc, char **argv)
 		o.branch_fn = print_branch;
 		o.branch_ctx = &bp;
 	}
+	if (timeline) {
+		tl = sa_timeline__new();
+		if (!tl) {
+			sa_err("decode: out of memory");
+			goto out;
+		}
+		o.flow_fn = sa_timeline_flow;
+		o.flow_ctx = tl;
+	}
 	h = sa_hist__new();
 	if (!h) {
 		sa_err("decode: out of memory");
@@ -376,7 +396,24 @@ int cmd_decode(int argc, char **argv)
 		sa_err("%s", ei.msg[0] ? ei.msg : sa_strerror(err));
 		goto out;
 	}
-	if (branches) {
+	if (timeline) {
+		FILE *tf = sa_file_fopen_private(timeline);
+
+		if (!tf) {
+			sa_err("decode: cannot write %s: %m", timeline);
+			goto out;
+		}
+		err = sa_timeline_write_json(tl, tf, input ? input :
+					     o.pt_file ? o.pt_file :
+					     cs.trace_file);
+		if (fclose(tf) && !err)
+			err = -EIO;
+		if (err) {
+			sa_err("decode: writing %s: %s", timeline,
+			       sa_strerror(err));
+			goto out;
+		}
+	} else if (branches) {
 		const struct sa_hist_decode *d = sa_hist_decode(h);
 
 		/* the sequence has holes where trace was lost: say so */
@@ -406,5 +443,6 @@ out:
 		ret = SA_EXIT_FAIL;
 	}
 	sa_hist__free(h);
+	sa_timeline__free(tl);
 	return ret;
 }
