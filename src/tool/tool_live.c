@@ -10,8 +10,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "sensor/anomaly.h"
+#include "sensor/file.h"
 #include "sensor/backend.h"
 #include "sensor/live.h"
 #include "sensor/session.h"
@@ -22,10 +24,11 @@
 static void live_usage(FILE *f)
 {
 	fprintf(f,
-"Usage: %s [-v] --pid PID [OPTIONS]\n"
+"Usage: %s watch -p PID [OPTIONS]\n"
+"       %s -p PID [OPTIONS]   (the same, short form)\n"
 "\n"
 "Watches process PID: captures sampled trace windows, learns a baseline\n"
-"of its branch decisions from the first windows (or uses --baseline), then\n"
+"of its branch decisions from the first windows (or uses --db), then\n"
 "compares every group of windows with it.  Each comparison prints one\n"
 "summary (windows, instructions, tests, anomalies: silence is never\n"
 "ambiguous), its new anomalies in full, and its ongoing and resolved ones\n"
@@ -36,45 +39,47 @@ static void live_usage(FILE *f)
 "after a SIGKILL of the sensor: a guardian process releases it).\n"
 "\n"
 "Window source:\n"
+"  -p, --pid PID            the process to watch\n"
 "      --backend KIND       auto, intel_pt, cs_etm or emulate (default\n"
 "                           auto: hardware when present, else emulate)\n"
-"      --window-ms N        window length (default %d)\n"
-"      --window-insns N     emulate: end a window after N instructions\n"
-"      --period-ms N        window start to window start (default %d)\n"
+"      --window DURATION    window length (default %dms); emulate also\n"
+"                           takes instructions (4000insn)\n"
+"      --period DURATION    window start to window start (default %dms)\n"
 "      --cpu-budget N       the sensor's CPU, in thousandths of a core,\n"
 "                           capture and decode (default %d = 1%%); windows\n"
 "                           over budget are skipped and counted\n"
 "      --filter SPEC        address filter, perf's --filter syntax\n"
 "                           (default: the target's main binary)\n"
 "Baseline and analysis:\n"
-"      --baseline FILE      compare with this baseline from the start\n"
-"      --learn N            else learn from the first N windows (default %d)\n"
-"      --learn-db FILE      keep the learnt baseline in FILE\n"
+"      --db FILE            the baseline: compared with from the start when\n"
+"                           FILE exists, else learnt into FILE\n"
+"      --learn N            learn from the first N windows (default %d)\n"
 "      --group N            windows per comparison (default 1)\n"
-"      --max-windows N      stop after N windows\n"
+"      --count N            stop after N windows\n"
 "      --fdr Q              false-discovery level (default %g)\n"
 "  -f, --format text|jsonl  output: text, or JSON lines (one summary\n"
 "                           record per comparison and one record per new,\n"
 "                           ongoing or resolved anomaly); default text\n"
+"  -o, --output FILE        write there instead of standard output\n"
 "      --keep-windows DIR   keep the window files (perf.data) in DIR\n"
 "  -b, --binary PATH[@ADDR] decode with this binary; repeatable\n"
 "      --symfs DIR          look up binaries under DIR first\n"
-"      --error-sink SYMBOL  calls into SYMBOL also start an error path (beside\n"
-"                           abort, __assert_fail, __stack_chk_fail, __cxa_throw,\n"
-"                           _Unwind_RaiseException, perror, strerror, *.cold);\n"
-"                           repeatable\n"
+"      --error-sink SYMBOL  calls into SYMBOL also start an error path\n"
+"                           (beside abort, __assert_fail,\n"
+"                           __stack_chk_fail, __cxa_throw,\n"
+"                           _Unwind_RaiseException, perror, strerror,\n"
+"                           *.cold); repeatable\n"
 "  -h, --help               this help\n"
 "\n"
 "Exit status: 0 on a clean stop or the target's exit, 1 on failure, 2 on\n"
 "a usage error.\n",
-		sa_prog, SA_BACKEND_DEF_WINDOW_MS, SA_BACKEND_DEF_PERIOD_MS,
-		SA_BACKEND_DEF_CPU_PERMILLE, SA_LIVE_DEF_LEARN_WINDOWS,
-		SA_DETECT_DEF_FDR);
+		sa_prog, sa_prog, SA_BACKEND_DEF_WINDOW_MS,
+		SA_BACKEND_DEF_PERIOD_MS, SA_BACKEND_DEF_CPU_PERMILLE,
+		SA_LIVE_DEF_LEARN_WINDOWS, SA_DETECT_DEF_FDR);
 }
 
-enum { OPT_PID = 256, OPT_BACKEND, OPT_WINDOW_MS, OPT_WINDOW_INSNS,
-       OPT_PERIOD, OPT_BUDGET, OPT_FILTER, OPT_BASELINE, OPT_LEARN,
-       OPT_LEARN_DB, OPT_GROUP, OPT_MAX_WINDOWS, OPT_FDR, OPT_KEEP };
+enum { OPT_BUDGET = 256, OPT_FILTER, OPT_BASELINE, OPT_LEARN,
+       OPT_LEARN_DB, OPT_GROUP, OPT_FDR, OPT_KEEP };
 
 static struct sa_live *live_lv;
 
@@ -87,6 +92,7 @@ static void on_signal(int sig)
 
 struct live_out {
 	bool jsonl;
+	FILE *f;	/* -o FILE, else stdout */
 	struct sa_live *lv;
 };
 
@@ -98,9 +104,9 @@ static void on_summary(void *ctx, const struct sa_live_summary *s)
 	struct live_out *lo = ctx;
 
 	if (lo->jsonl)
-		sa_live_write_summary_json(lo->lv, s, stdout);
+		sa_live_write_summary_json(lo->lv, s, lo->f);
 	else
-		sa_live_write_summary_text(lo->lv, s, stdout);
+		sa_live_write_summary_text(lo->lv, s, lo->f);
 }
 
 static void on_event(void *ctx, const struct sa_live_event *ev)
@@ -108,15 +114,15 @@ static void on_event(void *ctx, const struct sa_live_event *ev)
 	struct live_out *lo = ctx;
 
 	if (lo->jsonl)
-		sa_live_write_event_json(lo->lv, ev, stdout);
+		sa_live_write_event_json(lo->lv, ev, lo->f);
 	else
-		sa_live_write_event_text(lo->lv, ev, stdout);
+		sa_live_write_event_text(lo->lv, ev, lo->f);
 }
 
 static void on_note(void *ctx, const char *msg)
 {
 	(void)ctx;
-	fprintf(stderr, "%s: %s\n", sa_prog, msg);
+	sa_note("%s", msg);
 }
 
 static bool parse_u64_opt(const char *name, const char *arg, uint64_t *v,
@@ -132,25 +138,17 @@ static bool parse_u64_opt(const char *name, const char *arg, uint64_t *v,
 int cmd_live(int argc, char **argv)
 {
 	static const struct option longopts[] = {
-		{ "pid", required_argument, NULL, OPT_PID },
-		{ "backend", required_argument, NULL, OPT_BACKEND },
-		{ "window-ms", required_argument, NULL, OPT_WINDOW_MS },
-		{ "window-insns", required_argument, NULL, OPT_WINDOW_INSNS },
-		{ "period-ms", required_argument, NULL, OPT_PERIOD },
 		{ "cpu-budget", required_argument, NULL, OPT_BUDGET },
 		{ "filter", required_argument, NULL, OPT_FILTER },
 		{ "baseline", required_argument, NULL, OPT_BASELINE },
 		{ "learn", required_argument, NULL, OPT_LEARN },
 		{ "learn-db", required_argument, NULL, OPT_LEARN_DB },
 		{ "group", required_argument, NULL, OPT_GROUP },
-		{ "max-windows", required_argument, NULL, OPT_MAX_WINDOWS },
 		{ "fdr", required_argument, NULL, OPT_FDR },
-		{ "format", required_argument, NULL, 'f' },
 		{ "keep-windows", required_argument, NULL, OPT_KEEP },
 		{ "binary", required_argument, NULL, 'b' },
 		{ "symfs", required_argument, NULL, SA_OPT_SYMFS },
 		{ "error-sink", required_argument, NULL, SA_OPT_ERROR_SINK },
-		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct sa_binary_opt binaries[SA_MAX_BINARIES];
@@ -160,6 +158,7 @@ int cmd_live(int argc, char **argv)
 	struct sigaction sa, old_int, old_term, old_hup;
 	struct sa_errinfo ei;
 	struct sa_live *lv;
+	struct sa_common cm;
 	uint64_t v;
 	char *end;
 	int c, err;
@@ -167,37 +166,15 @@ int cmd_live(int argc, char **argv)
 	memset(&o, 0, sizeof(o));
 	o.backend.cpu = -1;
 	o.decode.binaries = binaries;
-	optind = 1;
-	while ((c = getopt_long(argc, argv, "f:b:h", longopts, NULL)) != -1) {
+	sa_common_init(&cm, sa_cmd_name ? sa_cmd_name : "watch",
+		       SA_CO_PID | SA_CO_BACKEND | SA_CO_WINDOW | SA_CO_PERIOD |
+		       SA_CO_COUNT | SA_CO_OUTPUT | SA_CO_FORMAT | SA_CO_DB);
+	cm.formats = SA_FMT_BIT(SA_FMT_TEXT) | SA_FMT_BIT(SA_FMT_JSONL);
+	cm.window_insn_ok = true;
+	while ((c = sa_getopt(argc, argv, "b:", longopts, &cm)) != -1) {
 		switch (c) {
-		case OPT_PID:
-			if (!parse_u64_opt("pid", optarg, &v, INT32_MAX) || !v)
-				return SA_EXIT_USAGE;
-			o.backend.pid = (pid_t)v;
-			break;
-		case OPT_BACKEND:
-			if (sa_backend_kind_parse(optarg, &o.backend.kind,
-						  &ei)) {
-				sa_err("%s", ei.msg);
-				return SA_EXIT_USAGE;
-			}
-			break;
-		case OPT_WINDOW_MS:
-			if (!parse_u64_opt("window-ms", optarg,
-					   &o.backend.window_ms, 3600000))
-				return SA_EXIT_USAGE;
-			break;
-		case OPT_WINDOW_INSNS:
-			if (!parse_u64_opt("window-insns", optarg,
-					   &o.backend.window_insns,
-					   UINT64_MAX))
-				return SA_EXIT_USAGE;
-			break;
-		case OPT_PERIOD:
-			if (!parse_u64_opt("period-ms", optarg,
-					   &o.backend.period_ms, 86400000))
-				return SA_EXIT_USAGE;
-			break;
+		case SA_GETOPT_USAGE:
+			return SA_EXIT_USAGE;
 		case OPT_BUDGET:
 			if (!parse_u64_opt("cpu-budget", optarg, &v, 1000000) ||
 			    !v)
@@ -223,25 +200,11 @@ int cmd_live(int argc, char **argv)
 				return SA_EXIT_USAGE;
 			o.group = (uint32_t)v;
 			break;
-		case OPT_MAX_WINDOWS:
-			if (!parse_u64_opt("max-windows", optarg,
-					   &o.max_windows, UINT64_MAX))
-				return SA_EXIT_USAGE;
-			break;
 		case OPT_FDR:
 			o.detect.fdr = strtod(optarg, &end);
 			if (end == optarg || *end || !(o.detect.fdr > 0) ||
 			    o.detect.fdr >= 1) {
 				sa_err("bad --fdr '%s': 0 < Q < 1", optarg);
-				return SA_EXIT_USAGE;
-			}
-			break;
-		case 'f':
-			if (!strcmp(optarg, "jsonl")) {
-				lo.jsonl = true;
-			} else if (strcmp(optarg, "text")) {
-				sa_err("bad --format '%s': text or jsonl",
-				       optarg);
 				return SA_EXIT_USAGE;
 			}
 			break;
@@ -253,11 +216,34 @@ int cmd_live(int argc, char **argv)
 			live_usage(stdout);
 			return SA_EXIT_OK;
 		default:
-			if (sa_tool_decode_opt("--pid", c, optarg, &o.decode,
+			if (sa_tool_decode_opt("watch", c, optarg, &o.decode,
 					       binaries, SA_MAX_BINARIES) > 0)
 				break;
 			return SA_EXIT_USAGE;
 		}
+	}
+	o.backend.pid = cm.pid;
+	o.backend.kind = cm.backend;
+	if (cm.set & SA_CO_WINDOW) {
+		o.backend.window_ms = cm.window_ms;
+		o.backend.window_insns = cm.window_insns;
+	}
+	if (cm.set & SA_CO_PERIOD)
+		o.backend.period_ms = cm.period_ms;
+	o.max_windows = cm.count;
+	lo.jsonl = cm.format == SA_FMT_JSONL;
+	if (cm.db) {
+		/* one file for a service: learnt into on the first run,
+		 * compared with from then on
+		 */
+		if (o.baseline || o.learn_db) {
+			sa_err("--db excludes --baseline and --learn-db");
+			return SA_EXIT_USAGE;
+		}
+		if (!access(cm.db, F_OK))
+			o.baseline = cm.db;
+		else
+			o.learn_db = cm.db;
 	}
 	if (!o.backend.pid) {
 		sa_err("--pid PID is required");
@@ -275,15 +261,27 @@ int cmd_live(int argc, char **argv)
 	o.summary_fn = on_summary;
 	o.note_fn = on_note;
 	o.ctx = &lo;
+	lo.f = stdout;
+	if (cm.output) {
+		lo.f = sa_file_fopen_private(cm.output);
+		if (!lo.f) {
+			sa_err("cannot write %s: %s", cm.output,
+			       strerror(errno));
+			return SA_EXIT_FAIL;
+		}
+		setvbuf(lo.f, NULL, _IOLBF, 0);
+	}
 
 	lv = sa_live__new(&o, &ei);
 	if (!lv) {
 		sa_err("%s", ei.msg[0] ? ei.msg : strerror(errno));
+		if (lo.f != stdout)
+			fclose(lo.f);
 		return SA_EXIT_FAIL;
 	}
 	lo.lv = lv;
-	fprintf(stderr, "%s: watching pid %d with the %s backend%s%s\n",
-		sa_prog, (int)o.backend.pid, sa_live_backend_name(lv),
+	sa_note("watching pid %d with the %s backend%s%s",
+		(int)o.backend.pid, sa_live_backend_name(lv),
 		sa_live_backend_note(lv) ? ": " : "",
 		sa_live_backend_note(lv) ? sa_live_backend_note(lv) : "");
 
@@ -302,29 +300,37 @@ int cmd_live(int argc, char **argv)
 	live_lv = NULL;
 
 	sa_live_stats(lv, &st);
-	fprintf(stderr,
-		"%s: %" PRIu64 " windows (%" PRIu64 " skipped over budget, %"
+	sa_note("%" PRIu64 " windows (%" PRIu64 " skipped over budget, %"
 		PRIu64 " failed, %" PRIu64 " idle), %" PRIu64 " learnt, %"
 		PRIu64
 		" compared; %" PRIu64 " trace bytes, %" PRIu64
 		" lost bytes, %" PRIu64 " loss events, %" PRIu64
 		" decode errors; %" PRIu64 " instructions; decode %.3f s, "
-		"capture %.3f s CPU, %.1f s wall; %" PRIu64 " anomalies\n",
-		sa_prog, st.windows, st.windows_skipped, st.windows_failed,
+		"capture %.3f s CPU, %.1f s wall; %" PRIu64 " anomalies",
+		st.windows, st.windows_skipped, st.windows_failed,
 		st.windows_idle, st.learnt, st.analyses, st.trace_bytes,
 		st.lost_bytes, st.lost_events, st.decode_errors,
 		st.instructions,
 		(double)st.decode_ns / 1e9, (double)st.capture_ns / 1e9,
 		(double)st.wall_ns / 1e9, st.anomalies);
 	if (st.nr_threads) {
+		char tids[1024];
+		size_t n = 0;
 		uint32_t i;
 
-		fprintf(stderr, "%s: threads: %s%" PRIu32 " observed (tids",
-			sa_prog, st.threads_truncated ? "over " : "",
-			st.nr_threads);
-		for (i = 0; i < st.nr_threads; i++)
-			fprintf(stderr, " %" PRId32, st.tids[i]);
-		fprintf(stderr, "%s)\n", st.threads_truncated ? " ..." : "");
+		tids[0] = '\0';
+		for (i = 0; i < st.nr_threads && n < sizeof(tids) - 16; i++)
+			n += (size_t)snprintf(tids + n, sizeof(tids) - n,
+					      " %" PRId32, st.tids[i]);
+		sa_note("threads: %s%" PRIu32 " observed (tids%s%s)",
+			st.threads_truncated ? "over " : "", st.nr_threads,
+			tids, st.threads_truncated || i < st.nr_threads ?
+			" ..." : "");
+	}
+	if (lo.f != stdout && fclose(lo.f) && !err) {
+		sa_err("writing %s: %s", cm.output, strerror(errno));
+		sa_live__free(lv);
+		return SA_EXIT_FAIL;
 	}
 	sa_live__free(lv);
 	if (err) {

@@ -1,0 +1,484 @@
+// SPDX-License-Identifier: BSD-2-Clause
+/*
+ * sensor-agent: the option vocabulary that every command shares, parsed
+ * in one place.  A table lists the common options (and the old spellings
+ * kept as hidden aliases); each command says which ones it takes, and
+ * sa_getopt() merges them with the command's own options for
+ * getopt_long, parses the common ones into struct sa_common and returns
+ * the rest.  Durations, sizes and formats have their own table-driven
+ * parsers here, so that every command accepts and rejects the same
+ * spellings with the same message.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "sensor/backend.h"
+#include "sensor/log.h"
+#include "tool.h"
+
+/* How a common option's value is read. */
+enum copt_kind {
+	CK_PID, CK_BACKEND, CK_EMULATE, CK_WINDOW, CK_WINDOW_MS,
+	CK_WINDOW_INSN, CK_PERIOD, CK_PERIOD_MS, CK_COUNT, CK_OUTPUT,
+	CK_INPUT, CK_FORMAT, CK_DB, CK_AUX_SIZE, CK_VERBOSE, CK_QUIET,
+	CK_HELP,
+};
+
+struct copt {
+	const char *name;
+	int has_arg;
+	int val;		/* getopt value: a short letter or CO_VAL + i */
+	unsigned int bit;	/* the SA_CO_* that enables it; 0: always */
+	enum copt_kind kind;
+};
+
+#define CO_VAL 0x4000
+
+/* The vocabulary; the entries after the first of each bit are the old
+ * spellings (hidden: no --help lists them).
+ */
+static const struct copt copts[] = {
+	{ "pid", required_argument, 'p', SA_CO_PID, CK_PID },
+	{ "backend", required_argument, CO_VAL + 1, SA_CO_BACKEND,
+	  CK_BACKEND },
+	{ "emulate", no_argument, CO_VAL + 2, SA_CO_BACKEND, CK_EMULATE },
+	{ "window", required_argument, CO_VAL + 3, SA_CO_WINDOW, CK_WINDOW },
+	{ "window-ms", required_argument, CO_VAL + 4, SA_CO_WINDOW,
+	  CK_WINDOW_MS },
+	{ "window-insns", required_argument, CO_VAL + 5, SA_CO_WINDOW,
+	  CK_WINDOW_INSN },
+	{ "period", required_argument, CO_VAL + 6, SA_CO_PERIOD, CK_PERIOD },
+	{ "period-ms", required_argument, CO_VAL + 7, SA_CO_PERIOD,
+	  CK_PERIOD_MS },
+	{ "count", required_argument, CO_VAL + 8, SA_CO_COUNT, CK_COUNT },
+	{ "windows", required_argument, CO_VAL + 9, SA_CO_COUNT, CK_COUNT },
+	{ "max-windows", required_argument, CO_VAL + 10, SA_CO_COUNT,
+	  CK_COUNT },
+	{ "output", required_argument, 'o', SA_CO_OUTPUT, CK_OUTPUT },
+	{ "input", required_argument, 'i', SA_CO_INPUT, CK_INPUT },
+	{ "format", required_argument, 'f', SA_CO_FORMAT, CK_FORMAT },
+	{ "db", required_argument, CO_VAL + 11, SA_CO_DB, CK_DB },
+	{ "baseline", required_argument, CO_VAL + 12, SA_CO_DB, CK_DB },
+	{ "aux-size", required_argument, CO_VAL + 13, SA_CO_AUX_SIZE,
+	  CK_AUX_SIZE },
+	{ "verbose", no_argument, 'v', 0, CK_VERBOSE },
+	{ "quiet", no_argument, 'q', 0, CK_QUIET },
+	{ "help", no_argument, 'h', 0, CK_HELP },
+};
+
+#define NR_COPTS (sizeof(copts) / sizeof(copts[0]))
+
+struct unit {
+	const char *suffix;
+	uint64_t mul;
+};
+
+/* Durations in nanoseconds; "insn" is handled apart. */
+static const struct unit time_units[] = {
+	{ "ns", 1 }, { "us", 1000 }, { "ms", 1000000 },
+	{ "s", 1000000000ull }, { "min", 60000000000ull },
+};
+
+/* Sizes: K/M/G, binary (as perf's --mmap-pages and dd take them). */
+static const struct unit size_units[] = {
+	{ "", 1 }, { "K", 1ull << 10 }, { "KiB", 1ull << 10 },
+	{ "M", 1ull << 20 }, { "MiB", 1ull << 20 },
+	{ "G", 1ull << 30 }, { "GiB", 1ull << 30 },
+	{ "k", 1ull << 10 }, { "m", 1ull << 20 }, { "g", 1ull << 30 },
+};
+
+static const char *const format_names[] = { "text", "json", "jsonl" };
+
+/* Splits "123unit" into the number and the unit; false on junk. */
+static bool split_number(const char *s, uint64_t *v, const char **unit)
+{
+	char *end;
+	unsigned long long x;
+
+	if (!s || *s < '0' || *s > '9')
+		return false;
+	errno = 0;
+	if (s[0] == '0' && (s[1] == 'x' || s[1] == 'X'))
+		x = strtoull(s, &end, 16);
+	else
+		x = strtoull(s, &end, 10);
+	if (errno || end == s)
+		return false;
+	*v = x;
+	*unit = end;
+	return true;
+}
+
+static bool mul_ok(uint64_t v, uint64_t mul, uint64_t *out)
+{
+	if (mul && v > UINT64_MAX / mul)
+		return false;
+	*out = v * mul;
+	return true;
+}
+
+int sa_parse_duration(const char *s, char bare, struct sa_duration *d)
+{
+	const char *unit;
+	uint64_t v;
+	size_t i;
+
+	d->ns = d->insns = 0;
+	if (!split_number(s, &v, &unit) || !v)
+		return -EINVAL;
+	if (!*unit) {
+		if (bare == 'i')
+			unit = "insn";
+		else if (bare == 'm')
+			unit = "ms";
+		else
+			return -EINVAL;
+	}
+	if (!strcmp(unit, "insn") || !strcmp(unit, "insns") ||
+	    !strcmp(unit, "i")) {
+		d->insns = v;
+		return 0;
+	}
+	for (i = 0; i < sizeof(time_units) / sizeof(time_units[0]); i++)
+		if (!strcmp(unit, time_units[i].suffix))
+			return mul_ok(v, time_units[i].mul, &d->ns) ? 0 :
+								     -ERANGE;
+	return -EINVAL;
+}
+
+bool sa_parse_size(const char *s, uint64_t *bytes)
+{
+	const char *unit;
+	uint64_t v;
+	size_t i;
+
+	if (!split_number(s, &v, &unit))
+		return false;
+	for (i = 0; i < sizeof(size_units) / sizeof(size_units[0]); i++)
+		if (!strcmp(unit, size_units[i].suffix))
+			return mul_ok(v, size_units[i].mul, bytes);
+	return false;
+}
+
+const char *sa_format_name(enum sa_format f)
+{
+	return f >= SA_FMT_TEXT && f <= SA_FMT_JSONL ?
+		       format_names[f - SA_FMT_TEXT] : "?";
+}
+
+/* "text, json or jsonl" from a mask of SA_FMT_BIT(). */
+static void format_list(unsigned int mask, char *buf, size_t len)
+{
+	size_t i, n = 0, left = 0, done = 0;
+
+	for (i = 0; i < 3; i++)
+		left += !!(mask & SA_FMT_BIT(SA_FMT_TEXT + i));
+	buf[0] = '\0';
+	for (i = 0; i < 3 && n < len; i++) {
+		if (!(mask & SA_FMT_BIT(SA_FMT_TEXT + i)))
+			continue;
+		done++;
+		n += (size_t)snprintf(buf + n, len - n, "%s%s",
+				      done == 1 ? "" :
+				      done == left ? " or " : ", ",
+				      format_names[i]);
+	}
+}
+
+bool sa_parse_format(const char *s, unsigned int allowed,
+		     enum sa_format *f)
+{
+	size_t i;
+
+	for (i = 0; i < 3; i++) {
+		if (strcmp(s, format_names[i]))
+			continue;
+		if (!(allowed & SA_FMT_BIT(SA_FMT_TEXT + i)))
+			return false;
+		*f = (enum sa_format)(SA_FMT_TEXT + i);
+		return true;
+	}
+	return false;
+}
+
+bool sa_parse_pid(const char *s, pid_t *pid)
+{
+	uint64_t v;
+
+	if (!sa_parse_u64(s, &v) || !v || v > INT32_MAX)
+		return false;
+	*pid = (pid_t)v;
+	return true;
+}
+
+void sa_common_init(struct sa_common *cm, const char *cmd,
+		    unsigned int mask)
+{
+	memset(cm, 0, sizeof(*cm));
+	cm->cmd = cmd;
+	cm->mask = mask;
+	cm->formats = SA_FMT_BIT(SA_FMT_TEXT);
+	cm->format = SA_FMT_TEXT;
+	cm->bare_window = 'm';
+	cm->backend = SA_BACKEND_AUTO;
+}
+
+/* Builds the merged long options and short option string once. */
+static int build(struct sa_common *cm, const char *shortopts,
+		 const struct option *own)
+{
+	size_t n = 0, i, s = 0;
+
+	if (shortopts && *shortopts == '+')
+		cm->shortopts[s++] = *shortopts++;
+	cm->shortopts[s++] = ':';	/* ':' for a missing argument */
+	for (i = 0; shortopts && shortopts[i] && s < sizeof(cm->shortopts) - 4;
+	     i++)
+		cm->shortopts[s++] = shortopts[i];
+	/* The command's own options first: getopt_long takes the first of
+	 * two equal names, so a command can give an alias its own meaning.
+	 */
+	for (i = 0; own && own[i].name; i++) {
+		if (n >= SA_COMMON_MAX_OPTS - NR_COPTS - 1)
+			return -1;
+		cm->longopts[n++] = own[i];
+	}
+	cm->nr_own = n;
+	for (i = 0; i < NR_COPTS; i++) {
+		const struct copt *c = &copts[i];
+
+		if (c->bit && !(cm->mask & c->bit))
+			continue;
+		cm->longopts[n].name = c->name;
+		cm->longopts[n].has_arg = c->has_arg;
+		cm->longopts[n].flag = NULL;
+		cm->longopts[n].val = c->val;
+		n++;
+		if (c->val < 128 && !strchr(cm->shortopts, c->val) &&
+		    s < sizeof(cm->shortopts) - 3) {
+			cm->shortopts[s++] = (char)c->val;
+			if (c->has_arg)
+				cm->shortopts[s++] = ':';
+		}
+	}
+	memset(&cm->longopts[n], 0, sizeof(cm->longopts[n]));
+	cm->shortopts[s] = '\0';
+	cm->built = true;
+	return 0;
+}
+
+static const struct copt *find_copt(const struct sa_common *cm, int val)
+{
+	size_t i;
+
+	for (i = 0; i < NR_COPTS; i++)
+		if (copts[i].val == val &&
+		    (!copts[i].bit || (cm->mask & copts[i].bit)))
+			return &copts[i];
+	return NULL;
+}
+
+/* The spelling the user typed, for messages: "--window-ms" or "-p". */
+static const char *typed(char **argv, int longidx, int ch,
+			 const struct sa_common *cm, char *buf, size_t len)
+{
+	const char *a = argv[optind - 1];
+
+	if (longidx >= 0 && cm->longopts[longidx].name)
+		snprintf(buf, len, "--%s", cm->longopts[longidx].name);
+	else if (a && a[0] == '-' && a[1] == '-')
+		snprintf(buf, len, "%.*s", (int)strcspn(a, "="), a);
+	else
+		snprintf(buf, len, "-%c", ch > 0 && ch < 128 && ch != ':' ? ch :
+					  optopt ? optopt : '?');
+	return buf;
+}
+
+static int window_value(struct sa_common *cm, const char *opt,
+			const char *arg, char bare)
+{
+	struct sa_duration d;
+	int err = sa_parse_duration(arg, bare, &d);
+
+	if (err) {
+		sa_err("bad %s '%s': a duration such as 10ms, 500us or 2s%s",
+		       opt, arg, cm->window_insn_ok ?
+				 ", or instructions such as 4000insn" : "");
+		return -1;
+	}
+	if (d.insns && !cm->window_insn_ok) {
+		sa_err("bad %s '%s': %s counts time, not instructions "
+		       "(10ms, 500us, 2s)", opt, arg, cm->cmd);
+		return -1;
+	}
+	if (d.ns % 1000000) {
+		sa_err("bad %s '%s': windows are timed in whole "
+		       "milliseconds (e.g. 1ms, 2000us)", opt, arg);
+		return -1;
+	}
+	cm->window_ms = d.ns / 1000000;
+	cm->window_insns = d.insns;
+	cm->set |= SA_CO_WINDOW;
+	return 0;
+}
+
+static int period_value(struct sa_common *cm, const char *opt,
+			const char *arg)
+{
+	struct sa_duration d;
+
+	if (sa_parse_duration(arg, 'm', &d) || d.insns) {
+		sa_err("bad %s '%s': a duration such as 500ms, 2s or 1min",
+		       opt, arg);
+		return -1;
+	}
+	if (d.ns % 1000000) {
+		sa_err("bad %s '%s': the period is timed in whole "
+		       "milliseconds", opt, arg);
+		return -1;
+	}
+	cm->period_ms = d.ns / 1000000;
+	cm->set |= SA_CO_PERIOD;
+	return 0;
+}
+
+/* Handles common option @c; 0 done, 'h' for help, -1 usage error. */
+static int common(struct sa_common *cm, const struct copt *c,
+		  const char *opt, char *arg)
+{
+	struct sa_errinfo ei;
+	char list[64];
+	uint64_t v;
+
+	switch (c->kind) {
+	case CK_PID:
+		if (!sa_parse_pid(arg, &cm->pid)) {
+			sa_err("bad %s '%s': not a process id", opt, arg);
+			return -1;
+		}
+		break;
+	case CK_BACKEND:
+		if (sa_backend_kind_parse(arg, &cm->backend, &ei)) {
+			sa_err("bad %s '%s': auto, intel_pt, cs_etm or "
+			       "emulate", opt, arg);
+			return -1;
+		}
+		break;
+	case CK_EMULATE:
+		cm->backend = SA_BACKEND_EMULATE;
+		break;
+	case CK_WINDOW:
+		return window_value(cm, opt, arg, cm->bare_window);
+	case CK_WINDOW_MS:
+		return window_value(cm, opt, arg, 'm');
+	case CK_WINDOW_INSN:
+		return window_value(cm, opt, arg, 'i');
+	case CK_PERIOD:
+	case CK_PERIOD_MS:
+		return period_value(cm, opt, arg);
+	case CK_COUNT:
+		if (!sa_parse_u64(arg, &v) || !v || v > SA_COMMON_MAX_COUNT) {
+			sa_err("bad %s '%s': a count from 1 to %u", opt, arg,
+			       SA_COMMON_MAX_COUNT);
+			return -1;
+		}
+		cm->count = v;
+		break;
+	case CK_OUTPUT:
+		cm->output = arg;
+		break;
+	case CK_INPUT:
+		cm->input = arg;
+		break;
+	case CK_FORMAT:
+		if (!sa_parse_format(arg, cm->formats, &cm->format)) {
+			format_list(cm->formats, list, sizeof(list));
+			sa_err("bad %s '%s': %s", opt, arg, list);
+			return -1;
+		}
+		break;
+	case CK_DB:
+		cm->db = arg;
+		break;
+	case CK_AUX_SIZE:
+		if (!sa_parse_size(arg, &cm->aux_size) || !cm->aux_size) {
+			sa_err("bad %s '%s': a size such as 4M, 512K or "
+			       "4194304", opt, arg);
+			return -1;
+		}
+		break;
+	case CK_VERBOSE:
+		sa_tool_set_verbosity(1);
+		return 0;
+	case CK_QUIET:
+		sa_tool_set_verbosity(-1);
+		return 0;
+	case CK_HELP:
+		return 'h';
+	}
+	cm->set |= c->bit;
+	return 0;
+}
+
+int sa_getopt(int argc, char **argv, const char *shortopts,
+	      const struct option *own, struct sa_common *cm)
+{
+	const struct copt *c;
+	char opt[64];
+	int ch, idx, r;
+
+	if (!cm->built) {
+		if (build(cm, shortopts, own)) {
+			sa_err("too many options (internal limit)");
+			return SA_GETOPT_USAGE;
+		}
+		optind = 1;
+	}
+	opterr = 0;
+	for (;;) {
+		idx = -1;
+		optopt = 0;
+		ch = getopt_long(argc, argv, cm->shortopts, cm->longopts, &idx);
+		if (ch == -1)
+			return -1;
+		if (ch == '?') {
+			const char *a = argv[optind - 1];
+
+			if (optopt && optopt < 128 &&
+			    !(a && a[0] == '-' && a[1] == '-'))
+				sa_err("unknown option '-%c' (see %s %s "
+				       "--help)", optopt, sa_prog, cm->cmd);
+			else
+				sa_err("unknown option '%s' (see %s %s "
+				       "--help)", a ? a : "?", sa_prog,
+				       cm->cmd);
+			return SA_GETOPT_USAGE;
+		}
+		if (ch == ':') {
+			sa_err("option '%s' needs a value (see %s %s --help)",
+			       typed(argv, idx, ch, cm, opt, sizeof(opt)),
+			       sa_prog, cm->cmd);
+			return SA_GETOPT_USAGE;
+		}
+		/* `--pid --help`: the help, not a bad value. */
+		if (optarg && (!strcmp(optarg, "--help") ||
+			       !strcmp(optarg, "-h")))
+			return 'h';
+		/* The command's own option of that value wins. */
+		if (idx >= 0 && (size_t)idx < cm->nr_own)
+			return ch;
+		c = find_copt(cm, ch);
+		if (!c)
+			return ch;
+		r = common(cm, c, typed(argv, idx, ch, cm, opt, sizeof(opt)),
+			   optarg);
+		if (r < 0)
+			return SA_GETOPT_USAGE;
+		if (r == 'h')
+			return 'h';
+	}
+}
