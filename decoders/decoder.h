@@ -103,4 +103,10 @@ struct sa_ipt_config {
 struct sa_dec *sa_ipt__new(const struct sa_ipt_config *cfg,
 			   struct sa_errinfo *ei);
 
+/* The versions of libipt and capstone this process runs with, from the
+ * libraries' own calls (pt_library_version(), cs_version()), into @buf:
+ * "libipt 2.0.5, capstone 4.0".
+ */
+void sa_ipt_lib_versions(char *buf, size_t len);
+
 #endif /* SA_DECODERS_DECODER_H */

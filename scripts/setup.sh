@@ -16,6 +16,9 @@ pkgs=(
 	binutils-arm-linux-gnueabihf
 	# libFuzzer and the sanitizer runtimes (CI's fuzz smoke run)
 	clang libclang-rt-14-dev
+	# man pages (scdoc) and their render test (man-db), sd_notify
+	# (libsystemd-dev), systemd-analyze verify of the units (systemd)
+	scdoc man-db libsystemd-dev systemd
 )
 missing=()
 for p in "${pkgs[@]}"; do

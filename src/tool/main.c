@@ -13,6 +13,8 @@
 
 #include "sensor/log.h"
 #include "sensor/session.h"
+#include "sensor/version.h"
+#include "git_version.h"
 #include "tool.h"
 
 #ifndef SA_VERSION
@@ -62,11 +64,17 @@ static void sa_usage(FILE *f)
 	for (c = sa_cmds; c->name; c++)
 		fprintf(f, "  %-10s %s\n", c->name, c->help);
 	fprintf(f,
-		"\nGlobal options (also anywhere after the command):\n"
-		"  -v, --verbose   more messages (repeat for debug)\n"
-		"  -q, --quiet     only warnings and errors\n"
-		"  -h, --help      this help; COMMAND --help for a command\n"
-		"  -V, --version   print the version and the libraries'\n"
+		"\nGlobal options (-v, -q and --config also after the command):\n"
+		"  -v, --verbose      more messages (repeat for debug)\n"
+		"  -q, --quiet        only warnings and errors\n"
+		"      --config FILE  options from FILE before the command "
+		"line's (default\n"
+		"                     /etc/sensor-agent/sensor-agent.conf "
+		"when it exists)\n"
+		"  -h, --help         this help; COMMAND --help for a "
+		"command\n"
+		"  -V, --version      the version, git describe and the "
+		"libraries' versions\n"
 		"\nSee docs/cli.md, or `%s COMMAND --help`.\n", sa_prog);
 }
 
@@ -153,6 +161,26 @@ static int sa_tool_print(enum sa_log_level level, const char *fmt, va_list ap)
 	return 0;
 }
 
+/* --version: ours, the build's `git describe`, and the libraries' own
+ * versions (the ones this process runs with, not the headers').
+ */
+static int print_version(void)
+{
+	char libs[256];
+
+	sa_lib_versions(libs, sizeof(libs));
+	printf("%s %s (git %s)\n%s\n", sa_prog, SA_VERSION, SA_GIT_DESCRIBE,
+	       libs);
+	return SA_EXIT_OK;
+}
+
+static const struct sa_cmd *find_cmd(const char *name);
+
+static bool is_command(const char *name)
+{
+	return find_cmd(name) != NULL;
+}
+
 static const struct sa_cmd *find_cmd(const char *name)
 {
 	const struct sa_cmd *c;
@@ -191,6 +219,7 @@ int main(int argc, char **argv)
 	int i = 1;
 
 	sa_set_print(sa_tool_print);
+	sa_tool_is_command = is_command;
 	for (; i < argc && argv[i][0] == '-'; i++) {
 		const char *a = argv[i];
 
@@ -200,12 +229,15 @@ int main(int argc, char **argv)
 			sa_tool_set_verbosity(2);
 		} else if (!strcmp(a, "-q") || !strcmp(a, "--quiet")) {
 			sa_tool_set_verbosity(-1);
+		} else if (!strcmp(a, "--config") && i + 1 < argc) {
+			sa_config_path = argv[++i];
+		} else if (!strncmp(a, "--config=", 9)) {
+			sa_config_path = a + 9;
 		} else if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
 			sa_usage(stdout);
 			return SA_EXIT_OK;
 		} else if (!strcmp(a, "-V") || !strcmp(a, "--version")) {
-			printf("%s %s\n", sa_prog, SA_VERSION);
-			return SA_EXIT_OK;
+			return print_version();
 		} else if (!strcmp(a, "--pid") || !strncmp(a, "--pid=", 6) ||
 			   !strcmp(a, "-p")) {
 			break;	/* the live sensor takes it from here */

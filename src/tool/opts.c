@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "sensor/backend.h"
 #include "sensor/log.h"
@@ -25,7 +26,7 @@ enum copt_kind {
 	CK_PID, CK_BACKEND, CK_EMULATE, CK_WINDOW, CK_WINDOW_MS,
 	CK_WINDOW_INSN, CK_PERIOD, CK_PERIOD_MS, CK_COUNT, CK_OUTPUT,
 	CK_INPUT, CK_FORMAT, CK_DB, CK_AUX_SIZE, CK_VERBOSE, CK_QUIET,
-	CK_HELP,
+	CK_HELP, CK_CONFIG,
 };
 
 struct copt {
@@ -68,6 +69,7 @@ static const struct copt copts[] = {
 	{ "verbose", no_argument, 'v', 0, CK_VERBOSE },
 	{ "quiet", no_argument, 'q', 0, CK_QUIET },
 	{ "help", no_argument, 'h', 0, CK_HELP },
+	{ "config", required_argument, CO_VAL + 14, 0, CK_CONFIG },
 };
 
 #define NR_COPTS (sizeof(copts) / sizeof(copts[0]))
@@ -419,9 +421,246 @@ static int common(struct sa_common *cm, const struct copt *c,
 		return 0;
 	case CK_HELP:
 		return 'h';
+	case CK_CONFIG:
+		return 0;	/* read before the options: load_config() */
 	}
 	cm->set |= c->bit;
 	return 0;
+}
+
+/*
+ * The config file: "key = value" lines whose keys are the long option
+ * names.  Keys before any section are the shared vocabulary (they apply
+ * to every command that takes them); a "[COMMAND]" section holds options
+ * of that command.  Its entries become "--key=value" arguments that are
+ * parsed before the command line's, so the command line wins.
+ */
+#define CFG_MAX_ENTRIES 256
+#define CFG_MAX_LINE 4096
+#define CFG_DEFAULT "/etc/sensor-agent/sensor-agent.conf"
+
+const char *sa_config_path;
+bool (*sa_tool_is_command)(const char *name);
+
+static struct {
+	char *argv[CFG_MAX_ENTRIES + 2];	/* [0]: the program */
+	unsigned int line[CFG_MAX_ENTRIES + 2];
+	int argc;
+	char path[512];
+	char where[600];
+} cfg;
+
+static const struct option *find_long(const struct sa_common *cm,
+				      const char *name)
+{
+	size_t i;
+
+	for (i = 0; cm->longopts[i].name; i++)
+		if (!strcmp(cm->longopts[i].name, name))
+			return &cm->longopts[i];
+	return NULL;
+}
+
+static bool is_common_name(const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < NR_COPTS; i++)
+		if (!strcmp(copts[i].name, name))
+			return true;
+	return false;
+}
+
+static char *trim(char *s)
+{
+	char *e;
+
+	while (*s == ' ' || *s == '\t')
+		s++;
+	e = s + strlen(s);
+	while (e > s && (e[-1] == ' ' || e[-1] == '\t' || e[-1] == '\n' ||
+			 e[-1] == '\r'))
+		*--e = '\0';
+	return s;
+}
+
+/* The config file named by --config on the command line (before "--"),
+ * before the command, or the default when it exists; NULL for none.
+ */
+static const char *config_path(int argc, char **argv)
+{
+	int i;
+
+	for (i = 1; i < argc && strcmp(argv[i], "--"); i++) {
+		if (!strcmp(argv[i], "--config") && i + 1 < argc)
+			return argv[i + 1];
+		if (!strncmp(argv[i], "--config=", 9))
+			return argv[i] + 9;
+	}
+	if (sa_config_path)
+		return sa_config_path;
+	return access(CFG_DEFAULT, F_OK) ? NULL : CFG_DEFAULT;
+}
+
+#define cfg_err(lineno, ...)                                                  \
+	do {                                                                  \
+		snprintf(cfg.where, sizeof(cfg.where), "%s:%u", cfg.path,     \
+			 (lineno));                                           \
+		sa_msg_context = cfg.where;                                   \
+		sa_err(__VA_ARGS__);                                          \
+		sa_msg_context = NULL;                                        \
+	} while (0)
+
+static bool cfg_bool(const char *v, bool *b)
+{
+	static const char *const t[] = { "true", "yes", "on", "1" };
+	static const char *const f[] = { "false", "no", "off", "0" };
+	size_t i;
+
+	for (i = 0; i < 4; i++) {
+		if (!strcmp(v, t[i]))
+			return *b = true;
+		if (!strcmp(v, f[i])) {
+			*b = false;
+			return true;
+		}
+	}
+	return false;
+}
+
+/* Reads the config file into cfg.argv; 0, or -1 after a message. */
+static int load_config(struct sa_common *cm, int argc, char **argv)
+{
+	const char *path = config_path(argc, argv);
+	char line[CFG_MAX_LINE], section[64] = "", cmdword[64];
+	const struct option *o;
+	unsigned int lineno = 0;
+	FILE *f;
+	int ret = 0;
+
+	cfg.argc = 0;
+	if (!path)
+		return 0;
+	snprintf(cfg.path, sizeof(cfg.path), "%s", path);
+	snprintf(cmdword, sizeof(cmdword), "%.*s",
+		 (int)strcspn(cm->cmd, " "), cm->cmd);
+	f = fopen(path, "re");
+	if (!f) {
+		sa_err("config file %s: %s", path, strerror(errno));
+		return -1;
+	}
+	cfg.argv[cfg.argc++] = (char *)sa_prog;
+	while (fgets(line, sizeof(line), f)) {
+		char *s, *eq, *key, *val;
+		bool mine, flag;
+		size_t n;
+
+		lineno++;
+		if (!strchr(line, '\n') && !feof(f)) {
+			cfg_err(lineno, "line longer than %d bytes",
+				CFG_MAX_LINE - 2);
+			ret = -1;
+			break;
+		}
+		s = trim(line);
+		if (!*s || *s == '#' || *s == ';')
+			continue;
+		if (*s == '[') {
+			n = strlen(s);
+			if (n < 3 || s[n - 1] != ']' || n - 2 >= sizeof(section)) {
+				cfg_err(lineno, "bad section '%s': [COMMAND]",
+					s);
+				ret = -1;
+				break;
+			}
+			s[n - 1] = '\0';
+			snprintf(section, sizeof(section), "%s", trim(s + 1));
+			if (sa_tool_is_command && !sa_tool_is_command(section)) {
+				cfg_err(lineno, "unknown section [%s]: a "
+					"command's name", section);
+				ret = -1;
+				break;
+			}
+			continue;
+		}
+		eq = strchr(s, '=');
+		if (!eq) {
+			cfg_err(lineno, "expected 'key = value', not '%s'", s);
+			ret = -1;
+			break;
+		}
+		*eq = '\0';
+		key = trim(s);
+		val = trim(eq + 1);
+		n = strlen(val);
+		if (n >= 2 && val[0] == '"' && val[n - 1] == '"') {
+			val[n - 1] = '\0';
+			val++;
+		}
+		if (!strcmp(key, "config") || !strcmp(key, "help")) {
+			cfg_err(lineno, "key '%s' has no place in a config "
+				"file", key);
+			ret = -1;
+			break;
+		}
+		mine = !section[0] || !strcmp(section, cmdword);
+		if (!section[0] && !is_common_name(key)) {
+			cfg_err(lineno, "unknown key '%s' (keys are the long "
+				"option names; a command's own options go in "
+				"a [COMMAND] section)", key);
+			ret = -1;
+			break;
+		}
+		if (!mine)
+			continue;	/* another command's section */
+		o = find_long(cm, key);
+		if (!o) {
+			if (!section[0])
+				continue;	/* not an option of this one */
+			cfg_err(lineno, "unknown key '%s': %s has no option "
+				"--%s", key, cm->cmd, key);
+			ret = -1;
+			break;
+		}
+		if (o->has_arg == no_argument) {
+			if (!cfg_bool(val, &flag)) {
+				cfg_err(lineno, "bad value '%s' for %s: true "
+					"or false", val, key);
+				ret = -1;
+				break;
+			}
+			if (!flag)
+				continue;
+		} else if (!*val) {
+			cfg_err(lineno, "key '%s' needs a value", key);
+			ret = -1;
+			break;
+		}
+		if (cfg.argc >= CFG_MAX_ENTRIES + 1) {
+			cfg_err(lineno, "more than %d entries (the limit)",
+				CFG_MAX_ENTRIES);
+			ret = -1;
+			break;
+		}
+		n = strlen(key) + strlen(val) + 4;
+		cfg.argv[cfg.argc] = malloc(n);
+		if (!cfg.argv[cfg.argc]) {
+			ret = -1;
+			break;
+		}
+		if (o->has_arg == no_argument)
+			snprintf(cfg.argv[cfg.argc], n, "--%s", key);
+		else
+			snprintf(cfg.argv[cfg.argc], n, "--%s=%s", key, val);
+		cfg.line[cfg.argc++] = lineno;
+	}
+	if (!ret && ferror(f)) {
+		sa_err("config file %s: %s", path, strerror(errno));
+		ret = -1;
+	}
+	fclose(f);
+	cfg.argv[cfg.argc] = NULL;
+	return ret;
 }
 
 int sa_getopt(int argc, char **argv, const char *shortopts,
@@ -436,13 +675,32 @@ int sa_getopt(int argc, char **argv, const char *shortopts,
 			sa_err("too many options (internal limit)");
 			return SA_GETOPT_USAGE;
 		}
-		optind = 1;
+		if (load_config(cm, argc, argv))
+			return SA_GETOPT_USAGE;
+		cm->in_config = cfg.argc > 1;
+		optind = 0;	/* glibc: start afresh */
 	}
 	opterr = 0;
 	for (;;) {
 		idx = -1;
 		optopt = 0;
-		ch = getopt_long(argc, argv, cm->shortopts, cm->longopts, &idx);
+		if (cm->in_config) {
+			ch = getopt_long(cfg.argc, cfg.argv, cm->shortopts,
+					 cm->longopts, &idx);
+			if (ch == -1) {
+				cm->in_config = false;
+				sa_msg_context = NULL;
+				optind = 0;
+				continue;
+			}
+			snprintf(cfg.where, sizeof(cfg.where), "%s:%u",
+				 cfg.path, cfg.line[optind - 1]);
+			sa_msg_context = cfg.where;
+		} else {
+			sa_msg_context = NULL;
+			ch = getopt_long(argc, argv, cm->shortopts,
+					 cm->longopts, &idx);
+		}
 		if (ch == -1)
 			return -1;
 		if (ch == '?') {

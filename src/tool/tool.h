@@ -97,6 +97,15 @@ bool sa_msg_enabled(int prio);
 
 /* The command running ("decode", "watch"; NULL before one is chosen). */
 extern const char *sa_cmd_name;
+/* "FILE:LINE" of the config entry being applied, for error messages. */
+extern const char *sa_msg_context;
+/* Log lines start with the UTC time and the level (the service: watch).
+ * Under systemd (JOURNAL_STREAM is standard error) lines start with a
+ * <N> priority prefix instead, whatever this says.
+ */
+extern bool sa_log_timestamps;
+/* --config FILE given before the command (main.c). */
+extern const char *sa_config_path;
 
 /* -v (+1) or -q (-1), wherever they are on the line. */
 void sa_tool_set_verbosity(int delta);
@@ -141,6 +150,7 @@ struct sa_common {
 	enum sa_format format;
 	/* getopt state */
 	bool built;
+	bool in_config;	/* returning the config file's options */
 	size_t nr_own;
 	struct option longopts[SA_COMMON_MAX_OPTS];
 	char shortopts[96];
@@ -175,6 +185,11 @@ bool sa_parse_size(const char *s, uint64_t *bytes);
 bool sa_parse_format(const char *s, unsigned int allowed,
 		     enum sa_format *f);
 const char *sa_format_name(enum sa_format f);
+
+/* True when @name is a command of the table (set by main.c; config
+ * sections of other names are refused).
+ */
+extern bool (*sa_tool_is_command)(const char *name);
 
 /* A process id, 1 to INT32_MAX. */
 bool sa_parse_pid(const char *s, pid_t *pid);

@@ -52,7 +52,7 @@ static void decode_usage(FILE *f)
 "      --targets            text: list the targets of indirect branches\n"
 "      --progress           report progress on standard error (redrawn\n"
 "                           on a terminal, else a line per 10%%)\n"
-"  Raw Intel PT, as ptxed takes it:\n"
+"  Raw Intel PT (the inputs of ptxed --pt/--raw, in this syntax):\n"
 "      --pt FILE            raw Intel PT packet stream\n"
 "      --image FILE[:OFF[-END]]@ADDR\n"
 "                           map bytes OFF..END of FILE at ADDR; repeatable\n"

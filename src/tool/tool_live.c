@@ -166,6 +166,8 @@ int cmd_live(int argc, char **argv)
 	memset(&o, 0, sizeof(o));
 	o.backend.cpu = -1;
 	o.decode.binaries = binaries;
+	/* a service's log: every line with its time and level */
+	sa_log_timestamps = true;
 	sa_common_init(&cm, sa_cmd_name ? sa_cmd_name : "watch",
 		       SA_CO_PID | SA_CO_BACKEND | SA_CO_WINDOW | SA_CO_PERIOD |
 		       SA_CO_COUNT | SA_CO_OUTPUT | SA_CO_FORMAT | SA_CO_DB);

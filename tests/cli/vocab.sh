@@ -58,7 +58,9 @@ rejected() {
 	run 2 "$@" || return
 	err_has "sensor-agent $name: "
 	err_has "'$bad'"
-	if grep -v "^sensor-agent $name: " "$D/err" | grep -q .; then
+	# watch (the service) starts its lines with the time and level
+	if grep -Ev "^([0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9:]{8}Z [a-z]+: )?sensor-agent $name: " \
+		"$D/err" | grep -q .; then
 		fail "a line without the prefix 'sensor-agent $name: ': $*"
 		sed 's/^/    /' "$D/err" | head -5
 	fi
@@ -201,6 +203,45 @@ grep -qF "trigger --socket $D/ctl.sock" snap.err ||
 kill "$bg" 2>/dev/null
 wait "$bg" 2>/dev/null
 bg=
+
+# the config file: keys are the long option names, the command line wins,
+# errors name the file and the line
+printf '# shared\nformat = json\n\n[decode]\noutput = cfg.json\n' >c.conf
+run 0 "$T" decode --config c.conf r.data && grep -q '"functions"' cfg.json ||
+	fail "config: format/output from the file not used"
+rm -f cfg.json
+run 0 "$T" --config c.conf decode -f text -o cfg.txt r.data &&
+	grep -q '"functions"' cfg.txt && fail "config: the command line does not win"
+printf 'window = 10ms\nwindw = 3\n' >bad.conf
+rejected capture windw "$T" capture --config bad.conf -p 1
+err_has "bad.conf:2: unknown key 'windw'"
+printf '[capture]\nwindow = 10xs\n' >bad.conf
+rejected capture 10xs "$T" capture --config bad.conf -p 1
+err_has "bad.conf:2: bad --window '10xs'"
+printf '[capture]\nfrobnicate = 1\n' >bad.conf
+rejected capture frobnicate "$T" capture --config bad.conf -p 1
+printf '[decode]\nprogress = maybe\n' >bad.conf
+rejected decode maybe "$T" decode --config bad.conf r.data
+printf '[nosuch]\n' >bad.conf
+run 2 "$T" decode --config bad.conf r.data && err_has "bad.conf:1: unknown section [nosuch]"
+# another command's section is not checked against this one
+printf '[capture]\nsnapshot = true\n' >other.conf
+run 0 "$T" decode --config other.conf r.data
+run 2 "$T" decode --config /nonexistent/sa.conf r.data &&
+	err_has "/nonexistent/sa.conf"
+
+# log lines: time and level from watch; <N> prefixes, no time, when
+# standard error is the journal's stream (JOURNAL_STREAM names it)
+run 1 "$T" watch -p 2147483646
+grep -Eq '^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z error: sensor-agent watch: ' err ||
+	fail "watch: no 'TIME error: ' log line: $(cat err)"
+: >j.err
+JOURNAL_STREAM=$(stat -c '%d:%i' j.err) "$T" watch -p 2147483646 2>>j.err
+grep -q '^<3>sensor-agent watch: ' j.err || fail "journal: no <3> line: $(cat j.err)"
+grep -Eq '[0-9]{2}:[0-9]{2}:[0-9]{2}Z' j.err && fail "journal: a timestamp"
+# a JOURNAL_STREAM that is not our stderr (a redirected child) is ignored
+JOURNAL_STREAM=1:1 "$T" watch -p 2147483646 2>j2.err
+grep -q '^<' j2.err && fail "JOURNAL_STREAM of another file used"
 
 if [ $fails -ne 0 ]; then
 	echo "$fails failure(s)"
