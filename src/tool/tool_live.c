@@ -2,15 +2,24 @@
 /*
  * sensor-agent --pid PID: the live sensor.
  */
+#include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
+#include <limits.h>
 #include <inttypes.h>
 #include <math.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <syslog.h>
+#include <time.h>
 #include <unistd.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+
+#include <systemd/sd-daemon.h>
 
 #include "sensor/anomaly.h"
 #include "sensor/file.h"
@@ -25,7 +34,8 @@ static void live_usage(FILE *f)
 {
 	fprintf(f,
 "Usage: %s watch -p PID [OPTIONS]\n"
-"       %s -p PID [OPTIONS]   (the same, short form)\n"
+"       %s watch --comm NAME | --unit NAME.service [OPTIONS]\n"
+"       %s -p PID [OPTIONS]   (the same as watch -p PID)\n"
 "\n"
 "Watches process PID: captures sampled trace windows, learns a baseline\n"
 "of its branch decisions from the first windows (or uses --db), then\n"
@@ -37,9 +47,19 @@ static void live_usage(FILE *f)
 "SIGINT, SIGTERM or SIGHUP stop it cleanly: the windows captured so\n"
 "far are analysed and the counters printed; the target keeps running (also\n"
 "after a SIGKILL of the sensor: a guardian process releases it).\n"
+"With --comm or --unit it runs as a service: it watches every process of\n"
+"that name or unit, one watcher each, keeps running when they exit and\n"
+"attaches again when one starts; it reports READY=1 and WATCHDOG=1 to\n"
+"systemd (sd_notify) and logs each line with its time and level.\n"
 "\n"
+"Targets:\n"
+"  -p, --pid PID            the process to watch; the end of it ends watch\n"
+"      --comm NAME          every process named NAME (/proc/PID/comm)\n"
+"      --unit NAME.service  every process of the unit's cgroup\n"
+"                           (/sys/fs/cgroup/system.slice/NAME.service)\n"
+"      --cgroup-root DIR    where the cgroup tree is (default\n"
+"                           /sys/fs/cgroup)\n"
 "Window source:\n"
-"  -p, --pid PID            the process to watch\n"
 "      --backend KIND       auto, intel_pt, cs_etm or emulate (default\n"
 "                           auto: hardware when present, else emulate)\n"
 "      --window DURATION    window length (default %dms); emulate also\n"
@@ -52,7 +72,9 @@ static void live_usage(FILE *f)
 "                           (default: the target's main binary)\n"
 "Baseline and analysis:\n"
 "      --db FILE            the baseline: compared with from the start when\n"
-"                           FILE exists, else learnt into FILE\n"
+"                           FILE exists, else learnt into FILE (by the\n"
+"                           first watcher; the others learn their own\n"
+"                           until FILE exists)\n"
 "      --learn N            learn from the first N windows (default %d)\n"
 "      --group N            windows per comparison (default 1)\n"
 "      --count N            stop after N windows\n"
@@ -73,13 +95,14 @@ static void live_usage(FILE *f)
 "\n"
 "Exit status: 0 on a clean stop or the target's exit, 1 on failure, 2 on\n"
 "a usage error.\n",
-		sa_prog, sa_prog, SA_BACKEND_DEF_WINDOW_MS,
+		sa_prog, sa_prog, sa_prog, SA_BACKEND_DEF_WINDOW_MS,
 		SA_BACKEND_DEF_PERIOD_MS, SA_BACKEND_DEF_CPU_PERMILLE,
 		SA_LIVE_DEF_LEARN_WINDOWS, SA_DETECT_DEF_FDR);
 }
 
 enum { OPT_BUDGET = 256, OPT_FILTER, OPT_BASELINE, OPT_LEARN,
-       OPT_LEARN_DB, OPT_GROUP, OPT_FDR, OPT_KEEP };
+       OPT_LEARN_DB, OPT_GROUP, OPT_FDR, OPT_KEEP, OPT_COMM, OPT_UNIT,
+       OPT_CGROUP_ROOT };
 
 static struct sa_live *live_lv;
 
@@ -135,6 +158,368 @@ static bool parse_u64_opt(const char *name, const char *arg, uint64_t *v,
 	return true;
 }
 
+/*
+ * systemd: READY=1 once watching, WATCHDOG=1 from the supervising loop,
+ * STOPPING=1 on the way out; nothing without NOTIFY_SOCKET.
+ */
+static void notify_ready(void)
+{
+	sd_notify(0, "READY=1");
+}
+
+static void notify_stopping(void)
+{
+	sd_notify(0, "STOPPING=1");
+}
+
+/* Watches @o->backend.pid until a stop signal, the target's exit or the
+ * count; prints the counters.  The exit status.  @child: one target of
+ * a supervisor (its messages name the pid).
+ */
+static int watch_one(struct sa_live_opts *o, struct live_out *lo,
+		     bool child)
+{
+	struct sigaction sa, old_int, old_term, old_hup;
+	struct sa_live_stats st;
+	struct sa_errinfo ei;
+	struct sa_live *lv;
+	char who[32] = "";
+	int err;
+
+	if (child)
+		snprintf(who, sizeof(who), "pid %d: ", (int)o->backend.pid);
+	lv = sa_live__new(o, &ei);
+	if (!lv) {
+		sa_err("%s%s", who, ei.msg[0] ? ei.msg : strerror(errno));
+		return SA_EXIT_FAIL;
+	}
+	lo->lv = lv;
+	sa_note("watching pid %d with the %s backend%s%s",
+		(int)o->backend.pid, sa_live_backend_name(lv),
+		sa_live_backend_note(lv) ? ": " : "",
+		sa_live_backend_note(lv) ? sa_live_backend_note(lv) : "");
+	if (!child)
+		notify_ready();
+
+	/* No SA_RESTART: the wait for the next window must see EINTR. */
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_signal;
+	sigemptyset(&sa.sa_mask);
+	live_lv = lv;
+	sigaction(SIGINT, &sa, &old_int);
+	sigaction(SIGTERM, &sa, &old_term);
+	sigaction(SIGHUP, &sa, &old_hup);	/* a closed terminal */
+	err = sa_live_run(lv, &ei);
+	sigaction(SIGINT, &old_int, NULL);
+	sigaction(SIGTERM, &old_term, NULL);
+	sigaction(SIGHUP, &old_hup, NULL);
+	live_lv = NULL;
+
+	sa_live_stats(lv, &st);
+	sa_note("%s%" PRIu64 " windows (%" PRIu64 " skipped over budget, %"
+		PRIu64 " failed, %" PRIu64 " idle), %" PRIu64 " learnt, %"
+		PRIu64
+		" compared; %" PRIu64 " trace bytes, %" PRIu64
+		" lost bytes, %" PRIu64 " loss events, %" PRIu64
+		" decode errors; %" PRIu64 " instructions; decode %.3f s, "
+		"capture %.3f s CPU, %.1f s wall; %" PRIu64 " anomalies",
+		who, st.windows, st.windows_skipped, st.windows_failed,
+		st.windows_idle, st.learnt, st.analyses, st.trace_bytes,
+		st.lost_bytes, st.lost_events, st.decode_errors,
+		st.instructions,
+		(double)st.decode_ns / 1e9, (double)st.capture_ns / 1e9,
+		(double)st.wall_ns / 1e9, st.anomalies);
+	if (st.nr_threads) {
+		char tids[1024];
+		size_t n = 0;
+		uint32_t i;
+
+		tids[0] = '\0';
+		for (i = 0; i < st.nr_threads && n < sizeof(tids) - 16; i++)
+			n += (size_t)snprintf(tids + n, sizeof(tids) - n,
+					      " %" PRId32, st.tids[i]);
+		sa_note("%sthreads: %s%" PRIu32 " observed (tids%s%s)", who,
+			st.threads_truncated ? "over " : "", st.nr_threads,
+			tids, st.threads_truncated || i < st.nr_threads ?
+			" ..." : "");
+	}
+	sa_live__free(lv);
+	lo->lv = NULL;
+	if (err) {
+		sa_err("%s%s", who, ei.msg[0] ? ei.msg : sa_strerror(err));
+		return SA_EXIT_FAIL;
+	}
+	return SA_EXIT_OK;
+}
+
+/*
+ * Service mode: the targets are every process named --comm NAME, or every
+ * process of the cgroup of --unit NAME.service.  One child process
+ * watches each target (the live loop attaches to one process); the
+ * supervisor looks for new targets twice a second, so that a restarted
+ * target is watched again, and keeps running while there is none.
+ */
+#define SUPERVISE_MAX 64
+#define SUPERVISE_SCAN_MS 500
+
+struct select {
+	const char *comm, *unit, *cgroup_root, *db;
+};
+
+struct target {
+	pid_t pid;		/* the target */
+	pid_t child;		/* its watcher; 0: none (failed, waiting for
+				 * the target to go) */
+	bool learner;		/* learning into --db */
+};
+
+static volatile sig_atomic_t supervise_stop;
+
+static void on_supervise_signal(int sig)
+{
+	(void)sig;
+	supervise_stop = 1;
+}
+
+static bool comm_matches(pid_t pid, const char *name)
+{
+	char path[64], comm[64];
+	size_t n;
+	FILE *f;
+	bool ok;
+
+	snprintf(path, sizeof(path), "/proc/%d/comm", (int)pid);
+	f = fopen(path, "re");
+	if (!f)
+		return false;
+	ok = fgets(comm, sizeof(comm), f) != NULL;
+	fclose(f);
+	if (!ok)
+		return false;
+	comm[strcspn(comm, "\n")] = '\0';
+	/* the kernel keeps 15 bytes of the name (TASK_COMM_LEN) */
+	n = strlen(name);
+	return n > 15 ? !strncmp(comm, name, 15) && strlen(comm) == 15 :
+			!strcmp(comm, name);
+}
+
+/* A zombie has no code to trace. */
+static bool is_live_process(pid_t pid)
+{
+	char path[64], buf[512], *p;
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return false;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return false;
+	buf[n] = '\0';
+	p = strrchr(buf, ')');
+	return p && p[1] == ' ' && p[2] != 'Z' && p[2] != 'X';
+}
+
+/* The pids that match now, at most @max; -1 when the unit's cgroup
+ * cannot be read (the unit is not running: no targets).
+ */
+static int find_targets(const struct select *sel, pid_t *pids, int max)
+{
+	char path[512];
+	int n = 0;
+
+	if (sel->unit) {
+		long long v;
+		FILE *f;
+		size_t len = strlen(sel->unit);
+
+		snprintf(path, sizeof(path), "%s/system.slice/%s%s/cgroup.procs",
+			 sel->cgroup_root, sel->unit,
+			 len > 8 && !strcmp(sel->unit + len - 8, ".service") ?
+			 "" : ".service");
+		f = fopen(path, "re");
+		if (!f)
+			return -1;
+		while (n < max && fscanf(f, "%lld", &v) == 1)
+			if (v > 0 && v <= INT32_MAX && v != getpid() &&
+			    is_live_process((pid_t)v))
+				pids[n++] = (pid_t)v;
+		fclose(f);
+		return n;
+	} else {
+		struct dirent *de;
+		DIR *d = opendir("/proc");
+
+		if (!d)
+			return -1;
+		while (n < max && (de = readdir(d))) {
+			char *end;
+			long v = strtol(de->d_name, &end, 10);
+
+			if (*end || v <= 0 || v == getpid())
+				continue;
+			if (comm_matches((pid_t)v, sel->comm) &&
+			    is_live_process((pid_t)v))
+				pids[n++] = (pid_t)v;
+		}
+		closedir(d);
+		return n;
+	}
+}
+
+static pid_t start_watcher(struct sa_live_opts *base, struct live_out *lo,
+			   pid_t pid, const char *db, bool learner)
+{
+	struct sa_live_opts o = *base;
+	char dir[PATH_MAX];
+	pid_t child;
+
+	fflush(NULL);
+	child = fork();
+	if (child)
+		return child;
+	/* the watcher: ends with its supervisor */
+	prctl(PR_SET_PDEATHSIG, SIGTERM);
+	if (getppid() == 1)
+		_exit(SA_EXIT_FAIL);
+	signal(SIGTERM, SIG_DFL);
+	signal(SIGINT, SIG_DFL);
+	signal(SIGHUP, SIG_DFL);
+	o.backend.pid = pid;
+	if (db && !access(db, F_OK))
+		o.baseline = db;
+	else if (db && learner)
+		o.learn_db = db;
+	if (o.keep_windows && o.workdir) {
+		/* one directory per target: window names repeat */
+		snprintf(dir, sizeof(dir), "%s/pid-%d", o.workdir, (int)pid);
+		if (sa_dir_create_all(dir)) {
+			sa_err("pid %d: cannot create %s", (int)pid, dir);
+			_exit(SA_EXIT_FAIL);
+		}
+		o.workdir = dir;
+	}
+	_exit(watch_one(&o, lo, true));
+}
+
+static int supervise(const struct select *sel, struct sa_live_opts *o,
+		     struct live_out *lo)
+{
+	struct target t[SUPERVISE_MAX];
+	pid_t found[SUPERVISE_MAX];
+	struct sigaction sa = { .sa_handler = on_supervise_signal };
+	const char *what = sel->comm ? "named" : "of unit";
+	const char *name = sel->comm ? sel->comm : sel->unit;
+	uint64_t wd_usec = 0, now, last_wd = 0, attached = 0;
+	int nt = 0, nf, i, j, status;
+	bool waiting_said = false, ready = false;
+	struct timespec ts;
+	pid_t w;
+
+	sigemptyset(&sa.sa_mask);	/* no SA_RESTART: wake the sleep */
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
+	if (sd_watchdog_enabled(0, &wd_usec) <= 0)
+		wd_usec = 0;
+	sa_note("watching every process %s %s (new ones and restarts "
+		"too)", what, name);
+	while (!supervise_stop) {
+		/* the watchers that ended */
+		while ((w = waitpid(-1, &status, WNOHANG)) > 0) {
+			for (i = 0; i < nt && t[i].child != w; i++)
+				;
+			if (i == nt)
+				continue;
+			t[i].child = 0;
+			t[i].learner = false;
+			if (!WIFEXITED(status) || WEXITSTATUS(status))
+				sa_msg(LOG_WARNING, "pid %d: the watcher "
+				       "failed (%s %d); not retried while "
+				       "pid %d lives", (int)t[i].pid,
+				       WIFEXITED(status) ? "status" :
+				       "signal", WIFEXITED(status) ?
+				       WEXITSTATUS(status) : WTERMSIG(status),
+				       (int)t[i].pid);
+			else
+				sa_note("pid %d ended: watching for the "
+					"next process %s %s", (int)t[i].pid,
+					what, name);
+		}
+		nf = find_targets(sel, found, SUPERVISE_MAX);
+		/* targets gone: forget them (their pids may come back) */
+		for (i = 0; i < nt; i++) {
+			for (j = 0; j < nf && found[j] != t[i].pid; j++)
+				;
+			if (j == nf && !t[i].child) {
+				t[i] = t[--nt];
+				i--;
+			}
+		}
+		for (j = 0; j < nf; j++) {
+			bool learner = false;
+
+			for (i = 0; i < nt && t[i].pid != found[j]; i++)
+				;
+			if (i < nt || nt >= SUPERVISE_MAX)
+				continue;
+			/* one watcher learns into --db; the others learn
+			 * their own until it exists
+			 */
+			if (sel->db && access(sel->db, F_OK)) {
+				learner = true;
+				for (i = 0; i < nt; i++)
+					learner &= !t[i].learner;
+			}
+			t[nt].pid = found[j];
+			t[nt].learner = learner;
+			t[nt].child = start_watcher(o, lo, found[j], sel->db,
+						    learner);
+			if (t[nt].child < 0) {
+				sa_err("fork: %s", strerror(errno));
+				t[nt].child = 0;
+			}
+			sa_note("%s pid %d (%s %s)", attached ?
+				"re-attached to" : "attached to",
+				(int)found[j], what, name);
+			attached++;
+			nt++;
+			waiting_said = false;
+		}
+		if (!nt && !waiting_said) {
+			sa_note("no process %s %s: waiting for one", what,
+				name);
+			waiting_said = true;
+		}
+		if (!ready) {
+			notify_ready();
+			ready = true;
+		}
+		clock_gettime(CLOCK_MONOTONIC, &ts);
+		now = (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
+		if (wd_usec && now - last_wd >= wd_usec / 2) {
+			sd_notify(0, "WATCHDOG=1");
+			last_wd = now;
+		}
+		ts.tv_sec = 0;
+		ts.tv_nsec = SUPERVISE_SCAN_MS * 1000000L;
+		nanosleep(&ts, NULL);
+	}
+	notify_stopping();
+	sa_note("stopping: detaching from %d process%s", nt,
+		nt == 1 ? "" : "es");
+	for (i = 0; i < nt; i++)
+		if (t[i].child > 0)
+			kill(t[i].child, SIGTERM);
+	for (i = 0; i < nt; i++)
+		if (t[i].child > 0)
+			waitpid(t[i].child, NULL, 0);
+	return SA_EXIT_OK;
+}
+
 int cmd_live(int argc, char **argv)
 {
 	static const struct option longopts[] = {
@@ -146,6 +531,9 @@ int cmd_live(int argc, char **argv)
 		{ "group", required_argument, NULL, OPT_GROUP },
 		{ "fdr", required_argument, NULL, OPT_FDR },
 		{ "keep-windows", required_argument, NULL, OPT_KEEP },
+		{ "comm", required_argument, NULL, OPT_COMM },
+		{ "unit", required_argument, NULL, OPT_UNIT },
+		{ "cgroup-root", required_argument, NULL, OPT_CGROUP_ROOT },
 		{ "binary", required_argument, NULL, 'b' },
 		{ "symfs", required_argument, NULL, SA_OPT_SYMFS },
 		{ "error-sink", required_argument, NULL, SA_OPT_ERROR_SINK },
@@ -154,14 +542,11 @@ int cmd_live(int argc, char **argv)
 	struct sa_binary_opt binaries[SA_MAX_BINARIES];
 	struct sa_live_opts o;
 	struct live_out lo = { 0 };
-	struct sa_live_stats st;
-	struct sigaction sa, old_int, old_term, old_hup;
-	struct sa_errinfo ei;
-	struct sa_live *lv;
 	struct sa_common cm;
+	struct select sel = { .cgroup_root = "/sys/fs/cgroup" };
 	uint64_t v;
 	char *end;
-	int c, err;
+	int c;
 
 	memset(&o, 0, sizeof(o));
 	o.backend.cpu = -1;
@@ -214,6 +599,26 @@ int cmd_live(int argc, char **argv)
 			o.workdir = optarg;
 			o.keep_windows = true;
 			break;
+		case OPT_COMM:
+			if (!*optarg || strchr(optarg, '/')) {
+				sa_err("bad --comm '%s': a process name "
+				       "(/proc/PID/comm)", optarg);
+				return SA_EXIT_USAGE;
+			}
+			sel.comm = optarg;
+			break;
+		case OPT_UNIT:
+			if (!*optarg || strchr(optarg, '/') ||
+			    strlen(optarg) > 200) {
+				sa_err("bad --unit '%s': a unit name such as "
+				       "nginx.service", optarg);
+				return SA_EXIT_USAGE;
+			}
+			sel.unit = optarg;
+			break;
+		case OPT_CGROUP_ROOT:
+			sel.cgroup_root = optarg;
+			break;
 		case 'h':
 			live_usage(stdout);
 			return SA_EXIT_OK;
@@ -234,21 +639,12 @@ int cmd_live(int argc, char **argv)
 		o.backend.period_ms = cm.period_ms;
 	o.max_windows = cm.count;
 	lo.jsonl = cm.format == SA_FMT_JSONL;
-	if (cm.db) {
-		/* one file for a service: learnt into on the first run,
-		 * compared with from then on
-		 */
-		if (o.baseline || o.learn_db) {
-			sa_err("--db excludes --baseline and --learn-db");
-			return SA_EXIT_USAGE;
-		}
-		if (!access(cm.db, F_OK))
-			o.baseline = cm.db;
-		else
-			o.learn_db = cm.db;
+	if (cm.db && (o.baseline || o.learn_db)) {
+		sa_err("--db excludes --baseline and --learn-db");
+		return SA_EXIT_USAGE;
 	}
-	if (!o.backend.pid) {
-		sa_err("--pid PID is required");
+	if (!!o.backend.pid + !!sel.comm + !!sel.unit != 1) {
+		sa_err("give one of -p PID, --comm NAME or --unit NAME.service");
 		return SA_EXIT_USAGE;
 	}
 	if (optind < argc) {
@@ -273,71 +669,21 @@ int cmd_live(int argc, char **argv)
 		}
 		setvbuf(lo.f, NULL, _IOLBF, 0);
 	}
-
-	lv = sa_live__new(&o, &ei);
-	if (!lv) {
-		sa_err("%s", ei.msg[0] ? ei.msg : strerror(errno));
-		if (lo.f != stdout)
-			fclose(lo.f);
-		return SA_EXIT_FAIL;
+	if (o.backend.pid) {
+		sel.db = cm.db;
+		if (cm.db && !access(cm.db, F_OK))
+			o.baseline = cm.db;
+		else if (cm.db)
+			o.learn_db = cm.db;
+		c = watch_one(&o, &lo, false);
+		notify_stopping();
+	} else {
+		sel.db = cm.db;
+		c = supervise(&sel, &o, &lo);
 	}
-	lo.lv = lv;
-	sa_note("watching pid %d with the %s backend%s%s",
-		(int)o.backend.pid, sa_live_backend_name(lv),
-		sa_live_backend_note(lv) ? ": " : "",
-		sa_live_backend_note(lv) ? sa_live_backend_note(lv) : "");
-
-	/* No SA_RESTART: the wait for the next window must see EINTR. */
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = on_signal;
-	sigemptyset(&sa.sa_mask);
-	live_lv = lv;
-	sigaction(SIGINT, &sa, &old_int);
-	sigaction(SIGTERM, &sa, &old_term);
-	sigaction(SIGHUP, &sa, &old_hup);	/* a closed terminal */
-	err = sa_live_run(lv, &ei);
-	sigaction(SIGINT, &old_int, NULL);
-	sigaction(SIGTERM, &old_term, NULL);
-	sigaction(SIGHUP, &old_hup, NULL);
-	live_lv = NULL;
-
-	sa_live_stats(lv, &st);
-	sa_note("%" PRIu64 " windows (%" PRIu64 " skipped over budget, %"
-		PRIu64 " failed, %" PRIu64 " idle), %" PRIu64 " learnt, %"
-		PRIu64
-		" compared; %" PRIu64 " trace bytes, %" PRIu64
-		" lost bytes, %" PRIu64 " loss events, %" PRIu64
-		" decode errors; %" PRIu64 " instructions; decode %.3f s, "
-		"capture %.3f s CPU, %.1f s wall; %" PRIu64 " anomalies",
-		st.windows, st.windows_skipped, st.windows_failed,
-		st.windows_idle, st.learnt, st.analyses, st.trace_bytes,
-		st.lost_bytes, st.lost_events, st.decode_errors,
-		st.instructions,
-		(double)st.decode_ns / 1e9, (double)st.capture_ns / 1e9,
-		(double)st.wall_ns / 1e9, st.anomalies);
-	if (st.nr_threads) {
-		char tids[1024];
-		size_t n = 0;
-		uint32_t i;
-
-		tids[0] = '\0';
-		for (i = 0; i < st.nr_threads && n < sizeof(tids) - 16; i++)
-			n += (size_t)snprintf(tids + n, sizeof(tids) - n,
-					      " %" PRId32, st.tids[i]);
-		sa_note("threads: %s%" PRIu32 " observed (tids%s%s)",
-			st.threads_truncated ? "over " : "", st.nr_threads,
-			tids, st.threads_truncated || i < st.nr_threads ?
-			" ..." : "");
-	}
-	if (lo.f != stdout && fclose(lo.f) && !err) {
+	if (lo.f != stdout && fclose(lo.f) && c == SA_EXIT_OK) {
 		sa_err("writing %s: %s", cm.output, strerror(errno));
-		sa_live__free(lv);
-		return SA_EXIT_FAIL;
+		c = SA_EXIT_FAIL;
 	}
-	sa_live__free(lv);
-	if (err) {
-		sa_err("%s", ei.msg[0] ? ei.msg : sa_strerror(err));
-		return SA_EXIT_FAIL;
-	}
-	return SA_EXIT_OK;
+	return c;
 }

@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: BSD-2-Clause
 #
 # cli-install: `meson install --destdir` puts the binary, the man pages,
-# the bash completion and the example config in
+# the bash completion, the systemd units and the example config in
 # place, and `man -l` renders every page without a warning.
 #
 # usage: install.sh BUILD_DIR
@@ -40,6 +40,8 @@ has() {
 has /bin/sensor-agent
 has /share/bash-completion/completions/sensor-agent
 has /sensor-agent/sensor-agent.conf
+has /systemd/system/sensor-agent.service
+has /systemd/system/sensor-agent@.service
 pages="sensor-agent.1 sensor-agent-decode.1 sensor-agent-record.1
 	sensor-agent-capture.1 sensor-agent-trigger.1 sensor-agent-baseline.1
 	sensor-agent-analyze.1 sensor-agent-watch.1 sensor-agent.conf.5"
