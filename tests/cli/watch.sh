@@ -118,6 +118,29 @@ wait_for err "no process of unit nosuch.service: waiting for one" ||
 	fail "--unit: no 'waiting' line"
 stop_watch
 
+# honest defaults: learning progress, and a budget that skips most
+# windows said at the default verbosity with the numbers and the options
+start_target
+e=$tgt
+"$T" watch -p "$e" --backend emulate --period 20ms --learn 8 \
+	--cpu-budget 1000 -o /dev/null 2>err &
+sa=$!
+pids="$pids $sa"
+wait_for err "learning: 2/8 windows" || fail "no 'learning: 2/8 windows'"
+wait_for err "learning: 6/8 windows" || fail "no 'learning: 6/8 windows'"
+wait_for err "baseline learnt from 8 windows" || fail "learning never ended"
+kill -INT "$sa"
+wait "$sa" || fail "watch -p: exit status $? after SIGINT"
+"$T" watch -p "$e" --backend emulate --period 20ms -o /dev/null 2>err &
+sa=$!
+pids="$pids $sa"
+wait_for err "[0-9]+ of [0-9]+ windows skipped over the CPU budget.*the emulate backend needs ~[0-9.]+% of a core.*budget is 1.0% \(--cpu-budget 10\); raise --cpu-budget \(to [0-9]+ or more\) or lengthen --period" ||
+	fail "no budget report at the default verbosity"
+kill -INT "$sa"
+wait "$sa"
+kill -9 "$e"
+wait "$e" 2>/dev/null
+
 # sd_notify: READY=1 once watching, WATCHDOG=1 within the watchdog
 # period (WATCHDOG_USEC=1 s: a ping every 0.5 s), STOPPING=1 at the end
 if command -v python3 >/dev/null; then
