@@ -663,6 +663,21 @@ static int load_config(struct sa_common *cm, int argc, char **argv)
 	return ret;
 }
 
+int sa_common_check_window(const struct sa_common *cm, const char *backend)
+{
+	if (!cm->window_insns)
+		return 0;
+	if (!backend)
+		backend = cm->backend == SA_BACKEND_INTEL_PT ? "intel_pt" :
+			  cm->backend == SA_BACKEND_CS_ETM ? "cs_etm" : NULL;
+	if (!backend || !strcmp(backend, "emulate"))
+		return 0;
+	sa_err("--window %" PRIu64 "insn: only the emulated backend counts "
+	       "instructions; %s windows are timed (e.g. --window 10ms)",
+	       cm->window_insns, backend);
+	return -1;
+}
+
 int sa_getopt(int argc, char **argv, const char *shortopts,
 	      const struct option *own, struct sa_common *cm)
 {

@@ -169,6 +169,12 @@ void sa_common_init(struct sa_common *cm, const char *cmd,
 int sa_getopt(int argc, char **argv, const char *shortopts,
 	      const struct option *own, struct sa_common *cm);
 
+/* A window of instructions needs the emulated backend: -1 after a message
+ * when @backend (the one in use, or NULL for the one asked for) is a
+ * hardware one.
+ */
+int sa_common_check_window(const struct sa_common *cm, const char *backend);
+
 /* A duration: "10ms", "500us", "2s", "1min", "4000insn"; a bare number
  * is read in @bare units ('m' ms, 'i' instructions, 0: refused).  Sets
  * exactly one of @d->ns and @d->insns.  0, -EINVAL or -ERANGE.

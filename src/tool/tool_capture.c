@@ -366,6 +366,14 @@ static int run_windows(struct capture_cfg *c)
 		sa_err("%s", ei.msg);
 		return SA_EXIT_FAIL;
 	}
+	if (c->bo.window_insns && strcmp(sa_backend_name(b), "emulate")) {
+		sa_err("--window %" PRIu64 "insn: only the emulated backend "
+		       "counts instructions; %s windows are timed (e.g. "
+		       "--window 10ms)", c->bo.window_insns,
+		       sa_backend_name(b));
+		sa_backend__free(b);
+		return SA_EXIT_USAGE;
+	}
 	if (sa_backend_note(b))
 		sa_note("%s", sa_backend_note(b));
 	sa_note("capturing %" PRIu64 " window(s) of pid %d with "
@@ -932,6 +940,8 @@ int cmd_capture(int argc, char **argv)
 		c.bo.aux_size = cm.aux_size;
 	if (c.list_pmu)
 		return list_pmu(c.bo.sysfs_root);
+	if (sa_common_check_window(&cm, NULL))
+		return SA_EXIT_USAGE;
 	if (optind < argc) {
 		sa_err("unexpected argument '%s'", argv[optind]);
 		return SA_EXIT_USAGE;

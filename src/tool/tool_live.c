@@ -194,6 +194,15 @@ static int watch_one(struct sa_live_opts *o, struct live_out *lo,
 		return SA_EXIT_FAIL;
 	}
 	lo->lv = lv;
+	if (o->backend.window_insns &&
+	    strcmp(sa_live_backend_name(lv), "emulate")) {
+		sa_err("%s--window %" PRIu64 "insn: only the emulated backend "
+		       "counts instructions; %s windows are timed", who,
+		       o->backend.window_insns, sa_live_backend_name(lv));
+		sa_live__free(lv);
+		lo->lv = NULL;
+		return SA_EXIT_USAGE;
+	}
 	sa_note("watching pid %d with the %s backend%s%s",
 		(int)o->backend.pid, sa_live_backend_name(lv),
 		sa_live_backend_note(lv) ? ": " : "",
@@ -376,6 +385,7 @@ static pid_t start_watcher(struct sa_live_opts *base, struct live_out *lo,
 	struct sa_live_opts o = *base;
 	char dir[PATH_MAX];
 	pid_t child;
+	int i;
 
 	fflush(NULL);
 	child = fork();
@@ -388,6 +398,9 @@ static pid_t start_watcher(struct sa_live_opts *base, struct live_out *lo,
 	signal(SIGTERM, SIG_DFL);
 	signal(SIGINT, SIG_DFL);
 	signal(SIGHUP, SIG_DFL);
+	/* whole lines from each watcher into the shared output */
+	if (lo->f == stdout)
+		setvbuf(stdout, NULL, _IOLBF, 0);
 	o.backend.pid = pid;
 	if (db && !access(db, F_OK))
 		o.baseline = db;
@@ -402,7 +415,9 @@ static pid_t start_watcher(struct sa_live_opts *base, struct live_out *lo,
 		}
 		o.workdir = dir;
 	}
-	_exit(watch_one(&o, lo, true));
+	i = watch_one(&o, lo, true);
+	fflush(NULL);	/* _exit: no atexit flush */
+	_exit(i);
 }
 
 static int supervise(const struct select *sel, struct sa_live_opts *o,
@@ -643,6 +658,8 @@ int cmd_live(int argc, char **argv)
 		sa_err("--db excludes --baseline and --learn-db");
 		return SA_EXIT_USAGE;
 	}
+	if (sa_common_check_window(&cm, NULL))
+		return SA_EXIT_USAGE;
 	if (!!o.backend.pid + !!sel.comm + !!sel.unit != 1) {
 		sa_err("give one of -p PID, --comm NAME or --unit NAME.service");
 		return SA_EXIT_USAGE;

@@ -126,6 +126,11 @@ rejected watch 1T "$T" watch -p 1 --window 1T
 rejected record 0 "$T" record --backend emulate --count 0 -- true
 rejected capture 99999999999 "$T" capture -p 1 --count 99999999999
 rejected watch bogus "$T" watch -p 1 --backend bogus
+# instructions only where the backend counts them
+run 2 "$T" capture -p 1 --backend intel_pt --window 4000insn &&
+	err_has "only the emulated backend counts instructions"
+run 2 "$T" watch -p 1 --backend cs_etm --window 4000insn &&
+	err_has "only the emulated backend counts instructions"
 # record records only with the emulated backend, and says so
 run 2 "$T" record --backend intel_pt -- true && err_has "--backend emulate"
 
