@@ -64,7 +64,8 @@ static void sa_usage(FILE *f)
 	for (c = sa_cmds; c->name; c++)
 		fprintf(f, "  %-10s %s\n", c->name, c->help);
 	fprintf(f,
-		"\nGlobal options (-v, -q and --config also after the command):\n"
+		"\nGlobal options (-v, -q and --config also after the "
+		"command):\n"
 		"  -v, --verbose      more messages (repeat for debug)\n"
 		"  -q, --quiet        only warnings and errors\n"
 		"      --config FILE  options from FILE before the command "

@@ -85,7 +85,8 @@ static bool journal_stream(void)
 	is = 0;
 	e = getenv("JOURNAL_STREAM");
 	if (e && sscanf(e, "%llu:%llu", &dev, &ino) == 2 &&
-	    !fstat(STDERR_FILENO, &st) && (unsigned long long)st.st_dev == dev &&
+	    !fstat(STDERR_FILENO, &st) &&
+	    (unsigned long long)st.st_dev == dev &&
 	    (unsigned long long)st.st_ino == ino)
 		is = 1;
 	return is;

@@ -567,7 +567,8 @@ static int load_config(struct sa_common *cm, int argc, char **argv)
 			continue;
 		if (*s == '[') {
 			n = strlen(s);
-			if (n < 3 || s[n - 1] != ']' || n - 2 >= sizeof(section)) {
+			if (n < 3 || s[n - 1] != ']' ||
+			    n - 2 >= sizeof(section)) {
 				cfg_err(lineno, "bad section '%s': [COMMAND]",
 					s);
 				ret = -1;
@@ -575,7 +576,8 @@ static int load_config(struct sa_common *cm, int argc, char **argv)
 			}
 			s[n - 1] = '\0';
 			snprintf(section, sizeof(section), "%s", trim(s + 1));
-			if (sa_tool_is_command && !sa_tool_is_command(section)) {
+			if (sa_tool_is_command &&
+			    !sa_tool_is_command(section)) {
 				cfg_err(lineno, "unknown section [%s]: a "
 					"command's name", section);
 				ret = -1;

@@ -345,8 +345,9 @@ static int find_targets(const struct select *sel, pid_t *pids, int max)
 		FILE *f;
 		size_t len = strlen(sel->unit);
 
-		snprintf(path, sizeof(path), "%s/system.slice/%s%s/cgroup.procs",
-			 sel->cgroup_root, sel->unit,
+		snprintf(path, sizeof(path),
+			 "%s/system.slice/%s%s/cgroup.procs", sel->cgroup_root,
+			 sel->unit,
 			 len > 8 && !strcmp(sel->unit + len - 8, ".service") ?
 			 "" : ".service");
 		f = fopen(path, "re");
@@ -514,7 +515,8 @@ static int supervise(const struct select *sel, struct sa_live_opts *o,
 			ready = true;
 		}
 		clock_gettime(CLOCK_MONOTONIC, &ts);
-		now = (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
+		now = (uint64_t)ts.tv_sec * 1000000 +
+		      (uint64_t)ts.tv_nsec / 1000;
 		if (wd_usec && now - last_wd >= wd_usec / 2) {
 			sd_notify(0, "WATCHDOG=1");
 			last_wd = now;
@@ -661,7 +663,8 @@ int cmd_live(int argc, char **argv)
 	if (sa_common_check_window(&cm, NULL))
 		return SA_EXIT_USAGE;
 	if (!!o.backend.pid + !!sel.comm + !!sel.unit != 1) {
-		sa_err("give one of -p PID, --comm NAME or --unit NAME.service");
+		sa_err("give one of -p PID, --comm NAME or --unit "
+		       "NAME.service");
 		return SA_EXIT_USAGE;
 	}
 	if (optind < argc) {

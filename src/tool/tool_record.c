@@ -334,7 +334,8 @@ int cmd_record(int argc, char **argv)
 	} else if (!pid && res.exited && WIFSIGNALED(res.wstatus)) {
 		ret = 128 + WTERMSIG(res.wstatus);
 		sa_note("the command was killed by signal %d (%s)",
-			WTERMSIG(res.wstatus), strsignal(WTERMSIG(res.wstatus)));
+			WTERMSIG(res.wstatus),
+			strsignal(WTERMSIG(res.wstatus)));
 	}
 	return ret;
 }
