@@ -55,7 +55,7 @@ decoded_from() {
 run_watch() {
 	# shellcheck disable=SC2086
 	"$T" watch "$@" --backend emulate --learn 1 --period 100ms \
-		--cpu-budget 1000 -f jsonl -o out.jsonl 2>err &
+		--cpu-budget 1000000 -f jsonl -o out.jsonl 2>err &
 	sa=$!
 	pids="$pids $sa"
 }
@@ -122,8 +122,8 @@ stop_watch
 # windows said at the default verbosity with the numbers and the options
 start_target
 e=$tgt
-"$T" watch -p "$e" --backend emulate --period 20ms --learn 8 \
-	--cpu-budget 1000 -o /dev/null 2>err &
+"$T" watch -p "$e" --backend emulate --period 100ms --learn 8 \
+	--cpu-budget 1000000 -o /dev/null 2>err &
 sa=$!
 pids="$pids $sa"
 wait_for err "learning: 2/8 windows" || fail "no 'learning: 2/8 windows'"
