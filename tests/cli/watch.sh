@@ -8,10 +8,11 @@
 # SIGTERM stops it cleanly (exit 0).  --unit the same through a cgroup
 # directory (--cgroup-root: no systemd in the test).
 #
-# usage: watch.sh SENSOR_AGENT WL_SLEEP
+# usage: watch.sh SENSOR_AGENT WL_SLEEP WL_BRANCHES
 set -u
 T=$1
 WL=$2
+WL_BUSY=$3
 D=$(mktemp -d "${TMPDIR:-/tmp}/sa-watch.XXXXXX")
 # a name no other test's process has (comm keeps 15 bytes)
 NAME=saw$$
@@ -119,9 +120,11 @@ wait_for err "no process of unit nosuch.service: waiting for one" ||
 stop_watch
 
 # honest defaults: learning progress, and a budget that skips most
-# windows said at the default verbosity with the numbers and the options
-start_target
-e=$tgt
+# windows said at the default verbosity with the numbers and the options.
+# A target busy in its own code: every window has something to learn.
+"$WL_BUSY" 4000000000 >/dev/null &
+e=$!
+pids="$pids $e"
 "$T" watch -p "$e" --backend emulate --period 100ms --learn 8 \
 	--cpu-budget 1000000 -o /dev/null 2>err &
 sa=$!
