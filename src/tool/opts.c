@@ -665,6 +665,27 @@ static int load_config(struct sa_common *cm, int argc, char **argv)
 	return ret;
 }
 
+int sa_write_json_array(FILE *out, const char *jsonl, size_t len)
+{
+	const char *p = jsonl, *end = jsonl + len, *nl;
+	bool first = true;
+
+	fputs("[", out);
+	while (p < end) {
+		nl = memchr(p, '\n', (size_t)(end - p));
+		if (!nl)
+			nl = end;
+		if (nl > p) {
+			fputs(first ? "\n" : ",\n", out);
+			fwrite(p, 1, (size_t)(nl - p), out);
+			first = false;
+		}
+		p = nl + 1;
+	}
+	fputs(first ? "]\n" : "\n]\n", out);
+	return ferror(out) ? -EIO : 0;
+}
+
 int sa_common_check_window(const struct sa_common *cm, const char *backend)
 {
 	if (!cm->window_insns)

@@ -169,6 +169,11 @@ void sa_common_init(struct sa_common *cm, const char *cmd,
 int sa_getopt(int argc, char **argv, const char *shortopts,
 	      const struct option *own, struct sa_common *cm);
 
+/* -f json where a command writes records: the JSON-lines text @jsonl
+ * (@len bytes, one object a line) as one JSON array on @out.  0 or -EIO.
+ */
+int sa_write_json_array(FILE *out, const char *jsonl, size_t len);
+
 /* A window of instructions needs the emulated backend: -1 after a message
  * when @backend (the one in use, or NULL for the one asked for) is a
  * hardware one.

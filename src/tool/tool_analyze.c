@@ -34,7 +34,8 @@ static void analyze_usage(FILE *f)
 "\n"
 "Options:\n"
 "      --db FILE            the baseline (sensor-agent baseline add)\n"
-"  -f, --format text|jsonl  output format (default text)\n"
+"  -f, --format FMT         text (default), jsonl (one record a line) or\n"
+"                           json (the same records as one array)\n"
 "  -o, --output FILE        write there instead of standard output\n"
 "      --jsonl FILE         also write JSON lines to FILE\n"
 "      --each               analyse every window on its own\n"
@@ -160,6 +161,9 @@ int cmd_analyze(int argc, char **argv)
 	struct sa_errinfo ei;
 	const char *db = NULL, *jpath = NULL;
 	struct sa_common cm;
+	FILE *final = NULL;	/* -f json: where the array goes */
+	char *mbuf = NULL;
+	size_t mlen = 0;
 	bool each = false;
 	int c, i, nr, err, ret = SA_EXIT_FAIL;
 	double *dv;
@@ -168,7 +172,8 @@ int cmd_analyze(int argc, char **argv)
 	o.binaries = binaries;
 	sa_common_init(&cm, "analyze", SA_CO_DB | SA_CO_FORMAT | SA_CO_PID |
 		       SA_CO_OUTPUT);
-	cm.formats = SA_FMT_BIT(SA_FMT_TEXT) | SA_FMT_BIT(SA_FMT_JSONL);
+	cm.formats = SA_FMT_BIT(SA_FMT_TEXT) | SA_FMT_BIT(SA_FMT_JSONL) |
+		     SA_FMT_BIT(SA_FMT_JSON);
 	while ((c = sa_getopt(argc, argv, "b:", longopts, &cm)) != -1) {
 		dv = NULL;
 		switch (c) {
@@ -218,7 +223,7 @@ int cmd_analyze(int argc, char **argv)
 		}
 	}
 	db = cm.db;
-	an.jsonl = cm.format == SA_FMT_JSONL;
+	an.jsonl = cm.format != SA_FMT_TEXT;
 	o.pid = cm.pid;
 	if (!db) {
 		sa_err("analyze: --db FILE (the baseline) is required");
@@ -245,6 +250,16 @@ int cmd_analyze(int argc, char **argv)
 			sa_err("analyze: cannot write %s: %s", cm.output,
 			       strerror(errno));
 			an.out = stdout;
+			goto out;
+		}
+	}
+	if (cm.format == SA_FMT_JSON) {
+		/* the records first, one array at the end */
+		final = an.out;
+		an.out = open_memstream(&mbuf, &mlen);
+		if (!an.out) {
+			an.out = final;
+			final = NULL;
 			goto out;
 		}
 	}
@@ -280,6 +295,18 @@ int cmd_analyze(int argc, char **argv)
 				    nr == 1 ? argv[optind] : NULL);
 	}
 out:
+	if (final) {
+		if (fclose(an.out) && ret == SA_EXIT_OK)
+			ret = SA_EXIT_FAIL;
+		an.out = final;
+		if (ret == SA_EXIT_OK &&
+		    sa_write_json_array(an.out, mbuf, mlen)) {
+			sa_err("analyze: writing the output: %s",
+			       strerror(EIO));
+			ret = SA_EXIT_FAIL;
+		}
+		free(mbuf);
+	}
 	for (i = 0; hists && i < nr; i++)
 		sa_hist__free(hists[i]);
 	free(hists);

@@ -3,6 +3,7 @@
  * sensor-agent baseline: add windows to a baseline database, list its
  * builds, diff two builds.
  */
+#include <errno.h>
 #include <getopt.h>
 #include <math.h>
 #include <stdio.h>
@@ -25,7 +26,7 @@ static void baseline_usage(FILE *f)
 	fprintf(f,
 "Usage: %s baseline add --db FILE [OPTIONS] WINDOW...\n"
 "       %s baseline list --db FILE\n"
-"       %s baseline diff --db FILE [-f text|jsonl] [--all]\n"
+"       %s baseline diff --db FILE [-f text|jsonl|json] [--all]\n"
 "                    BUILD_A BUILD_B\n"
 "\n"
 "A baseline keeps, per build of each binary, how often every function is\n"
@@ -52,7 +53,8 @@ static void baseline_usage(FILE *f)
 "by offset in the function without a line table.  The output says how\n"
 "many could not be matched; two builds with nothing in common are an\n"
 "error (exit 1, \"nothing comparable\"), never \"no anomaly\".\n"
-"  -f, --format text|jsonl  output format (default text)\n"
+"  -f, --format FMT         text (default), jsonl (one record a line) or\n"
+"                           json (the same records as one array)\n"
 "      --all                also list changes below the threshold\n"
 "      --fdr Q              false-discovery level (default %g)\n"
 "\n"
@@ -154,6 +156,25 @@ out:
 	return ret;
 }
 
+/* -f json: the JSON-lines records as one array */
+static int diff_json(const struct sa_anomaly_list *l, unsigned int flags)
+{
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *m = open_memstream(&buf, &len);
+	int err;
+
+	if (!m)
+		return -ENOMEM;
+	err = sa_anomaly_write_jsonl(l, m, NULL, flags);
+	if (fclose(m) && !err)
+		err = -EIO;
+	if (!err)
+		err = sa_write_json_array(stdout, buf, len);
+	free(buf);
+	return err;
+}
+
 int cmd_baseline(int argc, char **argv)
 {
 	static const struct option longopts[] = {
@@ -195,7 +216,8 @@ int cmd_baseline(int argc, char **argv)
 	argv++;
 	sa_common_init(&cm, name, SA_CO_DB | SA_CO_PID | SA_CO_FORMAT);
 	if (!strcmp(sub, "diff"))
-		cm.formats |= SA_FMT_BIT(SA_FMT_JSONL);
+		cm.formats |= SA_FMT_BIT(SA_FMT_JSONL) |
+			      SA_FMT_BIT(SA_FMT_JSON);
 	while ((c = sa_getopt(argc, argv, "b:", longopts, &cm)) != -1) {
 		switch (c) {
 		case SA_GETOPT_USAGE:
@@ -273,6 +295,10 @@ int cmd_baseline(int argc, char **argv)
 				if (!err)
 					err = sa_anomaly_write_jsonl(
 						l, stdout, NULL, flags);
+			} else if (cm.format == SA_FMT_JSON) {
+				err = sa_tool_print_match(stderr, l);
+				if (!err)
+					err = diff_json(l, flags);
 			} else {
 				err = sa_tool_print_match(stdout, l);
 				if (!err)

@@ -108,8 +108,8 @@ rejected "baseline add" x "$T" baseline add -p x --db d w
 # --format: the values each command has, the others named in the message
 rejected decode jsonl "$T" decode -f jsonl w
 err_has "text or json"
-rejected analyze json "$T" analyze --db d -f json w
-err_has "text or jsonl"
+rejected analyze xml "$T" analyze --db d -f xml w
+err_has "text, json or jsonl"
 rejected watch json "$T" watch -p 1 --format json
 rejected "baseline diff" xml "$T" baseline diff --db d -f xml a b
 rejected "baseline add" jsonl "$T" baseline add --db d -f jsonl w
@@ -173,14 +173,26 @@ tail -n 1 err | grep -q 'decoding r.data: 100%$' ||
 	fail "decode --progress: does not end at 100%: $(tail -n 1 err)"
 
 # baseline --db, analyze --db (and the old --baseline), -o, jsonl
-run 0 "$T" record --backend emulate -o a.data -- "$WL" 3
-run 0 "$T" record --backend emulate -o b.data -- "$WL" 3
+run 0 "$T" record --backend emulate -o a.data -- "$WL" 300
+run 0 "$T" record --backend emulate -o b.data -- "$WL" 300
 run 0 "$T" baseline add --db b.db a.data b.data
 run 0 "$T" analyze --db b.db -o a.txt b.data && [ -s a.txt ] ||
 	fail "analyze -o: no output"
 run 0 "$T" analyze --baseline b.db b.data && cmp -s out a.txt ||
 	fail "analyze --baseline (old spelling) differs from --db"
-run 0 "$T" analyze --db b.db -f jsonl b.data
+run 0 "$T" analyze --db b.db -f jsonl --all b.data && cp out a.jsonl
+# json: the same records as one document, checked by python's parser
+run 0 "$T" analyze --db b.db -f json --all -o a.json b.data
+if command -v python3 >/dev/null; then
+	python3 -c '
+import json, sys
+doc = json.load(open(sys.argv[1]))
+lines = [json.loads(l) for l in open(sys.argv[2]) if l.strip()]
+assert isinstance(doc, list), "not an array"
+assert doc == lines, "the array differs from the JSON lines"
+assert len(doc) > 0, "no record"
+' a.json a.jsonl || fail "analyze -f json: not the JSON-lines records as one array"
+fi
 run 0 "$T" baseline list --db b.db && grep -q "2 windows added" out ||
 	fail "baseline list: not 2 windows"
 
