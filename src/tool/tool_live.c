@@ -385,16 +385,18 @@ static pid_t start_watcher(struct sa_live_opts *base, struct live_out *lo,
 {
 	struct sa_live_opts o = *base;
 	char dir[PATH_MAX];
-	pid_t child;
+	pid_t child, parent = getpid();
 	int i;
 
 	fflush(NULL);
 	child = fork();
 	if (child)
 		return child;
-	/* the watcher: ends with its supervisor */
+	/* the watcher: ends with its supervisor (also one that died
+	 * before the prctl)
+	 */
 	prctl(PR_SET_PDEATHSIG, SIGTERM);
-	if (getppid() == 1)
+	if (getppid() != parent)
 		_exit(SA_EXIT_FAIL);
 	signal(SIGTERM, SIG_DFL);
 	signal(SIGINT, SIG_DFL);
