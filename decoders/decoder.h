@@ -113,5 +113,10 @@ struct sa_dec *sa_ipt__new(const struct sa_ipt_config *cfg,
 struct sa_dec *sa_fpt__new(const struct sa_ipt_config *cfg,
 			   struct sa_errinfo *ei);
 uint64_t sa_fpt_fallbacks(const struct sa_dec *dec);
+/* The versions of libipt and capstone this process runs with, from the
+ * libraries' own calls (pt_library_version(), cs_version()), into @buf:
+ * "libipt 2.0.5, capstone 4.0".
+ */
+void sa_ipt_lib_versions(char *buf, size_t len);
 
 #endif /* SA_DECODERS_DECODER_H */

@@ -28,6 +28,9 @@ pkgs=(
 	protobuf-compiler npm
 	# the fleet store (libcurl, above) and its test servers (docs/fleet.md)
 	clickhouse-server clickhouse-client
+	# man pages (scdoc) and their render test (man-db), sd_notify
+	# (libsystemd-dev), systemd-analyze verify of the units (systemd)
+	scdoc man-db libsystemd-dev systemd
 )
 missing=()
 for p in "${pkgs[@]}"; do

@@ -747,3 +747,12 @@ err_free:
 	errno = err == -ENOMEM ? ENOMEM : EINVAL;
 	return NULL;
 }
+
+void sa_etm_lib_version(char *buf, size_t len)
+{
+	uint32_t v = ocsd_get_version();
+
+	/* OCSD_VER_NUM: major << 16 | minor << 8 | patch */
+	snprintf(buf, len, "OpenCSD %u.%u.%u", (unsigned int)(v >> 16) & 0xff,
+		 (unsigned int)(v >> 8) & 0xff, (unsigned int)v & 0xff);
+}

@@ -150,6 +150,11 @@ const struct sa_etm_stats *sa_etm_stats(const struct sa_dec *dec);
 /* Returns a name for @p ("ETMv4", ...). */
 const char *sa_etm_protocol_name(enum sa_etm_protocol p);
 
+/* The OpenCSD version this process runs with (ocsd_get_version()), into
+ * @buf: "OpenCSD 1.3.1".
+ */
+void sa_etm_lib_version(char *buf, size_t len);
+
 #ifdef __cplusplus
 }
 #endif

@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -825,4 +826,16 @@ err_free:
 	free(d);
 	errno = EINVAL;
 	return NULL;
+}
+
+void sa_ipt_lib_versions(char *buf, size_t len)
+{
+	struct pt_version v = pt_library_version();
+	int major = 0, minor = 0;
+
+	cs_version(&major, &minor);
+	snprintf(buf, len, "libipt %u.%u.%u%s%s, capstone %d.%d",
+		 (unsigned int)v.major, (unsigned int)v.minor,
+		 (unsigned int)v.patch, v.ext && *v.ext ? "-" : "",
+		 v.ext ? v.ext : "", major, minor);
 }

@@ -79,6 +79,8 @@ struct sa_live {
 	uint64_t cpu_start_ns, cpu_mark_ns;	/* proc_cpu_ns() */
 	uint64_t start_ns;
 	char exe_path[4096];	/* "" when not readable */
+	/* budget report: when next, and the counts at the last one */
+	uint64_t budget_next_ns, budget_seen, budget_skipped;
 };
 
 static uint64_t thread_cpu_ns(void)
@@ -963,6 +965,12 @@ learnt:
 			lv->learning = false;
 			note(lv, "baseline learnt from %" PRIu64 " windows; "
 			     "watching for anomalies", lv->st.learnt);
+		} else if (lv->st.learnt < lv->o.learn_windows &&
+			   lv->st.learnt * 4 / lv->o.learn_windows !=
+			   (lv->st.learnt - 1) * 4 / lv->o.learn_windows) {
+			/* progress at each quarter */
+			note(lv, "learning: %" PRIu64 "/%" PRIu64 " windows",
+			     lv->st.learnt, lv->o.learn_windows);
 		}
 		return 0;
 	}
@@ -1064,6 +1072,61 @@ char *sa_live_format_governor(const struct sa_live_stats *st, char *buf,
 	return buf;
 }
 
+#define BUDGET_REPORT_FIRST 10			/* windows */
+#define BUDGET_REPORT_EVERY 60000000000ull	/* ns */
+
+/* Says, at the default verbosity, when the CPU budget skips most windows
+ * (more than half since the last report): the first time after 10
+ * windows, then at most once a minute, with what a window costs and the
+ * options that change it.  Silence would look like a quiet target.
+ */
+static void budget_report(struct sa_live *lv)
+{
+	uint64_t now = mono_ns(), seen, skipped, done, cost, period, need;
+	struct sa_backend_stats bs;
+	uint32_t budget;
+
+	if (now < lv->budget_next_ns)
+		return;
+	sa_backend_stats(lv->backend, &bs);
+	seen = lv->st.windows + lv->st.windows_failed + bs.windows_skipped -
+	       lv->budget_seen;
+	skipped = bs.windows_skipped - lv->budget_skipped;
+	if (!lv->budget_next_ns && seen < BUDGET_REPORT_FIRST)
+		return;
+	lv->budget_next_ns = now + BUDGET_REPORT_EVERY;
+	lv->budget_seen += seen;
+	lv->budget_skipped += skipped;
+	if (!seen || skipped * 2 <= seen)
+		return;
+	budget = lv->o.backend.budget.cpu_permille ?
+		 lv->o.backend.budget.cpu_permille :
+		 SA_BACKEND_DEF_CPU_PERMILLE;
+	/* the period in force: the governor's, else the one asked for */
+	period = lv->st.period_ms ? lv->st.period_ms :
+		 lv->o.backend.period_ms ? lv->o.backend.period_ms :
+		 SA_BACKEND_DEF_PERIOD_MS;
+	done = lv->st.windows + lv->st.windows_failed;
+	if (!done) {
+		note(lv, "%" PRIu64 " of %" PRIu64 " windows skipped over the "
+		     "CPU budget (--cpu-budget %" PRIu32 ", %.1f%% of a "
+		     "core): raise --cpu-budget or lengthen --period",
+		     skipped, seen, budget, budget / 10.0);
+		return;
+	}
+	/* what one window cost: capture and decode, sensor CPU time */
+	cost = (bs.capture_cpu_ns + lv->st.decode_ns) / done;
+	need = (cost * 1000 + period * 1000000 - 1) / (period * 1000000);
+	note(lv, "%" PRIu64 " of %" PRIu64 " windows skipped over the CPU "
+	     "budget: a window costs %.1f ms of CPU (capture and decode), "
+	     "so the %s backend needs ~%.1f%% of a core at this duty cycle "
+	     "(a window every %" PRIu64 " ms) and the budget is %.1f%% "
+	     "(--cpu-budget %" PRIu32 "); raise --cpu-budget (to %" PRIu64
+	     " or more) or lengthen --period", skipped, seen,
+	     (double)cost / 1e6, sa_backend_name(lv->backend),
+	     (double)need / 10.0, period, budget / 10.0, budget, need);
+}
+
 int sa_live_run(struct sa_live *lv, struct sa_errinfo *ei)
 {
 	uint64_t start = mono_ns(), last = 0;
@@ -1102,13 +1165,16 @@ int sa_live_run(struct sa_live *lv, struct sa_errinfo *ei)
 				*ei = lei;
 			break;
 		}
-		if (err == 0)
+		if (err == 0) {
+			budget_report(lv);
 			continue;	/* skipped: over budget */
+		}
 		last = wi.index;
 		err = window(lv, path, &wi, ei);
 		govern(lv, &wi);
 		if (err)
 			break;
+		budget_report(lv);
 		if (wi.target_exited) {
 			lv->st.target_exited = true;
 			note(lv, "target %d exited", (int)lv->o.backend.pid);

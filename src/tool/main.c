@@ -8,17 +8,18 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <syslog.h>
+#include <unistd.h>
 
 #include "sensor/log.h"
 #include "sensor/session.h"
+#include "sensor/version.h"
+#include "git_version.h"
 #include "tool.h"
 
 #ifndef SA_VERSION
 #define SA_VERSION "unknown"
 #endif
-
-const char *sa_prog = "sensor-agent";
-int sa_verbose;
 
 struct sa_cmd {
 	const char *name;
@@ -43,6 +44,8 @@ static const struct sa_cmd sa_cmds[] = {
 	  "many hosts in ClickHouse: init, push windows, analyze a host" },
 	{ "report", cmd_report,
 	  "write the anomalies of windows as one HTML report" },
+	{ "watch", cmd_live,
+	  "the live sensor: watch processes, learn, report anomalies" },
 	{ NULL, NULL, NULL },
 };
 
@@ -51,38 +54,33 @@ static void sa_usage(FILE *f)
 	const struct sa_cmd *c;
 
 	fprintf(f,
-		"Usage: %s [-v] COMMAND [OPTIONS]\n"
-		"       %s [-v] --pid PID [OPTIONS]   "
-		"(watch a process: see --pid --help)\n"
+		"Usage: %s [-v|-q] COMMAND [OPTIONS]\n"
+		"       %s [-v|-q] --pid PID [OPTIONS]   "
+		"(watch --pid PID: see --pid --help)\n"
+		"       %s help COMMAND\n"
 		"\nA runtime code sensor built on hardware branch tracing "
 		"(Intel PT,\nArm CoreSight).  It shows which decision inside "
 		"which function changed.\n\nCommands:\n",
 		sa_prog
 		, sa_prog
+		, sa_prog
 		);
 	for (c = sa_cmds; c->name; c++)
 		fprintf(f, "  %-10s %s\n", c->name, c->help);
 	fprintf(f,
-		"\nGlobal options:\n"
-		"  -v, --verbose   more messages (repeat for debug)\n"
-		"  -h, --help      this help; COMMAND --help for a command\n"
-		"  -V, --version   print the version\n"
+		"\nGlobal options (-v, -q and --config also after the "
+		"command):\n"
+		"  -v, --verbose      more messages (repeat for debug)\n"
+		"  -q, --quiet        only warnings and errors\n"
+		"      --config FILE  options from FILE before the command "
+		"line's (default\n"
+		"                     /etc/sensor-agent/sensor-agent.conf "
+		"when it exists)\n"
+		"  -h, --help         this help; COMMAND --help for a "
+		"command\n"
+		"  -V, --version      the version, git describe and the "
+		"libraries' versions\n"
 		"\nSee docs/cli.md, or `%s COMMAND --help`.\n", sa_prog);
-}
-
-bool sa_parse_u64(const char *s, uint64_t *v)
-{
-	char *end;
-	unsigned long long x;
-
-	if (!s || !*s || *s == '-')
-		return false;
-	errno = 0;
-	x = strtoull(s, &end, 0);
-	if (errno || *end)
-		return false;
-	*v = x;
-	return true;
 }
 
 bool sa_parse_double(const char *s, double *v)
@@ -160,22 +158,64 @@ int sa_tool_decode_opt(const char *cmd, int c, char *arg,
 	}
 }
 
-void sa_err(const char *fmt, ...)
-{
-	va_list ap;
-
-	fprintf(stderr, "%s: ", sa_prog);
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputc('\n', stderr);
-}
-
+/* The library's messages: the same prefix, levels as syslog's. */
 static int sa_tool_print(enum sa_log_level level, const char *fmt, va_list ap)
 {
-	fprintf(stderr, "%s: %s", sa_prog,
-		level == SA_LOG_WARN ? "warning: " : "");
-	return vfprintf(stderr, fmt, ap);
+	sa_vmsg(level == SA_LOG_WARN ? LOG_WARNING :
+		level == SA_LOG_INFO ? LOG_INFO : LOG_DEBUG, fmt, ap);
+	return 0;
+}
+
+/* --version: ours, the build's `git describe`, and the libraries' own
+ * versions (the ones this process runs with, not the headers').
+ */
+static int print_version(void)
+{
+	char libs[256];
+
+	sa_lib_versions(libs, sizeof(libs));
+	printf("%s %s (git %s)\n%s\n", sa_prog, SA_VERSION, SA_GIT_DESCRIBE,
+	       libs);
+	return SA_EXIT_OK;
+}
+
+static const struct sa_cmd *find_cmd(const char *name);
+
+static bool is_command(const char *name)
+{
+	return find_cmd(name) != NULL;
+}
+
+static const struct sa_cmd *find_cmd(const char *name)
+{
+	const struct sa_cmd *c;
+
+	for (c = sa_cmds; c->name; c++)
+		if (!strcmp(c->name, name))
+			return c;
+	return NULL;
+}
+
+/* `sensor-agent help [COMMAND]` */
+static int cmd_help(int argc, char **argv)
+{
+	const struct sa_cmd *c;
+	char *args[] = { NULL, "--help", NULL };
+
+	if (argc < 2) {
+		sa_usage(stdout);
+		return SA_EXIT_OK;
+	}
+	c = find_cmd(argv[1]);
+	if (!c) {
+		sa_cmd_name = "help";
+		sa_err("unknown command '%s' (see %s --help)", argv[1],
+		       sa_prog);
+		return SA_EXIT_USAGE;
+	}
+	sa_cmd_name = c->name;
+	args[0] = (char *)c->name;
+	return c->fn(2, args);
 }
 
 int main(int argc, char **argv)
@@ -184,20 +224,27 @@ int main(int argc, char **argv)
 	int i = 1;
 
 	sa_set_print(sa_tool_print);
+	sa_tool_is_command = is_command;
 	for (; i < argc && argv[i][0] == '-'; i++) {
 		const char *a = argv[i];
 
 		if (!strcmp(a, "-v") || !strcmp(a, "--verbose")) {
-			sa_verbose++;
+			sa_tool_set_verbosity(1);
 		} else if (!strcmp(a, "-vv")) {
-			sa_verbose += 2;
+			sa_tool_set_verbosity(2);
+		} else if (!strcmp(a, "-q") || !strcmp(a, "--quiet")) {
+			sa_tool_set_verbosity(-1);
+		} else if (!strcmp(a, "--config") && i + 1 < argc) {
+			sa_config_path = argv[++i];
+		} else if (!strncmp(a, "--config=", 9)) {
+			sa_config_path = a + 9;
 		} else if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
 			sa_usage(stdout);
 			return SA_EXIT_OK;
 		} else if (!strcmp(a, "-V") || !strcmp(a, "--version")) {
-			printf("%s %s\n", sa_prog, SA_VERSION);
-			return SA_EXIT_OK;
-		} else if (!strcmp(a, "--pid") || !strncmp(a, "--pid=", 6)) {
+			return print_version();
+		} else if (!strcmp(a, "--pid") || !strncmp(a, "--pid=", 6) ||
+			   !strcmp(a, "-p")) {
 			break;	/* the live sensor takes it from here */
 		} else {
 			sa_err("unknown option '%s'", a);
@@ -205,18 +252,24 @@ int main(int argc, char **argv)
 			return SA_EXIT_USAGE;
 		}
 	}
-	if (sa_verbose)
-		sa_set_log_level(sa_verbose > 1 ? SA_LOG_DEBUG : SA_LOG_INFO);
-	if (i < argc && (!strcmp(argv[i], "--pid") ||
-			 !strncmp(argv[i], "--pid=", 6)))
+	if (i < argc && (!strcmp(argv[i], "--pid") || !strcmp(argv[i], "-p") ||
+			 !strncmp(argv[i], "--pid=", 6))) {
+		/* the short form of `watch --pid PID` */
+		sa_cmd_name = "watch";
+		argv[i - 1] = "watch";
 		return cmd_live(argc - i + 1, argv + i - 1);
+	}
 	if (i >= argc) {
 		sa_usage(stderr);
 		return SA_EXIT_USAGE;
 	}
-	for (c = sa_cmds; c->name; c++)
-		if (!strcmp(c->name, argv[i]))
-			return c->fn(argc - i, argv + i);
+	if (!strcmp(argv[i], "help"))
+		return cmd_help(argc - i, argv + i);
+	c = find_cmd(argv[i]);
+	if (c) {
+		sa_cmd_name = c->name;
+		return c->fn(argc - i, argv + i);
+	}
 	sa_err("unknown command '%s'", argv[i]);
 	sa_usage(stderr);
 	return SA_EXIT_USAGE;

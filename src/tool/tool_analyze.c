@@ -26,7 +26,7 @@
 static void analyze_usage(FILE *f)
 {
 	fprintf(f,
-"Usage: %s analyze --baseline FILE [OPTIONS] WINDOW...\n"
+"Usage: %s analyze --db FILE [OPTIONS] WINDOW...\n"
 "\n"
 "Decodes the trace windows (perf.data files) and compares them, as one\n"
 "group, with the baseline of the same build: bias shifts at branches, new\n"
@@ -35,8 +35,10 @@ static void analyze_usage(FILE *f)
 "See docs/anomalies.md for the model and the JSON-lines schema.\n"
 "\n"
 "Options:\n"
-"      --baseline FILE      the baseline (sensor-agent baseline add)\n"
-"  -f, --format text|jsonl  output format (default text)\n"
+"      --db FILE            the baseline (sensor-agent baseline add)\n"
+"  -f, --format FMT         text (default), jsonl (one record a line) or\n"
+"                           json (the same records as one array)\n"
+"  -o, --output FILE        write there instead of standard output\n"
 "      --jsonl FILE         also write JSON lines to FILE\n"
 "      --html FILE          also write the HTML report to FILE (see\n"
 "                           sensor-agent report; not with --each)\n"
@@ -63,7 +65,7 @@ static void analyze_usage(FILE *f)
 "                           abort, __assert_fail, __stack_chk_fail, __cxa_throw,\n"
 "                           _Unwind_RaiseException, perror, strerror, *.cold);\n"
 "                           repeatable\n"
-"      --pid PID            only this process of the windows\n"
+"  -p, --pid PID            only this process of the windows\n"
 SA_TOOL_OTLP_USAGE
 "  -h, --help               this help\n"
 "\n"
@@ -76,7 +78,7 @@ SA_TOOL_OTLP_USAGE
 		SA_DETECT_DEF_MIN_RATE_RATIO);
 }
 
-enum { OPT_BASELINE = 256, OPT_JSONL, OPT_EACH, OPT_ALL, OPT_FDR,
+enum { OPT_JSONL = 256, OPT_EACH, OPT_ALL, OPT_FDR,
        OPT_MIN_SUPPORT, OPT_MIN_BASELINE, OPT_MIN_DELTA, OPT_MIN_RATE,
        OPT_CROSS_BUILD, OPT_HTML, OPT_SOURCE_DIR,
        OPT_CONTEXT };
@@ -86,6 +88,7 @@ struct analyze {
 	struct sa_detect_opts dopts;
 	bool jsonl;
 	FILE *jf;
+	FILE *out;	/* -o FILE, else stdout */
 	unsigned flags;
 	struct sa_tool_otlp otlp;
 	int64_t pid;		/* --pid, or 0 */
@@ -183,20 +186,20 @@ static int analyze_group(struct analyze *an, struct sa_hist **hists,
 		/* the records stay records: the counts go to stderr */
 		err = sa_tool_print_match(stderr, l);
 		if (!err)
-			err = sa_anomaly_write_jsonl(l, stdout, source,
+			err = sa_anomaly_write_jsonl(l, an->out, source,
 						     an->flags);
 		if (!err && ctx)
-			err = sa_context_write_jsonl(ctx, stdout, source);
+			err = sa_context_write_jsonl(ctx, an->out, source);
 	} else {
 		if (source)
-			printf("== %s\n", source);
-		err = sa_tool_print_match(stdout, l);
+			fprintf(an->out, "== %s\n", source);
+		err = sa_tool_print_match(an->out, l);
 		if (!err)
-			err = sa_anomaly_write_text(l, stdout, an->flags);
+			err = sa_anomaly_write_text(l, an->out, an->flags);
 		if (!err && ctx) {
-			printf("\nDecision context (earlier decisions that "
-			       "predict the anomalous one):\n");
-			err = sa_context_write_text(ctx, stdout);
+			fprintf(an->out, "\nDecision context (earlier decisions "
+				"that predict the anomalous one):\n");
+			err = sa_context_write_text(ctx, an->out);
 		}
 	}
 	if (!err && an->jf)
@@ -222,8 +225,6 @@ static int analyze_group(struct analyze *an, struct sa_hist **hists,
 int cmd_analyze(int argc, char **argv)
 {
 	static const struct option longopts[] = {
-		{ "baseline", required_argument, NULL, OPT_BASELINE },
-		{ "format", required_argument, NULL, 'f' },
 		{ "jsonl", required_argument, NULL, OPT_JSONL },
 		{ "each", no_argument, NULL, OPT_EACH },
 		{ "all", no_argument, NULL, OPT_ALL },
@@ -239,9 +240,7 @@ int cmd_analyze(int argc, char **argv)
 		{ "binary", required_argument, NULL, 'b' },
 		{ "symfs", required_argument, NULL, SA_OPT_SYMFS },
 		{ "error-sink", required_argument, NULL, SA_OPT_ERROR_SINK },
-		{ "pid", required_argument, NULL, SA_OPT_DECODE_PID },
 		SA_TOOL_OTLP_LONGOPTS,
-		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct sa_binary_opt binaries[SA_MAX_BINARIES];
@@ -250,28 +249,25 @@ int cmd_analyze(int argc, char **argv)
 	struct sa_hist **hists = NULL;
 	struct sa_errinfo ei;
 	const char *db = NULL, *jpath = NULL;
+	struct sa_common cm;
+	FILE *final = NULL;	/* -f json: where the array goes */
+	char *mbuf = NULL;
+	size_t mlen = 0;
 	bool each = false;
 	int c, i, nr, err, ret = SA_EXIT_FAIL;
 	double *dv;
 
 	memset(&o, 0, sizeof(o));
 	o.binaries = binaries;
-	optind = 1;
-	while ((c = getopt_long(argc, argv, "f:b:h", longopts, NULL)) != -1) {
+	sa_common_init(&cm, "analyze", SA_CO_DB | SA_CO_FORMAT | SA_CO_PID |
+		       SA_CO_OUTPUT);
+	cm.formats = SA_FMT_BIT(SA_FMT_TEXT) | SA_FMT_BIT(SA_FMT_JSONL) |
+		     SA_FMT_BIT(SA_FMT_JSON);
+	while ((c = sa_getopt(argc, argv, "b:", longopts, &cm)) != -1) {
 		dv = NULL;
 		switch (c) {
-		case OPT_BASELINE:
-			db = optarg;
-			break;
-		case 'f':
-			if (!strcmp(optarg, "jsonl")) {
-				an.jsonl = true;
-			} else if (strcmp(optarg, "text")) {
-				sa_err("analyze: bad --format '%s': text or "
-				       "jsonl", optarg);
-				return SA_EXIT_USAGE;
-			}
-			break;
+		case SA_GETOPT_USAGE:
+			return SA_EXIT_USAGE;
 		case OPT_JSONL:
 			jpath = optarg;
 			break;
@@ -329,8 +325,11 @@ int cmd_analyze(int argc, char **argv)
 			return SA_EXIT_USAGE;
 		}
 	}
+	db = cm.db;
+	an.jsonl = cm.format != SA_FMT_TEXT;
+	o.pid = cm.pid;
 	if (!db) {
-		sa_err("analyze: --baseline FILE is required");
+		sa_err("analyze: --db FILE (the baseline) is required");
 		return SA_EXIT_USAGE;
 	}
 	nr = argc - optind;
@@ -354,6 +353,26 @@ int cmd_analyze(int argc, char **argv)
 	if (!an.bl) {
 		sa_err("analyze: %s", ei.msg);
 		return SA_EXIT_FAIL;
+	}
+	an.out = stdout;
+	if (cm.output) {
+		an.out = sa_file_fopen_private(cm.output);
+		if (!an.out) {
+			sa_err("analyze: cannot write %s: %s", cm.output,
+			       strerror(errno));
+			an.out = stdout;
+			goto out;
+		}
+	}
+	if (cm.format == SA_FMT_JSON) {
+		/* the records first, one array at the end */
+		final = an.out;
+		an.out = open_memstream(&mbuf, &mlen);
+		if (!an.out) {
+			an.out = final;
+			final = NULL;
+			goto out;
+		}
 	}
 	if (jpath) {
 		an.jf = sa_file_fopen_private(jpath);
@@ -392,10 +411,27 @@ int cmd_analyze(int argc, char **argv)
 				    nr == 1 ? argv[optind] : NULL);
 	}
 out:
+	if (final) {
+		if (fclose(an.out) && ret == SA_EXIT_OK)
+			ret = SA_EXIT_FAIL;
+		an.out = final;
+		if (ret == SA_EXIT_OK &&
+		    sa_write_json_array(an.out, mbuf, mlen)) {
+			sa_err("analyze: writing the output: %s",
+			       strerror(EIO));
+			ret = SA_EXIT_FAIL;
+		}
+		free(mbuf);
+	}
 	for (i = 0; hists && i < nr; i++)
 		sa_hist__free(hists[i]);
 	free(hists);
 	sa_tool_otlp_finish(&an.otlp, SA_TOOL_OTLP_FLUSH_MS);
+	if (an.out && an.out != stdout && fclose(an.out) &&
+	    ret == SA_EXIT_OK) {
+		sa_err("analyze: writing %s: %s", cm.output, strerror(errno));
+		ret = SA_EXIT_FAIL;
+	}
 	if (an.jf && fclose(an.jf) && ret == SA_EXIT_OK) {
 		sa_err("analyze: writing %s: %s", jpath, strerror(errno));
 		ret = SA_EXIT_FAIL;

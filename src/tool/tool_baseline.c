@@ -3,6 +3,7 @@
  * sensor-agent baseline: add windows to a baseline database, list its
  * builds, diff two builds.
  */
+#include <errno.h>
 #include <getopt.h>
 #include <math.h>
 #include <stdio.h>
@@ -25,7 +26,7 @@ static void baseline_usage(FILE *f)
 	fprintf(f,
 "Usage: %s baseline add --db FILE [OPTIONS] WINDOW...\n"
 "       %s baseline list --db FILE\n"
-"       %s baseline diff --db FILE [--format text|jsonl] [--all]\n"
+"       %s baseline diff --db FILE [-f text|jsonl|json] [--all]\n"
 "                    BUILD_A BUILD_B\n"
 "\n"
 "A baseline keeps, per build of each binary, how often every function is\n"
@@ -44,7 +45,7 @@ static void baseline_usage(FILE *f)
 "                           abort, __assert_fail, __stack_chk_fail, __cxa_throw,\n"
 "                           _Unwind_RaiseException, perror, strerror, *.cold);\n"
 "                           repeatable\n"
-"      --pid PID            only this process of the windows\n"
+"  -p, --pid PID            only this process of the windows\n"
 "diff: BUILD is a build-id (or its first 8+ hex digits), a key from\n"
 "`baseline list`, or a binary path (its latest build).  BUILD_B is\n"
 "compared with BUILD_A; functions are matched by name, branches by\n"
@@ -52,7 +53,8 @@ static void baseline_usage(FILE *f)
 "by offset in the function without a line table.  The output says how\n"
 "many could not be matched; two builds with nothing in common are an\n"
 "error (exit 1, \"nothing comparable\"), never \"no anomaly\".\n"
-"      --format text|jsonl  (default text)\n"
+"  -f, --format FMT         text (default), jsonl (one record a line) or\n"
+"                           json (the same records as one array)\n"
 "      --all                also list changes below the threshold\n"
 "      --fdr Q              false-discovery level (default %g)\n"
 "\n"
@@ -61,7 +63,7 @@ static void baseline_usage(FILE *f)
 		SA_DETECT_DEF_FDR);
 }
 
-enum { OPT_DB = 256, OPT_HALF_LIFE, OPT_FORMAT, OPT_ALL, OPT_FDR };
+enum { OPT_HALF_LIFE = 256, OPT_ALL, OPT_FDR };
 
 static int baseline_list(struct sa_baseline *bl)
 {
@@ -146,7 +148,7 @@ static int baseline_add(const char *db, double half_life,
 		       sa_strerror(err));
 		goto out;
 	}
-	fprintf(stderr, "%s: added %d window%s to %s\n", sa_prog, nr,
+	sa_note("added %d window%s to %s", nr,
 		nr == 1 ? "" : "s", db);
 	ret = SA_EXIT_OK;
 out:
@@ -158,19 +160,34 @@ out:
 	return ret;
 }
 
+/* -f json: the JSON-lines records as one array */
+static int diff_json(const struct sa_anomaly_list *l, unsigned int flags)
+{
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *m = open_memstream(&buf, &len);
+	int err;
+
+	if (!m)
+		return -ENOMEM;
+	err = sa_anomaly_write_jsonl(l, m, NULL, flags);
+	if (fclose(m) && !err)
+		err = -EIO;
+	if (!err)
+		err = sa_write_json_array(stdout, buf, len);
+	free(buf);
+	return err;
+}
+
 int cmd_baseline(int argc, char **argv)
 {
 	static const struct option longopts[] = {
-		{ "db", required_argument, NULL, OPT_DB },
 		{ "half-life", required_argument, NULL, OPT_HALF_LIFE },
 		{ "binary", required_argument, NULL, 'b' },
 		{ "symfs", required_argument, NULL, SA_OPT_SYMFS },
 		{ "error-sink", required_argument, NULL, SA_OPT_ERROR_SINK },
-		{ "pid", required_argument, NULL, SA_OPT_DECODE_PID },
-		{ "format", required_argument, NULL, OPT_FORMAT },
 		{ "all", no_argument, NULL, OPT_ALL },
 		{ "fdr", required_argument, NULL, OPT_FDR },
-		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct sa_binary_opt binaries[SA_MAX_BINARIES];
@@ -178,7 +195,9 @@ int cmd_baseline(int argc, char **argv)
 	struct sa_decode_opts o;
 	struct sa_baseline *bl;
 	struct sa_errinfo ei;
-	const char *db = NULL, *sub, *format = "text";
+	static char name[32];
+	const char *db = NULL, *sub;
+	struct sa_common cm;
 	double half_life = -1;
 	unsigned flags = 0;
 	int c, ret;
@@ -193,29 +212,25 @@ int cmd_baseline(int argc, char **argv)
 		       sub);
 		return SA_EXIT_USAGE;
 	}
+	snprintf(name, sizeof(name), "baseline %s", sub);
+	sa_cmd_name = name;
 	memset(&o, 0, sizeof(o));
 	o.binaries = binaries;
 	argc--;
 	argv++;
-	optind = 1;
-	while ((c = getopt_long(argc, argv, "b:h", longopts, NULL)) != -1) {
+	sa_common_init(&cm, name, SA_CO_DB | SA_CO_PID | SA_CO_FORMAT);
+	if (!strcmp(sub, "diff"))
+		cm.formats |= SA_FMT_BIT(SA_FMT_JSONL) |
+			      SA_FMT_BIT(SA_FMT_JSON);
+	while ((c = sa_getopt(argc, argv, "b:", longopts, &cm)) != -1) {
 		switch (c) {
-		case OPT_DB:
-			db = optarg;
-			break;
+		case SA_GETOPT_USAGE:
+			return SA_EXIT_USAGE;
 		case OPT_HALF_LIFE:
 			if (!sa_parse_double(optarg, &half_life) ||
 			    half_life < 0) {
 				sa_err("baseline: bad --half-life '%s': a "
 				       "number of windows >= 0", optarg);
-				return SA_EXIT_USAGE;
-			}
-			break;
-		case OPT_FORMAT:
-			format = optarg;
-			if (strcmp(format, "text") && strcmp(format, "jsonl")) {
-				sa_err("baseline: bad --format '%s': text or "
-				       "jsonl", format);
 				return SA_EXIT_USAGE;
 			}
 			break;
@@ -240,6 +255,8 @@ int cmd_baseline(int argc, char **argv)
 			return SA_EXIT_USAGE;
 		}
 	}
+	db = cm.db;
+	o.pid = cm.pid;
 	if (!db) {
 		sa_err("baseline %s: --db FILE is required", sub);
 		return SA_EXIT_USAGE;
@@ -277,11 +294,15 @@ int cmd_baseline(int argc, char **argv)
 			sa_err("baseline diff: %s", ei.msg);
 			ret = SA_EXIT_FAIL;
 		} else {
-			if (!strcmp(format, "jsonl")) {
+			if (cm.format == SA_FMT_JSONL) {
 				err = sa_tool_print_match(stderr, l);
 				if (!err)
 					err = sa_anomaly_write_jsonl(
 						l, stdout, NULL, flags);
+			} else if (cm.format == SA_FMT_JSON) {
+				err = sa_tool_print_match(stderr, l);
+				if (!err)
+					err = diff_json(l, flags);
 			} else {
 				err = sa_tool_print_match(stdout, l);
 				if (!err)

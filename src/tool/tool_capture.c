@@ -43,61 +43,58 @@
 static void capture_usage(FILE *f)
 {
 	fprintf(f,
-"Usage: %s capture --pid PID [OPTIONS]\n"
+"Usage: %s capture -p PID [OPTIONS]\n"
 "\n"
-"Captures trace windows of process PID as perf.data files that `perf "
-"script`\nand `%s decode` read.  With --snapshot, keeps a rolling buffer "
-"and dumps\nit on a trigger: SIGUSR2, `%s trigger --pid PID`, or the "
-"target dying.\n"
+"Captures trace windows of process PID as perf.data files that `perf script`\n"
+"and `%s decode` read.  With --snapshot, keeps a rolling buffer and\n"
+"dumps it on a trigger: SIGUSR2, `%s trigger -p PID`, or the target\n"
+"dying.\n"
 "\n"
 "Options:\n"
-"  --pid PID            the target process (required)\n"
-"  --backend KIND       auto (default), intel_pt, cs_etm or emulate;\n"
-"                       auto uses the hardware when present and else the "
-"emulated\n"
-"                       sensor, and says why\n"
-"  -o, --output FILE    output (default capture.data); several windows "
-"or dumps\n"
-"                       are FILE.000, FILE.001, ...\n"
-"  --window MS          window length in ms (default %d)\n"
-"  --window-insns N     emulate: end a window after N traced instructions\n"
-"  --period MS          window start to window start (default %d)\n"
-"  --count N            number of windows (default 1)\n"
-"  --snapshot           incident mode: rolling buffer, dump on a trigger\n"
-"  --socket PATH        control socket (default $XDG_RUNTIME_DIR/"
-"sensor-agent/\n"
-"                       capture-PID.sock, else /run/sensor-agent/...)\n"
-"  --pt-config TERMS    intel_pt terms, e.g. psb_period=3,mtc=1,cyc=0,"
-"noretcomp=0\n"
-"  --etm-config TERMS   cs_etm terms, e.g. timestamp=1,contextid=1,"
-"retstack=1\n"
-"  --sink NAME          cs_etm sink (sinks/NAME, e.g. tmc_etr0)\n"
-"  --filter SPEC        perf --filter syntax: 'filter START/SIZE@FILE', "
-"'filter * @FILE',\n"
-"                       start|stop ADDR; default: the target's main "
-"binary; '' none\n"
-"  --aux-size BYTES     AUX area (power of two, default %u)\n"
-"  --per-cpu            per-CPU events (with --cpu N: one CPU)\n"
-"  --cpu N              the CPU for --per-cpu\n"
-"  --kernel             trace the kernel too (needs privilege)\n"
-"  --cpu-budget PERMILLE  own CPU time per period, 1/1000 of a core "
-"(default %d = 1%%)\n"
-"  --sysfs DIR          PMU discovery root (default %s)\n"
-"  --bundle DIR         also write DIR/ with the perf.data files and the "
-"binaries\n"
-"                       they map (DIR/symfs/<path>), for decoding "
-"elsewhere:\n"
-"                       %s decode --symfs DIR/symfs DIR/<file>\n"
-"  --list-pmu           print what discovery finds and exit\n"
-"  -h, --help           this help\n"
+"  -p, --pid PID            the target process (required)\n"
+"      --backend KIND       auto (default), intel_pt, cs_etm or emulate;\n"
+"                           auto uses the hardware when present and else\n"
+"                           the emulated sensor, and says why\n"
+"  -o, --output FILE        output (default capture.data); several windows\n"
+"                           or dumps are FILE.000, FILE.001, ...\n"
+"      --window DURATION    window length (default %dms); emulate also\n"
+"                           takes instructions (4000insn)\n"
+"      --period DURATION    window start to window start (default %dms)\n"
+"      --count N            number of windows (default 1)\n"
+"      --snapshot           incident mode: rolling buffer, dump on a trigger\n"
+"      --socket PATH        control socket (default $XDG_RUNTIME_DIR/\n"
+"                           sensor-agent/capture-PID.sock, else\n"
+"                           /run/sensor-agent/...)\n"
+"      --pt-config TERMS    intel_pt terms, e.g.\n"
+"                           psb_period=3,mtc=1,cyc=0,noretcomp=0\n"
+"      --etm-config TERMS   cs_etm terms, e.g. timestamp=1,contextid=1,\n"
+"                           retstack=1\n"
+"      --sink NAME          cs_etm sink (sinks/NAME, e.g. tmc_etr0)\n"
+"      --filter SPEC        perf --filter syntax: 'filter START/SIZE@FILE',\n"
+"                           'filter * @FILE', start|stop ADDR; default: the\n"
+"                           target's main binary; '' none\n"
+"      --aux-size SIZE      AUX area (power of two, default 4M)\n"
+"      --per-cpu            per-CPU events (with --cpu N: one CPU)\n"
+"      --cpu N              the CPU for --per-cpu\n"
+"      --kernel             trace the kernel too (needs privilege)\n"
+"      --cpu-budget N       own CPU time per period, in thousandths of a\n"
+"                           core (default %d = 1%%)\n"
+"      --sysfs DIR          PMU discovery root (default\n"
+"                           %s)\n"
+"      --bundle DIR         also write DIR/ with the perf.data files and\n"
+"                           the binaries they map (DIR/symfs/<path>), for\n"
+"                           decoding elsewhere:\n"
+"                           %s decode --symfs DIR/symfs DIR/<file>\n"
+"      --list-pmu           print what discovery finds and exit\n"
+"  -h, --help               this help\n"
 "\n"
-"Permissions: hardware tracing of another user's process needs root or "
-"CAP_PERFMON\n(or kernel.perf_event_paranoid <= 1 for your own "
-"processes); the emulated\nbackend needs ptrace rights "
-"(kernel.yama.ptrace_scope).  See docs/capture.md.\n",
+"Permissions: hardware tracing of another user's process needs root or\n"
+"CAP_PERFMON (or kernel.perf_event_paranoid <= 1 for your own processes);\n"
+"the emulated backend needs ptrace rights (kernel.yama.ptrace_scope).  See\n"
+"docs/capture.md.\n",
 		sa_prog, sa_prog, sa_prog, SA_BACKEND_DEF_WINDOW_MS,
-		SA_BACKEND_DEF_PERIOD_MS, SA_BACKEND_DEF_AUX_SIZE,
-		SA_BACKEND_DEF_CPU_PERMILLE, SA_CAP_SYSFS_DEFAULT, sa_prog);
+		SA_BACKEND_DEF_PERIOD_MS, SA_BACKEND_DEF_CPU_PERMILLE,
+		SA_CAP_SYSFS_DEFAULT, sa_prog);
 }
 
 enum {
@@ -108,20 +105,12 @@ enum {
 };
 
 static const struct option capture_opts[] = {
-	{ "pid", required_argument, NULL, OPT_PID },
-	{ "backend", required_argument, NULL, OPT_BACKEND },
-	{ "output", required_argument, NULL, 'o' },
-	{ "window", required_argument, NULL, OPT_WINDOW },
-	{ "window-insns", required_argument, NULL, OPT_WINDOW_INSNS },
-	{ "period", required_argument, NULL, OPT_PERIOD },
-	{ "count", required_argument, NULL, OPT_COUNT },
 	{ "snapshot", no_argument, NULL, OPT_SNAPSHOT },
 	{ "socket", required_argument, NULL, OPT_SOCKET },
 	{ "pt-config", required_argument, NULL, OPT_PT_CONFIG },
 	{ "etm-config", required_argument, NULL, OPT_ETM_CONFIG },
 	{ "sink", required_argument, NULL, OPT_SINK },
 	{ "filter", required_argument, NULL, OPT_FILTER },
-	{ "aux-size", required_argument, NULL, OPT_AUX_SIZE },
 	{ "per-cpu", no_argument, NULL, OPT_PER_CPU },
 	{ "cpu", required_argument, NULL, OPT_CPU },
 	{ "kernel", no_argument, NULL, OPT_KERNEL },
@@ -129,7 +118,6 @@ static const struct option capture_opts[] = {
 	{ "sysfs", required_argument, NULL, OPT_SYSFS },
 	{ "bundle", required_argument, NULL, OPT_BUNDLE },
 	{ "list-pmu", no_argument, NULL, OPT_LIST_PMU },
-	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -378,10 +366,18 @@ static int run_windows(struct capture_cfg *c)
 		sa_err("%s", ei.msg);
 		return SA_EXIT_FAIL;
 	}
+	if (c->bo.window_insns && strcmp(sa_backend_name(b), "emulate")) {
+		sa_err("--window %" PRIu64 "insn: only the emulated backend "
+		       "counts instructions; %s windows are timed (e.g. "
+		       "--window 10ms)", c->bo.window_insns,
+		       sa_backend_name(b));
+		sa_backend__free(b);
+		return SA_EXIT_USAGE;
+	}
 	if (sa_backend_note(b))
-		fprintf(stderr, "%s: %s\n", sa_prog, sa_backend_note(b));
-	fprintf(stderr, "%s: capturing %" PRIu64 " window(s) of pid %d with "
-		"the %s backend\n", sa_prog, c->count, (int)c->bo.pid,
+		sa_note("%s", sa_backend_note(b));
+	sa_note("capturing %" PRIu64 " window(s) of pid %d with "
+		"the %s backend", c->count, (int)c->bo.pid,
 		sa_backend_name(b));
 	files = calloc(c->count, sizeof(*files));
 	if (!files) {
@@ -676,15 +672,15 @@ static int run_snapshot(struct capture_cfg *c)
 			goto out;
 		}
 		if (sa_backend_note(s.b))
-			fprintf(stderr, "%s: %s\n", sa_prog,
+			sa_note("%s",
 				sa_backend_note(s.b));
-		fprintf(stderr, "%s: snapshot with the emulated backend: there "
+		sa_note("snapshot with the emulated backend: there "
 			"is no rolling buffer of the past (that needs AUX "
 			"overwrite hardware); each trigger records a window "
-			"from the trigger on\n", sa_prog);
+			"from the trigger on");
 	} else {
-		fprintf(stderr, "%s: snapshot mode on %s: rolling %" PRIu64
-			"-byte AUX buffer per ring\n", sa_prog,
+		sa_note("snapshot mode on %s: rolling %" PRIu64
+			"-byte AUX buffer per ring",
 			sa_cap_pmu_name(s.pmu), c->bo.aux_size);
 	}
 
@@ -708,12 +704,17 @@ static int run_snapshot(struct capture_cfg *c)
 	}
 	pidfd = (int)syscall(SYS_pidfd_open, c->bo.pid, 0);
 	if (pidfd < 0)
-		fprintf(stderr, "%s: pidfd_open(%d): %s: the target's death "
-			"will not trigger a dump\n", sa_prog, (int)c->bo.pid,
+		sa_note("pidfd_open(%d): %s: the target's death "
+			"will not trigger a dump", (int)c->bo.pid,
 			strerror(errno));
-	fprintf(stderr, "%s: waiting for triggers: kill -USR2 %d, `%s trigger "
-		"--pid %d`, or pid %d dying; control socket %s\n", sa_prog,
-		(int)getpid(), sa_prog, (int)c->bo.pid, (int)c->bo.pid, sock);
+	/* the trigger command that reaches this socket */
+	if (c->socket)
+		snprintf(why, sizeof(why), "--socket %s", c->socket);
+	else
+		snprintf(why, sizeof(why), "--pid %d", (int)c->bo.pid);
+	sa_note("waiting for triggers: kill -USR2 %d, `%s trigger %s`, or "
+		"pid %d dying; control socket %s", (int)getpid(), sa_prog, why,
+		(int)c->bo.pid, sock);
 	printf("ready %s\n", sock);
 	fflush(stdout);
 
@@ -760,15 +761,15 @@ static int run_snapshot(struct capture_cfg *c)
 			serve_client(&s, lfd);
 		if (n > 2 && (pfd[2].revents & POLLIN)) {
 			describe_exit(c->bo.pid, why, sizeof(why));
-			fprintf(stderr, "%s: %s\n", sa_prog, why);
+			sa_note("%s", why);
 			if (s.sess) {
 				if (snap_dump(&s, why, path, sizeof(path),
 					      &ei))
 					sa_err("%s", ei.msg);
 			} else {
-				fprintf(stderr, "%s: the emulated backend has "
+				sa_note("the emulated backend has "
 					"no buffer from before the end; "
-					"nothing to dump\n", sa_prog);
+					"nothing to dump");
 			}
 			rc = SA_EXIT_OK;
 			break;
@@ -850,7 +851,7 @@ static int list_pmu(const char *root)
 int cmd_capture(int argc, char **argv)
 {
 	struct capture_cfg c = { 0 };
-	struct sa_errinfo ei;
+	struct sa_common cm;
 	uint64_t v;
 	int opt;
 
@@ -859,48 +860,25 @@ int cmd_capture(int argc, char **argv)
 	c.bo.kind = SA_BACKEND_AUTO;
 	c.bo.cpu = -1;
 	c.bo.aux_size = SA_BACKEND_DEF_AUX_SIZE;
-	optind = 1;
-	while ((opt = getopt_long(argc, argv, "o:h", capture_opts, NULL)) !=
-	       -1) {
+	sa_common_init(&cm, "capture", SA_CO_PID | SA_CO_BACKEND |
+		       SA_CO_WINDOW | SA_CO_PERIOD | SA_CO_COUNT |
+		       SA_CO_OUTPUT | SA_CO_AUX_SIZE);
+	cm.window_insn_ok = true;
+	while ((opt = sa_getopt(argc, argv, "", capture_opts, &cm)) != -1) {
 		switch (opt) {
-		case OPT_PID:
-			if (!sa_parse_u64(optarg, &v) || !v || v > INT32_MAX) {
-				sa_err("--pid '%s': not a process id", optarg);
-				return SA_EXIT_USAGE;
-			}
-			c.bo.pid = (pid_t)v;
-			break;
-		case OPT_BACKEND:
-			if (sa_backend_kind_parse(optarg, &c.bo.kind, &ei)) {
-				sa_err("%s", ei.msg);
-				return SA_EXIT_USAGE;
-			}
-			break;
-		case 'o':
-			c.output = optarg;
-			break;
-		case OPT_WINDOW:
-		case OPT_WINDOW_INSNS:
-		case OPT_PERIOD:
-		case OPT_COUNT:
-		case OPT_AUX_SIZE:
+		case SA_GETOPT_USAGE:
+			return SA_EXIT_USAGE;
 		case OPT_CPU:
 		case OPT_BUDGET:
-			if (!sa_parse_u64(optarg, &v)) {
-				sa_err("'%s' is not a number", optarg);
+			if (!sa_parse_u64(optarg, &v) || v > INT32_MAX ||
+			    (opt == OPT_BUDGET && !v)) {
+				sa_err("bad --%s '%s': not a number%s",
+				       opt == OPT_CPU ? "cpu" : "cpu-budget",
+				       optarg, opt == OPT_CPU ? "" :
+				       " of thousandths of a core (10 = 1%)");
 				return SA_EXIT_USAGE;
 			}
-			if (opt == OPT_WINDOW)
-				c.bo.window_ms = v;
-			else if (opt == OPT_WINDOW_INSNS)
-				c.bo.window_insns = v;
-			else if (opt == OPT_PERIOD)
-				c.bo.period_ms = v;
-			else if (opt == OPT_COUNT)
-				c.count = v;
-			else if (opt == OPT_AUX_SIZE)
-				c.bo.aux_size = v;
-			else if (opt == OPT_CPU)
+			if (opt == OPT_CPU)
 				c.bo.cpu = (int)v;
 			else
 				c.bo.budget.cpu_permille = (uint32_t)v;
@@ -946,8 +924,24 @@ int cmd_capture(int argc, char **argv)
 			return SA_EXIT_USAGE;
 		}
 	}
+	c.bo.pid = cm.pid;
+	c.bo.kind = cm.backend;
+	if (cm.output)
+		c.output = cm.output;
+	if (cm.set & SA_CO_WINDOW) {
+		c.bo.window_ms = cm.window_ms;
+		c.bo.window_insns = cm.window_insns;
+	}
+	if (cm.set & SA_CO_PERIOD)
+		c.bo.period_ms = cm.period_ms;
+	if (cm.count)
+		c.count = cm.count;
+	if (cm.aux_size)
+		c.bo.aux_size = cm.aux_size;
 	if (c.list_pmu)
 		return list_pmu(c.bo.sysfs_root);
+	if (sa_common_check_window(&cm, NULL))
+		return SA_EXIT_USAGE;
 	if (optind < argc) {
 		sa_err("unexpected argument '%s'", argv[optind]);
 		return SA_EXIT_USAGE;

@@ -10,6 +10,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <syslog.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "sensor/file.h"
@@ -26,7 +28,7 @@
 static void decode_usage(FILE *f)
 {
 	fprintf(f,
-"Usage: %s decode [OPTIONS] FILE\n"
+"Usage: %s decode [OPTIONS] [-i] FILE\n"
 "       %s decode [OPTIONS] --pt TRACE --image FILE[:OFF[-END]]@ADDR... [--cpu F/M/S]\n"
 "       %s decode [OPTIONS] --cs-trace DUMP --trace-id ID [--protocol P] --binary PATH@ADDR...\n"
 "\n"
@@ -37,6 +39,7 @@ static void decode_usage(FILE *f)
 "CoreSight snapshot directory (snapshot.ini).\n"
 "\n"
 "Options:\n"
+"  -i, --input FILE         the input (as perf's -i; or give it as FILE)\n"
 "  -f, --format text|json   output format (default text); json follows\n"
 "                           docs/histories.md\n"
 "  -o, --output FILE        write there instead of standard output\n"
@@ -45,17 +48,18 @@ static void decode_usage(FILE *f)
 "      --symfs DIR          look up every binary under DIR first\n"
 "      --error-sink SYMBOL  calls into SYMBOL also start an error path (the\n"
 "                           built-in sinks: docs/histories.md); repeatable\n"
-"      --pid PID            only the process PID (default: the traced one)\n"
+"  -p, --pid PID            only the process PID (default: the traced one)\n"
 "      --branches           print the taken branches in trace order\n"
 "                           (from, to, kind) instead of the histories\n"
 "      --targets            text: list the targets of indirect branches\n"
 "      --timeline FILE      write the window's calls as Chrome trace-event\n"
 "                           JSON (chrome://tracing, Perfetto) to FILE\n"
 "                           instead of the histories (docs/report.md)\n"
-"      --progress           report progress on standard error\n"
+"      --progress           report progress on standard error (redrawn\n"
+"                           on a terminal, else a line per 10%%)\n"
 "      --decoder fast|libipt  Intel PT backend (default libipt; fast:\n"
 "                           docs/ipt.md)\n"
-"  Raw Intel PT, as ptxed takes it:\n"
+"  Raw Intel PT (the inputs of ptxed --pt/--raw, in this syntax):\n"
 "      --pt FILE            raw Intel PT packet stream\n"
 "      --image FILE[:OFF[-END]]@ADDR\n"
 "                           map bytes OFF..END of FILE at ADDR; repeatable\n"
@@ -163,23 +167,56 @@ static void print_branch(void *ctx, uint64_t from, uint64_t to,
 	bp->n++;
 }
 
+/* --progress: a line redrawn with \r on a terminal; elsewhere (a pipe,
+ * a log) one plain line per 10%, never a \r.
+ */
+struct progress {
+	const char *name;
+	uint64_t total;
+	unsigned int shown;	/* last percentage printed + 1 */
+	bool tty;
+};
+
 static void print_progress(void *ctx, uint64_t done, uint64_t total)
 {
-	if (total)
-		fprintf(stderr, "\r%s: decoding %s: %3u%%", sa_prog,
-			(const char *)ctx,
-			(unsigned)(done > total ? 100 : 100 * done / total));
+	struct progress *p = ctx;
+	unsigned int pct;
+
+	if (!total)
+		return;
+	p->total = total;
+	pct = (unsigned int)(done >= total ? 100 : 100 * done / total);
+	if (p->tty) {
+		fprintf(stderr, "\r%s decode: decoding %s: %3u%%", sa_prog,
+			p->name, pct);
+	} else if (pct / 10 * 10 + 1 > p->shown) {
+		p->shown = pct / 10 * 10 + 1;
+		fprintf(stderr, "%s decode: decoding %s: %u%%\n", sa_prog,
+			p->name, pct / 10 * 10);
+	}
+	p->shown = p->tty ? pct + 1 : p->shown;
+}
+
+/* The decoder reports offsets it reached; the end of the input is 100%. */
+static void end_progress(struct progress *p, bool done)
+{
+	if (p->tty) {
+		if (done && p->total)
+			print_progress(p, p->total, p->total);
+		if (p->shown)
+			fputc('\n', stderr);
+	} else if (done && p->total && p->shown != 101) {
+		fprintf(stderr, "%s decode: decoding %s: 100%%\n", sa_prog,
+			p->name);
+	}
 }
 
 int cmd_decode(int argc, char **argv)
 {
 	static const struct option longopts[] = {
-		{ "format", required_argument, NULL, 'f' },
-		{ "output", required_argument, NULL, 'o' },
 		{ "binary", required_argument, NULL, 'b' },
 		{ "symfs", required_argument, NULL, SA_OPT_SYMFS },
 		{ "error-sink", required_argument, NULL, SA_OPT_ERROR_SINK },
-		{ "pid", required_argument, NULL, SA_OPT_DECODE_PID },
 		{ "branches", no_argument, NULL, OPT_BRANCHES },
 		{ "targets", no_argument, NULL, OPT_TARGETS },
 		{ "progress", no_argument, NULL, OPT_PROGRESS },
@@ -193,7 +230,6 @@ int cmd_decode(int argc, char **argv)
 		{ "cs-reg", required_argument, NULL, OPT_CS_REG },
 		{ "decoder", required_argument, NULL, OPT_DECODER },
 		{ "timeline", required_argument, NULL, OPT_TIMELINE },
-		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct sa_binary_opt binaries[SA_MAX_OPT_FILES];
@@ -204,7 +240,10 @@ int cmd_decode(int argc, char **argv)
 	struct branch_printer bp = { 0 };
 	struct sa_errinfo ei;
 	struct sa_hist *h = NULL;
-	const char *format = "text", *output = NULL, *input = NULL;
+	const char *output = NULL, *input = NULL;
+	struct sa_common cm;
+	struct progress prog = { 0 };
+	struct timespec t0, t1;
 	const char *timeline = NULL;
 	struct sa_timeline *tl = NULL;
 	bool branches = false, json;
@@ -218,15 +257,13 @@ int cmd_decode(int argc, char **argv)
 	memset(&cs, 0, sizeof(cs));
 	o.binaries = binaries;
 	o.images = images;
-	optind = 1;
-	while ((c = getopt_long(argc, argv, "f:o:b:h", longopts, NULL)) != -1) {
+	sa_common_init(&cm, "decode", SA_CO_PID | SA_CO_OUTPUT | SA_CO_INPUT |
+		       SA_CO_FORMAT);
+	cm.formats = SA_FMT_BIT(SA_FMT_TEXT) | SA_FMT_BIT(SA_FMT_JSON);
+	while ((c = sa_getopt(argc, argv, "b:", longopts, &cm)) != -1) {
 		switch (c) {
-		case 'f':
-			format = optarg;
-			break;
-		case 'o':
-			output = optarg;
-			break;
+		case SA_GETOPT_USAGE:
+			return SA_EXIT_USAGE;
 		case OPT_BRANCHES:
 			branches = true;
 			break;
@@ -324,13 +361,11 @@ int cmd_decode(int argc, char **argv)
 			return SA_EXIT_USAGE;
 		}
 	}
-	if (strcmp(format, "text") && strcmp(format, "json")) {
-		sa_err("decode: unknown --format '%s': use text or json",
-		       format);
-		return SA_EXIT_USAGE;
-	}
-	json = !strcmp(format, "json");
-	if (optind < argc)
+	json = cm.format == SA_FMT_JSON;
+	output = cm.output;
+	o.pid = cm.pid;
+	input = cm.input;
+	if (!input && optind < argc)
 		input = argv[optind++];
 	if (optind < argc) {
 		sa_err("decode: one input at a time ('%s' is extra)",
@@ -368,8 +403,9 @@ int cmd_decode(int argc, char **argv)
 			return SA_EXIT_FAIL;
 		}
 	}
-	o.progress_ctx = (void *)(input ? input :
-				  o.pt_file ? o.pt_file : cs.trace_file);
+	prog.name = input ? input : o.pt_file ? o.pt_file : cs.trace_file;
+	prog.tty = isatty(STDERR_FILENO);
+	o.progress_ctx = &prog;
 	if (branches) {
 		bp.f = out;
 		o.branch_fn = print_branch;
@@ -389,9 +425,14 @@ int cmd_decode(int argc, char **argv)
 		sa_err("decode: out of memory");
 		goto out;
 	}
+	clock_gettime(CLOCK_MONOTONIC, &t0);
 	err = sa_decode_file(input, &o, h, &ei);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
 	if (o.progress_fn)
-		fputc('\n', stderr);
+		end_progress(&prog, !err);
+	sa_msg(LOG_INFO, "%s: decoded in %.3f s", prog.name,
+	       (double)(t1.tv_sec - t0.tv_sec) +
+	       (double)(t1.tv_nsec - t0.tv_nsec) / 1e9);
 	if (err) {
 		sa_err("%s", ei.msg[0] ? ei.msg : sa_strerror(err));
 		goto out;

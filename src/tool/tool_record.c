@@ -30,55 +30,51 @@ static void record_on_signal(int sig)
 static void record_usage(FILE *f)
 {
 	fprintf(f,
-		"Usage: %s record --emulate [OPTIONS] -- CMD [ARGS...]\n"
-		"       %s record --emulate --pid PID [OPTIONS]\n"
-		"\nRecords what a process executes as genuine Intel PT in "
-		"perf.data, without PT\nhardware: the thread is single-stepped"
-		" with ptrace inside the address filter\nand runs at full "
-		"speed outside it.\n"
-		"\nOptions:\n"
-		"  --emulate          use the emulated sensor (required: the "
-		"only backend here)\n"
-		"  --pid PID          attach to a running process (thread PID)"
-		" instead of CMD\n"
-		"  --filter FILTER    perf-style filter: 'filter SYM @ BIN' or"
-		" 'filter OFF/SIZE\n"
-		"                     @ BIN' (OFF: file offset), several "
-		"joined by ',';\n"
-		"                     default: the main binary\n"
-		"  -o, --output FILE  perf.data path (default perf.data); "
-		"with --window,\n"
-		"                     FILE.000, FILE.001, ...\n"
-		"  --aux-size N       PT bytes per window; beyond, OVF and "
-		"the rest is lost\n"
-		"                     (default 4194304)\n"
-		"  --psb-period N     bytes between PSB+ (default 4096)\n"
-		"  --tsc              timestamps (TSC) in the trace\n"
-		"  --mtc              MTC timing packets (and TMA; implies "
-		"--tsc)\n"
-		"  --mtc-period N     MTC when bit N (0-15, default 3) of "
-		"the 25 MHz\n"
-		"                     crystal clock changes\n"
-		"  --cyc              CYC packets: core cycles (implies --tsc)"
-		"\n"
-		"  --cyc-thresh N     CYC after at least 2^(N-1) cycles "
-		"(0-15, default 0)\n"
-		"  --noretcomp        no return compression\n"
-		"  --window N[ms]     window length: N traced instructions (at"
-		" most 10 s),\n"
-		"                     or N ms with 'ms' (default: the whole run"
-		" in one window,\n"
-		"                     up to an execve or a new thread)"
-		"\n"
-		"  --period MS        time between window starts with --window"
-		" (default 1000);\n"
-		"                     the target runs freely in between\n"
-		"  --windows N        stop after N windows (default: until "
-		"exit)\n"
-		"  -h, --help         this help\n"
-		"\nSIGINT/SIGTERM/SIGHUP end the recording; the target is "
-		"detached and keeps running,\nalso when the sensor is killed "
-		"(SIGKILL): a guardian process restores it.\n", sa_prog, sa_prog);
+"Usage: %s record --backend emulate [OPTIONS] -- CMD [ARGS...]\n"
+"       %s record --backend emulate -p PID [OPTIONS]\n"
+"\n"
+"Records what a process executes as genuine Intel PT in perf.data, without PT\n"
+"hardware: the thread is single-stepped with ptrace inside the address filter\n"
+"and runs at full speed outside it.\n"
+"\n"
+"Options:\n"
+"      --backend emulate    the emulated sensor (required: the only backend\n"
+"                           that records here; hardware: `capture`)\n"
+"  -p, --pid PID            attach to a running process (thread PID)\n"
+"                           instead of CMD\n"
+"      --filter FILTER      perf-style filter: 'filter SYM @ BIN' or\n"
+"                           'filter OFF/SIZE @ BIN' (OFF: file offset),\n"
+"                           several joined by ','; default: the main binary\n"
+"  -o, --output FILE        perf.data path (default perf.data); with\n"
+"                           --window, FILE.000, FILE.001, ...\n"
+"      --aux-size SIZE      PT bytes per window (e.g. 4M, the default);\n"
+"                           beyond, OVF and the rest is lost\n"
+"      --psb-period SIZE    bytes between PSB+ (default 4K)\n"
+"      --tsc                timestamps (TSC) in the trace\n"
+"      --mtc                MTC timing packets (and TMA; implies --tsc)\n"
+"      --mtc-period N       MTC when bit N (0-15, default 3) of the 25 MHz\n"
+"                           crystal clock changes\n"
+"      --cyc                CYC packets: core cycles (implies --tsc)\n"
+"      --cyc-thresh N       CYC after at least 2^(N-1) cycles (0-15,\n"
+"                           default 0)\n"
+"      --noretcomp          no return compression\n"
+"      --window DURATION    window length: a time (10ms, 2s; at most 10 s)\n"
+"                           or traced instructions (4000insn); default:\n"
+"                           the whole run in one window, up to an execve\n"
+"                           or a new thread\n"
+"      --period DURATION    window start to window start with --window\n"
+"                           (default 1s); the target runs freely between\n"
+"      --count N            stop after N windows (default: until exit)\n"
+"  -h, --help               this help\n"
+"\n"
+"SIGINT/SIGTERM/SIGHUP end the recording; the target is detached and keeps\n"
+"running, also when the sensor is killed (SIGKILL): a guardian process\n"
+"restores it.\n"
+"\n"
+"Exit status: the command's (128+N when signal N killed it), as perf record\n"
+"and shells pass it on; 1 when the recording failed, 2 on a usage error;\n"
+"with -p, 0 on success.\n",
+		sa_prog, sa_prog);
 }
 
 struct record_ctx {
@@ -94,8 +90,8 @@ static int record_window_done(void *ctx, unsigned int nr, const char *path,
 	rc->bytes += st->trace_bytes;
 	rc->steps += st->steps;
 	rc->ns += st->ns;
-	fprintf(stderr, "%s: window %u: %s: %" PRIu64 " instructions, %"
-		PRIu64 " PT bytes%s%s\n", sa_prog, nr, path, st->insns,
+	sa_note("window %u: %s: %" PRIu64 " instructions, %"
+		PRIu64 " PT bytes%s%s", nr, path, st->insns,
 		st->trace_bytes, st->overflow ? ", OVF (AUX size reached)" :
 		"", st->exited ? ", target exited" : "");
 	return 0;
@@ -142,9 +138,9 @@ static int record_guarded(void *ctx, void *out, struct sa_errinfo *ei)
 		if (!err) {
 			record_window_done(&res->rc, 0, rq->out, &st);
 			if (st.exec || st.new_task)
-				fprintf(stderr, "%s: the recording stopped at "
+				sa_note("the recording stopped at "
 					"%s; use --window to record what "
-					"follows in more windows\n", sa_prog,
+					"follows in more windows",
 					st.exec ? "an execve" :
 						  "a new thread");
 		}
@@ -157,8 +153,8 @@ static int record_guarded(void *ctx, void *out, struct sa_errinfo *ei)
 	if (err < 0 && !rq->pid && !res->exited) {
 		child = sa_emu_pid(emu);
 		kill(child, SIGKILL);
-		fprintf(stderr, "%s: the command was not run (killed before "
-			"it ran untraced)\n", sa_prog);
+		sa_note("the command was not run (killed before "
+			"it ran untraced)");
 	}
 	sa_emu__free(emu);
 	if (child > 0)
@@ -166,41 +162,12 @@ static int record_guarded(void *ctx, void *out, struct sa_errinfo *ei)
 	return err < 0 ? err : 0;
 }
 
-static bool parse_window(const char *s, struct sa_emu_opts *o)
-{
-	char buf[32];
-	size_t n = strlen(s);
-	uint64_t v;
-
-	if (n >= sizeof(buf) || !n)
-		return false;
-	memcpy(buf, s, n + 1);
-	if (n > 2 && strcmp(buf + n - 2, "ms") == 0) {
-		buf[n - 2] = '\0';
-		if (!sa_parse_u64(buf, &v) || !v)
-			return false;
-		o->max_ms = v;
-		return true;
-	}
-	if (buf[n - 1] == 'i')
-		buf[n - 1] = '\0';
-	if (!sa_parse_u64(buf, &v) || !v)
-		return false;
-	o->max_insns = v;
-	return true;
-}
-
 int cmd_record(int argc, char **argv)
 {
-	enum { OPT_EMULATE = 256, OPT_PID, OPT_FILTER, OPT_AUX, OPT_PSB,
-	       OPT_TSC, OPT_NORETCOMP, OPT_WINDOW, OPT_PERIOD, OPT_WINDOWS,
-	       OPT_MTC, OPT_MTC_PERIOD, OPT_CYC, OPT_CYC_THRESH };
+	enum { OPT_FILTER = 256, OPT_PSB, OPT_TSC, OPT_NORETCOMP, OPT_MTC,
+	       OPT_MTC_PERIOD, OPT_CYC, OPT_CYC_THRESH };
 	static const struct option longopts[] = {
-		{ "emulate", no_argument, NULL, OPT_EMULATE },
-		{ "pid", required_argument, NULL, OPT_PID },
 		{ "filter", required_argument, NULL, OPT_FILTER },
-		{ "output", required_argument, NULL, 'o' },
-		{ "aux-size", required_argument, NULL, OPT_AUX },
 		{ "psb-period", required_argument, NULL, OPT_PSB },
 		{ "tsc", no_argument, NULL, OPT_TSC },
 		{ "noretcomp", no_argument, NULL, OPT_NORETCOMP },
@@ -208,16 +175,13 @@ int cmd_record(int argc, char **argv)
 		{ "mtc-period", required_argument, NULL, OPT_MTC_PERIOD },
 		{ "cyc", no_argument, NULL, OPT_CYC },
 		{ "cyc-thresh", required_argument, NULL, OPT_CYC_THRESH },
-		{ "window", required_argument, NULL, OPT_WINDOW },
-		{ "period", required_argument, NULL, OPT_PERIOD },
-		{ "windows", required_argument, NULL, OPT_WINDOWS },
-		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct sa_emu_opts opts = { .mtc_period = 3 };
 	const char *out = "perf.data";
 	uint64_t pid = 0, period = 1000, nwin = 0, v;
-	bool emulate = false, windowed = false;
+	bool windowed = false;
+	struct sa_common cm;
 	struct sa_errinfo ei = { 0 };
 	struct sigaction sa = { 0 }, old_int, old_term, old_hup;
 	struct record_req rq = { 0 };
@@ -225,34 +189,21 @@ int cmd_record(int argc, char **argv)
 	struct record_ctx rc;
 	int c, ret = SA_EXIT_FAIL, err;
 
-	optind = 1;
-	while ((c = getopt_long(argc, argv, "+o:h", longopts, NULL)) != -1) {
+	sa_common_init(&cm, "record", SA_CO_PID | SA_CO_BACKEND |
+		       SA_CO_WINDOW | SA_CO_PERIOD | SA_CO_COUNT |
+		       SA_CO_OUTPUT | SA_CO_AUX_SIZE);
+	cm.bare_window = 'i';	/* record's old --window N: instructions */
+	cm.window_insn_ok = true;
+	/* '+': the options end at the command's name */
+	while ((c = sa_getopt(argc, argv, "+", longopts, &cm)) != -1) {
 		switch (c) {
-		case OPT_EMULATE:
-			emulate = true;
-			break;
-		case OPT_PID:
-			if (!sa_parse_u64(optarg, &pid) || !pid ||
-			    pid > INT32_MAX) {
-				sa_err("record: bad --pid '%s'", optarg);
-				return SA_EXIT_USAGE;
-			}
-			break;
+		case SA_GETOPT_USAGE:
+			return SA_EXIT_USAGE;
 		case OPT_FILTER:
 			opts.filter = optarg;
 			break;
-		case 'o':
-			out = optarg;
-			break;
-		case OPT_AUX:
-			if (!sa_parse_u64(optarg, &opts.aux_size) ||
-			    !opts.aux_size) {
-				sa_err("record: bad --aux-size '%s'", optarg);
-				return SA_EXIT_USAGE;
-			}
-			break;
 		case OPT_PSB:
-			if (!sa_parse_u64(optarg, &v) || v < 256 ||
+			if (!sa_parse_size(optarg, &v) || v < 256 ||
 			    v > (1u << 26)) {
 				sa_err("record: bad --psb-period '%s' (256 to "
 				       "64 MiB)", optarg);
@@ -286,27 +237,6 @@ int cmd_record(int argc, char **argv)
 			else
 				opts.cyc_thresh = (uint8_t)v;
 			break;
-		case OPT_WINDOW:
-			opts.max_insns = opts.max_ms = 0;
-			if (!parse_window(optarg, &opts)) {
-				sa_err("record: bad --window '%s' (N "
-				       "instructions or Nms)", optarg);
-				return SA_EXIT_USAGE;
-			}
-			windowed = true;
-			break;
-		case OPT_PERIOD:
-			if (!sa_parse_u64(optarg, &period)) {
-				sa_err("record: bad --period '%s'", optarg);
-				return SA_EXIT_USAGE;
-			}
-			break;
-		case OPT_WINDOWS:
-			if (!sa_parse_u64(optarg, &nwin) || nwin > 1000000) {
-				sa_err("record: bad --windows '%s'", optarg);
-				return SA_EXIT_USAGE;
-			}
-			break;
 		case 'h':
 			record_usage(stdout);
 			return SA_EXIT_OK;
@@ -315,12 +245,25 @@ int cmd_record(int argc, char **argv)
 			return SA_EXIT_USAGE;
 		}
 	}
-	if (!emulate) {
+	if (cm.backend != SA_BACKEND_EMULATE) {
 		sa_err("record: only the emulated sensor records here: add "
-		       "--emulate (hardware capture is `%s capture`)",
-		       sa_prog);
+		       "--backend emulate (or --emulate); hardware capture "
+		       "is `%s capture`", sa_prog);
 		return SA_EXIT_USAGE;
 	}
+	pid = (uint64_t)cm.pid;
+	if (cm.output)
+		out = cm.output;
+	if (cm.aux_size)
+		opts.aux_size = cm.aux_size;
+	if (cm.set & SA_CO_WINDOW) {
+		opts.max_insns = cm.window_insns;
+		opts.max_ms = cm.window_ms;
+		windowed = true;
+	}
+	if (cm.set & SA_CO_PERIOD)
+		period = cm.period_ms;
+	nwin = cm.count;
 	if (!pid == (optind >= argc)) {
 		sa_err("record: give either --pid PID or -- CMD [ARGS]");
 		record_usage(stderr);
@@ -373,18 +316,26 @@ int cmd_record(int argc, char **argv)
 	}
 	rc = res.rc;
 	if (rc.insns)
-		fprintf(stderr, "%s: %.2f PT bits per instruction (%.0f bytes "
-			"per million)\n", sa_prog,
+		sa_note("%.2f PT bits per instruction (%.0f bytes "
+			"per million)",
 			8.0 * (double)rc.bytes / (double)rc.insns,
 			1e6 * (double)rc.bytes / (double)rc.insns);
 	if (rc.ns)
-		fprintf(stderr, "%s: %" PRIu64 " single-steps in %.3f s of "
-			"windows: %.0f steps/s\n", sa_prog, rc.steps,
+		sa_note("%" PRIu64 " single-steps in %.3f s of "
+			"windows: %.0f steps/s", rc.steps,
 			(double)rc.ns / 1e9,
 			(double)rc.steps * 1e9 / (double)rc.ns);
 	ret = SA_EXIT_OK;
-	if (res.exited && WIFEXITED(res.wstatus) && WEXITSTATUS(res.wstatus))
-		fprintf(stderr, "%s: the command exited with status %d\n",
-			sa_prog, WEXITSTATUS(res.wstatus));
+	/* As perf record and a shell do: the command's status is ours. */
+	if (!pid && res.exited && WIFEXITED(res.wstatus)) {
+		ret = WEXITSTATUS(res.wstatus);
+		if (ret)
+			sa_note("the command exited with status %d", ret);
+	} else if (!pid && res.exited && WIFSIGNALED(res.wstatus)) {
+		ret = 128 + WTERMSIG(res.wstatus);
+		sa_note("the command was killed by signal %d (%s)",
+			WTERMSIG(res.wstatus),
+			strsignal(WTERMSIG(res.wstatus)));
+	}
 	return ret;
 }

@@ -21,46 +21,40 @@
 static void trigger_usage(FILE *f)
 {
 	fprintf(f,
-		"Usage: %s trigger --pid PID [--socket PATH] [--status]\n"
-		"\nTells the snapshot capture of PID (`%s capture --pid PID "
-		"--snapshot`) to dump\nits buffer now, and prints the file it "
-		"wrote.  Same as `kill -USR2` to the\ncapture process.\n"
+		"Usage: %s trigger -p PID [--socket PATH] [--status]\n"
+		"\nTells the snapshot capture of PID (`%s capture -p PID "
+		"--snapshot`) to\ndump its buffer now, and prints the file it "
+		"wrote.  Same as `kill -USR2` to\nthe capture process.\n"
 		"\nOptions:\n"
-		"  --pid PID      the traced process (names the socket)\n"
-		"  --socket PATH  the control socket, if capture was given "
-		"--socket\n"
-		"  --status       ask for the capture's state instead\n"
-		"  -h, --help     this help\n", sa_prog, sa_prog);
+		"  -p, --pid PID      the traced process (names the socket)\n"
+		"      --socket PATH  the control socket, if capture was "
+		"given --socket\n"
+		"      --status       ask for the capture's state instead\n"
+		"  -h, --help         this help\n", sa_prog, sa_prog);
 }
 
 int cmd_trigger(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{ "pid", required_argument, NULL, 'p' },
 		{ "socket", required_argument, NULL, 's' },
 		{ "status", no_argument, NULL, 'S' },
-		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct sockaddr_un a = { .sun_family = AF_UNIX };
 	struct timeval tv = { .tv_sec = 30 };
 	const char *sock_opt = NULL, *req = "dump\n";
 	char path[PATH_MAX], reply[PATH_MAX + 128];
-	uint64_t pid = 0;
+	struct sa_common cm;
+	pid_t pid;
 	size_t got = 0;
 	ssize_t n;
 	int opt, fd, err;
 
-	optind = 1;
-	while ((opt = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+	sa_common_init(&cm, "trigger", SA_CO_PID);
+	while ((opt = sa_getopt(argc, argv, "", opts, &cm)) != -1) {
 		switch (opt) {
-		case 'p':
-			if (!sa_parse_u64(optarg, &pid) || !pid ||
-			    pid > INT32_MAX) {
-				sa_err("--pid '%s': not a process id", optarg);
-				return SA_EXIT_USAGE;
-			}
-			break;
+		case SA_GETOPT_USAGE:
+			return SA_EXIT_USAGE;
 		case 's':
 			sock_opt = optarg;
 			break;
@@ -74,6 +68,11 @@ int cmd_trigger(int argc, char **argv)
 			trigger_usage(stderr);
 			return SA_EXIT_USAGE;
 		}
+	}
+	pid = cm.pid;
+	if (optind < argc) {
+		sa_err("unexpected argument '%s'", argv[optind]);
+		return SA_EXIT_USAGE;
 	}
 	if (!pid && !sock_opt) {
 		sa_err("trigger needs --pid PID or --socket PATH");

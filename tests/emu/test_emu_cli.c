@@ -3,7 +3,7 @@
  * `sensor-agent record --emulate` (src/tool/tool_record.c), driven through
  * cmd_record() in a child process: options, errors, a whole run and
  * windows that perf decodes, and SIGINT leaving an attached target alive.
- * The tool's shared helpers (main.c) are defined here, as main.c would.
+ * The tool's shared helpers come from src/tool/msg.c and opts.c.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -18,35 +18,6 @@
 
 #include "tool.h"
 #include "emu_check.h"
-
-const char *sa_prog = "sensor-agent";
-int sa_verbose;
-
-bool sa_parse_u64(const char *s, uint64_t *v)
-{
-	unsigned long long x;
-	char *end;
-
-	if (!s || !*s || *s == '-')
-		return false;
-	errno = 0;
-	x = strtoull(s, &end, 0);
-	if (errno || *end)
-		return false;
-	*v = x;
-	return true;
-}
-
-void sa_err(const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	fprintf(stderr, "%s: ", sa_prog);
-	vfprintf(stderr, fmt, ap);
-	fputc('\n', stderr);
-	va_end(ap);
-}
 
 /* Runs cmd_record(@argv) in a child with stdout and stderr in files;
  * returns its exit status (or -1), stderr's text in @err.
