@@ -100,6 +100,7 @@ struct sa_emu {
 	uint64_t look_clock;		/* the encoder's clock then */
 	struct sa_emu_enc *enc;		/* the window's, in record() */
 	bool vdso_tried;		/* sa_emu_save_vdso() done */
+	bool no_sysinfo;		/* no PTRACE_GET_SYSCALL_INFO */
 	uint8_t vdso_bid_len;
 	uint8_t vdso_bid[20];		/* the vDSO's build-id */
 
