@@ -172,8 +172,8 @@ const uint8_t *sa_emu_trace(const struct sa_emu *emu, size_t *len);
 struct sa_emu_map {
 	uint64_t start, len, pgoff;
 	const char *path;	/* borrowed until the next window */
-	uint64_t time;		/* seen since (CLOCK_MONOTONIC ns); 0: before
-				 * the window started */
+	/* seen since (CLOCK_MONOTONIC ns); 0: before the window */
+	uint64_t time;
 };
 size_t sa_emu_nr_maps(const struct sa_emu *emu);
 const struct sa_emu_map *sa_emu_map(const struct sa_emu *emu, size_t idx);

@@ -731,8 +731,18 @@ static int syscall_stop(struct sa_emu *emu, bool *entry, long *nr,
 	long n = *nr;
 
 	memset(&si, 0, sizeof(si));
-	if (ptrace(PTRACE_GET_SYSCALL_INFO, emu->tid, sizeof(si), &si) < 0)
-		return -errno;
+	if (ptrace(PTRACE_GET_SYSCALL_INFO, emu->tid, sizeof(si), &si) < 0) {
+		if (errno == ESRCH)
+			return -errno;
+		/* A kernel before 5.3: no more syscall stops (PTRACE_CONT),
+		 * and this one is resumed as if at an entry, which is safe
+		 * at either.
+		 */
+		emu->no_sysinfo = true;
+		*entry = true;
+		*nr = -1;
+		return 0;
+	}
 	*nr = -1;
 	if (si.op == PTRACE_SYSCALL_INFO_ENTRY) {
 		*entry = true;
@@ -962,7 +972,8 @@ static int record(struct sa_emu *emu, const struct sa_emu_opts *opts,
 			/* Stopping at each syscall's entry and exit, to read
 			 * the mappings again after those that map code.
 			 */
-			if (ptrace(PTRACE_SYSCALL, emu->tid, 0,
+			if (ptrace(emu->no_sysinfo ? PTRACE_CONT :
+					   PTRACE_SYSCALL, emu->tid, 0,
 				   sys_entry ? 0 : resume_sig) < 0) {
 				err = -errno;
 				goto fail;

@@ -98,8 +98,9 @@ struct sa_emu {
 	unsigned sys_rescans;		/* ... after mapping syscalls */
 	uint64_t look_ns;		/* time of the last read */
 	uint64_t look_clock;		/* the encoder's clock then */
-	struct sa_emu_enc *enc;		/* the window's, during record() */
+	struct sa_emu_enc *enc;		/* the window's, in record() */
 	bool vdso_tried;		/* sa_emu_save_vdso() done */
+	bool no_sysinfo;		/* no PTRACE_GET_SYSCALL_INFO */
 	uint8_t vdso_bid_len;
 	uint8_t vdso_bid[20];		/* the vDSO's build-id */
 
