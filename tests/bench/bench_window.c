@@ -7,7 +7,8 @@
  * the analysis, the others reuse it).  Every window is a different
  * recording of the same process, decoded once per mode.
  *
- *   bench_window [-n WINDOWS] [-i INSNS] [-f FREE_MS] [-d DIR] PROGRAM [ARGS...]
+ *   bench_window [-n WINDOWS] [-i INSNS] [-f FREE_MS] [-d DIR]
+ *                PROGRAM [ARGS...]
  *
  * -f: how long the target runs untraced between windows (default 20 ms).
  *
@@ -91,8 +92,8 @@ int main(int argc, char **argv)
 		}
 	}
 	if (optind >= argc || n < 2) {
-		fprintf(stderr, "usage: bench_window [-n WINDOWS>=2] [-i INSNS] "
-			"[-f FREE_MS] [-d DIR] PROGRAM [ARGS...]\n");
+		fprintf(stderr, "usage: bench_window [-n WINDOWS>=2] "
+			"[-i INSNS] [-f FREE_MS] [-d DIR] PROGRAM [ARGS...]\n");
 		return 2;
 	}
 	emu = sa_emu__spawn(argv + optind, &ei);

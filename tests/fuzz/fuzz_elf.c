@@ -2,8 +2,9 @@
 /*
  * libFuzzer target for the ELF side of the image and the site map: the
  * input is written to a memfd and loaded both as `--binary` and as an
- * MMAP2 record would map it; then every symbol is looked up, its source
- * line asked for and its function disassembled.
+ * MMAP2 record would map it, and then by two images sharing an analysis
+ * cache (the second at another bias); then every symbol is looked up,
+ * its source line asked for and its function disassembled.
  *
  *   clang -g -O1 -fsanitize=fuzzer,address,undefined -D_GNU_SOURCE \
  *     -Iinclude \
@@ -90,8 +91,9 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
+	struct sa_image_cache *cache;
 	struct sa_errinfo ei;
-	struct sa_image *img;
+	struct sa_image *img, *img2;
 
 	/* libelf maps or reads the file afresh for every load. */
 	if (ftruncate(fuzz_fd, 0) ||
@@ -109,5 +111,29 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 				     &ei))
 		walk(img);
 	sa_image__free(img);
+
+	/* Through an analysis cache: a second image at another bias gets
+	 * a re-biased copy, and outlives the first image and the cache.
+	 */
+	cache = sa_image_cache__new();
+	img = sa_image__new(SA_ARCH_UNKNOWN);
+	img2 = sa_image__new(SA_ARCH_UNKNOWN);
+	if (cache && img && img2 && !sa_image_set_cache(img, cache) &&
+	    !sa_image_set_cache(img2, cache) &&
+	    !sa_image_add_elf(img, fuzz_path, 0x555555554000ULL, 0x10000, 0,
+			      NULL, 0, &ei)) {
+		walk(img);
+		if (!sa_image_add_elf(img2, fuzz_path, 0x7f0000000000ULL,
+				      0x10000, 0, NULL, 0, &ei)) {
+			sa_image__free(img);
+			img = NULL;
+			sa_image_cache__free(cache);
+			cache = NULL;
+			walk(img2);
+		}
+	}
+	sa_image__free(img);
+	sa_image__free(img2);
+	sa_image_cache__free(cache);
 	return 0;
 }

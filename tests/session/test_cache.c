@@ -155,7 +155,8 @@ START_TEST(test_same_output_built_once)
 		(unsigned long)st1.dwarf_opens, (unsigned long)st1.site_maps,
 		NR_RUNS * NR_WIN, (unsigned long)st.lookups,
 		(unsigned long)st.hits, (unsigned long)st.builds,
-		(unsigned long)st.rebiased, (unsigned long)st.dwarf_opens, (unsigned long)st.site_maps);
+		(unsigned long)st.rebiased, (unsigned long)st.dwarf_opens,
+		(unsigned long)st.site_maps);
 	/* the program, libc and ld.so: several binaries */
 	ck_assert_uint_ge(st0.builds, 2);
 	ck_assert_uint_gt(st0.site_maps, 0);
