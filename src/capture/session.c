@@ -19,6 +19,7 @@
 #include <string.h>
 #include <unistd.h>
 #include <sys/ioctl.h>
+#include <sys/auxv.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
 #include <sys/sysinfo.h>
@@ -903,14 +904,71 @@ struct bid_set {
 	char *names[BID_FILES_MAX];
 };
 
+/* The size of this process's [vdso] mapping that starts at @start, 0
+ * when /proc/self/maps does not show it.
+ */
+static size_t own_vdso_len(uintptr_t start)
+{
+	char line[256];
+	size_t len = 0;
+	FILE *f;
+
+	f = fopen("/proc/self/maps", "re");
+	if (!f)
+		return 0;
+	while (!len && fgets(line, sizeof(line), f)) {
+		unsigned long long lo, hi;
+
+		if (strstr(line, "[vdso]") &&
+		    sscanf(line, "%llx-%llx", &lo, &hi) == 2 && lo == start)
+			len = (size_t)(hi - lo);
+	}
+	fclose(f);
+	return len;
+}
+
+/*
+ * The vDSO has no file: the kernel maps one image into every process of
+ * an ABI.  As perf record does (tools/perf/util/vdso.c), the sensor saves
+ * its own vDSO in the build-id cache and lists its build-id as [vdso],
+ * so that the decoder names the targets there (docs/histories.md).  Only
+ * when the target's [vdso] mapping has our size: a 32-bit target has
+ * another image, and a wrong one would name its code wrongly.  Best
+ * effort: without it, vDSO targets stay [vdso] + offset, counted.
+ */
+static void bid_add_vdso(struct sa_pd_writer *w, uint64_t target_len)
+{
+	uintptr_t start = (uintptr_t)getauxval(AT_SYSINFO_EHDR);
+	size_t len;
+	uint8_t id[20];
+	int n, err;
+
+	if (!start)
+		return;
+	len = own_vdso_len(start);
+	if (!len || len != target_len)
+		return;
+	n = sa_build_id_mem((const void *)start, len, id, sizeof(id));
+	if (n <= 0)
+		return;
+	err = sa_pd_buildid_save("[vdso]", id, (size_t)n,
+				 (const void *)start, len);
+	if (err)
+		sa_debug("capture: the vDSO image was not saved: %s\n",
+			 sa_strerror(err));
+	else
+		sa_pd_writer_add_build_id(w, -1, PERF_RECORD_MISC_USER, id,
+					  (size_t)n, "[vdso]");
+}
+
 static void bid_add(struct bid_set *b, struct sa_pd_writer *w,
-		    const char *fn)
+		    const char *fn, uint64_t len)
 {
 	uint8_t id[20];
 	size_t i;
 	int n;
 
-	if (fn[0] != '/' || b->nr == BID_FILES_MAX)
+	if (b->nr == BID_FILES_MAX || (fn[0] != '/' && strcmp(fn, "[vdso]")))
 		return;
 	for (i = 0; i < b->nr; i++)
 		if (!strcmp(b->names[i], fn))
@@ -919,6 +977,10 @@ static void bid_add(struct bid_set *b, struct sa_pd_writer *w,
 	if (!b->names[b->nr])
 		return;
 	b->nr++;
+	if (fn[0] == '[') {
+		bid_add_vdso(w, len);
+		return;
+	}
 	n = sa_build_id_read(fn, id, sizeof(id));
 	if (n > 0)
 		sa_pd_writer_add_build_id(w, -1, PERF_RECORD_MISC_USER, id,
@@ -971,7 +1033,7 @@ static int synth_maps(struct sa_cap_session *s, struct sa_pd_writer *w,
 		err = sa_pd_writer_mmap2(w, pid, pid, lo, hi - lo, off,
 					 PROT_READ | PROT_EXEC, MAP_PRIVATE,
 					 line + n, sid);
-		bid_add(bids, w, line + n);
+		bid_add(bids, w, line + n, hi - lo);
 		if (err) {
 			fclose(f);
 			return err;
@@ -1064,7 +1126,7 @@ int sa_cap_session_write(struct sa_cap_session *s, const char *path,
 		if ((h->type == PERF_RECORD_MMAP2 ||
 		     h->type == PERF_RECORD_MMAP) &&
 		    !sa_cap_parse_record(h, s->sample_type, true, &ev, NULL))
-			bid_add(&bids, w, ev.mmap.filename);
+			bid_add(&bids, w, ev.mmap.filename, ev.mmap.len);
 		off += h->size;
 	}
 	for (i = 0; i < s->nr_pieces && !err; i++) {

@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/auxv.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
@@ -88,6 +89,36 @@ static pid_t spawn_waiting(int *wfd)
 	close(p[0]);
 	*wfd = p[1];
 	return pid;
+}
+
+/* Writes this process's vDSO (getauxval, its [vdso] mapping's length)
+ * to @path: the image the sensor must have saved, read independently.
+ * Returns its length, 0 when there is none.
+ */
+static size_t dump_own_vdso(const char *path)
+{
+	unsigned long start = getauxval(AT_SYSINFO_EHDR);
+	unsigned long long lo, hi;
+	char line[256];
+	size_t len = 0;
+	FILE *f;
+
+	if (!start)
+		return 0;
+	f = fopen("/proc/self/maps", "r");
+	ck_assert_ptr_nonnull(f);
+	while (!len && fgets(line, sizeof(line), f))
+		if (strstr(line, "[vdso]") &&
+		    sscanf(line, "%llx-%llx", &lo, &hi) == 2 && lo == start)
+			len = (size_t)(hi - lo);
+	fclose(f);
+	if (!len)
+		return 0;
+	f = fopen(path, "w");
+	ck_assert_ptr_nonnull(f);
+	ck_assert_uint_eq(fwrite((const void *)start, 1, len, f), len);
+	ck_assert_int_eq(fclose(f), 0);
+	return len;
 }
 
 static int run_cmd(const char *cmd, char *out, size_t len)
@@ -166,6 +197,39 @@ START_TEST(tc_sideband)
 	ck_assert_msg(strstr(out, want) != NULL, "no '%s' in:\n%s", want, out);
 	ck_assert_msg(strstr(out, seen.exe) != NULL, "no MMAP2 of %s in:\n%s",
 		      seen.exe, out);
+
+	/* The vDSO has no file: the sensor saved its own image (the same
+	 * as the target's) in the build-id cache and listed it as [vdso].
+	 * Its build-id from readelf -n of the test's own dump; the cached
+	 * image equal to that dump (cmp).
+	 */
+	{
+		char dump[PATH_MAX], vid[128], line[PATH_MAX + 256];
+		const char *dir = getenv("SA_BUILDID_DIR");
+
+		snprintf(dump, sizeof(dump), "%s/vdso.dump",
+			 sa_test_tmpdir());
+		if (!dir || !*dir || !dump_own_vdso(dump)) {
+			fprintf(stderr, "note: no vDSO or no SA_BUILDID_DIR: "
+				"the vDSO's build-id not checked\n");
+		} else {
+			snprintf(cmd, sizeof(cmd), "readelf -n '%s' 2>/dev/null"
+				 " | sed -n 's/.*Build ID: *\\([0-9a-f]*\\)"
+				 ".*/\\1/p'", dump);
+			ck_assert_int_eq(run_cmd(cmd, vid, sizeof(vid)), 0);
+			vid[strcspn(vid, "\n")] = '\0';
+			ck_assert_msg(vid[0], "the vDSO dump has no build-id");
+			snprintf(cmd, sizeof(cmd), "perf buildid-list -i '%s' "
+				 "2>&1", path);
+			ck_assert_int_eq(run_cmd(cmd, out, sizeof(out)), 0);
+			snprintf(line, sizeof(line), "%s [vdso]", vid);
+			ck_assert_msg(strstr(out, line) != NULL,
+				      "no '%s' in:\n%s", line, out);
+			snprintf(cmd, sizeof(cmd), "cmp -s '%s' '%s/[vdso]/%s/"
+				 "vdso'", dump, dir, vid);
+			ck_assert_msg(system(cmd) == 0, "%s", cmd);
+		}
+	}
 
 	/* The build-id table: perf buildid-list against readelf -n. */
 	snprintf(cmd, sizeof(cmd), "readelf -n '%s' 2>/dev/null | sed -n "
