@@ -17,7 +17,7 @@ pkgs=(
 	# libFuzzer and the sanitizer runtimes (CI's fuzz smoke run)
 	clang libclang-rt-14-dev
 	# the fleet store (libcurl) and its test servers (docs/fleet.md)
-	libcurl4-openssl-dev clickhouse-server clickhouse-client
+	libcurl4-openssl-dev zlib1g-dev clickhouse-server clickhouse-client
 )
 missing=()
 for p in "${pkgs[@]}"; do
