@@ -321,12 +321,13 @@ void sa_tool_fleet_report(const char *cmd, struct sa_fleet *fl)
 	fprintf(stderr,
 		"%s: %s: %" PRIu64 " windows stored (%" PRIu64 " from the "
 		"spool), %" PRIu64 " already stored, %" PRIu64 " spooled, %"
-		PRIu64 " dropped; %" PRIu64 " rows, %" PRIu64 " bytes; %"
-		PRIu64 " failed requests; spool %" PRIu64 " bytes\n",
+		PRIu64 " dropped; %" PRIu64 " rows, %" PRIu64 " bytes (%"
+		PRIu64 " gzip'ed); %" PRIu64 " failed requests; spool %"
+		PRIu64 " bytes\n",
 		sa_prog, cmd, st.windows_sent, st.windows_resent,
 		st.windows_present, st.windows_spooled, st.windows_dropped,
-		st.rows_sent, st.bytes_sent, st.requests_failed,
-		st.spool_bytes);
+		st.rows_sent, st.bytes_sent, st.bytes_wire,
+		st.requests_failed, st.spool_bytes);
 	if (st.spool_refused)
 		fprintf(stderr, "%s: %s: %" PRIu64 " spool files refused by "
 			"the server (damaged?), kept as *.tsv.bad\n", sa_prog,
