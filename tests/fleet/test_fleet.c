@@ -19,7 +19,9 @@
  *    could not send; a push to the dead server with a tiny --spool-max
  *    drops and counts; after a restart the spool and a full resend leave
  *    every window stored once with the same sums;
- *  - the live loop with --fleet: every window it decoded is stored.
+ *  - the live loop with --fleet: every window it decoded is stored; with
+ *    the server away, it keeps going, spools them, and a later push
+ *    sends them.
  *
  * Skips (77) only when clickhouse-server is not installed.
  *
@@ -843,6 +845,38 @@ START_TEST(test_fleet)
 		     "kind = 'window' AND host = 'live1'");
 	ck_assert_str_eq(ans, "4\n");
 	free(ans);
+	/* ClickHouse away: the sensor keeps going, its windows wait in the
+	 * spool, and a later push sends them
+	 */
+	{
+		char dead[64], lspool[4200];
+
+		snprintf(dead, sizeof(dead), "http://127.0.0.1:%d",
+			 free_port());
+		snprintf(lspool, sizeof(lspool), "%s/live-spool",
+			 sa_test_tmpdir());
+		st = run("--pid", pidbuf, "--backend", "emulate",
+			 "--window-insns", "4000", "--period-ms", "30",
+			 "--cpu-budget", "1000", "--learn", "2",
+			 "--max-windows", "4", "--fleet", dead, "--host",
+			 "live2", "--spool", lspool, NULL);
+		out = slurp("err.txt");
+		ck_assert_msg(st == 0 && strstr(out, "4 windows (") &&
+			      strstr(out, "fleet: 0 windows stored") &&
+			      strstr(out, " 4 spooled, 0 dropped"), "%s", out);
+		free(out);
+		ck_assert_msg(run("fleet", "push", "--clickhouse", srv[0].url,
+				  "--spool", lspool, NULL) == 0, "%s",
+			      slurp("err.txt"));
+		err = slurp("err.txt");
+		ck_assert_msg(strstr(err, "4 windows stored (4 from the "
+				     "spool)"), "%s", err);
+		free(err);
+		ans = client(&srv[0], "SELECT count() FROM sensor_agent.rows "
+			     "WHERE kind = 'window' AND host = 'live2'");
+		ck_assert_str_eq(ans, "4\n");
+		free(ans);
+	}
 
 	kill(pid, SIGTERM);
 	waitpid(pid, NULL, 0);
