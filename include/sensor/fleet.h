@@ -81,6 +81,7 @@ struct sa_fleet_stats {
 	uint64_t spool_refused;
 	uint64_t rows_sent;
 	uint64_t bytes_sent;		/* TSV bytes of the INSERTs */
+	uint64_t bytes_wire;		/* of all INSERTs tried, gzip'ed */
 	uint64_t requests_failed;
 	uint64_t spool_bytes;		/* now in the spool */
 };

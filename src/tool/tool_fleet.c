@@ -305,11 +305,12 @@ void sa_tool_fleet_report(const char *cmd, struct sa_fleet *fl)
 	sa_fleet_stats(fl, &st);
 	sa_note("%s: %" PRIu64 " windows stored (%" PRIu64 " from the "
 		"spool), %" PRIu64 " already stored, %" PRIu64 " spooled, %"
-		PRIu64 " dropped; %" PRIu64 " rows, %" PRIu64 " bytes; %"
-		PRIu64 " failed requests; spool %" PRIu64 " bytes", cmd, st.windows_sent, st.windows_resent,
+		PRIu64 " dropped; %" PRIu64 " rows, %" PRIu64 " bytes (%"
+		PRIu64 " gzip'ed); %" PRIu64 " failed requests; spool %"
+		PRIu64 " bytes", cmd, st.windows_sent, st.windows_resent,
 		st.windows_present, st.windows_spooled, st.windows_dropped,
-		st.rows_sent, st.bytes_sent, st.requests_failed,
-		st.spool_bytes);
+		st.rows_sent, st.bytes_sent, st.bytes_wire,
+		st.requests_failed, st.spool_bytes);
 	if (st.spool_refused)
 		sa_msg(LOG_WARNING, "%s: %" PRIu64 " spool files refused by "
 		       "the server (damaged?), kept as *.tsv.bad", cmd,
