@@ -7,6 +7,7 @@
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
+#include <syslog.h>
 
 #include "sensor/otlp.h"
 #include "tool.h"
@@ -60,10 +61,9 @@ int sa_tool_otlp_start(const char *cmd, struct sa_tool_otlp *t,
 		sa_err("%s: %s", cmd, ei.msg[0] ? ei.msg : strerror(errno));
 		return -1;
 	}
-	if (sa_verbose)
-		fprintf(stderr, "%s: OTLP logs to %s (%s)\n", sa_prog, t->url,
-			t->protocol == SA_OTLP_HTTP_PROTOBUF ? "http/protobuf" :
-							       "http/json");
+	sa_msg(LOG_INFO, "OTLP logs to %s (%s)", t->url,
+	       t->protocol == SA_OTLP_HTTP_PROTOBUF ? "http/protobuf" :
+						      "http/json");
 	return 0;
 }
 
@@ -77,12 +77,11 @@ void sa_tool_otlp_finish(struct sa_tool_otlp *t, uint64_t deadline_ms)
 	late = sa_otlp_flush(t->ot, deadline_ms) == -ETIMEDOUT;
 	sa_otlp_stop(t->ot);
 	sa_otlp_stats(t->ot, &st);
-	fprintf(stderr,
-		"%s: OTLP: %" PRIu64 " records sent, %" PRIu64 " dropped (%"
+	sa_note("OTLP: %" PRIu64 " records sent, %" PRIu64 " dropped (%"
 		PRIu64 " queue full, %" PRIu64 " refused or retries out, %"
 		PRIu64 " unsent at exit%s); %" PRIu64 " requests, %" PRIu64
 		" retried, %" PRIu64 " bytes; queue high-water %" PRIu64
-		"%s%s\n", sa_prog, st.sent, st.dropped, st.dropped_full,
+		"%s%s", st.sent, st.dropped, st.dropped_full,
 		st.dropped_failed, st.dropped_exit,
 		late ? ", the flush deadline passed" : "", st.requests,
 		st.retried, st.bytes, st.queue_high_water,
