@@ -68,10 +68,10 @@ say "sensor-agent watches pid $svc_pid through the emulated backend:"
 say "windows of 4000 instructions every 150 ms; it learns from $learn windows"
 echo "    (the emulated sensor single-steps with ptrace and costs far more"
 echo "     CPU than hardware tracing: the demo lifts the 1% budget)"
-"$sensor" --pid "$svc_pid" --backend emulate --window-insns 4000 \
-	--window-ms 1000 --period-ms 150 --cpu-budget 1000 \
+"$sensor" watch -p "$svc_pid" --backend emulate --window 4000insn \
+	--period 150ms --cpu-budget 1000 \
 	--learn "$learn" --group "$group" \
-	--learn-db "$work/base.db" --keep-windows "$work/windows" \
+	--db "$work/base.db" --keep-windows "$work/windows" \
 	>"$work/anomalies.txt" 2>"$work/sensor.log" &
 sensor_pid=$!
 

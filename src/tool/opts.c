@@ -83,6 +83,7 @@ struct unit {
 static const struct unit time_units[] = {
 	{ "ns", 1 }, { "us", 1000 }, { "ms", 1000000 },
 	{ "s", 1000000000ull }, { "min", 60000000000ull },
+	{ "h", 3600000000000ull }, { "d", 86400000000000ull },
 };
 
 /* Sizes: K/M/G, binary (as perf's --mmap-pages and dd take them). */

@@ -33,12 +33,11 @@ int cmd_analyze(int argc, char **argv);
 int cmd_live(int argc, char **argv);
 int cmd_fleet(int argc, char **argv);
 
-/* tool_fleet.c: sizes such as 65536, 64K, 4M, 1G; the live loop's
- * --fleet window callback (@ctx a struct sa_fleet) and its counters.
+/* tool_fleet.c: the live loop's --fleet window callback (@ctx a struct
+ * sa_fleet) and its counters.
  */
 struct sa_hist;
 struct sa_fleet;
-bool sa_tool_parse_size(const char *s, uint64_t *v);
 void sa_tool_fleet_window(void *ctx, const struct sa_hist *h,
 			  const char *path);
 void sa_tool_fleet_report(const char *cmd, struct sa_fleet *fl);
@@ -254,9 +253,10 @@ int sa_write_json_array(FILE *out, const char *jsonl, size_t len);
  */
 int sa_common_check_window(const struct sa_common *cm, const char *backend);
 
-/* A duration: "10ms", "500us", "2s", "1min", "4000insn"; a bare number
- * is read in @bare units ('m' ms, 'i' instructions, 0: refused).  Sets
- * exactly one of @d->ns and @d->insns.  0, -EINVAL or -ERANGE.
+/* A duration: "10ms", "500us", "2s", "1min", "2h", "1d", "4000insn"; a
+ * bare number is read in @bare units ('m' ms, 'i' instructions, 0:
+ * refused).  Sets exactly one of @d->ns and @d->insns.  0, -EINVAL or
+ * -ERANGE.
  */
 struct sa_duration {
 	uint64_t ns, insns;

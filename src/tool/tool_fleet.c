@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <syslog.h>
 #include <sys/stat.h>
 #include <time.h>
 
@@ -26,7 +27,7 @@ static void fleet_usage(FILE *f)
 "Usage: %s fleet init --clickhouse URL [--cluster NAME] [--database DB]\n"
 "       %s fleet push --clickhouse URL [--host NAME] [OPTIONS] WINDOW...\n"
 "       %s fleet analyze --clickhouse URL --host NAME [--since T]\n"
-"                                 [-f text|jsonl] [OPTIONS]\n"
+"                                 [-f text|json|jsonl] [OPTIONS]\n"
 "       %s fleet analyze --clickhouse URL --build A --against B [...]\n"
 "\n"
 "Many hosts, one view: the histories of trace windows in ClickHouse (its\n"
@@ -50,20 +51,28 @@ static void fleet_usage(FILE *f)
 "\n"
 "Options:\n"
 "      --clickhouse URL     ClickHouse's HTTP interface (required)\n"
+"      --cluster NAME       init: Distributed tables over this cluster of\n"
+"                           the server's remote_servers\n"
 "      --database DB        database name (default %s)\n"
 "      --host NAME          this host's name (push; default the host name)\n"
 "      --batch N            windows per INSERT (default %d)\n"
 "      --spool DIR          where unsent windows wait\n"
 "      --spool-max SIZE     spool cap, bytes or 64K, 4M, 1G\n"
-"      --timeout DURATION   per request (default 10s; 500ms, 2s, 1m)\n"
+"      --timeout DURATION   per request (default 10s; 500ms, 2s, 1min)\n"
 "      --since T            windows from T on: unix seconds, or a\n"
-"                           duration back from now (30m, 2h, 1d)\n"
-"      --build A --against B  build-ids (or 8+ hex digit prefixes)\n"
-"  -f, --format text|jsonl  output format of analyze (default text)\n"
+"                           duration back from now (30min, 2h, 1d)\n"
+"      --build A            analyze: the build-id (or an 8+ hex digit\n"
+"                           prefix) of the new build\n"
+"      --against B          analyze: the build-id it is compared with\n"
+"  -f, --format FMT         output of analyze: text (default), jsonl (one\n"
+"                           record a line) or json (one array)\n"
 "      --all                also list candidates below the threshold\n"
 "      --fdr Q              false-discovery level (default %g)\n"
-"  -b, --binary PATH[@ADDR], --symfs DIR, --error-sink SYMBOL, --pid PID\n"
-"                           decoding, as for `decode` (push)\n"
+"  -b, --binary PATH[@ADDR] the binary to decode with; repeatable (push)\n"
+"      --symfs DIR          look up binaries under DIR first (push)\n"
+"      --error-sink SYMBOL  calls into SYMBOL also start an error path\n"
+"                           (push; as for `decode`)\n"
+"  -p, --pid PID            only this process of the windows (push)\n"
 "  -h, --help               this help\n"
 "\n"
 "Exit status: 0 success (push: every window stored), 1 failure (push:\n"
@@ -76,64 +85,33 @@ enum { OPT_CLICKHOUSE = 256, OPT_CLUSTER, OPT_DATABASE, OPT_HOST,
        OPT_BATCH, OPT_SPOOL, OPT_SPOOL_MAX, OPT_TIMEOUT, OPT_SINCE,
        OPT_BUILD, OPT_AGAINST, OPT_ALL, OPT_FDR };
 
-bool sa_tool_parse_size(const char *s, uint64_t *v)
+/* --timeout, --since: a duration of the vocabulary (500ms, 2s, 30min,
+ * 2h, 1d), a bare number of seconds, or the old "30m" for minutes (a
+ * hidden alias: the vocabulary says "min").  0 or -EINVAL.
+ */
+static int fleet_duration(const char *s, uint64_t *ms)
 {
-	char *end;
-	unsigned long long x;
-	unsigned shift = 0;
+	struct sa_duration d;
+	char buf[32];
+	size_t n;
+	uint64_t v;
 
-	if (!s || !*s || *s == '-')
-		return false;
-	errno = 0;
-	x = strtoull(s, &end, 10);
-	if (errno || end == s)
-		return false;
-	if (*end) {
-		static const char units[] = "kKmMgG";
-		const char *u = strchr(units, *end);
-
-		if (!u)
-			return false;
-		shift = 10 * (unsigned)(1 + (u - units) / 2);
-		end++;
+	if (sa_parse_u64(s, &v)) {
+		if (v > UINT64_MAX / 1000)
+			return -EINVAL;
+		*ms = v * 1000;
+		return 0;
 	}
-	if (*end && strcmp(end, "B") && strcmp(end, "iB"))
-		return false;
-	if (shift && x > (UINT64_MAX >> shift))
-		return false;
-	*v = (uint64_t)x << shift;
-	return true;
-}
-
-/* 500ms, 2s, 30m, 2h, 1d, or a plain number of @unit_ms. */
-static bool parse_duration_ms(const char *s, uint64_t unit_ms, uint64_t *ms)
-{
-	char *end;
-	unsigned long long x;
-	uint64_t mul = unit_ms;
-
-	if (!s || !*s || *s == '-')
-		return false;
-	errno = 0;
-	x = strtoull(s, &end, 10);
-	if (errno || end == s)
-		return false;
-	if (!strcmp(end, "ms"))
-		mul = 1;
-	else if (!strcmp(end, "s"))
-		mul = 1000;
-	else if (!strcmp(end, "m"))
-		mul = 60000;
-	else if (!strcmp(end, "h"))
-		mul = 3600000;
-	else if (!strcmp(end, "d"))
-		mul = 86400000;
-	else if (*end)
-		return false;
-	if (x > UINT64_MAX / mul)
-		return false;
-	*ms = (uint64_t)x * mul;
-	return true;
+	n = strlen(s);
+	if (n > 1 && n < sizeof(buf) - 2 && s[n - 1] == 'm' &&
+	    s[n - 2] >= '0' && s[n - 2] <= '9') {
+		snprintf(buf, sizeof(buf), "%sin", s);
+		s = buf;
+	}
+	if (sa_parse_duration(s, 0, &d) || d.insns)
+		return -EINVAL;
+	*ms = d.ns / 1000000;
+	return 0;
 }
 
 struct fleet_args {
@@ -141,12 +119,22 @@ struct fleet_args {
 	const char *cluster;
 	const char *build, *against, *host;
 	time_t since;
-	bool jsonl;
+	enum sa_format format;
 	unsigned flags;
 	struct sa_detect_opts detect;
 	struct sa_decode_opts dec;
 	struct sa_binary_opt binaries[SA_MAX_BINARIES];
 };
+
+/* The common options each subcommand takes. */
+static unsigned int fleet_mask(const char *cmd)
+{
+	if (!strcmp(cmd, "fleet push"))
+		return SA_CO_PID;
+	if (!strcmp(cmd, "fleet analyze"))
+		return SA_CO_FORMAT;
+	return 0;
+}
 
 static int parse(const char *cmd, int argc, char **argv,
 		 struct fleet_args *a)
@@ -163,23 +151,26 @@ static int parse(const char *cmd, int argc, char **argv,
 		{ "since", required_argument, NULL, OPT_SINCE },
 		{ "build", required_argument, NULL, OPT_BUILD },
 		{ "against", required_argument, NULL, OPT_AGAINST },
-		{ "format", required_argument, NULL, 'f' },
 		{ "all", no_argument, NULL, OPT_ALL },
 		{ "fdr", required_argument, NULL, OPT_FDR },
 		{ "binary", required_argument, NULL, 'b' },
 		{ "symfs", required_argument, NULL, SA_OPT_SYMFS },
 		{ "error-sink", required_argument, NULL, SA_OPT_ERROR_SINK },
-		{ "pid", required_argument, NULL, SA_OPT_DECODE_PID },
-		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
+	struct sa_common cm;
 	uint64_t v;
 	int c;
 
 	a->dec.binaries = a->binaries;
-	optind = 1;
-	while ((c = getopt_long(argc, argv, "f:b:h", longopts, NULL)) != -1) {
+	sa_cmd_name = cmd;
+	sa_common_init(&cm, cmd, fleet_mask(cmd));
+	cm.formats = SA_FMT_BIT(SA_FMT_TEXT) | SA_FMT_BIT(SA_FMT_JSONL) |
+		     SA_FMT_BIT(SA_FMT_JSON);
+	while ((c = sa_getopt(argc, argv, "b:", longopts, &cm)) != -1) {
 		switch (c) {
+		case SA_GETOPT_USAGE:
+			return -1;
 		case OPT_CLICKHOUSE:
 			a->fo.url = optarg;
 			break;
@@ -194,8 +185,8 @@ static int parse(const char *cmd, int argc, char **argv,
 			break;
 		case OPT_BATCH:
 			if (!sa_parse_u64(optarg, &v) || !v || v > 100000) {
-				sa_err("%s: bad --batch '%s': 1 to 100000",
-				       cmd, optarg);
+				sa_err("bad --batch '%s': 1 to 100000",
+				       optarg);
 				return -1;
 			}
 			a->fo.batch = (unsigned)v;
@@ -204,18 +195,19 @@ static int parse(const char *cmd, int argc, char **argv,
 			a->fo.spool_dir = optarg;
 			break;
 		case OPT_SPOOL_MAX:
-			if (!sa_tool_parse_size(optarg, &a->fo.spool_max) ||
+			if (!sa_parse_size(optarg, &a->fo.spool_max) ||
 			    !a->fo.spool_max) {
-				sa_err("%s: bad --spool-max '%s': a size such "
-				       "as 65536, 64K, 4M, 1G", cmd, optarg);
+				sa_err("bad --spool-max '%s': a size such as "
+				       "65536, 64K, 4M or 1G", optarg);
 				return -1;
 			}
 			break;
 		case OPT_TIMEOUT:
-			if (!parse_duration_ms(optarg, 1000, &v) || !v ||
+			if (fleet_duration(optarg, &v) || !v ||
 			    v > 3600000) {
-				sa_err("%s: bad --timeout '%s': a duration "
-				       "such as 500ms, 10s", cmd, optarg);
+				sa_err("bad --timeout '%s': a duration from "
+				       "1ms to 1h, such as 500ms or 10s",
+				       optarg);
 				return -1;
 			}
 			a->fo.timeout_ms = (long)v;
@@ -223,12 +215,13 @@ static int parse(const char *cmd, int argc, char **argv,
 		case OPT_SINCE:
 			if (sa_parse_u64(optarg, &v) && v > 1000000000) {
 				a->since = (time_t)v;
-			} else if (parse_duration_ms(optarg, 1000, &v)) {
+			} else if (!fleet_duration(optarg, &v) &&
+				   v / 1000 < (uint64_t)time(NULL)) {
 				a->since = time(NULL) - (time_t)(v / 1000);
 			} else {
-				sa_err("%s: bad --since '%s': unix seconds, "
-				       "or a duration back from now (30m)",
-				       cmd, optarg);
+				sa_err("bad --since '%s': unix seconds, or a "
+				       "duration back from now (30min, 2h, "
+				       "1d)", optarg);
 				return -1;
 			}
 			break;
@@ -238,23 +231,13 @@ static int parse(const char *cmd, int argc, char **argv,
 		case OPT_AGAINST:
 			a->against = optarg;
 			break;
-		case 'f':
-			if (!strcmp(optarg, "jsonl")) {
-				a->jsonl = true;
-			} else if (strcmp(optarg, "text")) {
-				sa_err("%s: bad --format '%s': text or jsonl",
-				       cmd, optarg);
-				return -1;
-			}
-			break;
 		case OPT_ALL:
 			a->flags |= SA_ANOM_OUT_ALL;
 			break;
 		case OPT_FDR:
 			if (!sa_parse_double(optarg, &a->detect.fdr) ||
 			    !(a->detect.fdr > 0) || a->detect.fdr >= 1) {
-				sa_err("%s: bad --fdr '%s': 0 < Q < 1", cmd,
-				       optarg);
+				sa_err("bad --fdr '%s': 0 < Q < 1", optarg);
 				return -1;
 			}
 			break;
@@ -269,8 +252,10 @@ static int parse(const char *cmd, int argc, char **argv,
 			return -1;
 		}
 	}
+	a->dec.pid = cm.pid;
+	a->format = cm.format;
 	if (!a->fo.url) {
-		sa_err("%s: --clickhouse URL is required", cmd);
+		sa_err("--clickhouse URL is required");
 		return -1;
 	}
 	return 0;
@@ -306,8 +291,8 @@ static int fleet_init(int argc, char **argv)
 		sa_err("fleet init: %s", ei.msg[0] ? ei.msg : sa_strerror(err));
 		return SA_EXIT_FAIL;
 	}
-	fprintf(stderr, "%s: fleet schema version %d ready in %s%s%s\n",
-		sa_prog, SA_FLEET_SCHEMA_VERSION, a.fo.url,
+	sa_note("fleet schema version %d ready in %s%s%s",
+		SA_FLEET_SCHEMA_VERSION, a.fo.url,
 		a.cluster ? ", Distributed over cluster " : "",
 		a.cluster ? a.cluster : "");
 	return SA_EXIT_OK;
@@ -318,20 +303,18 @@ void sa_tool_fleet_report(const char *cmd, struct sa_fleet *fl)
 	struct sa_fleet_stats st;
 
 	sa_fleet_stats(fl, &st);
-	fprintf(stderr,
-		"%s: %s: %" PRIu64 " windows stored (%" PRIu64 " from the "
+	sa_note("%s: %" PRIu64 " windows stored (%" PRIu64 " from the "
 		"spool), %" PRIu64 " already stored, %" PRIu64 " spooled, %"
 		PRIu64 " dropped; %" PRIu64 " rows, %" PRIu64 " bytes (%"
 		PRIu64 " gzip'ed); %" PRIu64 " failed requests; spool %"
-		PRIu64 " bytes\n",
-		sa_prog, cmd, st.windows_sent, st.windows_resent,
+		PRIu64 " bytes", cmd, st.windows_sent, st.windows_resent,
 		st.windows_present, st.windows_spooled, st.windows_dropped,
 		st.rows_sent, st.bytes_sent, st.bytes_wire,
 		st.requests_failed, st.spool_bytes);
 	if (st.spool_refused)
-		fprintf(stderr, "%s: %s: %" PRIu64 " spool files refused by "
-			"the server (damaged?), kept as *.tsv.bad\n", sa_prog,
-			cmd, st.spool_refused);
+		sa_msg(LOG_WARNING, "%s: %" PRIu64 " spool files refused by "
+		       "the server (damaged?), kept as *.tsv.bad", cmd,
+		       st.spool_refused);
 }
 
 static int fleet_push(int argc, char **argv)
@@ -444,7 +427,19 @@ static int fleet_analyze(int argc, char **argv)
 		snprintf(source, sizeof(source), "fleet: build %s against "
 			 "build %s, %" PRIu64 " windows of %" PRIu64 " hosts",
 			 a.build, a.against, r.base_windows, r.base_hosts);
-	if (a.jsonl) {
+	if (a.format == SA_FMT_JSON) {
+		/* the same records as one array */
+		char *buf = NULL;
+		size_t len = 0;
+		FILE *m = open_memstream(&buf, &len);
+
+		err = m ? sa_tool_print_match(stderr, l) : -ENOMEM;
+		err = err ?: sa_anomaly_write_jsonl(l, m, source, a.flags);
+		if (m && fclose(m) && !err)
+			err = -EIO;
+		err = err ?: sa_write_json_array(stdout, buf, len);
+		free(buf);
+	} else if (a.format == SA_FMT_JSONL) {
 		err = sa_tool_print_match(stderr, l);
 		err = err ?: sa_anomaly_write_jsonl(l, stdout, source,
 						    a.flags);
@@ -494,9 +489,7 @@ void sa_tool_fleet_window(void *ctx, const struct sa_hist *h,
 	if (!err)
 		err = sa_fleet_flush(fl, &ei);
 	if (err < 0)
-		fprintf(stderr, "%s: fleet: %s\n", sa_prog,
-			ei.msg[0] ? ei.msg : sa_strerror(err));
-	else if (err > 0 && sa_verbose)
-		fprintf(stderr, "%s: fleet: %s (window spooled)\n", sa_prog,
-			ei.msg);
+		sa_err("fleet: %s", ei.msg[0] ? ei.msg : sa_strerror(err));
+	else if (err > 0)
+		sa_msg(LOG_INFO, "fleet: %s (window spooled)", ei.msg);
 }

@@ -46,7 +46,7 @@ static void report_usage(FILE *f)
 "  -b, --binary PATH[@ADDR] the binary to decode with; repeatable\n"
 "      --symfs DIR          look up binaries under DIR first\n"
 "      --error-sink SYMBOL  calls into SYMBOL also start an error path\n"
-"      --pid PID            only this process of the windows\n"
+"  -p, --pid PID            only this process of the windows\n"
 "  -h, --help               this help\n"
 "\n"
 "Exit status: 0 when the report was written (whether or not anomalies\n"
@@ -123,15 +123,12 @@ fail_quiet:
 	return NULL;
 }
 
-enum { OPT_DB = 256, OPT_SOURCE_DIR, OPT_TITLE, OPT_MAX, OPT_CROSS,
+enum { OPT_SOURCE_DIR = 256, OPT_TITLE, OPT_MAX, OPT_CROSS,
        OPT_NO_CONTEXT };
 
 int cmd_report(int argc, char **argv)
 {
 	static const struct option longopts[] = {
-		{ "db", required_argument, NULL, OPT_DB },
-		{ "baseline", required_argument, NULL, OPT_DB },
-		{ "output", required_argument, NULL, 'o' },
 		{ "source-dir", required_argument, NULL, OPT_SOURCE_DIR },
 		{ "title", required_argument, NULL, OPT_TITLE },
 		{ "max", required_argument, NULL, OPT_MAX },
@@ -140,8 +137,6 @@ int cmd_report(int argc, char **argv)
 		{ "binary", required_argument, NULL, 'b' },
 		{ "symfs", required_argument, NULL, SA_OPT_SYMFS },
 		{ "error-sink", required_argument, NULL, SA_OPT_ERROR_SINK },
-		{ "pid", required_argument, NULL, SA_OPT_DECODE_PID },
-		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct sa_binary_opt binaries[SA_MAX_BINARIES];
@@ -152,23 +147,19 @@ int cmd_report(int argc, char **argv)
 	struct sa_hist **hists = NULL;
 	struct sa_decode_opts o;
 	struct sa_errinfo ei;
-	const char *db = NULL, *out = NULL;
 	int c, i, nr, err, ret = SA_EXIT_FAIL;
+	struct sa_common cm;
 	struct sa_context *ctx = NULL;
 	bool no_context = false;
 	uint64_t v;
 
 	memset(&o, 0, sizeof(o));
 	o.binaries = binaries;
-	optind = 1;
-	while ((c = getopt_long(argc, argv, "o:b:h", longopts, NULL)) != -1) {
+	sa_common_init(&cm, "report", SA_CO_DB | SA_CO_OUTPUT | SA_CO_PID);
+	while ((c = sa_getopt(argc, argv, "b:", longopts, &cm)) != -1) {
 		switch (c) {
-		case OPT_DB:
-			db = optarg;
-			break;
-		case 'o':
-			out = optarg;
-			break;
+		case SA_GETOPT_USAGE:
+			return SA_EXIT_USAGE;
 		case OPT_SOURCE_DIR:
 			ro.source_dir = optarg;
 			break;
@@ -177,8 +168,7 @@ int cmd_report(int argc, char **argv)
 			break;
 		case OPT_MAX:
 			if (!sa_parse_u64(optarg, &v) || !v || v > 10000) {
-				sa_err("report: bad --max '%s': 1 to 10000",
-				       optarg);
+				sa_err("bad --max '%s': 1 to 10000", optarg);
 				return SA_EXIT_USAGE;
 			}
 			ro.max_anomalies = (unsigned)v;
@@ -199,18 +189,19 @@ int cmd_report(int argc, char **argv)
 			return SA_EXIT_USAGE;
 		}
 	}
-	if (!db || !out) {
-		sa_err("report: --db FILE and -o FILE are required");
+	o.pid = cm.pid;
+	if (!cm.db || !cm.output) {
+		sa_err("--db FILE and -o FILE are required");
 		return SA_EXIT_USAGE;
 	}
 	nr = argc - optind;
 	if (nr <= 0 || nr > SA_MAX_WINDOWS) {
-		sa_err("report: give 1 to %d WINDOW files", SA_MAX_WINDOWS);
+		sa_err("give 1 to %d WINDOW files", SA_MAX_WINDOWS);
 		return SA_EXIT_USAGE;
 	}
-	bl = sa_baseline__open(db, SA_BASELINE_RDONLY, &ei);
+	bl = sa_baseline__open(cm.db, SA_BASELINE_RDONLY, &ei);
 	if (!bl) {
-		sa_err("report: %s", ei.msg);
+		sa_err("%s", ei.msg);
 		return SA_EXIT_FAIL;
 	}
 	hists = calloc((size_t)nr, sizeof(*hists));
@@ -222,14 +213,13 @@ int cmd_report(int argc, char **argv)
 			goto out;
 		err = sa_decode_file(argv[optind + i], &o, hists[i], &ei);
 		if (err < 0) {
-			sa_err("report: %s", ei.msg[0] ? ei.msg :
-			       sa_strerror(err));
+			sa_err("%s", ei.msg[0] ? ei.msg : sa_strerror(err));
 			goto out;
 		}
 	}
 	err = sa_anomaly_detect(bl, hists, (size_t)nr, &dopts, &l, &ei);
 	if (err) {
-		sa_err("report: %s", ei.msg[0] ? ei.msg : sa_strerror(err));
+		sa_err("%s", ei.msg[0] ? ei.msg : sa_strerror(err));
 		goto out;
 	}
 	if (!no_context) {
@@ -240,10 +230,10 @@ int cmd_report(int argc, char **argv)
 	}
 	ro.nr_windows = (size_t)nr;
 	ro.window_names = (const char *const *)&argv[optind];
-	ret = sa_tool_write_report(out, l, hists, (size_t)nr, bl, &ro);
+	ret = sa_tool_write_report(cm.output, l, hists, (size_t)nr, bl, &ro);
 	if (ret == SA_EXIT_OK)
 		printf("%zu anomalies; report written to %s\n",
-		       sa_anomaly_list_nr_significant(l), out);
+		       sa_anomaly_list_nr_significant(l), cm.output);
 out:
 	sa_context__free(ctx);
 	sa_anomaly_list__free(l);

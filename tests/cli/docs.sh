@@ -21,7 +21,7 @@ fail() {
 	fails=$((fails + 1))
 }
 
-CMDS="decode record capture trigger baseline analyze watch"
+CMDS="decode record capture trigger baseline analyze watch report fleet"
 
 # the fenced block that follows the heading "## sensor-agent $1" (or, for
 # "", the first block that starts with Usage:)
@@ -96,6 +96,7 @@ if command -v bash >/dev/null; then
 	for c in "" $CMDS; do
 		words="$T $c"
 		[ "$c" = baseline ] && words="$T baseline add"
+		[ "$c" = fleet ] && words="$T fleet push"
 		bash -c '
 			. "$1"; shift
 			COMP_WORDS=("$@" -); COMP_CWORD=$(($# ))

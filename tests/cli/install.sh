@@ -44,7 +44,8 @@ has /systemd/system/sensor-agent.service
 has /systemd/system/sensor-agent@.service
 pages="sensor-agent.1 sensor-agent-decode.1 sensor-agent-record.1
 	sensor-agent-capture.1 sensor-agent-trigger.1 sensor-agent-baseline.1
-	sensor-agent-analyze.1 sensor-agent-watch.1 sensor-agent.conf.5"
+	sensor-agent-analyze.1 sensor-agent-watch.1 sensor-agent.conf.5
+	sensor-agent-report.1 sensor-agent-fleet.1"
 for p in $pages; do
 	sec=${p##*.}
 	f=$(find "$D" -path "*/man/man$sec/$p" | head -n 1)

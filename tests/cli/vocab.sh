@@ -260,6 +260,42 @@ grep -Eq '[0-9]{2}:[0-9]{2}:[0-9]{2}Z' j.err && fail "journal: a timestamp"
 JOURNAL_STREAM=1:1 "$T" watch -p 2147483646 2>j2.err
 grep -q '^<' j2.err && fail "JOURNAL_STREAM of another file used"
 
+# report and fleet take the same vocabulary: -p/--pid, --db (and the old
+# --baseline), -o, -f text|json|jsonl, sizes and durations (2h, 1d; the
+# fleet's old 30m stays an alias for 30min), one prefix per subcommand
+for c in report fleet; do
+	run 0 "$T" "$c" --help && cp out help1
+	run 0 "$T" help "$c" && cmp -s out help1 ||
+		fail "help $c differs from $c --help"
+done
+run 0 "$T" report --pid --help && grep -q '^Usage: sensor-agent report' out ||
+	fail "report --pid --help"
+rejected report --frobnicate "$T" report --frobnicate
+for bad in 0 x12 -5; do
+	rejected report "$bad" "$T" report --db b.db -o r.html --pid="$bad" b.data
+done
+rejected "fleet push" x "$T" fleet push --clickhouse u -p x w
+rejected "fleet analyze" xml "$T" fleet analyze --clickhouse u --host h -f xml
+err_has "text, json or jsonl"
+rejected "fleet init" --format "$T" fleet init --clickhouse u --format json
+rejected "fleet push" 4Q "$T" fleet push --clickhouse u --spool-max 4Q w
+rejected "fleet push" 2x "$T" fleet push --clickhouse u --timeout 2x w
+rejected "fleet analyze" 2x "$T" fleet analyze --clickhouse u --host h --since 2x
+rejected fleet frobnicate "$T" fleet frobnicate
+# accepted durations get as far as the (absent) server: exit 1, not 2
+dead=http://127.0.0.1:1
+for since in 2h 1d 30min 30m 3600 1700000000; do
+	run 1 "$T" fleet analyze --clickhouse $dead --host h --since "$since" &&
+		err_has "sensor-agent fleet analyze: "
+done
+run 1 "$T" fleet analyze --clickhouse $dead --host h --timeout 1min -f json
+# -p reaches the decoder: pid 1 has nothing in b.data
+run 1 "$T" report --db b.db -o r1.html -p 1 b.data &&
+	err_has "sensor-agent report: b.data: no instruction could be decoded"
+run 0 "$T" report --baseline b.db --output r2.html b.data && [ -s r2.html ] ||
+	fail "report --baseline (old spelling): no report"
+run 2 "$T" report --db b.db b.data && err_has "sensor-agent report: "
+
 if [ $fails -ne 0 ]; then
 	echo "$fails failure(s)"
 	exit 1

@@ -657,6 +657,27 @@ START_TEST(test_fleet)
 		      strstr(out, "\"code.function.name\":\"parse_request\""),
 		      "%s", out);
 	free(out);
+	/* -f json: the same records as one array, by Python's json */
+	ck_assert_int_eq(rename(sa_test_path("out.txt"),
+				sa_test_path("fleet.jsonl")), 0);
+	ck_assert_int_eq(run("fleet", "analyze", "--clickhouse", srv[0].url,
+			     "--database", "single", "--host", "host3", "-f",
+			     "json", NULL), 0);
+	{
+		char *py[] = { "python3", "-c",
+			"import json, sys\n"
+			"doc = json.load(open(sys.argv[1]))\n"
+			"lines = [json.loads(l) for l in open(sys.argv[2])\n"
+			"         if l.strip()]\n"
+			"assert isinstance(doc, list) and doc, 'not an array'\n"
+			"assert doc == lines, 'json differs from jsonl'\n",
+			(char *)sa_test_path("out.txt"),
+			(char *)sa_test_path("fleet.jsonl"), NULL };
+
+		ck_assert_msg(sa_test_exec(py, NULL, NULL) == 0,
+			      "fleet analyze -f json is not the jsonl "
+			      "records as one array");
+	}
 	phase("builds");
 	/* A new build on a fourth host, with the shifted input: what did
 	 * it change against the build of the others?

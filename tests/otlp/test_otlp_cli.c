@@ -437,7 +437,8 @@ START_TEST(test_live_otlp)
 	/* all 8 windows, then the 5 s flush deadline and the abort (a
 	 * second at most) on top of the loop's own wall time
 	 */
-	ck_assert_msg(strstr(err, ": 8 windows ("), "%s", err);
+	ck_assert_msg(strstr(err, "sensor-agent watch: 8 windows"), "%s",
+		      err);
 	p = strstr(err, " s wall");
 	ck_assert_msg(p, "%s", err);
 	while (p > err && p[-1] != ' ')

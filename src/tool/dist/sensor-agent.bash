@@ -43,7 +43,8 @@ _sensor_agent()
 		*)
 			if [[ -z $cmd ]]; then
 				cmd=$w
-			elif [[ $cmd == baseline && -z $sub ]]; then
+			elif [[ ($cmd == baseline || $cmd == fleet) &&
+				-z $sub ]]; then
 				sub=$w
 			fi
 			;;
@@ -70,7 +71,8 @@ _sensor_agent()
 		;;
 	-o | --output | -i | --input | --db | --config | -b | --binary | \
 	--symfs | --keep-windows | --bundle | --socket | --pt | --image | \
-	--cs-trace | --sysfs)
+	--cs-trace | --sysfs | --html | --timeline | --source-dir | --spool | \
+	--jsonl)
 		mapfile -t COMPREPLY < <(compgen -f -- "$cur")
 		return 0
 		;;
@@ -93,6 +95,11 @@ _sensor_agent()
 	fi
 	if [[ $cmd == baseline && -z $sub ]]; then
 		mapfile -t COMPREPLY < <(compgen -W 'add list diff' -- "$cur")
+		return 0
+	fi
+	if [[ $cmd == fleet && -z $sub ]]; then
+		mapfile -t COMPREPLY < <(compgen -W 'init push analyze' \
+			-- "$cur")
 		return 0
 	fi
 	if [[ $cur == -* ]]; then
