@@ -302,7 +302,7 @@ static const char *typed(char **argv, int longidx, int ch,
 }
 
 static int window_value(struct sa_common *cm, const char *opt,
-			const char *arg, char bare)
+			const char *arg, char bare, bool alias)
 {
 	struct sa_duration d;
 	int err = sa_parse_duration(arg, bare, &d);
@@ -323,8 +323,19 @@ static int window_value(struct sa_common *cm, const char *opt,
 		       "milliseconds (e.g. 1ms, 2000us)", opt, arg);
 		return -1;
 	}
-	cm->window_ms = d.ns / 1000000;
-	cm->window_insns = d.insns;
+	if (alias) {
+		/* the old spellings set only their own part, so that
+		 * `--window-insns 4000 --window-ms 2000` keeps meaning what
+		 * it meant: 4000 instructions, at most 2 s
+		 */
+		if (d.insns)
+			cm->window_insns = d.insns;
+		else
+			cm->window_ms = d.ns / 1000000;
+	} else {
+		cm->window_ms = d.ns / 1000000;
+		cm->window_insns = d.insns;
+	}
 	cm->set |= SA_CO_WINDOW;
 	return 0;
 }
@@ -375,11 +386,11 @@ static int common(struct sa_common *cm, const struct copt *c,
 		cm->backend = SA_BACKEND_EMULATE;
 		break;
 	case CK_WINDOW:
-		return window_value(cm, opt, arg, cm->bare_window);
+		return window_value(cm, opt, arg, cm->bare_window, false);
 	case CK_WINDOW_MS:
-		return window_value(cm, opt, arg, 'm');
+		return window_value(cm, opt, arg, 'm', true);
 	case CK_WINDOW_INSN:
-		return window_value(cm, opt, arg, 'i');
+		return window_value(cm, opt, arg, 'i', true);
 	case CK_PERIOD:
 	case CK_PERIOD_MS:
 		return period_value(cm, opt, arg);

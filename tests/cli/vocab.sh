@@ -148,6 +148,14 @@ run 0 "$T" record --backend emulate --window 300insn --count 1 \
 # the old spellings: --emulate, --window N (instructions), --windows N
 run 0 "$T" record --emulate --window 200 --windows 1 -o o.data -- "$WL" 2000 &&
 	err_has "window 0: o.data.000: 200 instructions"
+# --window-insns and --window-ms each set their own part: N instructions,
+# at most M ms (in either order), as before the shared vocabulary
+run 0 "$T" record --backend emulate --window-insns 250 --window-ms 5000 \
+	--count 1 -o m.data -- "$WL" 2000 &&
+	err_has "window 0: m.data.000: 250 instructions"
+run 0 "$T" record --backend emulate --window-ms 5000 --window-insns 260 \
+	--count 1 -o n.data -- "$WL" 2000 &&
+	err_has "window 0: n.data.000: 260 instructions"
 
 # -q and -v anywhere on the line
 run 0 "$T" record -q --backend emulate -o q.data -- true
