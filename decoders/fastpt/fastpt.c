@@ -35,6 +35,7 @@
 #define SA_FPT_RETSTACK 64	/* as libipt's pt_retstack */
 #define SA_FPT_MAX_ELEMS (1u << 18)	/* per PSB segment */
 #define SA_FPT_MAX_SEGMENT (1u << 20)	/* bytes a fallback may hold */
+#define SA_FPT_BATCH 64		/* elements handed out at once */
 /* Straight-line blocks walked without a packet before we call it a loop
  * that never ends (jmp to itself) and let libipt decide.
  */
@@ -95,13 +96,21 @@ struct sa_fpt {
 
 	/* the open range */
 	bool r_open;
-	struct sa_elem r;
+	struct {		/* scalars: a struct copy stalls on the
+				 * stores that just filled it */
+		uint64_t start, last;
+		uint32_t ninsn;
+		uint8_t last_size, last_class;
+		int8_t last_taken;
+	} r;
 
 	/* PSB segment: its start, the flow state there, its elements */
 	size_t seg;
 	bool seg_first, seg_enabled;
 	struct sa_elem *out;
 	size_t nr_out, cap_out, committed, head;
+	size_t seg_emitted;	/* elements of this segment handed out */
+	size_t sub_skip;	/* streamed fallback: elements to skip */
 
 	uint64_t fallbacks, fallback_bytes;
 	/* libipt on the rest of the buffer (no PSB, or no PSB+ we can
@@ -366,8 +375,21 @@ static int sa_fpt_close(struct sa_fpt *d)
 	if (sa_fpt_room(d))
 		return -1;
 	e = &d->out[d->nr_out++];
-	*e = d->r;
+	e->kind = SA_ELEM_RANGE;
+	e->isa = SA_ISA_X86_64;
+	e->last_class = d->r.last_class;
+	e->last_taken = d->r.last_taken;
+	e->last_size = d->r.last_size;
+	e->flags = 0;
+	e->gap_reason = 0;
+	e->stream = 0;
+	e->ninsn = d->r.ninsn;
+	e->error = 0;
+	e->start = d->r.start;
+	e->last = d->r.last;
 	e->offset = d->cfg.base_offset + d->pos;
+	e->lost_bytes = 0;
+	e->ip = 0;
 	return 0;
 }
 
@@ -394,10 +416,8 @@ static void sa_fpt_add(struct sa_fpt *d, const struct sa_fpt_block *b,
 		return;
 	if (!d->r_open) {
 		d->r_open = true;
-		memset(&d->r, 0, sizeof(d->r));
-		d->r.kind = SA_ELEM_RANGE;
-		d->r.isa = SA_ISA_X86_64;
 		d->r.start = b->start;
+		d->r.ninsn = 0;
 		d->r.last_taken = -1;
 	}
 	d->r.ninsn += n;
@@ -600,6 +620,7 @@ static int sa_fpt_fetch(struct sa_fpt *d)
 			if (!d->enabled) {
 				/* nothing runs: the segment ends here */
 				d->committed = d->nr_out;
+				d->seg_emitted = 0;
 				d->seg = d->psb_pos;
 				d->seg_first = false;
 				d->seg_enabled = false;
@@ -665,6 +686,7 @@ static int sa_fpt_at_stop(struct sa_fpt *d)
 	switch (ev) {
 	case SA_FPT_EV_PSB:
 		d->committed = d->nr_out;
+		d->seg_emitted = 0;
 		d->seg = d->psb_pos;
 		d->seg_first = false;
 		d->seg_enabled = true;
@@ -704,6 +726,15 @@ static int sa_fpt_walk(struct sa_fpt *d)
 	for (;;) {
 		if (d->committed != committed)
 			return 0;
+		/* Hand out what is made in batches, small enough to stay in
+		 * the cache: a fallback later in this segment skips as many
+		 * of libipt's elements (they are the same ones).
+		 */
+		if (d->nr_out - d->committed >= SA_FPT_BATCH) {
+			d->seg_emitted += d->nr_out - d->committed;
+			d->committed = d->nr_out;
+			return 0;
+		}
 		if (!d->enabled) {
 			if (d->ev == SA_FPT_EV_EOS)
 				goto eos;
@@ -892,7 +923,8 @@ static void sa_fpt_sub_stats(struct sa_fpt *d, const struct sa_dec *sub)
 }
 
 static int sa_fpt_sub_drain(struct sa_fpt *d, struct sa_dec *sub,
-			    bool drop_start, bool drop_stop, uint64_t stop_ip)
+			    bool drop_start, bool drop_stop, uint64_t stop_ip,
+			    size_t skip)
 {
 	struct sa_elem e;
 	size_t first = d->nr_out;
@@ -910,6 +942,10 @@ static int sa_fpt_sub_drain(struct sa_fpt *d, struct sa_dec *sub,
 		leading = false;
 		if (e.kind == SA_ELEM_GAP && e.gap_reason == SA_GAP_END)
 			continue;
+		if (skip) {
+			skip--;
+			continue;
+		}
 		if (d->nr_out >= d->cap_out) {
 			size_t n = d->cap_out ? 2 * d->cap_out : 256;
 
@@ -1015,10 +1051,11 @@ static int sa_fpt_fallback(struct sa_fpt *d)
 		/* streamed: the rest may be the whole trace */
 		d->sub = sub;
 		d->sub_drop_start = !d->seg_first && d->seg_enabled;
+		d->sub_skip = d->seg_emitted;
 		return 0;
 	}
 	err = sa_fpt_sub_drain(d, sub, !d->seg_first && d->seg_enabled,
-			       has_fup, fup);
+			       has_fup, fup, d->seg_emitted);
 	sa_dec__free(sub);
 	free(scratch);
 	if (err)
@@ -1035,6 +1072,7 @@ static int sa_fpt_fallback(struct sa_fpt *d)
 	d->ntnt = 0;
 	d->ev = SA_FPT_EV_NONE;
 	d->ret_n = 0;
+	d->seg_emitted = 0;
 	return 0;
 }
 
@@ -1103,6 +1141,12 @@ static int sa_fpt_next(struct sa_dec *dec, struct sa_elem *e)
 				d->sub_drop_start = false;
 				if (drop)
 					continue;
+				if (d->sub_skip && !(e->kind == SA_ELEM_GAP &&
+						     e->gap_reason ==
+							     SA_GAP_END)) {
+					d->sub_skip--;
+					continue;
+				}
 				break;
 			}
 			sa_fpt_sub_stats(d, d->sub);
