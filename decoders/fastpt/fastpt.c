@@ -51,7 +51,7 @@ struct sa_fpt_block {
 	/* successor cache: the block at target and at the fall-through */
 	struct sa_fpt_block *to, *fall;
 	struct sa_fpt_block *hnext;
-	uint16_t *offs;		/* offset of each instruction from start */
+	uint16_t *offs;		/* each instruction's offset from start */
 };
 
 /* The control-flow graph, discovered as the trace walks into code. */
@@ -517,7 +517,8 @@ static int sa_fpt_fetch(struct sa_fpt *d)
 		n = sa_fpt_pkt_parse(d->buf + d->pos, d->len - d->pos, &p);
 		if (n <= 0) {
 			if (n < 0 || d->pos < d->len)
-				return sa_fpt_fail(d, __LINE__);	/* bad or cut packet */
+				/* a bad or cut packet */
+				return sa_fpt_fail(d, __LINE__);
 			d->ev = SA_FPT_EV_EOS;
 			return 0;
 		}
@@ -561,7 +562,8 @@ static int sa_fpt_fetch(struct sa_fpt *d)
 			return 0;
 		case SA_FPT_TIP_PGE:
 			d->pos += (size_t)n;
-			if (d->enabled || sa_fpt_pkt_ip(&p, &d->last_ip, &ip) != 1)
+			if (d->enabled ||
+			    sa_fpt_pkt_ip(&p, &d->last_ip, &ip) != 1)
 				return sa_fpt_fail(d, __LINE__);
 			if (sa_fpt_gap(d, SA_GAP_START, ip))
 				return sa_fpt_fail(d, __LINE__);
@@ -962,7 +964,8 @@ static int sa_fpt_sub_drain(struct sa_fpt *d, struct sa_dec *sub,
 	if (drop_stop && d->nr_out > first) {
 		struct sa_elem *l = &d->out[d->nr_out - 1];
 
-		if (l->kind == SA_ELEM_GAP && l->gap_reason == SA_GAP_DISABLED &&
+		if (l->kind == SA_ELEM_GAP &&
+		    l->gap_reason == SA_GAP_DISABLED &&
 		    l->ip == stop_ip)
 			d->nr_out--;
 	}
@@ -1211,7 +1214,8 @@ struct sa_dec *sa_fpt__new(const struct sa_ipt_config *cfg,
 	sa_errinfo_clear(ei);
 	if (!cfg || !cfg->image || (!cfg->buf && cfg->len)) {
 		sa_errinfo_set(ei, -SA_ERR_INVAL, SA_NO_OFFSET,
-			       "intel-pt fast decoder: no trace buffer or image");
+			       "intel-pt fast decoder: no trace buffer or "
+			       "image");
 		errno = EINVAL;
 		return NULL;
 	}
