@@ -51,7 +51,7 @@ struct sa_fpt_block {
 	/* successor cache: the block at target and at the fall-through */
 	struct sa_fpt_block *to, *fall;
 	struct sa_fpt_block *hnext;
-	uint16_t *offs;		/* each instruction's offset from start */
+	uint16_t *offs;		/* each instruction's offset */
 };
 
 /* The control-flow graph, discovered as the trace walks into code. */
