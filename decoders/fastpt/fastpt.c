@@ -35,7 +35,6 @@
 #define SA_FPT_RETSTACK 64	/* as libipt's pt_retstack */
 #define SA_FPT_MAX_ELEMS (1u << 18)	/* per PSB segment */
 #define SA_FPT_MAX_SEGMENT (1u << 20)	/* bytes a fallback may hold */
-#define SA_FPT_BATCH 64		/* elements handed out at once */
 /* Straight-line blocks walked without a packet before we call it a loop
  * that never ends (jmp to itself) and let libipt decide.
  */
@@ -109,8 +108,6 @@ struct sa_fpt {
 	bool seg_first, seg_enabled;
 	struct sa_elem *out;
 	size_t nr_out, cap_out, committed, head;
-	size_t seg_emitted;	/* elements of this segment handed out */
-	size_t sub_skip;	/* streamed fallback: elements to skip */
 
 	uint64_t fallbacks, fallback_bytes;
 	/* libipt on the rest of the buffer (no PSB, or no PSB+ we can
@@ -622,7 +619,6 @@ static int sa_fpt_fetch(struct sa_fpt *d)
 			if (!d->enabled) {
 				/* nothing runs: the segment ends here */
 				d->committed = d->nr_out;
-				d->seg_emitted = 0;
 				d->seg = d->psb_pos;
 				d->seg_first = false;
 				d->seg_enabled = false;
@@ -688,7 +684,6 @@ static int sa_fpt_at_stop(struct sa_fpt *d)
 	switch (ev) {
 	case SA_FPT_EV_PSB:
 		d->committed = d->nr_out;
-		d->seg_emitted = 0;
 		d->seg = d->psb_pos;
 		d->seg_first = false;
 		d->seg_enabled = true;
@@ -728,15 +723,6 @@ static int sa_fpt_walk(struct sa_fpt *d)
 	for (;;) {
 		if (d->committed != committed)
 			return 0;
-		/* Hand out what is made in batches, small enough to stay in
-		 * the cache: a fallback later in this segment skips as many
-		 * of libipt's elements (they are the same ones).
-		 */
-		if (d->nr_out - d->committed >= SA_FPT_BATCH) {
-			d->seg_emitted += d->nr_out - d->committed;
-			d->committed = d->nr_out;
-			return 0;
-		}
 		if (!d->enabled) {
 			if (d->ev == SA_FPT_EV_EOS)
 				goto eos;
@@ -925,8 +911,7 @@ static void sa_fpt_sub_stats(struct sa_fpt *d, const struct sa_dec *sub)
 }
 
 static int sa_fpt_sub_drain(struct sa_fpt *d, struct sa_dec *sub,
-			    bool drop_start, bool drop_stop, uint64_t stop_ip,
-			    size_t skip)
+			    bool drop_start, bool drop_stop, uint64_t stop_ip)
 {
 	struct sa_elem e;
 	size_t first = d->nr_out;
@@ -944,10 +929,6 @@ static int sa_fpt_sub_drain(struct sa_fpt *d, struct sa_dec *sub,
 		leading = false;
 		if (e.kind == SA_ELEM_GAP && e.gap_reason == SA_GAP_END)
 			continue;
-		if (skip) {
-			skip--;
-			continue;
-		}
 		if (d->nr_out >= d->cap_out) {
 			size_t n = d->cap_out ? 2 * d->cap_out : 256;
 
@@ -1054,11 +1035,10 @@ static int sa_fpt_fallback(struct sa_fpt *d)
 		/* streamed: the rest may be the whole trace */
 		d->sub = sub;
 		d->sub_drop_start = !d->seg_first && d->seg_enabled;
-		d->sub_skip = d->seg_emitted;
 		return 0;
 	}
 	err = sa_fpt_sub_drain(d, sub, !d->seg_first && d->seg_enabled,
-			       has_fup, fup, d->seg_emitted);
+			       has_fup, fup);
 	sa_dec__free(sub);
 	free(scratch);
 	if (err)
@@ -1075,7 +1055,6 @@ static int sa_fpt_fallback(struct sa_fpt *d)
 	d->ntnt = 0;
 	d->ev = SA_FPT_EV_NONE;
 	d->ret_n = 0;
-	d->seg_emitted = 0;
 	return 0;
 }
 
@@ -1144,12 +1123,6 @@ static int sa_fpt_next(struct sa_dec *dec, struct sa_elem *e)
 				d->sub_drop_start = false;
 				if (drop)
 					continue;
-				if (d->sub_skip && !(e->kind == SA_ELEM_GAP &&
-						     e->gap_reason ==
-							     SA_GAP_END)) {
-					d->sub_skip--;
-					continue;
-				}
 				break;
 			}
 			sa_fpt_sub_stats(d, d->sub);
