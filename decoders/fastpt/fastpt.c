@@ -911,7 +911,8 @@ static void sa_fpt_sub_stats(struct sa_fpt *d, const struct sa_dec *sub)
 }
 
 static int sa_fpt_sub_drain(struct sa_fpt *d, struct sa_dec *sub,
-			    bool drop_start, bool drop_stop, uint64_t stop_ip)
+			    bool drop_start, bool drop_stop, uint64_t stop_ip,
+			    uint64_t seg_len)
 {
 	struct sa_elem e;
 	size_t first = d->nr_out;
@@ -920,6 +921,29 @@ static int sa_fpt_sub_drain(struct sa_fpt *d, struct sa_dec *sub,
 
 	while ((err = sa_dec_next(sub, &e)) > 0) {
 		struct sa_elem *o;
+
+		/* Code that loops without trace (jmp to itself) makes
+		 * libipt yield elements for ever: the segment is held in
+		 * memory, so cap it and count the segment as lost.
+		 */
+		if (d->nr_out - first >= SA_FPT_MAX_ELEMS) {
+			d->nr_out = first;
+			o = sa_fpt_push(d);
+			if (!o)
+				return -ENOMEM;
+			o->kind = SA_ELEM_GAP;
+			o->gap_reason = SA_GAP_ERROR;
+			o->error = -SA_ERR_TOOBIG;
+			o->offset = d->cfg.base_offset + d->seg;
+			o->lost_bytes = seg_len;
+			d->dec.stats.errors++;
+			d->dec.stats.lost_bytes += seg_len;
+			sa_debug("fastpt: PSB segment at trace offset %#" PRIx64
+				 " yields more than %u elements: dropped\n",
+				 d->cfg.base_offset + d->seg,
+				 SA_FPT_MAX_ELEMS);
+			return 0;
+		}
 
 		if (leading && drop_start && e.kind == SA_ELEM_GAP &&
 		    e.gap_reason == SA_GAP_START) {
@@ -1038,7 +1062,7 @@ static int sa_fpt_fallback(struct sa_fpt *d)
 		return 0;
 	}
 	err = sa_fpt_sub_drain(d, sub, !d->seg_first && d->seg_enabled,
-			       has_fup, fup);
+			       has_fup, fup, next - d->seg);
 	sa_dec__free(sub);
 	free(scratch);
 	if (err)
