@@ -50,7 +50,7 @@ struct sa_fpt_block {
 	/* successor cache: the block at target and at the fall-through */
 	struct sa_fpt_block *to, *fall;
 	struct sa_fpt_block *hnext;
-	uint16_t *offs;		/* offset of each instruction from start */
+	uint16_t *offs;		/* each instruction's offset */
 };
 
 /* The control-flow graph, discovered as the trace walks into code. */
@@ -95,7 +95,13 @@ struct sa_fpt {
 
 	/* the open range */
 	bool r_open;
-	struct sa_elem r;
+	struct {		/* scalars: a struct copy stalls on the
+				 * stores that just filled it */
+		uint64_t start, last;
+		uint32_t ninsn;
+		uint8_t last_size, last_class;
+		int8_t last_taken;
+	} r;
 
 	/* PSB segment: its start, the flow state there, its elements */
 	size_t seg;
@@ -366,8 +372,21 @@ static int sa_fpt_close(struct sa_fpt *d)
 	if (sa_fpt_room(d))
 		return -1;
 	e = &d->out[d->nr_out++];
-	*e = d->r;
+	e->kind = SA_ELEM_RANGE;
+	e->isa = SA_ISA_X86_64;
+	e->last_class = d->r.last_class;
+	e->last_taken = d->r.last_taken;
+	e->last_size = d->r.last_size;
+	e->flags = 0;
+	e->gap_reason = 0;
+	e->stream = 0;
+	e->ninsn = d->r.ninsn;
+	e->error = 0;
+	e->start = d->r.start;
+	e->last = d->r.last;
 	e->offset = d->cfg.base_offset + d->pos;
+	e->lost_bytes = 0;
+	e->ip = 0;
 	return 0;
 }
 
@@ -394,10 +413,8 @@ static void sa_fpt_add(struct sa_fpt *d, const struct sa_fpt_block *b,
 		return;
 	if (!d->r_open) {
 		d->r_open = true;
-		memset(&d->r, 0, sizeof(d->r));
-		d->r.kind = SA_ELEM_RANGE;
-		d->r.isa = SA_ISA_X86_64;
 		d->r.start = b->start;
+		d->r.ninsn = 0;
 		d->r.last_taken = -1;
 	}
 	d->r.ninsn += n;
@@ -497,7 +514,8 @@ static int sa_fpt_fetch(struct sa_fpt *d)
 		n = sa_fpt_pkt_parse(d->buf + d->pos, d->len - d->pos, &p);
 		if (n <= 0) {
 			if (n < 0 || d->pos < d->len)
-				return sa_fpt_fail(d, __LINE__);	/* bad or cut packet */
+				/* a bad or cut packet */
+				return sa_fpt_fail(d, __LINE__);
 			d->ev = SA_FPT_EV_EOS;
 			return 0;
 		}
@@ -541,7 +559,8 @@ static int sa_fpt_fetch(struct sa_fpt *d)
 			return 0;
 		case SA_FPT_TIP_PGE:
 			d->pos += (size_t)n;
-			if (d->enabled || sa_fpt_pkt_ip(&p, &d->last_ip, &ip) != 1)
+			if (d->enabled ||
+			    sa_fpt_pkt_ip(&p, &d->last_ip, &ip) != 1)
 				return sa_fpt_fail(d, __LINE__);
 			if (sa_fpt_gap(d, SA_GAP_START, ip))
 				return sa_fpt_fail(d, __LINE__);
@@ -892,7 +911,8 @@ static void sa_fpt_sub_stats(struct sa_fpt *d, const struct sa_dec *sub)
 }
 
 static int sa_fpt_sub_drain(struct sa_fpt *d, struct sa_dec *sub,
-			    bool drop_start, bool drop_stop, uint64_t stop_ip)
+			    bool drop_start, bool drop_stop, uint64_t stop_ip,
+			    uint64_t seg_len)
 {
 	struct sa_elem e;
 	size_t first = d->nr_out;
@@ -901,6 +921,29 @@ static int sa_fpt_sub_drain(struct sa_fpt *d, struct sa_dec *sub,
 
 	while ((err = sa_dec_next(sub, &e)) > 0) {
 		struct sa_elem *o;
+
+		/* Code that loops without trace (jmp to itself) makes
+		 * libipt yield elements for ever: the segment is held in
+		 * memory, so cap it and count the segment as lost.
+		 */
+		if (d->nr_out - first >= SA_FPT_MAX_ELEMS) {
+			d->nr_out = first;
+			o = sa_fpt_push(d);
+			if (!o)
+				return -ENOMEM;
+			o->kind = SA_ELEM_GAP;
+			o->gap_reason = SA_GAP_ERROR;
+			o->error = -SA_ERR_TOOBIG;
+			o->offset = d->cfg.base_offset + d->seg;
+			o->lost_bytes = seg_len;
+			d->dec.stats.errors++;
+			d->dec.stats.lost_bytes += seg_len;
+			sa_debug("fastpt: PSB segment at trace offset %#" PRIx64
+				 " yields more than %u elements: dropped\n",
+				 d->cfg.base_offset + d->seg,
+				 SA_FPT_MAX_ELEMS);
+			return 0;
+		}
 
 		if (leading && drop_start && e.kind == SA_ELEM_GAP &&
 		    e.gap_reason == SA_GAP_START) {
@@ -926,7 +969,8 @@ static int sa_fpt_sub_drain(struct sa_fpt *d, struct sa_dec *sub,
 	if (drop_stop && d->nr_out > first) {
 		struct sa_elem *l = &d->out[d->nr_out - 1];
 
-		if (l->kind == SA_ELEM_GAP && l->gap_reason == SA_GAP_DISABLED &&
+		if (l->kind == SA_ELEM_GAP &&
+		    l->gap_reason == SA_GAP_DISABLED &&
 		    l->ip == stop_ip)
 			d->nr_out--;
 	}
@@ -1018,7 +1062,7 @@ static int sa_fpt_fallback(struct sa_fpt *d)
 		return 0;
 	}
 	err = sa_fpt_sub_drain(d, sub, !d->seg_first && d->seg_enabled,
-			       has_fup, fup);
+			       has_fup, fup, next - d->seg);
 	sa_dec__free(sub);
 	free(scratch);
 	if (err)
@@ -1167,7 +1211,8 @@ struct sa_dec *sa_fpt__new(const struct sa_ipt_config *cfg,
 	sa_errinfo_clear(ei);
 	if (!cfg || !cfg->image || (!cfg->buf && cfg->len)) {
 		sa_errinfo_set(ei, -SA_ERR_INVAL, SA_NO_OFFSET,
-			       "intel-pt fast decoder: no trace buffer or image");
+			       "intel-pt fast decoder: no trace buffer or "
+			       "image");
 		errno = EINVAL;
 		return NULL;
 	}

@@ -105,7 +105,8 @@ int sa_fpt_pkt_parse(const uint8_t *buf, size_t len, struct sa_fpt_pkt *p)
 		sa_fpt_tnt(b >> 1, p);
 		return 1;
 	}
-	if ((b & 3) == 3) {	/* CYC: more bytes while the Exp bit is set */
+	/* CYC: more bytes while the Exp bit is set */
+	if ((b & 3) == 3) {
 		n = 1;
 		if (b & 4) {
 			/* Hardware's CYCs are short; a long run (0xff

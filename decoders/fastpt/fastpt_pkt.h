@@ -25,7 +25,7 @@ enum sa_fpt_pkt_type {
 	SA_FPT_MODE_EXEC,
 	SA_FPT_TIMING,		/* MTC, TSC, CBR, TMA: skipped */
 	SA_FPT_CYC,		/* skipped, but not inside PSB+ */
-	SA_FPT_OTHER,		/* anything else: PIP, MODE.TSX, PTW, ... */
+	SA_FPT_OTHER,		/* anything else: PIP, MODE.TSX, PTW */
 };
 
 struct sa_fpt_pkt {

@@ -186,7 +186,8 @@ static int elf_exec_maps(const char *path, uint64_t bias, uint64_t *entry,
 
 	if (!f)
 		return -errno;
-	if (fread(&eh, sizeof(eh), 1, f) != 1 || memcmp(eh.e_ident, ELFMAG, 4)) {
+	if (fread(&eh, sizeof(eh), 1, f) != 1 ||
+	    memcmp(eh.e_ident, ELFMAG, 4)) {
 		fclose(f);
 		return -EINVAL;
 	}
@@ -241,7 +242,8 @@ int main(int argc, char **argv)
 	int err;
 
 	if (argc < 4 || argc > 5) {
-		fprintf(stderr, "usage: mkpt QEMU_LOG PROG OUT.perf [MAX_MB]\n");
+		fprintf(stderr,
+			"usage: mkpt QEMU_LOG PROG OUT.perf [MAX_MB]\n");
 		return 2;
 	}
 	if (argc == 5)
@@ -357,7 +359,8 @@ int main(int argc, char **argv)
 					fprintf(stderr, "odd: tb %#" PRIx64
 						" last %#" PRIx64 " class %d "
 						"-> %#" PRIx64 "\n", prev->pc,
-						prev->last, prev->in.iclass, pc);
+						prev->last, prev->in.iclass,
+						pc);
 				if (sa_emu_enc_enabled(enc))
 					sa_emu_enc_async(enc, prev->last);
 				if (!sa_emu_enc_enabled(enc))
@@ -398,7 +401,8 @@ int main(int argc, char **argv)
 				char prot[128], flags[128];
 				int fd;
 
-				if (sscanf(m, " mmap(%llx,%llu,%127[^,],%127[^,],%d,%llx) = %llx",
+				if (sscanf(m, " mmap(%llx,%llu,%127[^,],"
+					   "%127[^,],%d,%llx) = %llx",
 					   &ad, &ln, prot, flags, &fd, &off,
 					   &ret) == 7 && fd >= 0 &&
 				    fd < MAX_FDS && fdpath[fd][0])
@@ -417,7 +421,8 @@ int main(int argc, char **argv)
 		fprintf(stderr, "mkpt: %s: not an ELF file\n", argv[2]);
 		return 1;
 	}
-	elf_exec_maps(argv[2], dyn ? 0x4000000000ull : 0, &entry, &dyn, NULL, 0);
+	elf_exec_maps(argv[2], dyn ? 0x4000000000ull : 0, &entry, &dyn, NULL,
+		      0);
 	if (interp[0] && !elf_exec_maps(interp, UINT64_MAX, &ld_entry, &ld_dyn,
 					NULL, 0))
 		elf_exec_maps(interp, first_pc - ld_entry, &ld_entry, &ld_dyn,
