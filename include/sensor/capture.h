@@ -205,6 +205,18 @@ int sa_cap_filter_parse(const char *spec, uint32_t max_filters, char *out,
 int sa_cap_filter_default(const char *proc, pid_t pid, char *out,
 			  size_t len, struct sa_errinfo *ei);
 
+/* Resolves a trigger "SYMBOL[@BINARY]" of process @pid: BINARY (default
+ * the target's main executable, /proc/PID/exe under @proc, NULL:
+ * "/proc") made absolute into @file, and the file offset of SYMBOL's
+ * first instruction in *@off (.symtab, then .dynsym), the place a uprobe
+ * goes.  Errors name the symbol and the binary: -SA_ERR_NOTFOUND when
+ * there is no such function, -SA_ERR_INVAL when the name is ambiguous
+ * or the spec malformed, -ENOENT and the like when BINARY cannot be read.
+ */
+int sa_cap_trigger_resolve(const char *proc, pid_t pid, const char *spec,
+			   char *file, size_t len, uint64_t *off,
+			   struct sa_errinfo *ei);
+
 /*
  * Sideband records.
  */
