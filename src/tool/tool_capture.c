@@ -708,7 +708,10 @@ static int run_snapshot(struct capture_cfg *c)
 	char sock[PATH_MAX], path[PATH_MAX], why[256];
 	struct snap s = { .c = c };
 	struct sa_errinfo ei;
-	struct pollfd pfd[3];
+	struct pollfd pfd[3 + SA_CAP_UPROBE_MAX_THREADS];
+	bool up_on[SA_CAP_UPROBE_MAX_THREADS];
+	struct sa_cap_uprobe *up = NULL;
+	uint64_t up_dumps = 0, up_max = c->trigger_count ? c->trigger_count : 1;
 	sigset_t mask;
 	int sfd = -1, lfd = -1, pidfd = -1, rc = SA_EXIT_FAIL, err;
 	enum sa_backend_kind kind = c->bo.kind;
@@ -761,11 +764,23 @@ static int run_snapshot(struct capture_cfg *c)
 			"overwrite hardware); each trigger records a window "
 			"from the trigger on");
 	} else if (c->trigger) {
-		sa_err("--trigger with the %s backend: not done yet (the "
-		       "uprobe beside the trace); use --backend emulate",
-		       sa_cap_pmu_name(s.pmu));
-		rc = SA_EXIT_FAIL;
-		goto out;
+		size_t i;
+
+		up = sa_cap_uprobe__open(c->bo.sysfs_root, c->bo.pid,
+					 c->trigger_file, c->trigger_off, &ei);
+		if (!up) {
+			sa_err("--trigger %s: %s", c->trigger, ei.msg);
+			goto out;
+		}
+		for (i = 0; i < sa_cap_uprobe_nr_fds(up); i++)
+			up_on[i] = true;
+		sa_note("snapshot mode on %s: rolling %" PRIu64 "-byte AUX "
+			"buffer per ring, dumped when pid %d executes %s "
+			"(uprobe on %s+%#" PRIx64 ", %zu thread(s)), at most "
+			"%" PRIu64 " time(s)", sa_cap_pmu_name(s.pmu),
+			c->bo.aux_size, (int)c->bo.pid, c->trigger,
+			c->trigger_file, c->trigger_off,
+			sa_cap_uprobe_nr_fds(up), up_max);
 	} else {
 		sa_note("snapshot mode on %s: rolling %" PRIu64
 			"-byte AUX buffer per ring",
@@ -807,7 +822,8 @@ static int run_snapshot(struct capture_cfg *c)
 	fflush(stdout);
 
 	for (;;) {
-		int n = 0;
+		int n = 0, nbase;
+		size_t k;
 
 		pfd[n].fd = sfd;
 		pfd[n++].events = POLLIN;
@@ -815,6 +831,11 @@ static int run_snapshot(struct capture_cfg *c)
 		pfd[n++].events = POLLIN;
 		if (pidfd >= 0) {
 			pfd[n].fd = pidfd;
+			pfd[n++].events = POLLIN;
+		}
+		nbase = n;
+		for (k = 0; up && k < sa_cap_uprobe_nr_fds(up); k++) {
+			pfd[n].fd = up_on[k] ? sa_cap_uprobe_fd(up, k) : -1;
 			pfd[n++].events = POLLIN;
 		}
 		/* Hardware: read the sideband every second so that the data
@@ -847,6 +868,28 @@ static int run_snapshot(struct capture_cfg *c)
 		}
 		if (pfd[1].revents & POLLIN)
 			serve_client(&s, lfd);
+		for (k = 0; up && k < sa_cap_uprobe_nr_fds(up); k++)
+			if ((pfd[nbase + (int)k].revents &
+			     (POLLHUP | POLLERR)) &&
+			    !(pfd[nbase + (int)k].revents & POLLIN))
+				up_on[k] = false;	/* thread ended */
+		if (up && sa_cap_uprobe_read(up)) {
+			/* Hits while a dump is written make one dump: the
+			 * trace is stopped meanwhile.
+			 */
+			snprintf(why, sizeof(why), "trigger %s", c->trigger);
+			if (snap_dump(&s, why, path, sizeof(path), &ei))
+				sa_err("%s", ei.msg);
+			else
+				up_dumps++;
+			sa_cap_uprobe_read(up);
+			if (up_dumps >= up_max) {
+				printf("dumps %" PRIu64 " of %" PRIu64 "\n",
+				       up_dumps, up_max);
+				rc = SA_EXIT_OK;
+				break;
+			}
+		}
 		if (n > 2 && (pfd[2].revents & POLLIN)) {
 			describe_exit(c->bo.pid, why, sizeof(why));
 			sa_note("%s", why);
@@ -872,6 +915,7 @@ out:
 		close(sfd);
 	if (pidfd >= 0)
 		close(pidfd);
+	sa_cap_uprobe__free(up);
 	sa_cap_session__free(s.sess);
 	sa_cap_pmu__free(s.pmu);
 	sa_backend__free(s.b);
