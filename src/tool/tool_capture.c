@@ -7,9 +7,12 @@
  * Snapshot mode keeps the hardware AUX area in overwrite mode (a rolling
  * buffer of the most recent trace) and dumps it on SIGUSR2, on a
  * `sensor-agent trigger` command on the control socket, or when the
- * target dies.  The emulated backend has no rolling buffer (it would
- * have to single-step the target all the time), so there each trigger
- * records a window from the trigger on, and says so.
+ * target dies, or (--trigger) when the target executes a symbol: a
+ * uprobe beside the trace.  The emulated backend keeps no rolling buffer
+ * for the other triggers (it would have to single-step the target all the
+ * time), so there each records a window from the trigger on, and says so;
+ * with --trigger it does single-step into a rolling buffer until the
+ * symbol.
  */
 #include <errno.h>
 #include <fcntl.h>
