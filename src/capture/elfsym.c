@@ -157,13 +157,19 @@ int sa_cap_trigger_resolve(const char *proc, pid_t pid, const char *spec,
 		return sa_errinfo_set(ei, -SA_ERR_TOOBIG, SA_NO_OFFSET,
 				      "trigger: path too long: %s", real);
 	err = sa_cap_elf_symbol(real, sym, off, &size, ei);
+	if (err == -SA_ERR_INVAL && !size && ei && strstr(ei->msg, "no size"))
+		err = 0;	/* a label: its address is all we need */
 	if (err == -SA_ERR_NOTFOUND)
 		return sa_errinfo_set(ei, err, SA_NO_OFFSET,
 				      "trigger: no function '%s' in %s",
 				      sym, real);
-	if (err == -SA_ERR_INVAL && size == 0 && ei && strstr(ei->msg,
-							     "no size"))
-		err = 0;	/* a label: its address is all a trigger needs */
+	if (err && ei) {
+		char msg[SA_ERRMSG_MAX];
+
+		snprintf(msg, sizeof(msg), "%s", ei->msg);
+		return sa_errinfo_set(ei, err, ei->offset, "trigger '%s': %s",
+				      spec, msg);
+	}
 	if (err)
 		return err;
 	snprintf(file, len, "%s", real);

@@ -45,7 +45,8 @@ int sa_cap_uprobe_attr(const char *sysfs_root, const char *path,
 	if (n < 0)
 		return sa_errinfo_set(ei, n == -ENOENT ? -SA_ERR_NOTFOUND : n,
 				      SA_NO_OFFSET, "no uprobe PMU: %s: %s "
-				      "(a kernel without CONFIG_UPROBE_EVENTS?)",
+				      "(a kernel without "
+				      "CONFIG_UPROBE_EVENTS?)",
 				      p, strerror(-n));
 	errno = 0;
 	type = strtoul(buf, &end, 10);

@@ -229,7 +229,8 @@ START_TEST(tc_once)
 	snprintf(out, sizeof(out), "%s/once.data", sa_test_tmpdir());
 	ck_assert_int_eq(run_agent(args, "once"), 0);
 	s = slurp_tag("once", "out");
-	ck_assert_ptr_nonnull(strstr(s, "dump 0 (trigger sa_test_trigger_here"));
+	ck_assert_ptr_nonnull(strstr(s, "dump 0 (trigger "
+				     "sa_test_trigger_here"));
 	ck_assert_ptr_nonnull(strstr(s, "dumps 1 of 1"));
 	free(s);
 	/* the target made its one call, and ended */
@@ -305,8 +306,8 @@ START_TEST(tc_errors)
 		 sa_test_tmpdir());
 	ck_assert_int_eq(run_agent(nobin, "nobin"), 1);
 	s = slurp_tag("nobin", "err");
-	ck_assert_msg(strstr(s, "/missing") && strstr(s, "sa_test_trigger_here"),
-		      "got: %s", s);
+	ck_assert_msg(strstr(s, "/missing") &&
+		      strstr(s, "sa_test_trigger_here"), "got: %s", s);
 	free(s);
 	ck_assert_int_eq(run_agent(nosnap, "nosnap"), 2);
 	s = slurp_tag("nosnap", "err");
