@@ -958,7 +958,17 @@ static int record(struct sa_emu *emu, const struct sa_emu_opts *opts,
 		/* The trigger: before the instruction at stop_ip runs. */
 		if (st->stop_ip && ip == st->stop_ip && st->steps &&
 		    !sys_entry && in_filt) {
-			err = sa_emu_enc_stop(enc, ip);
+			/* Reached from outside the filter (a callback): the
+			 * trace shows the entry, then the stop.
+			 */
+			err = 0;
+			if (!sa_emu_enc_enabled(enc) &&
+			    !sa_emu_enc_overflowed(enc)) {
+				err = rec_enter(emu, enc, ip);
+				st->entries++;
+			}
+			if (!err)
+				err = sa_emu_enc_stop(enc, ip);
 			if (err)
 				goto fail;
 			st->stopped_at = true;
