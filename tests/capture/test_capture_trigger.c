@@ -48,10 +48,11 @@ static uint64_t now_ms(void)
 }
 
 /* Starts trigger_target @n @ms and reads its "ready PID ADDR" line. */
-static void start_target(struct tgt *t, const char *tag, const char *n,
-			 const char *ms)
+static void start_target_mode(struct tgt *t, const char *tag,
+			      const char *n, const char *ms, const char *mode)
 {
-	char *argv[] = { (char *)target, (char *)n, (char *)ms, NULL };
+	char *argv[] = { (char *)target, (char *)n, (char *)ms,
+			 (char *)mode, NULL };
 	posix_spawn_file_actions_t fa;
 	char line[256];
 	size_t len = 0;
@@ -85,6 +86,12 @@ static void start_target(struct tgt *t, const char *tag, const char *n,
 	ck_assert_int_eq(rc, 2);
 	ck_assert_int_eq(pid, t->pid);
 	t->addr = a;
+}
+
+static void start_target(struct tgt *t, const char *tag, const char *n,
+			 const char *ms)
+{
+	start_target_mode(t, tag, n, ms, NULL);
 }
 
 static void stop_target(struct tgt *t)
@@ -277,6 +284,45 @@ START_TEST(tc_count2)
 }
 END_TEST
 
+/* The function called back by libc's qsort: reached from outside the
+ * trace filter, the dump shows the entry (perf: "tr strt" to it) and
+ * the stop there.
+ */
+START_TEST(tc_callback)
+{
+	char pid[16], out[PATH_MAX], f[PATH_MAX + 8], po[PATH_MAX + 16];
+	char *args[] = { agent, "capture", "--pid", pid, "--snapshot",
+			 "--backend", "emulate", "--trigger",
+			 "sa_test_trigger_cmp", "-o", out, NULL };
+	char *perf[] = { "perf", "script", "-i", f, "--itrace=b", "-F",
+			 "ip,addr,flags", NULL };
+	unsigned int nr;
+	struct tgt t;
+	char *s;
+
+	start_target_mode(&t, "cb", "1", "20", "cb");
+	snprintf(pid, sizeof(pid), "%d", (int)t.pid);
+	snprintf(out, sizeof(out), "%s/cb.data", sa_test_tmpdir());
+	ck_assert_int_eq(run_agent(args, "cb"), 0);
+	s = slurp_tag("cb", "out");
+	ck_assert_ptr_nonnull(strstr(s, "dumps 1 of 1"));
+	free(s);
+	ck_assert(wait_file(t.err, "called 1\n"));
+	stop_target(&t);
+	snprintf(f, sizeof(f), "%s.000", out);
+	ck_assert(exists(f));
+	if (!sa_test_have("perf"))
+		return;
+	snprintf(po, sizeof(po), "%s.perf", f);
+	ck_assert_int_eq(sa_test_exec(perf, po, NULL), 0);
+	s = sa_test_slurp(po, NULL);
+	ck_assert_ptr_nonnull(s);
+	ck_assert_uint_eq(last_target(s, "tr end", &nr), t.addr);
+	ck_assert_ptr_nonnull(strstr(s, "tr strt"));
+	free(s);
+}
+END_TEST
+
 START_TEST(tc_errors)
 {
 	char pid[16], out[PATH_MAX], bad[PATH_MAX + 16];
@@ -343,6 +389,7 @@ int main(int argc, char **argv)
 	tcase_set_timeout(tc, 100);
 	tcase_add_test(tc, tc_once);
 	tcase_add_test(tc, tc_count2);
+	tcase_add_test(tc, tc_callback);
 	tcase_add_test(tc, tc_errors);
 	suite_add_tcase(s, tc);
 	return sa_test_run(s);

@@ -4,9 +4,12 @@
  * N times, each after M ms of other work once a tracer is attached (the
  * emulated sensor attaches per window), and counts its own calls.
  *
- *	trigger_target N M
+ *	trigger_target N M [cb]
  *
- * stdout: "ready PID ADDR" (ADDR: &sa_test_trigger_here, at run time);
+ * With "cb", the function called is sa_test_trigger_cmp(), by libc's
+ * qsort (from outside the main binary).
+ *
+ * stdout: "ready PID ADDR" (ADDR: the function's address at run time);
  * stderr: "called K" after each call.
  */
 #include <stdio.h>
@@ -20,6 +23,13 @@ static volatile unsigned long calls, work;
 __attribute__((noinline)) void sa_test_trigger_here(void)
 {
 	calls++;
+}
+
+__attribute__((noinline)) int sa_test_trigger_cmp(const void *a,
+						  const void *b)
+{
+	calls++;
+	return *(const int *)a - *(const int *)b;
 }
 
 static unsigned long now_ms(void)
@@ -50,9 +60,11 @@ int main(int argc, char **argv)
 {
 	int n = argc > 1 ? atoi(argv[1]) : 1;
 	unsigned long ms = argc > 2 ? strtoul(argv[2], NULL, 10) : 50;
-	int i;
+	int cb = argc > 3 && !strcmp(argv[3], "cb");
+	int i, v[2] = { 2, 1 };
 
-	printf("ready %d %p\n", (int)getpid(), (void *)sa_test_trigger_here);
+	printf("ready %d %p\n", (int)getpid(), cb ?
+	       (void *)sa_test_trigger_cmp : (void *)sa_test_trigger_here);
 	fflush(stdout);
 	for (i = 0; i < n; i++) {
 		struct timespec d = { 0, 1000000 };
@@ -64,7 +76,10 @@ int main(int argc, char **argv)
 		t0 = now_ms();
 		while (now_ms() - t0 < ms)
 			work += (work & 1) ? 3 : 1;
-		sa_test_trigger_here();
+		if (cb)
+			qsort(v, 2, sizeof(v[0]), sa_test_trigger_cmp);
+		else
+			sa_test_trigger_here();
 		fprintf(stderr, "called %lu\n", calls);
 	}
 	return 0;
