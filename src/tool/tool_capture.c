@@ -851,6 +851,31 @@ static int run_snapshot(struct capture_cfg *c)
 			sa_err("poll: %s", strerror(errno));
 			break;
 		}
+		for (k = 0; up && k < sa_cap_uprobe_nr_fds(up); k++)
+			if ((pfd[nbase + (int)k].revents &
+			     (POLLHUP | POLLERR)) &&
+			    !(pfd[nbase + (int)k].revents & POLLIN))
+				up_on[k] = false;	/* thread ended */
+		/* Every wake-up (the rings' poll is edge-like), timeouts
+		 * too.
+		 */
+		if (up && sa_cap_uprobe_read(up)) {
+			/* Hits while a dump is written make one dump: the
+			 * trace is stopped meanwhile.
+			 */
+			snprintf(why, sizeof(why), "trigger %s", c->trigger);
+			if (snap_dump(&s, why, path, sizeof(path), &ei))
+				sa_err("%s", ei.msg);
+			else
+				up_dumps++;
+			sa_cap_uprobe_read(up);
+			if (up_dumps >= up_max) {
+				printf("dumps %" PRIu64 " of %" PRIu64 "\n",
+				       up_dumps, up_max);
+				rc = SA_EXIT_OK;
+				break;
+			}
+		}
 		if (!err) {
 			sa_cap_session_drain_sideband(s.sess, &ei);
 			continue;
@@ -871,28 +896,6 @@ static int run_snapshot(struct capture_cfg *c)
 		}
 		if (pfd[1].revents & POLLIN)
 			serve_client(&s, lfd);
-		for (k = 0; up && k < sa_cap_uprobe_nr_fds(up); k++)
-			if ((pfd[nbase + (int)k].revents &
-			     (POLLHUP | POLLERR)) &&
-			    !(pfd[nbase + (int)k].revents & POLLIN))
-				up_on[k] = false;	/* thread ended */
-		if (up && sa_cap_uprobe_read(up)) {
-			/* Hits while a dump is written make one dump: the
-			 * trace is stopped meanwhile.
-			 */
-			snprintf(why, sizeof(why), "trigger %s", c->trigger);
-			if (snap_dump(&s, why, path, sizeof(path), &ei))
-				sa_err("%s", ei.msg);
-			else
-				up_dumps++;
-			sa_cap_uprobe_read(up);
-			if (up_dumps >= up_max) {
-				printf("dumps %" PRIu64 " of %" PRIu64 "\n",
-				       up_dumps, up_max);
-				rc = SA_EXIT_OK;
-				break;
-			}
-		}
 		if (n > 2 && (pfd[2].revents & POLLIN)) {
 			describe_exit(c->bo.pid, why, sizeof(why));
 			sa_note("%s", why);
