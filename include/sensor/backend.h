@@ -123,6 +123,13 @@ struct sa_backend_opts {
 	bool per_cpu;		/* trace on @cpu, all tasks of @pid there */
 	bool kernel;		/* also trace the kernel (needs privilege) */
 	bool no_wait;		/* capture at once, ignore the period */
+	/* emulate only: a trigger (see sa_cap_trigger_resolve()).  Each
+	 * window then rolls (the oldest trace dropped, @aux_size kept)
+	 * until the target is about to execute file offset @trigger_off of
+	 * @trigger_file, and ends there, whatever @window_ms says.
+	 */
+	const char *trigger_file;
+	uint64_t trigger_off;
 	struct sa_budget budget;
 };
 
@@ -147,6 +154,12 @@ struct sa_window_info {
 	 * which trace every thread.
 	 */
 	pid_t tid;
+	/* emulate with a trigger: the window ended at it, at this runtime
+	 * address; the PT bytes the rolling buffer dropped before it
+	 */
+	bool triggered;
+	uint64_t trigger_ip;
+	uint64_t ring_dropped;
 };
 
 /* Counters over the backend's life, for the sensor's metrics. */

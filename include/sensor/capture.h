@@ -205,6 +205,50 @@ int sa_cap_filter_parse(const char *spec, uint32_t max_filters, char *out,
 int sa_cap_filter_default(const char *proc, pid_t pid, char *out,
 			  size_t len, struct sa_errinfo *ei);
 
+/* Resolves a trigger "SYMBOL[@BINARY]" of process @pid: BINARY (default
+ * the target's main executable, /proc/PID/exe under @proc, NULL:
+ * "/proc") made absolute into @file, and the file offset of SYMBOL's
+ * first instruction in *@off (.symtab, then .dynsym), the place a uprobe
+ * goes.  Errors name the symbol and the binary: -SA_ERR_NOTFOUND when
+ * there is no such function, -SA_ERR_INVAL when the name is ambiguous
+ * or the spec malformed, -ENOENT and the like when BINARY cannot be read.
+ */
+int sa_cap_trigger_resolve(const char *proc, pid_t pid, const char *spec,
+			   char *file, size_t len, uint64_t *off,
+			   struct sa_errinfo *ei);
+
+/*
+ * The trigger of a hardware snapshot: a uprobe perf event on a function.
+ */
+
+/* Threads of the target a uprobe watches (those present at the open). */
+#define SA_CAP_UPROBE_MAX_THREADS 256
+
+/* Fills @attr for a uprobe at file offset @off of @path (which must stay
+ * alive until the event is opened: config1 points at it) from the uprobe
+ * PMU's type under @sysfs_root (NULL: SA_CAP_SYSFS_DEFAULT): sampling
+ * every hit, TID and time.  -SA_ERR_NOTFOUND when the kernel has no
+ * uprobe PMU.
+ */
+int sa_cap_uprobe_attr(const char *sysfs_root, const char *path,
+		       uint64_t off, struct perf_event_attr *attr,
+		       struct sa_errinfo *ei);
+
+/* Opens the uprobe on every thread of @pid (per-thread events with a
+ * small ring each; threads created later are not watched), beside the
+ * trace session.  NULL with errno and @ei set on failure.
+ */
+struct sa_cap_uprobe;
+struct sa_cap_uprobe *sa_cap_uprobe__open(const char *sysfs_root, pid_t pid,
+					  const char *path, uint64_t off,
+					  struct sa_errinfo *ei);
+void sa_cap_uprobe__free(struct sa_cap_uprobe *u);
+/* The fds to poll (POLLIN: a hit; POLLHUP: the thread ended). */
+size_t sa_cap_uprobe_nr_fds(const struct sa_cap_uprobe *u);
+int sa_cap_uprobe_fd(const struct sa_cap_uprobe *u, size_t idx);
+/* Consumes the hits in the rings; returns how many there were. */
+uint64_t sa_cap_uprobe_read(struct sa_cap_uprobe *u);
+
 /*
  * Sideband records.
  */

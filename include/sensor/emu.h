@@ -69,6 +69,19 @@ struct sa_emu_opts {
 	uint8_t mtc_period;
 	bool cyc;
 	uint8_t cyc_thresh;
+	/* A trigger: the window ends when the traced thread is about to
+	 * execute the instruction at file offset @stop_off of @stop_file
+	 * (a mapped file of the target, inside the filter), after at least
+	 * one traced instruction; the trace then ends with TIP.PGD at that
+	 * address, as a hardware TraceStop region does.  NULL: none.
+	 */
+	const char *stop_file;
+	uint64_t stop_off;
+	/* A rolling buffer: when @aux_size is full, the oldest trace is
+	 * dropped (from a PSB on) instead of the newest (OVF), so that the
+	 * window keeps its last bytes, as perf's AUX overwrite mode does.
+	 */
+	bool ring;
 };
 
 /* What a window did. */
@@ -90,6 +103,9 @@ struct sa_emu_stats {
 	bool thread_exited;
 	pid_t tid;		/* the thread this window traced */
 	bool stopped_by_request;	/* sa_emu_request_stop() */
+	bool stopped_at;	/* the window reached opts->stop_file/off */
+	uint64_t stop_ip;	/* ... at this runtime address */
+	uint64_t ring_dropped;	/* opts->ring: oldest PT bytes dropped */
 	uint64_t ns;		/* wall time of the window */
 	/* CLOCK_MONOTONIC (ns) at the window's start and end: the trace's
 	 * timestamps (TSC, MTC, CYC) all fall between the two.

@@ -695,6 +695,13 @@ static int capture_emu(struct sa_backend *b, const char *path,
 	rq.eo.aux_size = b->o.aux_size;
 	rq.eo.max_insns = b->o.window_insns;
 	rq.eo.max_ms = b->o.window_ms;
+	if (b->o.trigger_file) {
+		rq.eo.stop_file = b->o.trigger_file;
+		rq.eo.stop_off = b->o.trigger_off;
+		rq.eo.ring = true;
+		rq.eo.max_insns = 0;
+		rq.eo.max_ms = 0;
+	}
 	rq.pid = wi->tid = pick_thread(b);
 	wi->start_ns = sa_cap_now_ns();
 	/* The ptrace side runs in a guardian process, which restores and
@@ -721,6 +728,9 @@ static int capture_emu(struct sa_backend *b, const char *path,
 		return err;
 	wi->aux_bytes = est.trace_bytes;
 	wi->nr_truncated = est.overflow ? 1 : 0;
+	wi->triggered = est.stopped_at;
+	wi->trigger_ip = est.stop_ip;
+	wi->ring_dropped = est.ring_dropped;
 	/* The traced thread ended: the process may live on. */
 	wi->target_exited = est.exited &&
 			    (rq.pid == b->o.pid || !process_runs(b->o.pid));
@@ -768,7 +778,10 @@ int sa_backend_capture(struct sa_backend *b, const char *out_path,
 	schedule_next(b, b->cur_start_ns);
 	refill(b, now);
 	wi->index = b->index++;
-	if (b->tokens_ns <= 0) {
+	/* A trigger window traces until the trigger, budget or not: the
+	 * user asked for it (docs/capture.md).
+	 */
+	if (b->tokens_ns <= 0 && !b->o.trigger_file) {
 		wi->skipped = true;
 		wi->start_ns = wi->end_ns = now;
 		b->st.windows_skipped++;

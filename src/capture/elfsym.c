@@ -10,9 +10,13 @@
 #include <gelf.h>
 #include <inttypes.h>
 #include <libelf.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "sensor/capture.h"
 #include "sensor/error.h"
 #include "sensor/file.h"
 #include "capture_int.h"
@@ -113,3 +117,61 @@ out:
 	return err;
 }
 
+
+int sa_cap_trigger_resolve(const char *proc, pid_t pid, const char *spec,
+			   char *file, size_t len, uint64_t *off,
+			   struct sa_errinfo *ei)
+{
+	char sym[512], path[PATH_MAX], real[PATH_MAX];
+	const char *at = strrchr(spec, '@');
+	uint64_t size = 0;
+	size_t n = at ? (size_t)(at - spec) : strlen(spec);
+	int err;
+
+	if (!n || n >= sizeof(sym) || (at && !at[1]))
+		return sa_errinfo_set(ei, -SA_ERR_INVAL, SA_NO_OFFSET,
+				      "trigger '%s': expected SYMBOL or "
+				      "SYMBOL@BINARY", spec);
+	memcpy(sym, spec, n);
+	sym[n] = '\0';
+	if (at) {
+		snprintf(path, sizeof(path), "%s", at + 1);
+	} else {
+		char link[64];
+		ssize_t r;
+
+		snprintf(link, sizeof(link), "%s/%d/exe", proc ? proc : "/proc",
+			 (int)pid);
+		r = readlink(link, path, sizeof(path) - 1);
+		if (r < 0)
+			return sa_errinfo_set(ei, -errno, SA_NO_OFFSET,
+					      "trigger '%s': %s: %s", spec,
+					      link, strerror(errno));
+		path[r] = '\0';
+	}
+	if (!realpath(path, real))
+		return sa_errinfo_set(ei, -errno, SA_NO_OFFSET,
+				      "trigger '%s': binary %s: %s", spec,
+				      path, strerror(errno));
+	if (strlen(real) >= len)
+		return sa_errinfo_set(ei, -SA_ERR_TOOBIG, SA_NO_OFFSET,
+				      "trigger: path too long: %s", real);
+	err = sa_cap_elf_symbol(real, sym, off, &size, ei);
+	if (err == -SA_ERR_INVAL && !size && ei && strstr(ei->msg, "no size"))
+		err = 0;	/* a label: its address is all we need */
+	if (err == -SA_ERR_NOTFOUND)
+		return sa_errinfo_set(ei, err, SA_NO_OFFSET,
+				      "trigger: no function '%s' in %s",
+				      sym, real);
+	if (err && ei) {
+		char msg[SA_ERRMSG_MAX];
+
+		snprintf(msg, sizeof(msg), "%s", ei->msg);
+		return sa_errinfo_set(ei, err, ei->offset, "trigger '%s': %s",
+				      spec, msg);
+	}
+	if (err)
+		return err;
+	snprintf(file, len, "%s", real);
+	return 0;
+}

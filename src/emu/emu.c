@@ -955,6 +955,25 @@ static int record(struct sa_emu *emu, const struct sa_emu_opts *opts,
 			break;
 		if (deadline && sa_emu_now_ns() >= deadline && !sys_entry)
 			break;
+		/* The trigger: before the instruction at stop_ip runs. */
+		if (st->stop_ip && ip == st->stop_ip && st->steps &&
+		    !sys_entry && in_filt) {
+			/* Reached from outside the filter (a callback): the
+			 * trace shows the entry, then the stop.
+			 */
+			err = 0;
+			if (!sa_emu_enc_enabled(enc) &&
+			    !sa_emu_enc_overflowed(enc)) {
+				err = rec_enter(emu, enc, ip);
+				st->entries++;
+			}
+			if (!err)
+				err = sa_emu_enc_stop(enc, ip);
+			if (err)
+				goto fail;
+			st->stopped_at = true;
+			break;
+		}
 		emu->pending_sig = 0;
 
 		if (!in_page || sys_entry) {
@@ -1268,6 +1287,22 @@ int sa_emu_window(struct sa_emu *emu, const struct sa_emu_opts *opts,
 	err = sa_emu_filter_resolve(emu, o.filter, ei);
 	if (err)
 		return err;
+	if (o.stop_file) {
+		if (sa_emu_file_off_runtime(emu, o.stop_file, o.stop_off,
+					    &st->stop_ip))
+			return sa_errinfo_set(ei, -SA_ERR_NOMAP, SA_NO_OFFSET,
+					      "emu: trigger: file offset %#"
+					      PRIx64 " of %s is not mapped in "
+					      "pid %d", o.stop_off,
+					      o.stop_file, (int)emu->pid);
+		if (!in_ranges(emu->filt, emu->nr_filt, st->stop_ip))
+			return sa_errinfo_set(ei, -SA_ERR_INVAL, SA_NO_OFFSET,
+					      "emu: trigger: %#" PRIx64 " (%s+"
+					      "%#" PRIx64 ") is outside the "
+					      "trace filter; add it with "
+					      "--filter", st->stop_ip,
+					      o.stop_file, o.stop_off);
+	}
 	free(emu->aux);
 	emu->aux_len = 0;
 	emu->aux = malloc(o.aux_size);
@@ -1285,6 +1320,7 @@ int sa_emu_window(struct sa_emu *emu, const struct sa_emu_opts *opts,
 	ecfg.mtc_period = o.mtc_period;
 	ecfg.cyc_thresh = o.cyc_thresh;
 	ecfg.tsc0 = sa_emu_now_ns();
+	ecfg.ring = o.ring;
 	if (emu->evlog)
 		emu->evlog->tsc0 = ecfg.tsc0;
 	enc = sa_emu_enc__new(&ecfg);
@@ -1317,6 +1353,7 @@ int sa_emu_window(struct sa_emu *emu, const struct sa_emu_opts *opts,
 		thaw_others(emu);
 	emu->aux_len = sa_emu_enc_finish(enc);
 	st->overflow = sa_emu_enc_overflowed(enc);
+	st->ring_dropped = sa_emu_enc_dropped(enc);
 	st->trace_bytes = emu->aux_len;
 	st->start_ns = t0;
 	st->end_ns = sa_emu_now_ns();

@@ -42,6 +42,9 @@ struct sa_emu_enc {
 	bool last_ip_valid;
 	uint64_t last_ip;
 	uint64_t last_psb;	/* offset of the last PSB */
+	bool ring;		/* full: drop the oldest trace */
+	uint64_t mid_psb;	/* ring: first PSB in the buffer's back half */
+	uint64_t dropped;	/* ring: bytes dropped from the front */
 	bool in_psb;		/* inside PSB+: no CYC */
 
 	uint64_t now;		/* TSC of the current event (ns) */
@@ -71,6 +74,28 @@ static uint64_t enc_offset(const struct sa_emu_enc *enc)
 	return off;
 }
 
+/* Ring mode: makes room by dropping the trace before the first PSB of
+ * the buffer's back half (every PSB+ is a place where a decoder can
+ * start), so that about half of the buffer, the newest, is kept.
+ * Returns true when room was made.
+ */
+static bool enc_ring_wrap(struct sa_emu_enc *enc)
+{
+	uint64_t off = enc_offset(enc), cut = enc->mid_psb;
+
+	if (!cut)
+		cut = enc->last_psb;
+	if (!cut || cut >= off)
+		return false;
+	memmove((uint8_t *)enc->cfg.begin, enc->cfg.begin + cut, off - cut);
+	if (pt_enc_sync_set(enc->pte, off - cut) < 0)
+		return false;
+	enc->last_psb -= cut;
+	enc->mid_psb = 0;
+	enc->dropped += cut;
+	return true;
+}
+
 /* Writes @pkt unless the buffer is full; on the first packet that does
  * not fit, writes OVF in the space kept for it and drops everything that
  * follows.  Returns 0 (also when dropped) or a negative error.
@@ -83,6 +108,8 @@ static int enc_put_room(struct sa_emu_enc *enc, const struct pt_packet *pkt,
 
 	if (enc->overflow)
 		return 0;
+	if (enc->ring && enc_offset(enc) + room + SA_EMU_OVF_SIZE > enc->size)
+		enc_ring_wrap(enc);
 	if (enc_offset(enc) + room + SA_EMU_OVF_SIZE > enc->size) {
 		err = pt_enc_next(enc->pte, &ovf);
 		if (err < 0)
@@ -294,6 +321,8 @@ static int enc_psbplus(struct sa_emu_enc *enc, uint64_t next)
 	if (err || enc->overflow)
 		return err;
 	enc->last_psb = enc_offset(enc) - 16;
+	if (enc->ring && !enc->mid_psb && enc->last_psb >= enc->size / 2)
+		enc->mid_psb = enc->last_psb;
 	enc->last_ip_valid = false;
 	enc->mode_sent = false;
 	enc->in_psb = true;
@@ -335,6 +364,10 @@ struct sa_emu_enc *sa_emu_enc__new(const struct sa_emu_enc_cfg *cfg)
 	enc->cfg.end = cfg->buf + cfg->size;
 	enc->size = cfg->size;
 	enc->psb_period = cfg->psb_period ? cfg->psb_period : 4096;
+	enc->ring = cfg->ring;
+	/* A ring keeps its back half: it needs PSBs in there. */
+	if (enc->ring && enc->psb_period > cfg->size / 4)
+		enc->psb_period = (uint32_t)(cfg->size / 4);
 	enc->noretcomp = cfg->noretcomp;
 	/* MTC and CYC count from a TSC: they bring it with them. */
 	enc->mtc = cfg->mtc;
@@ -533,6 +566,24 @@ int sa_emu_enc_async(struct sa_emu_enc *enc, uint64_t ip)
 		err = enc_ip_pkt(enc, ppt_tip_pgd, 0, true);
 	enc->enabled = false;
 	return err;
+}
+
+int sa_emu_enc_stop(struct sa_emu_enc *enc, uint64_t ip)
+{
+	int err;
+
+	if (enc->overflow || !enc->enabled)
+		return 0;
+	err = enc_ip_pkt(enc, ppt_fup, ip, false);
+	if (!err)
+		err = enc_ip_pkt(enc, ppt_tip_pgd, 0, true);
+	enc->enabled = false;
+	return err;
+}
+
+uint64_t sa_emu_enc_dropped(const struct sa_emu_enc *enc)
+{
+	return enc->dropped;
 }
 
 size_t sa_emu_enc_finish(struct sa_emu_enc *enc)

@@ -125,7 +125,7 @@ static int elf_vaddr_off(struct elf_file *ef, uint64_t vaddr, uint64_t *off)
 }
 
 /* File offset of @path -> runtime address, through its mappings. */
-static int file_off_runtime(const struct sa_emu *emu, const char *path,
+int sa_emu_file_off_runtime(const struct sa_emu *emu, const char *path,
 			    uint64_t off, uint64_t *rt)
 {
 	size_t i;
@@ -192,7 +192,7 @@ static int add_file_range(struct sa_emu *emu, const char *file,
 {
 	uint64_t rt;
 
-	if (file_off_runtime(emu, file, off, &rt))
+	if (sa_emu_file_off_runtime(emu, file, off, &rt))
 		return sa_errinfo_set(ei, -SA_ERR_NOMAP, SA_NO_OFFSET,
 				      "filter: %s (file offset %#" PRIx64
 				      ") of %s is not mapped in pid %d", what,

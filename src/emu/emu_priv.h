@@ -38,6 +38,7 @@ struct sa_emu_enc_cfg {
 	uint8_t mtc_period;	/* MTC when CTC bit mtc_period changes */
 	uint8_t cyc_thresh;	/* CYC after at least 2^(n-1) cycles */
 	uint64_t tsc0;		/* the clock when the trace opens */
+	bool ring;		/* full: drop the oldest half, not the newest */
 };
 
 /*
@@ -81,6 +82,12 @@ int sa_emu_enc_async(struct sa_emu_enc *enc, uint64_t ip);
  * bytes in the buffer.
  */
 size_t sa_emu_enc_finish(struct sa_emu_enc *enc);
+/* The trace stops before the instruction at @ip (a trigger): TIP.PGD
+ * with @ip, as at a TraceStop region.
+ */
+int sa_emu_enc_stop(struct sa_emu_enc *enc, uint64_t ip);
+/* Ring mode: PT bytes dropped from the front so far. */
+uint64_t sa_emu_enc_dropped(const struct sa_emu_enc *enc);
 bool sa_emu_enc_enabled(const struct sa_emu_enc *enc);
 /* The time the last timing packet (TSC, MTC) carried: decoders date
  * what follows it at that time or later.  0 when the trace has none.

@@ -135,6 +135,9 @@ bool sa_emu_sig_caught(struct sa_emu *emu, int sig);
 /* emu_filter.c */
 int sa_emu_filter_resolve(struct sa_emu *emu, const char *filter,
 			  struct sa_errinfo *ei);
+/* The runtime address of file offset @off of @path, from the mappings. */
+int sa_emu_file_off_runtime(const struct sa_emu *emu, const char *path,
+			    uint64_t off, uint64_t *rt);
 
 /* emu_perf.c */
 void sa_emu_save_vdso(struct sa_emu *emu);

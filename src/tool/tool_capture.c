@@ -7,9 +7,12 @@
  * Snapshot mode keeps the hardware AUX area in overwrite mode (a rolling
  * buffer of the most recent trace) and dumps it on SIGUSR2, on a
  * `sensor-agent trigger` command on the control socket, or when the
- * target dies.  The emulated backend has no rolling buffer (it would
- * have to single-step the target all the time), so there each trigger
- * records a window from the trigger on, and says so.
+ * target dies, or (--trigger) when the target executes a symbol: a
+ * uprobe beside the trace.  The emulated backend keeps no rolling buffer
+ * for the other triggers (it would have to single-step the target all the
+ * time), so there each records a window from the trigger on, and says so;
+ * with --trigger it does single-step into a rolling buffer until the
+ * symbol.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -62,6 +65,10 @@ static void capture_usage(FILE *f)
 "      --period DURATION    window start to window start (default %dms)\n"
 "      --count N            number of windows (default 1)\n"
 "      --snapshot           incident mode: rolling buffer, dump on a trigger\n"
+"      --trigger SYM[@BIN]  with --snapshot: dump when the target executes\n"
+"                           function SYM of BIN (default: its executable)\n"
+"      --trigger-count N    dump at most N times on --trigger, then end\n"
+"                           (default 1)\n"
 "      --socket PATH        control socket (default $XDG_RUNTIME_DIR/\n"
 "                           sensor-agent/capture-PID.sock, else\n"
 "                           /run/sensor-agent/...)\n"
@@ -101,7 +108,8 @@ enum {
 	OPT_PID = 256, OPT_BACKEND, OPT_WINDOW, OPT_WINDOW_INSNS, OPT_PERIOD,
 	OPT_COUNT, OPT_SNAPSHOT, OPT_SOCKET, OPT_PT_CONFIG, OPT_ETM_CONFIG,
 	OPT_SINK, OPT_FILTER, OPT_AUX_SIZE, OPT_PER_CPU, OPT_CPU, OPT_KERNEL,
-	OPT_BUDGET, OPT_SYSFS, OPT_BUNDLE, OPT_LIST_PMU,
+	OPT_BUDGET, OPT_SYSFS, OPT_BUNDLE, OPT_LIST_PMU, OPT_TRIGGER,
+	OPT_TRIGGER_COUNT,
 };
 
 static const struct option capture_opts[] = {
@@ -118,6 +126,8 @@ static const struct option capture_opts[] = {
 	{ "sysfs", required_argument, NULL, OPT_SYSFS },
 	{ "bundle", required_argument, NULL, OPT_BUNDLE },
 	{ "list-pmu", no_argument, NULL, OPT_LIST_PMU },
+	{ "trigger", required_argument, NULL, OPT_TRIGGER },
+	{ "trigger-count", required_argument, NULL, OPT_TRIGGER_COUNT },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -130,6 +140,10 @@ struct capture_cfg {
 	uint64_t count;
 	bool snapshot;
 	bool list_pmu;
+	const char *trigger;		/* SYMBOL[@BINARY] */
+	uint64_t trigger_count;		/* 0: not given (1) */
+	char trigger_file[PATH_MAX];	/* resolved */
+	uint64_t trigger_off;
 };
 
 static int out_path(char *buf, size_t len, const char *base, bool many,
@@ -630,12 +644,77 @@ static void describe_exit(pid_t pid, char *buf, size_t len)
 			 (code >> 8) & 0xff);
 }
 
+/*
+ * --trigger with the emulated backend: each window single-steps the
+ * target with a rolling buffer until it reaches the trigger; that window
+ * is the dump.
+ */
+static int run_trigger_emu(struct snap *s)
+{
+	struct capture_cfg *c = s->c;
+	struct sigaction sa = { .sa_handler = on_stop };
+	uint64_t n = c->trigger_count ? c->trigger_count : 1;
+	struct sa_window_info wi;
+	struct sa_errinfo ei;
+	char path[PATH_MAX];
+	int err;
+
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
+	sa_note("waiting for pid %d to execute %s (%s+%#" PRIx64 "), at most "
+		"%" PRIu64 " dump(s)", (int)c->bo.pid, c->trigger,
+		c->trigger_file, c->trigger_off, n);
+	printf("ready trigger %s\n", c->trigger);
+	fflush(stdout);
+	while (s->dumps < n && !capture_stop) {
+		if (out_path(path, sizeof(path), c->output, true, s->dumps))
+			return SA_EXIT_FAIL;
+		err = sa_backend_capture(s->b, path, &wi, &ei);
+		if (err < 0) {
+			if (err == -ESRCH) {
+				sa_note("pid %d ended before the trigger",
+					(int)c->bo.pid);
+				break;
+			}
+			if (err == -EINTR && capture_stop)
+				break;
+			sa_err("%s", ei.msg);
+			return SA_EXIT_FAIL;
+		}
+		if (!wi.triggered) {
+			/* ended by a signal, the target's end, an exec or
+			 * a new thread: not a dump
+			 */
+			if (err == 1)
+				unlink(path);
+			if (wi.target_exited || capture_stop) {
+				sa_note("%s before the trigger", capture_stop ?
+					"stopped" : "target ended");
+				break;
+			}
+			continue;
+		}
+		printf("dump %" PRIu64 " (trigger %s at %#" PRIx64 "): %s, %"
+		       PRIu64 " trace bytes, %" PRIu64 " older bytes dropped\n",
+		       s->dumps, c->trigger, wi.trigger_ip, path,
+		       wi.aux_bytes, wi.ring_dropped);
+		fflush(stdout);
+		s->dumps++;
+	}
+	printf("dumps %" PRIu64 " of %" PRIu64 "\n", s->dumps, n);
+	return SA_EXIT_OK;
+}
+
 static int run_snapshot(struct capture_cfg *c)
 {
 	char sock[PATH_MAX], path[PATH_MAX], why[256];
 	struct snap s = { .c = c };
 	struct sa_errinfo ei;
-	struct pollfd pfd[3];
+	struct pollfd pfd[3 + SA_CAP_UPROBE_MAX_THREADS];
+	bool up_on[SA_CAP_UPROBE_MAX_THREADS];
+	struct sa_cap_uprobe *up = NULL;
+	uint64_t up_dumps = 0, up_max = c->trigger_count ? c->trigger_count : 1;
 	sigset_t mask;
 	int sfd = -1, lfd = -1, pidfd = -1, rc = SA_EXIT_FAIL, err;
 	enum sa_backend_kind kind = c->bo.kind;
@@ -674,10 +753,37 @@ static int run_snapshot(struct capture_cfg *c)
 		if (sa_backend_note(s.b))
 			sa_note("%s",
 				sa_backend_note(s.b));
+		if (c->trigger) {
+			sa_note("snapshot with the emulated backend and a "
+				"trigger: the target is single-stepped (much "
+				"slower) into a rolling %" PRIu64 "-byte "
+				"buffer until it executes %s", c->bo.aux_size,
+				c->trigger);
+			rc = run_trigger_emu(&s);
+			goto out;
+		}
 		sa_note("snapshot with the emulated backend: there "
 			"is no rolling buffer of the past (that needs AUX "
 			"overwrite hardware); each trigger records a window "
 			"from the trigger on");
+	} else if (c->trigger) {
+		size_t i;
+
+		up = sa_cap_uprobe__open(c->bo.sysfs_root, c->bo.pid,
+					 c->trigger_file, c->trigger_off, &ei);
+		if (!up) {
+			sa_err("--trigger %s: %s", c->trigger, ei.msg);
+			goto out;
+		}
+		for (i = 0; i < sa_cap_uprobe_nr_fds(up); i++)
+			up_on[i] = true;
+		sa_note("snapshot mode on %s: rolling %" PRIu64 "-byte AUX "
+			"buffer per ring, dumped when pid %d executes %s "
+			"(uprobe on %s+%#" PRIx64 ", %zu thread(s)), at most "
+			"%" PRIu64 " time(s)", sa_cap_pmu_name(s.pmu),
+			c->bo.aux_size, (int)c->bo.pid, c->trigger,
+			c->trigger_file, c->trigger_off,
+			sa_cap_uprobe_nr_fds(up), up_max);
 	} else {
 		sa_note("snapshot mode on %s: rolling %" PRIu64
 			"-byte AUX buffer per ring",
@@ -719,7 +825,8 @@ static int run_snapshot(struct capture_cfg *c)
 	fflush(stdout);
 
 	for (;;) {
-		int n = 0;
+		int n = 0, nbase;
+		size_t k;
 
 		pfd[n].fd = sfd;
 		pfd[n++].events = POLLIN;
@@ -727,6 +834,11 @@ static int run_snapshot(struct capture_cfg *c)
 		pfd[n++].events = POLLIN;
 		if (pidfd >= 0) {
 			pfd[n].fd = pidfd;
+			pfd[n++].events = POLLIN;
+		}
+		nbase = n;
+		for (k = 0; up && k < sa_cap_uprobe_nr_fds(up); k++) {
+			pfd[n].fd = up_on[k] ? sa_cap_uprobe_fd(up, k) : -1;
 			pfd[n++].events = POLLIN;
 		}
 		/* Hardware: read the sideband every second so that the data
@@ -738,6 +850,31 @@ static int run_snapshot(struct capture_cfg *c)
 				continue;
 			sa_err("poll: %s", strerror(errno));
 			break;
+		}
+		for (k = 0; up && k < sa_cap_uprobe_nr_fds(up); k++)
+			if ((pfd[nbase + (int)k].revents &
+			     (POLLHUP | POLLERR)) &&
+			    !(pfd[nbase + (int)k].revents & POLLIN))
+				up_on[k] = false;	/* thread ended */
+		/* Every wake-up (the rings' poll is edge-like), timeouts
+		 * too.
+		 */
+		if (up && sa_cap_uprobe_read(up)) {
+			/* Hits while a dump is written make one dump: the
+			 * trace is stopped meanwhile.
+			 */
+			snprintf(why, sizeof(why), "trigger %s", c->trigger);
+			if (snap_dump(&s, why, path, sizeof(path), &ei))
+				sa_err("%s", ei.msg);
+			else
+				up_dumps++;
+			sa_cap_uprobe_read(up);
+			if (up_dumps >= up_max) {
+				printf("dumps %" PRIu64 " of %" PRIu64 "\n",
+				       up_dumps, up_max);
+				rc = SA_EXIT_OK;
+				break;
+			}
 		}
 		if (!err) {
 			sa_cap_session_drain_sideband(s.sess, &ei);
@@ -784,10 +921,37 @@ out:
 		close(sfd);
 	if (pidfd >= 0)
 		close(pidfd);
+	sa_cap_uprobe__free(up);
 	sa_cap_session__free(s.sess);
 	sa_cap_pmu__free(s.pmu);
 	sa_backend__free(s.b);
 	return rc;
+}
+
+static int resolve_trigger(struct capture_cfg *c)
+{
+	struct sa_errinfo ei;
+	int err;
+
+	if (!c->snapshot) {
+		sa_err("--trigger%s needs --snapshot", c->trigger ? "" :
+		       "-count");
+		return SA_EXIT_USAGE;
+	}
+	if (!c->trigger) {
+		sa_err("--trigger-count needs --trigger SYMBOL[@BINARY]");
+		return SA_EXIT_USAGE;
+	}
+	err = sa_cap_trigger_resolve(NULL, c->bo.pid, c->trigger,
+				     c->trigger_file, sizeof(c->trigger_file),
+				     &c->trigger_off, &ei);
+	if (err) {
+		sa_err("%s", ei.msg);
+		return err == -SA_ERR_INVAL ? SA_EXIT_USAGE : SA_EXIT_FAIL;
+	}
+	c->bo.trigger_file = c->trigger_file;
+	c->bo.trigger_off = c->trigger_off;
+	return SA_EXIT_OK;
 }
 
 static int list_pmu(const char *root)
@@ -916,6 +1080,18 @@ int cmd_capture(int argc, char **argv)
 		case OPT_LIST_PMU:
 			c.list_pmu = true;
 			break;
+		case OPT_TRIGGER:
+			c.trigger = optarg;
+			break;
+		case OPT_TRIGGER_COUNT:
+			if (!sa_parse_u64(optarg, &v) || !v ||
+			    v > MAX_DUMPS) {
+				sa_err("bad --trigger-count '%s': a count "
+				       "from 1 to %d", optarg, MAX_DUMPS);
+				return SA_EXIT_USAGE;
+			}
+			c.trigger_count = v;
+			break;
 		case 'h':
 			capture_usage(stdout);
 			return SA_EXIT_OK;
@@ -961,5 +1137,11 @@ int cmd_capture(int argc, char **argv)
 	if (c.bo.kind == SA_BACKEND_AUTO)
 		c.bo.config = c.etm_config;
 #endif
+	if (c.trigger || c.trigger_count) {
+		int rc = resolve_trigger(&c);
+
+		if (rc)
+			return rc;
+	}
 	return c.snapshot ? run_snapshot(&c) : run_windows(&c);
 }
