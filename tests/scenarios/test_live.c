@@ -34,6 +34,15 @@
 
 static const char *service, *idle_service, *pool_service;
 
+/* The time bound of the windows on busy services, whose checks count
+ * 4000 instructions a window: only a safety net, never what ends a
+ * busy window.  4000 single-steps take about 0.4 s at load 24 on 2
+ * cores (the emu suite's 18,011 steps: 1.8 s), slower again in the
+ * sanitized build; a 2 s bound ended a pool window at 3371 instructions
+ * on a loaded machine (63371 < 64000).
+ */
+#define BUSY_WINDOW_MS 10000
+
 struct live_ctx {
 	struct sa_live *lv;
 	pid_t pid;
@@ -130,7 +139,7 @@ START_TEST(test_live_demo)
 	o.backend.kind = SA_BACKEND_EMULATE;
 	o.backend.pid = c.pid;
 	o.backend.window_insns = 4000;
-	o.backend.window_ms = 2000;
+	o.backend.window_ms = BUSY_WINDOW_MS;
 	o.backend.period_ms = 30;
 	o.backend.budget.cpu_permille = 1000;
 	o.learn_windows = 10;
@@ -342,7 +351,7 @@ START_TEST(test_live_states)
 	o.backend.kind = SA_BACKEND_EMULATE;
 	o.backend.pid = c.pid;
 	o.backend.window_insns = 4000;
-	o.backend.window_ms = 2000;
+	o.backend.window_ms = BUSY_WINDOW_MS;
 	o.backend.period_ms = 30;
 	o.backend.budget.cpu_permille = 1000;
 	o.learn_windows = 10;
@@ -631,7 +640,7 @@ START_TEST(test_live_pool)
 	o.backend.kind = SA_BACKEND_EMULATE;
 	o.backend.pid = c.pid;
 	o.backend.window_insns = 4000;
-	o.backend.window_ms = 2000;
+	o.backend.window_ms = BUSY_WINDOW_MS;
 	o.backend.period_ms = 30;
 	o.backend.budget.cpu_permille = 1000;
 	o.learn_windows = 10;
