@@ -569,8 +569,8 @@ static void check_signal_leaves_target(char *const target_argv[], int sig)
 	struct sigaction sa = { 0 };
 	struct timespec ts = { 0, 300 * 1000 * 1000 };
 	pid_t target, sensor;
-	int status, tracer, i;
-	char st;
+	int status, tracer, i, ready[2];
+	char st, c;
 
 	target = fork();
 	ck_assert_int_ge(target, 0);
@@ -578,30 +578,45 @@ static void check_signal_leaves_target(char *const target_argv[], int sig)
 		execv(target_argv[0], target_argv);
 		_exit(127);
 	}
-	nanosleep(&ts, NULL);
+	/* Not fixed sleeps, too short on a loaded machine: attach once
+	 * the target runs its program, signal once the sensor's handler
+	 * is in place (else the signal kills it).
+	 */
+	ck_assert(sa_test_wait_exec(target, target_argv[0]));
+	ck_assert_int_eq(pipe(ready), 0);
 	sensor = fork();
 	ck_assert_int_ge(sensor, 0);
 	if (sensor == 0) {
 		struct sa_errinfo ei = { 0 };
 		struct sa_emu_opts o = { 0 };
 
+		close(ready[0]);
 		sensor_emu = sa_emu__attach(target, &ei);
 		if (!sensor_emu)
 			_exit(3);
 		sa.sa_handler = sensor_on_term;
 		sigaction(sig, &sa, NULL);
+		if (write(ready[1], "r", 1) != 1)
+			_exit(5);
+		close(ready[1]);
 		if (sa_emu_window(sensor_emu, &o, NULL, NULL, &ei))
 			_exit(4);
 		sa_emu__free(sensor_emu);
 		_exit(0);
 	}
+	close(ready[1]);
+	ck_assert_int_eq(read(ready[0], &c, 1), 1);
+	close(ready[0]);
+	/* well inside the window */
 	nanosleep(&ts, NULL);
 	ck_assert_int_eq(kill(sensor, sig), 0);
 	ck_assert_int_eq(waitpid(sensor, &status, 0), sensor);
 	ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0,
 		      "sensor status %#x", status);
-	/* The target: alive, not stopped, not traced. */
-	for (i = 0; i < 50; i++) {
+	/* The target: alive, not stopped, not traced (waited for up to
+	 * 30 s: the detach is done, the target may wait for a CPU).
+	 */
+	for (i = 0; i < 3000; i++) {
 		st = proc_state(target, &tracer);
 		if (st != 't' && st != 'T')
 			break;
