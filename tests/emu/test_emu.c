@@ -633,6 +633,51 @@ static void check_signal_leaves_target(char *const target_argv[], int sig)
 	waitpid(target, &status, 0);
 }
 
+/* Attach as soon as the target's /proc/PID/exe names the program: often
+ * inside its execve, before the exec event.  The attach must return
+ * (it waited for ever in 4 of 200 tries when the exec event took the
+ * interrupt's place); each try in a child with a 10 s alarm.
+ */
+START_TEST(test_attach_during_exec)
+{
+	char *argv[] = { (char *)emu_workload("wl_branches-pie"),
+			 "4000000000", NULL };
+	int k, status;
+
+	for (k = 0; k < 40; k++) {
+		pid_t target = fork(), sensor;
+
+		ck_assert_int_ge(target, 0);
+		if (target == 0) {
+			execv(argv[0], argv);
+			_exit(127);
+		}
+		ck_assert(sa_test_wait_exec(target, argv[0]));
+		sensor = fork();
+		ck_assert_int_ge(sensor, 0);
+		if (sensor == 0) {
+			struct sa_errinfo ei = { 0 };
+			struct sa_emu *emu;
+
+			alarm(10);
+			emu = sa_emu__attach(target, &ei);
+			if (!emu)
+				_exit(3);
+			sa_emu__free(emu);
+			_exit(0);
+		}
+		ck_assert_int_eq(waitpid(sensor, &status, 0), sensor);
+		kill(target, SIGKILL);
+		waitpid(target, NULL, 0);
+		ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+			      "try %d: sensor status %#x%s", k, status,
+			      WIFSIGNALED(status) &&
+			      WTERMSIG(status) == SIGALRM ?
+			      " (the attach hung)" : "");
+	}
+}
+END_TEST
+
 START_TEST(test_sigterm_busy)
 {
 	/* Busy in the filter: the sensor is single-stepping it. */
@@ -1462,6 +1507,7 @@ static Suite *emu_suite(void)
 	tcase_add_test(tc, test_bad_command);
 	tcase_add_test(tc, test_bad_pid);
 	tcase_add_test(tc, test_bad_filter);
+	tcase_add_test(tc, test_attach_during_exec);
 	tcase_add_test(tc, test_sigterm_busy);
 	tcase_add_test(tc, test_sigint_blocked);
 	tcase_add_loop_test(tc, test_threads_attach, 0, 2);
