@@ -23,8 +23,11 @@
  * random with it as its weight: the threads that ran, in proportion to
  * how much.  The snapshot is retaken after the window so that the window
  * itself (one thread stepped, the others frozen) does not count.  When no
- * thread ran recently, the main thread is taken: the window is idle
- * whichever thread it watches.
+ * thread ran recently, a thread that is runnable now (state R) is drawn:
+ * on a loaded machine the threads released after a window may not get a
+ * CPU before the next one, and a worker that was frozen mid-work is busy
+ * though its delta is zero.  When none is runnable either, the main
+ * thread is taken: the window is idle whichever thread it watches.
  */
 #include <dirent.h>
 #include <sys/resource.h>
@@ -565,10 +568,23 @@ static ssize_t read_tasks(pid_t pid, struct task_cpu **out)
 	return (ssize_t)nr;
 }
 
+/* Whether thread @tid of @pid is runnable (state R): busy, whether or
+ * not it got a CPU lately.
+ */
+static bool thread_runnable(pid_t pid, pid_t tid)
+{
+	char buf[512], *p;
+
+	if (!read_task_file(pid, tid, "stat", buf, sizeof(buf)))
+		return false;
+	p = strrchr(buf, ')');
+	return p && p[1] == ' ' && p[2] == 'R';
+}
+
 /* Draws the thread to trace in the next window (see the top comment). */
 static pid_t pick_thread(struct sa_backend *b)
 {
-	uint64_t total = 0, r, delta = 0;
+	uint64_t total = 0, r, delta = 0, nr_run = 0;
 	struct task_cpu *cur, *prev;
 	ssize_t n, i;
 	pid_t tid = b->o.pid;
@@ -593,6 +609,18 @@ static pid_t pick_thread(struct sa_backend *b)
 			prev->score = cur[i].score;
 		total += cur[i].score;
 	}
+	if (!total) {
+		/* Nothing ran since the last window: a weight of 1 for each
+		 * runnable thread (the scores stay 0 for the next pick).
+		 */
+		for (i = 0; i < n; i++) {
+			bool run = thread_runnable(b->o.pid, cur[i].tid);
+
+			cur[i].score = run;
+			nr_run += run;
+		}
+		total = nr_run;
+	}
 	if (total) {
 		r = next_rand(b) % total;
 		for (i = 0; i < n; i++) {
@@ -603,9 +631,10 @@ static pid_t pick_thread(struct sa_backend *b)
 			r -= cur[i].score;
 		}
 	}
-	sa_debug("window %" PRIu64 ": tracing thread %d (recent CPU %" PRIu64
-		 " of %" PRIu64 " ns, %zd threads)\n", b->index, (int)tid,
-		 i < n ? cur[i].score : 0, total, n);
+	sa_debug("window %" PRIu64 ": tracing thread %d (%s %" PRIu64
+		 " of %" PRIu64 "%s, %zd threads)\n", b->index, (int)tid,
+		 nr_run ? "runnable, weight" : "recent CPU",
+		 i < n ? cur[i].score : 0, total, nr_run ? "" : " ns", n);
 	free(cur);
 	return tid;
 }

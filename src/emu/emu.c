@@ -329,9 +329,18 @@ static int seize_stop(pid_t tid)
 			return 0;
 		/* A signal arrived before our interrupt: let it be
 		 * delivered now; the interrupt stops the thread next.
+		 * An event stop (the end of an execve under way when we
+		 * seized, a clone) may have taken the interrupt's place:
+		 * interrupt again, or the thread runs on and this wait
+		 * never ends (seen once in 80 attaches right after an
+		 * exec, on a loaded machine).  A second interrupt while
+		 * one is pending gives one stop.
 		 */
 		ptrace(PTRACE_CONT, tid, 0,
 		       kind == SA_EMU_STOP_SIGNAL ? sig : 0);
+		if (kind != SA_EMU_STOP_SIGNAL &&
+		    ptrace(PTRACE_INTERRUPT, tid, 0, 0) < 0 && errno != ESRCH)
+			return -errno;
 	}
 }
 

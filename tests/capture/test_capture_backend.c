@@ -4,6 +4,7 @@
  * through the library, on this machine's real sysfs and on fake roots;
  * one window through the emulated backend; the budget skipping windows.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <limits.h>
@@ -301,6 +302,23 @@ static void *churn_thread(void *arg)
 	return NULL;
 }
 
+/* The number of threads of @pid. */
+static unsigned nr_threads(pid_t pid)
+{
+	char path[64];
+	struct dirent *e;
+	unsigned n = 0;
+	DIR *d;
+
+	snprintf(path, sizeof(path), "/proc/%d/task", (int)pid);
+	d = opendir(path);
+	while (d && (e = readdir(d)))
+		n += e->d_name[0] != '.';
+	if (d)
+		closedir(d);
+	return n;
+}
+
 START_TEST(tc_emulate_thread_churn)
 {
 	struct sa_backend_opts o = { .kind = SA_BACKEND_EMULATE };
@@ -329,7 +347,10 @@ START_TEST(tc_emulate_thread_churn)
 		}
 		_exit(0);
 	}
-	usleep(20000);
+	/* Until it has a worker (and so has made itself traceable). */
+	for (k = 0; k < 3000 && nr_threads(pid) < 2; k++)
+		usleep(10000);
+	ck_assert_uint_ge(nr_threads(pid), 2);
 	o.pid = pid;
 	/* Windows by time, long enough for a traced thread to end in
 	 * them.

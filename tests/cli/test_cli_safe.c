@@ -150,7 +150,7 @@ START_TEST(test_bundle_modes)
 		execl(bin, bin, "1000000", (char *)NULL);
 		_exit(127);
 	}
-	usleep(300000);
+	ck_assert(sa_test_wait_exec(pid, bin));
 	snprintf(pidbuf, sizeof(pidbuf), "%d", (int)pid);
 	st = run(&err, args);
 	kill(pid, SIGKILL);
@@ -199,7 +199,7 @@ START_TEST(test_keep_windows_modes)
 		execl(wl, wl, "1000000", (char *)NULL);
 		_exit(127);
 	}
-	usleep(300000);
+	ck_assert(sa_test_wait_exec(pid, wl));
 	snprintf(pidbuf, sizeof(pidbuf), "%d", (int)pid);
 	st = run(&err, args);
 	kill(pid, SIGKILL);

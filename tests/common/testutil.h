@@ -173,6 +173,7 @@ static inline int sa_test_run(Suite *s)
 }
 
 #include <fcntl.h>
+#include <stdbool.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -206,6 +207,33 @@ static inline int sa_test_exec(char *const argv[], const char *out,
 	if (WIFSIGNALED(st))
 		return 128 + WTERMSIG(st);
 	return WEXITSTATUS(st);
+}
+
+/* Waits until process @pid runs the program @path (its exec is done:
+ * /proc/PID/exe names it), polling every 10 ms for at most 30 s.  A fixed
+ * sleep after fork() may end before the exec on a loaded machine, and a
+ * sensor attached then traces the test's own child.  Returns whether it
+ * did.
+ */
+static inline bool sa_test_wait_exec(pid_t pid, const char *path)
+{
+	char proc[64], exe[4096], want[4096];
+	ssize_t n;
+	int i;
+
+	if (!realpath(path, want))
+		return false;
+	snprintf(proc, sizeof(proc), "/proc/%d/exe", (int)pid);
+	for (i = 0; i < 3000; i++) {
+		n = readlink(proc, exe, sizeof(exe) - 1);
+		if (n > 0) {
+			exe[n] = '\0';
+			if (!strcmp(exe, want))
+				return true;
+		}
+		usleep(10000);
+	}
+	return false;
 }
 
 /* Reads a whole file into a NUL-terminated heap buffer (NULL on error). */

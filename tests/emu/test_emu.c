@@ -8,6 +8,7 @@
  * counted branch, located with objdump at test time, equal the counts the
  * workload printed.  Loss, bad input, and the target's fate on SIGTERM.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -568,8 +569,8 @@ static void check_signal_leaves_target(char *const target_argv[], int sig)
 	struct sigaction sa = { 0 };
 	struct timespec ts = { 0, 300 * 1000 * 1000 };
 	pid_t target, sensor;
-	int status, tracer, i;
-	char st;
+	int status, tracer, i, ready[2];
+	char st, c;
 
 	target = fork();
 	ck_assert_int_ge(target, 0);
@@ -577,30 +578,45 @@ static void check_signal_leaves_target(char *const target_argv[], int sig)
 		execv(target_argv[0], target_argv);
 		_exit(127);
 	}
-	nanosleep(&ts, NULL);
+	/* Not fixed sleeps, too short on a loaded machine: attach once
+	 * the target runs its program, signal once the sensor's handler
+	 * is in place (else the signal kills it).
+	 */
+	ck_assert(sa_test_wait_exec(target, target_argv[0]));
+	ck_assert_int_eq(pipe(ready), 0);
 	sensor = fork();
 	ck_assert_int_ge(sensor, 0);
 	if (sensor == 0) {
 		struct sa_errinfo ei = { 0 };
 		struct sa_emu_opts o = { 0 };
 
+		close(ready[0]);
 		sensor_emu = sa_emu__attach(target, &ei);
 		if (!sensor_emu)
 			_exit(3);
 		sa.sa_handler = sensor_on_term;
 		sigaction(sig, &sa, NULL);
+		if (write(ready[1], "r", 1) != 1)
+			_exit(5);
+		close(ready[1]);
 		if (sa_emu_window(sensor_emu, &o, NULL, NULL, &ei))
 			_exit(4);
 		sa_emu__free(sensor_emu);
 		_exit(0);
 	}
+	close(ready[1]);
+	ck_assert_int_eq(read(ready[0], &c, 1), 1);
+	close(ready[0]);
+	/* well inside the window */
 	nanosleep(&ts, NULL);
 	ck_assert_int_eq(kill(sensor, sig), 0);
 	ck_assert_int_eq(waitpid(sensor, &status, 0), sensor);
 	ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0,
 		      "sensor status %#x", status);
-	/* The target: alive, not stopped, not traced. */
-	for (i = 0; i < 50; i++) {
+	/* The target: alive, not stopped, not traced (waited for up to
+	 * 30 s: the detach is done, the target may wait for a CPU).
+	 */
+	for (i = 0; i < 3000; i++) {
 		st = proc_state(target, &tracer);
 		if (st != 't' && st != 'T')
 			break;
@@ -616,6 +632,51 @@ static void check_signal_leaves_target(char *const target_argv[], int sig)
 	kill(target, SIGKILL);
 	waitpid(target, &status, 0);
 }
+
+/* Attach as soon as the target's /proc/PID/exe names the program: often
+ * inside its execve, before the exec event.  The attach must return
+ * (it waited for ever in 4 of 200 tries when the exec event took the
+ * interrupt's place); each try in a child with a 10 s alarm.
+ */
+START_TEST(test_attach_during_exec)
+{
+	char *argv[] = { (char *)emu_workload("wl_branches-pie"),
+			 "4000000000", NULL };
+	int k, status;
+
+	for (k = 0; k < 40; k++) {
+		pid_t target = fork(), sensor;
+
+		ck_assert_int_ge(target, 0);
+		if (target == 0) {
+			execv(argv[0], argv);
+			_exit(127);
+		}
+		ck_assert(sa_test_wait_exec(target, argv[0]));
+		sensor = fork();
+		ck_assert_int_ge(sensor, 0);
+		if (sensor == 0) {
+			struct sa_errinfo ei = { 0 };
+			struct sa_emu *emu;
+
+			alarm(10);
+			emu = sa_emu__attach(target, &ei);
+			if (!emu)
+				_exit(3);
+			sa_emu__free(emu);
+			_exit(0);
+		}
+		ck_assert_int_eq(waitpid(sensor, &status, 0), sensor);
+		kill(target, SIGKILL);
+		waitpid(target, NULL, 0);
+		ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+			      "try %d: sensor status %#x%s", k, status,
+			      WIFSIGNALED(status) &&
+			      WTERMSIG(status) == SIGALRM ?
+			      " (the attach hung)" : "");
+	}
+}
+END_TEST
 
 START_TEST(test_sigterm_busy)
 {
@@ -731,19 +792,31 @@ END_TEST
  * one thread decode exactly; the other is stopped meanwhile and neither
  * is disturbed (the process ends normally with its own output).
  */
-/* The worker thread of wl_threads, found in /proc/PID/task. */
+/* The worker thread of wl_threads, found in /proc/PID/task: its
+ * existence also says that the program runs its own code (exec done).
+ * Waited for up to 30 s, however loaded the machine.
+ */
 static pid_t other_thread(pid_t pid)
 {
-	char cmd[128];
-	const char *l;
+	char path[64];
 	int i;
 
-	for (i = 0; i < 100; i++) {
-		snprintf(cmd, sizeof(cmd), "ls /proc/%d/task | grep -vx %d",
-			 (int)pid, (int)pid);
-		l = emu_sh(cmd);
-		if (*l)
-			return (pid_t)strtol(l, NULL, 10);
+	snprintf(path, sizeof(path), "/proc/%d/task", (int)pid);
+	for (i = 0; i < 3000; i++) {
+		struct dirent *e;
+		pid_t tid = -1;
+		DIR *d = opendir(path);
+
+		while (d && (e = readdir(d))) {
+			long t = strtol(e->d_name, NULL, 10);
+
+			if (t > 0 && t != pid)
+				tid = (pid_t)t;
+		}
+		if (d)
+			closedir(d);
+		if (tid > 0)
+			return tid;
 		nanosleep(&(struct timespec){ 0, 10 * 1000 * 1000 }, NULL);
 	}
 	return -1;
@@ -752,7 +825,8 @@ static pid_t other_thread(pid_t pid)
 START_TEST(test_threads_attach)
 {
 	char out[4200], buf[256] = "";
-	char *argv[] = { (char *)emu_workload("wl_threads-pie"), "1.5", NULL };
+	/* Ended by SIGUSR1 once detached; 60 s bounds an orphan. */
+	char *argv[] = { (char *)emu_workload("wl_threads-pie"), "60", NULL };
 	/* Bounded by instructions, not only time: on a loaded machine a
 	 * 20 ms window may see just two or three steps.
 	 */
@@ -774,11 +848,14 @@ START_TEST(test_threads_attach)
 		execv(argv[0], argv);
 		_exit(127);
 	}
-	nanosleep(&(struct timespec){ 0, 200 * 1000 * 1000 }, NULL);
 	r.truth = calloc(EMU_MAX_TRUTH, sizeof(*r.truth));
-	/* _i == 1: trace the worker thread, not the main one. */
-	tid = _i ? other_thread(target) : target;
+	/* _i == 1: trace the worker thread, not the main one; either way
+	 * once the worker exists (the program runs its own loops).
+	 */
+	tid = other_thread(target);
 	ck_assert_int_gt(tid, 0);
+	if (!_i)
+		tid = target;
 	r.emu = sa_emu__attach(tid, &ei);
 	ck_assert_msg(r.emu, "%s", ei.msg);
 	ck_assert_int_eq(sa_emu_pid(r.emu), target);
@@ -797,6 +874,7 @@ START_TEST(test_threads_attach)
 		ck_assert_int_eq(sa_emu_run_free(r.emu, 50, &ei), 0);
 	}
 	emu_run_free(&r);
+	ck_assert_int_eq(kill(target, SIGUSR1), 0);
 	ck_assert_int_eq(waitpid(target, &status, 0), target);
 	ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0,
 		      "target status %#x", status);
@@ -818,12 +896,11 @@ END_TEST
 START_TEST(test_traced_thread_exits)
 {
 	char out[4200], buf[256] = "";
-	/* The main thread must still be spinning when the worker's window
-	 * ends: 4 s for 0.5 s of sleep and about 6,000 steps (which took
-	 * over 2 s on a VM under load 27 with 3000 iterations and 2 s).
+	/* The worker starts on a byte from the pipe; SIGUSR1 ends the
+	 * main thread (60 s bounds an orphan).
 	 */
-	char *argv[] = { (char *)emu_workload("wl_threads-pie"), "4",
-			 "1000", NULL };
+	char *argv[] = { (char *)emu_workload("wl_threads-pie"), "60",
+			 "3000", NULL };
 	struct sa_emu_opts opts = { .max_ms = 10000 };
 	struct sa_errinfo ei = { 0 };
 	struct emu_run r = { 0 };
@@ -833,24 +910,32 @@ START_TEST(test_traced_thread_exits)
 	struct sa_pd *pd;
 	char data[4200];
 	pid_t target, tid;
-	int status, err, nr_aux = 0;
+	int status, err, nr_aux = 0, go[2];
 	FILE *f;
 
 	snprintf(out, sizeof(out), "%s/thread-exit.out", sa_test_tmpdir());
+	ck_assert_int_eq(pipe(go), 0);
 	target = fork();
 	ck_assert_int_ge(target, 0);
 	if (target == 0) {
-		if (!freopen(out, "w", stdout))
+		if (!freopen(out, "w", stdout) || dup2(go[0], 0) < 0)
 			_exit(126);
+		close(go[0]);
+		close(go[1]);
 		execv(argv[0], argv);
 		_exit(127);
 	}
+	close(go[0]);
 	r.truth = calloc(EMU_MAX_TRUTH, sizeof(*r.truth));
 	tid = other_thread(target);
 	ck_assert_int_gt(tid, 0);
-	/* The worker sleeps 0.5 s first: attached well before it works. */
+	/* The worker waits for its byte: it works only once attached (a
+	 * fixed head start would be too short on a loaded machine).
+	 */
 	r.emu = sa_emu__attach(tid, &ei);
 	ck_assert_msg(r.emu, "%s", ei.msg);
+	ck_assert_int_eq(write(go[1], "g", 1), 1);
+	close(go[1]);
 	sa_emu_set_insn_fn(r.emu, emu_truth_fn, &r);
 	snprintf(data, sizeof(data), "%s/thread-exit.data", sa_test_tmpdir());
 	err = sa_emu_window(r.emu, &opts, data, &st, &ei);
@@ -900,6 +985,10 @@ START_TEST(test_traced_thread_exits)
 	ck_assert(memcmp(d.ips, r.truth, d.n * sizeof(*d.ips)) == 0);
 	free(d.ips);
 	emu_run_free(&r);
+	/* Not before: on a wall-clock schedule the main thread could end
+	 * before the second window on a loaded machine.
+	 */
+	ck_assert_int_eq(kill(target, SIGUSR1), 0);
 	ck_assert_int_eq(waitpid(target, &status, 0), target);
 	ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0,
 		      "target status %#x", status);
@@ -1418,6 +1507,7 @@ static Suite *emu_suite(void)
 	tcase_add_test(tc, test_bad_command);
 	tcase_add_test(tc, test_bad_pid);
 	tcase_add_test(tc, test_bad_filter);
+	tcase_add_test(tc, test_attach_during_exec);
 	tcase_add_test(tc, test_sigterm_busy);
 	tcase_add_test(tc, test_sigint_blocked);
 	tcase_add_loop_test(tc, test_threads_attach, 0, 2);

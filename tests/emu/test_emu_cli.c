@@ -187,7 +187,7 @@ START_TEST(test_cli_sigint)
 		execv(targv[0], targv);
 		_exit(127);
 	}
-	nanosleep(&(struct timespec){ 0, 100 * 1000 * 1000 }, NULL);
+	ck_assert(sa_test_wait_exec(target, targv[0]));
 	snprintf(pidbuf, sizeof(pidbuf), "%d", (int)target);
 	snprintf(data, sizeof(data), "%s/cli-int.data", sa_test_tmpdir());
 	ck_assert_int_eq(run_record(argv, err, sizeof(err), NULL, 300), 0);

@@ -41,6 +41,15 @@
 
 static const char *service, *idle_service, *pool_service, *sensor;
 
+/* The time bound of the windows on busy services, whose checks count
+ * 4000 instructions a window: only a safety net, never what ends a
+ * busy window.  4000 single-steps take about 0.4 s at load 24 on 2
+ * cores (the emu suite's 18,011 steps: 1.8 s), slower again in the
+ * sanitized build; a 2 s bound ended a pool window at 3371 instructions
+ * on a loaded machine (63371 < 64000).
+ */
+#define BUSY_WINDOW_MS 10000
+
 struct live_ctx {
 	struct sa_live *lv;
 	pid_t pid;
@@ -184,7 +193,7 @@ START_TEST(test_live_demo)
 	service_start(&sv, service, "7", buf, sizeof(buf));
 	c.pid = sv.pid;
 
-	emulate_on(&o, c.pid, 2000);
+	emulate_on(&o, c.pid, BUSY_WINDOW_MS);
 	o.learn_windows = 10;
 	o.group = 3;
 	o.max_windows = 60;
@@ -378,7 +387,7 @@ START_TEST(test_live_states)
 	c.out = open_memstream(&out, &len);
 	ck_assert_ptr_nonnull(c.out);
 
-	emulate_on(&o, c.pid, 2000);
+	emulate_on(&o, c.pid, BUSY_WINDOW_MS);
 	o.learn_windows = 10;
 	o.group = 3;
 	o.max_windows = 75;
@@ -629,7 +638,7 @@ START_TEST(test_live_pool)
 				&tids[1]), 3);
 	ck_assert_int_eq(pid, c.pid);
 
-	emulate_on(&o, c.pid, 2000);
+	emulate_on(&o, c.pid, BUSY_WINDOW_MS);
 	o.learn_windows = 10;
 	o.group = 3;
 	o.max_windows = 40;
