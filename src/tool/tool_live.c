@@ -116,11 +116,15 @@ enum { OPT_FLEET = 400, OPT_FLEET_HOST, OPT_SPOOL, OPT_SPOOL_MAX };
 
 static struct sa_live *live_lv;
 
+static volatile sig_atomic_t live_stop_early;
+
 static void on_signal(int sig)
 {
 	(void)sig;
 	if (live_lv)
 		sa_live_request_stop(live_lv);
+	else
+		live_stop_early = 1;	/* the loop is still starting */
 }
 
 struct live_out {
@@ -196,10 +200,9 @@ static void notify_stopping(void)
  * count; prints the counters.  The exit status.  @child: one target of
  * a supervisor (its messages name the pid).
  */
-static int watch_one(struct sa_live_opts *o, struct live_out *lo,
-		     bool child)
+static int watch_one_run(struct sa_live_opts *o, struct live_out *lo,
+			 bool child)
 {
-	struct sigaction sa, old_int, old_term, old_hup;
 	struct sa_fleet *fl = NULL;
 	struct sa_live_stats st;
 	struct sa_errinfo ei;
@@ -258,18 +261,10 @@ static int watch_one(struct sa_live_opts *o, struct live_out *lo,
 	if (!child)
 		notify_ready();
 
-	/* No SA_RESTART: the wait for the next window must see EINTR. */
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = on_signal;
-	sigemptyset(&sa.sa_mask);
 	live_lv = lv;
-	sigaction(SIGINT, &sa, &old_int);
-	sigaction(SIGTERM, &sa, &old_term);
-	sigaction(SIGHUP, &sa, &old_hup);	/* a closed terminal */
+	if (live_stop_early)
+		sa_live_request_stop(lv);
 	err = sa_live_run(lv, &ei);
-	sigaction(SIGINT, &old_int, NULL);
-	sigaction(SIGTERM, &old_term, NULL);
-	sigaction(SIGHUP, &old_hup, NULL);
 	live_lv = NULL;
 
 	sa_live_stats(lv, &st);
@@ -318,6 +313,32 @@ static int watch_one(struct sa_live_opts *o, struct live_out *lo,
 		return SA_EXIT_FAIL;
 	}
 	return SA_EXIT_OK;
+}
+
+/* watch_one_run() with the signal handlers in place from the start: a
+ * SIGINT, SIGTERM or SIGHUP while the loop is still being set up (its
+ * working directory made, the target being attached) ends it as cleanly
+ * as one during the windows.
+ */
+static int watch_one(struct sa_live_opts *o, struct live_out *lo,
+		     bool child)
+{
+	struct sigaction sa, old_int, old_term, old_hup;
+	int ret;
+
+	/* No SA_RESTART: the wait for the next window must see EINTR. */
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_signal;
+	sigemptyset(&sa.sa_mask);
+	live_stop_early = 0;
+	sigaction(SIGINT, &sa, &old_int);
+	sigaction(SIGTERM, &sa, &old_term);
+	sigaction(SIGHUP, &sa, &old_hup);	/* a closed terminal */
+	ret = watch_one_run(o, lo, child);
+	sigaction(SIGINT, &old_int, NULL);
+	sigaction(SIGTERM, &old_term, NULL);
+	sigaction(SIGHUP, &old_hup, NULL);
+	return ret;
 }
 
 /*
