@@ -29,30 +29,10 @@
 
 #include "sensor/otlp.h"
 
+#include "demo.h"
 #include "receiver.h"
 
 static const char *tool, *service;
-
-static pid_t start(const char *prog)
-{
-	int pfd[2];
-	char buf[64];
-	pid_t pid;
-
-	ck_assert_int_eq(pipe(pfd), 0);
-	pid = fork();
-	ck_assert_int_ge(pid, 0);
-	if (!pid) {
-		dup2(pfd[1], 1);
-		close(pfd[0]);
-		execl(prog, prog, "5", (char *)NULL);
-		_exit(127);
-	}
-	close(pfd[1]);
-	ck_assert_int_gt(read(pfd[0], buf, sizeof(buf)), 0);
-	close(pfd[0]);
-	return pid;
-}
 
 static char *slurp(const char *name)
 {
@@ -60,33 +40,6 @@ static char *slurp(const char *name)
 
 	ck_assert_ptr_nonnull(s);
 	return s;
-}
-
-static void record(pid_t pid, const char *name, const char *n)
-{
-	char pidbuf[16], out[4200];
-	int st;
-
-	snprintf(pidbuf, sizeof(pidbuf), "%d", (int)pid);
-	snprintf(out, sizeof(out), "%s", sa_test_path(name));
-	{
-		char *argv[] = { (char *)tool, "record", "--emulate", "--pid",
-				 pidbuf, "--window", "4000", "--period", "20",
-				 "--windows", (char *)n, "-o", out, NULL };
-
-		st = sa_test_exec(argv, NULL, sa_test_path("rec.txt"));
-	}
-	ck_assert_msg(st == 0, "record: %s", slurp("rec.txt"));
-}
-
-static const char *win(const char *name, int i)
-{
-	static char buf[4][4200];
-	static int next;
-	char *p = buf[next++ & 3];
-
-	snprintf(p, 4200, "%s.%03d", sa_test_path(name), i);
-	return p;
 }
 
 /* The line of @marker in the demo's source (ground truth). */
@@ -147,9 +100,10 @@ static void check_run(const char *db, const char *proto, const char *dir)
 				 (char *)db, "-f", "jsonl", "--otlp", url,
 				 "--otlp-protocol", (char *)proto,
 				 "--service", "demo-svc",
-				 (char *)win("shift.data", 0),
-				 (char *)win("shift.data", 1),
-				 (char *)win("shift.data", 2), NULL };
+				 (char *)sa_test_demo_win("shift.data", 0),
+				 (char *)sa_test_demo_win("shift.data", 1),
+				 (char *)sa_test_demo_win("shift.data", 2),
+				 NULL };
 
 		st = sa_test_exec(argv, sa_test_path("out.txt"),
 				  sa_test_path("err.txt"));
@@ -239,7 +193,6 @@ START_TEST(test_analyze_otlp)
 {
 	char db[4200];
 	const char *dir = getenv("SA_OTLP_PROTO_DIR");
-	pid_t pid;
 
 	snprintf(db, sizeof(db), "%s", sa_test_path("b.db"));
 	/* bad options: usage errors before any work */
@@ -264,27 +217,9 @@ START_TEST(test_analyze_otlp)
 			      err);
 		free(err);
 	}
-	pid = start(service);
-	record(pid, "base.data", "8");
-	kill(pid, SIGUSR1);
-	usleep(100000);
-	record(pid, "shift.data", "3");
-	kill(pid, SIGTERM);
-	waitpid(pid, NULL, 0);
-	{
-		char *argv[] = { (char *)tool, "baseline", "add", "--db", db,
-				 (char *)win("base.data", 0),
-				 (char *)win("base.data", 1),
-				 (char *)win("base.data", 2),
-				 (char *)win("base.data", 3),
-				 (char *)win("base.data", 4),
-				 (char *)win("base.data", 5),
-				 (char *)win("base.data", 6),
-				 (char *)win("base.data", 7), NULL };
-
-		ck_assert_int_eq(sa_test_exec(argv, NULL,
-					      sa_test_path("err.txt")), 0);
-	}
+	sa_test_demo_record_shift(tool, service, "base.data", "8",
+				  "shift.data", "3");
+	sa_test_demo_baseline(tool, db, "base.data", 8);
 	check_run(db, "http/json", NULL);
 	if (sa_otlp_have_protobuf() && dir && *dir && sa_test_have("protoc"))
 		check_run(db, "http/protobuf", dir);
@@ -361,7 +296,7 @@ START_TEST(test_live_otlp)
 	const char *p;
 	pid_t pid;
 
-	pid = start(service);
+	pid = sa_test_demo_start(service);
 	rx_start(&rx, "rx-live", 1, NULL);
 	snprintf(url, sizeof(url), "http://127.0.0.1:%d", rx.port);
 	live(pid, url, &out, lines, &nlines);
@@ -431,8 +366,7 @@ START_TEST(test_live_otlp)
 		 ntohs(sin.sin_port));
 	t = live(pid, url, &out, lines, &nlines);
 	close(fd);
-	kill(pid, SIGTERM);
-	waitpid(pid, NULL, 0);
+	sa_test_demo_stop(pid);
 	err = slurp("err.txt");
 	/* all 8 windows, then the 5 s flush deadline and the abort (a
 	 * second at most) on top of the loop's own wall time
