@@ -327,4 +327,28 @@ static inline char *sa_test_cmd_output(const char *cmd, int must_succeed)
 	return buf;
 }
 
+/* The string or number of the first field "@key" in the JSON line @line,
+ * as text, in @buf (the test fails when it is missing or longer than
+ * @size - 1).  For the tool's JSON-lines records, whose string values
+ * hold no '"'.
+ */
+static inline void sa_test_json_field(const char *line, const char *key,
+				      char *buf, size_t size)
+{
+	char pat[128];
+	const char *p;
+	size_t len;
+
+	snprintf(pat, sizeof(pat), "\"%s\":", key);
+	p = strstr(line, pat);
+	ck_assert_msg(p, "no %s in %s", key, line);
+	p += strlen(pat);
+	if (*p == '"')
+		p++;
+	len = strcspn(p, "\",}");
+	ck_assert_msg(len < size, "%s: %.*s is too long", key, (int)len, p);
+	memcpy(buf, p, len);
+	buf[len] = 0;
+}
+
 #endif /* SA_TESTUTIL_H */

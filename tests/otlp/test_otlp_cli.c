@@ -228,24 +228,6 @@ START_TEST(test_analyze_otlp)
 }
 END_TEST
 
-/* The JSON number or string of "@key": in @line, as text. */
-static void json_field(const char *line, const char *key, char *buf,
-		       size_t size)
-{
-	char pat[128];
-	const char *p;
-	size_t n;
-
-	snprintf(pat, sizeof(pat), "\"%s\":", key);
-	p = strstr(line, pat);
-	ck_assert_msg(p, "no %s in %s", key, line);
-	p += strlen(pat);
-	if (*p == '"')
-		p++;
-	n = strcspn(p, "\",}");
-	snprintf(buf, size, "%.*s", (int)n, p);
-}
-
 /* Runs the live sensor on the demo service for 8 windows with --otlp
  * @url; returns the wall time, its stdout lines in @lines.
  */
@@ -318,30 +300,31 @@ START_TEST(test_live_otlp)
 		rx_assert_str(r, "resource.process.executable.name", exe);
 		rx_assert_str(r, "resource.process.executable.path", real);
 		/* the JSON line of the same record */
-		json_field(lines[n], "record", v, sizeof(v));
+		sa_test_json_field(lines[n], "record", v, sizeof(v));
 		rx_assert_str(r, "attr.sensor_agent.record", v);
-		json_field(lines[n], "comparison", v, sizeof(v));
+		sa_test_json_field(lines[n], "comparison", v, sizeof(v));
 		rx_assert_int(r, "attr.sensor_agent.comparison", atoll(v));
-		json_field(lines[n], "window.first", v, sizeof(v));
+		sa_test_json_field(lines[n], "window.first", v, sizeof(v));
 		rx_assert_int(r, "attr.sensor_agent.window.first", atoll(v));
-		json_field(lines[n], "window.last", v, sizeof(v));
+		sa_test_json_field(lines[n], "window.last", v, sizeof(v));
 		rx_assert_int(r, "attr.sensor_agent.window.last", atoll(v));
 		if (!strcmp(rx_get(r, "attr.sensor_agent.record"),
 			    "s:summary")) {
 			rx_assert_int(r, "severityNumber", 9);
-			json_field(lines[n], "tests", v, sizeof(v));
+			sa_test_json_field(lines[n], "tests", v, sizeof(v));
 			rx_assert_int(r, "attr.sensor_agent.tests", atoll(v));
-			json_field(lines[n], "instructions", v, sizeof(v));
+			sa_test_json_field(lines[n], "instructions", v,
+					   sizeof(v));
 			rx_assert_int(r, "attr.sensor_agent.instructions",
 				      atoll(v));
-			json_field(lines[n], "anomalies", v, sizeof(v));
+			sa_test_json_field(lines[n], "anomalies", v, sizeof(v));
 			rx_assert_int(r, "attr.sensor_agent.anomalies",
 				      atoll(v));
 		} else {
-			json_field(lines[n], "state", v, sizeof(v));
+			sa_test_json_field(lines[n], "state", v, sizeof(v));
 			rx_assert_str(r, "attr.sensor_agent.state", v);
-			json_field(lines[n], "code.function.name", v,
-				   sizeof(v));
+			sa_test_json_field(lines[n], "code.function.name", v,
+					   sizeof(v));
 			rx_assert_str(r, "attr.code.function.name", v);
 		}
 		n++;

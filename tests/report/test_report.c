@@ -246,26 +246,6 @@ START_TEST(test_hostile)
 }
 END_TEST
 
-/* The first JSON-lines record's string or number field @key. */
-static void json_field(const char *rec, const char *key, char *buf,
-		       size_t size)
-{
-	char pat[128];
-	const char *p;
-	size_t len;
-
-	snprintf(pat, sizeof(pat), "\"%s\":", key);
-	p = strstr(rec, pat);
-	ck_assert_msg(p, "no %s in %s", key, rec);
-	p += strlen(pat);
-	if (*p == '"')
-		p++;
-	len = strcspn(p, "\",}");
-	ck_assert_uint_lt(len, size);
-	memcpy(buf, p, len);
-	buf[len] = 0;
-}
-
 static void copy_artifact(const char *from, const char *name)
 {
 	const char *bdir = getenv("SA_BUILD_DIR");
@@ -308,8 +288,8 @@ START_TEST(test_demo)
 			      slurp(sa_test_path("an.err")));
 	}
 	out = slurp(sa_test_path("an.jsonl"));
-	json_field(out, "code.function.name", fn, sizeof(fn));
-	json_field(out, "code.line.number", line, sizeof(line));
+	sa_test_json_field(out, "code.function.name", fn, sizeof(fn));
+	sa_test_json_field(out, "code.line.number", line, sizeof(line));
 	free(out);
 	{
 		char *argv[] = { (char *)tool, "report", "--db", db, "-o",
@@ -503,7 +483,7 @@ static unsigned long long json_u64(const char *rec, const char *key)
 {
 	char buf[64];
 
-	json_field(rec, key, buf, sizeof(buf));
+	sa_test_json_field(rec, key, buf, sizeof(buf));
 	return strtoull(buf, NULL, 10);
 }
 
