@@ -270,8 +270,6 @@ START_TEST(test_live_otlp)
 {
 	char url[64], real[4096], host[256], want[256], v[128], exe[64];
 	char *out, *err, *lines[64];
-	struct sockaddr_in sin = { .sin_family = AF_INET };
-	socklen_t len = sizeof(sin);
 	int i, n = 0, nlines, fd;
 	struct rx rx;
 	double t, wall;
@@ -339,14 +337,7 @@ START_TEST(test_live_otlp)
 	rx_free(&rx);
 
 	/* a collector that accepts and never answers */
-	fd = socket(AF_INET, SOCK_STREAM, 0);
-	ck_assert_int_ge(fd, 0);
-	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	ck_assert_int_eq(bind(fd, (struct sockaddr *)&sin, sizeof(sin)), 0);
-	ck_assert_int_eq(listen(fd, 16), 0);
-	ck_assert_int_eq(getsockname(fd, (struct sockaddr *)&sin, &len), 0);
-	snprintf(url, sizeof(url), "http://127.0.0.1:%d",
-		 ntohs(sin.sin_port));
+	fd = rx_silent(true, url, sizeof(url));
 	t = live(pid, url, &out, lines, &nlines);
 	close(fd);
 	sa_test_demo_stop(pid);
