@@ -42,30 +42,6 @@ static char *slurp(const char *name)
 	return s;
 }
 
-/* The line of @marker in the demo's source (ground truth). */
-static int marker_line(const char *marker)
-{
-	char path[4096], line[512];
-	const char *src = getenv("SA_SOURCE_DIR");
-	int n = 0;
-	FILE *f;
-
-	snprintf(path, sizeof(path), "%s/tests/scenarios/demo_service.c",
-		 src ? src : ".");
-	f = fopen(path, "r");
-	ck_assert_ptr_nonnull(f);
-	while (fgets(line, sizeof(line), f)) {
-		n++;
-		if (strstr(line, marker)) {
-			fclose(f);
-			return n;
-		}
-	}
-	fclose(f);
-	ck_abort_msg("no %s in %s", marker, path);
-	return 0;
-}
-
 /* addr2line's "file:line" for @addr in the demo binary. */
 static void addr2line(const char *addr, char *file, size_t fsize, int *line)
 {
@@ -91,6 +67,9 @@ static void check_run(const char *db, const char *proto, const char *dir)
 	char *save = NULL, *lines[64];
 	const char *name = strrchr(service, '/') + 1, *v;
 	int i, n = 0, nlines = 0, st, a2l_line, error_origin = 0;
+	/* the demo's error branch (its source marker: ground truth) */
+	int error_line = sa_test_source_line("tests/scenarios/demo_service.c",
+					     "/* DEMO error */");
 	struct rx rx;
 
 	rx_start(&rx, proto[5] == 'j' ? "rx-json" : "rx-pb", 1, dir);
@@ -174,7 +153,7 @@ static void check_run(const char *db, const char *proto, const char *dir)
 		    !strcmp(rx_get(r, "attr.sensor_agent.kind"),
 			    "s:error_origin")) {
 			rx_assert_int(r, "attr.code.line.number",
-				      marker_line("/* DEMO error */"));
+				      error_line);
 			rx_assert_bool(r, "attr.sensor_agent.error_path",
 				       true);
 			error_origin++;
