@@ -254,6 +254,19 @@ int sa_anomaly_write_brief(const struct sa_anomaly *a, FILE *f);
 int sa_anomaly_write_json1(const struct sa_anomaly *a, FILE *f,
 			   const char *source);
 
+/* The numbers of the text summary, for every output that shows them
+ * beside it (the HTML report), so that both print the same figures.
+ *
+ * sa_anomaly_fmt_ratio() writes a ratio (0.383) as a percentage: "38.3%",
+ * two significant digits under 0.1% ("0.012%"), "0%" for zero and "-"
+ * when it is not finite.  sa_anomaly_fmt_count() writes a count or a
+ * mean: whole numbers (and anything from 1000 up) without decimals,
+ * others with one ("2.5").  Both write at most @size bytes, NUL included,
+ * to @buf (truncated as snprintf() does); 32 bytes always suffice.
+ */
+void sa_anomaly_fmt_ratio(char *buf, size_t size, double r);
+void sa_anomaly_fmt_count(char *buf, size_t size, double v);
+
 #ifdef __cplusplus
 }
 #endif

@@ -14,18 +14,18 @@
 #include "json.h"
 #include "output.h"
 
-static void pct(char *buf, size_t size, double r)
+void sa_anomaly_fmt_ratio(char *buf, size_t size, double r)
 {
 	r *= 100;
-	if (r == 0)
-		snprintf(buf, size, "0%%");
+	if (r == 0 || !isfinite(r))
+		snprintf(buf, size, "%s", r == 0 ? "0%" : "-");
 	else if (r < 0.1)
 		snprintf(buf, size, "%.2g%%", r);
 	else
 		snprintf(buf, size, "%.1f%%", r);
 }
 
-static void num(char *buf, size_t size, double v)
+void sa_anomaly_fmt_count(char *buf, size_t size, double v)
 {
 	if (fabs(v - nearbyint(v)) < 1e-9 || v >= 1000)
 		snprintf(buf, size, "%.0f", v);
@@ -44,12 +44,12 @@ static void write_sentence(const struct sa_anomaly *a, FILE *f)
 	const char *was = taken ? "was taken" : "fell through";
 	const char *is = taken ? "is taken" : "falls through";
 
-	pct(bp, sizeof(bp), a->base_ratio);
-	pct(cp, sizeof(cp), a->cur_ratio);
-	num(bc, sizeof(bc), a->base_count);
-	num(bt, sizeof(bt), a->base_total);
-	num(cc, sizeof(cc), a->cur_count);
-	num(ct, sizeof(ct), a->cur_total);
+	sa_anomaly_fmt_ratio(bp, sizeof(bp), a->base_ratio);
+	sa_anomaly_fmt_ratio(cp, sizeof(cp), a->cur_ratio);
+	sa_anomaly_fmt_count(bc, sizeof(bc), a->base_count);
+	sa_anomaly_fmt_count(bt, sizeof(bt), a->base_total);
+	sa_anomaly_fmt_count(cc, sizeof(cc), a->cur_count);
+	sa_anomaly_fmt_count(ct, sizeof(ct), a->cur_total);
 
 	switch (a->kind) {
 	case SA_ANOM_BIAS_SHIFT:
@@ -133,8 +133,8 @@ static void write_change(FILE *f, const char *decision, double base_ratio,
 			decision ? decision : "?", base_ratio, cur_ratio);
 		return;
 	}
-	pct(bp, sizeof(bp), base_ratio);
-	pct(cp, sizeof(cp), cur_ratio);
+	sa_anomaly_fmt_ratio(bp, sizeof(bp), base_ratio);
+	sa_anomaly_fmt_ratio(cp, sizeof(cp), cur_ratio);
 	fprintf(f, "%s %s -> %s", decision ? decision : "?", bp, cp);
 }
 

@@ -14,9 +14,9 @@
 #include <unistd.h>
 
 #include <curl/curl.h>
-#include <zlib.h>
 
 #include "sensor/otlp.h"
+#include "gzip.h"
 
 #include "otlp_priv.h"
 
@@ -199,39 +199,6 @@ static void done_batch(struct sa_otlp *ot, size_t n)
 		pthread_cond_broadcast(&ot->idle);
 }
 
-static int gzip_buf(const char *in, size_t len, char **out, size_t *olen)
-{
-	z_stream zs;
-	uLong bound;
-	char *buf;
-	int ret;
-
-	memset(&zs, 0, sizeof(zs));
-	/* windowBits 15 + 16: a gzip header and trailer */
-	if (deflateInit2(&zs, Z_DEFAULT_COMPRESSION, Z_DEFLATED, 15 + 16, 8,
-			 Z_DEFAULT_STRATEGY) != Z_OK)
-		return -ENOMEM;
-	bound = deflateBound(&zs, (uLong)len) + 32;
-	buf = malloc(bound);
-	if (!buf) {
-		deflateEnd(&zs);
-		return -ENOMEM;
-	}
-	zs.next_in = (Bytef *)in;
-	zs.avail_in = (uInt)len;
-	zs.next_out = (Bytef *)buf;
-	zs.avail_out = (uInt)bound;
-	ret = deflate(&zs, Z_FINISH);
-	*olen = zs.total_out;
-	deflateEnd(&zs);
-	if (ret != Z_STREAM_END) {
-		free(buf);
-		return -ENOMEM;
-	}
-	*out = buf;
-	return 0;
-}
-
 static size_t on_body(char *p, size_t size, size_t nmemb, void *ctx)
 {
 	struct sa_otlp *ot = ctx;
@@ -380,7 +347,7 @@ static int send_batch(struct sa_otlp *ot, size_t n)
 	else
 		err = sa_otlp__encode_json(&ot->res, batch, n, &body, &len);
 	if (!err && ot->gzip) {
-		err = gzip_buf(body, len, &gz, &glen);
+		err = sa_gzip(body, len, &gz, &glen);
 		free(body);
 		body = gz;
 		len = glen;

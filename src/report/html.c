@@ -122,25 +122,6 @@ static const char sa_html_head[] =
 ".context ol{margin:4px 0;padding-left:22px}\n"
 "</style>\n";
 
-static void pct(char *buf, size_t size, double r)
-{
-	r *= 100;
-	if (r == 0 || !isfinite(r))
-		snprintf(buf, size, "%s", r == 0 ? "0%" : "-");
-	else if (r < 0.1)
-		snprintf(buf, size, "%.2g%%", r);
-	else
-		snprintf(buf, size, "%.1f%%", r);
-}
-
-static void num(char *buf, size_t size, double v)
-{
-	if (fabs(v - nearbyint(v)) < 1e-9 || v >= 1000)
-		snprintf(buf, size, "%.0f", v);
-	else
-		snprintf(buf, size, "%.1f", v);
-}
-
 /* A background for a taken ratio: blue (never) to red (always). */
 static void heat_style(FILE *f, double r)
 {
@@ -438,12 +419,12 @@ static int write_anomaly(FILE *f, const struct sa_anomaly *a,
 		free(para);
 	}
 
-	pct(bp, sizeof(bp), a->base_ratio);
-	pct(cp, sizeof(cp), a->cur_ratio);
-	num(bc, sizeof(bc), a->base_count);
-	num(bt, sizeof(bt), a->base_total);
-	num(cc, sizeof(cc), a->cur_count);
-	num(ct, sizeof(ct), a->cur_total);
+	sa_anomaly_fmt_ratio(bp, sizeof(bp), a->base_ratio);
+	sa_anomaly_fmt_ratio(cp, sizeof(cp), a->cur_ratio);
+	sa_anomaly_fmt_count(bc, sizeof(bc), a->base_count);
+	sa_anomaly_fmt_count(bt, sizeof(bt), a->base_total);
+	sa_anomaly_fmt_count(cc, sizeof(cc), a->cur_count);
+	sa_anomaly_fmt_count(ct, sizeof(ct), a->cur_total);
 	fputs("<div class=\"bars\">\n", f);
 	if (a->kind == SA_ANOM_CALL_RATE ||
 	    (a->kind == SA_ANOM_ERROR_ORIGIN && !a->insn)) {
@@ -496,8 +477,8 @@ static int write_anomaly(FILE *f, const struct sa_anomaly *a,
 			esc(f, x->file);
 			fprintf(f, ":%d)", x->line);
 		}
-		pct(bp, sizeof(bp), x->base_ratio);
-		pct(cp, sizeof(cp), x->cur_ratio);
+		sa_anomaly_fmt_ratio(bp, sizeof(bp), x->base_ratio);
+		sa_anomaly_fmt_ratio(cp, sizeof(cp), x->cur_ratio);
 		fprintf(f, ", %s &rarr; %s, at 0x%" PRIx64 " <code>", bp, cp,
 			x->offset);
 		esc(f, x->insn);
@@ -607,7 +588,7 @@ static void heat_cell(FILE *f, double t, double n, bool has)
 	heat_style(f, has ? r : NAN);
 	fputs("\">", f);
 	if (has && t + n > 0) {
-		pct(p, sizeof(p), r);
+		sa_anomaly_fmt_ratio(p, sizeof(p), r);
 		fprintf(f, "%s <small>(%.0f)</small>", p, t + n);
 	} else {
 		fputs("&ndash;", f);

@@ -550,6 +550,42 @@ START_TEST(test_detect_loss_confidence)
 }
 END_TEST
 
+/* The figures the text summary and the HTML report share, against the
+ * rules of sensor/anomaly.h worked out by hand.
+ */
+START_TEST(test_fmt)
+{
+	static const struct {
+		double v;
+		const char *ratio, *count;
+	} t[] = {
+		{ 0, "0%", "0" },
+		{ 0.383, "38.3%", "0.4" },
+		{ 0.00012, "0.012%", "0.0" },
+		{ 1, "100.0%", "1" },
+		{ 2.5, "250.0%", "2.5" },
+		{ 1234.56, "123456.0%", "1235" },
+		{ 41, "4100.0%", "41" },
+		{ NAN, "-", "nan" },
+		{ INFINITY, "-", "inf" },
+	};
+	char buf[32];
+	size_t i;
+
+	for (i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		sa_anomaly_fmt_ratio(buf, sizeof(buf), t[i].v);
+		ck_assert_msg(!strcmp(buf, t[i].ratio), "ratio %g: '%s' not "
+			      "'%s'", t[i].v, buf, t[i].ratio);
+		sa_anomaly_fmt_count(buf, sizeof(buf), t[i].v);
+		ck_assert_msg(!strcmp(buf, t[i].count), "count %g: '%s' not "
+			      "'%s'", t[i].v, buf, t[i].count);
+	}
+	/* truncated as snprintf does, always terminated */
+	sa_anomaly_fmt_ratio(buf, 4, 0.383);
+	ck_assert_str_eq(buf, "38.");
+}
+END_TEST
+
 START_TEST(test_output)
 {
 	struct sa_baseline *bl = make_baseline("output", 10, 15);
@@ -1066,6 +1102,7 @@ static Suite *anomaly_suite(void)
 	tcase_add_test(tc, test_detect_planted);
 	tcase_add_test(tc, test_detect_loss_confidence);
 	tcase_add_test(tc, test_output);
+	tcase_add_test(tc, test_fmt);
 	tcase_add_test(tc, test_diff_builds);
 	tcase_add_test(tc, test_one_decision_one_report);
 	tcase_add_test(tc, test_cross_builds);

@@ -24,37 +24,10 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "demo.h"
 #include "testutil.h"
 
 static const char *tool, *service, *service_v2, *other;
-
-/* Starts @prog, waits for its "ready" line, returns its pid. */
-static pid_t start(const char *prog)
-{
-	int pfd[2];
-	char buf[64];
-	pid_t pid;
-
-	ck_assert_int_eq(pipe(pfd), 0);
-	pid = fork();
-	ck_assert_int_ge(pid, 0);
-	if (!pid) {
-		dup2(pfd[1], 1);
-		close(pfd[0]);
-		execl(prog, prog, "5", (char *)NULL);
-		_exit(127);
-	}
-	close(pfd[1]);
-	ck_assert_int_gt(read(pfd[0], buf, sizeof(buf)), 0);
-	close(pfd[0]);
-	return pid;
-}
-
-static void stop(pid_t pid)
-{
-	kill(pid, SIGTERM);
-	waitpid(pid, NULL, 0);
-}
 
 /* Runs the tool; returns its exit status; its stdout and stderr land in
  * out.txt and err.txt of the temp directory.
@@ -79,34 +52,6 @@ static char *slurp(const char *name)
 	return s;
 }
 
-/* Records @n windows of process @pid to @name.000 ... */
-static void record(pid_t pid, const char *name, const char *n)
-{
-	char pidbuf[16], out[4200];
-	int st;
-
-	snprintf(pidbuf, sizeof(pidbuf), "%d", (int)pid);
-	snprintf(out, sizeof(out), "%s", sa_test_path(name));
-	{
-		char *argv[] = { (char *)tool, "record", "--emulate", "--pid",
-				 pidbuf, "--window", "4000", "--period", "20",
-				 "--windows", (char *)n, "-o", out, NULL };
-
-		st = sa_test_exec(argv, NULL, sa_test_path("rec.txt"));
-	}
-	ck_assert_msg(st == 0, "record: %s", slurp("rec.txt"));
-}
-
-static const char *win(const char *name, int i)
-{
-	static char buf[4][4200];
-	static int next;
-	char *p = buf[next++ & 3];
-
-	snprintf(p, 4200, "%s.%03d", sa_test_path(name), i);
-	return p;
-}
-
 START_TEST(test_cli)
 {
 	char db[4200], *out, *err;
@@ -115,21 +60,23 @@ START_TEST(test_cli)
 	pid_t pid;
 
 	snprintf(db, sizeof(db), "%s", sa_test_path("b.db"));
-	pid = start(service);
-	record(pid, "base.data", "8");
-	kill(pid, SIGUSR1);
-	usleep(100000);
-	record(pid, "shift.data", "3");
-	stop(pid);
+	sa_test_demo_record_shift(tool, service, "base.data", "8", "shift.data",
+				  "3");
 
-	ck_assert_int_eq(run("baseline", "add", "--db", db, win("base.data", 0),
-			     win("base.data", 1), win("base.data", 2), NULL),
+	ck_assert_int_eq(run("baseline", "add", "--db", db,
+			     sa_test_demo_win("base.data", 0),
+			     sa_test_demo_win("base.data", 1),
+			     sa_test_demo_win("base.data", 2), NULL),
 			 0);
-	ck_assert_int_eq(run("baseline", "add", "--db", db, win("base.data", 3),
-			     win("base.data", 4), win("base.data", 5), NULL),
+	ck_assert_int_eq(run("baseline", "add", "--db", db,
+			     sa_test_demo_win("base.data", 3),
+			     sa_test_demo_win("base.data", 4),
+			     sa_test_demo_win("base.data", 5), NULL),
 			 0);
-	ck_assert_int_eq(run("baseline", "add", "--db", db, win("base.data", 6),
-			     win("base.data", 7), NULL, NULL), 0);
+	ck_assert_int_eq(run("baseline", "add", "--db", db,
+			     sa_test_demo_win("base.data", 6),
+			     sa_test_demo_win("base.data", 7), NULL, NULL),
+			 0);
 	ck_assert_int_eq(run("baseline", "list", "--db", db, NULL, NULL, NULL,
 			     NULL), 0);
 	out = slurp("out.txt");
@@ -138,9 +85,10 @@ START_TEST(test_cli)
 	free(out);
 
 	/* The shifted windows: the error path is named. */
-	ck_assert_int_eq(run("analyze", "--baseline", db, win("shift.data", 0),
-			     win("shift.data", 1), win("shift.data", 2), NULL,
-			     NULL),
+	ck_assert_int_eq(run("analyze", "--baseline", db,
+			     sa_test_demo_win("shift.data", 0),
+			     sa_test_demo_win("shift.data", 1),
+			     sa_test_demo_win("shift.data", 2), NULL, NULL),
 			 0);
 	out = slurp("out.txt");
 	ck_assert_msg(strstr(out, "parse_request (") &&
@@ -148,15 +96,18 @@ START_TEST(test_cli)
 		      "%s", out);
 	free(out);
 	ck_assert_int_eq(run("analyze", "--baseline", db, "--format", "jsonl",
-			     win("shift.data", 0), win("shift.data", 1), NULL),
+			     sa_test_demo_win("shift.data", 0),
+			     sa_test_demo_win("shift.data", 1), NULL),
 			 0);
 	out = slurp("out.txt");
 	ck_assert_msg(strstr(out, "\"code.function.name\":\"parse_request\"") &&
 		      strstr(out, "\"kind\":\"error_origin\""), "%s", out);
 	free(out);
 	/* A normal window of the same run: nothing to report. */
-	ck_assert_int_eq(run("analyze", "--baseline", db, win("base.data", 7),
-			     NULL, NULL, NULL, NULL), 0);
+	ck_assert_int_eq(run("analyze", "--baseline", db,
+			     sa_test_demo_win("base.data", 7), NULL, NULL, NULL,
+			     NULL),
+			 0);
 	out = slurp("out.txt");
 	ck_assert_msg(strstr(out, "No anomaly passes the threshold"), "%s",
 		      out);
@@ -169,7 +120,9 @@ START_TEST(test_cli)
 	      "................................................\n", f);
 	fclose(f);
 	ck_assert_int_eq(run("analyze", "--baseline", sa_test_path("bad.db"),
-			     win("shift.data", 0), NULL, NULL, NULL, NULL), 1);
+			     sa_test_demo_win("shift.data", 0), NULL, NULL,
+			     NULL, NULL),
+			 1);
 	err = slurp("err.txt");
 	ck_assert_msg(strstr(err, "file is not a database"), "%s", err);
 	free(err);
@@ -179,7 +132,9 @@ START_TEST(test_cli)
 	ck_assert_ptr_nonnull(f);
 	fclose(f);
 	ck_assert_int_eq(run("analyze", "--baseline", sa_test_path("empty.db"),
-			     win("shift.data", 0), NULL, NULL, NULL, NULL), 1);
+			     sa_test_demo_win("shift.data", 0), NULL, NULL,
+			     NULL, NULL),
+			 1);
 	err = slurp("err.txt");
 	ck_assert_msg(strstr(err, "is empty"), "%s", err);
 	free(err);
@@ -192,22 +147,26 @@ START_TEST(test_cli)
 	ck_assert_int_eq(system(cmd), 0);
 	snprintf(v2 + strlen(v2), sizeof(v2) - strlen(v2), "/%s",
 		 strrchr(service, '/') + 1);
-	pid = start(v2);
-	record(pid, "v2.data", "1");
-	stop(pid);
-	ck_assert_int_eq(run("analyze", "--baseline", db, win("v2.data", 0),
-			     NULL, NULL, NULL, NULL), 1);
+	pid = sa_test_demo_start(v2);
+	sa_test_demo_record(tool, pid, "v2.data", "1");
+	sa_test_demo_stop(pid);
+	ck_assert_int_eq(run("analyze", "--baseline", db,
+			     sa_test_demo_win("v2.data", 0), NULL, NULL, NULL,
+			     NULL),
+			 1);
 	err = slurp("err.txt");
 	ck_assert_msg(strstr(err, "of another build") &&
 		      strstr(err, "baseline diff"), "%s", err);
 	free(err);
 
 	/* Another program. */
-	pid = start(other);
-	record(pid, "other.data", "1");
-	stop(pid);
-	ck_assert_int_eq(run("analyze", "--baseline", db, win("other.data", 0),
-			     NULL, NULL, NULL, NULL), 1);
+	pid = sa_test_demo_start(other);
+	sa_test_demo_record(tool, pid, "other.data", "1");
+	sa_test_demo_stop(pid);
+	ck_assert_int_eq(run("analyze", "--baseline", db,
+			     sa_test_demo_win("other.data", 0), NULL, NULL,
+			     NULL, NULL),
+			 1);
 	err = slurp("err.txt");
 	ck_assert_msg(strstr(err, "from another binary"), "%s", err);
 	free(err);
@@ -215,8 +174,9 @@ START_TEST(test_cli)
 	/* Two builds in one baseline: the diff runs (same behaviour, so
 	 * nothing passes with one window of the new build).
 	 */
-	ck_assert_int_eq(run("baseline", "add", "--db", db, win("v2.data", 0),
-			     NULL, NULL, NULL), 0);
+	ck_assert_int_eq(run("baseline", "add", "--db", db,
+			     sa_test_demo_win("v2.data", 0), NULL, NULL, NULL),
+			 0);
 	ck_assert_int_eq(run("baseline", "diff", "--db", db, service, v2,
 			     NULL, NULL), 0);
 	out = slurp("out.txt");
@@ -325,23 +285,29 @@ START_TEST(test_tampered)
 	size_t i;
 	pid_t pid;
 
-	pid = start(service);
-	record(pid, "t.data", "5");
-	stop(pid);
+	pid = sa_test_demo_start(service);
+	sa_test_demo_record(tool, pid, "t.data", "5");
+	sa_test_demo_stop(pid);
 	snprintf(good, sizeof(good), "%s", sa_test_path("good.db"));
 	snprintf(bad, sizeof(bad), "%s", sa_test_path("bad.db"));
-	ck_assert_int_eq(run("baseline", "add", "--db", good, win("t.data", 0),
-			     win("t.data", 1), win("t.data", 2),
-			     win("t.data", 3)), 0);
+	ck_assert_int_eq(run("baseline", "add", "--db", good,
+			     sa_test_demo_win("t.data", 0),
+			     sa_test_demo_win("t.data", 1),
+			     sa_test_demo_win("t.data", 2),
+			     sa_test_demo_win("t.data", 3)),
+			 0);
 	/* The untouched baseline analyses. */
-	ck_assert_int_eq(run("analyze", "--baseline", good, win("t.data", 4),
-			     NULL, NULL, NULL, NULL), 0);
+	ck_assert_int_eq(run("analyze", "--baseline", good,
+			     sa_test_demo_win("t.data", 4), NULL, NULL, NULL,
+			     NULL),
+			 0);
 	for (i = 0; i < sizeof(tampered) / sizeof(tampered[0]); i++) {
 		copy_file(good, bad);
 		ck_assert_msg(tamper(bad, tampered[i].sql) == 1, "%s",
 			      tampered[i].sql);
 		ck_assert_int_eq(run("analyze", "--baseline", bad,
-				     win("t.data", 4), NULL, NULL, NULL, NULL),
+				     sa_test_demo_win("t.data", 4), NULL, NULL,
+				     NULL, NULL),
 				 1);
 		err = slurp("err.txt");
 		ck_assert_msg(strstr(err, bad) && strstr(err, tampered[i].table)
@@ -361,7 +327,9 @@ START_TEST(test_tampered)
 		/* add would sum onto the row: refused, nothing added */
 		added = query_int(bad, "SELECT sum(added) FROM builds");
 		ck_assert_int_eq(run("baseline", "add", "--db", bad,
-				     win("t.data", 4), NULL, NULL, NULL), 1);
+				     sa_test_demo_win("t.data", 4), NULL, NULL,
+				     NULL),
+				 1);
 		err = slurp("err.txt");
 		ck_assert_msg(strstr(err, bad) && strstr(err, tampered[i].table)
 			      && strstr(err, ", row (") &&
@@ -375,7 +343,8 @@ START_TEST(test_tampered)
 	ck_assert_int_eq(run("baseline", "list", "--db", good, NULL, NULL,
 			     NULL, NULL), 0);
 	ck_assert_int_eq(run("baseline", "add", "--db", good,
-			     win("t.data", 4), NULL, NULL, NULL), 0);
+			     sa_test_demo_win("t.data", 4), NULL, NULL, NULL),
+			 0);
 }
 END_TEST
 
@@ -392,9 +361,9 @@ START_TEST(test_concurrent_add)
 	int round, i, st;
 	pid_t pid, kids[NR];
 
-	pid = start(service);
-	record(pid, "c.data", "8");
-	stop(pid);
+	pid = sa_test_demo_start(service);
+	sa_test_demo_record(tool, pid, "c.data", "8");
+	sa_test_demo_stop(pid);
 	for (round = 0; round < ROUNDS; round++) {
 		sqlite3 *hold = NULL;
 
@@ -408,7 +377,8 @@ START_TEST(test_concurrent_add)
 		}
 		for (i = 0; i < NR; i++) {
 			char *argv[] = { (char *)tool, "baseline", "add",
-					 "--db", db, (char *)win("c.data", i),
+					 "--db", db,
+					 (char *)sa_test_demo_win("c.data", i),
 					 NULL };
 
 			snprintf(path, sizeof(path), "%s/add-%d.err",
@@ -523,40 +493,50 @@ START_TEST(test_cross_build)
 	   "'%s/xb/tree/src/svc.c'", cc, b, t, t);
 	sh("%s -g -O2 -fno-sanitize=all -o '%s' '%s/xc/other.c'", cc, c, t);
 
-	pid = start(a);
-	record(pid, "xa.data", "6");
-	stop(pid);
-	ck_assert_int_eq(run("baseline", "add", "--db", db, win("xa.data", 0),
-			     win("xa.data", 1), win("xa.data", 2),
-			     win("xa.data", 3)), 0);
-	ck_assert_int_eq(run("baseline", "add", "--db", db, win("xa.data", 4),
-			     win("xa.data", 5), NULL, NULL), 0);
-	pid = start(b);
-	record(pid, "xb.data", "3");
-	kill(pid, SIGUSR1);
-	usleep(100000);
-	record(pid, "xbs.data", "3");
-	stop(pid);
+	pid = sa_test_demo_start(a);
+	sa_test_demo_record(tool, pid, "xa.data", "6");
+	sa_test_demo_stop(pid);
+	ck_assert_int_eq(run("baseline", "add", "--db", db,
+			     sa_test_demo_win("xa.data", 0),
+			     sa_test_demo_win("xa.data", 1),
+			     sa_test_demo_win("xa.data", 2),
+			     sa_test_demo_win("xa.data", 3)),
+			 0);
+	ck_assert_int_eq(run("baseline", "add", "--db", db,
+			     sa_test_demo_win("xa.data", 4),
+			     sa_test_demo_win("xa.data", 5), NULL, NULL),
+			 0);
+	pid = sa_test_demo_start(b);
+	sa_test_demo_record(tool, pid, "xb.data", "3");
+	sa_test_demo_shift(pid);
+	sa_test_demo_record(tool, pid, "xbs.data", "3");
+	sa_test_demo_stop(pid);
 
 	/* Without --cross-build: another build, refused as before. */
-	ck_assert_int_eq(run("analyze", "--baseline", db, win("xb.data", 0),
-			     NULL, NULL, NULL, NULL), 1);
+	ck_assert_int_eq(run("analyze", "--baseline", db,
+			     sa_test_demo_win("xb.data", 0), NULL, NULL, NULL,
+			     NULL),
+			 1);
 	err = slurp("err.txt");
 	ck_assert_msg(strstr(err, "of another build") &&
 		      strstr(err, "--cross-build"), "%s", err);
 	free(err);
 	/* The same behaviour across builds: the branches match. */
 	ck_assert_int_eq(run("analyze", "--cross-build", "--baseline", db,
-			     win("xb.data", 0), win("xb.data", 1),
-			     win("xb.data", 2), NULL), 0);
+			     sa_test_demo_win("xb.data", 0),
+			     sa_test_demo_win("xb.data", 1),
+			     sa_test_demo_win("xb.data", 2), NULL),
+			 0);
 	out = slurp("out.txt");
 	matched(out, &m, &n);
 	ck_assert_msg(n >= 10 && m * 10 >= n * 9, "%s", out);
 	free(out);
 	/* The planted change is found across builds. */
 	ck_assert_int_eq(run("analyze", "--cross-build", "--baseline", db,
-			     win("xbs.data", 0), win("xbs.data", 1),
-			     win("xbs.data", 2), NULL), 0);
+			     sa_test_demo_win("xbs.data", 0),
+			     sa_test_demo_win("xbs.data", 1),
+			     sa_test_demo_win("xbs.data", 2), NULL),
+			 0);
 	out = slurp("out.txt");
 	matched(out, &m, &n);
 	ck_assert_msg(m * 10 >= n * 9, "%s", out);
@@ -569,8 +549,11 @@ START_TEST(test_cross_build)
 	free(out);
 
 	/* baseline diff of the two builds: matched, and the change named. */
-	ck_assert_int_eq(run("baseline", "add", "--db", db, win("xbs.data", 0),
-			     win("xbs.data", 1), win("xbs.data", 2), NULL), 0);
+	ck_assert_int_eq(run("baseline", "add", "--db", db,
+			     sa_test_demo_win("xbs.data", 0),
+			     sa_test_demo_win("xbs.data", 1),
+			     sa_test_demo_win("xbs.data", 2), NULL),
+			 0);
 	ck_assert_int_eq(run("baseline", "diff", "--db", db, a, b, NULL, NULL),
 			 0);
 	out = slurp("out.txt");
@@ -581,19 +564,21 @@ START_TEST(test_cross_build)
 	free(out);
 
 	/* Another program of the same file name: nothing comparable. */
-	pid = start(c);
-	record(pid, "xc.data", "1");
-	stop(pid);
+	pid = sa_test_demo_start(c);
+	sa_test_demo_record(tool, pid, "xc.data", "1");
+	sa_test_demo_stop(pid);
 	ck_assert_int_eq(run("analyze", "--cross-build", "--baseline", db,
-			     win("xc.data", 0), NULL, NULL, NULL), 1);
+			     sa_test_demo_win("xc.data", 0), NULL, NULL, NULL),
+			 1);
 	err = slurp("err.txt");
 	ck_assert_msg(strstr(err, "nothing comparable"), "%s", err);
 	free(err);
 	out = slurp("out.txt");
 	ck_assert_msg(!strstr(out, "No anomaly"), "%s", out);
 	free(out);
-	ck_assert_int_eq(run("baseline", "add", "--db", db, win("xc.data", 0),
-			     NULL, NULL, NULL), 0);
+	ck_assert_int_eq(run("baseline", "add", "--db", db,
+			     sa_test_demo_win("xc.data", 0), NULL, NULL, NULL),
+			 0);
 	ck_assert_int_eq(run("baseline", "diff", "--db", db, a, c, NULL, NULL),
 			 1);
 	err = slurp("err.txt");

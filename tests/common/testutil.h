@@ -355,4 +355,55 @@ static inline char *sa_test_cmd_output(const char *cmd, int must_succeed)
 	return buf;
 }
 
+/* The string or number of the first field "@key" in the JSON line @line,
+ * as text, in @buf (the test fails when it is missing or longer than
+ * @size - 1).  For the tool's JSON-lines records, whose string values
+ * hold no '"'.
+ */
+static inline void sa_test_json_field(const char *line, const char *key,
+				      char *buf, size_t size)
+{
+	char pat[128];
+	const char *p;
+	size_t len;
+
+	snprintf(pat, sizeof(pat), "\"%s\":", key);
+	p = strstr(line, pat);
+	ck_assert_msg(p, "no %s in %s", key, line);
+	p += strlen(pat);
+	if (*p == '"')
+		p++;
+	len = strcspn(p, "\",}");
+	ck_assert_msg(len < size, "%s: %.*s is too long", key, (int)len, p);
+	memcpy(buf, p, len);
+	buf[len] = 0;
+}
+
+/* The number of the first line of $SA_SOURCE_DIR/@file (a path in the
+ * source tree; "." when unset) that holds @marker: the ground truth for
+ * a line the tool reports.  The test fails when the file cannot be read
+ * or holds no @marker.
+ */
+static inline int sa_test_source_line(const char *file, const char *marker)
+{
+	const char *dir = getenv("SA_SOURCE_DIR");
+	char path[4096], line[1024];
+	int n = 0;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/%s", dir ? dir : ".", file);
+	f = fopen(path, "r");
+	ck_assert_msg(f, "cannot read %s", path);
+	while (fgets(line, sizeof(line), f)) {
+		n++;
+		if (strstr(line, marker)) {
+			fclose(f);
+			return n;
+		}
+	}
+	fclose(f);
+	ck_abort_msg("no '%s' in %s", marker, path);
+	return 0;
+}
+
 #endif /* SA_TESTUTIL_H */

@@ -49,6 +49,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "demo.h"
 #include "testutil.h"
 
 static const char *tool, *service, *rebuilt;
@@ -305,40 +306,6 @@ static char *client(const struct server *s, const char *sql)
 	return slurp("cl.txt");
 }
 
-static pid_t start_service(const char *prog)
-{
-	int pfd[2];
-	char buf[64];
-	pid_t pid;
-
-	ck_assert_int_eq(pipe(pfd), 0);
-	pid = fork();
-	ck_assert_int_ge(pid, 0);
-	if (!pid) {
-		dup2(pfd[1], 1);
-		close(pfd[0]);
-		prctl(PR_SET_PDEATHSIG, SIGKILL);
-		execl(prog, prog, "5", (char *)NULL);
-		_exit(127);
-	}
-	close(pfd[1]);
-	ck_assert_int_gt(read(pfd[0], buf, sizeof(buf)), 0);
-	close(pfd[0]);
-	return pid;
-}
-
-static void record(pid_t pid, const char *name, const char *n)
-{
-	char pidbuf[16];
-	int st;
-
-	snprintf(pidbuf, sizeof(pidbuf), "%d", (int)pid);
-	st = run("record", "--emulate", "--pid", pidbuf, "--window", "4000",
-		 "--period", "20", "--windows", n, "-o", sa_test_path(name),
-		 NULL);
-	ck_assert_msg(st == 0, "record: %s", slurp("err.txt"));
-}
-
 /* The windows of host @h (1..3), as argv entries. */
 static char win_paths[3][NR_WIN][4200];
 
@@ -592,13 +559,12 @@ START_TEST(test_fleet)
 	 */
 	phase("recording");
 	window_names();
-	pid = start_service(service);
-	record(pid, "w1", "12");
-	record(pid, "w2", "12");
-	record(pid, "w3n", "6");
-	kill(pid, SIGUSR1);
-	usleep(100000);
-	record(pid, "w3s", "6");
+	pid = sa_test_demo_start(service);
+	sa_test_demo_record(tool, pid, "w1", "12");
+	sa_test_demo_record(tool, pid, "w2", "12");
+	sa_test_demo_record(tool, pid, "w3n", "6");
+	sa_test_demo_shift(pid);
+	sa_test_demo_record(tool, pid, "w3s", "6");
 	kill(pid, SIGUSR2);
 	phase("decode -f json");
 	for (h = 0; h < 3; h++)
@@ -684,13 +650,11 @@ START_TEST(test_fleet)
 	 */
 	{
 		char host4[4200], *a, *b;
-		pid_t p4 = start_service(rebuilt);
+		pid_t p4 = sa_test_demo_start(rebuilt);
 
-		kill(p4, SIGUSR1);
-		usleep(100000);
-		record(p4, "w4", "6");
-		kill(p4, SIGTERM);
-		waitpid(p4, NULL, 0);
+		sa_test_demo_shift(p4);
+		sa_test_demo_record(tool, p4, "w4", "6");
+		sa_test_demo_stop(p4);
 		snprintf(host4, sizeof(host4), "%s/w4.000", sa_test_tmpdir());
 		a = build_id_of(host4);
 		b = build_id_of(win_paths[0][0]);
@@ -901,8 +865,7 @@ START_TEST(test_fleet)
 		free(ans);
 	}
 
-	kill(pid, SIGTERM);
-	waitpid(pid, NULL, 0);
+	sa_test_demo_stop(pid);
 	stop_all();
 	phase("done");
 }

@@ -1,15 +1,20 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * The OTLP tests' side of tests/otlp/receiver.py: start it on a free
- * loopback port, stop it, and read what it decoded.
+ * loopback port, stop it, and read what it decoded; and a collector that
+ * never answers.
  */
 #ifndef SA_TEST_OTLP_RECEIVER_H
 #define SA_TEST_OTLP_RECEIVER_H
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -111,6 +116,28 @@ static inline char *rx_unescape(char *s)
 	}
 	*w = 0;
 	return s;
+}
+
+/* A TCP socket on a free loopback port, its "http://127.0.0.1:PORT" in
+ * @url.  With @listening it accepts connections and never answers (a
+ * collector that hangs); without, connections to it are refused (a port
+ * that was free a moment ago).  Returns the fd, for the caller to close.
+ */
+static inline int rx_silent(bool listening, char *url, size_t size)
+{
+	struct sockaddr_in sin = { .sin_family = AF_INET };
+	socklen_t len = sizeof(sin);
+	int fd;
+
+	fd = socket(AF_INET, SOCK_STREAM, 0);
+	ck_assert_int_ge(fd, 0);
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	ck_assert_int_eq(bind(fd, (struct sockaddr *)&sin, sizeof(sin)), 0);
+	if (listening)
+		ck_assert_int_eq(listen(fd, 16), 0);
+	ck_assert_int_eq(getsockname(fd, (struct sockaddr *)&sin, &len), 0);
+	snprintf(url, size, "http://127.0.0.1:%d", ntohs(sin.sin_port));
+	return fd;
 }
 
 /* Reads the receiver's output (after the sender flushed). */

@@ -353,8 +353,6 @@ static void fill_record(struct sa_otlp_record *r, struct sa_otlp_attr *at)
  */
 START_TEST(test_noblock)
 {
-	struct sockaddr_in sin = { .sin_family = AF_INET };
-	socklen_t len = sizeof(sin);
 	struct sa_otlp_opts o = {
 		.queue_max = 4,
 		.batch_max = 2,
@@ -369,14 +367,7 @@ START_TEST(test_noblock)
 	char url[64];
 	int fd, i, err;
 
-	fd = socket(AF_INET, SOCK_STREAM, 0);
-	ck_assert_int_ge(fd, 0);
-	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	ck_assert_int_eq(bind(fd, (struct sockaddr *)&sin, sizeof(sin)), 0);
-	ck_assert_int_eq(listen(fd, 16), 0);
-	ck_assert_int_eq(getsockname(fd, (struct sockaddr *)&sin, &len), 0);
-	snprintf(url, sizeof(url), "http://127.0.0.1:%d",
-		 ntohs(sin.sin_port));
+	fd = rx_silent(true, url, sizeof(url));
 	o.url = url;
 	ot = sa_otlp__new(&o, &ei);
 	ck_assert_msg(ot, "%s", ei.msg);
@@ -422,8 +413,6 @@ END_TEST
  */
 START_TEST(test_down)
 {
-	struct sockaddr_in sin = { .sin_family = AF_INET };
-	socklen_t len = sizeof(sin);
 	struct sa_otlp_opts o = {
 		.max_retries = 2,
 		.backoff_ms = 20,
@@ -438,13 +427,7 @@ START_TEST(test_down)
 	int fd, i;
 
 	/* a port that was free a moment ago and is closed now */
-	fd = socket(AF_INET, SOCK_STREAM, 0);
-	ck_assert_int_ge(fd, 0);
-	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	ck_assert_int_eq(bind(fd, (struct sockaddr *)&sin, sizeof(sin)), 0);
-	ck_assert_int_eq(getsockname(fd, (struct sockaddr *)&sin, &len), 0);
-	snprintf(url, sizeof(url), "http://127.0.0.1:%d",
-		 ntohs(sin.sin_port));
+	fd = rx_silent(false, url, sizeof(url));
 	o.url = url;
 	ot = sa_otlp__new(&o, &ei);
 	ck_assert_msg(ot, "%s", ei.msg);

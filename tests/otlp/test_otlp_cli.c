@@ -29,30 +29,10 @@
 
 #include "sensor/otlp.h"
 
+#include "demo.h"
 #include "receiver.h"
 
 static const char *tool, *service;
-
-static pid_t start(const char *prog)
-{
-	int pfd[2];
-	char buf[64];
-	pid_t pid;
-
-	ck_assert_int_eq(pipe(pfd), 0);
-	pid = fork();
-	ck_assert_int_ge(pid, 0);
-	if (!pid) {
-		dup2(pfd[1], 1);
-		close(pfd[0]);
-		execl(prog, prog, "5", (char *)NULL);
-		_exit(127);
-	}
-	close(pfd[1]);
-	ck_assert_int_gt(read(pfd[0], buf, sizeof(buf)), 0);
-	close(pfd[0]);
-	return pid;
-}
 
 static char *slurp(const char *name)
 {
@@ -60,57 +40,6 @@ static char *slurp(const char *name)
 
 	ck_assert_ptr_nonnull(s);
 	return s;
-}
-
-static void record(pid_t pid, const char *name, const char *n)
-{
-	char pidbuf[16], out[4200];
-	int st;
-
-	snprintf(pidbuf, sizeof(pidbuf), "%d", (int)pid);
-	snprintf(out, sizeof(out), "%s", sa_test_path(name));
-	{
-		char *argv[] = { (char *)tool, "record", "--emulate", "--pid",
-				 pidbuf, "--window", "4000", "--period", "20",
-				 "--windows", (char *)n, "-o", out, NULL };
-
-		st = sa_test_exec(argv, NULL, sa_test_path("rec.txt"));
-	}
-	ck_assert_msg(st == 0, "record: %s", slurp("rec.txt"));
-}
-
-static const char *win(const char *name, int i)
-{
-	static char buf[4][4200];
-	static int next;
-	char *p = buf[next++ & 3];
-
-	snprintf(p, 4200, "%s.%03d", sa_test_path(name), i);
-	return p;
-}
-
-/* The line of @marker in the demo's source (ground truth). */
-static int marker_line(const char *marker)
-{
-	char path[4096], line[512];
-	const char *src = getenv("SA_SOURCE_DIR");
-	int n = 0;
-	FILE *f;
-
-	snprintf(path, sizeof(path), "%s/tests/scenarios/demo_service.c",
-		 src ? src : ".");
-	f = fopen(path, "r");
-	ck_assert_ptr_nonnull(f);
-	while (fgets(line, sizeof(line), f)) {
-		n++;
-		if (strstr(line, marker)) {
-			fclose(f);
-			return n;
-		}
-	}
-	fclose(f);
-	ck_abort_msg("no %s in %s", marker, path);
-	return 0;
 }
 
 /* addr2line's "file:line" for @addr in the demo binary. */
@@ -138,6 +67,9 @@ static void check_run(const char *db, const char *proto, const char *dir)
 	char *save = NULL, *lines[64];
 	const char *name = strrchr(service, '/') + 1, *v;
 	int i, n = 0, nlines = 0, st, a2l_line, error_origin = 0;
+	/* the demo's error branch (its source marker: ground truth) */
+	int error_line = sa_test_source_line("tests/scenarios/demo_service.c",
+					     "/* DEMO error */");
 	struct rx rx;
 
 	rx_start(&rx, proto[5] == 'j' ? "rx-json" : "rx-pb", 1, dir);
@@ -147,9 +79,10 @@ static void check_run(const char *db, const char *proto, const char *dir)
 				 (char *)db, "-f", "jsonl", "--otlp", url,
 				 "--otlp-protocol", (char *)proto,
 				 "--service", "demo-svc",
-				 (char *)win("shift.data", 0),
-				 (char *)win("shift.data", 1),
-				 (char *)win("shift.data", 2), NULL };
+				 (char *)sa_test_demo_win("shift.data", 0),
+				 (char *)sa_test_demo_win("shift.data", 1),
+				 (char *)sa_test_demo_win("shift.data", 2),
+				 NULL };
 
 		st = sa_test_exec(argv, sa_test_path("out.txt"),
 				  sa_test_path("err.txt"));
@@ -220,7 +153,7 @@ static void check_run(const char *db, const char *proto, const char *dir)
 		    !strcmp(rx_get(r, "attr.sensor_agent.kind"),
 			    "s:error_origin")) {
 			rx_assert_int(r, "attr.code.line.number",
-				      marker_line("/* DEMO error */"));
+				      error_line);
 			rx_assert_bool(r, "attr.sensor_agent.error_path",
 				       true);
 			error_origin++;
@@ -239,7 +172,6 @@ START_TEST(test_analyze_otlp)
 {
 	char db[4200];
 	const char *dir = getenv("SA_OTLP_PROTO_DIR");
-	pid_t pid;
 
 	snprintf(db, sizeof(db), "%s", sa_test_path("b.db"));
 	/* bad options: usage errors before any work */
@@ -264,27 +196,9 @@ START_TEST(test_analyze_otlp)
 			      err);
 		free(err);
 	}
-	pid = start(service);
-	record(pid, "base.data", "8");
-	kill(pid, SIGUSR1);
-	usleep(100000);
-	record(pid, "shift.data", "3");
-	kill(pid, SIGTERM);
-	waitpid(pid, NULL, 0);
-	{
-		char *argv[] = { (char *)tool, "baseline", "add", "--db", db,
-				 (char *)win("base.data", 0),
-				 (char *)win("base.data", 1),
-				 (char *)win("base.data", 2),
-				 (char *)win("base.data", 3),
-				 (char *)win("base.data", 4),
-				 (char *)win("base.data", 5),
-				 (char *)win("base.data", 6),
-				 (char *)win("base.data", 7), NULL };
-
-		ck_assert_int_eq(sa_test_exec(argv, NULL,
-					      sa_test_path("err.txt")), 0);
-	}
+	sa_test_demo_record_shift(tool, service, "base.data", "8",
+				  "shift.data", "3");
+	sa_test_demo_baseline(tool, db, "base.data", 8);
 	check_run(db, "http/json", NULL);
 	if (sa_otlp_have_protobuf() && dir && *dir && sa_test_have("protoc"))
 		check_run(db, "http/protobuf", dir);
@@ -292,24 +206,6 @@ START_TEST(test_analyze_otlp)
 		printf("http/protobuf part skipped: not built or no protoc\n");
 }
 END_TEST
-
-/* The JSON number or string of "@key": in @line, as text. */
-static void json_field(const char *line, const char *key, char *buf,
-		       size_t size)
-{
-	char pat[128];
-	const char *p;
-	size_t n;
-
-	snprintf(pat, sizeof(pat), "\"%s\":", key);
-	p = strstr(line, pat);
-	ck_assert_msg(p, "no %s in %s", key, line);
-	p += strlen(pat);
-	if (*p == '"')
-		p++;
-	n = strcspn(p, "\",}");
-	snprintf(buf, size, "%.*s", (int)n, p);
-}
 
 /* Runs the live sensor on the demo service for 8 windows with --otlp
  * @url; returns the wall time, its stdout lines in @lines.
@@ -353,15 +249,13 @@ START_TEST(test_live_otlp)
 {
 	char url[64], real[4096], host[256], want[256], v[128], exe[64];
 	char *out, *err, *lines[64];
-	struct sockaddr_in sin = { .sin_family = AF_INET };
-	socklen_t len = sizeof(sin);
 	int i, n = 0, nlines, fd;
 	struct rx rx;
 	double t, wall;
 	const char *p;
 	pid_t pid;
 
-	pid = start(service);
+	pid = sa_test_demo_start(service);
 	rx_start(&rx, "rx-live", 1, NULL);
 	snprintf(url, sizeof(url), "http://127.0.0.1:%d", rx.port);
 	live(pid, url, &out, lines, &nlines);
@@ -383,30 +277,31 @@ START_TEST(test_live_otlp)
 		rx_assert_str(r, "resource.process.executable.name", exe);
 		rx_assert_str(r, "resource.process.executable.path", real);
 		/* the JSON line of the same record */
-		json_field(lines[n], "record", v, sizeof(v));
+		sa_test_json_field(lines[n], "record", v, sizeof(v));
 		rx_assert_str(r, "attr.sensor_agent.record", v);
-		json_field(lines[n], "comparison", v, sizeof(v));
+		sa_test_json_field(lines[n], "comparison", v, sizeof(v));
 		rx_assert_int(r, "attr.sensor_agent.comparison", atoll(v));
-		json_field(lines[n], "window.first", v, sizeof(v));
+		sa_test_json_field(lines[n], "window.first", v, sizeof(v));
 		rx_assert_int(r, "attr.sensor_agent.window.first", atoll(v));
-		json_field(lines[n], "window.last", v, sizeof(v));
+		sa_test_json_field(lines[n], "window.last", v, sizeof(v));
 		rx_assert_int(r, "attr.sensor_agent.window.last", atoll(v));
 		if (!strcmp(rx_get(r, "attr.sensor_agent.record"),
 			    "s:summary")) {
 			rx_assert_int(r, "severityNumber", 9);
-			json_field(lines[n], "tests", v, sizeof(v));
+			sa_test_json_field(lines[n], "tests", v, sizeof(v));
 			rx_assert_int(r, "attr.sensor_agent.tests", atoll(v));
-			json_field(lines[n], "instructions", v, sizeof(v));
+			sa_test_json_field(lines[n], "instructions", v,
+					   sizeof(v));
 			rx_assert_int(r, "attr.sensor_agent.instructions",
 				      atoll(v));
-			json_field(lines[n], "anomalies", v, sizeof(v));
+			sa_test_json_field(lines[n], "anomalies", v, sizeof(v));
 			rx_assert_int(r, "attr.sensor_agent.anomalies",
 				      atoll(v));
 		} else {
-			json_field(lines[n], "state", v, sizeof(v));
+			sa_test_json_field(lines[n], "state", v, sizeof(v));
 			rx_assert_str(r, "attr.sensor_agent.state", v);
-			json_field(lines[n], "code.function.name", v,
-				   sizeof(v));
+			sa_test_json_field(lines[n], "code.function.name", v,
+					   sizeof(v));
 			rx_assert_str(r, "attr.code.function.name", v);
 		}
 		n++;
@@ -421,18 +316,10 @@ START_TEST(test_live_otlp)
 	rx_free(&rx);
 
 	/* a collector that accepts and never answers */
-	fd = socket(AF_INET, SOCK_STREAM, 0);
-	ck_assert_int_ge(fd, 0);
-	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	ck_assert_int_eq(bind(fd, (struct sockaddr *)&sin, sizeof(sin)), 0);
-	ck_assert_int_eq(listen(fd, 16), 0);
-	ck_assert_int_eq(getsockname(fd, (struct sockaddr *)&sin, &len), 0);
-	snprintf(url, sizeof(url), "http://127.0.0.1:%d",
-		 ntohs(sin.sin_port));
+	fd = rx_silent(true, url, sizeof(url));
 	t = live(pid, url, &out, lines, &nlines);
 	close(fd);
-	kill(pid, SIGTERM);
-	waitpid(pid, NULL, 0);
+	sa_test_demo_stop(pid);
 	err = slurp("err.txt");
 	/* all 8 windows, then the 5 s flush deadline and the abort (a
 	 * second at most) on top of the loop's own wall time

@@ -46,6 +46,7 @@
 #include "sensor/baseline.h"
 #include "sensor/image.h"
 #include "sensor/report.h"
+#include "demo.h"
 #include "testutil.h"
 #include "../anomaly/synth.h"
 
@@ -245,71 +246,6 @@ START_TEST(test_hostile)
 }
 END_TEST
 
-static pid_t start_service(void)
-{
-	int pfd[2];
-	char buf[64];
-	pid_t pid;
-
-	ck_assert_int_eq(pipe(pfd), 0);
-	pid = fork();
-	ck_assert_int_ge(pid, 0);
-	if (!pid) {
-		dup2(pfd[1], 1);
-		close(pfd[0]);
-		execl(service, service, "5", (char *)NULL);
-		_exit(127);
-	}
-	close(pfd[1]);
-	ck_assert_int_gt(read(pfd[0], buf, sizeof(buf)), 0);
-	close(pfd[0]);
-	return pid;
-}
-
-static void record(pid_t pid, const char *name, const char *n)
-{
-	char pidbuf[16], out[4200];
-	char *argv[] = { (char *)tool, "record", "--emulate", "--pid", pidbuf,
-			 "--window", "4000", "--period", "20", "--windows",
-			 (char *)n, "-o", out, NULL };
-	int st;
-
-	snprintf(pidbuf, sizeof(pidbuf), "%d", (int)pid);
-	snprintf(out, sizeof(out), "%s", sa_test_path(name));
-	st = sa_test_exec(argv, NULL, sa_test_path("rec.txt"));
-	ck_assert_msg(st == 0, "record: %s", slurp(sa_test_path("rec.txt")));
-}
-
-static const char *win(const char *name, int i)
-{
-	static char buf[8][4200];
-	static int next;
-	char *p = buf[next++ & 7];
-
-	snprintf(p, 4200, "%s.%03d", sa_test_path(name), i);
-	return p;
-}
-
-/* The first JSON-lines record's string or number field @key. */
-static void json_field(const char *rec, const char *key, char *buf,
-		       size_t size)
-{
-	char pat[128];
-	const char *p;
-	size_t len;
-
-	snprintf(pat, sizeof(pat), "\"%s\":", key);
-	p = strstr(rec, pat);
-	ck_assert_msg(p, "no %s in %s", key, rec);
-	p += strlen(pat);
-	if (*p == '"')
-		p++;
-	len = strcspn(p, "\",}");
-	ck_assert_uint_lt(len, size);
-	memcpy(buf, p, len);
-	buf[len] = 0;
-}
-
 static void copy_artifact(const char *from, const char *name)
 {
 	const char *bdir = getenv("SA_BUILD_DIR");
@@ -328,41 +264,23 @@ START_TEST(test_demo)
 	char *out, *dom, *html, *p;
 	char r1[4200], r2[4200], png[4200];
 	unsigned w, h, colours, nonwhite;
-	pid_t pid;
 	int st;
 
 	snprintf(db, sizeof(db), "%s", sa_test_path("b.db"));
 	snprintf(r1, sizeof(r1), "%s", sa_test_path("report.html"));
 	snprintf(r2, sizeof(r2), "%s", sa_test_path("analyze.html"));
 	snprintf(png, sizeof(png), "%s", sa_test_path("report.png"));
-	pid = start_service();
-	record(pid, "base.data", "8");
-	kill(pid, SIGUSR1);
-	usleep(100000);
-	record(pid, "shift.data", "3");
-	kill(pid, SIGTERM);
-	waitpid(pid, NULL, 0);
-
-	{
-		char *argv[] = { (char *)tool, "baseline", "add", "--db", db,
-				 (char *)win("base.data", 0),
-				 (char *)win("base.data", 1),
-				 (char *)win("base.data", 2),
-				 (char *)win("base.data", 3),
-				 (char *)win("base.data", 4),
-				 (char *)win("base.data", 5),
-				 (char *)win("base.data", 6),
-				 (char *)win("base.data", 7), NULL };
-
-		ck_assert_int_eq(sa_test_exec(argv, NULL, NULL), 0);
-	}
+	sa_test_demo_record_shift(tool, service, "base.data", "8",
+				  "shift.data", "3");
+	sa_test_demo_baseline(tool, db, "base.data", 8);
 	/* the peer for the top anomaly: analyze's JSON lines */
 	{
 		char *argv[] = { (char *)tool, "analyze", "--baseline", db,
 				 "--format", "jsonl", "--html", (char *)r2,
-				 (char *)win("shift.data", 0),
-				 (char *)win("shift.data", 1),
-				 (char *)win("shift.data", 2), NULL };
+				 (char *)sa_test_demo_win("shift.data", 0),
+				 (char *)sa_test_demo_win("shift.data", 1),
+				 (char *)sa_test_demo_win("shift.data", 2),
+				 NULL };
 
 		st = sa_test_exec(argv, sa_test_path("an.jsonl"),
 				  sa_test_path("an.err"));
@@ -370,16 +288,17 @@ START_TEST(test_demo)
 			      slurp(sa_test_path("an.err")));
 	}
 	out = slurp(sa_test_path("an.jsonl"));
-	json_field(out, "code.function.name", fn, sizeof(fn));
-	json_field(out, "code.line.number", line, sizeof(line));
+	sa_test_json_field(out, "code.function.name", fn, sizeof(fn));
+	sa_test_json_field(out, "code.line.number", line, sizeof(line));
 	free(out);
 	{
 		char *argv[] = { (char *)tool, "report", "--db", db, "-o",
 				 (char *)r1, "--title",
 				 "demo service: the input mix shifted",
-				 (char *)win("shift.data", 0),
-				 (char *)win("shift.data", 1),
-				 (char *)win("shift.data", 2), NULL };
+				 (char *)sa_test_demo_win("shift.data", 0),
+				 (char *)sa_test_demo_win("shift.data", 1),
+				 (char *)sa_test_demo_win("shift.data", 2),
+				 NULL };
 
 		st = sa_test_exec(argv, sa_test_path("rep.out"),
 				  sa_test_path("rep.err"));
@@ -564,7 +483,7 @@ static unsigned long long json_u64(const char *rec, const char *key)
 {
 	char buf[64];
 
-	json_field(rec, key, buf, sizeof(buf));
+	sa_test_json_field(rec, key, buf, sizeof(buf));
 	return strtoull(buf, NULL, 10);
 }
 

@@ -315,26 +315,11 @@ END_TEST
 /* The line of "PLANT @mode" in tests/scenarios/@file. */
 static int plant_line(const char *file, const char *mode)
 {
-	const char *dir = getenv("SA_SOURCE_DIR");
-	char path[4096], marker[64], line[1024];
-	int n = 0;
-	FILE *f;
+	char path[4096], marker[64];
 
-	snprintf(path, sizeof(path), "%s/tests/scenarios/%s",
-		 dir ? dir : ".", file);
+	snprintf(path, sizeof(path), "tests/scenarios/%s", file);
 	snprintf(marker, sizeof(marker), "PLANT %s */", mode);
-	f = fopen(path, "r");
-	ck_assert_msg(f, "cannot read %s", path);
-	while (fgets(line, sizeof(line), f)) {
-		n++;
-		if (strstr(line, marker)) {
-			fclose(f);
-			return n;
-		}
-	}
-	fclose(f);
-	ck_abort_msg("no '%s' in %s", marker, path);
-	return 0;
+	return sa_test_source_line(path, marker);
 }
 
 static bool ends_with(const char *s, const char *tail)
