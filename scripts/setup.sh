@@ -25,13 +25,17 @@ pkgs=(
 	# OTLP export (src/otlp): HTTP, gzip, protobuf-c; npm fetches the
 	# official .proto files, protoc decodes them in the tests
 	libcurl4-openssl-dev zlib1g-dev libprotobuf-c-dev protobuf-c-compiler
-	protobuf-compiler npm
+	protobuf-compiler
 	# the fleet store (libcurl, above) and its test servers (docs/fleet.md)
 	clickhouse-server clickhouse-client
 	# man pages (scdoc) and their render test (man-db), sd_notify
 	# (libsystemd-dev), systemd-analyze verify of the units (systemd)
 	scdoc man-db libsystemd-dev systemd
 )
+# npm fetches the .proto files below: the machine's own (Node.js) serves;
+# Debian's only where there is none, as it conflicts with a Node.js that
+# did not come from Debian
+command -v npm >/dev/null 2>&1 || pkgs+=(npm)
 missing=()
 for p in "${pkgs[@]}"; do
 	[[ $p == \#* ]] && continue
