@@ -344,6 +344,17 @@ static bool rank_is(const char *out, int n, const char *what)
 	return strstr(line, what) != NULL;
 }
 
+/* True when one of the first @n anomalies of @out is @what. */
+static bool in_top(const char *out, int n, const char *what)
+{
+	int i;
+
+	for (i = 1; i <= n; i++)
+		if (rank_is(out, i, what))
+			return true;
+	return false;
+}
+
 /* The build-id of the first function of window @path. */
 static char *build_id_of(const char *path)
 {
@@ -679,18 +690,19 @@ START_TEST(test_fleet)
 				  srv[1].url, "--database", "builds",
 				  "--build", a, "--against", b, NULL) == 0,
 			      "%s", slurp("err.txt"));
-		/* the planted shift: cache misses in cache_get first (the
-		 * new build's windows are all shifted: a direction the
-		 * old build never took), then the malformed requests into
-		 * the error path in parse_request.  (The keys op_put never
-		 * had show only when the few windows of 4000 instructions
-		 * happen to catch puts: not required, it failed 1 run in
-		 * several under load.)
+		/* the planted shift leads: the cache misses in cache_get
+		 * (the new build's windows are all shifted: a direction
+		 * the old build never took) and the malformed requests into
+		 * the error path in parse_request, among the first three
+		 * in either order (their scores are close: either came
+		 * first in runs here), beside the keys op_put never had
+		 * when the few windows of 4000 instructions happen to catch
+		 * puts (so that one is not required).
 		 */
 		out = slurp("out.txt");
 		ck_assert_msg(strstr(out, "(0 could not be matched") &&
-			      rank_is(out, 1, "new_edge: cache_get (") &&
-			      strstr(out, "error_origin: parse_request ("),
+			      in_top(out, 3, "new_edge: cache_get (") &&
+			      in_top(out, 3, "error_origin: parse_request ("),
 			      "%s", out);
 		ck_assert_msg(strstr(out, "demo_service_rebuilt [build-id"),
 			      "%s", out);
