@@ -570,15 +570,8 @@ int sa_emu_enc_async(struct sa_emu_enc *enc, uint64_t ip)
 
 int sa_emu_enc_stop(struct sa_emu_enc *enc, uint64_t ip)
 {
-	int err;
-
-	if (enc->overflow || !enc->enabled)
-		return 0;
-	err = enc_ip_pkt(enc, ppt_fup, ip, false);
-	if (!err)
-		err = enc_ip_pkt(enc, ppt_tip_pgd, 0, true);
-	enc->enabled = false;
-	return err;
+	/* the packets of an asynchronous disable at @ip */
+	return sa_emu_enc_async(enc, ip);
 }
 
 uint64_t sa_emu_enc_dropped(const struct sa_emu_enc *enc)

@@ -82,8 +82,9 @@ int sa_emu_enc_async(struct sa_emu_enc *enc, uint64_t ip);
  * bytes in the buffer.
  */
 size_t sa_emu_enc_finish(struct sa_emu_enc *enc);
-/* The trace stops before the instruction at @ip (a trigger): TIP.PGD
- * with @ip, as at a TraceStop region.
+/* The trace stops before the instruction at @ip (a trigger): FUP @ip +
+ * TIP.PGD, the packets of sa_emu_enc_async(), so that the decoders end
+ * the trace at @ip.
  */
 int sa_emu_enc_stop(struct sa_emu_enc *enc, uint64_t ip);
 /* Ring mode: PT bytes dropped from the front so far. */
