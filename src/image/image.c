@@ -212,26 +212,11 @@ static void sa_filemap_fini(struct sa_filemap *fm)
 
 static void sa_idso_put(struct sa_idso *d);
 
-static void sa_idso__free(struct sa_idso *d)
+/* What an analysed dso holds open: DWARF, the ELF handles, the mapped
+ * file and its debug file.
+ */
+static void sa_idso_close(struct sa_idso *d)
 {
-	if (!d)
-		return;
-	if (d->store.free_fn)
-		d->store.free_fn(d->store.data);
-	free(d->symfs);
-	if (d->core) {
-		free(d->syms);
-		free(d->aliases);
-		free(d->mapsyms);
-		for (size_t i = 0; i < d->nr_strs; i++)
-			free(d->strs[i]);
-		free(d->strs);
-		free(d->path);
-		free(d->file);
-		sa_idso_put(d->core);
-		free(d);
-		return;
-	}
 	if (d->dw)
 		dwarf_end(d->dw);
 	free(d->cus);
@@ -250,6 +235,20 @@ static void sa_idso__free(struct sa_idso *d)
 	sa_filemap_fini(&d->fm);
 	if (d->fd >= 0)
 		close(d->fd);
+}
+
+static void sa_idso__free(struct sa_idso *d)
+{
+	if (!d)
+		return;
+	if (d->store.free_fn)
+		d->store.free_fn(d->store.data);
+	free(d->symfs);
+	/* a re-biased copy borrows those of its core */
+	if (d->core)
+		sa_idso_put(d->core);
+	else
+		sa_idso_close(d);
 	free(d->syms);
 	free(d->aliases);
 	free(d->mapsyms);
