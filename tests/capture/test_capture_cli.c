@@ -11,7 +11,6 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <signal.h>
-#include <spawn.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,7 +21,6 @@
 
 #include "testutil.h"
 
-extern char **environ;
 
 static char agent[PATH_MAX];
 
@@ -50,20 +48,13 @@ static pid_t start_target(void)
 /* Runs the agent with @args; stdout and stderr to files under tmpdir. */
 static pid_t spawn_agent(char *const args[], const char *tag)
 {
-	posix_spawn_file_actions_t fa;
 	char out[PATH_MAX + 32], err[PATH_MAX + 32];
 	pid_t pid;
 
 	snprintf(out, sizeof(out), "%s/%s.out", sa_test_tmpdir(), tag);
 	snprintf(err, sizeof(err), "%s/%s.err", sa_test_tmpdir(), tag);
-	posix_spawn_file_actions_init(&fa);
-	posix_spawn_file_actions_addopen(&fa, 1, out,
-					 O_WRONLY | O_CREAT | O_TRUNC, 0644);
-	posix_spawn_file_actions_addopen(&fa, 2, err,
-					 O_WRONLY | O_CREAT | O_TRUNC, 0644);
-	ck_assert_int_eq(posix_spawn(&pid, agent, &fa, NULL, args, environ),
-			 0);
-	posix_spawn_file_actions_destroy(&fa);
+	pid = sa_test_spawn(args, out, err);
+	ck_assert_int_gt(pid, 0);
 	return pid;
 }
 

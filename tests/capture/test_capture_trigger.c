@@ -103,7 +103,6 @@ static void stop_target(struct tgt *t)
 /* Runs the agent, bounded (90 s); stdout/stderr in TAG.out/TAG.err. */
 static int run_agent(char *const args[], const char *tag)
 {
-	posix_spawn_file_actions_t fa;
 	char out[PATH_MAX + 32], err[PATH_MAX + 32];
 	uint64_t t0 = now_ms();
 	pid_t pid;
@@ -111,14 +110,8 @@ static int run_agent(char *const args[], const char *tag)
 
 	snprintf(out, sizeof(out), "%s/%s.out", sa_test_tmpdir(), tag);
 	snprintf(err, sizeof(err), "%s/%s.err", sa_test_tmpdir(), tag);
-	posix_spawn_file_actions_init(&fa);
-	posix_spawn_file_actions_addopen(&fa, 1, out,
-					 O_WRONLY | O_CREAT | O_TRUNC, 0644);
-	posix_spawn_file_actions_addopen(&fa, 2, err,
-					 O_WRONLY | O_CREAT | O_TRUNC, 0644);
-	ck_assert_int_eq(posix_spawn(&pid, agent, &fa, NULL, args, environ),
-			 0);
-	posix_spawn_file_actions_destroy(&fa);
+	pid = sa_test_spawn(args, out, err);
+	ck_assert_int_gt(pid, 0);
 	while (waitpid(pid, &st, WNOHANG) == 0) {
 		if (now_ms() - t0 > 90000) {
 			kill(pid, SIGKILL);

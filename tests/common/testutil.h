@@ -177,18 +177,16 @@ static inline int sa_test_run(Suite *s)
 #include <sys/wait.h>
 #include <unistd.h>
 
-/* Runs @argv (NULL-terminated) with stdout and stderr sent to the files
- * @out and @err (either may be NULL: /dev/null).  Returns the exit status,
- * 128 + signal when killed, or -1 when it could not be started.
+/* Starts @argv (NULL-terminated) with stdout and stderr sent to the
+ * files @out and @err (either may be NULL: /dev/null), without waiting.
+ * Returns its pid, or -1 when it could not be forked (126/127: its exit
+ * status when the files or the program could not be opened).
  */
-static inline int sa_test_exec(char *const argv[], const char *out,
-			       const char *err)
+static inline pid_t sa_test_spawn(char *const argv[], const char *out,
+				  const char *err)
 {
 	pid_t pid = fork();
-	int st;
 
-	if (pid < 0)
-		return -1;
 	if (pid == 0) {
 		int fo = open(out ? out : "/dev/null",
 			      O_WRONLY | O_CREAT | O_TRUNC, 0644);
@@ -202,6 +200,20 @@ static inline int sa_test_exec(char *const argv[], const char *out,
 		execvp(argv[0], argv);
 		_exit(127);
 	}
+	return pid;
+}
+
+/* sa_test_spawn(), then waits.  Returns the exit status, 128 + signal
+ * when killed, or -1 when it could not be started.
+ */
+static inline int sa_test_exec(char *const argv[], const char *out,
+			       const char *err)
+{
+	pid_t pid = sa_test_spawn(argv, out, err);
+	int st;
+
+	if (pid < 0)
+		return -1;
 	if (waitpid(pid, &st, 0) < 0)
 		return -1;
 	if (WIFSIGNALED(st))
