@@ -140,7 +140,7 @@ run 143 "$T" record --backend emulate -o r.data -- sh -c 'kill -TERM $$'
 run 0 "$T" record --backend emulate -o r.data -- true
 # suffixes where they are accepted, and the count of windows kept
 run 0 "$T" record --backend emulate --aux-size 1M --psb-period 4K \
-	--window 1ms --period 2ms --count 2 -o s.data -- "$WL" 2000
+	--window 1ms --period 2ms --count 2 -o s.data -- "$WL" 50000000
 [ -s s.data.000 ] && [ -s s.data.001 ] && [ ! -e s.data.002 ] ||
 	fail "record --window 1ms --count 2: not two windows"
 run 0 "$T" record --backend emulate --window 300insn --count 1 \
