@@ -225,6 +225,30 @@ static bool reap_others(pid_t target, unsigned int ms)
 	}
 }
 
+/* Waits until @pid's file mappings include libc and stay the same over
+ * three looks 20 ms apart; leaves them in @out.
+ */
+static bool wait_maps_settled(pid_t pid, char *out, size_t len)
+{
+	static char prev[65536];
+	uint64_t end = now_ms() + SETTLE_MS;
+	int same = 0;
+
+	prev[0] = '\0';
+	do {
+		file_maps(pid, out, len);
+		if (strstr(out, "/libc.so") && !strcmp(out, prev))
+			same++;
+		else
+			same = 0;
+		if (same >= 3)
+			return true;
+		snprintf(prev, sizeof(prev), "%s", out);
+		sleep_ms(20);
+	} while (now_ms() < end);
+	return false;
+}
+
 /* Waits until @pid runs @exe (a loaded machine may take long to exec). */
 static bool wait_exec(pid_t pid, const char *exe)
 {
@@ -289,8 +313,14 @@ static int trial(unsigned int nr, int mode, int sig, char *const wl[],
 		fprintf(stderr, "  %s did not start\n", wl[0]);
 		fails++;
 	}
-	sleep_ms(60);		/* threads started, libraries mapped */
-	file_maps(target, maps0, sizeof(maps0));
+	/* Threads started and libraries mapped: on a loaded machine ld.so
+	 * may still be at work after any fixed delay, and a mapping it adds
+	 * later would count as one the sensor changed.
+	 */
+	if (!wait_maps_settled(target, maps0, sizeof(maps0))) {
+		fprintf(stderr, "  %s: mappings never settled\n", wl[0]);
+		fails++;
+	}
 	n0 = text_bytes(target, text0, sizeof(text0));
 
 	snprintf(pidbuf, sizeof(pidbuf), "%d", (int)target);
@@ -427,10 +457,24 @@ static int trial(unsigned int nr, int mode, int sig, char *const wl[],
 			n1);
 		fails++;
 	}
-	sleep_ms(200);
-	if (!proc_state(target, &state, &tracer, &p1) || p1 <= p0) {
-		fprintf(stderr, "  target makes no progress\n");
-		fails++;
+	/* Progress: CPU ticks or context switches grow.  A target starved
+	 * by a loaded machine may need more than one look; a stopped one
+	 * never gets there.
+	 */
+	{
+		uint64_t end = now_ms() + SETTLE_MS;
+		bool ok;
+
+		do {
+			sleep_ms(100);
+			ok = proc_state(target, &state, &tracer, &p1) &&
+			     p1 > p0;
+		} while (!ok && now_ms() < end);
+		if (!ok) {
+			fprintf(stderr, "  target makes no progress in %d ms "
+				"(state %c)\n", SETTLE_MS, state);
+			fails++;
+		}
 	}
 	if (waitpid(target, &ws, WNOHANG) != 0) {
 		fprintf(stderr, "  target died: %s %d\n",
@@ -479,7 +523,19 @@ static int check_stale_dirs(char *const wl[])
 	target = spawn(wl, true);
 	snprintf(pidbuf, sizeof(pidbuf), "%d", (int)target);
 	sens = spawn(argv, true);
-	sleep_ms(400);
+	/* Stopped once it has cleaned up and handles SIGTERM (a fixed delay
+	 * is too short on a loaded machine); if it never cleans up, the
+	 * stale directory is still there below.
+	 */
+	{
+		uint64_t end = now_ms() + SETTLE_MS;
+		struct stat st;
+
+		while (!stat(dir, &st) && now_ms() < end)
+			sleep_ms(10);
+	}
+	wait_caught(sens, SIGTERM, SETTLE_MS);
+	sleep_ms(100);
 	kill(sens, SIGTERM);
 	waitpid(sens, &ws, 0);
 	reap_others(target, SETTLE_MS);
