@@ -56,8 +56,11 @@ static void run_traced(int wl, const char *mode, uint64_t seed,
 	emu = sa_emu__spawn(argv, &ei);
 	ck_assert_msg(emu, "%s", ei.msg);
 	pid = sa_emu_pid(emu);
-	/* Past the start-up, into the request loop. */
-	ck_assert_int_eq(sa_emu_run_free(emu, 20, &ei), 0);
+	/* Past the start-up, into the request loop: 20 ms of the target's
+	 * own CPU time (at most 60 s of waiting).
+	 */
+	for (i = 0; i < 3000 && sa_test_cpu_ms(pid) < 20; i++)
+		ck_assert_int_eq(sa_emu_run_free(emu, 20, &ei), 0);
 	for (i = 0; i < windows; i++) {
 		snprintf(path, sizeof(path), "%s/%s-%s-%llu-%u.data",
 			 sa_test_tmpdir(), wl_names[wl], mode,
