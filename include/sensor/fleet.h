@@ -210,8 +210,9 @@ void sa_fleet_sender_stop(struct sa_fleet_sender *snd);
 void sa_fleet_sender_stats(struct sa_fleet_sender *snd,
 			   struct sa_fleet_stats *st);
 
-/* The last error of the thread's requests (0 when the last one
- * succeeded) with @ei filled; sa_fleet_flush()'s values.  Any thread.
+/* The outcome of the thread's last try (0 when it stored everything)
+ * with @ei filled: sa_fleet_flush()'s values; a try skipped because an
+ * earlier one failed moments ago leaves that failure.  Any thread.
  */
 int sa_fleet_sender_error(struct sa_fleet_sender *snd, struct sa_errinfo *ei);
 

@@ -449,6 +449,9 @@ int sa_fleet_http(struct sa_fleet *fl, const char *sql, const char *body,
 			break;
 		}
 		fl->st.requests_failed++;
+		if (err == -ECANCELED)
+			snprintf(errbuf, sizeof(errbuf), "no answer yet; the "
+				 "request was abandoned (the sender stopped)");
 		sa_errinfo_set(ei, err, SA_NO_OFFSET,
 			       "ClickHouse at %s: %s", fl->url,
 			       errbuf[0] ? errbuf : curl_easy_strerror(rc));

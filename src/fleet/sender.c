@@ -68,8 +68,11 @@ static void send_round(struct sa_fleet_sender *snd, struct sa_fleet_win *w,
 	pthread_mutex_lock(&snd->lock);
 	snd->st = st;
 	snd->st.windows_dropped += lost;
-	snd->err = err;
-	snd->ei = ei;
+	/* the failure itself, not "not tried again yet" after it */
+	if (!err || ei.code != -EAGAIN) {
+		snd->err = err;
+		snd->ei = ei;
+	}
 	pthread_mutex_unlock(&snd->lock);
 }
 
