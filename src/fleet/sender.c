@@ -22,13 +22,13 @@ struct sa_fleet_sender {
 	bool started, stopped;
 	pthread_mutex_t lock;
 	pthread_cond_t wake;		/* to the thread: work or stop */
-	pthread_cond_t idle;		/* to flush: queue empty, none in flight */
+	pthread_cond_t idle;		/* to flush: all sent or spooled */
 	/* a ring of queue_max windows */
 	struct sa_fleet_win *ring;
 	size_t queue_max, head, count;
 	bool busy;			/* windows taken, being sent */
 	bool stop;
-	struct sa_fleet_stats st;	/* the client's, as of its last round */
+	struct sa_fleet_stats st;	/* the client's, after a round */
 	uint64_t queue_dropped, high_water;
 	int err;
 	struct sa_errinfo ei;
@@ -104,7 +104,7 @@ static void *sender_main(void *arg)
 		if (snd->stop && !snd->count)
 			break;
 		if (snd->stop)
-			retry = false;	/* no spool resend on the way out */
+			retry = false;	/* no resend on the way out */
 		nr = 0;
 		while (w && snd->count) {
 			w[nr++] = snd->ring[snd->head];

@@ -136,7 +136,8 @@ char *sa_live_format_governor(const struct sa_live_stats *st, char *buf,
  */
 void sa_live__budget_report(struct sa_live *lv)
 {
-	uint64_t now = sa_live__mono_ns(), seen, skipped, done, cost, period, need;
+	uint64_t now = sa_live__mono_ns();
+	uint64_t seen, skipped, done, cost, period, need;
 	struct sa_backend_stats bs;
 	uint32_t budget;
 
@@ -162,21 +163,23 @@ void sa_live__budget_report(struct sa_live *lv)
 		 SA_BACKEND_DEF_PERIOD_MS;
 	done = lv->st.windows + lv->st.windows_failed;
 	if (!done) {
-		sa_live__note(lv, "%" PRIu64 " of %" PRIu64 " windows skipped over the "
-		     "CPU budget (--cpu-budget %" PRIu32 ", %.1f%% of a "
-		     "core): raise --cpu-budget or lengthen --period",
-		     skipped, seen, budget, budget / 10.0);
+		sa_live__note(lv, "%" PRIu64 " of %" PRIu64 " windows skipped "
+			      "over the CPU budget (--cpu-budget %" PRIu32
+			      ", %.1f%% of a core): raise --cpu-budget or "
+			      "lengthen --period", skipped, seen, budget,
+			      budget / 10.0);
 		return;
 	}
 	/* what one window cost: capture and decode, sensor CPU time */
 	cost = (bs.capture_cpu_ns + lv->st.decode_ns) / done;
 	need = (cost * 1000 + period * 1000000 - 1) / (period * 1000000);
-	sa_live__note(lv, "%" PRIu64 " of %" PRIu64 " windows skipped over the CPU "
-	     "budget: a window costs %.1f ms of CPU (capture and decode), "
-	     "so the %s backend needs ~%.1f%% of a core at this duty cycle "
-	     "(a window every %" PRIu64 " ms) and the budget is %.1f%% "
-	     "(--cpu-budget %" PRIu32 "); raise --cpu-budget (to %" PRIu64
-	     " or more) or lengthen --period", skipped, seen,
-	     (double)cost / 1e6, sa_backend_name(lv->backend),
-	     (double)need / 10.0, period, budget / 10.0, budget, need);
+	sa_live__note(lv, "%" PRIu64 " of %" PRIu64 " windows skipped over "
+		      "the CPU budget: a window costs %.1f ms of CPU (capture "
+		      "and decode), so the %s backend needs ~%.1f%% of a core "
+		      "at this duty cycle (a window every %" PRIu64 " ms) and "
+		      "the budget is %.1f%% (--cpu-budget %" PRIu32 "); raise "
+		      "--cpu-budget (to %" PRIu64 " or more) or lengthen "
+		      "--period", skipped, seen, (double)cost / 1e6,
+		      sa_backend_name(lv->backend), (double)need / 10.0,
+		      period, budget / 10.0, budget, need);
 }

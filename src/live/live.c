@@ -850,8 +850,8 @@ static int window(struct sa_live *lv, const char *path,
 		unlink(path);
 	if (err < 0) {
 		lv->st.windows_failed++;
-		sa_live__note(lv, "window %" PRIu64 " not decoded: %s", wi->index,
-		     lei.msg);
+		sa_live__note(lv, "window %" PRIu64 " not decoded: %s",
+			      wi->index, lei.msg);
 		sa_hist__free(h);
 		return 0;
 	}
@@ -874,8 +874,8 @@ static int window(struct sa_live *lv, const char *path,
 		err = learn(lv, h, &lei);
 		sa_hist__free(h);
 		if (err == -SA_ERR_NODATA) {
-			sa_live__note(lv, "window %" PRIu64 ": nothing to learn: %s",
-			     wi->index, lei.msg);
+			sa_live__note(lv, "window %" PRIu64 ": nothing to "
+				      "learn: %s", wi->index, lei.msg);
 			return 0;
 		}
 		if (err) {
@@ -891,14 +891,16 @@ learnt:
 		 */
 		if (lv->st.learnt >= lv->o.learn_windows && !lv->idle_held) {
 			lv->learning = false;
-			sa_live__note(lv, "baseline learnt from %" PRIu64 " windows; "
-			     "watching for anomalies", lv->st.learnt);
+			sa_live__note(lv, "baseline learnt from %" PRIu64
+				      " windows; watching for anomalies",
+				      lv->st.learnt);
 		} else if (lv->st.learnt < lv->o.learn_windows &&
 			   lv->st.learnt * 4 / lv->o.learn_windows !=
 			   (lv->st.learnt - 1) * 4 / lv->o.learn_windows) {
 			/* progress at each quarter */
-			sa_live__note(lv, "learning: %" PRIu64 "/%" PRIu64 " windows",
-			     lv->st.learnt, lv->o.learn_windows);
+			sa_live__note(lv, "learning: %" PRIu64 "/%" PRIu64
+				      " windows", lv->st.learnt,
+				      lv->o.learn_windows);
 		}
 		return 0;
 	}
@@ -920,8 +922,8 @@ int sa_live_run(struct sa_live *lv, struct sa_errinfo *ei)
 	lv->cpu_start_ns = lv->cpu_mark_ns = sa_live__proc_cpu_ns();
 	lv->start_ns = start;
 	if (lv->learning)
-		sa_live__note(lv, "learning a baseline from %" PRIu64 " windows",
-		     lv->o.learn_windows);
+		sa_live__note(lv, "learning a baseline from %" PRIu64
+			      " windows", lv->o.learn_windows);
 	while (!lv->stop) {
 		struct sa_window_info wi;
 		struct sa_errinfo lei;
@@ -961,7 +963,8 @@ int sa_live_run(struct sa_live *lv, struct sa_errinfo *ei)
 		sa_live__budget_report(lv);
 		if (wi.target_exited) {
 			lv->st.target_exited = true;
-			sa_live__note(lv, "target %d exited", (int)lv->o.backend.pid);
+			sa_live__note(lv, "target %d exited",
+				      (int)lv->o.backend.pid);
 			break;
 		}
 	}
@@ -971,9 +974,9 @@ int sa_live_run(struct sa_live *lv, struct sa_errinfo *ei)
 	else
 		drop_pending(lv);
 	if (lv->learning && lv->st.learnt < lv->o.learn_windows)
-		sa_live__note(lv, "stopped while learning: %" PRIu64 " of %" PRIu64
-		     " windows learnt, nothing compared", lv->st.learnt,
-		     lv->o.learn_windows);
+		sa_live__note(lv, "stopped while learning: %" PRIu64 " of %"
+			      PRIu64 " windows learnt, nothing compared",
+			      lv->st.learnt, lv->o.learn_windows);
 	lv->st.wall_ns = sa_live__mono_ns() - start;
 	lv->st.sensor_cpu_ns = sa_live__proc_cpu_ns() - lv->cpu_start_ns;
 	return err;

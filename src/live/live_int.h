@@ -21,7 +21,8 @@
 
 /* An anomaly flagged by the last comparison, for its state. */
 struct tracked {
-	char *key;		/* build-id, function, offset, kind, decision */
+	/* build-id, function, offset, kind, decision */
+	char *key;
 	struct sa_anomaly a;	/* its last report */
 	uint64_t first_window, last_window;
 	struct timespec first_time, last_time;

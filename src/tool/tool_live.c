@@ -179,7 +179,7 @@ struct watchdog {
 	pid_t pid;
 	char what[256];		/* "pid N (exe), emulate backend" */
 	uint64_t windows;	/* decoded (window callback) */
-	uint64_t learn;		/* windows to learn; 0: a given baseline */
+	uint64_t learn;		/* to learn; 0: a given baseline */
 	bool comparing;
 	struct sa_live_summary last;
 };
@@ -250,11 +250,12 @@ static void *wd_main(void *arg)
 			moved = now;
 		}
 		if (now - moved > wd->stall_ns) {
+			uint64_t s = (now - moved) / 1000000000ull;
+
 			if (!stalled)
 				snprintf(status, sizeof(status), "STATUS="
 					 "watching %s: no window for %" PRIu64
-					 " s", wd->what,
-					 (uint64_t)((now - moved) / 1000000000ull));
+					 " s", wd->what, s);
 			stalled = true;
 		} else {
 			wd_status(wd, status, sizeof(status));
