@@ -17,6 +17,17 @@
  *	sa_fleet_flush(fl, &ei);			send the batch
  *	sa_fleet__free(fl);				flushes too
  *
+ * A caller that must never wait for the server (the live loop's window
+ * callback) hands the client to a sender thread instead:
+ *
+ *	snd = sa_fleet_sender__new(fl, 64, &ei);
+ *	sa_fleet_sender_add(snd, h, id, time(NULL), &ei);	never blocks
+ *	sa_fleet_sender_flush(snd, 2000);	waits at most 2 s
+ *	sa_fleet_sender_stop(snd);		spools what is left
+ *	sa_fleet_sender_stats(snd, &st);
+ *	sa_fleet_sender__free(snd);
+ *	sa_fleet__free(fl);
+ *
  * sa_fleet_analyze() compares a host's windows with the rest of the
  * fleet, or two builds across the fleet, with the detector of
  * <sensor/anomaly.h>.
@@ -84,6 +95,12 @@ struct sa_fleet_stats {
 	uint64_t bytes_wire;		/* of all INSERTs tried, gzip'ed */
 	uint64_t requests_failed;
 	uint64_t spool_bytes;		/* now in the spool */
+	/* The sender thread (sa_fleet_sender): windows dropped because its
+	 * queue was full (also in windows_dropped), and the most windows
+	 * its queue held.
+	 */
+	uint64_t windows_queue_dropped;
+	uint64_t queue_high_water;
 };
 
 /* Returns NULL with errno and @ei set (-SA_ERR_INVAL: bad URL; errno of
@@ -142,6 +159,67 @@ void sa_fleet_stats(const struct sa_fleet *fl, struct sa_fleet_stats *st);
  */
 int sa_fleet_query(struct sa_fleet *fl, const char *sql, char **out,
 		   size_t *len, struct sa_errinfo *ei);
+
+/* The sender thread.  Windows wait for it in a queue of at most
+ * SA_FLEET_DEF_QUEUE windows unless set, SA_FLEET_MAX_QUEUE at most.
+ */
+#define SA_FLEET_DEF_QUEUE 64
+#define SA_FLEET_MAX_QUEUE 100000
+
+struct sa_fleet_sender;
+
+/* Starts a thread that sends @fl's windows: sa_fleet_sender_add() queues
+ * a window and returns; the thread sends what the queue holds (the spool
+ * first) with sa_fleet_flush(), so a failure spools (up to the spool's
+ * cap) or drops and counts, and the spool is tried again every retry_ms
+ * while nothing else comes.  @fl is the thread's until
+ * sa_fleet_sender_stop(): the caller must not use it meanwhile, and
+ * frees it after the sender.  @queue_max: windows; 0:
+ * SA_FLEET_DEF_QUEUE.  Returns NULL with errno and @ei set
+ * (-SA_ERR_INVAL: queue over SA_FLEET_MAX_QUEUE; the thread's errno).
+ */
+struct sa_fleet_sender *sa_fleet_sender__new(struct sa_fleet *fl,
+					     size_t queue_max,
+					     struct sa_errinfo *ei);
+
+/* Renders @h's rows (in the caller's thread: no I/O) and queues them.
+ * Returns 0 when queued, 1 when the queue was full (the window is
+ * dropped and counted), or sa_fleet_add()'s errors (-SA_ERR_TOOBIG,
+ * -ENOMEM).  Never waits for the server.
+ */
+int sa_fleet_sender_add(struct sa_fleet_sender *snd, const struct sa_hist *h,
+			uint64_t id, time_t t, struct sa_errinfo *ei);
+
+/* The client's host name (sa_fleet_host()), for sa_fleet_window_id(). */
+const char *sa_fleet_sender_host(const struct sa_fleet_sender *snd);
+
+/* Waits until the queue is empty and nothing is in flight, at most
+ * @timeout_ms.  Returns 0, or 1 when the time ran out.
+ */
+int sa_fleet_sender_flush(struct sa_fleet_sender *snd, long timeout_ms);
+
+/* Ends the thread: the request in flight is aborted (within about a
+ * second) and what was queued goes to the spool (or is dropped and
+ * counted).  Then the client is the caller's again.  Idempotent.
+ */
+void sa_fleet_sender_stop(struct sa_fleet_sender *snd);
+
+/* The client's counters and the queue's, as of the thread's last
+ * request.  Any thread.
+ */
+void sa_fleet_sender_stats(struct sa_fleet_sender *snd,
+			   struct sa_fleet_stats *st);
+
+/* The outcome of the thread's last try (0 when it stored everything)
+ * with @ei filled: sa_fleet_flush()'s values; a try skipped because an
+ * earlier one failed moments ago leaves that failure.  Any thread.
+ */
+int sa_fleet_sender_error(struct sa_fleet_sender *snd, struct sa_errinfo *ei);
+
+/* Stops (sa_fleet_sender_stop()) and frees; not the client.  Accepts
+ * NULL.
+ */
+void sa_fleet_sender__free(struct sa_fleet_sender *snd);
 
 /* What sa_fleet_analyze() compares. */
 struct sa_fleet_analysis {

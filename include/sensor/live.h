@@ -170,7 +170,7 @@ struct sa_live_stats {
 	uint64_t capture_ns;		/* CPU time capturing (with the
 					 * emulate backend's guardian) */
 	uint64_t wall_ns;
-	/* The governor (docs/anomalies.md): all of the sensor's CPU time
+	/* The governor (docs/live.md): all of the sensor's CPU time
 	 * (this process and its guardians, getrusage) and the time the
 	 * windows observed the target, since sa_live_run() began (a
 	 * window's cost is all the sensor's CPU from the end of the previous
@@ -213,13 +213,20 @@ void sa_live_request_stop(struct sa_live *lv);
 
 void sa_live_stats(const struct sa_live *lv, struct sa_live_stats *st);
 
+/* The steps sa_live_run() has taken: every capture that returned (a
+ * window decoded, skipped over the budget or failed).  May be called
+ * from any thread while the loop runs, to tell a loop that waits for its
+ * next window from one that hangs (a systemd watchdog).
+ */
+uint64_t sa_live_progress(const struct sa_live *lv);
+
 /* The backend in use ("emulate", "intel_pt", ...) and why auto did not
  * pick hardware (or NULL).  Owned by @lv.
  */
 const char *sa_live_backend_name(const struct sa_live *lv);
 const char *sa_live_backend_note(const struct sa_live *lv);
 
-/* Records for log shipping (docs/anomalies.md, "Live records").  Every
+/* Records for log shipping (docs/live.md, "Live records").  Every
  * record carries the time (RFC 3339, UTC, milliseconds), host.name,
  * process.pid and process.executable.name of @lv's target.
  *

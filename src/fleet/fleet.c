@@ -31,14 +31,6 @@
 
 #define SA_FLEET_MAX_ANSWER (1ull << 31)
 
-struct sa_fleet_win {
-	uint64_t id;
-	char *body;		/* TSV rows */
-	size_t len;
-	size_t rows;
-	char *spool_path;	/* when it came from the spool */
-};
-
 struct sa_fleet {
 	char *url;
 	char *db;
@@ -54,6 +46,7 @@ struct sa_fleet {
 	bool refused;		/* the last INSERT's rows were refused */
 	int ch_code;		/* ClickHouse's code of the last error */
 	struct sa_fleet_stats st;
+	int abort_req;		/* sa_fleet__abort(): atomic */
 };
 
 const char sa_fleet_cols[] =
@@ -336,6 +329,20 @@ static int window_rows(const struct sa_hist *h, uint64_t wid, time_t t,
 
 /* --- HTTP --- */
 
+void sa_fleet__abort(struct sa_fleet *fl, bool on)
+{
+	__atomic_store_n(&fl->abort_req, on, __ATOMIC_RELAXED);
+}
+
+/* libcurl calls it at least once a second: an abort ends the request. */
+static int on_progress(void *ctx, curl_off_t dltotal, curl_off_t dlnow,
+		       curl_off_t ultotal, curl_off_t ulnow)
+{
+	const struct sa_fleet *fl = ctx;
+
+	return __atomic_load_n(&fl->abort_req, __ATOMIC_RELAXED) ? 1 : 0;
+}
+
 static size_t on_data(char *p, size_t size, size_t n, void *ctx)
 {
 	struct sa_buf *b = ctx;
@@ -383,6 +390,9 @@ int sa_fleet_http(struct sa_fleet *fl, const char *sql, const char *body,
 			 fl->timeout_ms < 2000 ? fl->timeout_ms : 2000L);
 	curl_easy_setopt(fl->curl, CURLOPT_TIMEOUT_MS, fl->timeout_ms);
 	curl_easy_setopt(fl->curl, CURLOPT_POST, 1L);
+	curl_easy_setopt(fl->curl, CURLOPT_NOPROGRESS, 0L);
+	curl_easy_setopt(fl->curl, CURLOPT_XFERINFOFUNCTION, on_progress);
+	curl_easy_setopt(fl->curl, CURLOPT_XFERINFODATA, fl);
 	if (body && len) {
 		/* a body is rows, @sql their INSERT (in the URL);
 		 * ClickHouse reads it gzip'ed (TSV rows shrink about 6 times)
@@ -431,11 +441,17 @@ int sa_fleet_http(struct sa_fleet *fl, const char *sql, const char *body,
 		case CURLE_OUT_OF_MEMORY:
 			err = -ENOMEM;
 			break;
+		case CURLE_ABORTED_BY_CALLBACK:
+			err = -ECANCELED;	/* sa_fleet__abort() */
+			break;
 		default:
 			err = -EIO;
 			break;
 		}
 		fl->st.requests_failed++;
+		if (err == -ECANCELED)
+			snprintf(errbuf, sizeof(errbuf), "no answer yet; the "
+				 "request was abandoned (the sender stopped)");
 		sa_errinfo_set(ei, err, SA_NO_OFFSET,
 			       "ClickHouse at %s: %s", fl->url,
 			       errbuf[0] ? errbuf : curl_easy_strerror(rc));
@@ -597,6 +613,11 @@ nomem:
 	return NULL;
 }
 
+long sa_fleet__retry_ms(const struct sa_fleet *fl)
+{
+	return fl->retry_ms;
+}
+
 const char *sa_fleet_host(const struct sa_fleet *fl)
 {
 	return fl->host;
@@ -607,7 +628,7 @@ void sa_fleet_stats(const struct sa_fleet *fl, struct sa_fleet_stats *st)
 	*st = fl->st;
 }
 
-static void win_free(struct sa_fleet_win *w)
+void sa_fleet__win_free(struct sa_fleet_win *w)
 {
 	free(w->body);
 	free(w->spool_path);
@@ -623,7 +644,7 @@ void sa_fleet__free(struct sa_fleet *fl)
 	if (fl->nr_q)
 		sa_fleet_flush(fl, NULL);
 	for (i = 0; i < fl->nr_q; i++)
-		win_free(&fl->q[i]);
+		sa_fleet__win_free(&fl->q[i]);
 	free(fl->q);
 	if (fl->curl)
 		curl_easy_cleanup(fl->curl);
@@ -1089,7 +1110,7 @@ static int load_spool(struct sa_fleet *fl, struct sa_fleet_win **out,
 				x->rows++;
 		x->spool_path = strdup(path);
 		if (!x->spool_path) {
-			win_free(x);
+			sa_fleet__win_free(x);
 			err = -ENOMEM;
 			goto next;
 		}
@@ -1100,7 +1121,7 @@ next:
 	free(names);
 	if (err) {
 		for (i = 0; i < (int)k; i++)
-			win_free(&w[i]);
+			sa_fleet__win_free(&w[i]);
 		free(w);
 		return err;
 	}
@@ -1144,7 +1165,7 @@ static int flush_spool(struct sa_fleet *fl, struct sa_errinfo *ei)
 		}
 	}
 	for (i = 0; i < nr; i++)
-		win_free(&w[i]);
+		sa_fleet__win_free(&w[i]);
 	free(w);
 	if (!err)
 		spool_scan(fl);
@@ -1168,7 +1189,7 @@ int sa_fleet_flush(struct sa_fleet *fl, struct sa_errinfo *ei)
 	for (i = done; i < fl->nr_q; i++)
 		spool(fl, &fl->q[i]);
 	for (i = 0; i < fl->nr_q; i++)
-		win_free(&fl->q[i]);
+		sa_fleet__win_free(&fl->q[i]);
 	fl->nr_q = 0;
 	if (!err)
 		return 0;
@@ -1180,15 +1201,15 @@ int sa_fleet_flush(struct sa_fleet *fl, struct sa_errinfo *ei)
 	return err;
 }
 
-int sa_fleet_add(struct sa_fleet *fl, const struct sa_hist *h, uint64_t id,
-		 time_t t, struct sa_errinfo *ei)
+int sa_fleet__render(const struct sa_fleet *fl, const struct sa_hist *h,
+		     uint64_t id, time_t t, struct sa_fleet_win *w,
+		     struct sa_errinfo *ei)
 {
 	struct sa_buf b = { .max = SIZE_MAX / 2 };
-	struct sa_fleet_win *w;
 	size_t rows;
-	void *p;
 	int err;
 
+	memset(w, 0, sizeof(*w));
 	err = window_rows(h, id, t, fl->host, &b, &rows);
 	if (!err && rows > SA_FLEET_MAX_INSERT_ROWS)
 		err = sa_errinfo_set(ei, -SA_ERR_TOOBIG, SA_NO_OFFSET,
@@ -1199,23 +1220,45 @@ int sa_fleet_add(struct sa_fleet *fl, const struct sa_hist *h, uint64_t id,
 		sa_buf_fini(&b);
 		return err;
 	}
-	if (fl->nr_q == fl->cap_q) {
-		size_t cap = fl->cap_q ? 2 * fl->cap_q : 16;
-
-		p = realloc(fl->q, cap * sizeof(*fl->q));
-		if (!p) {
-			sa_buf_fini(&b);
-			return -ENOMEM;
-		}
-		fl->q = p;
-		fl->cap_q = cap;
-	}
-	w = &fl->q[fl->nr_q++];
-	memset(w, 0, sizeof(*w));
 	w->id = id;
 	w->body = b.p;
 	w->len = b.len;
 	w->rows = rows;
+	return 0;
+}
+
+int sa_fleet__enqueue(struct sa_fleet *fl, struct sa_fleet_win *w)
+{
+	void *p;
+
+	if (fl->nr_q == fl->cap_q) {
+		size_t cap = fl->cap_q ? 2 * fl->cap_q : 16;
+
+		p = realloc(fl->q, cap * sizeof(*fl->q));
+		if (!p)
+			return -ENOMEM;
+		fl->q = p;
+		fl->cap_q = cap;
+	}
+	fl->q[fl->nr_q++] = *w;
+	memset(w, 0, sizeof(*w));
+	return 0;
+}
+
+int sa_fleet_add(struct sa_fleet *fl, const struct sa_hist *h, uint64_t id,
+		 time_t t, struct sa_errinfo *ei)
+{
+	struct sa_fleet_win w;
+	int err;
+
+	err = sa_fleet__render(fl, h, id, t, &w, ei);
+	if (err)
+		return err;
+	err = sa_fleet__enqueue(fl, &w);
+	if (err) {
+		sa_fleet__win_free(&w);
+		return err;
+	}
 	if (fl->nr_q >= fl->batch) {
 		err = sa_fleet_flush(fl, ei);
 		if (err > 0)

@@ -53,6 +53,38 @@ int sa_fleet_parse_rows(char *buf, size_t len, struct sa_fleet_hists *hs,
 			uint64_t *rows, struct sa_errinfo *ei);
 void sa_fleet_hists_fini(struct sa_fleet_hists *hs);
 
+/* One window's rows, queued or loaded from the spool. */
+struct sa_fleet_win {
+	uint64_t id;
+	char *body;		/* TSV rows */
+	size_t len;
+	size_t rows;
+	char *spool_path;	/* when it came from the spool */
+};
+
+void sa_fleet__win_free(struct sa_fleet_win *w);
+
+/* The rows of @h into @w (sa_fleet_add() without the queue): reads only
+ * what does not change after sa_fleet__new(), so any thread may call it
+ * while another one sends.  0, -SA_ERR_TOOBIG, -ENOMEM.
+ */
+int sa_fleet__render(const struct sa_fleet *fl, const struct sa_hist *h,
+		     uint64_t id, time_t t, struct sa_fleet_win *w,
+		     struct sa_errinfo *ei);
+/* Moves @w into the queue of the next sa_fleet_flush() (0 or -ENOMEM,
+ * then @w is still the caller's).
+ */
+int sa_fleet__enqueue(struct sa_fleet *fl, struct sa_fleet_win *w);
+
+/* Makes the request in flight, and every one after it until called
+ * with false, fail at once with -ECANCELED (libcurl's progress
+ * callback, at least once a second).  Any thread.
+ */
+void sa_fleet__abort(struct sa_fleet *fl, bool on);
+
+/* How long a failure holds requests back (sa_fleet_opts.retry_ms). */
+long sa_fleet__retry_ms(const struct sa_fleet *fl);
+
 /* The database name. */
 const char *sa_fleet_db(const struct sa_fleet *fl);
 

@@ -34,13 +34,14 @@ int cmd_live(int argc, char **argv);
 int cmd_fleet(int argc, char **argv);
 
 /* tool_fleet.c: the live loop's --fleet window callback (@ctx a struct
- * sa_fleet) and its counters.
+ * sa_fleet_sender: it only queues) and the counters of a push.
  */
-struct sa_hist;
 struct sa_fleet;
+struct sa_fleet_stats;
+struct sa_hist;
 void sa_tool_fleet_window(void *ctx, const struct sa_hist *h,
 			  const char *path);
-void sa_tool_fleet_report(const char *cmd, struct sa_fleet *fl);
+void sa_tool_fleet_report(const char *cmd, const struct sa_fleet_stats *st);
 int cmd_report(int argc, char **argv);
 
 struct sa_anomaly_list;

@@ -298,23 +298,25 @@ static int fleet_init(int argc, char **argv)
 	return SA_EXIT_OK;
 }
 
-void sa_tool_fleet_report(const char *cmd, struct sa_fleet *fl)
+void sa_tool_fleet_report(const char *cmd, const struct sa_fleet_stats *st)
 {
-	struct sa_fleet_stats st;
-
-	sa_fleet_stats(fl, &st);
 	sa_note("%s: %" PRIu64 " windows stored (%" PRIu64 " from the "
 		"spool), %" PRIu64 " already stored, %" PRIu64 " spooled, %"
 		PRIu64 " dropped; %" PRIu64 " rows, %" PRIu64 " bytes (%"
 		PRIu64 " gzip'ed); %" PRIu64 " failed requests; spool %"
-		PRIu64 " bytes", cmd, st.windows_sent, st.windows_resent,
-		st.windows_present, st.windows_spooled, st.windows_dropped,
-		st.rows_sent, st.bytes_sent, st.bytes_wire,
-		st.requests_failed, st.spool_bytes);
-	if (st.spool_refused)
+		PRIu64 " bytes", cmd, st->windows_sent, st->windows_resent,
+		st->windows_present, st->windows_spooled, st->windows_dropped,
+		st->rows_sent, st->bytes_sent, st->bytes_wire,
+		st->requests_failed, st->spool_bytes);
+	if (st->windows_queue_dropped)
+		sa_msg(LOG_WARNING, "%s: %" PRIu64 " of the dropped windows "
+		       "found the sender's queue full (--fleet-queue, at most "
+		       "%" PRIu64 " waiting)", cmd, st->windows_queue_dropped,
+		       st->queue_high_water);
+	if (st->spool_refused)
 		sa_msg(LOG_WARNING, "%s: %" PRIu64 " spool files refused by "
 		       "the server (damaged?), kept as *.tsv.bad", cmd,
-		       st.spool_refused);
+		       st->spool_refused);
 }
 
 static int fleet_push(int argc, char **argv)
@@ -370,8 +372,8 @@ static int fleet_push(int argc, char **argv)
 		       sa_strerror(err), err > 0 ? " (windows spooled)" : "");
 		ret = SA_EXIT_FAIL;
 	}
-	sa_tool_fleet_report("fleet push", fl);
 	sa_fleet_stats(fl, &st);
+	sa_tool_fleet_report("fleet push", &st);
 	if (st.windows_spooled || st.windows_dropped)
 		ret = SA_EXIT_FAIL;
 	sa_fleet__free(fl);
@@ -478,18 +480,15 @@ int cmd_fleet(int argc, char **argv)
 void sa_tool_fleet_window(void *ctx, const struct sa_hist *h,
 			  const char *path)
 {
-	struct sa_fleet *fl = ctx;
+	struct sa_fleet_sender *snd = ctx;
 	struct sa_errinfo ei = { 0 };
 	uint64_t id;
 	int err;
 
-	err = sa_fleet_window_id(sa_fleet_host(fl), path, &id, &ei);
+	/* the host is the client's: read-only while the sender runs */
+	err = sa_fleet_window_id(sa_fleet_sender_host(snd), path, &id, &ei);
 	if (!err)
-		err = sa_fleet_add(fl, h, id, time(NULL), &ei);
-	if (!err)
-		err = sa_fleet_flush(fl, &ei);
+		err = sa_fleet_sender_add(snd, h, id, time(NULL), &ei);
 	if (err < 0)
 		sa_err("fleet: %s", ei.msg[0] ? ei.msg : sa_strerror(err));
-	else if (err > 0)
-		sa_msg(LOG_INFO, "fleet: %s (window spooled)", ei.msg);
 }

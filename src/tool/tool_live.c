@@ -9,6 +9,7 @@
 #include <limits.h>
 #include <inttypes.h>
 #include <math.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -31,6 +32,15 @@
 
 #define SA_MAX_BINARIES 64
 
+/* A request to ClickHouse, from the sender thread: the loop never waits
+ * for it.
+ */
+#define LIVE_FLEET_TIMEOUT_MS 10000
+/* At the end, how long the sender may take to send what is queued
+ * before the rest goes to the spool.
+ */
+#define LIVE_FLEET_FLUSH_MS 3000
+
 static void live_usage(FILE *f)
 {
 	fprintf(f,
@@ -44,14 +54,15 @@ static void live_usage(FILE *f)
 "summary (windows, instructions, tests, anomalies: silence is never\n"
 "ambiguous), its new anomalies in full, and its ongoing and resolved ones\n"
 "in a line; --format jsonl writes the same as records for log shipping\n"
-"(time, host.name, process.pid, state: docs/anomalies.md).\n"
+"(time, host.name, process.pid, state: docs/live.md).\n"
 "SIGINT, SIGTERM or SIGHUP stop it cleanly: the windows captured so\n"
 "far are analysed and the counters printed; the target keeps running (also\n"
 "after a SIGKILL of the sensor: a guardian process releases it).\n"
 "With --comm or --unit it runs as a service: it watches every process of\n"
 "that name or unit, one watcher each, keeps running when they exit and\n"
-"attaches again when one starts; it reports READY=1 and WATCHDOG=1 to\n"
-"systemd (sd_notify) and logs each line with its time and level.\n"
+"attaches again when one starts.  Under systemd (every mode) it reports\n"
+"READY=1 once watching, WATCHDOG=1 while its loop makes progress and\n"
+"STATUS= lines (sd_notify), and logs each line with its time and level.\n"
 "\n"
 "Targets:\n"
 "  -p, --pid PID            the process to watch; the end of it ends watch\n"
@@ -91,6 +102,9 @@ static void live_usage(FILE *f)
 "      --host NAME          this host's name in the fleet (default hostname)\n"
 "      --spool DIR          windows wait here while ClickHouse is away\n"
 "      --spool-max SIZE     spool cap (default 64M); beyond, drops counted\n"
+"      --fleet-queue N      windows waiting for the sender thread (default\n"
+"                           %d); beyond, drops counted\n"
+"      --fleet-timeout MS   per request (default %d)\n"
 "  -b, --binary PATH[@ADDR] decode with this binary; repeatable\n"
 "      --symfs DIR          look up binaries under DIR first\n"
 "      --error-sink SYMBOL  calls into SYMBOL also start an error path\n"
@@ -105,14 +119,16 @@ SA_TOOL_OTLP_USAGE
 "a usage error.\n",
 		sa_prog, sa_prog, sa_prog, SA_BACKEND_DEF_WINDOW_MS,
 		SA_BACKEND_DEF_PERIOD_MS, SA_BACKEND_DEF_CPU_PERMILLE,
-		SA_LIVE_DEF_LEARN_WINDOWS, SA_DETECT_DEF_FDR);
+		SA_LIVE_DEF_LEARN_WINDOWS, SA_DETECT_DEF_FDR,
+		SA_FLEET_DEF_QUEUE, LIVE_FLEET_TIMEOUT_MS);
 }
 
 enum { OPT_BUDGET = 256, OPT_FILTER, OPT_BASELINE, OPT_LEARN,
        OPT_LEARN_DB, OPT_GROUP, OPT_FDR, OPT_KEEP, OPT_COMM, OPT_UNIT,
        OPT_CGROUP_ROOT };
 
-enum { OPT_FLEET = 400, OPT_FLEET_HOST, OPT_SPOOL, OPT_SPOOL_MAX };
+enum { OPT_FLEET = 400, OPT_FLEET_HOST, OPT_SPOOL, OPT_SPOOL_MAX,
+       OPT_FLEET_QUEUE, OPT_FLEET_TIMEOUT };
 
 static struct sa_live *live_lv;
 
@@ -136,7 +152,209 @@ struct live_out {
 	 */
 	struct sa_tool_otlp otlp;
 	const struct sa_fleet_opts *fleet;	/* --fleet, or NULL */
+	size_t fleet_queue;			/* 0: the default */
+	struct sa_fleet_sender *snd;		/* while watching */
+	struct watchdog *wd;			/* -p under systemd */
 };
+
+/*
+ * systemd for one watcher (-p, --pid): a thread sends WATCHDOG=1 every
+ * third of WATCHDOG_USEC while the loop makes progress, and STATUS=
+ * lines.  The loop runs in the main thread and waits for its windows
+ * (the emulate backend's ptrace binds it there), so the pings come from
+ * a thread, but only while sa_live_progress() moves: a loop that hangs
+ * for longer than the longest a window step may legitimately take (the
+ * governor stretches the period up to ten times, plus the window and a
+ * decode) stops the pings, and systemd restarts the sensor.
+ */
+struct watchdog {
+	pthread_t thread;
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	bool stop;
+	uint64_t wd_usec;	/* 0: STATUS only */
+	uint64_t stall_ns;
+	struct sa_live *lv;	/* NULL while attaching */
+	struct sa_fleet_sender *snd;
+	pid_t pid;
+	char what[256];		/* "pid N (exe), emulate backend" */
+	uint64_t windows;	/* decoded (window callback) */
+	uint64_t learn;		/* to learn; 0: a given baseline */
+	bool comparing;
+	struct sa_live_summary last;
+};
+
+static uint64_t mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+/* The STATUS= line: what the watcher observes now.  Under wd->lock. */
+static void wd_status(struct watchdog *wd, char *buf, size_t size)
+{
+	size_t n;
+
+	if (!wd->lv) {
+		snprintf(buf, size, "STATUS=attaching to pid %d",
+			 (int)wd->pid);
+		return;
+	}
+	if (!wd->comparing && wd->learn)
+		n = (size_t)snprintf(buf, size, "STATUS=watching %s: learning "
+				     "a baseline of %" PRIu64 " windows; %"
+				     PRIu64 " windows decoded", wd->what,
+				     wd->learn, wd->windows);
+	else if (!wd->comparing)
+		n = (size_t)snprintf(buf, size, "STATUS=watching %s: %" PRIu64
+				     " windows, no comparison yet", wd->what,
+				     wd->windows);
+	else
+		n = (size_t)snprintf(buf, size, "STATUS=watching %s: %" PRIu64
+				     " windows; comparison %" PRIu64 ": %"
+				     PRIu64 " anomalies (%" PRIu64 " new, %"
+				     PRIu64 " ongoing, %" PRIu64 " resolved)",
+				     wd->what, wd->windows,
+				     wd->last.comparison, wd->last.anomalies,
+				     wd->last.new_anomalies, wd->last.ongoing,
+				     wd->last.resolved);
+	if (wd->snd && n < size) {
+		struct sa_fleet_stats fs;
+
+		sa_fleet_sender_stats(wd->snd, &fs);
+		snprintf(buf + n, size - n, "; fleet: %" PRIu64 " stored, %"
+			 PRIu64 " spooled, %" PRIu64 " dropped",
+			 fs.windows_sent, fs.windows_spooled,
+			 fs.windows_dropped);
+	}
+}
+
+static void *wd_main(void *arg)
+{
+	struct watchdog *wd = arg;
+	uint64_t every = wd->wd_usec ? wd->wd_usec * 1000 / 3 :
+				       2000000000ull;
+	uint64_t seen = 0, moved = mono_ns(), now, p;
+	char status[600], sent[600] = "";
+	bool stalled = false;
+	struct timespec ts;
+
+	pthread_mutex_lock(&wd->lock);
+	while (!wd->stop) {
+		now = mono_ns();
+		p = wd->lv ? sa_live_progress(wd->lv) : 0;
+		if (p != seen || !wd->lv) {
+			seen = p;
+			moved = now;
+		}
+		if (now - moved > wd->stall_ns) {
+			uint64_t s = (now - moved) / 1000000000ull;
+
+			if (!stalled)
+				snprintf(status, sizeof(status), "STATUS="
+					 "watching %s: no window for %" PRIu64
+					 " s", wd->what, s);
+			stalled = true;
+		} else {
+			wd_status(wd, status, sizeof(status));
+			stalled = false;
+		}
+		if (strcmp(status, sent)) {
+			sd_notify(0, status);
+			memcpy(sent, status, sizeof(sent));
+		}
+		/* no ping from a loop that hangs: systemd steps in */
+		if (wd->wd_usec && !stalled)
+			sd_notify(0, "WATCHDOG=1");
+		now += every;
+		ts.tv_sec = (time_t)(now / 1000000000ull);
+		ts.tv_nsec = (long)(now % 1000000000ull);
+		while (!wd->stop && pthread_cond_timedwait(&wd->cond, &wd->lock,
+							   &ts) != ETIMEDOUT)
+			;
+	}
+	pthread_mutex_unlock(&wd->lock);
+	return NULL;
+}
+
+/* Starts the thread when NOTIFY_SOCKET is set; NULL otherwise (or when
+ * it cannot: a warning, the watcher runs without).
+ */
+static struct watchdog *wd_start(const struct sa_live_opts *o)
+{
+	uint64_t period, window, usec = 0;
+	pthread_condattr_t ca;
+	struct watchdog *wd;
+	const char *ns = getenv("NOTIFY_SOCKET");
+	int err;
+
+	if (!ns || !*ns)
+		return NULL;
+	wd = calloc(1, sizeof(*wd));
+	if (!wd)
+		return NULL;
+	if (sd_watchdog_enabled(0, &usec) > 0)
+		wd->wd_usec = usec;
+	period = o->backend.period_ms ? o->backend.period_ms :
+					SA_BACKEND_DEF_PERIOD_MS;
+	window = o->backend.window_ms ? o->backend.window_ms :
+					SA_BACKEND_DEF_WINDOW_MS;
+	wd->stall_ns = (10 * period + window) * 1000000ull +
+		       60000000000ull;
+	if (wd->stall_ns < 3 * wd->wd_usec * 1000)
+		wd->stall_ns = 3 * wd->wd_usec * 1000;
+	wd->pid = o->backend.pid;
+	wd->learn = o->baseline ? 0 : o->learn_windows ? o->learn_windows :
+				      SA_LIVE_DEF_LEARN_WINDOWS;
+	pthread_mutex_init(&wd->lock, NULL);
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&wd->cond, &ca);
+	pthread_condattr_destroy(&ca);
+	err = pthread_create(&wd->thread, NULL, wd_main, wd);
+	if (err) {
+		sa_msg(LOG_WARNING, "no systemd watchdog thread: %s",
+		       strerror(err));
+		pthread_cond_destroy(&wd->cond);
+		pthread_mutex_destroy(&wd->lock);
+		free(wd);
+		return NULL;
+	}
+	return wd;
+}
+
+static void wd_stop(struct watchdog *wd)
+{
+	if (!wd)
+		return;
+	pthread_mutex_lock(&wd->lock);
+	wd->stop = true;
+	pthread_cond_signal(&wd->cond);
+	pthread_mutex_unlock(&wd->lock);
+	pthread_join(wd->thread, NULL);
+	pthread_cond_destroy(&wd->cond);
+	pthread_mutex_destroy(&wd->lock);
+	free(wd);
+}
+
+/* The loop is running (@lv) or done (NULL). */
+static void wd_attach(struct watchdog *wd, struct sa_live *lv,
+		      struct sa_fleet_sender *snd)
+{
+	if (!wd)
+		return;
+	pthread_mutex_lock(&wd->lock);
+	wd->lv = lv;
+	wd->snd = snd;
+	if (lv)
+		snprintf(wd->what, sizeof(wd->what), "pid %d (%s), %s "
+			 "backend", (int)wd->pid, sa_live_exe_name(lv),
+			 sa_live_backend_name(lv));
+	pthread_cond_signal(&wd->cond);
+	pthread_mutex_unlock(&wd->lock);
+}
 
 /* Every comparison: a summary record (jsonl) or header line (text), then
  * its new anomalies in full and its ongoing and resolved ones briefly.
@@ -152,6 +370,26 @@ static void on_summary(void *ctx, const struct sa_live_summary *s)
 	/* queued: the loop never waits for the collector */
 	if (lo->otlp.ot)
 		sa_otlp_log_live_summary(lo->otlp.ot, s);
+	if (lo->wd) {
+		pthread_mutex_lock(&lo->wd->lock);
+		lo->wd->last = *s;
+		lo->wd->comparing = true;
+		pthread_mutex_unlock(&lo->wd->lock);
+	}
+}
+
+/* Every decoded window: counted for STATUS=, queued for the fleet. */
+static void on_window(void *ctx, const struct sa_hist *h, const char *path)
+{
+	struct live_out *lo = ctx;
+
+	if (lo->wd) {
+		pthread_mutex_lock(&lo->wd->lock);
+		lo->wd->windows++;
+		pthread_mutex_unlock(&lo->wd->lock);
+	}
+	if (lo->snd)
+		sa_tool_fleet_window(lo->snd, h, path);
 }
 
 static void on_event(void *ctx, const struct sa_live_event *ev)
@@ -212,21 +450,30 @@ static int watch_one_run(struct sa_live_opts *o, struct live_out *lo,
 
 	if (child)
 		snprintf(who, sizeof(who), "pid %d: ", (int)o->backend.pid);
+	else
+		lo->wd = wd_start(o);
 	if (lo->fleet) {
 		fl = sa_fleet__new(lo->fleet, &ei);
-		if (!fl) {
+		if (fl)
+			lo->snd = sa_fleet_sender__new(fl, lo->fleet_queue,
+						       &ei);
+		if (!fl || !lo->snd) {
 			sa_err("%s--fleet: %s", who,
 			       ei.msg[0] ? ei.msg : strerror(errno));
+			sa_fleet__free(fl);
+			wd_stop(lo->wd);
+			lo->wd = NULL;
 			return SA_EXIT_FAIL;
 		}
-		o->window_fn = sa_tool_fleet_window;
-		o->window_ctx = fl;
 	}
+	/* the loop knows nothing of the fleet: a window callback */
+	o->window_fn = on_window;
+	o->window_ctx = lo;
 	lv = sa_live__new(o, &ei);
 	if (!lv) {
 		sa_err("%s%s", who, ei.msg[0] ? ei.msg : strerror(errno));
-		sa_fleet__free(fl);
-		return SA_EXIT_FAIL;
+		err = SA_EXIT_FAIL;
+		goto out_fleet;
 	}
 	lo->lv = lv;
 	if (o->backend.window_insns &&
@@ -234,10 +481,8 @@ static int watch_one_run(struct sa_live_opts *o, struct live_out *lo,
 		sa_err("%s--window %" PRIu64 "insn: only the emulated backend "
 		       "counts instructions; %s windows are timed", who,
 		       o->backend.window_insns, sa_live_backend_name(lv));
-		sa_live__free(lv);
-		sa_fleet__free(fl);
-		lo->lv = NULL;
-		return SA_EXIT_USAGE;
+		err = SA_EXIT_USAGE;
+		goto out_live;
 	}
 	if (lo->otlp.url) {
 		struct sa_otlp_opts oo = {
@@ -248,16 +493,15 @@ static int watch_one_run(struct sa_live_opts *o, struct live_out *lo,
 		};
 
 		if (sa_tool_otlp_start("watch", &lo->otlp, &oo)) {
-			sa_live__free(lv);
-			sa_fleet__free(fl);
-			lo->lv = NULL;
-			return SA_EXIT_FAIL;
+			err = SA_EXIT_FAIL;
+			goto out_live;
 		}
 	}
 	sa_note("watching pid %d with the %s backend%s%s",
 		(int)o->backend.pid, sa_live_backend_name(lv),
 		sa_live_backend_note(lv) ? ": " : "",
 		sa_live_backend_note(lv) ? sa_live_backend_note(lv) : "");
+	wd_attach(lo->wd, lv, lo->snd);
 	if (!child)
 		notify_ready();
 
@@ -297,22 +541,44 @@ static int watch_one_run(struct sa_live_opts *o, struct live_out *lo,
 	}
 	sa_note("%s%s", who, sa_live_format_governor(&st, gov, sizeof(gov)));
 	sa_tool_otlp_finish(&lo->otlp, SA_TOOL_OTLP_FLUSH_MS);
-	sa_live__free(lv);
-	lo->lv = NULL;
-	if (fl) {
-		struct sa_errinfo fei = { 0 };
-
-		/* a last try for the spool; what stays waits for later */
-		if (sa_fleet_flush(fl, &fei))
-			sa_err("%sfleet: %s", who, fei.msg);
-		sa_tool_fleet_report("fleet", fl);
-		sa_fleet__free(fl);
-	}
 	if (err) {
 		sa_err("%s%s", who, ei.msg[0] ? ei.msg : sa_strerror(err));
-		return SA_EXIT_FAIL;
+		err = SA_EXIT_FAIL;
+	} else {
+		err = SA_EXIT_OK;
 	}
-	return SA_EXIT_OK;
+out_live:
+	wd_attach(lo->wd, NULL, NULL);
+	sa_live__free(lv);
+	lo->lv = NULL;
+out_fleet:
+	if (lo->snd) {
+		struct sa_fleet_stats fst;
+		struct sa_errinfo fei;
+		char cmd[64];
+		int err2;
+
+		/* what is queued gets a last chance, then the spool */
+		if (sa_fleet_sender_flush(lo->snd, LIVE_FLEET_FLUSH_MS))
+			sa_msg(LOG_INFO, "%sfleet: ClickHouse did not take "
+			       "the last windows in %d ms: to the spool", who,
+			       LIVE_FLEET_FLUSH_MS);
+		sa_fleet_sender_stop(lo->snd);
+		err2 = sa_fleet_sender_error(lo->snd, &fei);
+		if (err2 && fei.msg[0])
+			sa_msg(err2 < 0 ? LOG_WARNING : LOG_INFO,
+			       "%sfleet: %s%s", who, fei.msg, err2 > 0 ?
+			       " (windows spooled)" : "");
+		sa_fleet_sender_stats(lo->snd, &fst);
+		snprintf(cmd, sizeof(cmd), "%sfleet", who);
+		sa_tool_fleet_report(cmd, &fst);
+		sa_fleet_sender__free(lo->snd);
+		lo->snd = NULL;
+	}
+	sa_fleet__free(fl);
+	wd_stop(lo->wd);
+	lo->wd = NULL;
+	return err;
 }
 
 /* watch_one_run() with the signal handlers in place from the start: a
@@ -503,6 +769,34 @@ static pid_t start_watcher(struct sa_live_opts *base, struct live_out *lo,
 	_exit(i);
 }
 
+/* STATUS=: the processes watched, or that none is. */
+static void supervise_status(const struct target *t, int nt,
+			     const char *what, const char *name, char *buf,
+			     size_t size)
+{
+	size_t n;
+	int i, w = 0;
+
+	for (i = 0; i < nt; i++)
+		w += t[i].child > 0;
+	if (!nt) {
+		snprintf(buf, size, "STATUS=no process %s %s: waiting for "
+			 "one", what, name);
+		return;
+	}
+	n = (size_t)snprintf(buf, size, "STATUS=watching %d process%s %s "
+			     "%s (pid", w, w == 1 ? "" : "es", what, name);
+	for (i = 0; i < nt && n < size - 16; i++)
+		if (t[i].child > 0)
+			n += (size_t)snprintf(buf + n, size - n, " %d",
+					      (int)t[i].pid);
+	if (w < nt && n < size - 40)
+		n += (size_t)snprintf(buf + n, size - n, "; %d not watched: "
+				      "its watcher failed", nt - w);
+	if (n < size - 2)
+		snprintf(buf + n, size - n, ")");
+}
+
 static int supervise(const struct select *sel, struct sa_live_opts *o,
 		     struct live_out *lo)
 {
@@ -511,7 +805,8 @@ static int supervise(const struct select *sel, struct sa_live_opts *o,
 	struct sigaction sa = { .sa_handler = on_supervise_signal };
 	const char *what = sel->comm ? "named" : "of unit";
 	const char *name = sel->comm ? sel->comm : sel->unit;
-	uint64_t wd_usec = 0, now, last_wd = 0, attached = 0;
+	uint64_t wd_usec = 0, wd_every, now, last_wd = 0, attached = 0;
+	char line[512], sent[512] = "";
 	int nt = 0, nf, i, j, status;
 	bool waiting_said = false, ready = false;
 	struct timespec ts;
@@ -523,6 +818,9 @@ static int supervise(const struct select *sel, struct sa_live_opts *o,
 	sigaction(SIGHUP, &sa, NULL);
 	if (sd_watchdog_enabled(0, &wd_usec) <= 0)
 		wd_usec = 0;
+	/* a ping at most every half of WATCHDOG_USEC, scans included */
+	wd_every = wd_usec / 2 > 2 * SUPERVISE_SCAN_MS * 1000 ?
+		   wd_usec / 2 - SUPERVISE_SCAN_MS * 1000 : 0;
 	sa_note("watching every process %s %s (new ones and restarts "
 		"too)", what, name);
 	while (!supervise_stop) {
@@ -599,7 +897,12 @@ static int supervise(const struct select *sel, struct sa_live_opts *o,
 		clock_gettime(CLOCK_MONOTONIC, &ts);
 		now = (uint64_t)ts.tv_sec * 1000000 +
 		      (uint64_t)ts.tv_nsec / 1000;
-		if (wd_usec && now - last_wd >= wd_usec / 2) {
+		supervise_status(t, nt, what, name, line, sizeof(line));
+		if (strcmp(line, sent)) {
+			sd_notify(0, line);
+			memcpy(sent, line, sizeof(sent));
+		}
+		if (wd_usec && now - last_wd >= wd_every) {
 			sd_notify(0, "WATCHDOG=1");
 			last_wd = now;
 		}
@@ -641,6 +944,8 @@ int cmd_live(int argc, char **argv)
 		{ "host", required_argument, NULL, OPT_FLEET_HOST },
 		{ "spool", required_argument, NULL, OPT_SPOOL },
 		{ "spool-max", required_argument, NULL, OPT_SPOOL_MAX },
+		{ "fleet-queue", required_argument, NULL, OPT_FLEET_QUEUE },
+		{ "fleet-timeout", required_argument, NULL, OPT_FLEET_TIMEOUT },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct sa_binary_opt binaries[SA_MAX_BINARIES];
@@ -721,6 +1026,18 @@ int cmd_live(int argc, char **argv)
 				return SA_EXIT_USAGE;
 			}
 			break;
+		case OPT_FLEET_QUEUE:
+			if (!parse_u64_opt("fleet-queue", optarg, &v,
+					   SA_FLEET_MAX_QUEUE) || !v)
+				return SA_EXIT_USAGE;
+			lo.fleet_queue = (size_t)v;
+			break;
+		case OPT_FLEET_TIMEOUT:
+			if (!parse_u64_opt("fleet-timeout", optarg, &v,
+					   3600000) || !v)
+				return SA_EXIT_USAGE;
+			fo.timeout_ms = (long)v;
+			break;
 		case OPT_COMM:
 			if (!*optarg || strchr(optarg, '/')) {
 				sa_err("bad --comm '%s': a process name "
@@ -786,8 +1103,9 @@ int cmd_live(int argc, char **argv)
 		return SA_EXIT_USAGE;
 	}
 	if (fo.url) {
-		/* short requests: the sensor waits for each window's */
-		fo.timeout_ms = 3000;
+		/* the sender thread waits for the requests, never the loop */
+		if (!fo.timeout_ms)
+			fo.timeout_ms = LIVE_FLEET_TIMEOUT_MS;
 		lo.fleet = &fo;
 	}
 	o.event_fn = on_event;

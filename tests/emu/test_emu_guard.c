@@ -494,6 +494,29 @@ out:
 	return fails ? 1 : 0;
 }
 
+/* Waits (30 s at most) until @dir holds sa-live-@pid-*, the work
+ * directory the live loop of process @pid makes once it runs.
+ */
+static void wait_own_workdir(const char *dir, pid_t pid)
+{
+	char prefix[64];
+	struct dirent *de;
+	bool found = false;
+	DIR *d;
+	int i;
+
+	snprintf(prefix, sizeof(prefix), "sa-live-%d-", (int)pid);
+	for (i = 0; i < 3000 && !found; i++) {
+		d = opendir(dir);
+		while (d && (de = readdir(d)))
+			found |= !strncmp(de->d_name, prefix, strlen(prefix));
+		if (d)
+			closedir(d);
+		if (!found)
+			sleep_ms(10);
+	}
+}
+
 /* A run killed with SIGKILL leaves TMPDIR/sa-live-PID-*; the next live
  * run removes it (and its own at exit).
  */
@@ -536,6 +559,11 @@ static int check_stale_dirs(char *const wl[])
 	}
 	wait_caught(sens, SIGTERM, SETTLE_MS);
 	sleep_ms(100);
+	/* Stopped once its own work directory exists (it sweeps the stale
+	 * ones first), not after a fixed time: a slow start (ASan on a
+	 * loaded machine) took the SIGTERM before its handler was set.
+	 */
+	wait_own_workdir(tmpdir, sens);
 	kill(sens, SIGTERM);
 	waitpid(sens, &ws, 0);
 	reap_others(target, SETTLE_MS);

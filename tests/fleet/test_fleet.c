@@ -21,7 +21,10 @@
  *    every window stored once with the same sums;
  *  - the live loop with --fleet: every window it decoded is stored; with
  *    the server away, it keeps going, spools them, and a later push
- *    sends them.
+ *    sends them; with a server that takes connections and never
+ *    answers, the loop still decides its windows at its pace (a sender
+ *    thread waits), spools and counts drops, and its next run against
+ *    the real server resends the spool: every window stored once.
  *
  * Skips (77) only when clickhouse-server is not installed.
  *
@@ -558,6 +561,126 @@ static uint64_t count_windows(const struct server *s, const char *db)
 	return n;
 }
 
+static double mono_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/* The count after @key in the fleet line of the exit summary. */
+static uint64_t fleet_count(const char *log, const char *key)
+{
+	const char *p = log;
+	char pat[64];
+
+	/* the summary line: "fleet: N windows stored ..." */
+	while ((p = strstr(p, "fleet: ")) && !(p[7] >= '0' && p[7] <= '9'))
+		p++;
+	ck_assert_msg(p, "no fleet line: %s", log);
+	snprintf(pat, sizeof(pat), " %s", key);
+	/* the number before " KEY" on that line */
+	for (; *p && *p != '\n'; p++) {
+		if (!strncmp(p, pat, strlen(pat))) {
+			const char *q = p;
+
+			while (q > log && q[-1] >= '0' && q[-1] <= '9')
+				q--;
+			return strtoull(q, NULL, 10);
+		}
+	}
+	ck_abort_msg("no '%s' in the fleet line: %s", key, log);
+	return 0;
+}
+
+/*
+ * The live loop's push never blocks it: --fleet is a local TCP listener
+ * that takes connections (the kernel's backlog) and never answers, with a
+ * request timeout of 10 minutes.  A push in the loop would stall the
+ * first window for those 10 minutes; the sender thread takes the wait:
+ * the loop decides all its windows and ends within the test's bound (2
+ * minutes, generous on a loaded machine, 5 times less than one request),
+ * the queue of one window drops and counts the rest, and what the sender
+ * held goes to the spool at the end (the request in flight aborted).
+ * Then against the real server: the next run resends the spool first,
+ * and every window is stored exactly once.
+ */
+static void live_black_hole(const char *pidbuf)
+{
+	struct sockaddr_in sin = { .sin_family = AF_INET };
+	socklen_t sl = sizeof(sin);
+	char url[64], lspool[4200], sql[512], *log, *ans;
+	uint64_t spooled, dropped, resent, stored, n;
+	double t0, dt;
+	int fd, st;
+
+	fd = socket(AF_INET, SOCK_STREAM, 0);
+	ck_assert_int_ge(fd, 0);
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	ck_assert_int_eq(bind(fd, (struct sockaddr *)&sin, sizeof(sin)), 0);
+	ck_assert_int_eq(listen(fd, 64), 0);
+	ck_assert_int_eq(getsockname(fd, (struct sockaddr *)&sin, &sl), 0);
+	snprintf(url, sizeof(url), "http://127.0.0.1:%d",
+		 (int)ntohs(sin.sin_port));
+	snprintf(lspool, sizeof(lspool), "%s/live-spool-hole",
+		 sa_test_tmpdir());
+	t0 = mono_s();
+	st = run("--pid", pidbuf, "--backend", "emulate", "--window-insns",
+		 "4000", "--period-ms", "30", "--cpu-budget", "1000",
+		 "--learn", "2", "--max-windows", "8", "--fleet", url,
+		 "--fleet-timeout", "600000", "--fleet-queue", "1",
+		 "--host", "live3", "--spool", lspool, NULL);
+	dt = mono_s() - t0;
+	close(fd);
+	log = slurp("err.txt");
+	ck_assert_msg(st == 0 && strstr(log, "8 windows ("), "%s", log);
+	ck_assert_msg(dt < 120, "the loop waited for the fleet: %.1f s for 8 "
+		      "windows: %s", dt, log);
+	spooled = fleet_count(log, "spooled");
+	dropped = fleet_count(log, "dropped");
+	/* one window in flight, one queued; the others found it full */
+	ck_assert_msg(strstr(log, "fleet: 0 windows stored") &&
+		      spooled >= 1 && spooled <= 2 && dropped >= 6 &&
+		      spooled + dropped == 8, "%s", log);
+	ck_assert_msg(strstr(log, "found the sender's queue full"), "%s",
+		      log);
+	printf("black hole: 8 windows in %.1f s, %" PRIu64 " spooled, %"
+	       PRIu64 " dropped\n", dt, spooled, dropped);
+	free(log);
+
+	/* the server is back: the spool first, then the new windows */
+	st = run("--pid", pidbuf, "--backend", "emulate", "--window-insns",
+		 "4000", "--period-ms", "30", "--cpu-budget", "1000",
+		 "--learn", "2", "--max-windows", "4", "--fleet", srv[0].url,
+		 "--host", "live3", "--spool", lspool, NULL);
+	log = slurp("err.txt");
+	ck_assert_msg(st == 0, "%s", log);
+	stored = fleet_count(log, "windows stored");
+	resent = fleet_count(log, "from the");
+	ck_assert_msg(resent == spooled && stored == spooled + 4 &&
+		      strstr(log, " 0 spooled, 0 dropped") &&
+		      strstr(log, "spool 0 bytes"), "spooled %" PRIu64 ": %s",
+		      spooled, log);
+	free(log);
+	snprintf(sql, sizeof(sql), "SELECT count(), uniqExact(wid) FROM "
+		 "sensor_agent.rows WHERE kind = 'window' AND host = 'live3'");
+	ans = client(&srv[0], sql);
+	n = strtoull(ans, NULL, 10);
+	ck_assert_msg(n == spooled + 4, "%s", ans);
+	snprintf(sql, sizeof(sql), "%" PRIu64 "\t%" PRIu64 "\n", n, n);
+	ck_assert_str_eq(ans, sql);
+	free(ans);
+	/* a resend of the (empty) spool stores nothing more */
+	ck_assert_msg(run("fleet", "push", "--clickhouse", srv[0].url,
+			  "--spool", lspool, NULL) == 0, "%s",
+		      slurp("err.txt"));
+	ans = client(&srv[0], "SELECT count() FROM sensor_agent.rows WHERE "
+		     "kind = 'window' AND host = 'live3'");
+	ck_assert_uint_eq(strtoull(ans, NULL, 10), spooled + 4);
+	free(ans);
+}
+
 START_TEST(test_fleet)
 {
 	char *single[3], *dist[3], *out, *err, *ans;
@@ -876,6 +999,9 @@ START_TEST(test_fleet)
 		ck_assert_str_eq(ans, "4\n");
 		free(ans);
 	}
+
+	phase("live loop, black hole");
+	live_black_hole(pidbuf);
 
 	sa_test_demo_stop(pid);
 	stop_all();

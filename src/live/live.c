@@ -30,58 +30,8 @@
 #include "sensor/session.h"
 
 #include "json.h"
+#include "live_int.h"
 #include "output.h"
-
-#define SA_LIVE_MAX_GROUP 64
-
-/* An anomaly flagged by the last comparison, for its state. */
-struct tracked {
-	char *key;		/* build-id, function, offset, kind, decision */
-	struct sa_anomaly a;	/* its last report */
-	uint64_t first_window, last_window;
-	struct timespec first_time, last_time;
-	uint64_t comparisons;
-	bool seen;		/* flagged by the current comparison */
-	bool resolved;		/* tested by it and not flagged */
-};
-
-struct sa_live {
-	struct sa_live_opts o;
-	struct sa_backend *backend;
-	struct sa_baseline *bl;
-	char workdir[4096];
-	bool own_workdir;
-	char db_path[4200];
-	bool own_db;
-	bool learning;
-	/* idle windows learnt, stored with the next busy one (an idle
-	 * window names no build to count it in); idle_h stands for them
-	 */
-	struct sa_hist *idle_h;
-	struct sa_hist_decode threads;	/* only its tid list is used */
-	size_t idle_held;
-	volatile sig_atomic_t stop;
-	struct sa_hist *pending[SA_LIVE_MAX_GROUP];
-	uint64_t pending_first;
-	size_t nr_pending;
-	uint64_t groups;
-	struct sa_live_stats st;
-	struct tracked *tr;
-	size_t nr_tr;
-	char host[256];
-	char exe[256];
-	/* the governor: the duty cycle the user asked for (the longest
-	 * window, the shortest period), the cost of a window (EWMA)
-	 */
-	uint64_t user_window_ms, user_window_insns, user_period_ms;
-	uint64_t cost_ns;
-	uint64_t last_decode_ns;
-	uint64_t cpu_start_ns, cpu_mark_ns;	/* proc_cpu_ns() */
-	uint64_t start_ns;
-	char exe_path[4096];	/* "" when not readable */
-	/* budget report: when next, and the counts at the last one */
-	uint64_t budget_next_ns, budget_seen, budget_skipped;
-};
 
 static uint64_t thread_cpu_ns(void)
 {
@@ -91,34 +41,7 @@ static uint64_t thread_cpu_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
-/* The sensor's CPU time: this process (every thread) and its reaped
- * children (the emulate backend's guardians), user + system.
- */
-static uint64_t proc_cpu_ns(void)
-{
-	struct rusage self, ch;
-
-	if (getrusage(RUSAGE_SELF, &self) || getrusage(RUSAGE_CHILDREN, &ch))
-		return 0;
-	return (uint64_t)(self.ru_utime.tv_sec + self.ru_stime.tv_sec +
-			  ch.ru_utime.tv_sec + ch.ru_stime.tv_sec) *
-	       1000000000ull +
-	       (uint64_t)(self.ru_utime.tv_usec + self.ru_stime.tv_usec +
-			  ch.ru_utime.tv_usec + ch.ru_stime.tv_usec) * 1000ull;
-}
-
-static uint64_t mono_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
-
-static void note(struct sa_live *lv, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
-
-static void note(struct sa_live *lv, const char *fmt, ...)
+void sa_live__note(struct sa_live *lv, const char *fmt, ...)
 {
 	char buf[512];
 	va_list ap;
@@ -400,9 +323,14 @@ void sa_live_stats(const struct sa_live *lv, struct sa_live_stats *st)
 	}
 	if (!st->wall_ns && lv->start_ns) {
 		/* while running */
-		st->wall_ns = mono_ns() - lv->start_ns;
-		st->sensor_cpu_ns = proc_cpu_ns() - lv->cpu_start_ns;
+		st->wall_ns = sa_live__mono_ns() - lv->start_ns;
+		st->sensor_cpu_ns = sa_live__proc_cpu_ns() - lv->cpu_start_ns;
 	}
+}
+
+uint64_t sa_live_progress(const struct sa_live *lv)
+{
+	return __atomic_load_n(&lv->progress, __ATOMIC_RELAXED);
 }
 
 const char *sa_live_backend_name(const struct sa_live *lv)
@@ -611,7 +539,7 @@ static int analyse(struct sa_live *lv, uint64_t last, struct sa_errinfo *ei)
 		 * a syscall): nothing to compare, not a failure; the
 		 * states stay as they were (nothing was observed).
 		 */
-		note(lv, "windows %" PRIu64 "-%" PRIu64 ": %s",
+		sa_live__note(lv, "windows %" PRIu64 "-%" PRIu64 ": %s",
 		     lv->pending_first, last, lei.msg);
 		if (lv->o.summary_fn)
 			lv->o.summary_fn(lv->o.ctx, &sum);
@@ -922,8 +850,8 @@ static int window(struct sa_live *lv, const char *path,
 		unlink(path);
 	if (err < 0) {
 		lv->st.windows_failed++;
-		note(lv, "window %" PRIu64 " not decoded: %s", wi->index,
-		     lei.msg);
+		sa_live__note(lv, "window %" PRIu64 " not decoded: %s",
+			      wi->index, lei.msg);
 		sa_hist__free(h);
 		return 0;
 	}
@@ -946,8 +874,8 @@ static int window(struct sa_live *lv, const char *path,
 		err = learn(lv, h, &lei);
 		sa_hist__free(h);
 		if (err == -SA_ERR_NODATA) {
-			note(lv, "window %" PRIu64 ": nothing to learn: %s",
-			     wi->index, lei.msg);
+			sa_live__note(lv, "window %" PRIu64 ": nothing to "
+				      "learn: %s", wi->index, lei.msg);
 			return 0;
 		}
 		if (err) {
@@ -963,14 +891,16 @@ learnt:
 		 */
 		if (lv->st.learnt >= lv->o.learn_windows && !lv->idle_held) {
 			lv->learning = false;
-			note(lv, "baseline learnt from %" PRIu64 " windows; "
-			     "watching for anomalies", lv->st.learnt);
+			sa_live__note(lv, "baseline learnt from %" PRIu64
+				      " windows; watching for anomalies",
+				      lv->st.learnt);
 		} else if (lv->st.learnt < lv->o.learn_windows &&
 			   lv->st.learnt * 4 / lv->o.learn_windows !=
 			   (lv->st.learnt - 1) * 4 / lv->o.learn_windows) {
 			/* progress at each quarter */
-			note(lv, "learning: %" PRIu64 "/%" PRIu64 " windows",
-			     lv->st.learnt, lv->o.learn_windows);
+			sa_live__note(lv, "learning: %" PRIu64 "/%" PRIu64
+				      " windows", lv->st.learnt,
+				      lv->o.learn_windows);
 		}
 		return 0;
 	}
@@ -982,163 +912,18 @@ learnt:
 	return 0;
 }
 
-/*
- * The governor, after each window: what the window cost (all of the
- * sensor's CPU since the previous one: capture with the guardian,
- * decode, learning or comparing) sets the duty cycle so that the budget
- * holds without skipping windows.  The period is stretched to the
- * window's cost over the budget (a window of cost C every C / budget),
- * never below the user's; the window is kept as long as the user asked
- * (the share of time observed, window / period, grows with the window
- * while the cost has a fixed part), and shortened, at most by half per
- * window, only when the period would have to pass ten times the user's.
- * It grows back when the cost allows.  The token bucket of the backend
- * stays the hard limit: it is debited with the same total.
- */
-#define SA_GOV_MAX_STRETCH 10
-#define SA_GOV_MIN_WINDOW_MS 1
-#define SA_GOV_MIN_WINDOW_INSNS 100
-
-static uint64_t gov_clamp(uint64_t v, uint64_t lo, uint64_t hi)
-{
-	return v < lo ? lo : v > hi ? hi : v;
-}
-
-static void govern(struct sa_live *lv, const struct sa_window_info *wi)
-{
-	uint64_t now = proc_cpu_ns(), cycle = now - lv->cpu_mark_ns;
-	uint64_t permille = lv->st.cpu_permille, period, max_period, rest;
-	uint64_t w_ms = lv->st.window_ms, w_insns = lv->st.window_insns;
-	bool by_insns = lv->user_window_insns != 0;
-	uint64_t w = by_insns ? w_insns : w_ms;
-	uint64_t w_user = by_insns ? lv->user_window_insns :
-				     lv->user_window_ms;
-	uint64_t w_min = by_insns ? SA_GOV_MIN_WINDOW_INSNS :
-				    SA_GOV_MIN_WINDOW_MS;
-	uint64_t nw = w;
-
-	lv->cpu_mark_ns = now;
-	lv->st.sensor_cpu_ns = now - lv->cpu_start_ns;
-	lv->st.observed_ns += wi->end_ns - wi->start_ns;
-	/* what the bucket has not been told yet: learning, comparing */
-	if (cycle > wi->capture_cpu_ns + lv->last_decode_ns) {
-		rest = cycle - wi->capture_cpu_ns - lv->last_decode_ns;
-		sa_backend_account(lv->backend, rest);
-	}
-	lv->last_decode_ns = 0;
-	if (cycle > lv->st.max_window_cpu_ns)
-		lv->st.max_window_cpu_ns = cycle;
-	lv->cost_ns = lv->cost_ns ? (lv->cost_ns + cycle) / 2 : cycle;
-	if (!permille || permille >= 1000 || !w)
-		return;		/* a whole core: nothing to hold */
-
-	/* the period a window of this cost needs, in ms */
-	period = lv->cost_ns / (permille * 1000ull) + 1;
-	max_period = SA_GOV_MAX_STRETCH * lv->user_period_ms;
-	if (period > max_period && w > w_min)
-		nw = gov_clamp(w * max_period / period, w / 2, w);
-	else if (period * 3 < lv->user_period_ms * 2 && w < w_user)
-		nw = gov_clamp(w * lv->user_period_ms / period, w, 2 * w);
-	nw = gov_clamp(nw, w_min, w_user);
-	period = gov_clamp(period, lv->user_period_ms, max_period);
-	if (nw == w && period == lv->st.period_ms)
-		return;
-	if (by_insns)
-		lv->st.window_insns = nw;
-	else
-		lv->st.window_ms = nw;
-	lv->st.period_ms = period;
-	lv->st.governor_changes++;
-	sa_backend_set_schedule(lv->backend, by_insns ? 0 : nw,
-				by_insns ? nw : 0, period);
-	sa_debug("governor: a window costs %.1f ms of CPU; window %" PRIu64
-		 "%s, period %" PRIu64 " ms (budget %.1f%% of a core)\n",
-		 lv->cost_ns / 1e6, nw, by_insns ? " instructions" : " ms",
-		 period, permille / 10.0);
-}
-
-char *sa_live_format_governor(const struct sa_live_stats *st, char *buf,
-			      size_t size)
-{
-	double wall = st->wall_ns ? st->wall_ns / 1e9 : 0;
-
-	snprintf(buf, size, "observed %.1f ms of every second at %.2f%% of "
-		 "a core (budget %.1f%%; window %" PRIu64 "%s every %" PRIu64
-		 " ms)", wall ? st->observed_ns / 1e6 / wall : 0.0,
-		 wall ? st->sensor_cpu_ns / 1e7 / wall : 0.0,
-		 st->cpu_permille / 10.0,
-		 st->window_insns ? st->window_insns : st->window_ms,
-		 st->window_insns ? " instructions" : " ms", st->period_ms);
-	return buf;
-}
-
-#define BUDGET_REPORT_FIRST 10			/* windows */
-#define BUDGET_REPORT_EVERY 60000000000ull	/* ns */
-
-/* Says, at the default verbosity, when the CPU budget skips most windows
- * (more than half since the last report): the first time after 10
- * windows, then at most once a minute, with what a window costs and the
- * options that change it.  Silence would look like a quiet target.
- */
-static void budget_report(struct sa_live *lv)
-{
-	uint64_t now = mono_ns(), seen, skipped, done, cost, period, need;
-	struct sa_backend_stats bs;
-	uint32_t budget;
-
-	if (now < lv->budget_next_ns)
-		return;
-	sa_backend_stats(lv->backend, &bs);
-	seen = lv->st.windows + lv->st.windows_failed + bs.windows_skipped -
-	       lv->budget_seen;
-	skipped = bs.windows_skipped - lv->budget_skipped;
-	if (!lv->budget_next_ns && seen < BUDGET_REPORT_FIRST)
-		return;
-	lv->budget_next_ns = now + BUDGET_REPORT_EVERY;
-	lv->budget_seen += seen;
-	lv->budget_skipped += skipped;
-	if (!seen || skipped * 2 <= seen)
-		return;
-	budget = lv->o.backend.budget.cpu_permille ?
-		 lv->o.backend.budget.cpu_permille :
-		 SA_BACKEND_DEF_CPU_PERMILLE;
-	/* the period in force: the governor's, else the one asked for */
-	period = lv->st.period_ms ? lv->st.period_ms :
-		 lv->o.backend.period_ms ? lv->o.backend.period_ms :
-		 SA_BACKEND_DEF_PERIOD_MS;
-	done = lv->st.windows + lv->st.windows_failed;
-	if (!done) {
-		note(lv, "%" PRIu64 " of %" PRIu64 " windows skipped over the "
-		     "CPU budget (--cpu-budget %" PRIu32 ", %.1f%% of a "
-		     "core): raise --cpu-budget or lengthen --period",
-		     skipped, seen, budget, budget / 10.0);
-		return;
-	}
-	/* what one window cost: capture and decode, sensor CPU time */
-	cost = (bs.capture_cpu_ns + lv->st.decode_ns) / done;
-	need = (cost * 1000 + period * 1000000 - 1) / (period * 1000000);
-	note(lv, "%" PRIu64 " of %" PRIu64 " windows skipped over the CPU "
-	     "budget: a window costs %.1f ms of CPU (capture and decode), "
-	     "so the %s backend needs ~%.1f%% of a core at this duty cycle "
-	     "(a window every %" PRIu64 " ms) and the budget is %.1f%% "
-	     "(--cpu-budget %" PRIu32 "); raise --cpu-budget (to %" PRIu64
-	     " or more) or lengthen --period", skipped, seen,
-	     (double)cost / 1e6, sa_backend_name(lv->backend),
-	     (double)need / 10.0, period, budget / 10.0, budget, need);
-}
-
 int sa_live_run(struct sa_live *lv, struct sa_errinfo *ei)
 {
-	uint64_t start = mono_ns(), last = 0;
+	uint64_t start = sa_live__mono_ns(), last = 0;
 	char path[4300];
 	int err = 0;
 
 	sa_errinfo_clear(ei);
-	lv->cpu_start_ns = lv->cpu_mark_ns = proc_cpu_ns();
+	lv->cpu_start_ns = lv->cpu_mark_ns = sa_live__proc_cpu_ns();
 	lv->start_ns = start;
 	if (lv->learning)
-		note(lv, "learning a baseline from %" PRIu64 " windows",
-		     lv->o.learn_windows);
+		sa_live__note(lv, "learning a baseline from %" PRIu64
+			      " windows", lv->o.learn_windows);
 	while (!lv->stop) {
 		struct sa_window_info wi;
 		struct sa_errinfo lei;
@@ -1150,13 +935,14 @@ int sa_live_run(struct sa_live *lv, struct sa_errinfo *ei)
 			 lv->workdir, lv->st.windows + lv->st.windows_failed +
 					      lv->st.windows_skipped);
 		err = sa_backend_capture(lv->backend, path, &wi, &lei);
+		__atomic_add_fetch(&lv->progress, 1, __ATOMIC_RELAXED);
 		if (err == -EINTR) {
 			err = 0;
 			continue;
 		}
 		if (err == -ESRCH) {
 			lv->st.target_exited = true;
-			note(lv, "%s", lei.msg);
+			sa_live__note(lv, "%s", lei.msg);
 			err = 0;
 			break;
 		}
@@ -1166,18 +952,19 @@ int sa_live_run(struct sa_live *lv, struct sa_errinfo *ei)
 			break;
 		}
 		if (err == 0) {
-			budget_report(lv);
+			sa_live__budget_report(lv);
 			continue;	/* skipped: over budget */
 		}
 		last = wi.index;
 		err = window(lv, path, &wi, ei);
-		govern(lv, &wi);
+		sa_live__govern(lv, &wi);
 		if (err)
 			break;
-		budget_report(lv);
+		sa_live__budget_report(lv);
 		if (wi.target_exited) {
 			lv->st.target_exited = true;
-			note(lv, "target %d exited", (int)lv->o.backend.pid);
+			sa_live__note(lv, "target %d exited",
+				      (int)lv->o.backend.pid);
 			break;
 		}
 	}
@@ -1187,10 +974,10 @@ int sa_live_run(struct sa_live *lv, struct sa_errinfo *ei)
 	else
 		drop_pending(lv);
 	if (lv->learning && lv->st.learnt < lv->o.learn_windows)
-		note(lv, "stopped while learning: %" PRIu64 " of %" PRIu64
-		     " windows learnt, nothing compared", lv->st.learnt,
-		     lv->o.learn_windows);
-	lv->st.wall_ns = mono_ns() - start;
-	lv->st.sensor_cpu_ns = proc_cpu_ns() - lv->cpu_start_ns;
+		sa_live__note(lv, "stopped while learning: %" PRIu64 " of %"
+			      PRIu64 " windows learnt, nothing compared",
+			      lv->st.learnt, lv->o.learn_windows);
+	lv->st.wall_ns = sa_live__mono_ns() - start;
+	lv->st.sensor_cpu_ns = sa_live__proc_cpu_ns() - lv->cpu_start_ns;
 	return err;
 }
