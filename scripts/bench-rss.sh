@@ -83,7 +83,7 @@ many() {	# NAME DIR: decode of the largest window, baseline add of all
 	local name=$1 dir=$2 big
 	mapfile -t wins < <(find "$dir" -name '*.data' | sort)
 	[ ${#wins[@]} -gt 0 ] || { echo "bench-rss: $name: no windows" >&2; return; }
-	big=$(ls -S "${wins[@]}" | head -1)
+	big=$(ls -S "${wins[@]}" | sed -n 1p)
 	oneshot "decode (one $name window, $(stat -c %s "$big") bytes)" \
 		"$sa" decode "$big"
 	rm -f "$tmp/$name.db"
@@ -131,7 +131,7 @@ if [ -x "$gold" ] && [ -f "$lib" ]; then
 		[ "$rss_watch" -gt "$worst" ] && worst=$rss_watch
 		runs=$((runs + 1))
 	done
-	grep -h 'windows kept' "$tmp/gold.rows" | head -3
+	sed -n '/windows kept/p' "$tmp/gold.rows" | sed -n 1,3p
 	verdict "watch -p (gold, worst of $runs links)" "$worst"
 	many gold "$tmp/gold"
 else

@@ -295,8 +295,14 @@ static int ipt_edges(const uint8_t *buf, size_t len)
 		}
 		if (st == -pte_eos || st >= 0)
 			break;
-		fprintf(stderr, "bench_xdc: libipt: %s at %#" PRIx64 "\n",
-			pt_errstr(pt_errcode(st)), (uint64_t)0);
+		{
+			uint64_t off = 0;
+
+			pt_insn_get_offset(dec, &off);
+			fprintf(stderr, "bench_xdc: libipt: %s at trace offset "
+				"%#" PRIx64 "\n", pt_errstr(pt_errcode(st)),
+				off);
+		}
 	}
 	pt_insn_free_decoder(dec);
 	return 0;
