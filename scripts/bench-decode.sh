@@ -174,7 +174,7 @@ run_qemu() {	# NAME MB PROG ARGS...: qemu's log through a FIFO into mkpt
 if [ -n "$xdc" ]; then
 	# libxdc against libipt on a short run: the same edges in the same
 	# order (bench_xdc.c: which ones), counted here
-	head -c 300000 "$build/src/tool/sensor-agent" >"$tmp/small.bin"
+	head -c 100000 "$build/src/tool/sensor-agent" >"$tmp/small.bin"
 	run_qemu check 5 /usr/bin/gzip -c "$tmp/small.bin"
 	"$xdc" -e "$tmp/check-xdc.perf" >"$tmp/xdc.edges" || true
 	"$xdc" -i "$tmp/check-xdc.perf" >"$tmp/ipt.edges" || true
@@ -199,7 +199,7 @@ bench_row() {
 	fi
 	read -r rss <"$tmp/time"
 }
-printf '%-8s %-12s %8s %8s %9s %9s %8s %9s\n' trace decoder MB "CPU s" "MB/s" "M insn/s" "x blk" "RSS KiB"
+printf '%-8s %-14s %8s %8s %9s %9s %8s %9s\n' trace decoder MB "CPU s" "MB/s" "M insn/s" "x blk" "RSS KiB"
 for name in gzip sqlite3 python3; do
 	case $name in
 	gzip) run_qemu gzip "$big_mb" /usr/bin/gzip -c "$tmp/input.bin" ;;
@@ -226,7 +226,7 @@ for name in gzip sqlite3 python3; do
 import sys
 n, dec, b, s, i, rss, blk = sys.argv[1:]
 b, s, i, blk = float(b), float(s), float(i), float(blk)
-print("%-8s %-12s %8.1f %8.2f %9.1f %9.1f %8.2f %9s" % (n, dec, b / 1e6, s,
+print("%-8s %-14s %8.1f %8.2f %9.1f %9.1f %8.2f %9s" % (n, dec, b / 1e6, s,
       b / 1e6 / s if s else 0, i / 1e6 / s if s else 0, blk / s if s else 0, rss))
 PY
 		[ $dec = libipt-blk ] && blk=$secs
@@ -243,7 +243,7 @@ PY
 import sys
 n, dec, b, s, i, rss, blk = sys.argv[1:]
 b, s, i, blk = float(b), float(s), float(i), float(blk)
-print("%-8s %-12s %8.1f %8.2f %9.1f %9.1f %8.2f %9s" % (n, dec, b / 1e6, s,
+print("%-8s %-14s %8.1f %8.2f %9.1f %9.1f %8.2f %9s" % (n, dec, b / 1e6, s,
       b / 1e6 / s if s else 0, i / 1e6 / s if s else 0, blk / s if s else 0, rss))
 PY
 		[ $dec = libipt-blk ] && blk=$secs

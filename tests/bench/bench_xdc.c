@@ -54,7 +54,7 @@
 
 struct map {
 	uint64_t start, len, pgoff;
-	const uint8_t *file;	/* the whole file, mapped */
+	const uint8_t *file; /* the whole file, mapped */
 	size_t fsize;
 	char path[4096];
 };
@@ -151,8 +151,10 @@ static uint8_t *load(const char *path, size_t *len)
 			uint8_t *nb;
 
 			if (pos + size + sz > end) {
-				fprintf(stderr, "bench_xdc: %s: AUX record at "
-					"%zu runs past the data\n", path, pos);
+				fprintf(stderr,
+					"bench_xdc: %s: AUX record at "
+					"%zu runs past the data\n",
+					path, pos);
 				exit(1);
 			}
 			nb = realloc(buf, n + sz + 16);
@@ -213,16 +215,16 @@ static bool far_transfer(uint64_t ip)
 	if (!ok)
 		return false;
 	b0 = pg[ip & 0xfff];
-	if (b0 == 0x48 && (ip & 0xfff) < 0xfff)	/* rex.w: iretq, lretq */
+	if (b0 == 0x48 && (ip & 0xfff) < 0xfff) /* rex.w: iretq, lretq */
 		b0 = pg[(ip & 0xfff) + 1];
 	if (b0 == 0xcc || b0 == 0xcd || b0 == 0xce || b0 == 0xcf ||
 	    b0 == 0xca || b0 == 0xcb)
 		return true;
 	if (b0 != 0x0f)
 		return false;
-	b1 = (ip & 0xfff) < 0xfff ? pg[(ip & 0xfff) + 1] :
-				    ((const uint8_t *)fetch(NULL, ip + 1,
-							    &ok))[0];
+	b1 = (ip & 0xfff) < 0xfff
+		     ? pg[(ip & 0xfff) + 1]
+		     : ((const uint8_t *)fetch(NULL, ip + 1, &ok))[0];
 	return b1 == 0x05 || b1 == 0x34;
 }
 
@@ -256,8 +258,8 @@ static int ipt_edges(const uint8_t *buf, size_t len)
 		return 1;
 	img = pt_insn_get_image(dec);
 	for (i = 0; i < nr_maps; i++)
-		pt_image_add_file(img, maps[i].path, maps[i].pgoff,
-				  maps[i].len, NULL, maps[i].start);
+		pt_image_add_file(img, maps[i].path, maps[i].pgoff, maps[i].len,
+				  NULL, maps[i].start);
 	for (;;) {
 		st = pt_insn_sync_forward(dec);
 		if (st < 0)
@@ -299,9 +301,10 @@ static int ipt_edges(const uint8_t *buf, size_t len)
 			uint64_t off = 0;
 
 			pt_insn_get_offset(dec, &off);
-			fprintf(stderr, "bench_xdc: libipt: %s at trace offset "
-				"%#" PRIx64 "\n", pt_errstr(pt_errcode(st)),
-				off);
+			fprintf(stderr,
+				"bench_xdc: libipt: %s at trace offset "
+				"%#" PRIx64 "\n",
+				pt_errstr(pt_errcode(st)), off);
 		}
 	}
 	pt_insn_free_decoder(dec);
@@ -320,15 +323,14 @@ int main(int argc, char **argv)
 	size_t len, i;
 	double t0, secs;
 
-	if (argc < 2 || argc > 3 || (argc == 3 && strcmp(mode, "-e") &&
-				     strcmp(mode, "-i"))) {
+	if (argc < 2 || argc > 3 ||
+	    (argc == 3 && strcmp(mode, "-e") && strcmp(mode, "-i"))) {
 		fprintf(stderr, "usage: bench_xdc [-e|-i] FILE.perf\n");
 		return 2;
 	}
 	buf = load(path, &len);
 	if (!nr_maps) {
-		fprintf(stderr, "bench_xdc: %s: no executable mapping\n",
-			path);
+		fprintf(stderr, "bench_xdc: %s: no executable mapping\n", path);
 		return 1;
 	}
 	if (!strcmp(mode, "-i"))
@@ -359,11 +361,13 @@ int main(int argc, char **argv)
 		printf("libxdc %zu %.6f %d\n", len, secs, (int)res);
 	if (res != decoder_success && res != decoder_success_pt_overflow)
 		fprintf(stderr, "bench_xdc: %s: libxdc_decode: result %d%s\n",
-			path, (int)res, res == decoder_page_fault ?
-			" (page fault: code not in the mappings)" : "");
+			path, (int)res,
+			res == decoder_page_fault
+				? " (page fault: code not in the mappings)"
+				: "");
 	libxdc_free(x);
 	free(bitmap);
 	free(buf);
-	return res == decoder_success || res == decoder_success_pt_overflow ?
-		       0 : 1;
+	return res == decoder_success || res == decoder_success_pt_overflow ? 0
+									    : 1;
 }

@@ -23,9 +23,10 @@
  * The trace stops (OVF, as a full AUX buffer) at MAX_MB (default 200).
  *
  * XDC.perf: a second trace of the same run, in the form libxdc decodes
- * (no return compression, no timing packets, TNT-8 only: Intel PT as kAFL
- * and Nyx configure it, as the cores they run on emit it), for the libxdc peer of bench-decode.sh.  It has its own
- * MAX_MB; the run ends when OUT.perf is full.
+ * (no return compression and no timing packets, as kAFL and Nyx
+ * configure Intel PT; TNT-8 only, as libxdc asserts on a TNT-64), for
+ * the libxdc peer of bench-decode.sh.  It has its own MAX_MB; the run
+ * ends when OUT.perf is full.
  */
 #include <ctype.h>
 #include <elf.h>
