@@ -11,9 +11,11 @@
 #           process, the analysis cache warm after the first window);
 #           watch samples a window of 4000 instructions every 50 ms,
 #           learns from 10 windows and compares every 5;
-#   gold    GNU gold (/usr/bin/x86_64-linux-gnu-ld.gold) linking
-#           libstdc++.a into one object, with its Debian debug file (16 MB
-#           of compressed DWARF plus 10 MB of dwz DWARF: bench-window.sh);
+#   gold    GNU gold (/usr/bin/x86_64-linux-gnu-ld.gold) linking five
+#           static libraries (libstdc++, libcrypto, libicui18n,
+#           liblapack_pic, libcapstone) whole into one relocatable
+#           object, with its Debian debug file (16 MB of compressed DWARF
+#           plus 10 MB of dwz DWARF: bench-window.sh);
 #           windows of 20000 instructions every 10 ms, learns from 10;
 #           a link lasts seconds, so it links again for SECONDS, one
 #           watcher each (a fresh sensor: the DWARF analysed again).
@@ -102,7 +104,7 @@ echo "bench-rss ($(date -u +%FT%TZ), $(grep -m1 'model name' /proc/cpuinfo | cut
 ) | gzip -6 -c >/dev/null &
 sleep 0.3
 gz=$(pgrep -n -x gzip -P $$ || true)
-[ -n "$gz" ] || gz=$(pgrep -n -x gzip)
+[ -n "$gz" ] || { echo "bench-rss: the gzip workload did not start" >&2; exit 1; }
 watch_opts=(--window 4000insn --period 50ms --learn 10 --group 5)
 watch_rss gzip "$gz" "$tmp/gzip"
 many gzip "$tmp/gzip"
