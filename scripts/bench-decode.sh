@@ -18,6 +18,17 @@
 # each).  Prints MB/s of trace, M instructions/s, ratios to libipt-blk,
 # peak RSS.
 #
+# And libxdc (kAFL/Nyx's decoder, github.com/nyx-fuzz/libxdc), built from
+# its public sources under $XDC_DIR (default /tmp/libxdc-bench: cloned
+# from the fetch tool's mirror /work/.mirror/nyx-fuzz+libxdc/repo when it
+# is there, else from GitHub; skipped, saying why, when neither works)
+# with tests/bench/bench_xdc.c compiled against that build.  libxdc
+# decodes only Intel PT without return compression, timing packets or
+# TNT-64 (as kAFL configures it), so mkpt writes a second trace of each
+# run in that form, which libxdc, libipt-blk and the fast backend each
+# decode once.  libxdc is checked first on a short gzip run: its edges
+# (branch source and destination, in order) against libipt's.
+#
 # Not a test: timings vary with the machine; run it on an idle one.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -105,6 +116,32 @@ echo "decoders alone ($(date -u +%F), $(grep -m1 'model name' /proc/cpuinfo | cu
 big_mb=${BIG_MB:-50}
 command -v qemu-x86_64 >/dev/null || { echo "bench-decode: qemu-x86_64 (Debian qemu-user) is needed for the large traces" >&2; exit 2; }
 head -c 4000000 "$build/src/tool/sensor-agent" >"$tmp/input.bin"
+
+# libxdc, built under /tmp from its public sources (never committed)
+xdc_dir=${XDC_DIR:-/tmp/libxdc-bench}
+xdc_mirror=/work/.mirror/nyx-fuzz+libxdc/repo
+xdc=
+if [ ! -e "$xdc_dir" ]; then
+	if [ -d "$xdc_mirror" ]; then
+		git clone -q "$xdc_mirror" "$xdc_dir" 2>/dev/null || true
+	fi
+	[ -f "$xdc_dir/libxdc.h" ] ||
+		git clone -q https://github.com/nyx-fuzz/libxdc "$xdc_dir" 2>/dev/null || true
+fi
+if [ ! -f "$xdc_dir/libxdc.h" ]; then
+	echo "libxdc: skipped: $xdc_dir is no libxdc checkout (not at $xdc_mirror and github.com unreachable)"
+elif [ ! -f /usr/include/capstone/capstone.h ]; then
+	echo "libxdc: skipped: capstone headers missing (apt-get install libcapstone-dev)"
+elif ! make -C "$xdc_dir" -j2 libxdc.a >"$tmp/xdc-build.log" 2>&1; then
+	echo "libxdc: skipped: its build failed (see make -C $xdc_dir libxdc.a)"
+elif ! gcc -O2 -flto -I"$xdc_dir" -o "$tmp/bench_xdc" tests/bench/bench_xdc.c \
+	"$xdc_dir/libxdc.a" -l:libcapstone.so.4 -lipt 2>"$tmp/xdc-cc.log"; then
+	echo "libxdc: skipped: bench_xdc does not compile:"
+	cat "$tmp/xdc-cc.log"
+else
+	xdc=$tmp/bench_xdc
+	echo "libxdc: $(git -C "$xdc_dir" log -1 --format='%h %cs' 2>/dev/null) built in $xdc_dir"
+fi
 cat >"$tmp/loop.py" <<'PYL'
 import json, re
 d = {}
@@ -120,26 +157,57 @@ insert into t select x, hex(randomblob(8)) from c;
 create index ta on t(b);
 select count(*), sum(a) from t where b like '%AB%';
 SQL
-run_qemu() {	# NAME PROG ARGS...: qemu's log through a FIFO into mkpt
-	local name=$1 prog=$2
-	shift 2
+run_qemu() {	# NAME MB PROG ARGS...: qemu's log through a FIFO into mkpt
+	local name=$1 mb=$2 prog=$3
+	shift 3
 	rm -f "$tmp/q.fifo"
 	mkfifo "$tmp/q.fifo"
 	qemu-x86_64 -d in_asm,exec,nochain -strace -D "$tmp/q.fifo" "$prog" "$@" \
 		>/dev/null 2>&1 </dev/null &
 	local qpid=$!
-	"$build/tests/bench/mkpt" "$tmp/q.fifo" "$prog" "$tmp/$name.perf" "$big_mb" 2>&1 |
-		sed "s/^/  $name: /"
+	"$build/tests/bench/mkpt" "$tmp/q.fifo" "$prog" "$tmp/$name.perf" "$mb" \
+		${xdc:+"$tmp/$name-xdc.perf"} 2>&1 | sed "s/^/  $name: /"
 	# at the size cap mkpt stops reading; the program need not finish
 	kill "$qpid" 2>/dev/null || true
 	wait "$qpid" 2>/dev/null || true
 }
-printf '%-8s %-12s %8s %8s %9s %9s %8s %9s\n' trace decoder MB "CPU s" "MB/s" "M insn/s" "x blk" "RSS KiB"
+if [ -n "$xdc" ]; then
+	# libxdc against libipt on a short run: the same edges in the same
+	# order (bench_xdc.c: which ones), counted here
+	head -c 100000 "$build/src/tool/sensor-agent" >"$tmp/small.bin"
+	run_qemu check 5 /usr/bin/gzip -c "$tmp/small.bin"
+	"$xdc" -e "$tmp/check-xdc.perf" >"$tmp/xdc.edges" || true
+	"$xdc" -i "$tmp/check-xdc.perf" >"$tmp/ipt.edges" || true
+	diff "$tmp/xdc.edges" "$tmp/ipt.edges" >"$tmp/edges.diff" || true
+	echo "libxdc check (gzip, $(stat -c %s "$tmp/check-xdc.perf") bytes, $(grep -c . "$tmp/xdc.edges") edges from libxdc, $(grep -c . "$tmp/ipt.edges") from libipt):"
+	echo "  $(grep -c '^[0-9]' "$tmp/edges.diff" || true) places differ: $(grep -c '^<' "$tmp/edges.diff" || true) libxdc edges against $(grep -c '^>' "$tmp/edges.diff" || true) of libipt's;" \
+		"PSB+ in the trace: $(python3 -c 'import sys; print(open(sys.argv[1], "rb").read().count(bytes([2, 0x82]) * 8))' "$tmp/check-xdc.perf")"
+	rm -f "$tmp"/check*.perf "$tmp"/*.edges
+fi
+# bench_row NAME DEC FILE BLK_SECS: one decoder, once, fresh process
+bench_row() {
+	local name=$1 dec=$2 file=$3
+	if [ $dec = libxdc ]; then
+		# a trace cut by the size cap may end with TNT bits libxdc
+		# cannot place: decoder_error (3) after the whole trace
+		/usr/bin/time -f '%M' -o "$tmp/time" "$xdc" "$file" >"$tmp/out" ||
+			echo "  libxdc: $(cat "$tmp/out")"
+		read -r _ bytes secs _ <"$tmp/out"
+		insns=$ref_insns
+	else
+		/usr/bin/time -f '%M' -o "$tmp/time" \
+			"$build/tests/bench/bench_ipt" $dec "$file" >"$tmp/out"
+		read -r _ bytes secs insns _ <"$tmp/out"
+	fi
+	# time(1) puts "Command exited with non-zero status N" first
+	rss=$(tail -n 1 "$tmp/time")
+}
+printf '%-8s %-14s %8s %8s %9s %9s %8s %9s\n' trace decoder MB "CPU s" "MB/s" "M insn/s" "x blk" "RSS KiB"
 for name in gzip sqlite3 python3; do
 	case $name in
-	gzip) run_qemu gzip /usr/bin/gzip -c "$tmp/input.bin" ;;
-	sqlite3) run_qemu sqlite3 /usr/bin/sqlite3 -init "$tmp/db.sql" :memory: ;;
-	python3) run_qemu python3 /usr/bin/python3 "$tmp/loop.py" ;;
+	gzip) run_qemu gzip "$big_mb" /usr/bin/gzip -c "$tmp/input.bin" ;;
+	sqlite3) run_qemu sqlite3 "$big_mb" /usr/bin/sqlite3 -init "$tmp/db.sql" :memory: ;;
+	python3) run_qemu python3 "$big_mb" /usr/bin/python3 "$tmp/loop.py" ;;
 	esac
 	blk=
 	for dec in libipt-blk fast libipt perf; do
@@ -161,12 +229,33 @@ for name in gzip sqlite3 python3; do
 import sys
 n, dec, b, s, i, rss, blk = sys.argv[1:]
 b, s, i, blk = float(b), float(s), float(i), float(blk)
-print("%-8s %-12s %8.1f %8.2f %9.1f %9.1f %8.2f %9s" % (n, dec, b / 1e6, s,
+print("%-8s %-14s %8.1f %8.2f %9.1f %9.1f %8.2f %9s" % (n, dec, b / 1e6, s,
       b / 1e6 / s if s else 0, i / 1e6 / s if s else 0, blk / s if s else 0, rss))
 PY
 		[ $dec = libipt-blk ] && blk=$secs
 	done
 	rm -f "$tmp/$name.perf"
+	[ -n "$xdc" ] || continue
+	# the same run in libxdc's form: the three decoders on the same bytes
+	blk=
+	for dec in libipt-blk fast libxdc; do
+		bench_row "$name" $dec "$tmp/$name-xdc.perf"
+		[ $dec = libipt-blk ] && ref_insns=$insns
+		[ $dec = fast ] && fast_secs=$secs
+		python3 - "$name" "xdc:$dec" "$bytes" "$secs" "$insns" "$rss" "${blk:-$secs}" <<'PY'
+import sys
+n, dec, b, s, i, rss, blk = sys.argv[1:]
+b, s, i, blk = float(b), float(s), float(i), float(blk)
+print("%-8s %-14s %8.1f %8.2f %9.1f %9.1f %8.2f %9s" % (n, dec, b / 1e6, s,
+      b / 1e6 / s if s else 0, i / 1e6 / s if s else 0, blk / s if s else 0, rss))
+PY
+		[ $dec = libipt-blk ] && blk=$secs
+	done
+	python3 -c 'import sys; f, x = map(float, sys.argv[1:3]); print("%-8s speed of fast over libxdc (same trace): %.2fx" % (sys.argv[3], x / f if f else 0))' \
+		"$fast_secs" "$secs" "$name"
+	rm -f "$tmp/$name-xdc.perf"
 done
 echo "(CPU seconds of the decode alone; perf: user+system of perf script --itrace=b,"
-echo " M insn/s for perf with libipt-blk's instruction count; x blk: speed over libipt-blk)"
+echo " M insn/s for perf and libxdc with libipt-blk's instruction count on the same"
+echo " trace; x blk: speed over libipt-blk on the same trace; xdc:*: the run's"
+echo " trace in libxdc's form, no return compression or timing, TNT-8 only)"

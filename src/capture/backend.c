@@ -753,6 +753,14 @@ static int capture_emu(struct sa_backend *b, const char *path,
 		wi->end_ns = sa_cap_now_ns();
 	}
 	snapshot_tasks(b);
+	/* The target ended as the window began: ptrace refuses a zombie
+	 * with EPERM.  Its end, not a failure of the sensor.
+	 */
+	if (err < 0 && err != -ESRCH && !process_runs(b->o.pid)) {
+		b->target_gone = true;
+		return sa_errinfo_set(ei, -ESRCH, SA_NO_OFFSET,
+				      "target %d has exited", (int)b->o.pid);
+	}
 	if (err)
 		return err;
 	wi->aux_bytes = est.trace_bytes;

@@ -33,7 +33,7 @@ struct sa_emu_enc {
 	struct pt_config cfg;
 	size_t size;
 	uint32_t psb_period;
-	bool noretcomp, tsc, mtc, cyc;
+	bool noretcomp, tnt8_only, tsc, mtc, cyc;
 	uint8_t mtc_period, cyc_thresh;
 
 	bool enabled;		/* PacketEn: inside the filter */
@@ -183,7 +183,7 @@ static int enc_tnt(struct sa_emu_enc *enc, bool taken)
 {
 	enc->tnt = (enc->tnt << 1) | (taken ? 1 : 0);
 	enc->nr_tnt++;
-	if (enc->nr_tnt == SA_EMU_TNT64_BITS)
+	if (enc->nr_tnt == (enc->tnt8_only ? 6u : SA_EMU_TNT64_BITS))
 		return enc_flush_tnt(enc);
 	return 0;
 }
@@ -369,6 +369,7 @@ struct sa_emu_enc *sa_emu_enc__new(const struct sa_emu_enc_cfg *cfg)
 	if (enc->ring && enc->psb_period > cfg->size / 4)
 		enc->psb_period = (uint32_t)(cfg->size / 4);
 	enc->noretcomp = cfg->noretcomp;
+	enc->tnt8_only = cfg->tnt8_only;
 	/* MTC and CYC count from a TSC: they bring it with them. */
 	enc->mtc = cfg->mtc;
 	enc->cyc = cfg->cyc;

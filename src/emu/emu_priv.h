@@ -32,6 +32,8 @@ struct sa_emu_enc_cfg {
 	size_t size;
 	uint32_t psb_period;
 	bool noretcomp;
+	bool tnt8_only;		/* TNT-8 only, never TNT-64 (what libxdc
+				 * decodes: tests/bench/mkpt.c) */
 	bool tsc;		/* TSC in PSB+ (and CBR) */
 	bool mtc;		/* TMA in PSB+, MTC packets */
 	bool cyc;		/* CYC packets */

@@ -2587,6 +2587,35 @@ static const char *sa_dso_full_path(struct sa_idso *d, Dwarf_Die *cu,
 	return full;
 }
 
+/*
+ * libdw decompresses every compressed debug section (SHF_COMPRESSED, as
+ * Debian's debug files have them) into its own memory when it opens the
+ * DWARF; the compressed bytes of the file, read once, would stay in our
+ * RSS as long as the file is mapped (16 MB for GNU gold's debug file).
+ * Hands those pages back to the kernel: they are clean file pages, read
+ * again from the file if ever needed.  Only a separate debug file: the
+ * decoders read the code from the binary's own mapping.
+ */
+static void sa_pageout(const void *base, size_t size)
+{
+#ifdef MADV_PAGEOUT
+	uintptr_t b = (uintptr_t)base & ~(uintptr_t)4095;
+
+	if (base && size)
+		madvise((void *)b, size + ((uintptr_t)base - b),
+			MADV_PAGEOUT);
+#else
+	(void)base;
+	(void)size;
+#endif
+}
+
+static void sa_dso_dwarf_pageout(struct sa_idso *d)
+{
+	if (d->dw && d->dbg_elf && dwarf_getelf(d->dw) == d->dbg_elf)
+		sa_pageout(d->dbg_fm.base, d->dbg_fm.size);
+}
+
 static int sa_dso_srcline(struct sa_idso *d, uint64_t addr,
 			  const char **file, int *line)
 {
@@ -2606,6 +2635,7 @@ static int sa_dso_srcline(struct sa_idso *d, uint64_t addr,
 		if (!d->dw && d->dbg_elf)
 			d->dw = dwarf_begin_elf(d->dbg_elf, DWARF_C_READ,
 						NULL);
+		sa_dso_dwarf_pageout(d);
 	}
 	if (!d->dw)
 		return -SA_ERR_NOTFOUND;

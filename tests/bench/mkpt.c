@@ -5,7 +5,7 @@
  * Not a test: scripts/bench-decode.sh uses it for large traces.
  *
  *   qemu-x86_64 -d in_asm,exec,nochain -strace -D LOG PROG ARGS...
- *   mkpt LOG PROG OUT.perf [MAX_MB]
+ *   mkpt LOG PROG OUT.perf [MAX_MB [XDC.perf]]
  *
  * qemu logs each translated block once with its instructions and their
  * bytes (in_asm), each block execution in order (exec, with nochain so
@@ -21,6 +21,12 @@
  * libraries where the strace says ld.so mapped them.
  *
  * The trace stops (OVF, as a full AUX buffer) at MAX_MB (default 200).
+ *
+ * XDC.perf: a second trace of the same run, in the form libxdc decodes
+ * (no return compression and no timing packets, as kAFL and Nyx
+ * configure Intel PT; TNT-8 only, as libxdc asserts on a TNT-64), for
+ * the libxdc peer of bench-decode.sh.  It has its own MAX_MB; the run
+ * ends when OUT.perf is full.
  */
 #include <ctype.h>
 #include <elf.h>
@@ -226,8 +232,8 @@ int main(int argc, char **argv)
 	static char line[8192];
 	static char fdpath[MAX_FDS][512];
 	char interp[512] = "";
-	struct sa_emu_enc_cfg ec;
-	struct sa_emu_enc *enc;
+	struct sa_emu_enc_cfg ec, xc;
+	struct sa_emu_enc *enc, *encs[2];
 	struct sa_emu_opts opts;
 	struct sa_emu_stats st;
 	struct sa_errinfo ei;
@@ -236,17 +242,18 @@ int main(int argc, char **argv)
 	uint64_t first_pc = 0, tsc = 1000, nexec = 0, odd = 0, insns = 0;
 	uint64_t entry, ld_entry, max = 200;
 	size_t cap, len;
-	uint8_t *aux;
+	uint8_t *aux, *xaux = NULL;
+	size_t xlen = 0, nenc = 1, k;
 	bool dyn, ld_dyn, in_tb = false;
 	FILE *f;
 	int err;
 
-	if (argc < 4 || argc > 5) {
-		fprintf(stderr,
-			"usage: mkpt QEMU_LOG PROG OUT.perf [MAX_MB]\n");
+	if (argc < 4 || argc > 6) {
+		fprintf(stderr, "usage: mkpt QEMU_LOG PROG OUT.perf "
+			"[MAX_MB [XDC.perf]]\n");
 		return 2;
 	}
-	if (argc == 5)
+	if (argc >= 5)
 		max = strtoull(argv[4], NULL, 0);
 	cap = (size_t)max << 20;
 	aux = malloc(cap);
@@ -266,6 +273,22 @@ int main(int argc, char **argv)
 	enc = sa_emu_enc__new(&ec);
 	if (!enc)
 		return 1;
+	encs[0] = enc;
+	if (argc == 6) {
+		xaux = malloc(cap);
+		if (!xaux)
+			return 1;
+		memset(&xc, 0, sizeof(xc));
+		xc.buf = xaux;
+		xc.size = cap;
+		xc.psb_period = ec.psb_period;
+		xc.noretcomp = true;
+		xc.tnt8_only = true;
+		encs[nenc] = sa_emu_enc__new(&xc);
+		if (!encs[nenc])
+			return 1;
+		nenc++;
+	}
 
 	while (fgets(line, sizeof(line), f)) {
 		uint64_t a;
@@ -320,7 +343,8 @@ int main(int argc, char **argv)
 			nexec++;
 			if (!first_pc) {
 				first_pc = pc;
-				sa_emu_enc_enter(enc, pc);
+				for (k = 0; k < nenc; k++)
+					sa_emu_enc_enter(encs[k], pc);
 				prev = t;
 				continue;
 			}
@@ -330,7 +354,8 @@ int main(int argc, char **argv)
 			}
 			insns += prev->ninsn;
 			tsc += prev->ninsn;
-			sa_emu_enc_time(enc, tsc);
+			for (k = 0; k < nenc; k++)
+				sa_emu_enc_time(encs[k], tsc);
 			if (prev->in.iclass == SA_IC_OTHER &&
 			    pc == prev->last) {
 				/* a rep string instruction's next round */
@@ -361,16 +386,22 @@ int main(int argc, char **argv)
 						"-> %#" PRIx64 "\n", prev->pc,
 						prev->last, prev->in.iclass,
 						pc);
-				if (sa_emu_enc_enabled(enc))
-					sa_emu_enc_async(enc, prev->last);
-				if (!sa_emu_enc_enabled(enc))
-					sa_emu_enc_enter(enc, pc);
+				for (k = 0; k < nenc; k++) {
+					if (sa_emu_enc_enabled(encs[k]))
+						sa_emu_enc_async(encs[k],
+								 prev->last);
+					if (!sa_emu_enc_enabled(encs[k]))
+						sa_emu_enc_enter(encs[k], pc);
+				}
 				prev = t;
 				continue;
 			}
-			if (!sa_emu_enc_enabled(enc))
-				sa_emu_enc_enter(enc, prev->pc);
-			sa_emu_enc_retire(enc, prev->last, &prev->in, pc, true);
+			for (k = 0; k < nenc; k++) {
+				if (!sa_emu_enc_enabled(encs[k]))
+					sa_emu_enc_enter(encs[k], prev->pc);
+				sa_emu_enc_retire(encs[k], prev->last,
+						  &prev->in, pc, true);
+			}
 			prev = t;
 			if (sa_emu_enc_overflowed(enc))
 				break;
@@ -411,9 +442,12 @@ int main(int argc, char **argv)
 		}
 	}
 	fclose(f);
-	if (prev && sa_emu_enc_enabled(enc))
-		sa_emu_enc_async(enc, prev->last);
+	for (k = 0; k < nenc; k++)
+		if (prev && sa_emu_enc_enabled(encs[k]))
+			sa_emu_enc_async(encs[k], prev->last);
 	len = sa_emu_enc_finish(enc);
+	if (nenc > 1)
+		xlen = sa_emu_enc_finish(encs[1]);
 
 	/* PROG and ld.so, where qemu loaded them */
 	if (elf_exec_maps(argv[2], UINT64_MAX, &entry, &dyn, interp,
@@ -459,6 +493,26 @@ int main(int argc, char **argv)
 		" instructions, %zu trace bytes, %zu mappings, %" PRIu64
 		" asynchronous transfers%s\n", nexec, insns, len, nr_maps, odd,
 		st.overflow ? ", stopped at the size cap (OVF)" : "");
+	if (nenc > 1) {
+		emu->aux = xaux;
+		emu->aux_len = xlen;
+		memset(&opts, 0, sizeof(opts));
+		opts.psb_period = xc.psb_period;
+		opts.noretcomp = true;
+		memset(&st, 0, sizeof(st));
+		st.tid = emu->tid;
+		st.overflow = sa_emu_enc_overflowed(encs[1]);
+		err = sa_emu_write_perf(emu, argv[5], &opts, &st, &ei);
+		if (err) {
+			fprintf(stderr, "mkpt: %s\n", ei.msg);
+			return 1;
+		}
+		fprintf(stderr, "mkpt: %s: %zu trace bytes%s\n", argv[5],
+			xlen, st.overflow ? ", stopped at the size cap (OVF)" :
+					    "");
+		sa_emu_enc__free(encs[1]);
+		free(xaux);
+	}
 	sa_emu_enc__free(enc);
 	free(emu);
 	free(aux);

@@ -6,7 +6,8 @@
 # re-attaches when it is started again: the log says so and comparisons
 # of windows decoded from the new pid appear in the JSON lines.  Then
 # SIGTERM stops it cleanly (exit 0).  --unit the same through a cgroup
-# directory (--cgroup-root: no systemd in the test).
+# directory (--cgroup-root: no systemd in the test).  watch -p on a
+# target that ended but is not reaped (a zombie) ends with status 0.
 #
 # usage: watch.sh SENSOR_AGENT WL_SLEEP WL_BRANCHES
 set -u
@@ -118,6 +119,29 @@ run_watch --unit nosuch.service --cgroup-root "$D/cg"
 wait_for err "no process of unit nosuch.service: waiting for one" ||
 	fail "--unit: no 'waiting' line"
 stop_watch
+
+# a target that has ended but is not reaped yet (a zombie: ptrace
+# refuses it with EPERM, as it did when a watched process was killed
+# just before a window): its end, exit status 0, not a sensor failure.
+# sleep 30 never reaps its child, which ends after 0.2 s.
+sh -c 'sleep 0.2 & echo $! >zpid; exec sleep 30' &
+zp=$!
+pids="$pids $zp"
+i=0
+while [ $i -lt 300 ]; do
+	z=$(cat zpid 2>/dev/null)
+	[ -n "$z" ] && [ "$(cut -d' ' -f3 "/proc/$z/stat" 2>/dev/null)" = Z ] &&
+		break
+	sleep 0.1
+	i=$((i + 1))
+done
+"$T" watch -p "$z" --backend emulate --period 20ms -o /dev/null 2>err
+st=$?
+[ "$st" = 0 ] || fail "watch -p ZOMBIE: exit status $st, not 0"
+grep -q "target $z has exited" err ||
+	fail "watch -p ZOMBIE: no 'target $z has exited' line"
+kill -9 "$zp"
+wait "$zp" 2>/dev/null
 
 # honest defaults: learning progress, and a budget that skips most
 # windows said at the default verbosity with the numbers and the options.
