@@ -39,6 +39,11 @@
  * that never ends (jmp to itself) and let libipt decide.
  */
 #define SA_FPT_MAX_SPIN (1u << 20)
+#define SA_FPT_MAX_EDGES (1u << 22)	/* counted output: distinct edges */
+
+/* Counted output: entries of the segment buffer beside the elements. */
+#define SA_FPT_OP_COUNT 0x80	/* ip: edge index, lost_bytes: passes */
+#define SA_FPT_OP_RESOLVE 0x81	/* ip: the next address */
 
 struct sa_fpt_block {
 	uint64_t start;
@@ -51,6 +56,35 @@ struct sa_fpt_block {
 	struct sa_fpt_block *to, *fall;
 	struct sa_fpt_block *hnext;
 	uint16_t *offs;		/* each instruction's offset */
+	/* counted output: the last edges from a range ending here, index +
+	 * 1: [0] to the fall-through, [1] anywhere else
+	 */
+	uint32_t edge[2];
+};
+
+/*
+ * Counted output: a range and the address the flow went on at, with the
+ * passes not yet handed to the consumer.
+ */
+struct sa_fpt_edge {
+	uint64_t start, last, next;
+	uint32_t ninsn;
+	uint8_t last_size, last_class;
+	int8_t last_taken;
+	uint8_t flags;		/* SA_DEC_EDGE_* from the consumer */
+	uint32_t pend;		/* passes in the current batch */
+	uint32_t hnext;		/* index + 1 */
+};
+
+/* The range the counted output holds until it knows where the flow went
+ * on after it.
+ */
+struct sa_fpt_prange {
+	uint64_t start, last;
+	uint32_t ninsn;
+	uint8_t last_size, last_class;
+	int8_t last_taken;
+	struct sa_fpt_block *blk;	/* the block it ends in */
 };
 
 /* The control-flow graph, discovered as the trace walks into code. */
@@ -102,6 +136,30 @@ struct sa_fpt {
 		uint8_t last_size, last_class;
 		int8_t last_taken;
 	} r;
+	struct sa_fpt_block *r_blk;	/* the block last added to it */
+
+	/*
+	 * Counted output (sa_fpt_set_counter()): ranges are paired with the
+	 * next range's start into edges whose passes are added up in a
+	 * batch; the batch becomes SA_FPT_OP_COUNT entries of the segment
+	 * buffer before every element (a gap, the range before it) and at
+	 * every commit, the latest deciding edge last (see
+	 * sa_hist_builder_edge_flags()).  An edge the consumer calls
+	 * ordered is never batched.
+	 */
+	const struct sa_dec_counter *ctr;
+	struct sa_fpt_edge *edges;
+	size_t nr_edges, cap_edges;
+	uint32_t *etab;		/* hash: edge index + 1 */
+	size_t nr_etab;
+	uint32_t *dirty;	/* edges with passes in the batch */
+	size_t nr_dirty;
+	uint32_t lc_edge;	/* index + 1 of the latest deciding pass */
+	struct sa_fpt_prange p;
+	bool p_valid;
+	bool bp;		/* the consumer may hold a pending range */
+	struct sa_fpt_prange p_commit;	/* the same at the last commit */
+	bool p_commit_valid, bp_commit;
 
 	/* PSB segment: its start, the flow state there, its elements */
 	size_t seg;
@@ -362,6 +420,250 @@ static struct sa_elem *sa_fpt_push(struct sa_fpt *d)
 	return e;
 }
 
+/*
+ * Counted output.
+ */
+
+static void sa_fpt_edge_elem(const struct sa_fpt_edge *x, struct sa_elem *e)
+{
+	memset(e, 0, sizeof(*e));
+	e->kind = SA_ELEM_RANGE;
+	e->isa = SA_ISA_X86_64;
+	e->last_class = x->last_class;
+	e->last_taken = x->last_taken;
+	e->last_size = x->last_size;
+	e->ninsn = x->ninsn;
+	e->start = x->start;
+	e->last = x->last;
+}
+
+static size_t sa_fpt_ehash(uint64_t start, uint64_t last, uint64_t next,
+			   size_t n)
+{
+	return sa_fpt_hash(start ^ (last * 0x9e3779b97f4a7c15ull) ^
+			   (next * 0xc2b2ae3d27d4eb4full), n);
+}
+
+static int sa_fpt_etab_grow(struct sa_fpt *d)
+{
+	size_t n = d->nr_etab ? 2 * d->nr_etab : 1 << 12, i;
+	uint32_t *t = calloc(n, sizeof(*t));
+
+	if (!t)
+		return -1;
+	for (i = 0; i < d->nr_edges; i++) {
+		struct sa_fpt_edge *x = &d->edges[i];
+		size_t h = sa_fpt_ehash(x->start, x->last, x->next, n);
+
+		x->hnext = t[h];
+		t[h] = (uint32_t)(i + 1);
+	}
+	free(d->etab);
+	d->etab = t;
+	d->nr_etab = n;
+	return 0;
+}
+
+static bool sa_fpt_edge_is(const struct sa_fpt_edge *x,
+			   const struct sa_fpt_prange *p, uint64_t next)
+{
+	return x->start == p->start && x->last == p->last &&
+	       x->next == next && x->ninsn == p->ninsn &&
+	       x->last_taken == p->last_taken;
+}
+
+/* The edge of @p then @next, made on first use. */
+static int sa_fpt_edge_get(struct sa_fpt *d, const struct sa_fpt_prange *p,
+			   uint64_t next, uint32_t *idx)
+{
+	struct sa_fpt_block *blk = p->blk;
+	int slot = next != p->last + p->last_size;
+	struct sa_fpt_edge *x;
+	struct sa_elem e;
+	uint32_t i;
+	size_t h;
+	int r;
+
+	if (blk && blk->edge[slot]) {
+		i = blk->edge[slot] - 1;
+		if (sa_fpt_edge_is(&d->edges[i], p, next)) {
+			*idx = i;
+			return 0;
+		}
+	}
+	h = sa_fpt_ehash(p->start, p->last, next, d->nr_etab);
+	for (i = d->etab[h]; i; i = d->edges[i - 1].hnext)
+		if (sa_fpt_edge_is(&d->edges[i - 1], p, next))
+			goto found;
+	if (d->nr_edges >= SA_FPT_MAX_EDGES)
+		return -1;
+	if (d->nr_edges == d->cap_edges) {
+		size_t n = d->cap_edges ? 2 * d->cap_edges : 1024;
+		struct sa_fpt_edge *ne = realloc(d->edges, n * sizeof(*ne));
+		uint32_t *nd;
+
+		if (!ne)
+			return -1;
+		d->edges = ne;
+		nd = realloc(d->dirty, n * sizeof(*nd));
+		if (!nd)
+			return -1;
+		d->dirty = nd;
+		d->cap_edges = n;
+	}
+	if (2 * (d->nr_edges + 1) > d->nr_etab) {
+		if (sa_fpt_etab_grow(d))
+			return -1;
+		h = sa_fpt_ehash(p->start, p->last, next, d->nr_etab);
+	}
+	x = &d->edges[d->nr_edges];
+	memset(x, 0, sizeof(*x));
+	x->start = p->start;
+	x->last = p->last;
+	x->next = next;
+	x->ninsn = p->ninsn;
+	x->last_size = p->last_size;
+	x->last_class = p->last_class;
+	x->last_taken = p->last_taken;
+	sa_fpt_edge_elem(x, &e);
+	r = d->ctr->flags(d->ctr->ctx, &e, next);
+	if (r < 0)
+		return -1;
+	x->flags = (uint8_t)r;
+	x->hnext = d->etab[h];
+	i = (uint32_t)++d->nr_edges;
+	d->etab[h] = i;
+found:
+	if (blk)
+		blk->edge[slot] = i;
+	*idx = i - 1;
+	return 0;
+}
+
+static int sa_fpt_op(struct sa_fpt *d, uint8_t kind, uint64_t ip,
+		     uint64_t count)
+{
+	struct sa_elem *o;
+
+	if (sa_fpt_room(d))
+		return -1;
+	o = &d->out[d->nr_out++];
+	o->kind = kind;
+	o->ip = ip;
+	o->lost_bytes = count;
+	o->offset = d->cfg.base_offset + d->pos;
+	return 0;
+}
+
+/* The batch's passes into the segment buffer, the latest deciding one
+ * last (the consumer's "last decision" is then the right one).
+ */
+static int sa_fpt_batch_flush(struct sa_fpt *d)
+{
+	uint32_t lc = d->lc_edge;
+	size_t k;
+
+	for (k = 0; k < d->nr_dirty; k++) {
+		struct sa_fpt_edge *x = &d->edges[d->dirty[k]];
+
+		if (d->dirty[k] + 1 == lc || !x->pend)
+			continue;
+		if (sa_fpt_op(d, SA_FPT_OP_COUNT, d->dirty[k], x->pend))
+			return -1;
+		x->pend = 0;
+	}
+	if (lc && d->edges[lc - 1].pend) {
+		if (sa_fpt_op(d, SA_FPT_OP_COUNT, lc - 1,
+			      d->edges[lc - 1].pend))
+			return -1;
+		d->edges[lc - 1].pend = 0;
+	}
+	d->nr_dirty = 0;
+	return 0;
+}
+
+/* One pass of the held range, the flow going on at @next. */
+static int sa_fpt_count(struct sa_fpt *d, uint64_t next)
+{
+	struct sa_fpt_edge *x;
+	uint32_t i;
+
+	if (sa_fpt_edge_get(d, &d->p, next, &i))
+		return -1;
+	x = &d->edges[i];
+	if (x->flags & SA_DEC_EDGE_ORDERED) {
+		if (sa_fpt_batch_flush(d) ||
+		    sa_fpt_op(d, SA_FPT_OP_COUNT, i, 1))
+			return -1;
+		return 0;
+	}
+	if (!x->pend++)
+		d->dirty[d->nr_dirty++] = i;
+	if (x->flags & SA_DEC_EDGE_DECIDES)
+		d->lc_edge = i + 1;
+	return 0;
+}
+
+/* The held range as an element (before a gap, or before libipt's). */
+static int sa_fpt_put_p(struct sa_fpt *d)
+{
+	struct sa_fpt_edge x;
+	struct sa_elem *e;
+
+	if (!d->p_valid)
+		return 0;
+	d->p_valid = false;
+	if (sa_fpt_room(d))
+		return -1;
+	memset(&x, 0, sizeof(x));
+	x.start = d->p.start;
+	x.last = d->p.last;
+	x.ninsn = d->p.ninsn;
+	x.last_size = d->p.last_size;
+	x.last_class = d->p.last_class;
+	x.last_taken = d->p.last_taken;
+	e = &d->out[d->nr_out++];
+	sa_fpt_edge_elem(&x, e);
+	e->offset = d->cfg.base_offset + d->pos;
+	return 0;
+}
+
+/* The open range ends: pair the held one with it, hold it. */
+static int sa_fpt_count_close(struct sa_fpt *d)
+{
+	if (d->p_valid) {
+		if (sa_fpt_count(d, d->r.start))
+			return -1;
+	} else if (d->bp) {
+		if (sa_fpt_op(d, SA_FPT_OP_RESOLVE, d->r.start, 0))
+			return -1;
+		d->bp = false;
+	}
+	d->p.start = d->r.start;
+	d->p.last = d->r.last;
+	d->p.ninsn = d->r.ninsn;
+	d->p.last_size = d->r.last_size;
+	d->p.last_class = d->r.last_class;
+	d->p.last_taken = d->r.last_taken;
+	d->p.blk = d->r_blk;
+	d->p_valid = true;
+	return 0;
+}
+
+/* Everything so far is final: the caller may hand it out. */
+static int sa_fpt_commit(struct sa_fpt *d)
+{
+	if (d->ctr) {
+		if (sa_fpt_batch_flush(d))
+			return -1;
+		d->p_commit = d->p;
+		d->p_commit_valid = d->p_valid;
+		d->bp_commit = d->bp;
+	}
+	d->committed = d->nr_out;
+	return 0;
+}
+
 static int sa_fpt_close(struct sa_fpt *d)
 {
 	struct sa_elem *e;
@@ -369,6 +671,8 @@ static int sa_fpt_close(struct sa_fpt *d)
 	if (!d->r_open)
 		return 0;
 	d->r_open = false;
+	if (d->ctr)
+		return sa_fpt_count_close(d);
 	if (sa_fpt_room(d))
 		return -1;
 	e = &d->out[d->nr_out++];
@@ -396,6 +700,11 @@ static int sa_fpt_gap(struct sa_fpt *d, enum sa_gap_reason why, uint64_t ip)
 
 	if (sa_fpt_close(d))
 		return -1;
+	if (d->ctr) {
+		if (sa_fpt_batch_flush(d) || sa_fpt_put_p(d))
+			return -1;
+		d->bp = false;
+	}
 	e = sa_fpt_push(d);
 	if (!e)
 		return -1;
@@ -406,11 +715,11 @@ static int sa_fpt_gap(struct sa_fpt *d, enum sa_gap_reason why, uint64_t ip)
 }
 
 /* Adds the first @n instructions of @b to the open range. */
-static void sa_fpt_add(struct sa_fpt *d, const struct sa_fpt_block *b,
-		       uint32_t n)
+static void sa_fpt_add(struct sa_fpt *d, struct sa_fpt_block *b, uint32_t n)
 {
 	if (!n)
 		return;
+	d->r_blk = b;
 	if (!d->r_open) {
 		d->r_open = true;
 		d->r.start = b->start;
@@ -618,7 +927,8 @@ static int sa_fpt_fetch(struct sa_fpt *d)
 			d->pos = at;
 			if (!d->enabled) {
 				/* nothing runs: the segment ends here */
-				d->committed = d->nr_out;
+				if (sa_fpt_commit(d))
+					return sa_fpt_fail(d, __LINE__);
 				d->seg = d->psb_pos;
 				d->seg_first = false;
 				d->seg_enabled = false;
@@ -683,7 +993,8 @@ static int sa_fpt_at_stop(struct sa_fpt *d)
 	d->ip = d->stop_ip;
 	switch (ev) {
 	case SA_FPT_EV_PSB:
-		d->committed = d->nr_out;
+		if (sa_fpt_commit(d))
+			return -1;
 		d->seg = d->psb_pos;
 		d->seg_first = false;
 		d->seg_enabled = true;
@@ -887,9 +1198,8 @@ eos_in:
 	if (b->ninsn > 1)
 		sa_fpt_add(d, b, b->ninsn - 1);
 eos:
-	if (sa_fpt_gap(d, SA_GAP_END, 0))
+	if (sa_fpt_gap(d, SA_GAP_END, 0) || sa_fpt_commit(d))
 		return sa_fpt_fail(d, __LINE__);
-	d->committed = d->nr_out;
 	d->done = true;
 	return 1;
 }
@@ -991,6 +1301,27 @@ static int sa_fpt_fallback(struct sa_fpt *d)
 	/* drop the segment's elements and the walk state */
 	d->nr_out = d->committed;
 	d->r_open = false;
+	if (d->ctr) {
+		size_t k;
+
+		for (k = 0; k < d->nr_dirty; k++)
+			d->edges[d->dirty[k]].pend = 0;
+		d->nr_dirty = 0;
+		d->lc_edge = 0;
+		/* the range held at the commit ends where libipt's first
+		 * element says
+		 */
+		d->p = d->p_commit;
+		d->p_valid = d->p_commit_valid;
+		d->bp = d->bp_commit;
+		if (sa_fpt_put_p(d))
+			return -ENOMEM;
+		d->committed = d->nr_out;
+		/* libipt's last range is the consumer's to resolve */
+		d->bp = true;
+		d->p_commit_valid = false;
+		d->bp_commit = true;
+	}
 	next = sa_fpt_find_psb(d, d->seg + 16);
 	at = next;
 	/* a long segment is not held in memory: libipt streams the rest */
@@ -1067,7 +1398,8 @@ static int sa_fpt_fallback(struct sa_fpt *d)
 	free(scratch);
 	if (err)
 		return err;
-	d->committed = d->nr_out;
+	if (sa_fpt_commit(d))
+		return -ENOMEM;
 	/* the fast walk resumes at the next PSB+ */
 	d->pos = at;
 	d->last_ip = lip;
@@ -1117,6 +1449,22 @@ static int sa_fpt_sync(struct sa_fpt *d)
 	return 0;
 }
 
+/* A counted-output entry of the segment buffer to the consumer. */
+static int sa_fpt_hand_op(struct sa_fpt *d, const struct sa_elem *op)
+{
+	const struct sa_fpt_edge *x;
+	struct sa_elem r;
+
+	if (op->kind == SA_FPT_OP_RESOLVE)
+		return d->ctr->resolve(d->ctr->ctx, 0, op->ip);
+	x = &d->edges[op->ip];
+	sa_fpt_edge_elem(x, &r);
+	r.offset = op->offset;
+	d->dec.stats.ranges += op->lost_bytes;
+	d->dec.stats.insns += x->ninsn * op->lost_bytes;
+	return d->ctr->add(d->ctr->ctx, &r, x->next, op->lost_bytes);
+}
+
 static int sa_fpt_next(struct sa_dec *dec, struct sa_elem *e)
 {
 	struct sa_fpt *d = (struct sa_fpt *)dec;
@@ -1125,6 +1473,12 @@ static int sa_fpt_next(struct sa_dec *dec, struct sa_elem *e)
 	for (;;) {
 		if (d->head < d->committed) {
 			*e = d->out[d->head++];
+			if (e->kind >= SA_FPT_OP_COUNT) {
+				r = sa_fpt_hand_op(d, e);
+				if (r < 0)
+					return r;
+				continue;
+			}
 			break;
 		}
 		/* all committed elements handed out: move what the walk
@@ -1188,11 +1542,15 @@ static void sa_fpt_free(struct sa_dec *dec)
 		sa_debug("fastpt: %" PRIu64 " of %zu trace bytes decoded by "
 			 "libipt (%" PRIu64 " PSB segments)\n",
 			 d->fallback_bytes, d->len, d->fallbacks);
-	sa_debug("fastpt: %zu blocks, %zu elements buffered at most\n",
-		 d->g.nr_blocks, d->cap_out);
+	sa_debug("fastpt: %zu blocks, %zu elements buffered at most, "
+		 "%zu counted edges\n", d->g.nr_blocks, d->cap_out,
+		 d->nr_edges);
 	sa_dec__free(d->sub);
 	sa_fpt_cfg_fini(&d->g);
 	free(d->out);
+	free(d->edges);
+	free(d->etab);
+	free(d->dirty);
 	free(d);
 }
 
@@ -1250,4 +1608,18 @@ struct sa_dec *sa_fpt__new(const struct sa_ipt_config *cfg,
 uint64_t sa_fpt_fallbacks(const struct sa_dec *dec)
 {
 	return ((const struct sa_fpt *)dec)->fallbacks;
+}
+
+int sa_fpt_set_counter(struct sa_dec *dec, const struct sa_dec_counter *c)
+{
+	struct sa_fpt *d = (struct sa_fpt *)dec;
+
+	if (!dec || dec->ops != &sa_fpt_ops || (d->synced && d->len) || !c ||
+	    !c->flags ||
+	    !c->add || !c->resolve)
+		return -SA_ERR_INVAL;
+	if (!d->etab && sa_fpt_etab_grow(d))
+		return -ENOMEM;
+	d->ctr = c;
+	return 0;
 }
