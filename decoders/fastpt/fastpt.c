@@ -40,6 +40,8 @@
  */
 #define SA_FPT_MAX_SPIN (1u << 20)
 #define SA_FPT_MAX_EDGES (1u << 22)	/* counted output: distinct edges */
+#define SA_FPT_MAX_RUNS (1u << 20)	/* run cache entries */
+#define SA_FPT_RUN_STEPS 64		/* blocks one run may walk */
 
 /* Counted output: entries of the segment buffer beside the elements. */
 #define SA_FPT_OP_COUNT 0x80	/* ip: edge index, lost_bytes: passes */
@@ -85,6 +87,24 @@ struct sa_fpt_prange {
 	uint8_t last_size, last_class;
 	int8_t last_taken;
 	struct sa_fpt_block *blk;	/* the block it ends in */
+};
+
+/*
+ * The run cache, as libxdc's: from block @from with the next @n TNT bits
+ * @bits, the walk through conditional and direct jumps (no call, return,
+ * indirect branch, stop or event) ends after @used bits at @end_ip, with
+ * the edges it passed and the range it ends with.  @used 0: no run.
+ */
+struct sa_fpt_run {
+	struct sa_fpt_block *from;
+	uint8_t n, bits, used;
+	bool has_lc;
+	uint32_t lc;			/* the last deciding edge */
+	uint32_t nr_edges;
+	uint64_t end_ip;
+	struct sa_fpt_prange last;
+	struct sa_fpt_run *hnext;
+	uint32_t edges[];
 };
 
 /* The control-flow graph, discovered as the trace walks into code. */
@@ -160,6 +180,9 @@ struct sa_fpt {
 	bool bp;		/* the consumer may hold a pending range */
 	struct sa_fpt_prange p_commit;	/* the same at the last commit */
 	bool p_commit_valid, bp_commit;
+	struct sa_fpt_run **rtab;	/* the run cache */
+	size_t nr_rtab, nr_runs;
+	uint64_t run_hits;
 
 	/* PSB segment: its start, the flow state there, its elements */
 	size_t seg;
@@ -650,6 +673,197 @@ static int sa_fpt_count_close(struct sa_fpt *d)
 	return 0;
 }
 
+/*
+ * The run cache.
+ */
+
+static size_t sa_fpt_rhash(const struct sa_fpt_block *b, unsigned int n,
+			   unsigned int bits, size_t size)
+{
+	return sa_fpt_hash((uint64_t)(uintptr_t)b ^ ((uint64_t)n << 56) ^
+			   ((uint64_t)bits << 48), size);
+}
+
+/* The range being walked by sa_fpt_run_build(): sa_fpt_add()'s rules. */
+static void sa_fpt_run_add(struct sa_fpt_prange *r, bool *open,
+			   struct sa_fpt_block *b)
+{
+	if (!*open) {
+		*open = true;
+		r->start = b->start;
+		r->ninsn = 0;
+		r->last_taken = -1;
+	}
+	r->ninsn += b->ninsn;
+	r->last = b->last;
+	r->last_size = b->last_size;
+	r->last_class = b->exit < SA_IC_MAX ? b->exit : SA_IC_OTHER;
+	r->blk = b;
+}
+
+/* Walks from @b with the @n bits @bits as sa_fpt_walk() would; NULL when
+ * out of memory.
+ */
+static struct sa_fpt_run *sa_fpt_run_build(struct sa_fpt *d,
+					   struct sa_fpt_block *b,
+					   unsigned int n, unsigned int bits)
+{
+	uint32_t edges[SA_FPT_RUN_STEPS], lc = 0;
+	struct sa_fpt_prange r, pr, done_pr;
+	unsigned int used = 0, steps, done_used = 0, nr = 0, done_nr = 0;
+	bool open = false, have_pr = false, has_lc = false, done_lc = false;
+	uint32_t done_lcv = 0;
+	uint64_t next = 0, done_next = 0;
+	struct sa_fpt_run *run;
+
+	memset(&r, 0, sizeof(r));
+	memset(&pr, 0, sizeof(pr));
+	memset(&done_pr, 0, sizeof(done_pr));
+	for (steps = 0; b && steps < SA_FPT_RUN_STEPS; steps++) {
+		if (b->exit == SA_FPT_X_BAD || !b->ninsn)
+			break;
+		if (b->exit == SA_FPT_X_CONT) {
+			sa_fpt_run_add(&r, &open, b);
+			b = sa_fpt_block(&d->g, b->last + b->last_size);
+			continue;
+		}
+		if (b->exit == SA_IC_JUMP) {
+			sa_fpt_run_add(&r, &open, b);
+			next = b->target;
+		} else if (b->exit == SA_IC_COND) {
+			unsigned int bit;
+
+			if (used == n)
+				break;
+			bit = (bits >> (n - 1 - used)) & 1;
+			used++;
+			sa_fpt_run_add(&r, &open, b);
+			if (b->target != b->last + b->last_size)
+				r.last_taken = (int8_t)bit;
+			next = bit ? b->target : b->last + b->last_size;
+		} else {
+			break;
+		}
+		/* the range closes; the one before it is paired */
+		open = false;
+		if (have_pr) {
+			uint32_t i;
+
+			if (sa_fpt_edge_get(d, &pr, r.start, &i) ||
+			    (d->edges[i].flags & SA_DEC_EDGE_ORDERED))
+				break;
+			edges[nr++] = i;
+			if (d->edges[i].flags & SA_DEC_EDGE_DECIDES) {
+				has_lc = true;
+				lc = i;
+			}
+		}
+		pr = r;
+		have_pr = true;
+		/* a run ends after a close */
+		done_pr = pr;
+		done_used = used;
+		done_nr = nr;
+		done_next = next;
+		done_lc = has_lc;
+		done_lcv = lc;
+		b = sa_fpt_block(&d->g, next);
+	}
+	run = malloc(sizeof(*run) + done_nr * sizeof(uint32_t));
+	if (!run)
+		return NULL;
+	memset(run, 0, sizeof(*run));
+	run->n = (uint8_t)n;
+	run->bits = (uint8_t)bits;
+	run->used = (uint8_t)done_used;
+	run->has_lc = done_lc;
+	run->lc = done_lcv;
+	run->nr_edges = done_nr;
+	run->end_ip = done_next;
+	run->last = done_pr;
+	memcpy(run->edges, edges, done_nr * sizeof(uint32_t));
+	return run;
+}
+
+/* The run from @b with the next TNT bits, or NULL (none, or no room). */
+static struct sa_fpt_run *sa_fpt_run(struct sa_fpt *d, struct sa_fpt_block *b)
+{
+	unsigned int n = d->ntnt < 8 ? d->ntnt : 8;
+	unsigned int bits = (unsigned int)(d->tnt >> (d->ntnt - n)) &
+			    ((1u << n) - 1);
+	struct sa_fpt_run *run;
+	size_t h;
+
+	if (!d->rtab)
+		return NULL;
+	h = sa_fpt_rhash(b, n, bits, d->nr_rtab);
+	for (run = d->rtab[h]; run; run = run->hnext)
+		if (run->from == b && run->n == n && run->bits == bits)
+			return run->used ? run : NULL;
+	if (d->nr_runs >= SA_FPT_MAX_RUNS)
+		return NULL;
+	if (2 * (d->nr_runs + 1) > d->nr_rtab) {
+		size_t nn = 2 * d->nr_rtab, i;
+		struct sa_fpt_run **t = calloc(nn, sizeof(*t));
+
+		if (!t)
+			return NULL;
+		for (i = 0; i < d->nr_rtab; i++) {
+			struct sa_fpt_run *x = d->rtab[i], *nx;
+
+			for (; x; x = nx) {
+				size_t k = sa_fpt_rhash(x->from, x->n,
+							x->bits, nn);
+
+				nx = x->hnext;
+				x->hnext = t[k];
+				t[k] = x;
+			}
+		}
+		free(d->rtab);
+		d->rtab = t;
+		d->nr_rtab = nn;
+		h = sa_fpt_rhash(b, n, bits, d->nr_rtab);
+	}
+	run = sa_fpt_run_build(d, b, n, bits);
+	if (!run)
+		return NULL;
+	run->from = b;
+	run->hnext = d->rtab[h];
+	d->rtab[h] = run;
+	d->nr_runs++;
+	return run->used ? run : NULL;
+}
+
+/* Takes the run: its first range pairs with the held one. */
+static int sa_fpt_run_take(struct sa_fpt *d, const struct sa_fpt_run *run)
+{
+	uint32_t k;
+
+	if (d->p_valid) {
+		if (sa_fpt_count(d, run->from->start))
+			return -1;
+	} else if (d->bp) {
+		if (sa_fpt_op(d, SA_FPT_OP_RESOLVE, run->from->start, 0))
+			return -1;
+		d->bp = false;
+	}
+	for (k = 0; k < run->nr_edges; k++) {
+		struct sa_fpt_edge *x = &d->edges[run->edges[k]];
+
+		if (!x->pend++)
+			d->dirty[d->nr_dirty++] = run->edges[k];
+	}
+	if (run->has_lc)
+		d->lc_edge = run->lc + 1;
+	d->p = run->last;
+	d->p_valid = true;
+	d->ip = run->end_ip;
+	d->ntnt -= run->used;
+	d->run_hits++;
+	return 0;
+}
+
 /* Everything so far is final: the caller may hand it out. */
 static int sa_fpt_commit(struct sa_fpt *d)
 {
@@ -1064,6 +1278,19 @@ static int sa_fpt_walk(struct sa_fpt *d)
 			}
 		}
 		prev = NULL;
+		/* conditional branches and jumps in one step */
+		if (d->ctr && !d->r_open && d->ntnt &&
+		    d->ev != SA_FPT_EV_PSB && d->ev != SA_FPT_EV_FUP_PGD &&
+		    d->ev != SA_FPT_EV_FUP_TIP) {
+			const struct sa_fpt_run *run = sa_fpt_run(d, b);
+
+			if (run) {
+				if (sa_fpt_run_take(d, run))
+					return sa_fpt_fail(d, __LINE__);
+				spin = 0;
+				continue;
+			}
+		}
 		if (d->ev == SA_FPT_EV_PSB || d->ev == SA_FPT_EV_FUP_PGD ||
 		    d->ev == SA_FPT_EV_FUP_TIP) {
 			int i = sa_fpt_insn_at(b, d->stop_ip);
@@ -1543,14 +1770,28 @@ static void sa_fpt_free(struct sa_dec *dec)
 			 "libipt (%" PRIu64 " PSB segments)\n",
 			 d->fallback_bytes, d->len, d->fallbacks);
 	sa_debug("fastpt: %zu blocks, %zu elements buffered at most, "
-		 "%zu counted edges\n", d->g.nr_blocks, d->cap_out,
-		 d->nr_edges);
+		 "%zu counted edges, %zu runs cached, %" PRIu64 " taken\n",
+		 d->g.nr_blocks, d->cap_out, d->nr_edges, d->nr_runs,
+		 d->run_hits);
 	sa_dec__free(d->sub);
 	sa_fpt_cfg_fini(&d->g);
 	free(d->out);
 	free(d->edges);
 	free(d->etab);
 	free(d->dirty);
+	if (d->rtab) {
+		size_t i;
+
+		for (i = 0; i < d->nr_rtab; i++) {
+			struct sa_fpt_run *x = d->rtab[i], *nx;
+
+			for (; x; x = nx) {
+				nx = x->hnext;
+				free(x);
+			}
+		}
+	}
+	free(d->rtab);
 	free(d);
 }
 
@@ -1620,6 +1861,12 @@ int sa_fpt_set_counter(struct sa_dec *dec, const struct sa_dec_counter *c)
 		return -SA_ERR_INVAL;
 	if (!d->etab && sa_fpt_etab_grow(d))
 		return -ENOMEM;
+	if (!d->rtab) {
+		d->nr_rtab = 1 << 12;
+		d->rtab = calloc(d->nr_rtab, sizeof(*d->rtab));
+		if (!d->rtab)
+			return -ENOMEM;
+	}
 	d->ctr = c;
 	return 0;
 }

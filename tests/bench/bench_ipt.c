@@ -6,10 +6,13 @@
  * that every decode is the first of that trace (no warm cache from an
  * earlier run of the same bytes).
  *
- *   bench_ipt fast|libipt|libipt-blk FILE.perf
+ *   bench_ipt fast|libipt|fast-hist|libipt-hist|libipt-blk FILE.perf
  *
  * fast, libipt: the project's backends (decoders/fastpt, decoders/ipt),
- * elements drained without building histories; libipt-blk: libipt's block
+ * elements drained without building histories; fast-hist, libipt-hist:
+ * the same backends feeding the history builder as the session does
+ * (src/session: the fast backend then hands out counted passes, not
+ * elements), the site map empty when the clock starts; libipt-blk: libipt's block
  * decoder alone, the code in a pt_image_section_cache (its block cache
  * on), default flags, as a well-used libipt runs.  The image is set up
  * before the clock starts; the clock is the process CPU time (the host
@@ -18,6 +21,7 @@
  * Output, one line: MODE BYTES SECONDS INSNS ERRORS
  */
 #include <inttypes.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,7 +30,9 @@
 #include <intel-pt.h>
 
 #include "decoder.h"
+#include "sensor/hist.h"
 #include "sensor/image.h"
+#include "sensor/sites.h"
 #include "sensor/log.h"
 #include "sensor/perfdata.h"
 
@@ -45,11 +51,32 @@ static double now(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
+static int flags_fn(void *ctx, const struct sa_elem *range, uint64_t next)
+{
+	return sa_hist_builder_edge_flags(ctx, range, next);
+}
+
+static int add_fn(void *ctx, const struct sa_elem *range, uint64_t next,
+		  uint64_t count)
+{
+	return sa_hist_builder_add_counted(ctx, range, next, count);
+}
+
+static int resolve_fn(void *ctx, uint16_t stream, uint64_t next)
+{
+	return sa_hist_builder_resolve(ctx, stream, next);
+}
+
 static int run_ours(const char *mode, const uint8_t *buf, size_t len,
 		    const struct map *m, size_t nm, uint64_t *insns,
 		    uint64_t *errors, double *secs)
 {
 	struct sa_image *img = sa_image__new(SA_ARCH_X86_64);
+	bool hist = strstr(mode, "-hist") != NULL;
+	struct sa_hist_builder *b = NULL;
+	struct sa_sitemap *sites = NULL;
+	struct sa_hist *h = NULL;
+	struct sa_dec_counter ctr;
 	struct sa_ipt_config cfg;
 	struct sa_errinfo ei;
 	struct sa_dec *dec;
@@ -67,20 +94,47 @@ static int run_ours(const char *mode, const uint8_t *buf, size_t len,
 	cfg.buf = buf;
 	cfg.len = len;
 	cfg.image = img;
+	if (hist) {
+		h = sa_hist__new();
+		sites = h ? sa_sitemap__new(img) : NULL;
+		b = sites ? sa_hist_builder__new(h, img, sites) : NULL;
+		if (!b)
+			return -1;
+	}
 	t0 = now();
-	dec = strcmp(mode, "fast") ? sa_ipt__new(&cfg, &ei) :
-				     sa_fpt__new(&cfg, &ei);
+	dec = strncmp(mode, "fast", 4) ? sa_ipt__new(&cfg, &ei) :
+					 sa_fpt__new(&cfg, &ei);
 	if (!dec) {
 		fprintf(stderr, "bench_ipt: %s\n", ei.msg);
 		sa_image__free(img);
 		return -1;
 	}
-	while ((r = sa_dec_next(dec, &e)) > 0)
-		;
+	if (hist) {
+		/* as sa_session_run() */
+		ctr.flags = flags_fn;
+		ctr.add = add_fn;
+		ctr.resolve = resolve_fn;
+		ctr.ctx = b;
+		sa_fpt_set_counter(dec, &ctr);
+		while ((r = sa_dec_next(dec, &e)) > 0)
+			if (sa_hist_builder_add(b, &e))
+				break;
+		sa_hist_builder_flush(b);
+	} else {
+		while ((r = sa_dec_next(dec, &e)) > 0)
+			;
+	}
 	*secs = now() - t0;
 	*insns = sa_dec_stats(dec)->insns;
 	*errors = sa_dec_stats(dec)->errors;
+	if (hist && sa_hist_decode(h)->instructions != *insns)
+		fprintf(stderr, "bench_ipt: the history counts %" PRIu64
+			" instructions, the decoder %" PRIu64 "\n",
+			sa_hist_decode(h)->instructions, *insns);
 	sa_dec__free(dec);
+	sa_hist_builder__free(b);
+	sa_sitemap__free(sites);
+	sa_hist__free(h);
 	sa_image__free(img);
 	return r;
 }
@@ -156,8 +210,8 @@ int main(int argc, char **argv)
 	int err;
 
 	if (argc != 3) {
-		fprintf(stderr, "usage: bench_ipt fast|libipt|libipt-blk "
-			"FILE.perf\n");
+		fprintf(stderr, "usage: bench_ipt fast|libipt|fast-hist|"
+			"libipt-hist|libipt-blk FILE.perf\n");
 		return 2;
 	}
 	sa_set_print(NULL);
@@ -188,7 +242,9 @@ int main(int argc, char **argv)
 	sa_pd__close(pd);
 	if (!strcmp(argv[1], "libipt-blk"))
 		err = run_blk(buf, len, maps, nm, &insns, &errors, &secs);
-	else if (!strcmp(argv[1], "fast") || !strcmp(argv[1], "libipt"))
+	else if (!strcmp(argv[1], "fast") || !strcmp(argv[1], "libipt") ||
+		 !strcmp(argv[1], "fast-hist") ||
+		 !strcmp(argv[1], "libipt-hist"))
 		err = run_ours(argv[1], buf, len, maps, nm, &insns, &errors,
 			       &secs);
 	else
