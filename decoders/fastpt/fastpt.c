@@ -57,6 +57,7 @@ struct sa_fpt_block {
 	/* successor cache: the block at target and at the fall-through */
 	struct sa_fpt_block *to, *fall;
 	struct sa_fpt_block *hnext;
+	struct sa_fpt_blocks *owner;
 	uint16_t *offs;		/* each instruction's offset */
 	/* counted output: the last edges from a range ending here, index +
 	 * 1: [0] to the fall-through, [1] anywhere else
@@ -107,12 +108,43 @@ struct sa_fpt_run {
 	uint32_t edges[];
 };
 
+/*
+ * Blocks owned together: a decoder's own (code of no shared binary), or
+ * a binary's, kept with it in the image's analysis cache
+ * (sa_dso_analysis()) and shared by every decoder of that binary at that
+ * load address: built once per build-id and bias, dropped with the
+ * binary.  A binary's blocks hold only its own code, and link only to
+ * each other.
+ */
+#define SA_FPT_BLOCKS_MAGIC 0x66707462u	/* "fptb" */
+#define SA_FPT_MAX_RANGES 64
+#define SA_FPT_MAX_DSOS 256
+
+struct sa_fpt_blocks {
+	uint32_t magic;
+	struct sa_fpt_block **tab;	/* chained by hnext */
+	size_t nr_tab, nr_blocks;
+	/* a binary's: the address ranges it was mapped at */
+	uint64_t rs[SA_FPT_MAX_RANGES], re[SA_FPT_MAX_RANGES];
+	size_t nr_r;
+};
+
 /* The control-flow graph, discovered as the trace walks into code. */
 struct sa_fpt_cfg {
 	const struct sa_image *image;
 	ZydisDecoder zd;
-	struct sa_fpt_block **tab;
-	size_t nr_tab, nr_blocks;
+	struct sa_fpt_blocks own;
+	/* every block this decoder has used, by start: open addressing */
+	struct sa_fpt_block **idx;
+	size_t nr_idx, used_idx;
+	/* the binaries met, and their blocks (NULL: not shareable) */
+	struct {
+		const struct sa_dso *dso;
+		struct sa_fpt_blocks *bl;
+	} dsos[SA_FPT_MAX_DSOS];
+	size_t nr_dsos;
+	size_t nr_blocks;	/* built by this decoder */
+	size_t nr_shared;	/* found built by an earlier one */
 };
 
 enum sa_fpt_ev {
@@ -211,26 +243,21 @@ static size_t sa_fpt_hash(uint64_t a, size_t n)
 	return (size_t)a & (n - 1);
 }
 
-static int sa_fpt_cfg_init(struct sa_fpt_cfg *g, const struct sa_image *img)
+static int sa_fpt_blocks_init(struct sa_fpt_blocks *bl)
 {
-	g->image = img;
-	if (!ZYAN_SUCCESS(ZydisDecoderInit(&g->zd, ZYDIS_MACHINE_MODE_LONG_64,
-					   ZYDIS_STACK_WIDTH_64)))
-		return -SA_ERR_INVAL;
-	g->nr_tab = 1 << 12;
-	g->tab = calloc(g->nr_tab, sizeof(*g->tab));
-	if (!g->tab)
-		return -ENOMEM;
-	return 0;
+	bl->magic = SA_FPT_BLOCKS_MAGIC;
+	bl->nr_tab = 1 << 12;
+	bl->tab = calloc(bl->nr_tab, sizeof(*bl->tab));
+	return bl->tab ? 0 : -ENOMEM;
 }
 
-static void sa_fpt_cfg_fini(struct sa_fpt_cfg *g)
+static void sa_fpt_blocks_fini(struct sa_fpt_blocks *bl)
 {
 	size_t i;
 
-	if (g->tab) {
-		for (i = 0; i < g->nr_tab; i++) {
-			struct sa_fpt_block *b = g->tab[i], *n;
+	if (bl->tab) {
+		for (i = 0; i < bl->nr_tab; i++) {
+			struct sa_fpt_block *b = bl->tab[i], *n;
 
 			for (; b; b = n) {
 				n = b->hnext;
@@ -238,18 +265,30 @@ static void sa_fpt_cfg_fini(struct sa_fpt_cfg *g)
 			}
 		}
 	}
-	free(g->tab);
+	free(bl->tab);
+	bl->tab = NULL;
 }
 
-static int sa_fpt_cfg_grow(struct sa_fpt_cfg *g)
+/* The free_fn of a binary's blocks (sa_dso_set_analysis()). */
+static void sa_fpt_blocks_free(void *data)
 {
-	size_t n = g->nr_tab * 2, i;
+	struct sa_fpt_blocks *bl = data;
+
+	if (!bl)
+		return;
+	sa_fpt_blocks_fini(bl);
+	free(bl);
+}
+
+static int sa_fpt_blocks_grow(struct sa_fpt_blocks *bl)
+{
+	size_t n = bl->nr_tab * 2, i;
 	struct sa_fpt_block **t = calloc(n, sizeof(*t));
 
 	if (!t)
 		return -ENOMEM;
-	for (i = 0; i < g->nr_tab; i++) {
-		struct sa_fpt_block *b = g->tab[i], *nx;
+	for (i = 0; i < bl->nr_tab; i++) {
+		struct sa_fpt_block *b = bl->tab[i], *nx;
 
 		for (; b; b = nx) {
 			size_t s = sa_fpt_hash(b->start, n);
@@ -259,10 +298,131 @@ static int sa_fpt_cfg_grow(struct sa_fpt_cfg *g)
 			t[s] = b;
 		}
 	}
-	free(g->tab);
-	g->tab = t;
-	g->nr_tab = n;
+	free(bl->tab);
+	bl->tab = t;
+	bl->nr_tab = n;
 	return 0;
+}
+
+static struct sa_fpt_block *sa_fpt_blocks_find(const struct sa_fpt_blocks *bl,
+					       uint64_t ip)
+{
+	struct sa_fpt_block *b = bl->tab[sa_fpt_hash(ip, bl->nr_tab)];
+
+	for (; b; b = b->hnext)
+		if (b->start == ip)
+			return b;
+	return NULL;
+}
+
+static int sa_fpt_cfg_init(struct sa_fpt_cfg *g, const struct sa_image *img)
+{
+	g->image = img;
+	if (!ZYAN_SUCCESS(ZydisDecoderInit(&g->zd, ZYDIS_MACHINE_MODE_LONG_64,
+					   ZYDIS_STACK_WIDTH_64)))
+		return -SA_ERR_INVAL;
+	g->nr_idx = 1 << 12;
+	g->idx = calloc(g->nr_idx, sizeof(*g->idx));
+	if (!g->idx)
+		return -ENOMEM;
+	return sa_fpt_blocks_init(&g->own);
+}
+
+static void sa_fpt_cfg_fini(struct sa_fpt_cfg *g)
+{
+	sa_fpt_blocks_fini(&g->own);
+	free(g->idx);
+}
+
+/* Remembers @b as the block at its start for this decoder. */
+static int sa_fpt_idx_add(struct sa_fpt_cfg *g, struct sa_fpt_block *b)
+{
+	size_t s;
+
+	if (2 * (g->used_idx + 1) > g->nr_idx) {
+		size_t n = 2 * g->nr_idx, i;
+		struct sa_fpt_block **t = calloc(n, sizeof(*t));
+
+		if (!t)
+			return -ENOMEM;
+		for (i = 0; i < g->nr_idx; i++) {
+			if (!g->idx[i])
+				continue;
+			s = sa_fpt_hash(g->idx[i]->start, n);
+			while (t[s])
+				s = (s + 1) & (n - 1);
+			t[s] = g->idx[i];
+		}
+		free(g->idx);
+		g->idx = t;
+		g->nr_idx = n;
+	}
+	s = sa_fpt_hash(b->start, g->nr_idx);
+	while (g->idx[s])
+		s = (s + 1) & (g->nr_idx - 1);
+	g->idx[s] = b;
+	g->used_idx++;
+	return 0;
+}
+
+/*
+ * The blocks of @dso, shared through the analysis cache, or NULL when
+ * they cannot be: @dso is not in a cache, or this image maps it at
+ * other ranges than the image that built them (its blocks and their
+ * links hold for those ranges only).
+ */
+static struct sa_fpt_blocks *sa_fpt_dso_blocks(struct sa_fpt_cfg *g,
+					       const struct sa_dso *dso)
+{
+	uint64_t rs[SA_FPT_MAX_RANGES], re[SA_FPT_MAX_RANGES];
+	struct sa_fpt_blocks *bl;
+	size_t i, n;
+
+	for (i = 0; i < g->nr_dsos; i++)
+		if (g->dsos[i].dso == dso)
+			return g->dsos[i].bl;
+	if (g->nr_dsos >= SA_FPT_MAX_DSOS)
+		return NULL;
+	n = sa_image_dso_ranges(g->image, dso, rs, re, SA_FPT_MAX_RANGES);
+	bl = sa_dso_analysis(dso);
+	if (bl && (bl->magic != SA_FPT_BLOCKS_MAGIC || bl->nr_r != n ||
+		   memcmp(bl->rs, rs, n * sizeof(rs[0])) ||
+		   memcmp(bl->re, re, n * sizeof(re[0]))))
+		bl = NULL;
+	else if (!bl && n && n <= SA_FPT_MAX_RANGES) {
+		bl = calloc(1, sizeof(*bl));
+		if (bl && sa_fpt_blocks_init(bl)) {
+			sa_fpt_blocks_free(bl);
+			bl = NULL;
+		}
+		if (bl) {
+			memcpy(bl->rs, rs, n * sizeof(rs[0]));
+			memcpy(bl->re, re, n * sizeof(re[0]));
+			bl->nr_r = n;
+			/* frees @bl when @dso is not cached */
+			if (sa_dso_set_analysis(dso, bl, sa_fpt_blocks_free))
+				bl = NULL;
+		}
+	}
+	g->dsos[g->nr_dsos].dso = dso;
+	g->dsos[g->nr_dsos].bl = bl;
+	g->nr_dsos++;
+	return bl;
+}
+
+/* The end of the run of adjacent ranges of @bl holding @ip, 0 if none. */
+static uint64_t sa_fpt_blocks_end(const struct sa_fpt_blocks *bl, uint64_t ip)
+{
+	size_t i;
+	uint64_t end = 0;
+
+	for (i = 0; i < bl->nr_r; i++) {
+		if (end && bl->rs[i] == end)
+			end = bl->re[i];
+		else if (!end && ip >= bl->rs[i] && ip < bl->re[i])
+			end = bl->re[i];
+	}
+	return end;
 }
 
 /* The class libipt's block decoder gives (as decoders/ipt reports it:
@@ -320,20 +480,27 @@ static int sa_fpt_class(const ZydisDecodedInstruction *in, uint64_t ip,
 	}
 }
 
-/* Decodes the block at @ip: instructions up to and including the first
- * branch, or up to SA_FPT_BLOCK_MAX_INSNS.
+/* Decodes the block at @ip into @bl: instructions up to and including
+ * the first branch, or up to SA_FPT_BLOCK_MAX_INSNS, reading no further
+ * than @limit (0: no limit).  NULL when out of memory or blocks, or with
+ * *@cut when the first instruction runs past @limit.
  */
-static struct sa_fpt_block *sa_fpt_build(struct sa_fpt_cfg *g, uint64_t ip)
+static struct sa_fpt_block *sa_fpt_build(struct sa_fpt_cfg *g,
+					 struct sa_fpt_blocks *bl, uint64_t ip,
+					 uint64_t limit, bool *cut)
 {
 	uint8_t bytes[SA_FPT_READ];
 	uint16_t offs[SA_FPT_BLOCK_MAX_INSNS];
 	struct sa_fpt_block *b;
 	uint64_t addr = ip, target = 0;
-	size_t size, n = 0;
+	size_t size, n = 0, want = SA_FPT_READ;
 	int got, exit = SA_FPT_X_BAD;
 	uint8_t last_size = 0;
 
-	got = sa_image_read(g->image, ip, bytes, sizeof(bytes));
+	*cut = false;
+	if (limit && limit - ip < want)
+		want = (size_t)(limit - ip);
+	got = sa_image_read(g->image, ip, bytes, want);
 	if (got < 0)
 		got = 0;
 	size = (size_t)got;
@@ -344,13 +511,18 @@ static struct sa_fpt_block *sa_fpt_build(struct sa_fpt_cfg *g, uint64_t ip)
 		/* Near the end of a full read, an instruction may be cut:
 		 * end the block here and decode the rest from a new read.
 		 */
-		if (got == SA_FPT_READ && size - off < 16 && n) {
+		if (size == want && size - off < 16 && n) {
 			exit = SA_FPT_X_CONT;
 			break;
 		}
 		if (off >= size ||
 		    !ZYAN_SUCCESS(ZydisDecoderDecodeInstruction(&g->zd, NULL,
 					bytes + off, size - off, &in))) {
+			if (!n && size == want && want < SA_FPT_READ &&
+			    size - off < 16) {
+				*cut = true;
+				return NULL;
+			}
 			exit = SA_FPT_X_BAD;
 			break;
 		}
@@ -372,9 +544,9 @@ static struct sa_fpt_block *sa_fpt_build(struct sa_fpt_cfg *g, uint64_t ip)
 		/* the instructions before the bad one make their own block */
 		exit = SA_FPT_X_CONT;
 	}
-	if (g->nr_blocks >= SA_FPT_MAX_BLOCKS)
+	if (bl->nr_blocks >= SA_FPT_MAX_BLOCKS)
 		return NULL;
-	if (2 * (g->nr_blocks + 1) > g->nr_tab && sa_fpt_cfg_grow(g))
+	if (2 * (bl->nr_blocks + 1) > bl->nr_tab && sa_fpt_blocks_grow(bl))
 		return NULL;
 	b = malloc(sizeof(*b) + n * sizeof(uint16_t));
 	if (!b)
@@ -388,24 +560,51 @@ static struct sa_fpt_block *sa_fpt_build(struct sa_fpt_cfg *g, uint64_t ip)
 	b->last_size = last_size;
 	b->exit = (uint8_t)exit;
 	b->target = target;
+	b->owner = bl;
 	{
-		size_t s = sa_fpt_hash(ip, g->nr_tab);
+		size_t s = sa_fpt_hash(ip, bl->nr_tab);
 
-		b->hnext = g->tab[s];
-		g->tab[s] = b;
+		b->hnext = bl->tab[s];
+		bl->tab[s] = b;
 	}
+	bl->nr_blocks++;
 	g->nr_blocks++;
 	return b;
 }
 
 static struct sa_fpt_block *sa_fpt_block(struct sa_fpt_cfg *g, uint64_t ip)
 {
-	struct sa_fpt_block *b = g->tab[sa_fpt_hash(ip, g->nr_tab)];
+	struct sa_fpt_block *b;
+	struct sa_fpt_blocks *bl = NULL;
+	const struct sa_dso *dso;
+	uint64_t limit = 0;
+	size_t s = sa_fpt_hash(ip, g->nr_idx);
+	bool cut = false;
 
-	for (; b; b = b->hnext)
-		if (b->start == ip)
-			return b;
-	return sa_fpt_build(g, ip);
+	for (; g->idx[s]; s = (s + 1) & (g->nr_idx - 1))
+		if (g->idx[s]->start == ip)
+			return g->idx[s];
+	/* first use here: the binary's blocks, else our own */
+	dso = sa_image_dso(g->image, ip);
+	if (dso)
+		bl = sa_fpt_dso_blocks(g, dso);
+	if (bl)
+		limit = sa_fpt_blocks_end(bl, ip);
+	if (bl && limit) {
+		b = sa_fpt_blocks_find(bl, ip);
+		if (b)
+			g->nr_shared++;
+		else
+			b = sa_fpt_build(g, bl, ip, limit, &cut);
+	} else {
+		b = NULL;
+		cut = true;
+	}
+	if (!b && cut)
+		b = sa_fpt_build(g, &g->own, ip, 0, &cut);
+	if (!b || sa_fpt_idx_add(g, b))
+		return NULL;
+	return b;
 }
 
 /*
@@ -507,7 +706,8 @@ static int sa_fpt_edge_get(struct sa_fpt *d, const struct sa_fpt_prange *p,
 	size_t h;
 	int r;
 
-	if (blk && blk->edge[slot]) {
+	/* (a binary's block may hold another decoder's index) */
+	if (blk && blk->edge[slot] && blk->edge[slot] <= d->nr_edges) {
 		i = blk->edge[slot] - 1;
 		if (sa_fpt_edge_is(&d->edges[i], p, next)) {
 			*idx = i;
@@ -1270,7 +1470,11 @@ static int sa_fpt_walk(struct sa_fpt *d)
 			b = sa_fpt_block(&d->g, d->ip);
 			if (!b)
 				return sa_fpt_fail(d, __LINE__);
-			if (prev) {
+			/* a binary's block links to its own only (ours
+			 * go when this decoder does)
+			 */
+			if (prev && (prev->owner == &d->g.own ||
+				     prev->owner == b->owner)) {
 				if (via_taken)
 					prev->to = b;
 				else
@@ -1769,9 +1973,11 @@ static void sa_fpt_free(struct sa_dec *dec)
 		sa_debug("fastpt: %" PRIu64 " of %zu trace bytes decoded by "
 			 "libipt (%" PRIu64 " PSB segments)\n",
 			 d->fallback_bytes, d->len, d->fallbacks);
-	sa_debug("fastpt: %zu blocks, %zu elements buffered at most, "
+	sa_debug("fastpt: %zu blocks built, %zu found built, %zu elements "
+		 "buffered at most, "
 		 "%zu counted edges, %zu runs cached, %" PRIu64 " taken\n",
-		 d->g.nr_blocks, d->cap_out, d->nr_edges, d->nr_runs,
+		 d->g.nr_blocks, d->g.nr_shared, d->cap_out, d->nr_edges,
+		 d->nr_runs,
 		 d->run_hits);
 	sa_dec__free(d->sub);
 	sa_fpt_cfg_fini(&d->g);

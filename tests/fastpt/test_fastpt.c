@@ -32,6 +32,11 @@
 #define PERF_RECORD_AUXTRACE 71
 
 static bool traces_mode;
+/* cache_equal: the image cache of every decode, and what the fast
+ * decoder's debug line said of the blocks it found built
+ */
+static struct sa_image_cache *use_cache;
+static unsigned long long found_built;
 
 /* A flow callback that looks at nothing: with it, the session has the
  * fast backend hand out every element instead of counted passes.
@@ -66,6 +71,7 @@ static char *decode_json(const char *path, const char *binary,
 		o.nr_binaries = 1;
 	}
 	o.ipt_decoder = which;
+	o.cache = use_cache;
 	if (elements)
 		o.flow_fn = ignore_flow;
 	*rc = sa_decode_file(path, &o, h, &ei);
@@ -264,6 +270,55 @@ static char *fixture_path(const char *rel)
 	return p;
 }
 
+/* Reads "fastpt: N blocks built, M found built, ..." */
+static int catch_print(enum sa_log_level level, const char *fmt, va_list ap)
+{
+	unsigned long long built, found;
+	char line[1024];
+	const char *p;
+
+	(void)level;
+	vsnprintf(line, sizeof(line), fmt, ap);
+	p = strstr(line, "fastpt: ");
+	if (p && sscanf(p, "fastpt: %llu blocks built, %llu found built",
+			&built, &found) == 2)
+		found_built += found;
+	return 0;
+}
+
+/*
+ * The control-flow graph shared per binary (docs/ipt.md): windows decoded
+ * through one image cache; the later ones find the blocks the first
+ * built, and every window gives libipt's histories (and the same ones
+ * with the fast backend's elements: check_equal()).
+ */
+START_TEST(cache_equal)
+{
+	char data[4096], bin[4096];
+	unsigned long long before;
+	int k;
+
+	snprintf(data, sizeof(data), "%s",
+		 fixture_path("fixtures/wl_branches/wl_branches.data"));
+	snprintf(bin, sizeof(bin), "%s",
+		 fixture_path("fixtures/wl_branches/wl_branches"));
+	use_cache = sa_image_cache__new();
+	ck_assert_ptr_nonnull(use_cache);
+	sa_set_log_level(SA_LOG_DEBUG);
+	sa_set_print(catch_print);
+	/* each check_equal() decodes twice with the fast backend */
+	for (k = 0; k < 3; k++) {
+		before = found_built;
+		ck_assert_uint_gt(check_equal("wl_branches.data, cached", data,
+					      bin), 0);
+		ck_assert_uint_gt(found_built, before);
+	}
+	sa_set_print(NULL);
+	sa_image_cache__free(use_cache);
+	use_cache = NULL;
+}
+END_TEST
+
 START_TEST(fixture_equal)
 {
 	char data[4096], bin[4096];
@@ -459,6 +514,7 @@ int main(int argc, char **argv)
 				    sizeof(shared) / sizeof(shared[0]));
 	} else {
 		tcase_add_test(tc, fixture_equal);
+		tcase_add_test(tc, cache_equal);
 		tcase_add_test(tc, qemu_equal);
 		tcase_add_loop_test(tc, emulated_equal, 0,
 				    sizeof(workloads) / sizeof(workloads[0]));
