@@ -75,7 +75,8 @@ struct sa_fpt_edge {
 	uint8_t last_size, last_class;
 	int8_t last_taken;
 	uint8_t flags;		/* SA_DEC_EDGE_* from the consumer */
-	uint32_t pend;		/* passes in the current batch */
+	uint64_t pend;		/* passes in the current segment */
+	uint64_t cpend;		/* committed passes not handed out yet */
 	uint32_t hnext;		/* index + 1 */
 };
 
@@ -204,9 +205,12 @@ struct sa_fpt {
 	size_t nr_edges, cap_edges;
 	uint32_t *etab;		/* hash: edge index + 1 */
 	size_t nr_etab;
-	uint32_t *dirty;	/* edges with passes in the batch */
+	uint32_t *dirty;	/* edges with passes in the segment */
 	size_t nr_dirty;
+	uint32_t *cdirty;	/* edges with committed passes */
+	size_t nr_cdirty;
 	uint32_t lc_edge;	/* index + 1 of the latest deciding pass */
+	uint32_t lc_commit;	/* the same at the last commit */
 	struct sa_fpt_prange p;
 	bool p_valid;
 	bool bp;		/* the consumer may hold a pending range */
@@ -732,6 +736,10 @@ static int sa_fpt_edge_get(struct sa_fpt *d, const struct sa_fpt_prange *p,
 		if (!nd)
 			return -1;
 		d->dirty = nd;
+		nd = realloc(d->cdirty, n * sizeof(*nd));
+		if (!nd)
+			return -1;
+		d->cdirty = nd;
 		d->cap_edges = n;
 	}
 	if (2 * (d->nr_edges + 1) > d->nr_etab) {
@@ -778,13 +786,68 @@ static int sa_fpt_op(struct sa_fpt *d, uint8_t kind, uint64_t ip,
 	return 0;
 }
 
-/* The batch's passes into the segment buffer, the latest deciding one
- * last (the consumer's "last decision" is then the right one).
+/* The committed passes go out before everything not committed: into the
+ * buffer at d->committed, the latest deciding one last.
+ */
+static int sa_fpt_flush_committed(struct sa_fpt *d)
+{
+	uint32_t lc = d->lc_commit;
+	size_t k, n = d->nr_cdirty, at;
+
+	if (!n)
+		return 0;
+	while (d->cap_out < d->nr_out + n) {
+		size_t c = d->cap_out ? 2 * d->cap_out : 256;
+		struct sa_elem *e = realloc(d->out, c * sizeof(*e));
+
+		if (!e)
+			return -1;
+		d->out = e;
+		d->cap_out = c;
+	}
+	memmove(d->out + d->committed + n, d->out + d->committed,
+		(d->nr_out - d->committed) * sizeof(*d->out));
+	at = d->committed;
+	for (k = 0; k < d->nr_cdirty; k++) {
+		uint32_t i = d->cdirty[k];
+
+		if (i + 1 == lc || !d->edges[i].cpend)
+			continue;
+		d->out[at].kind = SA_FPT_OP_COUNT;
+		d->out[at].ip = i;
+		d->out[at].lost_bytes = d->edges[i].cpend;
+		d->out[at].offset = d->cfg.base_offset + d->pos;
+		d->edges[i].cpend = 0;
+		at++;
+	}
+	if (lc && d->edges[lc - 1].cpend) {
+		d->out[at].kind = SA_FPT_OP_COUNT;
+		d->out[at].ip = lc - 1;
+		d->out[at].lost_bytes = d->edges[lc - 1].cpend;
+		d->out[at].offset = d->cfg.base_offset + d->pos;
+		d->edges[lc - 1].cpend = 0;
+		at++;
+	}
+	/* close the room left by any edge listed without passes */
+	memmove(d->out + at, d->out + d->committed + n,
+		(d->nr_out - d->committed) * sizeof(*d->out));
+	d->nr_out = at + (d->nr_out - d->committed);
+	d->committed = at;
+	d->nr_cdirty = 0;
+	return 0;
+}
+
+/* A point where order matters (an element, an ordered pass): every pass
+ * so far goes out before it, committed ones first, the latest deciding
+ * one last (the consumer's "last decision" is then the right one).
  */
 static int sa_fpt_batch_flush(struct sa_fpt *d)
 {
 	uint32_t lc = d->lc_edge;
 	size_t k;
+
+	if (sa_fpt_flush_committed(d))
+		return -1;
 
 	for (k = 0; k < d->nr_dirty; k++) {
 		struct sa_fpt_edge *x = &d->edges[d->dirty[k]];
@@ -1064,12 +1127,28 @@ static int sa_fpt_run_take(struct sa_fpt *d, const struct sa_fpt_run *run)
 	return 0;
 }
 
-/* Everything so far is final: the caller may hand it out. */
+/* Everything so far is final: the caller may hand it out.  Passes stay
+ * counted (committed) until a point where order matters, so that the
+ * consumer takes each edge once per stretch without such a point, not
+ * once per PSB segment.
+ */
 static int sa_fpt_commit(struct sa_fpt *d)
 {
 	if (d->ctr) {
-		if (sa_fpt_batch_flush(d))
-			return -1;
+		size_t k;
+
+		for (k = 0; k < d->nr_dirty; k++) {
+			struct sa_fpt_edge *x = &d->edges[d->dirty[k]];
+
+			if (!x->pend)
+				continue;
+			if (!x->cpend)
+				d->cdirty[d->nr_cdirty++] = d->dirty[k];
+			x->cpend += x->pend;
+			x->pend = 0;
+		}
+		d->nr_dirty = 0;
+		d->lc_commit = d->lc_edge;
 		d->p_commit = d->p;
 		d->p_commit_valid = d->p_valid;
 		d->bp_commit = d->bp;
@@ -1738,7 +1817,10 @@ static int sa_fpt_fallback(struct sa_fpt *d)
 		for (k = 0; k < d->nr_dirty; k++)
 			d->edges[d->dirty[k]].pend = 0;
 		d->nr_dirty = 0;
-		d->lc_edge = 0;
+		d->lc_edge = d->lc_commit;
+		/* what was committed goes out before libipt's elements */
+		if (sa_fpt_flush_committed(d))
+			return -ENOMEM;
 		/* the range held at the commit ends where libipt's first
 		 * element says
 		 */
@@ -1985,6 +2067,7 @@ static void sa_fpt_free(struct sa_dec *dec)
 	free(d->edges);
 	free(d->etab);
 	free(d->dirty);
+	free(d->cdirty);
 	if (d->rtab) {
 		size_t i;
 
