@@ -93,19 +93,25 @@ struct sa_fpt_prange {
 
 /*
  * The run cache, as libxdc's: from block @from with the next @n TNT bits
- * @bits, the walk through conditional and direct jumps (no call, return,
- * indirect branch, stop or event) ends after @used bits at @end_ip, with
- * the edges it passed and the range it ends with.  @used 0: no run.
+ * @bits, the walk through conditional branches, direct jumps and calls,
+ * and returns to a call of the same run (no indirect branch, no other
+ * return, no stop or event) ends after @used bits at @end_ip (block
+ * @end, NULL if not known), with the edges it passed, the return stack
+ * operations it made, and the range it ends with.  @used 0: no run.
  */
+#define SA_FPT_RUN_ROPS 16
+
 struct sa_fpt_run {
-	struct sa_fpt_block *from;
-	uint8_t n, bits, used;
+	struct sa_fpt_block *from, *end;
+	uint8_t n, bits, used, nr_rops;
+	bool tail;			/* @n are the last bits of the TNT */
 	bool has_lc;
 	uint32_t lc;			/* the last deciding edge */
 	uint32_t nr_edges;
 	uint64_t end_ip;
 	struct sa_fpt_prange last;
 	struct sa_fpt_run *hnext;
+	uint64_t rops[SA_FPT_RUN_ROPS];	/* push of that address; 0: pop */
 	uint32_t edges[];
 };
 
@@ -218,7 +224,7 @@ struct sa_fpt {
 	bool p_commit_valid, bp_commit;
 	struct sa_fpt_run **rtab;	/* the run cache */
 	size_t nr_rtab, nr_runs;
-	uint64_t run_hits;
+	uint64_t run_hits, run_passes, step_passes;
 
 	/* PSB segment: its start, the flow state there, its elements */
 	size_t seg;
@@ -917,6 +923,7 @@ static int sa_fpt_put_p(struct sa_fpt *d)
 /* The open range ends: pair the held one with it, hold it. */
 static int sa_fpt_count_close(struct sa_fpt *d)
 {
+	d->step_passes++;
 	if (d->p_valid) {
 		if (sa_fpt_count(d, d->r.start))
 			return -1;
@@ -940,11 +947,15 @@ static int sa_fpt_count_close(struct sa_fpt *d)
  * The run cache.
  */
 
+static void sa_fpt_ret_push(struct sa_fpt *d, uint64_t a);
+static int sa_fpt_ret_pop(struct sa_fpt *d, uint64_t *a);
+
 static size_t sa_fpt_rhash(const struct sa_fpt_block *b, unsigned int n,
-			   unsigned int bits, size_t size)
+			   unsigned int bits, bool last, size_t size)
 {
 	return sa_fpt_hash((uint64_t)(uintptr_t)b ^ ((uint64_t)n << 56) ^
-			   ((uint64_t)bits << 48), size);
+			   ((uint64_t)bits << 48) ^ ((uint64_t)last << 60),
+			   size);
 }
 
 /* The range being walked by sa_fpt_run_build(): sa_fpt_add()'s rules. */
@@ -969,41 +980,65 @@ static void sa_fpt_run_add(struct sa_fpt_prange *r, bool *open,
  */
 static struct sa_fpt_run *sa_fpt_run_build(struct sa_fpt *d,
 					   struct sa_fpt_block *b,
-					   unsigned int n, unsigned int bits)
+					   unsigned int n, unsigned int bits,
+					   bool last)
 {
-	uint32_t edges[SA_FPT_RUN_STEPS], lc = 0;
-	struct sa_fpt_prange r, pr, done_pr;
-	unsigned int used = 0, steps, done_used = 0, nr = 0, done_nr = 0;
-	bool open = false, have_pr = false, has_lc = false, done_lc = false;
-	uint32_t done_lcv = 0;
-	uint64_t next = 0, done_next = 0;
-	struct sa_fpt_run *run;
+	uint32_t edges[SA_FPT_RUN_STEPS];
+	uint64_t rops[SA_FPT_RUN_ROPS], stack[SA_FPT_RUN_ROPS];
+	struct sa_fpt_prange r, pr;
+	unsigned int used = 0, steps, nr = 0, nr_rops = 0, depth = 0;
+	bool open = false, have_pr = false, has_lc = false;
+	uint32_t lc = 0;
+	uint64_t next = 0;
+	struct sa_fpt_run *run, done;
 
 	memset(&r, 0, sizeof(r));
 	memset(&pr, 0, sizeof(pr));
-	memset(&done_pr, 0, sizeof(done_pr));
+	memset(&done, 0, sizeof(done));
 	for (steps = 0; b && steps < SA_FPT_RUN_STEPS; steps++) {
+		uint64_t fall = b->last + b->last_size;
+
 		if (b->exit == SA_FPT_X_BAD || !b->ninsn)
 			break;
 		if (b->exit == SA_FPT_X_CONT) {
 			sa_fpt_run_add(&r, &open, b);
-			b = sa_fpt_block(&d->g, b->last + b->last_size);
+			b = sa_fpt_block(&d->g, fall);
 			continue;
 		}
 		if (b->exit == SA_IC_JUMP) {
 			sa_fpt_run_add(&r, &open, b);
 			next = b->target;
-		} else if (b->exit == SA_IC_COND) {
+		} else if (b->exit == SA_IC_CALL) {
+			if (nr_rops == SA_FPT_RUN_ROPS)
+				break;
+			sa_fpt_run_add(&r, &open, b);
+			/* no push for "call next" (sa_fpt_walk()) */
+			if (b->target != fall) {
+				rops[nr_rops++] = fall;
+				stack[depth++] = fall;
+			}
+			next = b->target;
+		} else if (b->exit == SA_IC_COND || b->exit == SA_IC_RET) {
 			unsigned int bit;
 
 			if (used == n)
 				break;
 			bit = (bits >> (n - 1 - used)) & 1;
-			used++;
-			sa_fpt_run_add(&r, &open, b);
-			if (b->target != b->last + b->last_size)
-				r.last_taken = (int8_t)bit;
-			next = bit ? b->target : b->last + b->last_size;
+			if (b->exit == SA_IC_RET) {
+				/* a compressed return to a call of this run */
+				if (!bit || !depth || nr_rops == SA_FPT_RUN_ROPS)
+					break;
+				used++;
+				sa_fpt_run_add(&r, &open, b);
+				rops[nr_rops++] = 0;
+				next = stack[--depth];
+			} else {
+				used++;
+				sa_fpt_run_add(&r, &open, b);
+				if (b->target != fall)
+					r.last_taken = (int8_t)bit;
+				next = bit ? b->target : fall;
+			}
 		} else {
 			break;
 		}
@@ -1023,28 +1058,31 @@ static struct sa_fpt_run *sa_fpt_run_build(struct sa_fpt *d,
 		}
 		pr = r;
 		have_pr = true;
-		/* a run ends after a close */
-		done_pr = pr;
-		done_used = used;
-		done_nr = nr;
-		done_next = next;
-		done_lc = has_lc;
-		done_lcv = lc;
 		b = sa_fpt_block(&d->g, next);
+		/* a run ends after a close: what it is if it ends here */
+		done.last = pr;
+		done.used = (uint8_t)used;
+		done.nr_edges = nr;
+		done.end_ip = next;
+		done.end = b;
+		done.has_lc = has_lc;
+		done.lc = lc;
+		done.nr_rops = (uint8_t)nr_rops;
+		/* with no TNT bit left, sa_fpt_walk() reads the next packet
+		 * before it walks on: it may stop the flow anywhere
+		 */
+		if (last && used == n)
+			break;
 	}
-	run = malloc(sizeof(*run) + done_nr * sizeof(uint32_t));
+	run = malloc(sizeof(*run) + done.nr_edges * sizeof(uint32_t));
 	if (!run)
 		return NULL;
-	memset(run, 0, sizeof(*run));
+	*run = done;
 	run->n = (uint8_t)n;
 	run->bits = (uint8_t)bits;
-	run->used = (uint8_t)done_used;
-	run->has_lc = done_lc;
-	run->lc = done_lcv;
-	run->nr_edges = done_nr;
-	run->end_ip = done_next;
-	run->last = done_pr;
-	memcpy(run->edges, edges, done_nr * sizeof(uint32_t));
+	run->tail = last;
+	memcpy(run->rops, rops, done.nr_rops * sizeof(uint64_t));
+	memcpy(run->edges, edges, done.nr_edges * sizeof(uint32_t));
 	return run;
 }
 
@@ -1054,14 +1092,16 @@ static struct sa_fpt_run *sa_fpt_run(struct sa_fpt *d, struct sa_fpt_block *b)
 	unsigned int n = d->ntnt < 8 ? d->ntnt : 8;
 	unsigned int bits = (unsigned int)(d->tnt >> (d->ntnt - n)) &
 			    ((1u << n) - 1);
+	bool last = d->ntnt <= 8;
 	struct sa_fpt_run *run;
 	size_t h;
 
 	if (!d->rtab)
 		return NULL;
-	h = sa_fpt_rhash(b, n, bits, d->nr_rtab);
+	h = sa_fpt_rhash(b, n, bits, last, d->nr_rtab);
 	for (run = d->rtab[h]; run; run = run->hnext)
-		if (run->from == b && run->n == n && run->bits == bits)
+		if (run->from == b && run->n == n && run->bits == bits &&
+		    run->tail == last)
 			return run->used ? run : NULL;
 	if (d->nr_runs >= SA_FPT_MAX_RUNS)
 		return NULL;
@@ -1076,7 +1116,7 @@ static struct sa_fpt_run *sa_fpt_run(struct sa_fpt *d, struct sa_fpt_block *b)
 
 			for (; x; x = nx) {
 				size_t k = sa_fpt_rhash(x->from, x->n,
-							x->bits, nn);
+							x->bits, x->tail, nn);
 
 				nx = x->hnext;
 				x->hnext = t[k];
@@ -1086,9 +1126,9 @@ static struct sa_fpt_run *sa_fpt_run(struct sa_fpt *d, struct sa_fpt_block *b)
 		free(d->rtab);
 		d->rtab = t;
 		d->nr_rtab = nn;
-		h = sa_fpt_rhash(b, n, bits, d->nr_rtab);
+		h = sa_fpt_rhash(b, n, bits, last, d->nr_rtab);
 	}
-	run = sa_fpt_run_build(d, b, n, bits);
+	run = sa_fpt_run_build(d, b, n, bits, last);
 	if (!run)
 		return NULL;
 	run->from = b;
@@ -1119,11 +1159,20 @@ static int sa_fpt_run_take(struct sa_fpt *d, const struct sa_fpt_run *run)
 	}
 	if (run->has_lc)
 		d->lc_edge = run->lc + 1;
+	for (k = 0; k < run->nr_rops; k++) {
+		uint64_t a;
+
+		if (run->rops[k])
+			sa_fpt_ret_push(d, run->rops[k]);
+		else
+			sa_fpt_ret_pop(d, &a);
+	}
 	d->p = run->last;
 	d->p_valid = true;
 	d->ip = run->end_ip;
 	d->ntnt -= run->used;
 	d->run_hits++;
+	d->run_passes += run->nr_edges + 1;
 	return 0;
 }
 
@@ -1519,7 +1568,7 @@ static void sa_fpt_taken(struct sa_fpt *d, int taken)
  */
 static int sa_fpt_walk(struct sa_fpt *d)
 {
-	struct sa_fpt_block *b = NULL, *prev = NULL;
+	struct sa_fpt_block *b = NULL, *prev = NULL, *nb = NULL;
 	unsigned int spin = 0;
 	size_t committed = d->committed;
 	bool via_taken = false;
@@ -1542,7 +1591,9 @@ static int sa_fpt_walk(struct sa_fpt *d)
 			continue;
 		}
 		/* the block at d->ip, from the successor cache if we can */
-		if (prev && (via_taken ? prev->to : prev->fall) &&
+		if (nb && nb->start == d->ip) {
+			b = nb;
+		} else if (prev && (via_taken ? prev->to : prev->fall) &&
 		    (via_taken ? prev->to : prev->fall)->start == d->ip) {
 			b = via_taken ? prev->to : prev->fall;
 		} else {
@@ -1561,7 +1612,8 @@ static int sa_fpt_walk(struct sa_fpt *d)
 			}
 		}
 		prev = NULL;
-		/* conditional branches and jumps in one step */
+		nb = NULL;
+		/* conditional branches, calls and jumps in one step */
 		if (d->ctr && !d->r_open && d->ntnt &&
 		    d->ev != SA_FPT_EV_PSB && d->ev != SA_FPT_EV_FUP_PGD &&
 		    d->ev != SA_FPT_EV_FUP_TIP) {
@@ -1571,6 +1623,7 @@ static int sa_fpt_walk(struct sa_fpt *d)
 				if (sa_fpt_run_take(d, run))
 					return sa_fpt_fail(d, __LINE__);
 				spin = 0;
+				nb = run->end;
 				continue;
 			}
 		}
@@ -2057,10 +2110,10 @@ static void sa_fpt_free(struct sa_dec *dec)
 			 d->fallback_bytes, d->len, d->fallbacks);
 	sa_debug("fastpt: %zu blocks built, %zu found built, %zu elements "
 		 "buffered at most, "
-		 "%zu counted edges, %zu runs cached, %" PRIu64 " taken\n",
+		 "%zu counted edges, %zu runs cached, %" PRIu64 " taken "
+		 "(%" PRIu64 " passes; %" PRIu64 " passes walked)\n",
 		 d->g.nr_blocks, d->g.nr_shared, d->cap_out, d->nr_edges,
-		 d->nr_runs,
-		 d->run_hits);
+		 d->nr_runs, d->run_hits, d->run_passes, d->step_passes);
 	sa_dec__free(d->sub);
 	sa_fpt_cfg_fini(&d->g);
 	free(d->out);

@@ -5,7 +5,7 @@
  * Not a test: scripts/bench-decode.sh uses it for large traces.
  *
  *   qemu-x86_64 -d in_asm,exec,nochain -strace -D LOG PROG ARGS...
- *   mkpt LOG PROG OUT.perf [MAX_MB]
+ *   mkpt LOG PROG OUT.perf [MAX_MB [PSB_PERIOD]]
  *
  * qemu logs each translated block once with its instructions and their
  * bytes (in_asm), each block execution in order (exec, with nochain so
@@ -21,6 +21,8 @@
  * libraries where the strace says ld.so mapped them.
  *
  * The trace stops (OVF, as a full AUX buffer) at MAX_MB (default 200).
+ * PSB_PERIOD (default 4096 bytes) makes PSB+ more frequent, for tests of
+ * what a decoder does at them (tests/fastpt).
  */
 #include <ctype.h>
 #include <elf.h>
@@ -241,12 +243,12 @@ int main(int argc, char **argv)
 	FILE *f;
 	int err;
 
-	if (argc < 4 || argc > 5) {
-		fprintf(stderr,
-			"usage: mkpt QEMU_LOG PROG OUT.perf [MAX_MB]\n");
+	if (argc < 4 || argc > 6) {
+		fprintf(stderr, "usage: mkpt QEMU_LOG PROG OUT.perf "
+			"[MAX_MB [PSB_PERIOD]]\n");
 		return 2;
 	}
-	if (argc == 5)
+	if (argc >= 5)
 		max = strtoull(argv[4], NULL, 0);
 	cap = (size_t)max << 20;
 	aux = malloc(cap);
@@ -258,7 +260,12 @@ int main(int argc, char **argv)
 	memset(&ec, 0, sizeof(ec));
 	ec.buf = aux;
 	ec.size = cap;
-	ec.psb_period = 4096;
+	ec.psb_period = argc == 6 ? strtoul(argv[5], NULL, 0) : 4096;
+	if (ec.psb_period < 64 || ec.psb_period > (1u << 20)) {
+		fprintf(stderr, "mkpt: PSB period %s: not 64 to 1048576\n",
+			argv[5]);
+		return 2;
+	}
 	ec.tsc = ec.mtc = ec.cyc = true;
 	ec.mtc_period = SA_EMU_MTC_PERIOD_DEFAULT;
 	ec.cyc_thresh = 6;

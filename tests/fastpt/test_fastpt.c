@@ -37,6 +37,8 @@ static bool traces_mode;
  */
 static struct sa_image_cache *use_cache;
 static unsigned long long found_built;
+/* PSB segments the fast backend handed to libipt, from its debug line */
+static unsigned long long fallback_segs;
 
 /* A flow callback that looks at nothing: with it, the session has the
  * fast backend hand out every element instead of counted passes.
@@ -51,10 +53,12 @@ static int ignore_flow(void *ctx, const struct sa_elem *e,
 }
 
 /* Histories of @path decoded with @which, as JSON (heap, NUL-ended);
- * @elements: the fast backend's element output (else its counted one).
+ * @elements: the fast backend's element output (else its counted one);
+ * *@fallbacks: the PSB segments it handed to libipt.
  */
 static char *decode_json(const char *path, const char *binary,
-			 enum sa_ipt_decoder which, bool elements, int *rc)
+			 enum sa_ipt_decoder which, bool elements, int *rc,
+			 unsigned long long *fallbacks)
 {
 	struct sa_binary_opt bin = { .path = binary, .addr = SA_ADDR_NONE };
 	struct sa_decode_opts o;
@@ -74,7 +78,9 @@ static char *decode_json(const char *path, const char *binary,
 	o.cache = use_cache;
 	if (elements)
 		o.flow_fn = ignore_flow;
+	fallback_segs = 0;
 	*rc = sa_decode_file(path, &o, h, &ei);
+	*fallbacks = fallback_segs;
 	f = open_memstream(&buf, &len);
 	ck_assert_ptr_nonnull(f);
 	if (!*rc)
@@ -116,14 +122,22 @@ static unsigned long long check_equal_or(const char *what, const char *path,
 					 unsigned int *ndiff)
 {
 	int rc_ref, rc_fast, rc_elem;
+	unsigned long long fb_ref, fb_fast, fb_elem;
 	char *ref = decode_json(path, binary, SA_IPT_DECODER_LIBIPT, false,
-				&rc_ref);
+				&rc_ref, &fb_ref);
 	char *fast = decode_json(path, binary, SA_IPT_DECODER_FAST, false,
-				 &rc_fast);
+				 &rc_fast, &fb_fast);
 	char *elem = decode_json(path, binary, SA_IPT_DECODER_FAST, true,
-				 &rc_elem);
+				 &rc_elem, &fb_elem);
 	unsigned long long insns = 0;
 	const char *p;
+
+	/* The run cache and the counted output walk as the elements do:
+	 * they leave no more (and no other) segments to libipt.
+	 */
+	ck_assert_msg(fb_fast == fb_elem, "%s: the counted output handed %llu "
+		      "PSB segments to libipt, the elements %llu", what,
+		      fb_fast, fb_elem);
 
 	/* The counted output and the elements of the fast backend give the
 	 * same histories on every input, corrupt or not.
@@ -270,10 +284,13 @@ static char *fixture_path(const char *rel)
 	return p;
 }
 
-/* Reads "fastpt: N blocks built, M found built, ..." */
+/* Reads the fast backend's debug lines "fastpt: N blocks built, M found
+ * built, ..." and "fastpt: N of M trace bytes decoded by libipt (K PSB
+ * segments)".
+ */
 static int catch_print(enum sa_log_level level, const char *fmt, va_list ap)
 {
-	unsigned long long built, found;
+	unsigned long long built, found, a, b, k;
 	char line[1024];
 	const char *p;
 
@@ -283,6 +300,9 @@ static int catch_print(enum sa_log_level level, const char *fmt, va_list ap)
 	if (p && sscanf(p, "fastpt: %llu blocks built, %llu found built",
 			&built, &found) == 2)
 		found_built += found;
+	if (p && sscanf(p, "fastpt: %llu of %llu trace bytes decoded by "
+			"libipt (%llu PSB segments)", &a, &b, &k) == 3)
+		fallback_segs += k;
 	return 0;
 }
 
@@ -304,8 +324,6 @@ START_TEST(cache_equal)
 		 fixture_path("fixtures/wl_branches/wl_branches"));
 	use_cache = sa_image_cache__new();
 	ck_assert_ptr_nonnull(use_cache);
-	sa_set_log_level(SA_LOG_DEBUG);
-	sa_set_print(catch_print);
 	/* each check_equal() decodes twice with the fast backend */
 	for (k = 0; k < 3; k++) {
 		before = found_built;
@@ -313,7 +331,6 @@ START_TEST(cache_equal)
 					      bin), 0);
 		ck_assert_uint_gt(found_built, before);
 	}
-	sa_set_print(NULL);
 	sa_image_cache__free(use_cache);
 	use_cache = NULL;
 }
@@ -422,6 +439,9 @@ START_TEST(qemu_equal)
 	char *qemu[] = { "qemu-x86_64", "-d", "in_asm,exec,nochain", "-strace",
 			 "-D", log, "/usr/bin/gzip", "-c", in, NULL };
 	char *gen[] = { mkpt, log, "/usr/bin/gzip", data, NULL };
+	char dense[4200];
+	char *gen_dense[] = { mkpt, log, "/usr/bin/gzip", dense, "200", "128",
+			      NULL };
 	char *perf[] = { "perf", "script", "-i", data, "--itrace=b", "-F",
 			 "ip,addr", NULL };
 	char *ours[] = { sa, "decode", "--decoder", "fast", "--branches",
@@ -454,6 +474,15 @@ START_TEST(qemu_equal)
 	ck_assert_msg(rc == 0, "mkpt: exit %d", rc);
 	ck_assert_uint_gt(check_equal("gzip under qemu", data, NULL), 500000);
 	check_corrupt("gzip under qemu", data, NULL, 8);
+	/* PSB+ every 128 bytes: stops everywhere, also right after the last
+	 * bit of a TNT (a run cache that walked on past one broke the walk
+	 * and left segments to libipt: check_equal() counts them)
+	 */
+	snprintf(dense, sizeof(dense), "%s/gzip-dense.perf", dir);
+	rc = sa_test_exec(gen_dense, NULL, NULL);
+	ck_assert_msg(rc == 0, "mkpt (PSB period 128): exit %d", rc);
+	ck_assert_uint_gt(check_equal("gzip under qemu, dense PSB", dense,
+				      NULL), 500000);
 
 	rc = sa_test_exec(ours, oout, NULL);
 	ck_assert_int_eq(rc, 0);
@@ -505,7 +534,8 @@ int main(int argc, char **argv)
 	Suite *s = suite_create("fastpt");
 	TCase *tc = tcase_create("equal");
 
-	sa_set_print(NULL);
+	sa_set_log_level(SA_LOG_DEBUG);
+	sa_set_print(catch_print);
 	traces_mode = argc > 1 && !strcmp(argv[1], "traces");
 	tcase_set_timeout(tc, 240);
 	if (traces_mode) {
