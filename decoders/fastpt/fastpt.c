@@ -42,6 +42,7 @@
 #define SA_FPT_MAX_EDGES (1u << 22)	/* counted output: distinct edges */
 #define SA_FPT_MAX_RUNS (1u << 20)	/* run cache entries */
 #define SA_FPT_RUN_STEPS 64		/* blocks one run may walk */
+#define SA_FPT_RUN_HINTS (1u << 14)
 
 /* Counted output: entries of the segment buffer beside the elements. */
 #define SA_FPT_OP_COUNT 0x80	/* ip: edge index, lost_bytes: passes */
@@ -111,8 +112,9 @@ struct sa_fpt_run {
 	uint64_t end_ip;
 	struct sa_fpt_prange last;
 	struct sa_fpt_run *hnext;
-	uint64_t rops[SA_FPT_RUN_ROPS];	/* push of that address; 0: pop */
-	uint32_t edges[];
+	uint64_t pend;			/* passes in the current segment */
+	uint64_t *rops;			/* push of that address; 0: pop */
+	uint32_t edges[];		/* then the rops */
 };
 
 /*
@@ -224,6 +226,12 @@ struct sa_fpt {
 	bool p_commit_valid, bp_commit;
 	struct sa_fpt_run **rtab;	/* the run cache */
 	size_t nr_rtab, nr_runs;
+	struct sa_fpt_run **rhint;	/* direct-mapped in front of it */
+	/* runs taken in the segment: their passes go to their edges at the
+	 * next commit or flush (one count per run taken, as libxdc's)
+	 */
+	struct sa_fpt_run **rdirty;
+	size_t nr_rdirty, cap_rdirty;
 	uint64_t run_hits, run_passes, step_passes;
 
 	/* PSB segment: its start, the flow state there, its elements */
@@ -792,6 +800,27 @@ static int sa_fpt_op(struct sa_fpt *d, uint8_t kind, uint64_t ip,
 	return 0;
 }
 
+/* The passes of the runs taken go to their edges. */
+static void sa_fpt_runs_expand(struct sa_fpt *d)
+{
+	size_t k;
+	uint32_t j;
+
+	for (k = 0; k < d->nr_rdirty; k++) {
+		struct sa_fpt_run *run = d->rdirty[k];
+
+		for (j = 0; j < run->nr_edges; j++) {
+			struct sa_fpt_edge *x = &d->edges[run->edges[j]];
+
+			if (!x->pend)
+				d->dirty[d->nr_dirty++] = run->edges[j];
+			x->pend += run->pend;
+		}
+		run->pend = 0;
+	}
+	d->nr_rdirty = 0;
+}
+
 /* The committed passes go out before everything not committed: into the
  * buffer at d->committed, the latest deciding one last.
  */
@@ -854,6 +883,7 @@ static int sa_fpt_batch_flush(struct sa_fpt *d)
 
 	if (sa_fpt_flush_committed(d))
 		return -1;
+	sa_fpt_runs_expand(d);
 
 	for (k = 0; k < d->nr_dirty; k++) {
 		struct sa_fpt_edge *x = &d->edges[d->dirty[k]];
@@ -1074,15 +1104,18 @@ static struct sa_fpt_run *sa_fpt_run_build(struct sa_fpt *d,
 		if (last && used == n)
 			break;
 	}
-	run = malloc(sizeof(*run) + done.nr_edges * sizeof(uint32_t));
+	run = malloc(sizeof(*run) + done.nr_edges * sizeof(uint32_t) + 8 +
+		     done.nr_rops * sizeof(uint64_t));
 	if (!run)
 		return NULL;
 	*run = done;
 	run->n = (uint8_t)n;
 	run->bits = (uint8_t)bits;
 	run->tail = last;
-	memcpy(run->rops, rops, done.nr_rops * sizeof(uint64_t));
 	memcpy(run->edges, edges, done.nr_edges * sizeof(uint32_t));
+	run->rops = (uint64_t *)(((uintptr_t)(run->edges + done.nr_edges) +
+				  7) & ~(uintptr_t)7);
+	memcpy(run->rops, rops, done.nr_rops * sizeof(uint64_t));
 	return run;
 }
 
@@ -1093,16 +1126,25 @@ static struct sa_fpt_run *sa_fpt_run(struct sa_fpt *d, struct sa_fpt_block *b)
 	unsigned int bits = (unsigned int)(d->tnt >> (d->ntnt - n)) &
 			    ((1u << n) - 1);
 	bool last = d->ntnt <= 8;
-	struct sa_fpt_run *run;
+	struct sa_fpt_run *run, **hint;
 	size_t h;
 
 	if (!d->rtab)
 		return NULL;
+	hint = &d->rhint[(((uintptr_t)b >> 4) ^ (bits * 0x9e3779b1u) ^
+			  ((unsigned int)last << 13) ^ (n << 10)) &
+			 (SA_FPT_RUN_HINTS - 1)];
+	run = *hint;
+	if (run && run->from == b && run->bits == bits && run->n == n &&
+	    run->tail == last)
+		return run->used ? run : NULL;
 	h = sa_fpt_rhash(b, n, bits, last, d->nr_rtab);
 	for (run = d->rtab[h]; run; run = run->hnext)
 		if (run->from == b && run->n == n && run->bits == bits &&
-		    run->tail == last)
+		    run->tail == last) {
+			*hint = run;
 			return run->used ? run : NULL;
+		}
 	if (d->nr_runs >= SA_FPT_MAX_RUNS)
 		return NULL;
 	if (2 * (d->nr_runs + 1) > d->nr_rtab) {
@@ -1128,6 +1170,15 @@ static struct sa_fpt_run *sa_fpt_run(struct sa_fpt *d, struct sa_fpt_block *b)
 		d->nr_rtab = nn;
 		h = sa_fpt_rhash(b, n, bits, last, d->nr_rtab);
 	}
+	if (d->nr_runs == d->cap_rdirty) {
+		size_t c = d->cap_rdirty ? 2 * d->cap_rdirty : 1024;
+		struct sa_fpt_run **r = realloc(d->rdirty, c * sizeof(*r));
+
+		if (!r)
+			return NULL;
+		d->rdirty = r;
+		d->cap_rdirty = c;
+	}
 	run = sa_fpt_run_build(d, b, n, bits, last);
 	if (!run)
 		return NULL;
@@ -1139,7 +1190,7 @@ static struct sa_fpt_run *sa_fpt_run(struct sa_fpt *d, struct sa_fpt_block *b)
 }
 
 /* Takes the run: its first range pairs with the held one. */
-static int sa_fpt_run_take(struct sa_fpt *d, const struct sa_fpt_run *run)
+static int sa_fpt_run_take(struct sa_fpt *d, struct sa_fpt_run *run)
 {
 	uint32_t k;
 
@@ -1151,12 +1202,8 @@ static int sa_fpt_run_take(struct sa_fpt *d, const struct sa_fpt_run *run)
 			return -1;
 		d->bp = false;
 	}
-	for (k = 0; k < run->nr_edges; k++) {
-		struct sa_fpt_edge *x = &d->edges[run->edges[k]];
-
-		if (!x->pend++)
-			d->dirty[d->nr_dirty++] = run->edges[k];
-	}
+	if (run->nr_edges && !run->pend++)
+		d->rdirty[d->nr_rdirty++] = run;
 	if (run->has_lc)
 		d->lc_edge = run->lc + 1;
 	for (k = 0; k < run->nr_rops; k++) {
@@ -1186,6 +1233,7 @@ static int sa_fpt_commit(struct sa_fpt *d)
 	if (d->ctr) {
 		size_t k;
 
+		sa_fpt_runs_expand(d);
 		for (k = 0; k < d->nr_dirty; k++) {
 			struct sa_fpt_edge *x = &d->edges[d->dirty[k]];
 
@@ -1617,7 +1665,7 @@ static int sa_fpt_walk(struct sa_fpt *d)
 		if (d->ctr && !d->r_open && d->ntnt &&
 		    d->ev != SA_FPT_EV_PSB && d->ev != SA_FPT_EV_FUP_PGD &&
 		    d->ev != SA_FPT_EV_FUP_TIP) {
-			const struct sa_fpt_run *run = sa_fpt_run(d, b);
+			struct sa_fpt_run *run = sa_fpt_run(d, b);
 
 			if (run) {
 				if (sa_fpt_run_take(d, run))
@@ -1870,6 +1918,9 @@ static int sa_fpt_fallback(struct sa_fpt *d)
 		for (k = 0; k < d->nr_dirty; k++)
 			d->edges[d->dirty[k]].pend = 0;
 		d->nr_dirty = 0;
+		for (k = 0; k < d->nr_rdirty; k++)
+			d->rdirty[k]->pend = 0;
+		d->nr_rdirty = 0;
 		d->lc_edge = d->lc_commit;
 		/* what was committed goes out before libipt's elements */
 		if (sa_fpt_flush_committed(d))
@@ -2134,6 +2185,8 @@ static void sa_fpt_free(struct sa_dec *dec)
 		}
 	}
 	free(d->rtab);
+	free(d->rhint);
+	free(d->rdirty);
 	free(d);
 }
 
@@ -2206,7 +2259,8 @@ int sa_fpt_set_counter(struct sa_dec *dec, const struct sa_dec_counter *c)
 	if (!d->rtab) {
 		d->nr_rtab = 1 << 12;
 		d->rtab = calloc(d->nr_rtab, sizeof(*d->rtab));
-		if (!d->rtab)
+		d->rhint = calloc(SA_FPT_RUN_HINTS, sizeof(*d->rhint));
+		if (!d->rtab || !d->rhint)
 			return -ENOMEM;
 	}
 	d->ctr = c;
