@@ -108,6 +108,7 @@ struct sa_fpt_run {
 	bool tail;			/* @n are the last bits of the TNT */
 	bool has_lc;
 	uint32_t lc;			/* the last deciding edge */
+	uint32_t tail_edge;		/* index + 1 of (last, end_ip), or 0 */
 	uint32_t nr_edges;
 	uint64_t end_ip;
 	struct sa_fpt_prange last;
@@ -221,6 +222,7 @@ struct sa_fpt {
 	uint32_t lc_commit;	/* the same at the last commit */
 	struct sa_fpt_prange p;
 	bool p_valid;
+	uint32_t p_edge;	/* index + 1 of (p, where it goes), or 0 */
 	bool bp;		/* the consumer may hold a pending range */
 	struct sa_fpt_prange p_commit;	/* the same at the last commit */
 	bool p_commit_valid, bp_commit;
@@ -910,7 +912,10 @@ static int sa_fpt_count(struct sa_fpt *d, uint64_t next)
 	struct sa_fpt_edge *x;
 	uint32_t i;
 
-	if (sa_fpt_edge_get(d, &d->p, next, &i))
+	/* the held range ended a run: its edge is known */
+	if (d->p_edge && d->edges[d->p_edge - 1].next == next)
+		i = d->p_edge - 1;
+	else if (sa_fpt_edge_get(d, &d->p, next, &i))
 		return -1;
 	x = &d->edges[i];
 	if (x->flags & SA_DEC_EDGE_ORDERED) {
@@ -970,6 +975,7 @@ static int sa_fpt_count_close(struct sa_fpt *d)
 	d->p.last_taken = d->r.last_taken;
 	d->p.blk = d->r_blk;
 	d->p_valid = true;
+	d->p_edge = 0;
 	return 0;
 }
 
@@ -1104,6 +1110,12 @@ static struct sa_fpt_run *sa_fpt_run_build(struct sa_fpt *d,
 		if (last && used == n)
 			break;
 	}
+	if (done.used) {
+		uint32_t i;
+
+		if (!sa_fpt_edge_get(d, &done.last, done.end_ip, &i))
+			done.tail_edge = i + 1;
+	}
 	run = malloc(sizeof(*run) + done.nr_edges * sizeof(uint32_t) + 8 +
 		     done.nr_rops * sizeof(uint64_t));
 	if (!run)
@@ -1216,6 +1228,7 @@ static int sa_fpt_run_take(struct sa_fpt *d, struct sa_fpt_run *run)
 	}
 	d->p = run->last;
 	d->p_valid = true;
+	d->p_edge = run->tail_edge;
 	d->ip = run->end_ip;
 	d->ntnt -= run->used;
 	d->run_hits++;
@@ -1929,6 +1942,7 @@ static int sa_fpt_fallback(struct sa_fpt *d)
 		 * element says
 		 */
 		d->p = d->p_commit;
+		d->p_edge = 0;
 		d->p_valid = d->p_commit_valid;
 		d->bp = d->bp_commit;
 		if (sa_fpt_put_p(d))
