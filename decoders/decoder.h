@@ -121,10 +121,12 @@ uint64_t sa_fpt_fallbacks(const struct sa_dec *dec);
  * returns the gaps, the range before each gap, and the elements of
  * segments libipt decodes, in order; every other range goes to @add as
  * (range, the address the flow went on at, passes), adding up identical
- * passes between two elements.  Before it hands a range to @add the
- * first time, the decoder asks @flags (SA_DEC_EDGE_*): an ORDERED edge
- * is handed over once per pass, in its place in the flow, and the latest
- * DECIDES pass before it (or before an element) is handed over last.
+ * passes until an element or a pass needs them out.  Before it hands a
+ * range to @add the first time, the decoder asks @flags (SA_DEC_EDGE_*):
+ * an ORDERED edge is handed over once per pass, in its place in the
+ * flow, and the latest DECIDES pass before it is handed over last;
+ * TARGET edges go in the order first seen.  The counted passes go out
+ * before an element whose range @flags gives any of these for.
  * @resolve gives the consumer the next address after the range it was
  * last handed as an element, when the flow goes on with counted ranges.
  * Each returns 0 or a negative error, which ends the decode with it.
@@ -134,6 +136,7 @@ uint64_t sa_fpt_fallbacks(const struct sa_dec *dec);
  */
 #define SA_DEC_EDGE_DECIDES 1	/* as SA_HIST_EDGE_DECIDES */
 #define SA_DEC_EDGE_ORDERED 2	/* as SA_HIST_EDGE_ORDERED */
+#define SA_DEC_EDGE_TARGET 4	/* as SA_HIST_EDGE_TARGET */
 struct sa_dec_counter {
 	int (*flags)(void *ctx, const struct sa_elem *range, uint64_t next);
 	int (*add)(void *ctx, const struct sa_elem *range, uint64_t next,

@@ -235,6 +235,7 @@ struct sa_fpt {
 	struct sa_fpt_run **rdirty;
 	size_t nr_rdirty, cap_rdirty;
 	uint64_t run_hits, run_passes, step_passes;
+	uint64_t flushes, ordered_passes;	/* for the debug line */
 
 	/* PSB segment: its start, the flow state there, its elements */
 	size_t seg;
@@ -883,6 +884,7 @@ static int sa_fpt_batch_flush(struct sa_fpt *d)
 	uint32_t lc = d->lc_edge;
 	size_t k;
 
+	d->flushes++;
 	if (sa_fpt_flush_committed(d))
 		return -1;
 	sa_fpt_runs_expand(d);
@@ -919,6 +921,7 @@ static int sa_fpt_count(struct sa_fpt *d, uint64_t next)
 		return -1;
 	x = &d->edges[i];
 	if (x->flags & SA_DEC_EDGE_ORDERED) {
+		d->ordered_passes++;
 		if (sa_fpt_batch_flush(d) ||
 		    sa_fpt_op(d, SA_FPT_OP_COUNT, i, 1))
 			return -1;
@@ -1304,7 +1307,35 @@ static int sa_fpt_gap(struct sa_fpt *d, enum sa_gap_reason why, uint64_t ip)
 	if (sa_fpt_close(d))
 		return -1;
 	if (d->ctr) {
-		if (sa_fpt_batch_flush(d) || sa_fpt_put_p(d))
+		/* The counted passes go out before the range and the gap
+		 * only when their order matters to them: the range decides,
+		 * may enter a sink, or adds an indirect target (targets are
+		 * listed as first seen).  A gap of a syscall or an interrupt
+		 * mostly needs none of that.
+		 */
+		bool flush = why == SA_GAP_END;
+
+		if (!flush && d->p_valid) {
+			struct sa_fpt_edge x;
+			struct sa_elem pe;
+			int r;
+
+			memset(&x, 0, sizeof(x));
+			x.start = d->p.start;
+			x.last = d->p.last;
+			x.ninsn = d->p.ninsn;
+			x.last_size = d->p.last_size;
+			x.last_class = d->p.last_class;
+			x.last_taken = d->p.last_taken;
+			sa_fpt_edge_elem(&x, &pe);
+			r = d->ctr->flags(d->ctr->ctx, &pe,
+					  why == SA_GAP_DISABLED ||
+					  why == SA_GAP_ASYNC ? ip : 0);
+			if (r < 0)
+				return -1;
+			flush = r != 0;
+		}
+		if ((flush && sa_fpt_batch_flush(d)) || sa_fpt_put_p(d))
 			return -1;
 		d->bp = false;
 	}
@@ -2176,9 +2207,11 @@ static void sa_fpt_free(struct sa_dec *dec)
 	sa_debug("fastpt: %zu blocks built, %zu found built, %zu elements "
 		 "buffered at most, "
 		 "%zu counted edges, %zu runs cached, %" PRIu64 " taken "
-		 "(%" PRIu64 " passes; %" PRIu64 " passes walked)\n",
+		 "(%" PRIu64 " passes; %" PRIu64 " passes walked), %" PRIu64
+		 " flushes, %" PRIu64 " ordered passes\n",
 		 d->g.nr_blocks, d->g.nr_shared, d->cap_out, d->nr_edges,
-		 d->nr_runs, d->run_hits, d->run_passes, d->step_passes);
+		 d->nr_runs, d->run_hits, d->run_passes, d->step_passes,
+		 d->flushes, d->ordered_passes);
 	sa_dec__free(d->sub);
 	sa_fpt_cfg_fini(&d->g);
 	free(d->out);

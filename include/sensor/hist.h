@@ -229,15 +229,19 @@ int sa_hist_builder_flush(struct sa_hist_builder *b);
  * sa_hist_builder_edge_flags() says, without counting anything, how a
  * pass of @range then @next touches that rule: SA_HIST_EDGE_DECIDES, it
  * becomes the last decision; SA_HIST_EDGE_ORDERED, it may enter an error
- * sink and read the last decision.  A caller that reorders passes keeps
- * each ORDERED pass in its place (count 1) and hands the latest
- * DECIDES pass before it last; the histories are then identical.
+ * sink and read the last decision; SA_HIST_EDGE_TARGET, it adds to an
+ * indirect branch's targets, which are listed in the order first seen.
+ * A caller that reorders passes keeps each ORDERED pass in its place
+ * (count 1), hands the latest DECIDES pass before it last, and hands
+ * TARGET passes in the order they were first seen; the histories are
+ * then identical.
  *
  * sa_hist_builder_resolve() resolves a range the element path left
  * pending on @stream with the flow's next address @next.
  */
 #define SA_HIST_EDGE_DECIDES 1
 #define SA_HIST_EDGE_ORDERED 2
+#define SA_HIST_EDGE_TARGET 4
 int sa_hist_builder_add_counted(struct sa_hist_builder *b,
 				const struct sa_elem *range, uint64_t next,
 				uint64_t count);

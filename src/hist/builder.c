@@ -732,7 +732,10 @@ int sa_hist_builder_edge_flags(struct sa_hist_builder *b,
 		break;
 	case SA_IC_IND_CALL:
 	case SA_IC_IND_JUMP:
-		if (next && sa_enters_sink(b, next, e->isa))
+		if (!next)
+			break;
+		flags |= SA_HIST_EDGE_TARGET;
+		if (sa_enters_sink(b, next, e->isa))
 			flags |= SA_HIST_EDGE_ORDERED;
 		break;
 	default:
