@@ -113,6 +113,38 @@ struct sa_dec *sa_ipt__new(const struct sa_ipt_config *cfg,
 struct sa_dec *sa_fpt__new(const struct sa_ipt_config *cfg,
 			   struct sa_errinfo *ei);
 uint64_t sa_fpt_fallbacks(const struct sa_dec *dec);
+
+/*
+ * Counted output of the fast path, for a consumer that needs per-branch
+ * counts and not the order of every branch (the history builder without
+ * flow or branch callbacks).  With a counter set, sa_dec_next() still
+ * returns the gaps, the range before each gap, and the elements of
+ * segments libipt decodes, in order; every other range goes to @add as
+ * (range, the address the flow went on at, passes), adding up identical
+ * passes until an element or a pass needs them out.  Before it hands a
+ * range to @add the first time, the decoder asks @flags (SA_DEC_EDGE_*):
+ * an ORDERED edge is handed over once per pass, in its place in the
+ * flow, and the latest DECIDES pass before it is handed over last;
+ * TARGET edges go in the order first seen.  The counted passes go out
+ * before an element whose range @flags gives any of these for.
+ * @resolve gives the consumer the next address after the range it was
+ * last handed as an element, when the flow goes on with counted ranges.
+ * Each returns 0 or a negative error, which ends the decode with it.
+ *
+ * Set it before the first sa_dec_next(); @c is borrowed.  Returns 0, or
+ * -SA_ERR_INVAL when @dec is not the fast backend or already started.
+ */
+#define SA_DEC_EDGE_DECIDES 1	/* as SA_HIST_EDGE_DECIDES */
+#define SA_DEC_EDGE_ORDERED 2	/* as SA_HIST_EDGE_ORDERED */
+#define SA_DEC_EDGE_TARGET 4	/* as SA_HIST_EDGE_TARGET */
+struct sa_dec_counter {
+	int (*flags)(void *ctx, const struct sa_elem *range, uint64_t next);
+	int (*add)(void *ctx, const struct sa_elem *range, uint64_t next,
+		   uint64_t count);
+	int (*resolve)(void *ctx, uint16_t stream, uint64_t next);
+	void *ctx;
+};
+int sa_fpt_set_counter(struct sa_dec *dec, const struct sa_dec_counter *c);
 /* The versions of libipt and capstone this process runs with, from the
  * libraries' own calls (pt_library_version(), cs_version()), into @buf:
  * "libipt 2.0.5, capstone 4.0".

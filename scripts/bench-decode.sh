@@ -11,7 +11,8 @@
 # Prints wall and user seconds, peak RSS, and ratios against the peers.
 #
 # Then the decoders alone (tests/bench/bench_ipt.c, one fresh process per
-# decoder, CPU seconds of the decode only): the fast backend, the libipt
+# decoder, CPU seconds of the decode only): the fast backend (elements;
+# fast-hist: into the history builder, counted), the libipt
 # backend, libipt's block decoder with a pt_image_section_cache, and perf
 # script --itrace=b, on traces of real runs of gzip, sqlite3 and python3
 # made with qemu-user and tests/bench/mkpt.c (BIG_MB, default 50, MB
@@ -210,7 +211,7 @@ for name in gzip sqlite3 python3; do
 	python3) run_qemu python3 "$big_mb" /usr/bin/python3 "$tmp/loop.py" ;;
 	esac
 	blk=
-	for dec in libipt-blk fast libipt perf; do
+	for dec in libipt-blk fast fast-hist libipt perf; do
 		if [ $dec = perf ]; then
 			# perf's own decoder, printing every taken branch
 			/usr/bin/time -f '%U %S %M' -o "$tmp/time" perf script \

@@ -214,6 +214,42 @@ int sa_hist_builder_add(struct sa_hist_builder *b, const struct sa_elem *e);
 /* Ends the current buffer: the last range's outcome becomes unknown. */
 int sa_hist_builder_flush(struct sa_hist_builder *b);
 
+/*
+ * Counted input, for a decoder that adds up identical passes instead of
+ * handing out one element per branch (decoders/fastpt, docs/ipt.md).
+ *
+ * sa_hist_builder_add_counted() counts @count passes of @range (an
+ * SA_ELEM_RANGE) after each of which the flow went on at @next (0 when
+ * not known): the same counts as @count times sa_hist_builder_add() of
+ * @range followed by an element starting at @next, except for the one
+ * order-dependent rule, the blame of an error-sink entry on the last
+ * decision before it.  A range the element path left pending is first
+ * resolved at @range's start.  Returns 0 or -ENOMEM.
+ *
+ * sa_hist_builder_edge_flags() says, without counting anything, how a
+ * pass of @range then @next touches that rule: SA_HIST_EDGE_DECIDES, it
+ * becomes the last decision; SA_HIST_EDGE_ORDERED, it may enter an error
+ * sink and read the last decision; SA_HIST_EDGE_TARGET, it adds to an
+ * indirect branch's targets, which are listed in the order first seen.
+ * A caller that reorders passes keeps each ORDERED pass in its place
+ * (count 1), hands the latest DECIDES pass before it last, and hands
+ * TARGET passes in the order they were first seen; the histories are
+ * then identical.
+ *
+ * sa_hist_builder_resolve() resolves a range the element path left
+ * pending on @stream with the flow's next address @next.
+ */
+#define SA_HIST_EDGE_DECIDES 1
+#define SA_HIST_EDGE_ORDERED 2
+#define SA_HIST_EDGE_TARGET 4
+int sa_hist_builder_add_counted(struct sa_hist_builder *b,
+				const struct sa_elem *range, uint64_t next,
+				uint64_t count);
+int sa_hist_builder_edge_flags(struct sa_hist_builder *b,
+			       const struct sa_elem *range, uint64_t next);
+int sa_hist_builder_resolve(struct sa_hist_builder *b, uint16_t stream,
+			    uint64_t next);
+
 /* Output. */
 #define SA_HIST_OUT_TARGETS 0x1		/* list indirect targets */
 int sa_hist_write_json(const struct sa_hist *h, FILE *f, unsigned flags);

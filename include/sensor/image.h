@@ -248,6 +248,26 @@ int sa_image_set_cache(struct sa_image *img, struct sa_image_cache *c);
 void sa_image_cache_stats(const struct sa_image_cache *c,
 			  struct sa_image_cache_stats *st);
 
+/*
+ * A decoder's analysis of a binary shared through the cache (the fast
+ * Intel PT decoder's control-flow graph, decoders/fastpt), kept with the
+ * binary so that every decoder of it finds it, and freed with @free_fn
+ * when the binary is dropped.  sa_dso_analysis() returns what was set, or
+ * NULL (nothing yet, or @dso is not shared through a cache).
+ * sa_dso_set_analysis() returns 0, or -SA_ERR_INVAL (and frees @data)
+ * when @dso is not shared through a cache or holds one already.
+ */
+void *sa_dso_analysis(const struct sa_dso *dso);
+int sa_dso_set_analysis(const struct sa_dso *dso, void *data,
+			void (*free_fn)(void *data));
+
+/* The address ranges [start, end) @img maps from @dso, by address: the
+ * first @max into @start and @end.  Returns how many there are.
+ */
+size_t sa_image_dso_ranges(const struct sa_image *img,
+			   const struct sa_dso *dso, uint64_t *start,
+			   uint64_t *end, size_t max);
+
 /* Formats a build-id as lowercase hex into @buf (at least 41 bytes). */
 char *sa_build_id_str(const uint8_t *id, size_t len, char *buf, size_t size);
 

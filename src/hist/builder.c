@@ -61,6 +61,10 @@ struct sa_hist_builder {
 	size_t nr_cache, used_cache;
 	char **sinks;
 	size_t nr_sinks;
+	/* passes of the range being added: 1, or a count from
+	 * sa_hist_builder_add_counted()
+	 */
+	uint64_t mult;
 };
 
 struct sa_hist_builder *sa_hist_builder__new(struct sa_hist *h,
@@ -75,6 +79,7 @@ struct sa_hist_builder *sa_hist_builder__new(struct sa_hist *h,
 	b->h = h;
 	b->img = img;
 	b->sites = sites;
+	b->mult = 1;
 	for (i = 0; sa_default_sinks[i]; i++) {
 		if (sa_hist_builder_add_sink(b, sa_default_sinks[i])) {
 			sa_hist_builder__free(b);
@@ -292,12 +297,12 @@ static int sa_enter(struct sa_hist_builder *b, struct sa_flow *fl,
 	if (!callee)
 		return -ENOMEM;
 	if (call)
-		callee->calls++;
+		callee->calls += b->mult;
 	if (!callee->is_sink || (fl->func && fl->func->is_sink))
 		return 0;
 	/* an error path starts here: blame the last decision */
 	if (fl->func)
-		fl->func->sink_entries++;
+		fl->func->sink_entries += b->mult;
 	if (fl->lc_taken >= 0 && fl->lc_func) {
 		struct sa_hist_branch key, *br;
 
@@ -307,9 +312,9 @@ static int sa_enter(struct sa_hist_builder *b, struct sa_flow *fl,
 		if (!br)
 			return -ENOMEM;
 		if (fl->lc_taken)
-			br->sink_taken++;
+			br->sink_taken += b->mult;
 		else
-			br->sink_not_taken++;
+			br->sink_not_taken += b->mult;
 	}
 	return 0;
 }
@@ -317,8 +322,11 @@ static int sa_enter(struct sa_hist_builder *b, struct sa_flow *fl,
 static void sa_emit(struct sa_hist_builder *b, uint64_t from, uint64_t to,
 		    enum sa_iclass ic)
 {
+	uint64_t i;
+
 	if (b->branch_fn)
-		b->branch_fn(b->branch_ctx, from, to, ic);
+		for (i = 0; i < b->mult; i++)
+			b->branch_fn(b->branch_ctx, from, to, ic);
 }
 
 /* Counts the outcome @next of the indirect branch @br by the target's
@@ -365,7 +373,7 @@ static int sa_add_target(struct sa_hist_builder *b, struct sa_hist_branch *br,
 		if (!strcmp(r->name, "[vdso]") || !strcmp(r->name, "[vsyscall]"))
 			t.offset = next - r->start;
 		if (!strcmp(r->name, "[vdso]"))
-			b->h->dec.unnamed_vdso_targets++;
+			b->h->dec.unnamed_vdso_targets += b->mult;
 	} else if (sa_image_read(b->img, next, bid, 1) > 0) {
 		/* Raw images and memory dumps, at the address the user gave
 		 * (--image FILE@ADDR, snapshots): no load bias to remove.
@@ -374,9 +382,9 @@ static int sa_add_target(struct sa_hist_builder *b, struct sa_hist_branch *br,
 		t.offset = next;
 	} else {
 		t.binary = "[unknown]";
-		b->h->dec.unnamed_targets++;
+		b->h->dec.unnamed_targets += b->mult;
 	}
-	return sa_hist_add_target(b->h, br, &t, 1);
+	return sa_hist_add_target(b->h, br, &t, b->mult);
 }
 
 /* Resolves the last instruction of the pending range; @next is the next
@@ -410,16 +418,16 @@ static int sa_resolve(struct sa_hist_builder *b, struct sa_flow *fl,
 				taken = 0;
 		}
 		if (taken < 0) {
-			b->h->dec.unknown_taken++;
+			b->h->dec.unknown_taken += b->mult;
 			break;
 		}
 		br = sa_branch_of(b, fl->func, s);
 		if (!br)
 			return -ENOMEM;
 		if (taken)
-			br->taken++;
+			br->taken += b->mult;
 		else
-			br->not_taken++;
+			br->not_taken += b->mult;
 		fl->lc_func = fl->func;
 		fl->lc_offset = br->offset;
 		fl->lc_taken = taken;
@@ -440,8 +448,8 @@ static int sa_resolve(struct sa_hist_builder *b, struct sa_flow *fl,
 		br = sa_branch_of(b, fl->func, s);
 		if (!br)
 			return -ENOMEM;
-		br->executed++;
-		br->taken++;
+		br->executed += b->mult;
+		br->taken += b->mult;
 		sa_emit(b, from, s->target, SA_IC_CALL);
 		err = sa_enter(b, fl, s->target, true);
 		break;
@@ -452,7 +460,7 @@ static int sa_resolve(struct sa_hist_builder *b, struct sa_flow *fl,
 		br = sa_branch_of(b, fl->func, s);
 		if (!br)
 			return -ENOMEM;
-		br->taken++;
+		br->taken += b->mult;
 		err = sa_add_target(b, br, next);
 		if (err)
 			return err;
@@ -487,7 +495,7 @@ static int sa_walk_range(struct sa_hist_builder *b, const struct sa_elem *e,
 		size_t i;
 
 		if (!fm) {
-			b->h->dec.unmapped++;
+			b->h->dec.unmapped += b->mult;
 			return 0;
 		}
 		f = sa_func_of(b, fm);
@@ -498,7 +506,7 @@ static int sa_walk_range(struct sa_hist_builder *b, const struct sa_elem *e,
 		 * all counted where the range started.
 		 */
 		if (first)
-			f->insns += e->ninsn;
+			f->insns += e->ninsn * b->mult;
 		first = false;
 		for (i = sa_fmap_lower_bound(fm, addr);
 		     i < fm->nr_sites && fm->sites[i].addr <= e->last; i++) {
@@ -510,9 +518,9 @@ static int sa_walk_range(struct sa_hist_builder *b, const struct sa_elem *e,
 			br = sa_branch_of(b, f, s);
 			if (!br)
 				return -ENOMEM;
-			br->executed++;
+			br->executed += b->mult;
 			if (s->addr != e->last && s->iclass == SA_IC_COND)
-				br->not_taken++;
+				br->not_taken += b->mult;
 		}
 		if (e->last < fm->end || fm->end <= addr) {
 			*last_fm = fm;
@@ -535,7 +543,7 @@ static int sa_add_range(struct sa_hist_builder *b, struct sa_flow *fl,
 		if (err)
 			return err;
 	}
-	b->h->dec.instructions += e->ninsn;
+	b->h->dec.instructions += e->ninsn * b->mult;
 	err = sa_walk_range(b, e, &fm);
 	if (err || !fm)
 		return err;
@@ -552,14 +560,14 @@ static int sa_add_range(struct sa_hist_builder *b, struct sa_flow *fl,
 	 * trace): its outcome is lost, and counted as such.
 	 */
 	if (!s && sa_is_decision(e->last_class))
-		b->h->dec.unknown_taken++;
+		b->h->dec.unknown_taken += b->mult;
 	if (s) {
 		fl->site = *s;
 		/* Trust the decoder where the disassembler gave up. */
 		if (s->iclass == SA_IC_UNKNOWN)
 			fl->site.iclass = e->last_class;
 		if (fl->site.iclass == SA_IC_RET)
-			fl->func->returns++;
+			fl->func->returns += b->mult;
 	}
 	return 0;
 }
@@ -619,4 +627,119 @@ int sa_hist_builder_flush(struct sa_hist_builder *b)
 		fl->lc_func = NULL;
 	}
 	return 0;
+}
+
+int sa_hist_builder_add_counted(struct sa_hist_builder *b,
+				const struct sa_elem *range, uint64_t next,
+				uint64_t count)
+{
+	struct sa_flow *fl = sa_flow_get(b, range->stream);
+	int err;
+
+	if (!fl)
+		return -ENOMEM;
+	if (range->kind != SA_ELEM_RANGE)
+		return -SA_ERR_INVAL;
+	if (!count)
+		return 0;
+	/* a range the element path left open ends where this one starts */
+	if (fl->pending) {
+		err = sa_resolve(b, fl, range->start);
+		if (err)
+			return err;
+	}
+	b->mult = count;
+	err = sa_add_range(b, fl, range);
+	if (!err && fl->pending)
+		err = sa_resolve(b, fl, next);
+	b->mult = 1;
+	return err;
+}
+
+int sa_hist_builder_resolve(struct sa_hist_builder *b, uint16_t stream,
+			    uint64_t next)
+{
+	struct sa_flow *fl = sa_flow_get(b, stream);
+
+	if (!fl)
+		return -ENOMEM;
+	if (fl->pending)
+		return sa_resolve(b, fl, next);
+	return 0;
+}
+
+/* The function of @to is an error sink (sa_enter() then reads the last
+ * decision).
+ */
+static bool sa_enters_sink(struct sa_hist_builder *b, uint64_t to, uint8_t isa)
+{
+	const struct sa_fmap *fm = sa_fmap_at(b, to, isa);
+
+	return fm && fm->sym && sa_is_sink(b, fm->sym->name);
+}
+
+/*
+ * What sa_hist_builder_add_counted() of @e and @next would do with the
+ * flow's order-dependent state, worked out the way sa_walk_range(),
+ * sa_add_range() and sa_resolve() do it, without counting (nor creating
+ * functions: a caller may drop the edge).
+ */
+int sa_hist_builder_edge_flags(struct sa_hist_builder *b,
+			       const struct sa_elem *e, uint64_t next)
+{
+	const struct sa_fmap *fm = NULL;
+	const struct sa_site *s;
+	uint64_t addr = e->start;
+	int hops = 0, taken, flags = 0;
+	uint8_t ic;
+
+	while (hops++ < 64) {
+		fm = sa_fmap_at(b, addr, e->isa);
+		if (!fm)
+			return 0;
+		if (e->last < fm->end || fm->end <= addr)
+			break;
+		addr = fm->end;
+		fm = NULL;
+	}
+	if (!fm)
+		return 0;
+	s = sa_fmap_site(fm, e->last);
+	if (!s)
+		return 0;
+	ic = s->iclass == SA_IC_UNKNOWN ? e->last_class : s->iclass;
+	if (e->last_taken == 0 && ic != SA_IC_COND)
+		return 0;
+	switch (ic) {
+	case SA_IC_COND:
+		taken = e->last_taken;
+		if (taken < 0 && next && s->target != s->fallthrough) {
+			if (next == s->target)
+				taken = 1;
+			else if (next == s->fallthrough)
+				taken = 0;
+		}
+		if (taken < 0)
+			break;
+		flags |= SA_HIST_EDGE_DECIDES;
+		if (taken && sa_enters_sink(b, s->target, e->isa))
+			flags |= SA_HIST_EDGE_ORDERED;
+		break;
+	case SA_IC_JUMP:
+	case SA_IC_CALL:
+		if (sa_enters_sink(b, s->target, e->isa))
+			flags |= SA_HIST_EDGE_ORDERED;
+		break;
+	case SA_IC_IND_CALL:
+	case SA_IC_IND_JUMP:
+		if (!next)
+			break;
+		flags |= SA_HIST_EDGE_TARGET;
+		if (sa_enters_sink(b, next, e->isa))
+			flags |= SA_HIST_EDGE_ORDERED;
+		break;
+	default:
+		break;
+	}
+	return flags;
 }

@@ -119,6 +119,7 @@ struct sa_idso {
 	uint64_t last_use;	/* the cache's clock */
 	uint64_t dw_opens;	/* DWARF sessions begun (0 or 1) */
 	struct sa_dso_store store;
+	struct sa_dso_store dec;	/* a decoder's (sa_dso_analysis()) */
 	/* A re-biased copy (the same file at another load bias, as after a
 	 * restart with ASLR): its symbols are @core's moved by the bias
 	 * difference; file, ELF, debug file and DWARF are @core's
@@ -243,6 +244,8 @@ static void sa_idso__free(struct sa_idso *d)
 		return;
 	if (d->store.free_fn)
 		d->store.free_fn(d->store.data);
+	if (d->dec.free_fn)
+		d->dec.free_fn(d->dec.data);
 	free(d->symfs);
 	/* a re-biased copy borrows those of its core */
 	if (d->core)
@@ -1728,6 +1731,51 @@ struct sa_dso_store *sa_dso_store(const struct sa_dso *dso)
 		return NULL;
 	d = (struct sa_idso *)((char *)dso - offsetof(struct sa_idso, pub));
 	return d->cached ? &d->store : NULL;
+}
+
+void *sa_dso_analysis(const struct sa_dso *dso)
+{
+	const struct sa_idso *d;
+
+	if (!sa_dso_store(dso))
+		return NULL;
+	d = (const struct sa_idso *)((const char *)dso -
+				     offsetof(struct sa_idso, pub));
+	return d->dec.data;
+}
+
+int sa_dso_set_analysis(const struct sa_dso *dso, void *data,
+			void (*free_fn)(void *data))
+{
+	struct sa_idso *d;
+
+	if (!sa_dso_store(dso) || sa_dso_analysis(dso)) {
+		if (free_fn)
+			free_fn(data);
+		return -SA_ERR_INVAL;
+	}
+	d = (struct sa_idso *)((char *)dso - offsetof(struct sa_idso, pub));
+	d->dec.data = data;
+	d->dec.free_fn = free_fn;
+	return 0;
+}
+
+size_t sa_image_dso_ranges(const struct sa_image *img,
+			   const struct sa_dso *dso, uint64_t *start,
+			   uint64_t *end, size_t max)
+{
+	size_t i, n = 0;
+
+	for (i = 0; i < img->nr_secs; i++) {
+		if (!img->secs[i].dso || &img->secs[i].dso->pub != dso)
+			continue;
+		if (n < max) {
+			start[n] = img->secs[i].start;
+			end[n] = img->secs[i].end;
+		}
+		n++;
+	}
+	return n;
 }
 
 static bool sa_str_eq(const char *a, const char *b)

@@ -71,13 +71,42 @@ void sa_session_progress(struct sa_session *s, uint64_t done)
  * Element offsets are already input offsets (the backends add the
  * buffer's base); @base_offset names the buffer in messages.
  */
+static int sa_session_edge_flags(void *ctx, const struct sa_elem *range,
+				 uint64_t next)
+{
+	return sa_hist_builder_edge_flags(ctx, range, next);
+}
+
+static int sa_session_edge_add(void *ctx, const struct sa_elem *range,
+			       uint64_t next, uint64_t count)
+{
+	return sa_hist_builder_add_counted(ctx, range, next, count);
+}
+
+static int sa_session_edge_resolve(void *ctx, uint16_t stream, uint64_t next)
+{
+	return sa_hist_builder_resolve(ctx, stream, next);
+}
+
 int sa_session_run(struct sa_session *s, struct sa_dec *dec,
 		   uint64_t base_offset)
 {
 	const struct sa_dec_stats *st;
+	struct sa_dec_counter ctr = {
+		.flags = sa_session_edge_flags,
+		.add = sa_session_edge_add,
+		.resolve = sa_session_edge_resolve,
+		.ctx = s->b,
+	};
 	struct sa_elem e;
 	int err;
 
+	/* Only the builder's counts are wanted: the fast backend may add
+	 * up identical passes instead of handing out every branch (the
+	 * other backends refuse, and hand out elements).
+	 */
+	if (!s->o->flow_fn && !s->o->branch_fn)
+		sa_fpt_set_counter(dec, &ctr);
 	while ((err = sa_dec_next(dec, &e)) > 0) {
 		err = sa_hist_builder_add(s->b, &e);
 		if (!err && s->o->flow_fn) {

@@ -5,7 +5,7 @@
  * Not a test: scripts/bench-decode.sh uses it for large traces.
  *
  *   qemu-x86_64 -d in_asm,exec,nochain -strace -D LOG PROG ARGS...
- *   mkpt LOG PROG OUT.perf [MAX_MB [XDC.perf]]
+ *   mkpt LOG PROG OUT.perf [MAX_MB [XDC.perf|- [PSB_PERIOD]]]
  *
  * qemu logs each translated block once with its instructions and their
  * bytes (in_asm), each block execution in order (exec, with nochain so
@@ -27,6 +27,9 @@
  * configure Intel PT; TNT-8 only, as libxdc asserts on a TNT-64), for
  * the libxdc peer of bench-decode.sh.  It has its own MAX_MB; the run
  * ends when OUT.perf is full.
+ *
+ * PSB_PERIOD (default 4096 bytes) makes PSB+ more frequent, for tests of
+ * what a decoder does at them (tests/fastpt).
  */
 #include <ctype.h>
 #include <elf.h>
@@ -248,9 +251,9 @@ int main(int argc, char **argv)
 	FILE *f;
 	int err;
 
-	if (argc < 4 || argc > 6) {
+	if (argc < 4 || argc > 7) {
 		fprintf(stderr, "usage: mkpt QEMU_LOG PROG OUT.perf "
-			"[MAX_MB [XDC.perf]]\n");
+			"[MAX_MB [XDC.perf|- [PSB_PERIOD]]]\n");
 		return 2;
 	}
 	if (argc >= 5)
@@ -265,7 +268,12 @@ int main(int argc, char **argv)
 	memset(&ec, 0, sizeof(ec));
 	ec.buf = aux;
 	ec.size = cap;
-	ec.psb_period = 4096;
+	ec.psb_period = argc == 7 ? strtoul(argv[6], NULL, 0) : 4096;
+	if (ec.psb_period < 64 || ec.psb_period > (1u << 20)) {
+		fprintf(stderr, "mkpt: PSB period %s: not 64 to 1048576\n",
+			argv[6]);
+		return 2;
+	}
 	ec.tsc = ec.mtc = ec.cyc = true;
 	ec.mtc_period = SA_EMU_MTC_PERIOD_DEFAULT;
 	ec.cyc_thresh = 6;
@@ -274,7 +282,7 @@ int main(int argc, char **argv)
 	if (!enc)
 		return 1;
 	encs[0] = enc;
-	if (argc == 6) {
+	if (argc >= 6 && strcmp(argv[5], "-")) {
 		xaux = malloc(cap);
 		if (!xaux)
 			return 1;

@@ -16,6 +16,11 @@
  * 0xff and of zeros in the AUX data): both must finish with the same
  * status, never crash; where their histories differ the difference is
  * counted and printed (docs/ipt.md, "Corrupt input").
+ *
+ * The fast backend runs twice on each input: with its counted output
+ * (the session's default when only histories are wanted) and with its
+ * elements (a flow callback set); those two histories must be identical
+ * on every input, corrupt ones included.
  */
 #include <stdint.h>
 
@@ -27,10 +32,33 @@
 #define PERF_RECORD_AUXTRACE 71
 
 static bool traces_mode;
+/* cache_equal: the image cache of every decode, and what the fast
+ * decoder's debug line said of the blocks it found built
+ */
+static struct sa_image_cache *use_cache;
+static unsigned long long found_built;
+/* PSB segments the fast backend handed to libipt, from its debug line */
+static unsigned long long fallback_segs;
 
-/* Histories of @path decoded with @which, as JSON (heap, NUL-ended). */
+/* A flow callback that looks at nothing: with it, the session has the
+ * fast backend hand out every element instead of counted passes.
+ */
+static int ignore_flow(void *ctx, const struct sa_elem *e,
+		       const struct sa_flow_info *fi)
+{
+	(void)ctx;
+	(void)e;
+	(void)fi;
+	return 0;
+}
+
+/* Histories of @path decoded with @which, as JSON (heap, NUL-ended);
+ * @elements: the fast backend's element output (else its counted one);
+ * *@fallbacks: the PSB segments it handed to libipt.
+ */
 static char *decode_json(const char *path, const char *binary,
-			 enum sa_ipt_decoder which, int *rc)
+			 enum sa_ipt_decoder which, bool elements, int *rc,
+			 unsigned long long *fallbacks)
 {
 	struct sa_binary_opt bin = { .path = binary, .addr = SA_ADDR_NONE };
 	struct sa_decode_opts o;
@@ -47,7 +75,12 @@ static char *decode_json(const char *path, const char *binary,
 		o.nr_binaries = 1;
 	}
 	o.ipt_decoder = which;
+	o.cache = use_cache;
+	if (elements)
+		o.flow_fn = ignore_flow;
+	fallback_segs = 0;
 	*rc = sa_decode_file(path, &o, h, &ei);
+	*fallbacks = fallback_segs;
 	f = open_memstream(&buf, &len);
 	ck_assert_ptr_nonnull(f);
 	if (!*rc)
@@ -88,11 +121,33 @@ static unsigned long long check_equal_or(const char *what, const char *path,
 					 const char *binary, bool strict,
 					 unsigned int *ndiff)
 {
-	int rc_ref, rc_fast;
-	char *ref = decode_json(path, binary, SA_IPT_DECODER_LIBIPT, &rc_ref);
-	char *fast = decode_json(path, binary, SA_IPT_DECODER_FAST, &rc_fast);
+	int rc_ref, rc_fast, rc_elem;
+	unsigned long long fb_ref, fb_fast, fb_elem;
+	char *ref = decode_json(path, binary, SA_IPT_DECODER_LIBIPT, false,
+				&rc_ref, &fb_ref);
+	char *fast = decode_json(path, binary, SA_IPT_DECODER_FAST, false,
+				 &rc_fast, &fb_fast);
+	char *elem = decode_json(path, binary, SA_IPT_DECODER_FAST, true,
+				 &rc_elem, &fb_elem);
 	unsigned long long insns = 0;
 	const char *p;
+
+	/* The run cache and the counted output walk as the elements do:
+	 * they leave no more (and no other) segments to libipt.
+	 */
+	ck_assert_msg(fb_fast == fb_elem, "%s: the counted output handed %llu "
+		      "PSB segments to libipt, the elements %llu", what,
+		      fb_fast, fb_elem);
+
+	/* The counted output and the elements of the fast backend give the
+	 * same histories on every input, corrupt or not.
+	 */
+	if (strcmp(elem, fast))
+		show_diff(what, elem, fast);
+	ck_assert_int_eq(rc_elem, rc_fast);
+	ck_assert_msg(!strcmp(elem, fast), "%s: the fast backend's counted "
+		      "output gives other histories than its elements", what);
+	free(elem);
 
 	if (strcmp(ref, fast)) {
 		show_diff(what, ref, fast);
@@ -229,6 +284,58 @@ static char *fixture_path(const char *rel)
 	return p;
 }
 
+/* Reads the fast backend's debug lines "fastpt: N blocks built, M found
+ * built, ..." and "fastpt: N of M trace bytes decoded by libipt (K PSB
+ * segments)".
+ */
+static int catch_print(enum sa_log_level level, const char *fmt, va_list ap)
+{
+	unsigned long long built, found, a, b, k;
+	char line[1024];
+	const char *p;
+
+	(void)level;
+	vsnprintf(line, sizeof(line), fmt, ap);
+	p = strstr(line, "fastpt: ");
+	if (p && sscanf(p, "fastpt: %llu blocks built, %llu found built",
+			&built, &found) == 2)
+		found_built += found;
+	if (p && sscanf(p, "fastpt: %llu of %llu trace bytes decoded by "
+			"libipt (%llu PSB segments)", &a, &b, &k) == 3)
+		fallback_segs += k;
+	return 0;
+}
+
+/*
+ * The control-flow graph shared per binary (docs/ipt.md): windows decoded
+ * through one image cache; the later ones find the blocks the first
+ * built, and every window gives libipt's histories (and the same ones
+ * with the fast backend's elements: check_equal()).
+ */
+START_TEST(cache_equal)
+{
+	char data[4096], bin[4096];
+	unsigned long long before;
+	int k;
+
+	snprintf(data, sizeof(data), "%s",
+		 fixture_path("fixtures/wl_branches/wl_branches.data"));
+	snprintf(bin, sizeof(bin), "%s",
+		 fixture_path("fixtures/wl_branches/wl_branches"));
+	use_cache = sa_image_cache__new();
+	ck_assert_ptr_nonnull(use_cache);
+	/* each check_equal() decodes twice with the fast backend */
+	for (k = 0; k < 3; k++) {
+		before = found_built;
+		ck_assert_uint_gt(check_equal("wl_branches.data, cached", data,
+					      bin), 0);
+		ck_assert_uint_gt(found_built, before);
+	}
+	sa_image_cache__free(use_cache);
+	use_cache = NULL;
+}
+END_TEST
+
 START_TEST(fixture_equal)
 {
 	char data[4096], bin[4096];
@@ -332,6 +439,9 @@ START_TEST(qemu_equal)
 	char *qemu[] = { "qemu-x86_64", "-d", "in_asm,exec,nochain", "-strace",
 			 "-D", log, "/usr/bin/gzip", "-c", in, NULL };
 	char *gen[] = { mkpt, log, "/usr/bin/gzip", data, NULL };
+	char dense[4200];
+	char *gen_dense[] = { mkpt, log, "/usr/bin/gzip", dense, "200", "-",
+			      "128", NULL };
 	char *perf[] = { "perf", "script", "-i", data, "--itrace=b", "-F",
 			 "ip,addr", NULL };
 	char *ours[] = { sa, "decode", "--decoder", "fast", "--branches",
@@ -364,6 +474,15 @@ START_TEST(qemu_equal)
 	ck_assert_msg(rc == 0, "mkpt: exit %d", rc);
 	ck_assert_uint_gt(check_equal("gzip under qemu", data, NULL), 500000);
 	check_corrupt("gzip under qemu", data, NULL, 8);
+	/* PSB+ every 128 bytes: stops everywhere, also right after the last
+	 * bit of a TNT (a run cache that walked on past one broke the walk
+	 * and left segments to libipt: check_equal() counts them)
+	 */
+	snprintf(dense, sizeof(dense), "%s/gzip-dense.perf", dir);
+	rc = sa_test_exec(gen_dense, NULL, NULL);
+	ck_assert_msg(rc == 0, "mkpt (PSB period 128): exit %d", rc);
+	ck_assert_uint_gt(check_equal("gzip under qemu, dense PSB", dense,
+				      NULL), 500000);
 
 	rc = sa_test_exec(ours, oout, NULL);
 	ck_assert_int_eq(rc, 0);
@@ -415,7 +534,8 @@ int main(int argc, char **argv)
 	Suite *s = suite_create("fastpt");
 	TCase *tc = tcase_create("equal");
 
-	sa_set_print(NULL);
+	sa_set_log_level(SA_LOG_DEBUG);
+	sa_set_print(catch_print);
 	traces_mode = argc > 1 && !strcmp(argv[1], "traces");
 	tcase_set_timeout(tc, 240);
 	if (traces_mode) {
@@ -424,6 +544,7 @@ int main(int argc, char **argv)
 				    sizeof(shared) / sizeof(shared[0]));
 	} else {
 		tcase_add_test(tc, fixture_equal);
+		tcase_add_test(tc, cache_equal);
 		tcase_add_test(tc, qemu_equal);
 		tcase_add_loop_test(tc, emulated_equal, 0,
 				    sizeof(workloads) / sizeof(workloads[0]));

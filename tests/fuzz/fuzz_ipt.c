@@ -11,8 +11,13 @@
  *
  * Beyond "no crash", the decoder's accounting must hold: every error is
  * one SA_GAP_ERROR, the lost bytes add up and never exceed the buffer,
- * and the stream ends with exactly one SA_GAP_END.
+ * and the stream ends with exactly one SA_GAP_END.  The fast backend runs
+ * a second time with its counted output (sa_fpt_set_counter(), flags
+ * made up from the edge so that ordered and deciding edges occur): the
+ * same accounting, and the same instructions, errors and lost bytes as
+ * with its elements.
  */
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -39,20 +44,66 @@ static const uint8_t fuzz_prefix[] = {
  */
 #define FUZZ_MAX_ELEMS 8192
 
-/* Decodes with one backend and checks its accounting. */
+struct fuzz_sums {
+	bool done;		/* decoded to the end, under the cap */
+	uint64_t insns, errors, lost;
+	uint64_t counted;	/* passes handed to the counter */
+};
+
+static int fuzz_flags(void *ctx, const struct sa_elem *r, uint64_t next)
+{
+	(void)ctx;
+	return (int)((r->start ^ r->last ^ next) >> 1) & 3;
+}
+
+static int fuzz_add(void *ctx, const struct sa_elem *r, uint64_t next,
+		    uint64_t count)
+{
+	struct fuzz_sums *s = ctx;
+
+	(void)next;
+	if (r->kind != SA_ELEM_RANGE || !r->ninsn || r->last < r->start ||
+	    !count)
+		abort();
+	s->insns += r->ninsn * count;
+	s->counted += count;
+	return 0;
+}
+
+static int fuzz_resolve(void *ctx, uint16_t stream, uint64_t next)
+{
+	(void)ctx;
+	(void)stream;
+	(void)next;
+	return 0;
+}
+
+/* Decodes with one backend (@counted: the fast one's counted output) and
+ * checks its accounting.
+ */
 static void fuzz_one(const struct sa_ipt_config *cfg,
 		     struct sa_dec *(*mk)(const struct sa_ipt_config *,
-					  struct sa_errinfo *))
+					  struct sa_errinfo *),
+		     bool counted, struct fuzz_sums *sum)
 {
 	uint64_t errors = 0, lost = 0, insns = 0, ends = 0, n = 0;
+	struct sa_dec_counter ctr = {
+		.flags = fuzz_flags,
+		.add = fuzz_add,
+		.resolve = fuzz_resolve,
+		.ctx = sum,
+	};
 	const struct sa_dec_stats *st;
 	struct sa_dec *dec;
 	struct sa_elem e;
 	int ret = 0;
 
+	memset(sum, 0, sizeof(*sum));
 	dec = mk(cfg, NULL);
 	if (!dec)
 		return;
+	if (counted && sa_fpt_set_counter(dec, &ctr))
+		abort();
 	while (n < FUZZ_MAX_ELEMS && (ret = sa_dec_next(dec, &e)) > 0) {
 		n++;
 		if (ends)
@@ -69,10 +120,15 @@ static void fuzz_one(const struct sa_ipt_config *cfg,
 		}
 	}
 	st = sa_dec_stats(dec);
-	if (n < FUZZ_MAX_ELEMS) {
+	/* counted passes: a cap on elements is no cap on them */
+	if (n < FUZZ_MAX_ELEMS && sum->counted < FUZZ_MAX_ELEMS) {
 		if (ret != 0 || ends != 1 || errors != st->errors ||
-		    lost != st->lost_bytes || insns != st->insns)
+		    lost != st->lost_bytes || insns + sum->insns != st->insns)
 			abort();
+		sum->done = true;
+		sum->insns += insns;
+		sum->errors = errors;
+		sum->lost = lost;
 	}
 	if (st->lost_bytes > cfg->len)
 		abort();
@@ -92,6 +148,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct sa_ipt_config cfg = { 0 };
+	struct fuzz_sums s1, s2;
 	struct sa_image *img;
 	uint8_t *trace = NULL;
 	size_t ncode;
@@ -121,8 +178,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		cfg.len += sizeof(fuzz_prefix);
 	}
 	cfg.image = img;
-	fuzz_one(&cfg, sa_ipt__new);
-	fuzz_one(&cfg, sa_fpt__new);
+	fuzz_one(&cfg, sa_ipt__new, false, &s1);
+	fuzz_one(&cfg, sa_fpt__new, false, &s1);
+	fuzz_one(&cfg, sa_fpt__new, true, &s2);
+	if (s1.done && s2.done &&
+	    (s1.insns != s2.insns || s1.errors != s2.errors ||
+	     s1.lost != s2.lost))
+		abort();
 	free(trace);
 out_img:
 	sa_image__free(img);
