@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "sensor/image.h"
+#include "sensor/file.h"
 #include "sensor/log.h"
 #include "image_int.h"
 
@@ -579,4 +580,73 @@ int sa_image_load_elf(struct sa_image *img, const char *path, uint64_t base,
 err_free:
 	sa_idso__free(d);
 	return err;
+}
+
+/* Opens @path for one of the by-path readers below, with elfsym's
+ * messages (the capture's filters show them).
+ */
+int sa_elf_open_path(const char *path, int *fdp, Elf **elfp,
+		     struct sa_errinfo *ei)
+{
+	Elf *e;
+	int fd;
+
+	if (elf_version(EV_CURRENT) == EV_NONE)
+		return sa_errinfo_set(ei, -SA_ERR_UNSUPPORTED, SA_NO_OFFSET,
+				      "libelf: %s", elf_errmsg(-1));
+	fd = sa_file_open_input(path, 0);
+	if (fd < 0)
+		return sa_errinfo_set(ei, fd, SA_NO_OFFSET, "%s: %s", path,
+				      fd == -ESPIPE ? "not a regular file "
+				      "(FIFOs, sockets and devices are "
+				      "refused)" : strerror(-fd));
+	e = elf_begin(fd, ELF_C_READ, NULL);
+	if (!e || elf_kind(e) != ELF_K_ELF) {
+		int err = sa_errinfo_set(ei, -SA_ERR_FORMAT, 0,
+					 "%s is not an ELF file: %s", path,
+					 elf_errmsg(-1));
+
+		if (e)
+			elf_end(e);
+		close(fd);
+		return err;
+	}
+	*fdp = fd;
+	*elfp = e;
+	return 0;
+}
+
+int sa_elf_segments(const char *path, struct sa_elf_seg *out, size_t max,
+		    struct sa_errinfo *ei)
+{
+	size_t i, n = 0, nr = 0;
+	Elf *e;
+	int fd, err;
+
+	sa_errinfo_clear(ei);
+	if (!path || (!out && max))
+		return sa_errinfo_set(ei, -EINVAL, SA_NO_OFFSET,
+				      "segments: no path");
+	err = sa_elf_open_path(path, &fd, &e, ei);
+	if (err)
+		return err;
+	if (elf_getphdrnum(e, &n))
+		n = 0;
+	for (i = 0; i < n; i++) {
+		GElf_Phdr ph;
+
+		if (!gelf_getphdr(e, (int)i, &ph) || ph.p_type != PT_LOAD)
+			continue;
+		if (nr < max) {
+			out[nr].offset = ph.p_offset;
+			out[nr].vaddr = ph.p_vaddr;
+			out[nr].filesz = ph.p_filesz;
+			out[nr].memsz = ph.p_memsz;
+			out[nr].flags = ph.p_flags;
+		}
+		nr++;
+	}
+	elf_end(e);
+	close(fd);
+	return nr > INT32_MAX ? INT32_MAX : (int)nr;
 }

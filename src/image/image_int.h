@@ -179,6 +179,8 @@ int sa_dso_open(struct sa_image *img, const char *path,
 		struct sa_idso **out, struct sa_errinfo *ei);
 int sa_image_add_dso(struct sa_image *img, struct sa_idso *d,
 		     struct sa_errinfo *ei);
+int sa_elf_open_path(const char *path, int *fdp, Elf **elfp,
+		     struct sa_errinfo *ei);
 
 /* buildid.c */
 void sa_elf_build_id(Elf *elf, uint8_t *id, uint8_t *len);

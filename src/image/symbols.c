@@ -9,11 +9,16 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <libiberty/demangle.h>
 
 #include "sensor/image.h"
 #include "sensor/log.h"
+#include "sensor/error.h"
 #include "image_int.h"
+
+/* Entries scanned per symbol table by sa_elf_find_symbol(). */
+#define SA_ELF_SCAN_MAX (1U << 24)
 
 uint64_t sa_sym_end(const struct sa_sym *sym)
 {
@@ -724,4 +729,91 @@ const struct sa_dso *sa_image_dso(const struct sa_image *img, uint64_t addr)
 		return NULL;
 	s = sa_sec_find(img, addr);
 	return s && s->dso ? &s->dso->pub : NULL;
+}
+
+/* One symbol table of sa_elf_find_symbol(): the matches, counted. */
+static size_t sa_elf_scan_named(Elf *e, Elf_Scn *scn, const GElf_Shdr *sh,
+				const char *name, unsigned int flags,
+				struct sa_elf_sym *out, size_t max, size_t nr,
+				uint64_t *last)
+{
+	Elf_Data *d = elf_getdata(scn, NULL);
+	size_t i, n;
+
+	if (!d || !sh->sh_entsize)
+		return nr;
+	n = sh->sh_size / sh->sh_entsize;
+	if (n > SA_ELF_SCAN_MAX)
+		n = SA_ELF_SCAN_MAX;
+	for (i = 0; i < n; i++) {
+		struct sa_elf_sym m = { .offset = UINT64_MAX };
+		GElf_Sym sym;
+		GElf_Shdr ts;
+		Elf_Scn *tscn;
+		const char *nm;
+		bool func = flags & SA_ELF_SYM_FUNC;
+
+		if (!gelf_getsym(d, (int)i, &sym) || !sym.st_name ||
+		    sym.st_shndx == SHN_UNDEF)
+			continue;
+		m.type = GELF_ST_TYPE(sym.st_info);
+		if (func ? (m.type != STT_FUNC && m.type != STT_GNU_IFUNC) ||
+			   sym.st_shndx >= SHN_LORESERVE :
+			   !sym.st_value)
+			continue;
+		nm = elf_strptr(e, sh->sh_link, sym.st_name);
+		if (!nm || strcmp(nm, name))
+			continue;
+		tscn = sym.st_shndx < SHN_LORESERVE ?
+		       elf_getscn(e, sym.st_shndx) : NULL;
+		if (tscn && gelf_getshdr(tscn, &ts))
+			m.offset = sym.st_value - ts.sh_addr + ts.sh_offset;
+		else if (func)
+			continue;
+		/* an alias at the same place as the match before */
+		if (nr && m.offset == *last)
+			continue;
+		*last = m.offset;
+		m.value = sym.st_value;
+		m.size = sym.st_size;
+		if (nr < max)
+			out[nr] = m;
+		nr++;
+	}
+	return nr;
+}
+
+int sa_elf_find_symbol(const char *path, const char *name,
+		       unsigned int flags, struct sa_elf_sym *out, size_t max,
+		       struct sa_errinfo *ei)
+{
+	static const uint32_t types[] = { SHT_SYMTAB, SHT_DYNSYM };
+	uint64_t last = 0;
+	size_t t, nr = 0;
+	Elf *e;
+	int fd, err;
+
+	sa_errinfo_clear(ei);
+	if (!path || !name || (!out && max))
+		return sa_errinfo_set(ei, -EINVAL, SA_NO_OFFSET,
+				      "symbol lookup: no path or name");
+	err = sa_elf_open_path(path, &fd, &e, ei);
+	if (err)
+		return err;
+	/* .dynsym only when .symtab has none of that name (stripped) */
+	for (t = 0; t < 2 && !nr; t++) {
+		Elf_Scn *scn = NULL;
+
+		while ((scn = elf_nextscn(e, scn))) {
+			GElf_Shdr sh;
+
+			if (gelf_getshdr(scn, &sh) && sh.sh_type == types[t])
+				nr = sa_elf_scan_named(e, scn, &sh, name,
+						       flags, out, max, nr,
+						       &last);
+		}
+	}
+	elf_end(e);
+	close(fd);
+	return nr > INT32_MAX ? INT32_MAX : (int)nr;
 }
