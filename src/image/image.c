@@ -242,14 +242,55 @@ int sa_image_section_bounds(const struct sa_image *img, uint64_t addr,
 }
 
 /*
+ * Maps the file open at @fd (@path names it in errors) whole.  On error
+ * fills @ei; @fd stays open either way.
+ */
+int sa_map_fd(int fd, const char *path, struct sa_filemap *fm,
+	      struct sa_errinfo *ei)
+{
+	struct stat st;
+	void *p;
+	int err;
+
+	if (fstat(fd, &st) < 0) {
+		err = -errno;
+		return sa_errinfo_set(ei, err, SA_NO_OFFSET, "%s: %s", path,
+				      strerror(-err));
+	}
+	if ((uint64_t)st.st_size > SA_IMAGE_FILE_MAX)
+		return sa_errinfo_set(ei, -SA_ERR_TOOBIG, SA_NO_OFFSET,
+				      "%s: %" PRIu64 " bytes, more than the "
+				      "%llu-byte limit of one image file",
+				      path, (uint64_t)st.st_size,
+				      SA_IMAGE_FILE_MAX);
+	fm->size = st.st_size;
+	fm->base = NULL;
+	if (fm->size) {
+		/*
+		 * Private and writable: libelf may convert foreign-endian
+		 * headers in place; the file itself is never written.
+		 */
+		p = mmap(NULL, fm->size, PROT_READ | PROT_WRITE, MAP_PRIVATE,
+			 fd, 0);
+		if (p == MAP_FAILED) {
+			err = -errno;
+			fm->size = 0;
+			return sa_errinfo_set(ei, err, SA_NO_OFFSET,
+					      "%s: mmap: %s", path,
+					      strerror(-err));
+		}
+		fm->base = p;
+	}
+	return 0;
+}
+
+/*
  * Opens @path and maps it whole.  On error fills @ei naming @what (the
  * path the user or the trace gave).
  */
 int sa_map_file(const char *path, int *fdp, struct sa_filemap *fm,
 		struct sa_errinfo *ei)
 {
-	struct stat st;
-	void *p;
 	int fd, err;
 
 	fd = sa_file_open_input(path, 0);
@@ -266,37 +307,10 @@ int sa_map_file(const char *path, int *fdp, struct sa_filemap *fm,
 				      "PATH[@ADDR] or its root with --symfs "
 				      "DIR)" : "");
 	}
-	if (fstat(fd, &st) < 0) {
-		err = -errno;
+	err = sa_map_fd(fd, path, fm, ei);
+	if (err) {
 		close(fd);
-		return sa_errinfo_set(ei, err, SA_NO_OFFSET, "%s: %s", path,
-				      strerror(-err));
-	}
-	if ((uint64_t)st.st_size > SA_IMAGE_FILE_MAX) {
-		close(fd);
-		return sa_errinfo_set(ei, -SA_ERR_TOOBIG, SA_NO_OFFSET,
-				      "%s: %" PRIu64 " bytes, more than the "
-				      "%llu-byte limit of one image file",
-				      path, (uint64_t)st.st_size,
-				      SA_IMAGE_FILE_MAX);
-	}
-	fm->size = st.st_size;
-	fm->base = NULL;
-	if (fm->size) {
-		/*
-		 * Private and writable: libelf may convert foreign-endian
-		 * headers in place; the file itself is never written.
-		 */
-		p = mmap(NULL, fm->size, PROT_READ | PROT_WRITE, MAP_PRIVATE,
-			 fd, 0);
-		if (p == MAP_FAILED) {
-			err = -errno;
-			close(fd);
-			return sa_errinfo_set(ei, err, SA_NO_OFFSET,
-					      "%s: mmap: %s", path,
-					      strerror(-err));
-		}
-		fm->base = p;
+		return err;
 	}
 	*fdp = fd;
 	return 0;

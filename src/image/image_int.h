@@ -168,6 +168,8 @@ const struct sa_section *sa_sec_find(const struct sa_image *img,
 				     uint64_t addr);
 int sa_sec_add(struct sa_image *img, uint64_t start, uint64_t len,
 	       const uint8_t *data, struct sa_idso *dso);
+int sa_map_fd(int fd, const char *path, struct sa_filemap *fm,
+	      struct sa_errinfo *ei);
 int sa_map_file(const char *path, int *fdp, struct sa_filemap *fm,
 		struct sa_errinfo *ei);
 

@@ -499,23 +499,24 @@ END_TEST
 static void check_elf_lookup(const char *path)
 {
 	static struct peer_sec secs[256];
+	static struct {
+		char name[256], value[32], size[32];
+		unsigned int sh;
+		bool func, obj;
+	} ent[8192];
 	struct sa_elf_seg segs[16];
 	struct sa_errinfo ei;
 	char cmd[700], *text, *line, *nl;
 	bool symtab = false;
-	int nsym = 0, nseg = 0, n;
+	int nsym = 0, nseg = 0, n, nent = 0, i, j;
 
 	memset(secs, 0, sizeof(secs));
 	peer_sections(path, secs, 256);
 	snprintf(cmd, sizeof(cmd), "readelf -sW '%s'", path);
 	text = peer_run(cmd);
-	for (line = text; line && *line; line = nl) {
-		char value[32], size[32], type[16], bind[16], vis[16];
-		char ndx[16], name[256], grep[700], *out;
-		struct sa_elf_sym sym;
-		unsigned int num, sh;
-		uint64_t v;
-		bool func;
+	for (line = text; line && *line && nent < 8192; line = nl) {
+		char type[16], bind[16], vis[16], ndx[16];
+		unsigned int num;
 
 		nl = strchr(line, '\n');
 		if (nl)
@@ -523,37 +524,43 @@ static void check_elf_lookup(const char *path)
 		if (strstr(line, "Symbol table '"))
 			symtab = strstr(line, "'.symtab'") != NULL;
 		if (!symtab || sscanf(line, " %u: %31s %31s %15s %15s %15s "
-				      "%15s %255s", &num, value, size, type,
-				      bind, vis, ndx, name) != 8 ||
-		    sscanf(ndx, "%u", &sh) != 1 || sh >= 256)
+				      "%15s %255s", &num, ent[nent].value,
+				      ent[nent].size, type, bind, vis, ndx,
+				      ent[nent].name) != 8)
 			continue;
-		func = !strcmp(type, "FUNC");
-		if (!func && strcmp(type, "OBJECT"))
-			continue;
-		v = strtoull(value, NULL, 16);
-		if (!v)
+		ent[nent].func = !strcmp(type, "FUNC");
+		ent[nent].obj = !strcmp(type, "OBJECT");
+		if (sscanf(ndx, "%u", &ent[nent].sh) != 1)
+			ent[nent].sh = UINT32_MAX;	/* UND, ABS */
+		nent++;
+	}
+	free(text);
+	for (i = 0; i < nent; i++) {
+		struct sa_elf_sym sym;
+		uint64_t v = strtoull(ent[i].value, NULL, 16);
+		unsigned int sh = ent[i].sh;
+		int same = 0;
+
+		if ((!ent[i].func && !ent[i].obj) || !v || sh >= 256)
 			continue;
 		/* names readelf lists once in .symtab */
-		snprintf(grep, sizeof(grep), "readelf -sW '%s' | sed -n "
-			 "'/.symtab/,$p' | grep -c ' %s$' || true", path, name);
-		out = peer_run(grep);
-		n = (int)strtol(out, NULL, 10);
-		free(out);
-		if (n != 1)
+		for (j = 0; j < nent; j++)
+			same += !strcmp(ent[j].name, ent[i].name);
+		if (same != 1)
 			continue;
-		n = sa_elf_find_symbol(path, name, func ? SA_ELF_SYM_FUNC : 0,
+		n = sa_elf_find_symbol(path, ent[i].name,
+				       ent[i].func ? SA_ELF_SYM_FUNC : 0,
 				       &sym, 1, &ei);
-		ck_assert_msg(n == 1, "%s: %s: %d", path, name, n);
+		ck_assert_msg(n == 1, "%s: %s: %d", path, ent[i].name, n);
 		ck_assert_msg(sym.value == v &&
-			      sym.size == strtoull(size, NULL, 0) &&
+			      sym.size == strtoull(ent[i].size, NULL, 0) &&
 			      sym.offset == v - secs[sh].addr + secs[sh].off,
 			      "%s: %s: value 0x%" PRIx64 " size %" PRIu64
 			      " offset 0x%" PRIx64 ", readelf %s %s", path,
-			      name, sym.value, sym.size, sym.offset, value,
-			      size);
+			      ent[i].name, sym.value, sym.size, sym.offset,
+			      ent[i].value, ent[i].size);
 		nsym++;
 	}
-	free(text);
 	ck_assert_msg(nsym > 10, "%s: %d symbols compared", path, nsym);
 	/* an object is no function */
 	ck_assert_int_eq(sa_elf_find_symbol(path, "completed.0",
