@@ -283,6 +283,16 @@ void sa_image_cache__free(struct sa_image_cache *c);
  */
 int sa_image_set_cache(struct sa_image *img, struct sa_image_cache *c);
 
+/* Keeps the DWARF line lookups answered for each binary of @c that has
+ * a build-id in the file DIR/BUILDID.lines (written when the binary is
+ * dropped), and answers from it, without opening DWARF, the lookups a
+ * cache before (a sensor before a restart) answered.  A file that does
+ * not validate (magic, build-id, sizes, order, checksum) is ignored and
+ * rewritten.  @dir must exist; NULL: none (the default).  Before any
+ * binary is added.  Returns 0, -EINVAL or -ENOMEM.
+ */
+int sa_image_cache_set_dir(struct sa_image_cache *c, const char *dir);
+
 /* The counters of @c, summed over its life (dwarf_opens and site_maps
  * include binaries dropped since).
  */

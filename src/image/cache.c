@@ -52,6 +52,7 @@ void sa_image_cache__free(struct sa_image_cache *c)
 	while (c->nr_dsos)
 		sa_cache_drop(c, c->nr_dsos - 1);
 	free(c->dsos);
+	free(c->dir);
 	free(c);
 }
 
@@ -71,6 +72,22 @@ void sa_image_cache_stats(const struct sa_image_cache *c,
 		st->dwarf_opens += c->dsos[i]->dw_opens;
 		st->site_maps += c->dsos[i]->store.built;
 	}
+}
+
+int sa_image_cache_set_dir(struct sa_image_cache *c, const char *dir)
+{
+	char *copy = NULL;
+
+	if (!c)
+		return -EINVAL;
+	if (dir) {
+		copy = strdup(dir);
+		if (!copy)
+			return -ENOMEM;
+	}
+	free(c->dir);
+	c->dir = copy;
+	return 0;
 }
 
 int sa_image_set_cache(struct sa_image *img, struct sa_image_cache *c)
@@ -196,6 +213,7 @@ void sa_cache_insert(struct sa_image_cache *c, struct sa_idso *d,
 		if (!d->symfs)
 			return;
 	}
+	sa_lcache_attach(d, c->dir);
 	d->refs = 2;		/* the image's and the cache's */
 	d->cached = true;
 	d->last_use = ++c->clock;

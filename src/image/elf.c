@@ -20,6 +20,8 @@
  */
 static void sa_idso_close(struct sa_idso *d)
 {
+	/* first: it writes names that DWARF and d->paths own */
+	sa_lcache_close(d);
 	if (d->dw)
 		dwarf_end(d->dw);
 	free(d->cus);

@@ -107,6 +107,7 @@ struct sa_idso {
 	struct stat st;		/* of the file, when opened */
 	uint64_t last_use;	/* the cache's clock */
 	uint64_t dw_opens;	/* DWARF sessions begun (0 or 1) */
+	struct sa_lcache *lcache; /* on-disk line cache, or NULL */
 	struct sa_dso_store store;
 	/* A re-biased copy (the same file at another load bias, as after a
 	 * restart with ASLR): its symbols are @core's moved by the bias
@@ -152,6 +153,7 @@ struct sa_image_cache {
 	uint64_t clock;
 	struct sa_image_cache_stats st;	/* lookups, hits, builds, evictions */
 	uint64_t gone_dw_opens;		/* of evicted dsos */
+	char *dir;			/* of the on-disk line caches */
 	uint64_t gone_fmaps;
 };
 
@@ -207,5 +209,13 @@ void sa_cache_insert(struct sa_image_cache *c, struct sa_idso *d,
 int sa_image_get_dso(struct sa_image *img, const char *path,
 		     uint64_t bias, const uint8_t *bid, size_t bid_len,
 		     struct sa_idso **out, struct sa_errinfo *ei);
+
+/* linecache.c */
+void sa_lcache_attach(struct sa_idso *d, const char *dir);
+int sa_lcache_find(const struct sa_idso *d, uint64_t addr, const char **file,
+		   int *line);
+void sa_lcache_add(struct sa_idso *d, uint64_t addr, const char *file,
+		   int line);
+void sa_lcache_close(struct sa_idso *d);
 
 #endif /* SA_IMAGE_INT_H */

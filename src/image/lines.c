@@ -139,17 +139,37 @@ static const char *sa_dso_full_path(struct sa_idso *d, Dwarf_Die *cu,
 	return full;
 }
 
+static int sa_dso_srcline_dw(struct sa_idso *d, uint64_t eaddr,
+			     const char **file, int *line);
+
 static int sa_dso_srcline(struct sa_idso *d, uint64_t addr,
 			  const char **file, int *line)
 {
-	Dwarf_Die cudie, *cu = NULL;
-	Dwarf_Line *l;
 	uint64_t eaddr = addr - d->pub.bias;
-	int lineno = 0;
+	int err;
 
 	if (d->core)
 		return sa_dso_srcline(d->core, eaddr + d->core->pub.bias, file,
 				      line);
+	/* answered before, by this sensor or an earlier one */
+	err = sa_lcache_find(d, eaddr, file, line);
+	if (err)
+		return err < 0 ? err : 0;
+	err = sa_dso_srcline_dw(d, eaddr, file, line);
+	/* "no line" only when there is DWARF to say so: a debug file
+	 * installed later must be read
+	 */
+	if (!err || (err == -SA_ERR_NOTFOUND && d->dw))
+		sa_lcache_add(d, eaddr, err ? NULL : *file, err ? 0 : *line);
+	return err;
+}
+
+static int sa_dso_srcline_dw(struct sa_idso *d, uint64_t eaddr,
+			     const char **file, int *line)
+{
+	Dwarf_Die cudie, *cu = NULL;
+	Dwarf_Line *l;
+	int lineno = 0;
 
 	if (!d->dw_tried) {
 		d->dw_tried = true;

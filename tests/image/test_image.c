@@ -698,6 +698,121 @@ START_TEST(t_debug_file)
 }
 END_TEST
 
+/*
+ * The on-disk line cache (sa_image_cache_set_dir): a second cache with
+ * the same directory (a restarted sensor) answers every line lookup of
+ * the program's .text as the first did, without opening DWARF, and with
+ * addr2line's lines; a damaged file, a truncated one and one of another
+ * build are ignored (DWARF opened again, same answers) and rewritten.
+ */
+struct lc_answer {
+	int err, line;
+	char file[256];
+};
+
+static uint64_t lc_run(const char *dir, const char *path, uint64_t lo,
+		       uint64_t hi, struct lc_answer *want, bool fill)
+{
+	struct sa_image_cache *c = sa_image_cache__new();
+	struct sa_image_cache_stats st;
+	struct sa_image *img = sa_image__new(SA_ARCH_UNKNOWN);
+	struct sa_errinfo ei;
+	uint64_t a;
+
+	ck_assert(c && img);
+	ck_assert_int_eq(sa_image_cache_set_dir(c, dir), 0);
+	ck_assert_int_eq(sa_image_set_cache(img, c), 0);
+	ck_assert_int_eq(sa_image_load_elf(img, path, UINT64_MAX, &ei), 0);
+	for (a = lo; a < hi; a++) {
+		struct lc_answer *w = &want[a - lo];
+		const char *file = NULL;
+		int line = 0, err = sa_image_srcline(img, a, &file, &line);
+
+		if (fill) {
+			w->err = err;
+			w->line = err ? 0 : line;
+			snprintf(w->file, sizeof(w->file), "%s",
+				 err ? "" : file);
+			continue;
+		}
+		ck_assert_msg(err == w->err && (err || (line == w->line &&
+						       !strcmp(file, w->file))),
+			      "0x%" PRIx64 ": %d %s:%d, before %d %s:%d", a,
+			      err, err ? "" : file, line, w->err, w->file,
+			      w->line);
+	}
+	check_srclines(img, path, "sum_loop", 0);
+	sa_image_cache_stats(c, &st);
+	sa_image__free(img);
+	sa_image_cache__free(c);
+	return st.dwarf_opens;
+}
+
+START_TEST(t_line_cache)
+{
+	struct peer_sec text = text_of(prog_nopie);
+	char dir[4200], file[4400], other[4400], cmd[9000], hex[64];
+	struct lc_answer *want = calloc(text.size, sizeof(*want));
+	int with_line = 0;
+	uint64_t i;
+	char *out;
+
+	snprintf(dir, sizeof(dir), "%s/lines", sa_test_tmpdir());
+	ck_assert_int_eq(mkdir(dir, 0755), 0);
+	snprintf(cmd, sizeof(cmd), "readelf -n '%s' | sed -n 's/.*Build ID: "
+		 "//p'", prog_nopie);
+	out = peer_run(cmd);
+	snprintf(hex, sizeof(hex), "%.*s", (int)strcspn(out, "\n"), out);
+	free(out);
+	snprintf(file, sizeof(file), "%s/%s.lines", dir, hex);
+
+	/* first run: DWARF, and the file written when the binary goes */
+	ck_assert_int_eq(lc_run(dir, prog_nopie, text.addr,
+				text.addr + text.size, want, true), 1);
+	ck_assert_int_eq(access(file, R_OK), 0);
+	for (i = 0; i < text.size; i++)
+		with_line += !want[i].err;
+	ck_assert_int_gt(with_line, (int)text.size / 2);
+	/* restarted: the same answers, no DWARF */
+	ck_assert_int_eq(lc_run(dir, prog_nopie, text.addr,
+				text.addr + text.size, want, false), 0);
+
+	/* damaged: a byte of the body flipped */
+	snprintf(cmd, sizeof(cmd), "printf '\\377' | dd of='%s' bs=1 "
+		 "seek=100 conv=notrunc status=none", file);
+	ck_assert_int_eq(system(cmd), 0);
+	ck_assert_int_eq(lc_run(dir, prog_nopie, text.addr,
+				text.addr + text.size, want, false), 1);
+	ck_assert_int_eq(lc_run(dir, prog_nopie, text.addr,
+				text.addr + text.size, want, false), 0);
+	/* truncated */
+	snprintf(cmd, sizeof(cmd), "truncate -s 50 '%s'", file);
+	ck_assert_int_eq(system(cmd), 0);
+	ck_assert_int_eq(lc_run(dir, prog_nopie, text.addr,
+				text.addr + text.size, want, false), 1);
+	ck_assert_int_eq(lc_run(dir, prog_nopie, text.addr,
+				text.addr + text.size, want, false), 0);
+	/* of another build: the PIE's file under this build-id's name */
+	snprintf(other, sizeof(other), "%s/pie", dir);
+	ck_assert_int_eq(mkdir(other, 0755), 0);
+	{
+		struct peer_sec pt = text_of(prog_pie);
+		struct lc_answer *pw = calloc(pt.size, sizeof(*pw));
+
+		lc_run(other, prog_pie, pt.addr, pt.addr + pt.size, pw, true);
+		free(pw);
+	}
+	snprintf(cmd, sizeof(cmd), "cp \"$(ls '%s'/*.lines)\" '%s'", other,
+		 file);
+	ck_assert_int_eq(system(cmd), 0);
+	ck_assert_int_eq(lc_run(dir, prog_nopie, text.addr,
+				text.addr + text.size, want, false), 1);
+	ck_assert_int_eq(lc_run(dir, prog_nopie, text.addr,
+				text.addr + text.size, want, false), 0);
+	free(want);
+}
+END_TEST
+
 /* Without .debug_aranges (as clang builds): lines through CU ranges. */
 START_TEST(t_no_aranges)
 {
@@ -744,6 +859,7 @@ static Suite *image_suite(void)
 	tcase_add_test(tc, t_elf_lookup);
 	tcase_add_test(tc, t_debug_file);
 	tcase_add_test(tc, t_no_aranges);
+	tcase_add_test(tc, t_line_cache);
 	suite_add_tcase(s, tc);
 	return s;
 }
