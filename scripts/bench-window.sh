@@ -12,7 +12,9 @@
 #   scripts/bench-window.sh [BUILD_DIR] [N] [I]    (defaults: build 10 500)
 #
 # Prints CPU ms per window cold (each window analyses its binaries, as
-# before the cache) and warm (one cache), and the cache's counters.
+# before the cache) and warm (one cache), the cache's counters, and the
+# first window of a restarted sensor whose cache reads the line lookups
+# the warm cache left on disk (sa_image_cache_set_dir).
 # Target: <= 1 ms per window warm.  Not a test: run it on an idle machine.
 set -euo pipefail
 cd "$(dirname "$0")/.."

@@ -9,7 +9,7 @@
 #   -time=S   also stop each target after S seconds (default: none)
 #   -j=N      targets run in parallel (default: nproc)
 #   target    fuzz_perfdata fuzz_elf fuzz_ipt fuzz_snapshot fuzz_ring
-#             (default: all)
+#             fuzz_linecache (default: all)
 #
 # Builds ./build-fuzz (clang, ASan, UBSan; FUZZ_BUILD= to use another)
 # if it is not there.  New inputs go to $FUZZ_OUT (default
@@ -23,7 +23,7 @@ runs=10000000
 secs=0
 jobs=$(nproc)
 targets=()
-all=(fuzz_perfdata fuzz_elf fuzz_ipt fuzz_snapshot fuzz_ring)
+all=(fuzz_perfdata fuzz_elf fuzz_ipt fuzz_snapshot fuzz_ring fuzz_linecache)
 
 usage() {
 	sed -n '2,18p' "$0" | sed 's/^# \{0,1\}//'

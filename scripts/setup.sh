@@ -11,6 +11,9 @@ pkgs=(
 	gcc g++ meson ninja-build pkg-config python3
 	libipt-dev libopencsd-dev libcapstone-dev check
 	libelf-dev libdw-dev libsqlite3-dev libiberty-dev
+	# debug files from debuginfod servers (libdwfl loads the client
+	# library when DEBUGINFOD_URLS is set); the server for its test
+	libdebuginfod1 debuginfod
 	# peers the tests compare with, and ground-truth tools
 	linux-perf libopencsd-bin binutils binutils-aarch64-linux-gnu
 	binutils-arm-linux-gnueabihf

@@ -190,6 +190,47 @@ int sa_build_id_read(const char *path, uint8_t *id, size_t max);
  */
 int sa_build_id_mem(const void *buf, size_t len, uint8_t *id, size_t max);
 
+/* A symbol of an ELF file, found by name (sa_elf_find_symbol). */
+struct sa_elf_sym {
+	uint64_t value;		/* st_value: the ELF virtual address */
+	uint64_t size;		/* st_size (0 for labels) */
+	uint64_t offset;	/* file offset: @value moved by its section's
+				 * sh_offset - sh_addr, as the kernel's
+				 * file-based address filters count;
+				 * UINT64_MAX without a section (SHN_ABS) */
+	unsigned int type;	/* STT_FUNC, STT_OBJECT, ... */
+};
+
+/* sa_elf_find_symbol() @flags: only functions (STT_FUNC, STT_GNU_IFUNC)
+ * defined in a section; without it, any defined symbol of non-zero value.
+ */
+#define SA_ELF_SYM_FUNC 0x1u
+
+/* Looks the symbol @name up in the ELF file @path as perf resolves an
+ * address filter: in .symtab, else (no match there: stripped) in
+ * .dynsym.  A match at the file offset of the one before is an alias
+ * and counts once.  Fills the first @max matches into @out in table
+ * order and returns how many there are (possibly more than @max; 0:
+ * none), or a negative error with @ei filled: -errno when @path cannot
+ * be opened, -SA_ERR_FORMAT when it is not ELF.
+ */
+int sa_elf_find_symbol(const char *path, const char *name,
+		       unsigned int flags, struct sa_elf_sym *out, size_t max,
+		       struct sa_errinfo *ei);
+
+/* A loadable segment (PT_LOAD) of an ELF file. */
+struct sa_elf_seg {
+	uint64_t offset, vaddr, filesz, memsz;
+	uint32_t flags;		/* PF_R, PF_W, PF_X */
+};
+
+/* Reads the PT_LOAD program headers of the ELF file @path, the first
+ * @max into @out, in file order.  Returns how many there are, or an
+ * error as sa_elf_find_symbol().
+ */
+int sa_elf_segments(const char *path, struct sa_elf_seg *out, size_t max,
+		    struct sa_errinfo *ei);
+
 /*
  * The analysis cache: binaries analysed once and shared by every image
  * that names them (the windows of the live loop, of `baseline add` and
@@ -241,6 +282,16 @@ void sa_image_cache__free(struct sa_image_cache *c);
  * after.
  */
 int sa_image_set_cache(struct sa_image *img, struct sa_image_cache *c);
+
+/* Keeps the DWARF line lookups answered for each binary of @c that has
+ * a build-id in the file DIR/BUILDID.lines (written when the binary is
+ * dropped), and answers from it, without opening DWARF, the lookups a
+ * cache before (a sensor before a restart) answered.  A file that does
+ * not validate (magic, build-id, sizes, order, checksum) is ignored and
+ * rewritten.  @dir must exist; NULL: none (the default).  Before any
+ * binary is added.  Returns 0, -EINVAL or -ENOMEM.
+ */
+int sa_image_cache_set_dir(struct sa_image_cache *c, const char *dir);
 
 /* The counters of @c, summed over its life (dwarf_opens and site_maps
  * include binaries dropped since).

@@ -15,9 +15,8 @@
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <gelf.h>
+#include <elf.h>
 #include <inttypes.h>
-#include <libelf.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,99 +24,43 @@
 #include <sys/mman.h>
 
 #include "sensor/file.h"
+#include "sensor/image.h"
 #include "sensor/log.h"
 #include "emu_rec.h"
 
-struct elf_file {
-	int fd;
-	Elf *elf;
-};
+/* At most this many PT_LOAD segments are looked at per file. */
+#define SEGS_MAX 64
 
-static int elf_open(struct elf_file *ef, const char *path,
+/* The PT_LOAD segments of @path, through the image module's reader,
+ * with this module's messages.
+ */
+static int elf_segs(const char *path, struct sa_elf_seg *segs, size_t *nr,
 		    struct sa_errinfo *ei)
 {
-	elf_version(EV_CURRENT);
-	ef->fd = sa_file_open_input(path, 0);
-	if (ef->fd < 0)
-		return sa_errinfo_set(ei, ef->fd, SA_NO_OFFSET,
-				      "filter: cannot open %s: %s", path,
-				      ef->fd == -ESPIPE ? "not a regular file"
-				      : strerror(-ef->fd));
-	ef->elf = elf_begin(ef->fd, ELF_C_READ, NULL);
-	if (!ef->elf || elf_kind(ef->elf) != ELF_K_ELF) {
-		if (ef->elf)
-			elf_end(ef->elf);
-		close(ef->fd);
-		return sa_errinfo_set(ei, -SA_ERR_FORMAT, SA_NO_OFFSET,
+	int n = sa_elf_segments(path, segs, SEGS_MAX, ei);
+
+	if (n == -SA_ERR_FORMAT)
+		return sa_errinfo_set(ei, n, SA_NO_OFFSET,
 				      "filter: %s is not an ELF file", path);
-	}
+	if (n < 0)
+		return sa_errinfo_set(ei, n, SA_NO_OFFSET,
+				      "filter: cannot open %s: %s", path,
+				      n == -ESPIPE ? "not a regular file" :
+				      sa_strerror(n));
+	*nr = (size_t)n < SEGS_MAX ? (size_t)n : SEGS_MAX;
 	return 0;
 }
 
-static void elf_close(struct elf_file *ef)
-{
-	elf_end(ef->elf);
-	close(ef->fd);
-}
-
-/* Looks @name up in .symtab, then .dynsym. */
-static int elf_find_sym(struct elf_file *ef, const char *name,
-			uint64_t *addr, uint64_t *size)
-{
-	int pass;
-
-	for (pass = 0; pass < 2; pass++) {
-		Elf_Scn *scn = NULL;
-		Elf64_Word want = pass ? SHT_DYNSYM : SHT_SYMTAB;
-
-		while ((scn = elf_nextscn(ef->elf, scn))) {
-			GElf_Shdr sh;
-			Elf_Data *d;
-			size_t i, n;
-
-			if (!gelf_getshdr(scn, &sh) || sh.sh_type != want ||
-			    !sh.sh_entsize)
-				continue;
-			d = elf_getdata(scn, NULL);
-			if (!d)
-				continue;
-			n = sh.sh_size / sh.sh_entsize;
-			for (i = 0; i < n; i++) {
-				GElf_Sym sym;
-				const char *s;
-
-				if (!gelf_getsym(d, (int)i, &sym) ||
-				    !sym.st_value ||
-				    sym.st_shndx == SHN_UNDEF)
-					continue;
-				s = elf_strptr(ef->elf, sh.sh_link,
-					       sym.st_name);
-				if (s && strcmp(s, name) == 0) {
-					*addr = sym.st_value;
-					*size = sym.st_size;
-					return 0;
-				}
-			}
-		}
-	}
-	return -SA_ERR_NOTFOUND;
-}
-
 /* ELF virtual address -> file offset, through the PT_LOAD holding it. */
-static int elf_vaddr_off(struct elf_file *ef, uint64_t vaddr, uint64_t *off)
+static int elf_vaddr_off(const struct sa_elf_seg *segs, size_t nr,
+			 uint64_t vaddr, uint64_t *off)
 {
-	size_t i, n;
+	size_t i;
 
-	if (elf_getphdrnum(ef->elf, &n))
-		return -SA_ERR_FORMAT;
-	for (i = 0; i < n; i++) {
-		GElf_Phdr ph;
-
-		if (!gelf_getphdr(ef->elf, (int)i, &ph) ||
-		    ph.p_type != PT_LOAD)
-			continue;
-		if (vaddr >= ph.p_vaddr && vaddr < ph.p_vaddr + ph.p_filesz) {
-			*off = vaddr - ph.p_vaddr + ph.p_offset;
+	for (i = 0; i < nr; i++) {
+		if (vaddr >= segs[i].vaddr &&
+		    vaddr < segs[i].vaddr + segs[i].filesz) {
+			*off = vaddr - segs[i].vaddr + segs[i].offset;
 			return 0;
 		}
 	}
@@ -201,13 +144,14 @@ static int add_file_range(struct sa_emu *emu, const char *file,
 }
 
 /* Same, from an ELF virtual address (a symbol's). */
-static int add_vaddr_range(struct sa_emu *emu, struct elf_file *ef,
-			   const char *file, uint64_t vaddr, uint64_t size,
-			   const char *what, struct sa_errinfo *ei)
+static int add_vaddr_range(struct sa_emu *emu, const struct sa_elf_seg *segs,
+			   size_t nr, const char *file, uint64_t vaddr,
+			   uint64_t size, const char *what,
+			   struct sa_errinfo *ei)
 {
 	uint64_t off;
 
-	if (elf_vaddr_off(ef, vaddr, &off))
+	if (elf_vaddr_off(segs, nr, vaddr, &off))
 		return sa_errinfo_set(ei, -SA_ERR_NOMAP, SA_NO_OFFSET,
 				      "filter: %s (%#" PRIx64 ") is not in a "
 				      "loaded segment of %s", what, vaddr,
@@ -217,25 +161,19 @@ static int add_vaddr_range(struct sa_emu *emu, struct elf_file *ef,
 
 static int default_filter(struct sa_emu *emu, struct sa_errinfo *ei)
 {
-	struct elf_file ef;
+	struct sa_elf_seg segs[SEGS_MAX];
 	size_t i, n;
 	int err;
 
-	err = elf_open(&ef, emu->exe, ei);
+	err = elf_segs(emu->exe, segs, &n, ei);
 	if (err)
 		return err;
-	if (elf_getphdrnum(ef.elf, &n))
-		n = 0;
 	for (i = 0; i < n && !err; i++) {
-		GElf_Phdr ph;
-
-		if (!gelf_getphdr(ef.elf, (int)i, &ph) ||
-		    ph.p_type != PT_LOAD || !(ph.p_flags & PF_X))
+		if (!(segs[i].flags & PF_X))
 			continue;
-		err = add_file_range(emu, emu->exe, ph.p_offset,
-				     ph.p_filesz, "executable segment", ei);
+		err = add_file_range(emu, emu->exe, segs[i].offset,
+				     segs[i].filesz, "executable segment", ei);
 	}
-	elf_close(&ef);
 	if (!err && !emu->nr_filt)
 		err = sa_errinfo_set(ei, -SA_ERR_NOTFOUND, SA_NO_OFFSET,
 				     "filter: %s has no executable segment",
@@ -272,7 +210,8 @@ static int parse_one(struct sa_emu *emu, char *f, struct sa_errinfo *ei)
 	char *what, *file = NULL, *at, *slash;
 	uint64_t size = 0, addr;
 	bool have_size = false;
-	struct elf_file ef;
+	struct sa_elf_seg segs[SEGS_MAX];
+	size_t nsegs;
 	int err;
 
 	f = trim(f);
@@ -314,7 +253,7 @@ static int parse_one(struct sa_emu *emu, char *f, struct sa_errinfo *ei)
 				      "(give the path as /proc/%d/maps "
 				      "shows it)",
 				      file, (int)emu->pid, (int)emu->pid);
-	err = elf_open(&ef, file, ei);
+	err = elf_segs(file, segs, &nsegs, ei);
 	if (err)
 		return err;
 	if (parse_u64(what, &addr) == 0) {
@@ -326,10 +265,17 @@ static int parse_one(struct sa_emu *emu, char *f, struct sa_errinfo *ei)
 			err = add_file_range(emu, file, addr, size,
 					     "address", ei);
 	} else {
+		struct sa_elf_sym sym = { 0 };
 		uint64_t ssize;
+		int found;
 
-		err = elf_find_sym(&ef, what, &addr, &ssize);
-		if (err)
+		/* the image module's reader, .symtab then .dynsym */
+		found = sa_elf_find_symbol(file, what, 0, &sym, 1, ei);
+		addr = sym.value;
+		ssize = sym.size;
+		if (found < 0)
+			err = found;
+		else if (!found)
 			err = sa_errinfo_set(ei, -SA_ERR_NOTFOUND,
 					     SA_NO_OFFSET,
 					     "filter: no symbol '%s' in %s",
@@ -339,11 +285,10 @@ static int parse_one(struct sa_emu *emu, char *f, struct sa_errinfo *ei)
 					     "filter: symbol '%s' in %s has "
 					     "no size: give /SIZE", what, file);
 		else
-			err = add_vaddr_range(emu, &ef, file, addr,
+			err = add_vaddr_range(emu, segs, nsegs, file, addr,
 					      have_size ? size : ssize, what,
 					      ei);
 	}
-	elf_close(&ef);
 	return err;
 }
 

@@ -1030,6 +1030,11 @@ START_TEST(test_attach_in_syscall)
 		execv(argv[0], argv);
 		_exit(127);
 	}
+	/* the exec done (a fixed sleep may end before it on a loaded
+	 * machine: then the image is the test's own and the workload's
+	 * code "not mapped"), then time to enter its sleep
+	 */
+	ck_assert(sa_test_wait_exec(target, argv[0]));
 	nanosleep(&(struct timespec){ 0, 20 * 1000 * 1000 }, NULL);
 	r.truth = calloc(EMU_MAX_TRUTH, sizeof(*r.truth));
 	r.emu = sa_emu__attach(target, &ei);

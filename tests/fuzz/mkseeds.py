@@ -113,3 +113,24 @@ put("fuzz_snapshot", "dup-keys", (snap[0] + "version=2\n[trace]\n"
 put("fuzz_snapshot", "perf-info",
     struct.pack("<8Q", 3, 1, 0x4040404000000000, 0, 0x1000, 0x10,
                 0x28000EA1, 0x4100F402))
+
+# fuzz_linecache: DIR/BUILDID.lines files of corpus/fuzz_elf/tiny-static
+# (src/image/linecache.c): header (magic, build-id, its length, files,
+# entries, names' size, FNV-1a sum; the harness patches build-id and sum),
+# entries (ELF address, file index or 0xffffffff for "no line", line),
+# NUL-terminated names.  Addresses in tiny-static's .text (0x40010c-).
+def lines_file(ents, names):
+    strs = b"".join(n.encode() + b"\0" for n in names)
+    body = b"".join(struct.pack("<QIi", a, f, l) for a, f, l in ents)
+    hdr = b"SALINES1" + bytes(20) + struct.pack(
+        "<IIIQQ", 20, len(names), len(ents), len(strs), 0)
+    return hdr + body + strs
+
+
+put("fuzz_linecache", "three", lines_file(
+    [(0x40010c, 0, 3), (0x400120, 0, 5), (0x400143, 0xffffffff, 0)],
+    ["/src/seed-src/tiny.c"]))
+put("fuzz_linecache", "two-files", lines_file(
+    [(0x40010c, 0, 3), (0x400110, 1, 7), (0x400143, 0, 12)],
+    ["/src/seed-src/tiny.c", "tiny.h"]))
+put("fuzz_linecache", "empty", lines_file([], []))

@@ -9,247 +9,15 @@
 #include <fcntl.h>
 #include <stdarg.h>
 #include <unistd.h>
+#include <elf.h>
 
 #include "sensor/image.h"
 #include "sensor/log.h"
 #include "testutil.h"
 #include "peer.h"
+#include "image_check.h"
 
 static const char *prog_pie, *prog_nopie, *prog_static;
-
-/* ---- peers: readelf ---- */
-
-struct peer_sec {
-	uint64_t addr, off, size;
-	bool exec;
-	bool text;		/* the name has "text" in it */
-};
-
-struct peer_sym {
-	uint64_t addr;
-	char name[128];
-};
-
-/* Sections of @path indexed by number (readelf -SW). */
-static size_t peer_sections(const char *path, struct peer_sec *v, size_t max)
-{
-	char cmd[600], *text, *line, *nl;
-	size_t n = 0;
-
-	snprintf(cmd, sizeof(cmd), "readelf -SW '%s'", path);
-	text = peer_run(cmd);
-	for (line = text; line && *line; line = nl) {
-		char *rb, *tok[12];
-		unsigned int idx;
-		int nt = 0;
-
-		nl = strchr(line, '\n');
-		if (nl)
-			*nl++ = '\0';
-		rb = strchr(line, ']');
-		if (sscanf(line, " [%u]", &idx) != 1 || !rb || idx >= max)
-			continue;
-		for (char *p = rb + 1; *p && nt < 12;) {
-			while (*p == ' ')
-				p++;
-			if (!*p)
-				break;
-			tok[nt++] = p;
-			while (*p && *p != ' ')
-				p++;
-			if (*p)
-				*p++ = '\0';
-		}
-		if (idx == 0 || nt < 9)
-			continue;
-		/* Name Type Address Off Size ES [Flg] Lk Inf Al */
-		v[idx].addr = strtoull(tok[2], NULL, 16);
-		v[idx].off = strtoull(tok[3], NULL, 16);
-		v[idx].size = strtoull(tok[4], NULL, 16);
-		v[idx].exec = nt == 10 && strchr(tok[6], 'X') &&
-			      strchr(tok[6], 'A');
-		v[idx].text = strstr(tok[0], "text") != NULL;
-		if (idx + 1 > n)
-			n = idx + 1;
-	}
-	free(text);
-	return n;
-}
-
-/* Function symbols by the rule of docs/image.md, from readelf -sW. */
-static size_t peer_func_syms(const char *path, struct peer_sym **out)
-{
-	static struct peer_sec secs[256];
-	char cmd[600], *text, *line, *nl;
-	size_t n = 0, cap = 1024, nsec;
-	struct peer_sym *v = malloc(cap * sizeof(*v));
-
-	memset(secs, 0, sizeof(secs));
-	nsec = peer_sections(path, secs, 256);
-	snprintf(cmd, sizeof(cmd), "readelf -sW '%s'", path);
-	text = peer_run(cmd);
-	for (line = text; line && *line; line = nl) {
-		char value[32], size[32], type[16], bind[16], vis[16];
-		char ndx[16], name[256];
-		unsigned int num, sh;
-		uint64_t a;
-		char *at;
-
-		nl = strchr(line, '\n');
-		if (nl)
-			*nl++ = '\0';
-		name[0] = '\0';
-		if (sscanf(line, " %u: %31s %31s %15s %15s %15s %15s %255s",
-			   &num, value, size, type, bind, vis, ndx,
-			   name) != 8)
-			continue;
-		if (strcmp(type, "FUNC") && strcmp(type, "IFUNC") &&
-		    strcmp(type, "NOTYPE"))
-			continue;
-		if (sscanf(ndx, "%u", &sh) != 1 || sh >= nsec ||
-		    !secs[sh].exec)
-			continue;
-		if (name[0] == '$')
-			continue;
-		/* labels: visible, in a "*text*" section (perf's rule) */
-		if (!strcmp(type, "NOTYPE") &&
-		    (!secs[sh].text || !strcmp(vis, "HIDDEN") ||
-		     !strcmp(vis, "INTERNAL")))
-			continue;
-		at = strchr(name, '@');
-		if (at)
-			*at = '\0';
-		a = strtoull(value, NULL, 16);
-		if (a < secs[sh].addr || a >= secs[sh].addr + secs[sh].size)
-			continue;
-		if (n == cap) {
-			cap *= 2;
-			v = realloc(v, cap * sizeof(*v));
-		}
-		v[n].addr = a;
-		snprintf(v[n].name, sizeof(v[n].name), "%s", name);
-		n++;
-	}
-	free(text);
-	*out = v;
-	return n;
-}
-
-static int cmp_u64(const void *a, const void *b)
-{
-	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-
-	return x < y ? -1 : x > y;
-}
-
-/* Compares every function symbol of @path with readelf; @bias is ours. */
-static void check_symbols(struct sa_image *img, const char *path,
-			  uint64_t bias)
-{
-	static struct peer_sec secs[256];
-	struct peer_sym *ps;
-	size_t n = peer_func_syms(path, &ps), i, nsec, nuniq = 0;
-	uint64_t *addrs = malloc((n + 1) * sizeof(*addrs));
-
-	ck_assert_msg(n > 0, "%s: readelf lists no function symbols", path);
-	for (i = 0; i < n; i++) {
-		const struct sa_sym *s = sa_image_symbolize(img,
-							    ps[i].addr + bias);
-		bool named = false;
-
-		ck_assert_msg(s, "%s: no symbol at 0x%" PRIx64 " (%s)", path,
-			      ps[i].addr, ps[i].name);
-		ck_assert_msg(s->start == ps[i].addr + bias,
-			      "%s: %s at 0x%" PRIx64 ": we say %s at 0x%"
-			      PRIx64, path, ps[i].name, ps[i].addr, s->name,
-			      s->start - bias);
-		for (size_t j = 0; j < n; j++)
-			if (ps[j].addr == ps[i].addr &&
-			    !strcmp(ps[j].name, s->name))
-				named = true;
-		ck_assert_msg(named, "%s: 0x%" PRIx64 " named %s, not a name "
-			      "readelf gives there", path, ps[i].addr,
-			      s->name);
-		addrs[i] = ps[i].addr + bias;
-	}
-	qsort(addrs, n, sizeof(*addrs), cmp_u64);
-	for (i = 0; i < n; i++)
-		if (!nuniq || addrs[nuniq - 1] != addrs[i])
-			addrs[nuniq++] = addrs[i];
-	/* no symbol of ours that readelf does not have */
-	memset(secs, 0, sizeof(secs));
-	nsec = peer_sections(path, secs, 256);
-	for (i = 0; i < nsec; i++) {
-		if (!secs[i].exec)
-			continue;
-		for (uint64_t a = secs[i].addr;
-		     a < secs[i].addr + secs[i].size; a++) {
-			const struct sa_sym *s = sa_image_symbolize(img,
-								    a + bias);
-
-			/* PLT stubs: objdump's, checked by image-names */
-			if (!s || strstr(s->name, "@plt"))
-				continue;
-			ck_assert_msg(bsearch(&s->start, addrs, nuniq,
-					      sizeof(*addrs), cmp_u64),
-				      "%s: symbol %s at 0x%" PRIx64 " is not "
-				      "in readelf", path, s->name,
-				      s->start - bias);
-		}
-	}
-	free(addrs);
-	free(ps);
-}
-
-/* Compares our file:line with addr2line for every instruction of @func. */
-static void check_srclines(struct sa_image *img, const char *path,
-			   const char *func, uint64_t bias)
-{
-	struct peer_insn *pi;
-	size_t n = peer_objdump_func("objdump", path, func, &pi), i, len;
-	char *cmd, *out, *line, *nl;
-	int matched = 0;
-
-	ck_assert_msg(n > 3, "%s: objdump shows no %s", path, func);
-	len = 64 + strlen(path) + n * 20;
-	cmd = malloc(len);
-	i = snprintf(cmd, len, "addr2line -e '%s'", path);
-	for (size_t k = 0; k < n; k++)
-		i += snprintf(cmd + i, len - i, " %" PRIx64, pi[k].addr);
-	out = peer_run(cmd);
-	line = out;
-	for (i = 0; i < n && line && *line; i++, line = nl) {
-		const char *file = NULL;
-		char *colon;
-		int l = 0, err, want;
-
-		nl = strchr(line, '\n');
-		if (nl)
-			*nl++ = '\0';
-		colon = strrchr(line, ':');
-		ck_assert(colon);
-		*colon = '\0';
-		err = sa_image_srcline(img, pi[i].addr + bias, &file, &l);
-		if (!strcmp(line, "??")) {
-			ck_assert_msg(err == -SA_ERR_NOTFOUND, "%s+0x%" PRIx64
-				      ": addr2line has no line, we say %s:%d",
-				      func, pi[i].addr, file, l);
-			continue;
-		}
-		want = (int)strtol(colon + 1, NULL, 10);
-		ck_assert_msg(err == 0, "%s 0x%" PRIx64 ": no line, addr2line "
-			      "says %s:%d", func, pi[i].addr, line, want);
-		ck_assert_msg(!strcmp(file, line) && l == want,
-			      "0x%" PRIx64 ": we say %s:%d, addr2line %s:%d",
-			      pi[i].addr, file, l, line, want);
-		matched++;
-	}
-	ck_assert_int_eq(i, n);
-	ck_assert_msg(matched > 3, "%s: too few lines compared", func);
-	free(out);
-	free(cmd);
-	free(pi);
-}
 
 /* ---- sections and reads ---- */
 
@@ -345,21 +113,6 @@ static struct peer_sec text_of(const char *path)
 			 &s.off, &s.size) == 3);
 	free(out);
 	return s;
-}
-
-/* nm's address of @name in @path. */
-static uint64_t nm_addr(const char *path, const char *name)
-{
-	char cmd[700], *out;
-	uint64_t a;
-
-	snprintf(cmd, sizeof(cmd), "nm '%s' | grep ' %s$' | head -1", path,
-		 name);
-	out = peer_run(cmd);
-	ck_assert_msg(out[0], "nm: no %s in %s", name, path);
-	a = strtoull(out, NULL, 16);
-	free(out);
-	return a;
 }
 
 START_TEST(t_load_nopie)
@@ -738,6 +491,153 @@ START_TEST(t_build_id)
 END_TEST
 
 /*
+ * The by-name symbol reader and the segment reader that the capture's and
+ * the emulated sensor's filters use: every FUNC (SA_ELF_SYM_FUNC) and
+ * OBJECT (no flag) symbol that .symtab holds once, and every PT_LOAD,
+ * against readelf -sW, -SW and -lW.
+ */
+static void check_elf_lookup(const char *path)
+{
+	static struct peer_sec secs[256];
+	static struct {
+		char name[256], value[32], size[32];
+		unsigned int sh;
+		bool func, obj;
+	} ent[8192];
+	struct sa_elf_seg segs[16];
+	struct sa_errinfo ei;
+	char cmd[700], *text, *line, *nl;
+	bool symtab = false;
+	int nsym = 0, nseg = 0, n, nent = 0, i, j;
+
+	memset(secs, 0, sizeof(secs));
+	peer_sections(path, secs, 256);
+	snprintf(cmd, sizeof(cmd), "readelf -sW '%s'", path);
+	text = peer_run(cmd);
+	for (line = text; line && *line && nent < 8192; line = nl) {
+		char type[16], bind[16], vis[16], ndx[16];
+		unsigned int num;
+
+		nl = strchr(line, '\n');
+		if (nl)
+			*nl++ = '\0';
+		if (strstr(line, "Symbol table '"))
+			symtab = strstr(line, "'.symtab'") != NULL;
+		if (!symtab || sscanf(line, " %u: %31s %31s %15s %15s %15s "
+				      "%15s %255s", &num, ent[nent].value,
+				      ent[nent].size, type, bind, vis, ndx,
+				      ent[nent].name) != 8)
+			continue;
+		ent[nent].func = !strcmp(type, "FUNC");
+		ent[nent].obj = !strcmp(type, "OBJECT");
+		if (sscanf(ndx, "%u", &ent[nent].sh) != 1)
+			ent[nent].sh = UINT32_MAX;	/* UND, ABS */
+		nent++;
+	}
+	free(text);
+	for (i = 0; i < nent; i++) {
+		struct sa_elf_sym sym;
+		uint64_t v = strtoull(ent[i].value, NULL, 16);
+		unsigned int sh = ent[i].sh;
+		int same = 0;
+
+		if ((!ent[i].func && !ent[i].obj) || !v || sh >= 256)
+			continue;
+		/* names readelf lists once in .symtab */
+		for (j = 0; j < nent; j++)
+			same += !strcmp(ent[j].name, ent[i].name);
+		if (same != 1)
+			continue;
+		n = sa_elf_find_symbol(path, ent[i].name,
+				       ent[i].func ? SA_ELF_SYM_FUNC : 0,
+				       &sym, 1, &ei);
+		ck_assert_msg(n == 1, "%s: %s: %d", path, ent[i].name, n);
+		ck_assert_msg(sym.value == v &&
+			      sym.size == strtoull(ent[i].size, NULL, 0) &&
+			      sym.offset == v - secs[sh].addr + secs[sh].off,
+			      "%s: %s: value 0x%" PRIx64 " size %" PRIu64
+			      " offset 0x%" PRIx64 ", readelf %s %s", path,
+			      ent[i].name, sym.value, sym.size, sym.offset,
+			      ent[i].value, ent[i].size);
+		nsym++;
+	}
+	ck_assert_msg(nsym > 10, "%s: %d symbols compared", path, nsym);
+	/* an object is no function */
+	ck_assert_int_eq(sa_elf_find_symbol(path, "completed.0",
+					    SA_ELF_SYM_FUNC, NULL, 0, &ei), 0);
+	ck_assert_int_eq(sa_elf_find_symbol(path, "no_such_symbol_here", 0,
+					    NULL, 0, &ei), 0);
+
+	n = sa_elf_segments(path, segs, 16, &ei);
+	snprintf(cmd, sizeof(cmd), "readelf -lW '%s' | grep ' LOAD '", path);
+	text = peer_run(cmd);
+	for (line = text; line && *line; line = nl) {
+		unsigned long long off, va, pa, fsz, msz;
+		char flg[3][8] = { "", "", "" };
+		uint32_t want = 0;
+		int k, nf;
+
+		nl = strchr(line, '\n');
+		if (nl)
+			*nl++ = '\0';
+		nf = sscanf(line, " LOAD %llx %llx %llx %llx %llx %7s %7s %7s",
+			    &off, &va, &pa, &fsz, &msz, flg[0], flg[1],
+			    flg[2]);
+		ck_assert_int_ge(nf, 7);
+		for (k = 0; k < nf - 5; k++) {
+			if (!strncmp(flg[k], "0x", 2))
+				break;	/* the alignment */
+			want |= (strchr(flg[k], 'R') ? PF_R : 0) |
+				(strchr(flg[k], 'W') ? PF_W : 0) |
+				(strchr(flg[k], 'E') ? PF_X : 0);
+		}
+		ck_assert_int_lt(nseg, n);
+		ck_assert_msg(segs[nseg].offset == off &&
+			      segs[nseg].vaddr == va &&
+			      segs[nseg].filesz == fsz &&
+			      segs[nseg].memsz == msz &&
+			      segs[nseg].flags == want,
+			      "%s: segment %d differs from readelf's %s", path,
+			      nseg, line);
+		nseg++;
+	}
+	free(text);
+	ck_assert_int_eq(nseg, n);
+	ck_assert_int_ge(nseg, 2);
+}
+
+START_TEST(t_elf_lookup)
+{
+	struct sa_errinfo ei;
+	char path[4200], cmd[9000];
+	char *out;
+
+	check_elf_lookup(prog_nopie);
+	check_elf_lookup(prog_pie);
+	/* stripped: .dynsym only, where the program defines no classify */
+	snprintf(path, sizeof(path), "%s/lookup-stripped", sa_test_tmpdir());
+	snprintf(cmd, sizeof(cmd), "strip -o '%s' '%s'", path, prog_pie);
+	ck_assert_int_eq(system(cmd), 0);
+	snprintf(cmd, sizeof(cmd), "nm -D '%s' | grep -c ' classify$' || true",
+		 path);
+	out = peer_run(cmd);
+	ck_assert_int_eq(strtol(out, NULL, 10), 0);
+	free(out);
+	ck_assert_int_eq(sa_elf_find_symbol(path, "classify", SA_ELF_SYM_FUNC,
+					    NULL, 0, &ei), 0);
+	/* bad input: the errors the filters show */
+	ck_assert_int_eq(sa_elf_find_symbol("/nonexistent/x", "main", 0, NULL,
+					    0, &ei), -ENOENT);
+	ck_assert(strstr(ei.msg, "/nonexistent/x"));
+	snprintf(path, sizeof(path), "%s/lookup-text", sa_test_tmpdir());
+	snprintf(cmd, sizeof(cmd), "echo not elf > '%s'", path);
+	ck_assert_int_eq(system(cmd), 0);
+	ck_assert_int_eq(sa_elf_segments(path, NULL, 0, &ei), -SA_ERR_FORMAT);
+	ck_assert_msg(strstr(ei.msg, "not an ELF file"), "%s", ei.msg);
+}
+END_TEST
+
+/*
  * Separate debug files: a stripped copy of the program finds its symbols
  * and lines through .gnu_debuglink, or by build-id under a symfs; they
  * must equal readelf's and addr2line's on the unstripped program.
@@ -798,6 +698,121 @@ START_TEST(t_debug_file)
 }
 END_TEST
 
+/*
+ * The on-disk line cache (sa_image_cache_set_dir): a second cache with
+ * the same directory (a restarted sensor) answers every line lookup of
+ * the program's .text as the first did, without opening DWARF, and with
+ * addr2line's lines; a damaged file, a truncated one and one of another
+ * build are ignored (DWARF opened again, same answers) and rewritten.
+ */
+struct lc_answer {
+	int err, line;
+	char file[256];
+};
+
+static uint64_t lc_run(const char *dir, const char *path, uint64_t lo,
+		       uint64_t hi, struct lc_answer *want, bool fill)
+{
+	struct sa_image_cache *c = sa_image_cache__new();
+	struct sa_image_cache_stats st;
+	struct sa_image *img = sa_image__new(SA_ARCH_UNKNOWN);
+	struct sa_errinfo ei;
+	uint64_t a;
+
+	ck_assert(c && img);
+	ck_assert_int_eq(sa_image_cache_set_dir(c, dir), 0);
+	ck_assert_int_eq(sa_image_set_cache(img, c), 0);
+	ck_assert_int_eq(sa_image_load_elf(img, path, UINT64_MAX, &ei), 0);
+	for (a = lo; a < hi; a++) {
+		struct lc_answer *w = &want[a - lo];
+		const char *file = NULL;
+		int line = 0, err = sa_image_srcline(img, a, &file, &line);
+
+		if (fill) {
+			w->err = err;
+			w->line = err ? 0 : line;
+			snprintf(w->file, sizeof(w->file), "%s",
+				 err ? "" : file);
+			continue;
+		}
+		ck_assert_msg(err == w->err && (err || (line == w->line &&
+						       !strcmp(file, w->file))),
+			      "0x%" PRIx64 ": %d %s:%d, before %d %s:%d", a,
+			      err, err ? "" : file, line, w->err, w->file,
+			      w->line);
+	}
+	check_srclines(img, path, "sum_loop", 0);
+	sa_image_cache_stats(c, &st);
+	sa_image__free(img);
+	sa_image_cache__free(c);
+	return st.dwarf_opens;
+}
+
+START_TEST(t_line_cache)
+{
+	struct peer_sec text = text_of(prog_nopie);
+	char dir[4200], file[4400], other[4400], cmd[9000], hex[64];
+	struct lc_answer *want = calloc(text.size, sizeof(*want));
+	int with_line = 0;
+	uint64_t i;
+	char *out;
+
+	snprintf(dir, sizeof(dir), "%s/lines", sa_test_tmpdir());
+	ck_assert_int_eq(mkdir(dir, 0755), 0);
+	snprintf(cmd, sizeof(cmd), "readelf -n '%s' | sed -n 's/.*Build ID: "
+		 "//p'", prog_nopie);
+	out = peer_run(cmd);
+	snprintf(hex, sizeof(hex), "%.*s", (int)strcspn(out, "\n"), out);
+	free(out);
+	snprintf(file, sizeof(file), "%s/%s.lines", dir, hex);
+
+	/* first run: DWARF, and the file written when the binary goes */
+	ck_assert_int_eq(lc_run(dir, prog_nopie, text.addr,
+				text.addr + text.size, want, true), 1);
+	ck_assert_int_eq(access(file, R_OK), 0);
+	for (i = 0; i < text.size; i++)
+		with_line += !want[i].err;
+	ck_assert_int_gt(with_line, (int)text.size / 2);
+	/* restarted: the same answers, no DWARF */
+	ck_assert_int_eq(lc_run(dir, prog_nopie, text.addr,
+				text.addr + text.size, want, false), 0);
+
+	/* damaged: a byte of the body flipped */
+	snprintf(cmd, sizeof(cmd), "printf '\\377' | dd of='%s' bs=1 "
+		 "seek=100 conv=notrunc status=none", file);
+	ck_assert_int_eq(system(cmd), 0);
+	ck_assert_int_eq(lc_run(dir, prog_nopie, text.addr,
+				text.addr + text.size, want, false), 1);
+	ck_assert_int_eq(lc_run(dir, prog_nopie, text.addr,
+				text.addr + text.size, want, false), 0);
+	/* truncated */
+	snprintf(cmd, sizeof(cmd), "truncate -s 50 '%s'", file);
+	ck_assert_int_eq(system(cmd), 0);
+	ck_assert_int_eq(lc_run(dir, prog_nopie, text.addr,
+				text.addr + text.size, want, false), 1);
+	ck_assert_int_eq(lc_run(dir, prog_nopie, text.addr,
+				text.addr + text.size, want, false), 0);
+	/* of another build: the PIE's file under this build-id's name */
+	snprintf(other, sizeof(other), "%s/pie", dir);
+	ck_assert_int_eq(mkdir(other, 0755), 0);
+	{
+		struct peer_sec pt = text_of(prog_pie);
+		struct lc_answer *pw = calloc(pt.size, sizeof(*pw));
+
+		lc_run(other, prog_pie, pt.addr, pt.addr + pt.size, pw, true);
+		free(pw);
+	}
+	snprintf(cmd, sizeof(cmd), "cp \"$(ls '%s'/*.lines)\" '%s'", other,
+		 file);
+	ck_assert_int_eq(system(cmd), 0);
+	ck_assert_int_eq(lc_run(dir, prog_nopie, text.addr,
+				text.addr + text.size, want, false), 1);
+	ck_assert_int_eq(lc_run(dir, prog_nopie, text.addr,
+				text.addr + text.size, want, false), 0);
+	free(want);
+}
+END_TEST
+
 /* Without .debug_aranges (as clang builds): lines through CU ranges. */
 START_TEST(t_no_aranges)
 {
@@ -841,8 +856,10 @@ static Suite *image_suite(void)
 	tcase_add_test(tc, t_truncated);
 	tcase_add_test(tc, t_shdrs_past_eof);
 	tcase_add_test(tc, t_build_id);
+	tcase_add_test(tc, t_elf_lookup);
 	tcase_add_test(tc, t_debug_file);
 	tcase_add_test(tc, t_no_aranges);
+	tcase_add_test(tc, t_line_cache);
 	suite_add_tcase(s, tc);
 	return s;
 }
