@@ -144,7 +144,13 @@ static size_t read_result(int fd, pid_t child, const volatile sig_atomic_t *stop
 			kill(child, SIGTERM);
 			forwarded = true;
 		}
-		if (poll(&pfd, 1, -1) < 0) {
+		/* Bounded: a signal that comes between the test of @stop
+		 * and the poll interrupts nothing; the next look sees it.
+		 */
+		n = poll(&pfd, 1, 100);
+		if (n == 0)
+			continue;
+		if (n < 0) {
 			if (errno != EINTR)
 				return got;
 			if (!forwarded && !stop) {
@@ -177,6 +183,7 @@ int sa_emu_guard_run(sa_emu_guard_fn fn, void *ctx, void *out, size_t out_len,
 	size_t got, total = sizeof(hdr) + out_len;
 	char *buf;
 	pid_t parent = getpid(), child;
+	sigset_t stopsigs, oldmask;
 	int ws = 0, err;
 
 	buf = malloc(total);
@@ -194,7 +201,21 @@ int sa_emu_guard_run(sa_emu_guard_fn fn, void *ctx, void *out, size_t out_len,
 	}
 	/* Nothing buffered may be written twice, by both processes. */
 	fflush(NULL);
+	/* The stop signals wait until the guardian has its own handlers
+	 * (guard_setup() unblocks them): one forwarded right after the fork
+	 * would otherwise run the caller's handler, inherited, which sets
+	 * the caller's flag in the guardian's copy, and the guardian would
+	 * trace on while this process waits for it.
+	 */
+	sigemptyset(&stopsigs);
+	sigaddset(&stopsigs, SIGTERM);
+	sigaddset(&stopsigs, SIGINT);
+	sigaddset(&stopsigs, SIGHUP);
+	sigaddset(&stopsigs, SIGQUIT);
+	sigprocmask(SIG_BLOCK, &stopsigs, &oldmask);
 	child = fork();
+	if (child)
+		sigprocmask(SIG_SETMASK, &oldmask, NULL);
 	if (child < 0) {
 		err = -errno;
 		goto close_life;
