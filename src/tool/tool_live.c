@@ -17,6 +17,7 @@
 #include <syslog.h>
 #include <time.h>
 #include <unistd.h>
+#include <sys/stat.h>
 #include <sys/prctl.h>
 #include <sys/wait.h>
 
@@ -96,6 +97,9 @@ static void live_usage(FILE *f)
 "                           ongoing or resolved anomaly); default text\n"
 "  -o, --output FILE        write there instead of standard output\n"
 "      --keep-windows DIR   keep the window files (perf.data) in DIR\n"
+"      --cache-dir DIR      keep each binary's answered line lookups in\n"
+"                           DIR/BUILDID.lines (made 0700 if missing), so\n"
+"                           that a restarted sensor skips opening DWARF\n"
 "Fleet (docs/fleet.md):\n"
 "      --fleet URL          also store every window's history in ClickHouse\n"
 "                           (HTTP interface; `fleet init` first)\n"
@@ -125,7 +129,7 @@ SA_TOOL_OTLP_USAGE
 
 enum { OPT_BUDGET = 256, OPT_FILTER, OPT_BASELINE, OPT_LEARN,
        OPT_LEARN_DB, OPT_GROUP, OPT_FDR, OPT_KEEP, OPT_COMM, OPT_UNIT,
-       OPT_CGROUP_ROOT };
+       OPT_CGROUP_ROOT, OPT_CACHE_DIR };
 
 enum { OPT_FLEET = 400, OPT_FLEET_HOST, OPT_SPOOL, OPT_SPOOL_MAX,
        OPT_FLEET_QUEUE, OPT_FLEET_TIMEOUT };
@@ -155,6 +159,7 @@ struct live_out {
 	size_t fleet_queue;			/* 0: the default */
 	struct sa_fleet_sender *snd;		/* while watching */
 	struct watchdog *wd;			/* -p under systemd */
+	const char *cache_dir;			/* --cache-dir, or NULL */
 };
 
 /*
@@ -469,7 +474,26 @@ static int watch_one_run(struct sa_live_opts *o, struct live_out *lo,
 	/* the loop knows nothing of the fleet: a window callback */
 	o->window_fn = on_window;
 	o->window_ctx = lo;
+	if (lo->cache_dir) {
+		/* the loop takes its own reference; the lines are written
+		 * when the loop drops the cache, at its end
+		 */
+		o->decode.cache = sa_image_cache__new();
+		err = o->decode.cache ?
+		      sa_image_cache_set_dir(o->decode.cache, lo->cache_dir) :
+		      -ENOMEM;
+		if (err) {
+			sa_err("%s--cache-dir %s: %s", who, lo->cache_dir,
+			       sa_strerror(err));
+			sa_image_cache__free(o->decode.cache);
+			o->decode.cache = NULL;
+			err = SA_EXIT_FAIL;
+			goto out_fleet;
+		}
+	}
 	lv = sa_live__new(o, &ei);
+	sa_image_cache__free(o->decode.cache);
+	o->decode.cache = NULL;
 	if (!lv) {
 		sa_err("%s%s", who, ei.msg[0] ? ei.msg : strerror(errno));
 		err = SA_EXIT_FAIL;
@@ -933,6 +957,7 @@ int cmd_live(int argc, char **argv)
 		{ "group", required_argument, NULL, OPT_GROUP },
 		{ "fdr", required_argument, NULL, OPT_FDR },
 		{ "keep-windows", required_argument, NULL, OPT_KEEP },
+		{ "cache-dir", required_argument, NULL, OPT_CACHE_DIR },
 		{ "comm", required_argument, NULL, OPT_COMM },
 		{ "unit", required_argument, NULL, OPT_UNIT },
 		{ "cgroup-root", required_argument, NULL, OPT_CGROUP_ROOT },
@@ -1008,6 +1033,14 @@ int cmd_live(int argc, char **argv)
 		case OPT_KEEP:
 			o.workdir = optarg;
 			o.keep_windows = true;
+			break;
+		case OPT_CACHE_DIR:
+			if (mkdir(optarg, 0700) && errno != EEXIST) {
+				sa_err("--cache-dir %s: %s", optarg,
+				       strerror(errno));
+				return SA_EXIT_FAIL;
+			}
+			lo.cache_dir = optarg;
 			break;
 		case OPT_FLEET:
 			fo.url = optarg;

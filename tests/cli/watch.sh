@@ -168,6 +168,32 @@ wait "$sa"
 kill -9 "$e"
 wait "$e" 2>/dev/null
 
+# --cache-dir: the line lookups of one watcher, kept by build-id (0700
+# directory), are read by the next one (-v -v says how many, from where)
+bid=$(readelf -n "$WL_BUSY" | sed -n 's/.*Build ID: *//p')
+"$WL_BUSY" 4000000000 >/dev/null &
+e=$!
+pids="$pids $e"
+for round in 1 2; do
+	"$T" watch -p "$e" --backend emulate --period 100ms --learn 2 \
+		--cpu-budget 1000000 --cache-dir "$D/lc" -v -v \
+		-o /dev/null 2>err &
+	sa=$!
+	pids="$pids $sa"
+	wait_for err "baseline learnt from 2 windows" ||
+		fail "--cache-dir: round $round: learning never ended"
+	[ $round = 2 ] &&
+		{ grep -Eq "[1-9][0-9]* line lookups from $D/lc/$bid.lines" err ||
+		  fail "--cache-dir: the second watcher did not read $bid.lines"; }
+	kill -INT "$sa"
+	wait "$sa" || fail "--cache-dir: exit status $? after SIGINT"
+	[ -s "$D/lc/$bid.lines" ] ||
+		fail "--cache-dir: no $bid.lines after round $round"
+done
+[ "$(stat -c %a "$D/lc")" = 700 ] || fail "--cache-dir: not mode 0700"
+kill -9 "$e"
+wait "$e" 2>/dev/null
+
 # sd_notify: READY=1 once watching, WATCHDOG=1 within the watchdog
 # period (WATCHDOG_USEC=1 s: a ping every 0.5 s), STOPPING=1 at the end
 if command -v python3 >/dev/null; then

@@ -70,7 +70,8 @@ _sensor_agent()
 		return 0
 		;;
 	-o | --output | -i | --input | --db | --config | -b | --binary | \
-	--symfs | --keep-windows | --bundle | --socket | --pt | --image | \
+	--symfs | --keep-windows | --cache-dir | --bundle | --socket | --pt | \
+	--image | \
 	--cs-trace | --sysfs | --html | --timeline | --source-dir | --spool | \
 	--jsonl)
 		mapfile -t COMPREPLY < <(compgen -f -- "$cur")
