@@ -107,7 +107,7 @@ static void handle_set(struct req *r)
 	struct slot *s = &cache[r->key % CACHE_SLOTS];
 
 	store[r->key % STORE_SIZE] = r->len;
-	if (SC_BR(s->used && s->key == r->key))
+	if (SC_BR(s->used && s->key == r->key)) /* ALSO miss */
 		s->val = r->len;
 	served++;
 	SC_LEAVE();
@@ -118,7 +118,7 @@ static void handle_del(struct req *r)
 	SC_ENTER();
 	struct slot *s = &cache[r->key % CACHE_SLOTS];
 
-	if (SC_BR(s->used && s->key == r->key))
+	if (SC_BR(s->used && s->key == r->key)) /* ALSO miss */
 		s->used = 0;
 	store[r->key % STORE_SIZE] = 0;
 	served++;

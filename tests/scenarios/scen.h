@@ -60,11 +60,20 @@ static const struct scenario scenarios[] = {
 
 #define NR_SCEN (sizeof(scenarios) / sizeof(scenarios[0]))
 
-/* The planted site, from the workload's source. */
+/* The planted site, from the workload's source; and the sites where the
+ * same change acts as directly ("ALSO <mode>" markers: the same decision
+ * in another function, which the detector may rank first as rightly).
+ */
+#define MAX_ALSO 4
 struct plant {
 	char func[128];
 	int line;		/* the marker's line */
 	int body_start, body_end;	/* the function's lines */
+	struct {
+		char func[128];
+		int line;
+	} also[MAX_ALSO];
+	int nr_also;
 };
 
 static char *source_path(int wl, char *buf, size_t size)
@@ -78,12 +87,13 @@ static char *source_path(int wl, char *buf, size_t size)
 
 static void find_plant(int wl, const char *mode, struct plant *pl)
 {
-	char path[4096], marker[64], line[1024];
+	char path[4096], marker[64], also[64], line[1024], func[128] = "";
 	int n = 0, def = 0;
 	FILE *f;
 
 	memset(pl, 0, sizeof(*pl));
 	snprintf(marker, sizeof(marker), "PLANT %s */", mode);
+	snprintf(also, sizeof(also), "ALSO %s */", mode);
 	f = fopen(source_path(wl, path, sizeof(path)), "r");
 	ck_assert_msg(f, "cannot read %s", path);
 	while (fgets(line, sizeof(line), f)) {
@@ -95,16 +105,24 @@ static void find_plant(int wl, const char *mode, struct plant *pl)
 		/* A function definition starts in column 0 with a type and
 		 * has a '(' and no ';'.
 		 */
-		if (!pl->line && isalpha((unsigned char)line[0]) &&
+		if (isalpha((unsigned char)line[0]) &&
 		    strchr(line, '(') && line[len - 1] != ';') {
 			const char *p = strchr(line, '('), *b = p;
 
 			while (b > line && (isalnum((unsigned char)b[-1]) ||
 					    b[-1] == '_'))
 				b--;
-			snprintf(pl->func, sizeof(pl->func), "%.*s",
-				 (int)(p - b), b);
-			def = n;
+			snprintf(func, sizeof(func), "%.*s", (int)(p - b), b);
+			if (!pl->line) {
+				snprintf(pl->func, sizeof(pl->func), "%s",
+					 func);
+				def = n;
+			}
+		}
+		if (strstr(line, also) && pl->nr_also < MAX_ALSO) {
+			snprintf(pl->also[pl->nr_also].func,
+				 sizeof(pl->also[0].func), "%s", func);
+			pl->also[pl->nr_also++].line = n;
 		}
 		if (!pl->line && strstr(line, marker)) {
 			pl->line = n;
@@ -121,7 +139,15 @@ static void find_plant(int wl, const char *mode, struct plant *pl)
 static bool scen_match(const struct scenario *s, const struct plant *pl,
 		       const struct sa_anomaly *a, bool traced)
 {
-	if (!a || !a->significant || strcmp(a->function, pl->func))
+	int i;
+
+	if (!a || !a->significant)
+		return false;
+	for (i = 0; i < pl->nr_also; i++)
+		if (!strcmp(a->function, pl->also[i].func) &&
+		    a->line == pl->also[i].line)
+			return true;
+	if (strcmp(a->function, pl->func))
 		return false;
 	if (s->kind == SA_ANOM_CALL_RATE && !(traced && s->traced_marker))
 		return a->line >= pl->body_start && a->line <= pl->body_end;
