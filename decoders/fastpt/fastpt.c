@@ -101,10 +101,12 @@ struct sa_fpt_prange {
  * operations it made, and the range it ends with.  @used 0: no run.
  */
 #define SA_FPT_RUN_ROPS 16
+#define SA_FPT_RUN_EXT 2	/* returns to callers outside the run */
 
 struct sa_fpt_run {
 	struct sa_fpt_block *from, *end;
 	uint8_t n, bits, used, nr_rops;
+	uint8_t nr_ext;			/* returns to callers outside it */
 	bool tail;			/* @n are the last bits of the TNT */
 	bool has_lc;
 	uint32_t lc;			/* the last deciding edge */
@@ -114,6 +116,8 @@ struct sa_fpt_run {
 	struct sa_fpt_prange last;
 	struct sa_fpt_run *hnext;
 	uint64_t pend;			/* passes in the current segment */
+	/* the return stack's top entries it returns to, top first */
+	uint64_t ext[SA_FPT_RUN_EXT];
 	uint64_t *rops;			/* push of that address; 0: pop */
 	uint32_t edges[];		/* then the rops */
 };
@@ -1026,6 +1030,7 @@ static struct sa_fpt_run *sa_fpt_run_build(struct sa_fpt *d,
 	uint64_t rops[SA_FPT_RUN_ROPS], stack[SA_FPT_RUN_ROPS];
 	struct sa_fpt_prange r, pr;
 	unsigned int used = 0, steps, nr = 0, nr_rops = 0, depth = 0;
+	unsigned int nr_ext = 0;
 	bool open = false, have_pr = false, has_lc = false;
 	uint32_t lc = 0;
 	uint64_t next = 0;
@@ -1064,13 +1069,27 @@ static struct sa_fpt_run *sa_fpt_run_build(struct sa_fpt *d,
 				break;
 			bit = (bits >> (n - 1 - used)) & 1;
 			if (b->exit == SA_IC_RET) {
-				/* a compressed return to a call of this run */
-				if (!bit || !depth || nr_rops == SA_FPT_RUN_ROPS)
+				/* a compressed return to a call of this run,
+				 * or to the address on the decoder's return
+				 * stack: the run is then kept for that
+				 * address (sa_fpt_run_fits())
+				 */
+				if (!bit || nr_rops == SA_FPT_RUN_ROPS ||
+				    (!depth && (nr_ext == SA_FPT_RUN_EXT ||
+						d->ret_n <= nr_ext)))
 					break;
 				used++;
 				sa_fpt_run_add(&r, &open, b);
 				rops[nr_rops++] = 0;
-				next = stack[--depth];
+				if (depth) {
+					next = stack[--depth];
+				} else {
+					next = d->ret[(d->ret_top +
+						       SA_FPT_RETSTACK -
+						       nr_ext) %
+						      SA_FPT_RETSTACK];
+					done.ext[nr_ext++] = next;
+				}
 			} else {
 				used++;
 				sa_fpt_run_add(&r, &open, b);
@@ -1107,6 +1126,7 @@ static struct sa_fpt_run *sa_fpt_run_build(struct sa_fpt *d,
 		done.has_lc = has_lc;
 		done.lc = lc;
 		done.nr_rops = (uint8_t)nr_rops;
+		done.nr_ext = (uint8_t)nr_ext;
 		/* with no TNT bit left, sa_fpt_walk() reads the next packet
 		 * before it walks on: it may stop the flow anywhere
 		 */
@@ -1134,6 +1154,21 @@ static struct sa_fpt_run *sa_fpt_run_build(struct sa_fpt *d,
 	return run;
 }
 
+/* Whether the decoder's return stack holds what @run returns to. */
+static bool sa_fpt_run_fits(const struct sa_fpt *d,
+			    const struct sa_fpt_run *run)
+{
+	unsigned int k;
+
+	if (run->nr_ext > d->ret_n)
+		return false;
+	for (k = 0; k < run->nr_ext; k++)
+		if (d->ret[(d->ret_top + SA_FPT_RETSTACK - k) %
+			   SA_FPT_RETSTACK] != run->ext[k])
+			return false;
+	return true;
+}
+
 /* The run from @b with the next TNT bits, or NULL (none, or no room). */
 static struct sa_fpt_run *sa_fpt_run(struct sa_fpt *d, struct sa_fpt_block *b)
 {
@@ -1141,23 +1176,36 @@ static struct sa_fpt_run *sa_fpt_run(struct sa_fpt *d, struct sa_fpt_block *b)
 	unsigned int bits = (unsigned int)(d->tnt >> (d->ntnt - n)) &
 			    ((1u << n) - 1);
 	bool last = d->ntnt <= 8;
-	struct sa_fpt_run *run, **hint;
-	size_t h;
+	struct sa_fpt_run *run, **hint, **hint2;
+	uint64_t top = d->ret_n ? d->ret[d->ret_top] : 0;
+	size_t h, hk;
 
 	if (!d->rtab)
 		return NULL;
-	hint = &d->rhint[(((uintptr_t)b >> 4) ^ (bits * 0x9e3779b1u) ^
-			  ((unsigned int)last << 13) ^ (n << 10)) &
-			 (SA_FPT_RUN_HINTS - 1)];
+	/* two hints: the run of (block, bits), and the one for the
+	 * address on top of the return stack too
+	 */
+	hk = ((uintptr_t)b >> 4) ^ (bits * 0x9e3779b1u) ^
+	     ((unsigned int)last << 13) ^ (n << 10);
+	hint = &d->rhint[hk & (SA_FPT_RUN_HINTS - 1)];
+	hint2 = &d->rhint[(hk ^ (size_t)(top * 0x9e3779b97f4a7c15ull >> 40)) &
+			  (SA_FPT_RUN_HINTS - 1)];
 	run = *hint;
 	if (run && run->from == b && run->bits == bits && run->n == n &&
-	    run->tail == last)
+	    run->tail == last && sa_fpt_run_fits(d, run))
+		return run->used ? run : NULL;
+	run = *hint2;
+	if (run && run->from == b && run->bits == bits && run->n == n &&
+	    run->tail == last && sa_fpt_run_fits(d, run))
 		return run->used ? run : NULL;
 	h = sa_fpt_rhash(b, n, bits, last, d->nr_rtab);
 	for (run = d->rtab[h]; run; run = run->hnext)
 		if (run->from == b && run->n == n && run->bits == bits &&
-		    run->tail == last) {
-			*hint = run;
+		    run->tail == last && sa_fpt_run_fits(d, run)) {
+			if (run->nr_ext)
+				*hint2 = run;
+			else
+				*hint = run;
 			return run->used ? run : NULL;
 		}
 	if (d->nr_runs >= SA_FPT_MAX_RUNS)
