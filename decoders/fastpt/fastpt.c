@@ -1855,6 +1855,9 @@ static int sa_fpt_walk(struct sa_fpt *d)
 				if (sa_fpt_close(d))
 					return sa_fpt_fail(d, __LINE__);
 				d->ip = to;
+				/* the successor cache keeps the last one */
+				prev = b;
+				via_taken = true;
 				spin = 0;
 				continue;
 			}
@@ -1876,6 +1879,11 @@ static int sa_fpt_walk(struct sa_fpt *d)
 							   b->last_size);
 				d->ip = d->ev_ip;
 				d->ev = SA_FPT_EV_NONE;
+				/* an indirect branch's block keeps the last
+				 * target it went to as its taken successor
+				 */
+				prev = b;
+				via_taken = true;
 				continue;
 			}
 			if (d->ev == SA_FPT_EV_PGD) {
