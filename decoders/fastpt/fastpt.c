@@ -102,6 +102,7 @@ struct sa_fpt_prange {
  */
 #define SA_FPT_RUN_ROPS 16
 #define SA_FPT_RUN_EXT 2	/* returns to callers outside the run */
+#define SA_FPT_RUN_VARIANTS 32	/* runs per (block, bits) with those */
 
 struct sa_fpt_run {
 	struct sa_fpt_block *from, *end;
@@ -1024,7 +1025,7 @@ static void sa_fpt_run_add(struct sa_fpt_prange *r, bool *open,
 static struct sa_fpt_run *sa_fpt_run_build(struct sa_fpt *d,
 					   struct sa_fpt_block *b,
 					   unsigned int n, unsigned int bits,
-					   bool last)
+					   bool last, unsigned int max_ext)
 {
 	uint32_t edges[SA_FPT_RUN_STEPS];
 	uint64_t rops[SA_FPT_RUN_ROPS], stack[SA_FPT_RUN_ROPS];
@@ -1075,7 +1076,7 @@ static struct sa_fpt_run *sa_fpt_run_build(struct sa_fpt *d,
 				 * address (sa_fpt_run_fits())
 				 */
 				if (!bit || nr_rops == SA_FPT_RUN_ROPS ||
-				    (!depth && (nr_ext == SA_FPT_RUN_EXT ||
+				    (!depth && (nr_ext == max_ext ||
 						d->ret_n <= nr_ext)))
 					break;
 				used++;
@@ -1179,6 +1180,7 @@ static struct sa_fpt_run *sa_fpt_run(struct sa_fpt *d, struct sa_fpt_block *b)
 	struct sa_fpt_run *run, **hint, **hint2;
 	uint64_t top = d->ret_n ? d->ret[d->ret_top] : 0;
 	size_t h, hk;
+	unsigned int variants = 0;
 
 	if (!d->rtab)
 		return NULL;
@@ -1199,15 +1201,19 @@ static struct sa_fpt_run *sa_fpt_run(struct sa_fpt *d, struct sa_fpt_block *b)
 	    run->tail == last && sa_fpt_run_fits(d, run))
 		return run->used ? run : NULL;
 	h = sa_fpt_rhash(b, n, bits, last, d->nr_rtab);
-	for (run = d->rtab[h]; run; run = run->hnext)
-		if (run->from == b && run->n == n && run->bits == bits &&
-		    run->tail == last && sa_fpt_run_fits(d, run)) {
+	for (run = d->rtab[h]; run; run = run->hnext) {
+		if (run->from != b || run->n != n || run->bits != bits ||
+		    run->tail != last)
+			continue;
+		if (sa_fpt_run_fits(d, run)) {
 			if (run->nr_ext)
 				*hint2 = run;
 			else
 				*hint = run;
 			return run->used ? run : NULL;
 		}
+		variants++;
+	}
 	if (d->nr_runs >= SA_FPT_MAX_RUNS)
 		return NULL;
 	if (2 * (d->nr_runs + 1) > d->nr_rtab) {
@@ -1242,7 +1248,12 @@ static struct sa_fpt_run *sa_fpt_run(struct sa_fpt *d, struct sa_fpt_block *b)
 		d->rdirty = r;
 		d->cap_rdirty = c;
 	}
-	run = sa_fpt_run_build(d, b, n, bits, last);
+	/* past that many callers, one run for all that stops at the
+	 * return (it goes first in the chain: the search stays short)
+	 */
+	run = sa_fpt_run_build(d, b, n, bits, last,
+			       variants < SA_FPT_RUN_VARIANTS ?
+			       SA_FPT_RUN_EXT : 0);
 	if (!run)
 		return NULL;
 	run->from = b;
