@@ -101,10 +101,13 @@ struct sa_fpt_prange {
  * operations it made, and the range it ends with.  @used 0: no run.
  */
 #define SA_FPT_RUN_ROPS 16
+#define SA_FPT_RUN_EXT 2	/* returns to callers outside the run */
+#define SA_FPT_RUN_VARIANTS 32	/* runs per (block, bits) with those */
 
 struct sa_fpt_run {
 	struct sa_fpt_block *from, *end;
 	uint8_t n, bits, used, nr_rops;
+	uint8_t nr_ext;			/* returns to callers outside it */
 	bool tail;			/* @n are the last bits of the TNT */
 	bool has_lc;
 	uint32_t lc;			/* the last deciding edge */
@@ -114,6 +117,8 @@ struct sa_fpt_run {
 	struct sa_fpt_prange last;
 	struct sa_fpt_run *hnext;
 	uint64_t pend;			/* passes in the current segment */
+	/* the return stack's top entries it returns to, top first */
+	uint64_t ext[SA_FPT_RUN_EXT];
 	uint64_t *rops;			/* push of that address; 0: pop */
 	uint32_t edges[];		/* then the rops */
 };
@@ -1020,12 +1025,13 @@ static void sa_fpt_run_add(struct sa_fpt_prange *r, bool *open,
 static struct sa_fpt_run *sa_fpt_run_build(struct sa_fpt *d,
 					   struct sa_fpt_block *b,
 					   unsigned int n, unsigned int bits,
-					   bool last)
+					   bool last, unsigned int max_ext)
 {
 	uint32_t edges[SA_FPT_RUN_STEPS];
 	uint64_t rops[SA_FPT_RUN_ROPS], stack[SA_FPT_RUN_ROPS];
 	struct sa_fpt_prange r, pr;
 	unsigned int used = 0, steps, nr = 0, nr_rops = 0, depth = 0;
+	unsigned int nr_ext = 0;
 	bool open = false, have_pr = false, has_lc = false;
 	uint32_t lc = 0;
 	uint64_t next = 0;
@@ -1064,13 +1070,27 @@ static struct sa_fpt_run *sa_fpt_run_build(struct sa_fpt *d,
 				break;
 			bit = (bits >> (n - 1 - used)) & 1;
 			if (b->exit == SA_IC_RET) {
-				/* a compressed return to a call of this run */
-				if (!bit || !depth || nr_rops == SA_FPT_RUN_ROPS)
+				/* a compressed return to a call of this run,
+				 * or to the address on the decoder's return
+				 * stack: the run is then kept for that
+				 * address (sa_fpt_run_fits())
+				 */
+				if (!bit || nr_rops == SA_FPT_RUN_ROPS ||
+				    (!depth && (nr_ext == max_ext ||
+						d->ret_n <= nr_ext)))
 					break;
 				used++;
 				sa_fpt_run_add(&r, &open, b);
 				rops[nr_rops++] = 0;
-				next = stack[--depth];
+				if (depth) {
+					next = stack[--depth];
+				} else {
+					next = d->ret[(d->ret_top +
+						       SA_FPT_RETSTACK -
+						       nr_ext) %
+						      SA_FPT_RETSTACK];
+					done.ext[nr_ext++] = next;
+				}
 			} else {
 				used++;
 				sa_fpt_run_add(&r, &open, b);
@@ -1107,6 +1127,7 @@ static struct sa_fpt_run *sa_fpt_run_build(struct sa_fpt *d,
 		done.has_lc = has_lc;
 		done.lc = lc;
 		done.nr_rops = (uint8_t)nr_rops;
+		done.nr_ext = (uint8_t)nr_ext;
 		/* with no TNT bit left, sa_fpt_walk() reads the next packet
 		 * before it walks on: it may stop the flow anywhere
 		 */
@@ -1134,6 +1155,21 @@ static struct sa_fpt_run *sa_fpt_run_build(struct sa_fpt *d,
 	return run;
 }
 
+/* Whether the decoder's return stack holds what @run returns to. */
+static bool sa_fpt_run_fits(const struct sa_fpt *d,
+			    const struct sa_fpt_run *run)
+{
+	unsigned int k;
+
+	if (run->nr_ext > d->ret_n)
+		return false;
+	for (k = 0; k < run->nr_ext; k++)
+		if (d->ret[(d->ret_top + SA_FPT_RETSTACK - k) %
+			   SA_FPT_RETSTACK] != run->ext[k])
+			return false;
+	return true;
+}
+
 /* The run from @b with the next TNT bits, or NULL (none, or no room). */
 static struct sa_fpt_run *sa_fpt_run(struct sa_fpt *d, struct sa_fpt_block *b)
 {
@@ -1141,25 +1177,43 @@ static struct sa_fpt_run *sa_fpt_run(struct sa_fpt *d, struct sa_fpt_block *b)
 	unsigned int bits = (unsigned int)(d->tnt >> (d->ntnt - n)) &
 			    ((1u << n) - 1);
 	bool last = d->ntnt <= 8;
-	struct sa_fpt_run *run, **hint;
-	size_t h;
+	struct sa_fpt_run *run, **hint, **hint2;
+	uint64_t top = d->ret_n ? d->ret[d->ret_top] : 0;
+	size_t h, hk;
+	unsigned int variants = 0;
 
 	if (!d->rtab)
 		return NULL;
-	hint = &d->rhint[(((uintptr_t)b >> 4) ^ (bits * 0x9e3779b1u) ^
-			  ((unsigned int)last << 13) ^ (n << 10)) &
-			 (SA_FPT_RUN_HINTS - 1)];
+	/* two hints: the run of (block, bits), and the one for the
+	 * address on top of the return stack too
+	 */
+	hk = ((uintptr_t)b >> 4) ^ (bits * 0x9e3779b1u) ^
+	     ((unsigned int)last << 13) ^ (n << 10);
+	hint = &d->rhint[hk & (SA_FPT_RUN_HINTS - 1)];
+	hint2 = &d->rhint[(hk ^ (size_t)(top * 0x9e3779b97f4a7c15ull >> 40)) &
+			  (SA_FPT_RUN_HINTS - 1)];
 	run = *hint;
 	if (run && run->from == b && run->bits == bits && run->n == n &&
-	    run->tail == last)
+	    run->tail == last && sa_fpt_run_fits(d, run))
+		return run->used ? run : NULL;
+	run = *hint2;
+	if (run && run->from == b && run->bits == bits && run->n == n &&
+	    run->tail == last && sa_fpt_run_fits(d, run))
 		return run->used ? run : NULL;
 	h = sa_fpt_rhash(b, n, bits, last, d->nr_rtab);
-	for (run = d->rtab[h]; run; run = run->hnext)
-		if (run->from == b && run->n == n && run->bits == bits &&
-		    run->tail == last) {
-			*hint = run;
+	for (run = d->rtab[h]; run; run = run->hnext) {
+		if (run->from != b || run->n != n || run->bits != bits ||
+		    run->tail != last)
+			continue;
+		if (sa_fpt_run_fits(d, run)) {
+			if (run->nr_ext)
+				*hint2 = run;
+			else
+				*hint = run;
 			return run->used ? run : NULL;
 		}
+		variants++;
+	}
 	if (d->nr_runs >= SA_FPT_MAX_RUNS)
 		return NULL;
 	if (2 * (d->nr_runs + 1) > d->nr_rtab) {
@@ -1194,7 +1248,12 @@ static struct sa_fpt_run *sa_fpt_run(struct sa_fpt *d, struct sa_fpt_block *b)
 		d->rdirty = r;
 		d->cap_rdirty = c;
 	}
-	run = sa_fpt_run_build(d, b, n, bits, last);
+	/* past that many callers, one run for all that stops at the
+	 * return (it goes first in the chain: the search stays short)
+	 */
+	run = sa_fpt_run_build(d, b, n, bits, last,
+			       variants < SA_FPT_RUN_VARIANTS ?
+			       SA_FPT_RUN_EXT : 0);
 	if (!run)
 		return NULL;
 	run->from = b;
@@ -1807,6 +1866,9 @@ static int sa_fpt_walk(struct sa_fpt *d)
 				if (sa_fpt_close(d))
 					return sa_fpt_fail(d, __LINE__);
 				d->ip = to;
+				/* the successor cache keeps the last one */
+				prev = b;
+				via_taken = true;
 				spin = 0;
 				continue;
 			}
@@ -1828,6 +1890,11 @@ static int sa_fpt_walk(struct sa_fpt *d)
 							   b->last_size);
 				d->ip = d->ev_ip;
 				d->ev = SA_FPT_EV_NONE;
+				/* an indirect branch's block keeps the last
+				 * target it went to as its taken successor
+				 */
+				prev = b;
+				via_taken = true;
 				continue;
 			}
 			if (d->ev == SA_FPT_EV_PGD) {
