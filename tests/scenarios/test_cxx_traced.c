@@ -263,7 +263,6 @@ START_TEST(t_names)
 		ck_assert_msg(strcmp(f->name, "[unknown]"),
 			      "a function of %s at %#" PRIx64 " has no name",
 			      f->binary, f->entry_offset);
-		l = label_at(f->entry_offset);
 		ck_assert_msg(l, "objdump has no label at %#" PRIx64 " (%s)",
 			      f->entry_offset, f->name);
 		/* Where symbols share an address (C1/C2 constructors)
